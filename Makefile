@@ -1,0 +1,64 @@
+# PostPact: `make run` (embedded default, no services needed) and `make test` (the whole suite).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+HTMX := static/vendor/htmx.min.js
+HOST ?= 127.0.0.1
+PORT ?= 8000
+# Two workers: this machine has two cores. Override with `make test PYTEST_ARGS="-x tests/unit"`.
+PYTEST_WORKERS ?= 2
+PYTEST_ARGS ?=
+
+.PHONY: run test install htmx migrate seed worker beat lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# htmx comes from the pinned npm package; without npm the pages still work (htmx only enhances them).
+htmx: $(HTMX)
+$(HTMX): package.json package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --no-audit --no-fund --loglevel=error && mkdir -p static/vendor && \
+		cp node_modules/htmx.org/dist/htmx.min.js $(HTMX); \
+	else \
+		echo "npm is not installed: skipping htmx. Every page works without JavaScript; install Node.js/npm for the enhancements."; \
+	fi
+
+migrate: install
+	@mkdir -p var
+	$(BIN)/postpact db upgrade
+
+seed: migrate
+	$(BIN)/postpact seed --if-empty
+
+run: install htmx seed
+	$(BIN)/postpact run --host $(HOST) --port $(PORT)
+
+# Production-style background processing: Celery worker + beat against REDIS_URL.
+worker: install
+	$(BIN)/celery -A worker.celery_app worker --beat --loglevel=INFO -Q default,verification --concurrency=2
+
+test: install htmx
+	@if [ "$$CI" = "true" ]; then $(BIN)/python -m tests.support.preflight; fi
+	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+
+format: install
+	$(BIN)/ruff format .
+
+bench: install
+	@ls bench/*.py | while read f; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf $(VENV) node_modules static/vendor .pytest_cache .ruff_cache
