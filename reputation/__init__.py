@@ -1,0 +1,1 @@
+"""Reliability scores for creators and brands, computed from what actually happened."""
