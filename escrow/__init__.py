@@ -1,0 +1,1 @@
+"""Money held for collaborations: the double-entry ledger, payment providers and their webhooks."""

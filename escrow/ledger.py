@@ -1,0 +1,489 @@
+"""The double-entry ledger: accounts, balanced immutable transactions, two-phase (pending → posted | voided) postings.
+
+Amounts are signed integer minor units: a positive entry is a debit, a negative entry a credit. Every transaction
+sums to zero per currency (``check_balanced`` here; on PostgreSQL also a deferred constraint trigger), entries and
+transactions are never updated or deleted (refused by triggers), and holding accounts never go below zero.
+A pending transaction reserves money; exactly one POST (its legs become effective) or VOID (they never do)
+transaction resolves it — ``ledger_transaction.pending_id`` is unique, so it resolves at most once.
+
+Accounts (one per code and currency):
+
+=============================  =========  =======  ==============================================================
+code                           kind       holding  meaning
+=============================  =========  =======  ==============================================================
+``platform_cash``              asset               PostPact's balance at the payment provider
+``brand_funding:<brand>``      liability  yes      money a brand paid that is not (or no longer) held for a deal
+``escrow_held:<escrow>``       liability  yes      money held for one collaboration
+``creator_payable:<creator>``  liability  yes      released to a creator, transfer not yet booked
+``refunds:<brand>``            liability  yes      returned to a brand, refund not yet booked
+``platform_fee_revenue``       revenue             PostPact's fee, earned when the creator is paid
+``provider_fee_expense``       expense             the provider's processing fees (PostPact pays them)
+``creator_recoverable:<cr>``   asset               what a creator owes back after a chargeback we couldn't reverse
+``dispute_loss``               expense             chargeback money not (yet) recovered
+=============================  =========  =======  ==============================================================
+
+Postings (F = creator's fee, P = platform fee = basis_points(F, platform_fee_bps), G = F + P, Dr/Cr amounts > 0):
+
+* **fund** (funding succeeded, key ``funding:<ref>``): Dr platform_cash G / Cr brand_funding:b G.
+* **hold** (key ``funding:<ref>:hold``): Dr brand_funding:b G / Cr escrow_held:e G. Not posted when the escrow
+  can't take the money (deal cancelled, already funded): then a **return** of the funding follows (pending
+  Dr brand_funding:b G / Cr refunds:b G, posted like a refund).
+* **provider fee** (when the provider reports it, key ``funding:<ref>:fee``): Dr provider_fee_expense x /
+  Cr platform_cash x.
+* **release** of a creator amount a (partial or full; key ``collab:<id>:release:<n>``), pending then posted:
+  Dr escrow_held:e (a + f) / Cr creator_payable:c a / Cr platform_fee_revenue f, where the fee share
+  f = P·(released + a) // F - fee already released, so the last release earns exactly P.
+  With the post, the **transfer** (key ``transfer:<ref>``): Dr creator_payable:c a / Cr platform_cash a.
+* **refund** (everything still held; key ``collab:<id>:refund:<n>``), pending then posted:
+  Dr escrow_held:e x / Cr refunds:b x; with the post, **refund paid** (key ``refund:<ref>``):
+  Dr refunds:b x / Cr platform_cash x.
+* **split** (admin; key ``collab:<id>:split:<n>:creator`` and ``...:brand``): a release of the creator's part a
+  (with its fee share f) and a refund of the rest (held - a - f), each pending then posted as above.
+* **chargeback** D (key ``chargeback:<dispute>``): Cr platform_cash D / Dr escrow_held:e h / Dr dispute_loss D - h,
+  h = what is still held and unreserved. If money had been released, a transfer reversal of r ≤ D - h is tried:
+  **reversal** (key ``reversal:<ref>``): Dr platform_cash r / Cr dispute_loss r; if the creator's balance can't
+  cover it, **recoverable** (key ``chargeback:<dispute>:recoverable``): Dr creator_recoverable:c r /
+  Cr dispute_loss r.
+* **chargeback won** (key ``chargeback:<dispute>:won``): Dr platform_cash D / Cr escrow_held:e (h + r) /
+  Cr creator_recoverable:c s / Cr dispute_loss (D - h - r - s): the money returns to the (frozen) escrow for an
+  admin to decide.
+
+Voids post nothing. No posting ever touches more than one currency.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrow.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction, Phase
+
+
+class LedgerError(Exception):
+    pass
+
+
+class Unbalanced(LedgerError):
+    pass
+
+
+class IdempotencyConflict(LedgerError):
+    """The same key was used for a different posting."""
+
+
+class AlreadyResolved(LedgerError):
+    pass
+
+
+class Overdraft(LedgerError):
+    """A holding account would go below zero."""
+
+
+# --- accounts -----------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    code: str
+    kind: AccountKind
+    holding: bool = False
+
+    @property
+    def normal_sign(self) -> int:
+        """+1 for debit-normal accounts, -1 for credit-normal ones (balance in the account's own direction)."""
+        return 1 if self.kind in (AccountKind.ASSET, AccountKind.EXPENSE) else -1
+
+
+def platform_cash() -> AccountSpec:
+    return AccountSpec("platform_cash", AccountKind.ASSET)
+
+
+def brand_funding(brand_id: UUID) -> AccountSpec:
+    return AccountSpec(f"brand_funding:{brand_id}", AccountKind.LIABILITY, holding=True)
+
+
+def escrow_held(escrow_id: UUID) -> AccountSpec:
+    return AccountSpec(f"escrow_held:{escrow_id}", AccountKind.LIABILITY, holding=True)
+
+
+def creator_payable(creator_id: UUID) -> AccountSpec:
+    return AccountSpec(f"creator_payable:{creator_id}", AccountKind.LIABILITY, holding=True)
+
+
+def refunds(brand_id: UUID) -> AccountSpec:
+    return AccountSpec(f"refunds:{brand_id}", AccountKind.LIABILITY, holding=True)
+
+
+def platform_fee_revenue() -> AccountSpec:
+    return AccountSpec("platform_fee_revenue", AccountKind.REVENUE)
+
+
+def provider_fee_expense() -> AccountSpec:
+    return AccountSpec("provider_fee_expense", AccountKind.EXPENSE)
+
+
+def creator_recoverable(creator_id: UUID) -> AccountSpec:
+    return AccountSpec(f"creator_recoverable:{creator_id}", AccountKind.ASSET)
+
+
+def dispute_loss() -> AccountSpec:
+    return AccountSpec("dispute_loss", AccountKind.EXPENSE)
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: AccountSpec
+    #: Signed minor units: > 0 debit, < 0 credit.
+    amount: int
+    currency: str
+
+
+def dr(account: AccountSpec, amount: int, currency: str) -> Leg:
+    return Leg(account, amount, currency)
+
+
+def cr(account: AccountSpec, amount: int, currency: str) -> Leg:
+    return Leg(account, -amount, currency)
+
+
+# --- pure checks and postings -------------------------------------------------------------------------------------
+
+
+def check_balanced(legs: Sequence[Leg]) -> None:
+    """Every transaction sums to zero per currency, has at least two legs, and no zero or non-integer leg."""
+    if len(legs) < 2:
+        raise Unbalanced("a transaction needs at least two legs")
+    sums: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        if not isinstance(leg.amount, int) or isinstance(leg.amount, bool):
+            raise Unbalanced(f"leg amount must be integer minor units, got {leg.amount!r}")
+        if leg.amount == 0:
+            raise Unbalanced(f"zero leg on {leg.account.code}")
+        sums[leg.currency] += leg.amount
+    bad = {c: s for c, s in sums.items() if s != 0}
+    if bad:
+        raise Unbalanced(f"transaction does not balance: {bad}")
+
+
+def nonzero(legs: Iterable[Leg]) -> list[Leg]:
+    """Drop zero legs (a fee share of 0, nothing taken from escrow) so postings stay valid."""
+    return [leg for leg in legs if leg.amount != 0]
+
+
+def fee_share(platform_fee: int, creator_amount: int, released_before: int, fee_released_before: int,
+              releasing: int) -> int:
+    """PostPact's fee earned by releasing ``releasing`` of the creator's fee; cumulative, so the last part
+    earns exactly what is left and the parts always add up to ``platform_fee``."""
+    if creator_amount <= 0:
+        return platform_fee - fee_released_before
+    due_after = platform_fee * (released_before + releasing) // creator_amount
+    return due_after - fee_released_before
+
+
+def fund_legs(brand_id: UUID, amount: int, currency: str) -> list[Leg]:
+    return [dr(platform_cash(), amount, currency), cr(brand_funding(brand_id), amount, currency)]
+
+
+def hold_legs(brand_id: UUID, escrow_id: UUID, amount: int, currency: str) -> list[Leg]:
+    return [dr(brand_funding(brand_id), amount, currency), cr(escrow_held(escrow_id), amount, currency)]
+
+
+def return_funding_legs(brand_id: UUID, amount: int, currency: str) -> list[Leg]:
+    return [dr(brand_funding(brand_id), amount, currency), cr(refunds(brand_id), amount, currency)]
+
+
+def provider_fee_legs(amount: int, currency: str) -> list[Leg]:
+    return [dr(provider_fee_expense(), amount, currency), cr(platform_cash(), amount, currency)]
+
+
+def release_legs(escrow_id: UUID, creator_id: UUID, creator_part: int, fee_part: int, currency: str) -> list[Leg]:
+    return nonzero([
+        dr(escrow_held(escrow_id), creator_part + fee_part, currency),
+        cr(creator_payable(creator_id), creator_part, currency),
+        cr(platform_fee_revenue(), fee_part, currency),
+    ])
+
+
+def transfer_legs(creator_id: UUID, amount: int, currency: str) -> list[Leg]:
+    return [dr(creator_payable(creator_id), amount, currency), cr(platform_cash(), amount, currency)]
+
+
+def refund_legs(escrow_id: UUID, brand_id: UUID, amount: int, currency: str) -> list[Leg]:
+    return [dr(escrow_held(escrow_id), amount, currency), cr(refunds(brand_id), amount, currency)]
+
+
+def refund_paid_legs(brand_id: UUID, amount: int, currency: str) -> list[Leg]:
+    return [dr(refunds(brand_id), amount, currency), cr(platform_cash(), amount, currency)]
+
+
+def chargeback_legs(escrow_id: UUID, amount: int, from_escrow: int, currency: str) -> list[Leg]:
+    return nonzero([
+        cr(platform_cash(), amount, currency),
+        dr(escrow_held(escrow_id), from_escrow, currency),
+        dr(dispute_loss(), amount - from_escrow, currency),
+    ])
+
+
+def reversal_legs(amount: int, currency: str) -> list[Leg]:
+    return [dr(platform_cash(), amount, currency), cr(dispute_loss(), amount, currency)]
+
+
+def recoverable_legs(creator_id: UUID, amount: int, currency: str) -> list[Leg]:
+    return [dr(creator_recoverable(creator_id), amount, currency), cr(dispute_loss(), amount, currency)]
+
+
+def chargeback_won_legs(escrow_id: UUID, creator_id: UUID, amount: int, back_to_escrow: int, recoverable: int,
+                        currency: str) -> list[Leg]:
+    return nonzero([
+        dr(platform_cash(), amount, currency),
+        cr(escrow_held(escrow_id), back_to_escrow, currency),
+        cr(creator_recoverable(creator_id), recoverable, currency),
+        cr(dispute_loss(), amount - back_to_escrow - recoverable, currency),
+    ])
+
+
+# --- the database side --------------------------------------------------------------------------------------------
+
+_ACCOUNT_CACHE = "escrow.ledger_accounts"
+
+
+async def accounts_for(session: AsyncSession, specs: Iterable[tuple[AccountSpec, str]]) -> dict[tuple[str, str], UUID]:
+    """Account ids by (code, currency), created on first use (concurrent creators agree through the unique key)."""
+    cache: dict[tuple[str, str], UUID] = session.info.setdefault(_ACCOUNT_CACHE, {})
+    wanted = {(spec.code, currency): spec for spec, currency in specs}
+    missing = [key for key in wanted if key not in cache]
+    if missing:
+        await _load_accounts(session, missing, cache)
+        absent = [key for key in missing if key not in cache]
+        if absent:
+            rows = [
+                {"code": code, "currency": currency, "kind": wanted[(code, currency)].kind.value,
+                 "holding": wanted[(code, currency)].holding}
+                for code, currency in absent
+            ]
+            await _insert_ignoring_duplicates(session, rows)
+            await _load_accounts(session, absent, cache)
+    return {key: cache[key] for key in wanted}
+
+
+async def _load_accounts(session: AsyncSession, keys: list[tuple[str, str]],
+                         cache: dict[tuple[str, str], UUID]) -> None:
+    codes = {code for code, _ in keys}
+    result = await session.execute(
+        sa.select(LedgerAccount.id, LedgerAccount.code, LedgerAccount.currency).where(LedgerAccount.code.in_(codes))
+    )
+    for account_id, code, currency in result:
+        cache[(code, currency)] = account_id
+
+
+async def _insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    bind = session.get_bind()
+    if bind.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    # Column defaults (UUIDv7 id, timestamps) are filled per row by SQLAlchemy.
+    stmt = insert(LedgerAccount).values(rows).on_conflict_do_nothing(index_elements=["code", "currency"])
+    await session.execute(stmt)
+
+
+async def find_transaction(session: AsyncSession, key: str) -> LedgerTransaction | None:
+    return await session.scalar(sa.select(LedgerTransaction).where(LedgerTransaction.idempotency_key == key))
+
+
+async def entries_of(session: AsyncSession, transaction_id: UUID) -> list[tuple[str, int, str]]:
+    rows = await session.execute(
+        sa.select(LedgerAccount.code, LedgerEntry.amount, LedgerEntry.currency)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerEntry.transaction_id == transaction_id)
+    )
+    return sorted((code, amount, currency) for code, amount, currency in rows)
+
+
+def _signature(legs: Sequence[Leg]) -> list[tuple[str, int, str]]:
+    merged: dict[tuple[str, str], int] = defaultdict(int)
+    for leg in legs:
+        merged[(leg.account.code, leg.currency)] += leg.amount
+    return sorted((code, amount, currency) for (code, currency), amount in merged.items())
+
+
+async def post(
+    session: AsyncSession,
+    *,
+    key: str,
+    kind: str,
+    legs: Sequence[Leg],
+    now: datetime,
+    actor: str,
+    phase: Phase = Phase.SINGLE,
+    escrow_id: UUID | None = None,
+    collaboration_id: UUID | None = None,
+    memo: str = "",
+    provider_ref: str | None = None,
+    pending_id: UUID | None = None,
+) -> tuple[LedgerTransaction, bool]:
+    """Write one balanced transaction; returns (transaction, created). The same key with the same legs returns
+    the existing transaction (a replay); the same key with other legs raises IdempotencyConflict."""
+    legs = list(legs)
+    check_balanced(legs)
+    existing = await find_transaction(session, key)
+    if existing is not None:
+        if existing.kind != kind or await entries_of(session, existing.id) != _signature(legs):
+            raise IdempotencyConflict(f"ledger key {key!r} was already used for a different posting")
+        return existing, False
+    txn = LedgerTransaction(
+        idempotency_key=key,
+        kind=kind,
+        phase=phase,
+        pending_id=pending_id,
+        escrow_id=escrow_id,
+        collaboration_id=collaboration_id,
+        actor=actor[:80],
+        memo=memo[:300],
+        provider_ref=provider_ref,
+        created_at=now,
+    )
+    session.add(txn)
+    await session.flush()
+    ids = await accounts_for(session, [(leg.account, leg.currency) for leg in legs])
+    pending = phase is Phase.PENDING
+    session.add_all(
+        LedgerEntry(
+            transaction_id=txn.id,
+            account_id=ids[(leg.account.code, leg.currency)],
+            amount=leg.amount,
+            currency=leg.currency,
+            pending=pending,
+        )
+        for leg in legs
+    )
+    await session.flush()
+    await _check_holding_accounts(session, legs, ids)
+    return txn, True
+
+
+async def resolve(session: AsyncSession, pending: LedgerTransaction, *, post_it: bool, now: datetime, actor: str,
+                  provider_ref: str | None = None, memo: str = "") -> LedgerTransaction:
+    """Post (its legs become effective) or void (they never do) a pending transaction, at most once."""
+    if pending.phase is not Phase.PENDING:
+        raise LedgerError(f"{pending.idempotency_key} is not pending")
+    already = await session.scalar(sa.select(LedgerTransaction).where(LedgerTransaction.pending_id == pending.id))
+    if already is not None:
+        if (already.phase is Phase.POST) != post_it:
+            raise AlreadyResolved(f"{pending.idempotency_key} was already {already.phase.value}ed")
+        return already
+    suffix = "post" if post_it else "void"
+    if not post_it:
+        txn = LedgerTransaction(
+            idempotency_key=f"{pending.idempotency_key}:{suffix}",
+            kind=pending.kind,
+            phase=Phase.VOID,
+            pending_id=pending.id,
+            escrow_id=pending.escrow_id,
+            collaboration_id=pending.collaboration_id,
+            actor=actor[:80],
+            memo=memo[:300],
+            provider_ref=provider_ref,
+            created_at=now,
+        )
+        session.add(txn)
+        await session.flush()
+        return txn
+    rows = (
+        await session.execute(
+            sa.select(LedgerEntry.account_id, LedgerEntry.amount, LedgerEntry.currency).where(
+                LedgerEntry.transaction_id == pending.id
+            )
+        )
+    ).all()
+    txn = LedgerTransaction(
+        idempotency_key=f"{pending.idempotency_key}:{suffix}",
+        kind=pending.kind,
+        phase=Phase.POST,
+        pending_id=pending.id,
+        escrow_id=pending.escrow_id,
+        collaboration_id=pending.collaboration_id,
+        actor=actor[:80],
+        memo=memo[:300],
+        provider_ref=provider_ref,
+        created_at=now,
+    )
+    session.add(txn)
+    await session.flush()
+    session.add_all(
+        LedgerEntry(transaction_id=txn.id, account_id=account_id, amount=amount, currency=currency, pending=False)
+        for account_id, amount, currency in rows
+    )
+    await session.flush()
+    return txn
+
+
+async def _check_holding_accounts(session: AsyncSession, legs: Sequence[Leg],
+                                  ids: dict[tuple[str, str], UUID]) -> None:
+    """Holding accounts this transaction takes money from must still be >= 0, counting unresolved reservations."""
+    debited = {(leg.account.code, leg.currency) for leg in legs if leg.account.holding and leg.amount > 0}
+    for key in debited:
+        available = await available_balance(session, ids[key])
+        if available < 0:
+            raise Overdraft(f"{key[0]} would go below zero ({available} {key[1]})")
+
+
+async def posted_balance(session: AsyncSession, account_id: UUID) -> int:
+    """The raw posted sum (debits positive). Liabilities and revenue are negative when they hold money."""
+    value = await session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0)).where(
+            LedgerEntry.account_id == account_id, LedgerEntry.pending.is_(False)
+        )
+    )
+    return int(value or 0)
+
+
+def unresolved_pending() -> Any:
+    """Pending transactions that no POST/VOID has resolved yet (a correlated NOT EXISTS)."""
+    resolution = sa.orm.aliased(LedgerTransaction)
+    return sa.and_(
+        LedgerTransaction.phase == Phase.PENDING,
+        ~sa.exists().where(resolution.pending_id == LedgerTransaction.id),
+    )
+
+
+async def reserved_debits(session: AsyncSession, account_id: UUID) -> int:
+    value = await session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerEntry.account_id == account_id, LedgerEntry.pending.is_(True), LedgerEntry.amount > 0)
+        .where(unresolved_pending())
+    )
+    return int(value or 0)
+
+
+async def available_balance(session: AsyncSession, account_id: UUID) -> int:
+    """For a credit-normal holding account: what it holds minus what pending postings have reserved."""
+    return -(await posted_balance(session, account_id)) - await reserved_debits(session, account_id)
+
+
+async def balance_of(session: AsyncSession, spec: AccountSpec, currency: str) -> int:
+    """Posted balance in the account's normal direction (0 for an account never used)."""
+    account_id = await session.scalar(
+        sa.select(LedgerAccount.id).where(LedgerAccount.code == spec.code, LedgerAccount.currency == currency)
+    )
+    if account_id is None:
+        return 0
+    return spec.normal_sign * await posted_balance(session, account_id)
+
+
+async def unbalanced_transactions(session: AsyncSession) -> list[tuple[UUID, str, int]]:
+    """Audit query: transactions whose legs don't sum to zero per currency (should always be empty)."""
+    rows = await session.execute(
+        sa.select(LedgerEntry.transaction_id, LedgerEntry.currency, sa.func.sum(LedgerEntry.amount))
+        .group_by(LedgerEntry.transaction_id, LedgerEntry.currency)
+        .having(sa.func.sum(LedgerEntry.amount) != 0)
+    )
+    return [(tid, currency, int(total)) for tid, currency, total in rows]

@@ -1,0 +1,1 @@
+"""Payment providers: the interface escrow needs, the simulated provider and Stripe Connect."""

@@ -1,0 +1,357 @@
+"""SimulatedProvider: the embedded default's payment provider. No money moves, every ledger state is as with Stripe.
+
+Its objects (fundings, refunds, transfers, reversals, payout accounts) live in the ``simulated_object`` table, so
+they survive restarts and every process sees the same ones. Idempotency keys behave like Stripe's: the same key
+with the same parameters returns the same object, with other parameters it is an error. Faults can be injected
+for tests (``inject_fault``): ``transient`` (a 500 before anything happens), ``timeout`` (the call happens, the
+answer is lost), ``definitive`` (declined), ``insufficient`` (no balance for a reversal) and ``crash_after`` (the
+call happens, then the caller dies — ``SimulatedCrash`` is not a ProviderError, so nothing records the result).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from typing import Any
+from urllib.parse import quote
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from escrow.models import SimulatedFault, SimulatedObject
+from escrow.providers.base import (
+    DefinitiveProviderError,
+    Funding,
+    FundingStatus,
+    InsufficientBalance,
+    InvalidWebhook,
+    PayoutAccount,
+    ProviderEvent,
+    Refund,
+    Reversal,
+    Transfer,
+    TransferStatus,
+    TransientProviderError,
+)
+
+CHECKOUT_PATH = "/payments/simulated/checkout"
+ONBOARDING_PATH = "/payments/simulated/onboarding"
+#: Simulated processing fee: 2.9% + 30 minor units, like a typical card price, so the ledger books one.
+FEE_BPS = 290
+FEE_FIXED = 30
+
+
+class SimulatedCrash(Exception):
+    """The provider did the work, then the caller 'died' before it could record the answer."""
+
+
+def _hash(operation: str, params: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps([operation, params], sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _ref(prefix: str) -> str:
+    return f"sim_{prefix}_{secrets.token_hex(8)}"
+
+
+def to_funding(obj: SimulatedObject) -> Funding:
+    d = obj.data
+    return Funding(
+        ref=obj.ref,
+        status=FundingStatus(d["status"]),
+        amount=d["amount"],
+        currency=d["currency"],
+        charge_ref=d.get("charge_ref"),
+        checkout_url=f"{CHECKOUT_PATH}?ref={obj.ref}",
+        provider_fee=d.get("provider_fee"),
+        amount_refunded=d.get("amount_refunded", 0),
+        failure_message=d.get("failure_message"),
+        metadata=dict(d.get("metadata") or {}),
+    )
+
+
+def to_transfer(obj: SimulatedObject) -> Transfer:
+    d = obj.data
+    return Transfer(
+        ref=obj.ref,
+        destination=d["destination"],
+        amount=d["amount"],
+        currency=d["currency"],
+        status=TransferStatus(d["status"]),
+        amount_reversed=d.get("amount_reversed", 0),
+        transfer_group=obj.group_key,
+        metadata=dict(d.get("metadata") or {}),
+    )
+
+
+def to_account(obj: SimulatedObject) -> PayoutAccount:
+    d = obj.data
+    return PayoutAccount(
+        ref=obj.ref,
+        transfers_active=d.get("transfers_active", False),
+        details_submitted=d.get("details_submitted", False),
+        payouts_enabled=d.get("payouts_enabled", False),
+        requirements_due=tuple(d.get("requirements_due") or ()),
+    )
+
+
+class SimulatedProvider:
+    name = "simulated"
+
+    def __init__(self, session_maker: async_sessionmaker[AsyncSession]) -> None:
+        self.session_maker = session_maker
+
+    # --- plumbing ---------------------------------------------------------------------------------------------------
+
+    async def _fault(self, operation: str) -> SimulatedFault | None:
+        """Take one matching fault (its own transaction, so a fault fires once even if the call then fails)."""
+        async with self.session_maker() as session, session.begin():
+            fault = await session.scalar(
+                sa.select(SimulatedFault)
+                .where(SimulatedFault.operation == operation, SimulatedFault.remaining > 0)
+                .order_by(SimulatedFault.created_at)
+                .limit(1)
+                .with_for_update()
+            )
+            if fault is None:
+                return None
+            fault.remaining -= 1
+            taken = SimulatedFault(operation=fault.operation, mode=fault.mode, message=fault.message, remaining=0)
+        if taken.mode == "transient":
+            raise TransientProviderError(taken.message or "Simulated 500 from the payment provider.", http_status=500)
+        if taken.mode == "definitive":
+            raise DefinitiveProviderError(taken.message or "Your card was declined (simulated).",
+                                          code="card_declined", http_status=402)
+        if taken.mode == "insufficient":
+            raise InsufficientBalance(taken.message or "The account doesn't have enough balance (simulated).",
+                                      code="insufficient_funds", http_status=400)
+        return taken
+
+    @staticmethod
+    def _after(fault: SimulatedFault | None) -> None:
+        if fault is None:
+            return
+        if fault.mode == "timeout":
+            raise TransientProviderError("Simulated timeout: the request may have succeeded.")
+        if fault.mode == "crash_after":
+            raise SimulatedCrash("simulated crash after the provider call succeeded")
+
+    async def _idempotent(self, session: AsyncSession, key: str, operation: str,
+                          params: dict[str, Any]) -> SimulatedObject | None:
+        existing = await session.scalar(sa.select(SimulatedObject).where(SimulatedObject.idempotency_key == key))
+        if existing is None:
+            return None
+        if existing.params_hash != _hash(operation, params):
+            raise DefinitiveProviderError(
+                "Keys for idempotent requests can only be used with the same parameters they were first used with.",
+                code="idempotency_error", http_status=400,
+            )
+        return existing
+
+    async def _create(self, operation: str, key: str, params: dict[str, Any], kind: str, prefix: str,
+                      build: Any) -> SimulatedObject:
+        fault = await self._fault(operation)
+        for _ in range(2):
+            try:
+                async with self.session_maker() as session, session.begin():
+                    existing = await self._idempotent(session, key, operation, params)
+                    if existing is not None:
+                        obj = existing
+                    else:
+                        data, group = await build(session)
+                        obj = SimulatedObject(kind=kind, ref=_ref(prefix), idempotency_key=key,
+                                              params_hash=_hash(operation, params), group_key=group, data=data)
+                        session.add(obj)
+                break
+            except IntegrityError:
+                # Two callers raced with the same key: the loser reads the winner's object on the second pass.
+                continue
+        self._after(fault)
+        return obj
+
+    async def _get(self, session: AsyncSession, ref: str, kind: str, *, lock: bool = False) -> SimulatedObject:
+        query = sa.select(SimulatedObject).where(SimulatedObject.ref == ref, SimulatedObject.kind == kind)
+        if lock:
+            query = query.with_for_update()
+        obj = await session.scalar(query)
+        if obj is None:
+            raise DefinitiveProviderError(f"No such {kind}: {ref}", code="resource_missing", http_status=404)
+        return obj
+
+    # --- fundings ---------------------------------------------------------------------------------------------------
+
+    async def create_funding(self, *, amount: int, currency: str, idempotency_key: str, transfer_group: str,
+                             description: str, metadata: dict[str, str], return_url: str) -> Funding:
+        params = {"amount": amount, "currency": currency, "transfer_group": transfer_group,
+                  "description": description, "metadata": metadata, "return_url": return_url}
+
+        async def build(_session: AsyncSession) -> tuple[dict[str, Any], str]:
+            if amount <= 0:
+                raise DefinitiveProviderError("Amount must be at least 1.", code="amount_too_small")
+            return ({"status": FundingStatus.PENDING.value, "amount": amount, "currency": currency,
+                     "description": description, "metadata": metadata, "return_url": return_url,
+                     "amount_refunded": 0}, transfer_group)
+
+        obj = await self._create("create_funding", idempotency_key, params, "funding", "pi", build)
+        return to_funding(obj)
+
+    async def retrieve_funding(self, funding_ref: str) -> Funding:
+        async with self.session_maker() as session:
+            return to_funding(await self._get(session, funding_ref, "funding"))
+
+    async def find_funding(self, *, transfer_group: str) -> Funding | None:
+        async with self.session_maker() as session:
+            obj = await session.scalar(
+                sa.select(SimulatedObject)
+                .where(SimulatedObject.kind == "funding", SimulatedObject.group_key == transfer_group)
+                .order_by(SimulatedObject.created_at.desc(), SimulatedObject.id.desc())
+                .limit(1)
+            )
+            return to_funding(obj) if obj is not None else None
+
+    async def settle_funding(self, session: AsyncSession, funding_ref: str, *, succeed: bool,
+                             message: str | None = None) -> Funding:
+        """The simulated checkout page: the payer pays (or the card is declined). Runs in the caller's session,
+        so the page records the payment and applies it to escrow in one transaction."""
+        obj = await self._get(session, funding_ref, "funding", lock=True)
+        data = dict(obj.data)
+        if data["status"] == FundingStatus.SUCCEEDED.value:
+            return to_funding(obj)
+        if succeed:
+            data.update(status=FundingStatus.SUCCEEDED.value, charge_ref=_ref("ch"), failure_message=None,
+                        provider_fee=(data["amount"] * FEE_BPS + 5_000) // 10_000 + FEE_FIXED)
+        else:
+            data.update(status=FundingStatus.FAILED.value,
+                        failure_message=message or "Your card was declined (simulated).")
+        obj.data = data
+        await session.flush()
+        return to_funding(obj)
+
+    async def refund(self, *, funding_ref: str, amount: int, currency: str, idempotency_key: str,
+                     metadata: dict[str, str]) -> Refund:
+        params = {"funding_ref": funding_ref, "amount": amount, "currency": currency, "metadata": metadata}
+
+        async def build(session: AsyncSession) -> tuple[dict[str, Any], str]:
+            funding = await self._get(session, funding_ref, "funding", lock=True)
+            fdata = dict(funding.data)
+            if fdata["status"] != FundingStatus.SUCCEEDED.value:
+                raise DefinitiveProviderError("This payment has not succeeded; nothing to refund.",
+                                              code="charge_not_succeeded")
+            if amount <= 0 or amount > fdata["amount"] - fdata.get("amount_refunded", 0):
+                raise DefinitiveProviderError("Refund amount is more than what is left on the payment.",
+                                              code="amount_too_large")
+            fdata["amount_refunded"] = fdata.get("amount_refunded", 0) + amount
+            funding.data = fdata
+            return ({"funding_ref": funding_ref, "amount": amount, "currency": currency, "status": "succeeded",
+                     "metadata": metadata}, funding_ref)
+
+        return _to_refund(await self._create("refund", idempotency_key, params, "refund", "re", build))
+
+    async def list_refunds(self, funding_ref: str) -> list[Refund]:
+        async with self.session_maker() as session:
+            rows = await session.scalars(
+                sa.select(SimulatedObject)
+                .where(SimulatedObject.kind == "refund", SimulatedObject.group_key == funding_ref)
+                .order_by(SimulatedObject.created_at, SimulatedObject.id)
+            )
+            return [_to_refund(obj) for obj in rows]
+
+    # --- transfers --------------------------------------------------------------------------------------------------
+
+    async def transfer(self, *, destination: str, amount: int, currency: str, source_charge_ref: str | None,
+                       transfer_group: str, idempotency_key: str, metadata: dict[str, str]) -> Transfer:
+        params = {"destination": destination, "amount": amount, "currency": currency,
+                  "source_charge_ref": source_charge_ref, "transfer_group": transfer_group, "metadata": metadata}
+
+        async def build(session: AsyncSession) -> tuple[dict[str, Any], str]:
+            account = await self._get(session, destination, "account")
+            if not account.data.get("transfers_active"):
+                raise DefinitiveProviderError("The destination account can't receive transfers yet.",
+                                              code="account_not_ready")
+            return ({"destination": destination, "amount": amount, "currency": currency,
+                     "status": TransferStatus.PAID.value, "amount_reversed": 0,
+                     "source_charge_ref": source_charge_ref, "metadata": metadata}, transfer_group)
+
+        return to_transfer(await self._create("transfer", idempotency_key, params, "transfer", "tr", build))
+
+    async def reverse_transfer(self, *, transfer_ref: str, amount: int, idempotency_key: str,
+                               metadata: dict[str, str]) -> Reversal:
+        params = {"transfer_ref": transfer_ref, "amount": amount, "metadata": metadata}
+
+        async def build(session: AsyncSession) -> tuple[dict[str, Any], str]:
+            transfer = await self._get(session, transfer_ref, "transfer", lock=True)
+            tdata = dict(transfer.data)
+            if amount <= 0 or amount > tdata["amount"] - tdata.get("amount_reversed", 0):
+                raise DefinitiveProviderError("Reversal amount is more than what is left on the transfer.",
+                                              code="amount_too_large")
+            tdata["amount_reversed"] = tdata.get("amount_reversed", 0) + amount
+            if tdata["amount_reversed"] == tdata["amount"]:
+                tdata["status"] = TransferStatus.REVERSED.value
+            transfer.data = tdata
+            return ({"transfer_ref": transfer_ref, "amount": amount, "currency": tdata["currency"],
+                     "metadata": metadata}, transfer.group_key or "")
+
+        obj = await self._create("reverse_transfer", idempotency_key, params, "reversal", "trr", build)
+        d = obj.data
+        return Reversal(ref=obj.ref, transfer_ref=d["transfer_ref"], amount=d["amount"], currency=d["currency"])
+
+    async def list_transfers(self, *, transfer_group: str) -> list[Transfer]:
+        async with self.session_maker() as session:
+            rows = await session.scalars(
+                sa.select(SimulatedObject)
+                .where(SimulatedObject.kind == "transfer", SimulatedObject.group_key == transfer_group)
+                .order_by(SimulatedObject.created_at, SimulatedObject.id)
+            )
+            return [to_transfer(obj) for obj in rows]
+
+    # --- payout accounts --------------------------------------------------------------------------------------------
+
+    async def create_payout_account(self, *, email: str, country: str | None, idempotency_key: str,
+                                    metadata: dict[str, str]) -> PayoutAccount:
+        params = {"email": email, "country": country, "metadata": metadata}
+
+        async def build(_session: AsyncSession) -> tuple[dict[str, Any], None]:
+            return ({"email": email, "country": country, "metadata": metadata, "transfers_active": False,
+                     "details_submitted": False, "payouts_enabled": False,
+                     "requirements_due": ["external_account", "individual.verification"]}, None)
+
+        return to_account(await self._create("create_payout_account", idempotency_key, params, "account", "acct",
+                                             build))
+
+    async def onboarding_link(self, *, account_ref: str, refresh_url: str, return_url: str) -> str:
+        return f"{ONBOARDING_PATH}/{account_ref}?return={quote(return_url, safe='')}"
+
+    async def retrieve_payout_account(self, account_ref: str) -> PayoutAccount:
+        async with self.session_maker() as session:
+            return to_account(await self._get(session, account_ref, "account"))
+
+    async def complete_onboarding(self, session: AsyncSession, account_ref: str) -> PayoutAccount:
+        """The simulated onboarding page: the creator 'submits their details'; the account can take transfers."""
+        obj = await self._get(session, account_ref, "account", lock=True)
+        obj.data = {**obj.data, "transfers_active": True, "details_submitted": True, "payouts_enabled": True,
+                    "requirements_due": []}
+        await session.flush()
+        return to_account(obj)
+
+    def parse_webhook(self, payload: bytes, signature_header: str | None) -> ProviderEvent:
+        raise InvalidWebhook("The simulated provider sends no webhooks; its results are applied directly.")
+
+    # --- test support -----------------------------------------------------------------------------------------------
+
+    async def inject_fault(self, operation: str, mode: str, times: int = 1, message: str = "") -> None:
+        if mode not in ("transient", "timeout", "definitive", "insufficient", "crash_after"):
+            raise ValueError(f"unknown fault mode {mode!r}")
+        async with self.session_maker() as session, session.begin():
+            session.add(SimulatedFault(operation=operation, mode=mode, remaining=times, message=message))
+
+    async def objects(self, kind: str) -> list[SimulatedObject]:
+        async with self.session_maker() as session:
+            return list(await session.scalars(
+                sa.select(SimulatedObject).where(SimulatedObject.kind == kind).order_by(SimulatedObject.created_at)))
+
+
+def _to_refund(obj: SimulatedObject) -> Refund:
+    d = obj.data
+    return Refund(ref=obj.ref, funding_ref=d["funding_ref"], amount=d["amount"], currency=d["currency"],
+                  status=d["status"], metadata=dict(d.get("metadata") or {}))
