@@ -1,0 +1,1 @@
+"""The web marketplace: accounts, brands, creators, gigs, applications, collaborations, messaging, notifications."""

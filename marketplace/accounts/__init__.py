@@ -1,0 +1,1 @@
+"""Users, sign-in, password reset, API tokens and the role guards."""

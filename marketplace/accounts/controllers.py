@@ -1,0 +1,375 @@
+"""Sign-up, sign-in, password reset and API-token pages, and the matching JSON API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.auth import SESSION_AUTH_AT, SESSION_FINGERPRINT, SESSION_USER, Actor, load_actor
+from marketplace.accounts.guards import signed_in
+from marketplace.accounts.models import User, UserKind
+from marketplace.accounts.services import AccountService, SignUp
+from marketplace.errors import InvalidInput, TooManyRequests
+from marketplace.forms import FormReader
+from marketplace.runtime import Runtime
+from marketplace.security import password_fingerprint
+from marketplace.sessions import ROTATE_SESSION_KEY
+from marketplace.web import PageController, client_ip, flash, redirect, render, runtime_of, safe_next
+
+
+def home_for(actor: Actor | None) -> str:
+    if actor is None:
+        return "/"
+    if actor.is_admin:
+        return "/admin"
+    if actor.is_brand:
+        return "/brand"
+    return "/creator"
+
+
+def start_session(request: Request[Any, Any, Any], user: User, runtime: Runtime) -> None:
+    """A fresh session id on every sign-in, so a planted cookie can't ride along (session fixation)."""
+    request.set_session(
+        {
+            SESSION_USER: str(user.id),
+            SESSION_FINGERPRINT: password_fingerprint(user.password_hash, runtime.settings.app.secret_key),
+            SESSION_AUTH_AT: runtime.clock.now().isoformat(),
+            ROTATE_SESSION_KEY: True,
+        }
+    )
+
+
+def provide_accounts(db_session: NamedDependency[AsyncSession], request: Request[Any, Any, Any]) -> AccountService:
+    return AccountService(db_session, runtime_of(request))
+
+
+class AccountPages(PageController):
+    dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
+
+    @get("/signup", name="signup")
+    async def signup_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        kind = "brand" if request.query_params.get("as") == "brand" else "creator"
+        return render(request, "accounts/signup.html", {"form": {"kind": kind}, "errors": {}})
+
+    @post("/signup")
+    async def signup(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Response[Any]:
+        form = await request.form()
+        f = FormReader(form)
+        kind = f.choice("kind", UserKind, label="Account type")
+        data = SignUp(
+            kind=kind or UserKind.CREATOR,
+            email=f.text("email", max_length=320),
+            password=f.text("password", strip=False, max_length=10_000),
+            full_name=f.text("full_name", max_length=10_000),
+            brand_name=f.text("brand_name", max_length=10_000),
+            display_name=f.text("display_name", max_length=10_000),
+        )
+        values = {k: form.get(k, "") for k in ("kind", "email", "full_name", "brand_name", "display_name")}
+        try:
+            if kind is UserKind.ADMIN:
+                raise InvalidInput({"kind": "Choose whether you sign up as a brand or as a creator."})
+            f.raise_if_invalid()
+            user = await accounts.sign_up(data, ip=client_ip(request))
+        except (InvalidInput, TooManyRequests) as exc:
+            errors = exc.errors if isinstance(exc, InvalidInput) else {"form": exc.message}
+            return render(
+                request,
+                "accounts/signup.html",
+                {"form": values, "errors": errors},
+                block="form",
+                status_code=exc.status_code,
+            )
+        start_session(request, user, accounts.runtime)
+        flash(request, "Welcome to PostPact! Your account is ready.")
+        return redirect(request, "/brand" if user.kind is UserKind.BRAND else "/creator")
+
+    @get("/signin", name="signin")
+    async def signin_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        if request.scope.get("user") is not None:
+            return redirect(request, home_for(request.scope["user"]))
+        return render(
+            request, "accounts/signin.html", {"form": {"next": request.query_params.get("next", "")}, "errors": {}}
+        )
+
+    @post("/signin")
+    async def signin(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Response[Any]:
+        form = await request.form()
+        f = FormReader(form)
+        email = f.text("email", max_length=320)
+        password = f.text("password", strip=False, max_length=10_000)
+        target = safe_next(f.text("next", max_length=2000), default="")
+        values = {"email": email, "next": target}
+        try:
+            user = await accounts.authenticate(email, password, ip=client_ip(request))
+        except (InvalidInput, TooManyRequests) as exc:
+            errors = {"form": exc.message}
+            return render(
+                request,
+                "accounts/signin.html",
+                {"form": values, "errors": errors},
+                block="form",
+                status_code=exc.status_code,
+                headers={"Retry-After": str(exc.retry_after)} if isinstance(exc, TooManyRequests) else None,
+            )
+        start_session(request, user, accounts.runtime)
+        loaded = await load_actor(accounts.session, user.id)
+        return redirect(request, target or home_for(loaded[0] if loaded else None))
+
+    @post("/signout", name="signout")
+    async def signout(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        request.clear_session()
+        return redirect(request, "/signin")
+
+    @get("/password/forgot", name="password_forgot")
+    async def forgot_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        return render(request, "accounts/forgot.html", {"form": {}, "errors": {}, "sent": False})
+
+    @post("/password/forgot")
+    async def forgot(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Response[Any]:
+        form = await request.form()
+        email = FormReader(form).text("email", max_length=320)
+        try:
+            await accounts.request_password_reset(email, ip=client_ip(request))
+        except (InvalidInput, TooManyRequests) as exc:
+            errors = exc.errors if isinstance(exc, InvalidInput) else {"form": exc.message}
+            return render(
+                request,
+                "accounts/forgot.html",
+                {"form": {"email": email}, "errors": errors, "sent": False},
+                block="form",
+                status_code=exc.status_code,
+            )
+        return render(
+            request, "accounts/forgot.html", {"form": {}, "errors": {}, "sent": True, "email": email}, block="form"
+        )
+
+    @get("/password/reset/{token:str}", name="password_reset")
+    async def reset_form(
+        self, request: Request[Any, Any, Any], token: FromPath[str], accounts: NamedDependency[AccountService]
+    ) -> Response[Any]:
+        try:
+            await accounts.check_reset_token(token)
+        except InvalidInput as exc:
+            return render(
+                request, "accounts/reset.html", {"token": token, "errors": exc.errors, "invalid": True}, status_code=400
+            )
+        return render(request, "accounts/reset.html", {"token": token, "errors": {}, "invalid": False})
+
+    @post("/password/reset/{token:str}")
+    async def reset(
+        self, request: Request[Any, Any, Any], token: FromPath[str], accounts: NamedDependency[AccountService]
+    ) -> Response[Any]:
+        form = await request.form()
+        f = FormReader(form)
+        password = f.text("password", strip=False, max_length=10_000)
+        if password != f.text("password_confirm", strip=False, max_length=10_000):
+            return render(
+                request,
+                "accounts/reset.html",
+                {"token": token, "errors": {"password_confirm": "The two passwords don't match."}, "invalid": False},
+                status_code=422,
+            )
+        try:
+            user = await accounts.reset_password(token, password)
+        except InvalidInput as exc:
+            invalid = "token" in exc.errors
+            return render(
+                request,
+                "accounts/reset.html",
+                {"token": token, "errors": exc.errors, "invalid": invalid},
+                status_code=400 if invalid else 422,
+            )
+        start_session(request, user, accounts.runtime)
+        flash(request, "Your password was changed. Other devices have been signed out.")
+        loaded = await load_actor(accounts.session, user.id)
+        return redirect(request, home_for(loaded[0] if loaded else None))
+
+    @get("/account", name="account", guards=[signed_in])
+    async def account(
+        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
+    ) -> Response[Any]:
+        actor: Actor = request.user
+        tokens = await accounts.list_api_tokens(actor.user_id)
+        return render(request, "accounts/account.html", {"tokens": tokens, "new_token": None, "errors": {}})
+
+    @post("/account/tokens", guards=[signed_in])
+    async def create_token(
+        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
+    ) -> Response[Any]:
+        actor: Actor = request.user
+        form = await request.form()
+        name = FormReader(form).text("name", max_length=10_000)
+        new_token, errors = None, {}
+        try:
+            _, new_token = await accounts.create_api_token(actor.user_id, name)
+        except InvalidInput as exc:
+            errors = exc.errors
+        tokens = await accounts.list_api_tokens(actor.user_id)
+        return render(
+            request,
+            "accounts/account.html",
+            {"tokens": tokens, "new_token": new_token, "errors": errors},
+            block="tokens",
+            status_code=422 if errors else 201,
+        )
+
+    @post("/account/tokens/{token_id:uuid}/revoke", guards=[signed_in])
+    async def revoke_token(
+        self, request: Request[Any, Any, Any], token_id: FromPath[UUID], accounts: NamedDependency[AccountService]
+    ) -> Response[Any]:
+        actor: Actor = request.user
+        await accounts.revoke_api_token(actor.user_id, token_id)
+        flash(request, "Token revoked. Anything using it stops working now.")
+        if request.headers.get("hx-request") == "true":
+            tokens = await accounts.list_api_tokens(actor.user_id)
+            return render(
+                request, "accounts/account.html", {"tokens": tokens, "new_token": None, "errors": {}}, block="tokens"
+            )
+        return redirect(request, "/account")
+
+
+# --- JSON API ---------------------------------------------------------------------------------------------------
+
+
+class SignUpBody(msgspec.Struct, forbid_unknown_fields=True):
+    kind: str
+    email: str
+    password: str
+    full_name: str
+    brand_name: str = ""
+    display_name: str = ""
+
+
+class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
+    email: str
+    password: str
+    name: str = "API token"
+
+
+class NewTokenBody(msgspec.Struct, forbid_unknown_fields=True):
+    name: str
+
+
+class UserOut(msgspec.Struct):
+    id: UUID
+    email: str
+    kind: str
+    full_name: str
+    brand_id: UUID | None
+    brand_role: str | None
+    creator_id: UUID | None
+
+
+class TokenOut(msgspec.Struct):
+    id: UUID
+    name: str
+    prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class IssuedTokenOut(msgspec.Struct):
+    token: str
+    id: UUID
+    name: str
+    detail: str = "Store this token now; it is shown only once."
+
+
+def _user_out(actor: Actor) -> UserOut:
+    return UserOut(
+        id=actor.user_id,
+        email=actor.email,
+        kind=actor.kind.value,
+        full_name=actor.name,
+        brand_id=actor.brand_id,
+        brand_role=actor.brand_role.value if actor.brand_role else None,
+        creator_id=actor.creator_id,
+    )
+
+
+class AccountApi(Controller):
+    path = "/api/v1"
+    tags = ["accounts"]
+    dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
+
+    @post("/auth/signup", status_code=HTTP_201_CREATED, summary="Create a brand or creator account")
+    async def signup(
+        self, request: Request[Any, Any, Any], data: JSONBody[SignUpBody], accounts: NamedDependency[AccountService]
+    ) -> IssuedTokenOut:
+        try:
+            kind = UserKind(data.kind)
+        except ValueError:
+            kind = UserKind.ADMIN
+        if kind is UserKind.ADMIN:
+            raise InvalidInput({"kind": "kind must be 'brand' or 'creator'."})
+        user = await accounts.sign_up(
+            SignUp(
+                kind=kind,
+                email=data.email,
+                password=data.password,
+                full_name=data.full_name,
+                brand_name=data.brand_name,
+                display_name=data.display_name,
+            ),
+            ip=client_ip(request),
+        )
+        token, raw = await accounts.create_api_token(user.id, "Created at sign-up")
+        return IssuedTokenOut(token=raw, id=token.id, name=token.name)
+
+    @post("/auth/token", status_code=HTTP_201_CREATED, summary="Exchange email and password for an API token")
+    async def token(
+        self, request: Request[Any, Any, Any], data: JSONBody[TokenBody], accounts: NamedDependency[AccountService]
+    ) -> IssuedTokenOut:
+        token, raw = await accounts.token_for_credentials(data.email, data.password, data.name, ip=client_ip(request))
+        return IssuedTokenOut(token=raw, id=token.id, name=token.name)
+
+    @get("/me", guards=[signed_in], summary="The account behind the token")
+    async def me(self, request: Request[Any, Any, Any]) -> UserOut:
+        return _user_out(request.user)
+
+    @get("/tokens", guards=[signed_in], summary="Your API tokens")
+    async def tokens(
+        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
+    ) -> list[TokenOut]:
+        tokens = await accounts.list_api_tokens(request.user.user_id)
+        return [
+            TokenOut(
+                id=t.id,
+                name=t.name,
+                prefix=t.token_prefix,
+                created_at=t.created_at,
+                last_used_at=t.last_used_at,
+                revoked_at=t.revoked_at,
+            )
+            for t in tokens
+        ]
+
+    @post("/tokens", guards=[signed_in], status_code=HTTP_201_CREATED, summary="Create another API token")
+    async def create_token(
+        self, request: Request[Any, Any, Any], data: JSONBody[NewTokenBody], accounts: NamedDependency[AccountService]
+    ) -> IssuedTokenOut:
+        token, raw = await accounts.create_api_token(request.user.user_id, data.name)
+        return IssuedTokenOut(token=raw, id=token.id, name=token.name)
+
+    @post("/tokens/{token_id:uuid}/revoke", guards=[signed_in], summary="Revoke an API token")
+    async def revoke(
+        self, request: Request[Any, Any, Any], token_id: FromPath[UUID], accounts: NamedDependency[AccountService]
+    ) -> TokenOut:
+        t = await accounts.revoke_api_token(request.user.user_id, token_id)
+        return TokenOut(
+            id=t.id,
+            name=t.name,
+            prefix=t.token_prefix,
+            created_at=t.created_at,
+            last_used_at=t.last_used_at,
+            revoked_at=t.revoked_at,
+        )

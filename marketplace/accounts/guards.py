@@ -1,0 +1,70 @@
+"""Route guards per role. Anonymous → 401 (pages redirect to sign-in); wrong role → 403."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers import BaseRouteHandler
+
+from marketplace.accounts.auth import Actor
+from marketplace.brands.models import BrandRole
+
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+
+RECENT_AUTH_WINDOW = timedelta(minutes=15)
+
+
+class ReauthenticationRequired(PermissionDeniedException):
+    """An admin whose last password entry is too old must enter it again before moving money."""
+
+
+def current_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
+    actor = connection.scope.get("user")
+    if actor is None:
+        raise NotAuthorizedException("Sign in to continue.")
+    return actor  # type: ignore[no-any-return]
+
+
+def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    current_actor(connection)
+
+
+def creator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not current_actor(connection).is_creator:
+        raise PermissionDeniedException("This page is for creators.")
+
+
+def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if not current_actor(connection).is_admin:
+        raise PermissionDeniedException("This page is for PostPact admins.")
+
+
+def brand_member(*roles: BrandRole) -> Guard:
+    """Any member of a brand, or only the given roles (owners always pass a role check)."""
+    allowed = set(roles) | {BrandRole.OWNER} if roles else set()
+
+    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+        actor = current_actor(connection)
+        if not actor.is_brand:
+            raise PermissionDeniedException("This page is for brand teams.")
+        if allowed and actor.brand_role not in allowed:
+            names = ", ".join(sorted(r.value for r in allowed))
+            raise PermissionDeniedException(f"Your role can't do this (needs: {names}).")
+
+    return guard
+
+
+def not_suspended(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    if current_actor(connection).suspended:
+        raise PermissionDeniedException("Your account is suspended; contact support to appeal.")
+
+
+def recent_auth(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    actor = current_actor(connection)
+    now = connection.app.state.runtime.clock.now()
+    if not actor.auth_is_recent(now, RECENT_AUTH_WINDOW):
+        raise ReauthenticationRequired("Enter your password again to confirm this decision.")

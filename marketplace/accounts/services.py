@@ -1,0 +1,278 @@
+"""Signing up, signing in, password resets and API tokens."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.models import ApiToken, PasswordReset, User, UserKind
+from marketplace.brands.models import Brand, BrandMember, BrandRole
+from marketplace.clock import as_utc
+from marketplace.creators.models import Creator
+from marketplace.errors import InvalidInput, NotFound, TooManyRequests
+from marketplace.forms import normalise_email, text_problem, valid_email
+from marketplace.notifications.mail import send_email
+from marketplace.ratelimit import (
+    API_TOKEN_PER_IP,
+    PASSWORD_RESET_PER_ACCOUNT,
+    PASSWORD_RESET_PER_IP,
+    SIGN_IN_FAILURES_PER_ACCOUNT,
+    SIGN_IN_PER_IP,
+    SIGN_UP_PER_IP,
+    Limit,
+)
+from marketplace.runtime import Runtime
+from marketplace.security import new_api_token, password_problems, token_digest
+
+RESET_LINK_LIFETIME = timedelta(hours=1)
+RESET_PURPOSE = "password-reset"
+SIGN_IN_FAILED = "Email or password is not right."
+
+
+@dataclass(frozen=True)
+class SignUp:
+    kind: UserKind
+    email: str
+    password: str
+    full_name: str
+    brand_name: str = ""
+    display_name: str = ""
+
+
+def _check_sign_up(data: SignUp) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if data.kind not in (UserKind.BRAND, UserKind.CREATOR):
+        errors["kind"] = "Choose whether you sign up as a brand or as a creator."
+    if not data.email:
+        errors["email"] = "Email is required."
+    elif not valid_email(data.email):
+        errors["email"] = "Enter a valid email address, like name@example.com."
+    problems = password_problems(data.password, email=data.email)
+    if problems:
+        errors["password"] = " ".join(problems)
+    if not data.full_name.strip():
+        errors["full_name"] = "Your name is required."
+    elif len(data.full_name) > 120:
+        errors["full_name"] = "Your name must be at most 120 characters."
+    if data.kind is UserKind.BRAND:
+        if not data.brand_name.strip():
+            errors["brand_name"] = "Brand name is required."
+        elif len(data.brand_name) > 120:
+            errors["brand_name"] = "Brand name must be at most 120 characters."
+    if data.kind is UserKind.CREATOR and len(data.display_name) > 120:
+        errors["display_name"] = "Display name must be at most 120 characters."
+    labels = {"email": "Email", "full_name": "Your name", "brand_name": "Brand name", "display_name": "Display name"}
+    for name, label in labels.items():
+        problem = text_problem(getattr(data, name) or "")
+        if problem and name not in errors:
+            errors[name] = f"{label} {problem}."
+    return errors
+
+
+class AccountService:
+    def __init__(self, session: AsyncSession, runtime: Runtime) -> None:
+        self.session = session
+        self.runtime = runtime
+
+    async def _limit(self, key: str | None, limit_name: str, limit: Limit, message: str) -> None:
+        if key is None:  # trusted callers (command line, seeding) are not rate limited
+            return
+        decision = await self.runtime.rate_limiter.hit(f"{limit_name}:{key}", limit)
+        if not decision.allowed:
+            raise TooManyRequests(message, retry_after=decision.retry_after)
+
+    async def email_taken(self, email: str) -> bool:
+        found = await self.session.scalar(sa.select(User.id).where(User.email == normalise_email(email)))
+        return found is not None
+
+    async def sign_up(self, data: SignUp, *, ip: str | None) -> User:
+        data = SignUp(
+            kind=data.kind,
+            email=normalise_email(data.email),
+            password=data.password,
+            full_name=data.full_name.strip(),
+            brand_name=data.brand_name.strip(),
+            display_name=(data.display_name or data.full_name).strip(),
+        )
+        errors = _check_sign_up(data)
+        if errors:
+            raise InvalidInput(errors)
+        await self._limit(ip, "signup-ip", SIGN_UP_PER_IP, "Too many sign-ups from your network; try again later.")
+        if await self.email_taken(data.email):
+            raise InvalidInput({"email": "An account with this email already exists. Sign in instead?"})
+        user = User(
+            email=data.email,
+            password_hash=self.runtime.passwords.hash(data.password),
+            kind=data.kind,
+            full_name=data.full_name,
+        )
+        try:
+            async with self.session.begin_nested():
+                self.session.add(user)
+                await self.session.flush()
+        except IntegrityError as exc:
+            # Two sign-ups racing for the same address: the unique index decides.
+            raise InvalidInput({"email": "An account with this email already exists. Sign in instead?"}) from exc
+        if data.kind is UserKind.BRAND:
+            brand = Brand(name=data.brand_name)
+            self.session.add(brand)
+            await self.session.flush()
+            self.session.add(BrandMember(brand_id=brand.id, user_id=user.id, role=BrandRole.OWNER))
+        else:
+            self.session.add(Creator(user_id=user.id, display_name=data.display_name))
+        await self.session.flush()
+        await send_email(
+            self.session,
+            user.email,
+            "welcome",
+            category="account",
+            user=user,
+            public_url=self.runtime.settings.app.public_url,
+        )
+        return user
+
+    async def create_admin(self, email: str, password: str, full_name: str = "PostPact admin") -> User:
+        email = normalise_email(email)
+        errors: dict[str, str] = {}
+        if not valid_email(email):
+            errors["email"] = "Enter a valid email address."
+        problems = password_problems(password, email=email)
+        if problems:
+            errors["password"] = " ".join(problems)
+        if not errors and await self.email_taken(email):
+            errors["email"] = "An account with this email already exists."
+        if errors:
+            raise InvalidInput(errors)
+        user = User(
+            email=email, password_hash=self.runtime.passwords.hash(password), kind=UserKind.ADMIN, full_name=full_name
+        )
+        self.session.add(user)
+        await self.session.flush()
+        return user
+
+    async def authenticate(self, email: str, password: str, *, ip: str) -> User:
+        """The user, or InvalidInput with one vague message (never say which half was wrong)."""
+        email = normalise_email(email)
+        await self._limit(ip, "signin-ip", SIGN_IN_PER_IP, "Too many sign-in attempts; wait a few minutes.")
+        account_key = f"signin-fail:{email}"
+        peek = await self.runtime.rate_limiter.peek(account_key, SIGN_IN_FAILURES_PER_ACCOUNT)
+        if not peek.allowed:
+            raise TooManyRequests(
+                "Too many failed sign-ins for this account; wait a few minutes or reset your password.",
+                retry_after=peek.retry_after,
+            )
+        # An address that can't be valid can't have an account (and NUL would not even reach PostgreSQL).
+        user = await self.session.scalar(sa.select(User).where(User.email == email)) if valid_email(email) else None
+        ok = self.runtime.passwords.verify(user.password_hash if user else None, password)
+        if user is None or not ok or not user.is_active:
+            await self.runtime.rate_limiter.hit(account_key, SIGN_IN_FAILURES_PER_ACCOUNT)
+            raise InvalidInput({"password": SIGN_IN_FAILED}, message=SIGN_IN_FAILED)
+        await self.runtime.rate_limiter.reset(account_key)
+        if self.runtime.passwords.needs_rehash(user.password_hash):
+            user.password_hash = self.runtime.passwords.hash(password)
+        user.last_sign_in_at = self.runtime.clock.now()
+        return user
+
+    async def request_password_reset(self, email: str, *, ip: str) -> None:
+        """Always looks the same to the caller, so the form can't be used to find out who has an account."""
+        email = normalise_email(email)
+        await self._limit(ip, "reset-ip", PASSWORD_RESET_PER_IP, "Too many reset requests; try again later.")
+        if not valid_email(email):
+            raise InvalidInput({"email": "Enter a valid email address."})
+        decision = await self.runtime.rate_limiter.hit(f"reset-account:{email}", PASSWORD_RESET_PER_ACCOUNT)
+        if not decision.allowed:
+            return
+        user = await self.session.scalar(sa.select(User).where(User.email == email, User.is_active.is_(True)))
+        if user is None:
+            return
+        now = self.runtime.clock.now()
+        reset = PasswordReset(user_id=user.id, expires_at=now + RESET_LINK_LIFETIME, requested_ip=ip[:64])
+        self.session.add(reset)
+        await self.session.flush()
+        token = self.runtime.signer.dumps(RESET_PURPOSE, {"r": str(reset.id), "u": str(user.id)})
+        link = f"{self.runtime.settings.app.public_url}/password/reset/{token}"
+        await send_email(
+            self.session,
+            user.email,
+            "password_reset",
+            category="account",
+            user=user,
+            link=link,
+            minutes=int(RESET_LINK_LIFETIME.total_seconds() // 60),
+        )
+
+    async def _reset_for_token(self, token: str) -> tuple[PasswordReset, User]:
+        invalid = InvalidInput({"token": "This reset link is invalid or has expired. Ask for a new one."})
+        payload = self.runtime.signer.loads(RESET_PURPOSE, token, int(RESET_LINK_LIFETIME.total_seconds()))
+        if payload is None:
+            raise invalid
+        try:
+            reset_id, user_id = UUID(str(payload["r"])), UUID(str(payload["u"]))
+        except (KeyError, ValueError) as exc:
+            raise invalid from exc
+        reset = await self.session.get(PasswordReset, reset_id, with_for_update=True)
+        now = self.runtime.clock.now()
+        if reset is None or reset.user_id != user_id or reset.used_at is not None or as_utc(reset.expires_at) <= now:
+            raise invalid
+        user = await self.session.get(User, user_id)
+        if user is None or not user.is_active:
+            raise invalid
+        return reset, user
+
+    async def check_reset_token(self, token: str) -> User:
+        return (await self._reset_for_token(token))[1]
+
+    async def reset_password(self, token: str, new_password: str) -> User:
+        reset, user = await self._reset_for_token(token)
+        problems = password_problems(new_password, email=user.email)
+        if problems:
+            raise InvalidInput({"password": " ".join(problems)})
+        now = self.runtime.clock.now()
+        user.password_hash = self.runtime.passwords.hash(new_password)
+        # Every outstanding link for this user dies with this one: a leaked older link is useless.
+        await self.session.execute(
+            sa.update(PasswordReset)
+            .where(PasswordReset.user_id == user.id, PasswordReset.used_at.is_(None))
+            .values(used_at=now)
+        )
+        reset.used_at = now
+        return user
+
+    async def token_for_credentials(self, email: str, password: str, name: str, *, ip: str) -> tuple[ApiToken, str]:
+        await self._limit(ip, "api-token-ip", API_TOKEN_PER_IP, "Too many token requests; wait a few minutes.")
+        user = await self.authenticate(email, password, ip=ip)
+        return await self.create_api_token(user.id, name)
+
+    async def create_api_token(self, user_id: UUID, name: str) -> tuple[ApiToken, str]:
+        name = re.sub(r"\s+", " ", name).strip()
+        if not name:
+            raise InvalidInput({"name": "Give the token a name, like 'Shopify sync'."})
+        if len(name) > 80:
+            raise InvalidInput({"name": "Token name must be at most 80 characters."})
+        raw = new_api_token()
+        token = ApiToken(user_id=user_id, name=name, token_digest=token_digest(raw), token_prefix=raw[:10])
+        self.session.add(token)
+        await self.session.flush()
+        return token, raw
+
+    async def list_api_tokens(self, user_id: UUID) -> list[ApiToken]:
+        result = await self.session.scalars(
+            sa.select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.created_at.desc())
+        )
+        return list(result)
+
+    async def revoke_api_token(self, user_id: UUID, token_id: UUID) -> ApiToken:
+        token = await self.session.scalar(
+            sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id).with_for_update()
+        )
+        if token is None:
+            raise NotFound("No such token.")
+        if token.revoked_at is None:
+            token.revoked_at = self.runtime.clock.now()
+        return token

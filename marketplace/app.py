@@ -1,0 +1,140 @@
+"""create_app(settings) -> Litestar: the whole web application, with an explicit route list."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from litestar import Litestar
+from litestar.config.csrf import CSRFConfig
+from litestar.datastructures import State
+from litestar.exceptions import HTTPException
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from marketplace.accounts.auth import ActorMiddleware
+from marketplace.accounts.controllers import AccountApi, AccountPages
+from marketplace.admin.controllers import ROUTES as ADMIN_ROUTES
+from marketplace.applications.controllers import ROUTES as APPLICATION_ROUTES
+from marketplace.brands.controllers import ROUTES as BRAND_ROUTES
+from marketplace.collaborations.controllers import ROUTES as COLLABORATION_ROUTES
+from marketplace.creators.controllers import ROUTES as CREATOR_ROUTES
+from marketplace.deadlines.controllers import ROUTES as DEADLINE_ROUTES
+from marketplace.gigs.controllers import ROUTES as GIG_ROUTES
+from marketplace.jobs import InProcessQueue, InProcessScheduler, load_jobs, periodic_jobs
+from marketplace.messaging.controllers import ROUTES as MESSAGING_ROUTES
+from marketplace.notifications.controllers import ROUTES as NOTIFICATION_ROUTES
+from marketplace.payments.controllers import ROUTES as PAYMENT_ROUTES
+from marketplace.reliability.controllers import ROUTES as RELIABILITY_ROUTES
+from marketplace.runtime import Runtime, build_runtime
+from marketplace.sessions import SESSION_STORE, session_config, session_store
+from marketplace.settings import PROJECT_ROOT, Settings, get_settings
+from marketplace.site import DevOutbox, SitePages
+from marketplace.templating import jinja_engine_callback
+from marketplace.web import handle_exception
+
+log = logging.getLogger("postpact")
+
+TEMPLATES_DIR = PROJECT_ROOT / "templates"
+STATIC_DIR = PROJECT_ROOT / "static"
+CSRF_COOKIE = "postpact_csrf"
+
+
+def route_handlers(settings: Settings) -> list[Any]:
+    handlers: list[Any] = [
+        SitePages,
+        AccountPages,
+        AccountApi,
+        *BRAND_ROUTES,
+        *CREATOR_ROUTES,
+        *GIG_ROUTES,
+        *APPLICATION_ROUTES,
+        *COLLABORATION_ROUTES,
+        *DEADLINE_ROUTES,
+        *MESSAGING_ROUTES,
+        *NOTIFICATION_ROUTES,
+        *PAYMENT_ROUTES,
+        *RELIABILITY_ROUTES,
+        *ADMIN_ROUTES,
+        create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+    ]
+    if not settings.app.is_production:
+        handlers.append(DevOutbox)
+    return handlers
+
+
+def _lifespan(runtime: Runtime, run_scheduler: bool) -> Any:
+    @asynccontextmanager
+    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+        scheduler = None
+        if run_scheduler and isinstance(runtime.queue, InProcessQueue):
+            scheduler = InProcessScheduler(runtime.queue, periodic_jobs())
+            scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                await scheduler.stop()
+            if isinstance(runtime.queue, InProcessQueue):
+                await runtime.queue.drain()
+
+    return lifespan
+
+
+def create_app(
+    settings: Settings | None = None, *, runtime: Runtime | None = None, run_scheduler: bool | None = None
+) -> Litestar:
+    settings = settings or (runtime.settings if runtime else get_settings())
+    runtime = runtime or build_runtime(settings)
+    load_jobs()
+    if run_scheduler is None:
+        run_scheduler = not settings.app.is_test
+    sessions = session_config(settings)
+    csrf = CSRFConfig(
+        secret=settings.app.secret_key,
+        cookie_name=CSRF_COOKIE,
+        cookie_httponly=True,
+        cookie_samesite="lax",
+        cookie_secure=settings.app.public_url.startswith("https://"),
+        header_name="x-csrftoken",
+        # Bearer-token API calls and provider webhooks carry no cookies, so there is nothing to forge.
+        exclude=["^/api/", "^/webhooks/", "^/healthz$", "^/schema"],
+    )
+    return Litestar(
+        route_handlers=route_handlers(settings),
+        plugins=[SQLAlchemyPlugin(config=runtime.alchemy), HTMXPlugin()],
+        template_config=TemplateConfig(
+            directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=jinja_engine_callback
+        ),
+        middleware=[sessions.middleware, ActorMiddleware()],
+        csrf_config=csrf,
+        stores={SESSION_STORE: session_store(settings)},
+        exception_handlers={HTTPException: handle_exception, Exception: handle_exception},
+        openapi_config=OpenAPIConfig(
+            title="PostPact API",
+            version="1.0.0",
+            description="Gigs, applications, collaborations and escrow for brands and creators. "
+            "Authenticate with `Authorization: Bearer <token>` (create one at /account or "
+            "POST /api/v1/auth/token). Money is `{amount: <integer minor units>, currency: 'USD'}`.",
+            path="/schema",
+            render_plugins=[SwaggerRenderPlugin()],
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="A PostPact API token"),
+                }
+            ),
+            security=[{"BearerToken": []}],
+        ),
+        state=State({"runtime": runtime}),
+        lifespan=[_lifespan(runtime, run_scheduler)],
+        request_max_body_size=settings.storage.max_upload_bytes + 1024 * 1024,
+        debug=settings.app.debug,
+    )

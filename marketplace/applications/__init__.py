@@ -1,0 +1,1 @@
+"""Creators applying to gigs, and brands accepting or declining them."""

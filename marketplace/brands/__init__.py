@@ -1,0 +1,1 @@
+"""Brand organisations and their team members."""

@@ -1,0 +1,120 @@
+"""Due dates for each stage of a collaboration, computed from its terms and milestones (pure, no I/O)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from marketplace.clock import as_utc
+from marketplace.collaborations.states import CREATOR_TO_POST, CollabState
+from marketplace.collaborations.terms import Terms
+
+if TYPE_CHECKING:
+    from marketplace.collaborations.models import Collaboration
+
+HOUR = timedelta(hours=1)
+DAY = timedelta(days=1)
+#: After a draft is approved the creator always gets at least this long to publish, however late the brand was.
+MIN_TIME_TO_POST_AFTER_APPROVAL = 48 * HOUR
+#: Drafts are due this long before the post deadline (or the review window, if shorter), to leave time to review.
+DRAFT_LEAD = 48 * HOUR
+
+
+@dataclass(frozen=True)
+class NextDue:
+    stage: str
+    party: str
+    at: datetime
+
+
+#: Who must act next in each state, and on which stage's clock.
+NEXT_STAGE: dict[CollabState, tuple[str, str]] = {
+    CollabState.OFFERED: ("sign", "creator"),
+    CollabState.SIGNED: ("fund", "brand"),
+    CollabState.SHIPPED: ("receipt", "creator"),
+    CollabState.RECEIVED: ("draft", "creator"),
+    CollabState.CHANGES_REQUESTED: ("draft", "creator"),
+    CollabState.DRAFT_SUBMITTED: ("review", "brand"),
+    CollabState.DRAFT_APPROVED: ("post", "creator"),
+    CollabState.VERIFIED: ("approve", "brand"),
+    CollabState.RELEASED: ("keep_live", "system"),
+}
+
+
+def _opt(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def compute_due_dates(c: Collaboration) -> dict[str, datetime | None]:
+    """Every stage's due time from the terms and the milestones reached so far (accepted extensions win)."""
+    t = Terms.from_dict(c.terms)
+    created, signed, funded = _opt(c.created_at), _opt(c.signed_at), _opt(c.funded_at)
+    shipped, received = _opt(c.shipped_at), _opt(c.received_at)
+    submitted, approved = _opt(c.draft_submitted_at), _opt(c.draft_approved_at)
+    verified, posted = _opt(c.verified_at), _opt(c.posted_at)
+
+    due: dict[str, datetime | None] = dict.fromkeys(
+        ("sign", "fund", "ship", "receipt", "draft", "review", "post", "approve", "keep_live")
+    )
+    due["sign"] = created + t.sign_within_hours * HOUR if created else None
+    due["fund"] = signed + t.fund_within_hours * HOUR if signed else None
+    if t.product_included:
+        due["ship"] = funded + t.ship_within_days * DAY if funded else None
+        due["receipt"] = shipped + t.receipt_within_days * DAY if shipped else None
+        # A creator who never confirms receipt can't stop the clock: it starts when the parcel should have arrived.
+        creator_clock = received or due["receipt"]
+    else:
+        creator_clock = funded
+    if creator_clock is not None:
+        post = creator_clock + t.post_within_days * DAY
+        if approved is not None:
+            post = max(post, approved + MIN_TIME_TO_POST_AFTER_APPROVAL)
+        due["post"] = post
+        lead = min(DRAFT_LEAD, t.review_window_hours * HOUR)
+        due["draft"] = max(post - lead, creator_clock + DAY)
+    due["review"] = submitted + t.review_window_hours * HOUR if submitted else None
+    due["approve"] = verified + t.review_window_hours * HOUR if verified else None
+    due["keep_live"] = posted + t.keep_live_days * DAY if posted else None
+
+    for stage, value in (c.due_overrides or {}).items():
+        if stage in due and value:
+            due[stage] = as_utc(datetime.fromisoformat(value))
+    return due
+
+
+def next_due(c: Collaboration, due: dict[str, datetime | None]) -> NextDue | None:
+    if c.deadlines_paused_at is not None:
+        return None
+    state = CollabState(c.status)
+    if state is CollabState.FUNDED:
+        stage_party = ("ship", "brand") if c.product_included else ("draft", "creator")
+    else:
+        stage_party = NEXT_STAGE.get(state)
+    if stage_party is None:
+        return None
+    at = due.get(stage_party[0])
+    return NextDue(stage_party[0], stage_party[1], at) if at is not None else None
+
+
+def recompute_due_dates(c: Collaboration, now: datetime) -> None:
+    """Store every stage's due time and the next one, after any milestone or extension."""
+    due = compute_due_dates(c)
+    for stage, value in due.items():
+        setattr(c, f"due_{stage}", value)
+    nxt = next_due(c, due)
+    c.next_due_stage = nxt.stage if nxt else None
+    c.next_due_party = nxt.party if nxt else None
+    c.next_due_at = nxt.at if nxt else None
+
+
+def ghosting_due_at(c: Collaboration) -> datetime | None:
+    """When the creator counts as ghosted if nothing was posted: the post deadline plus the grace period."""
+    if CollabState(c.status) not in CREATOR_TO_POST or c.deadlines_paused_at is not None:
+        return None
+    if CollabState(c.status) is CollabState.FUNDED and c.product_included:
+        return None  # the brand hasn't shipped yet: nothing is the creator's fault
+    post = c.due("post")
+    if post is None:
+        return None
+    return post + Terms.from_dict(c.terms).ghost_grace_hours * HOUR

@@ -1,0 +1,117 @@
+"""Telling the other side of a deal what just happened (in-app notification and email, after commit)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.brands.models import BrandRole
+from marketplace.collaborations.models import Collaboration, ContentDraft, DraftReview, PostSubmission, Shipment
+from marketplace.collaborations.states import DEAL_ROLES, Action, Party, TransitionActor
+from marketplace.notifications.services import brand_user_ids, creator_user_id, notify
+
+#: Everyone on the brand's team hears about money-related steps (finance funds the escrow).
+ALL_BRAND_ROLES: frozenset[BrandRole] = frozenset(BrandRole)
+
+
+class DealNotices:
+    def __init__(self, session: AsyncSession, *, public_url: str) -> None:
+        self.session = session
+        self.public_url = public_url
+
+    async def _send(self, user_ids: Iterable[UUID], collab: Collaboration, actor: TransitionActor, kind: str,
+                    title: str, body: str) -> None:
+        recipients = [uid for uid in user_ids if uid != actor.user_id]
+        await notify(self.session, recipients, kind=f"deal.{kind}", title=title, body=body,
+                     link=f"/collaborations/{collab.id}", email_template="notification", public_url=self.public_url)
+
+    async def _brand(self, collab: Collaboration, roles: Iterable[BrandRole] = DEAL_ROLES) -> list[UUID]:
+        return await brand_user_ids(self.session, collab.brand_id, roles=roles)
+
+    async def _creator(self, collab: Collaboration) -> list[UUID]:
+        user_id = await creator_user_id(self.session, collab.creator_id)
+        return [user_id] if user_id else []
+
+    @staticmethod
+    def _names(collab: Collaboration) -> tuple[str, str, str]:
+        terms = collab.terms
+        return (str(terms.get("gig_title", "your deal")), str(terms.get("brand_name", "The brand")),
+                str(terms.get("creator_display_name", "The creator")))
+
+    async def signed(self, collab: Collaboration, actor: TransitionActor) -> None:
+        gig, _, creator = self._names(collab)
+        await self._send(await self._brand(collab, ALL_BRAND_ROLES), collab, actor, "signed",
+                         f"{creator} signed the deal for “{gig}”",
+                         "Fund the escrow so the deal can start; the creator is paid only when the post is verified.")
+
+    async def ended(self, collab: Collaboration, actor: TransitionActor, action: Action, reason: str) -> None:
+        gig, brand, creator = self._names(collab)
+        because = f"\n\nReason given: {reason}" if reason else ""
+        if action is Action.DECLINE_OFFER:
+            await self._send(await self._brand(collab), collab, actor, "declined",
+                             f"{creator} declined the offer for “{gig}”", "The slot is free again." + because)
+            return
+        if action is Action.WITHDRAW_OFFER:
+            await self._send(await self._creator(collab), collab, actor, "withdrawn",
+                             f"{brand} withdrew the offer for “{gig}”", "Nothing is needed from you." + because)
+            return
+        who = {Party.BRAND: brand, Party.CREATOR: creator}.get(actor.party, "PostPact")
+        recipients = [*await self._brand(collab, ALL_BRAND_ROLES), *await self._creator(collab)]
+        body = "Any escrowed money goes back to the brand." if collab.funded_at else "No money had been paid."
+        await self._send(recipients, collab, actor, "cancelled", f"{who} cancelled the deal for “{gig}”",
+                         body + because)
+
+    async def shipped(self, collab: Collaboration, actor: TransitionActor, shipment: Shipment) -> None:
+        gig, brand, _ = self._names(collab)
+        await self._send(await self._creator(collab), collab, actor, "shipped",
+                         f"{brand} shipped your product for “{gig}”",
+                         f"Carrier: {shipment.carrier}, tracking number {shipment.tracking_number}. "
+                         "Confirm receipt when it arrives, or report a problem.")
+
+    async def received(self, collab: Collaboration, actor: TransitionActor) -> None:
+        gig, _, creator = self._names(collab)
+        await self._send(await self._brand(collab), collab, actor, "received",
+                         f"{creator} received the product for “{gig}”", "The draft is next.")
+
+    async def problem_reported(self, collab: Collaboration, actor: TransitionActor, problem: str) -> None:
+        gig, _, creator = self._names(collab)
+        await self._send(await self._brand(collab), collab, actor, "shipping_problem",
+                         f"{creator} reported a delivery problem on “{gig}”", problem)
+
+    async def draft_submitted(self, collab: Collaboration, actor: TransitionActor, draft: ContentDraft) -> None:
+        gig, _, creator = self._names(collab)
+        await self._send(await self._brand(collab), collab, actor, "draft_submitted",
+                         f"{creator} submitted draft {draft.round} for “{gig}”",
+                         "Review it: approve it, or request changes within the agreed rounds.")
+
+    async def reviewed(self, collab: Collaboration, actor: TransitionActor, draft: ContentDraft) -> None:
+        gig, brand, _ = self._names(collab)
+        if draft.review is DraftReview.APPROVED:
+            title, body = f"{brand} approved your draft for “{gig}”", "Publish it and submit the live post's link."
+        else:
+            title, body = f"{brand} asked for changes to your draft for “{gig}”", draft.review_comment or ""
+        await self._send(await self._creator(collab), collab, actor, f"draft_{draft.review.value}", title, body)
+
+    async def post_submitted(self, collab: Collaboration, actor: TransitionActor, submission: PostSubmission) -> None:
+        gig, _, creator = self._names(collab)
+        await self._send(await self._brand(collab), collab, actor, "post_submitted",
+                         f"{creator} published the post for “{gig}”",
+                         f"{submission.url}\n\nPostPact checks the post before the payment is released.")
+
+    async def post_approved(self, collab: Collaboration, actor: TransitionActor, comment: str) -> None:
+        gig, brand, _ = self._names(collab)
+        note = f"\n\nTheir note: {comment}" if comment else ""
+        await self._send(await self._creator(collab), collab, actor, "post_approved",
+                         f"{brand} approved your post for “{gig}”: payment is on its way",
+                         "PostPact is releasing your fee from escrow. If you haven't set up payouts yet, do it now "
+                         "and the payment goes out as soon as you're ready." + note)
+
+    async def post_accepted_by_hand(self, collab: Collaboration, actor: TransitionActor, note: str) -> None:
+        gig, brand, _ = self._names(collab)
+        said = f"\n\nTheir note: {note}" if note else ""
+        await self._send(await self._creator(collab), collab, actor, "post_verified",
+                         f"{brand} checked your post for “{gig}” and accepted it",
+                         "PostPact couldn't confirm every check automatically, so the brand reviewed the post itself "
+                         "and accepted it. Payment follows the brand's approval." + said)

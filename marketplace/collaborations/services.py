@@ -1,0 +1,511 @@
+"""The deal services: creating a collaboration on acceptance, then every step brand and creator take until the post."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.applications.models import Application
+from marketplace.brands.models import Brand
+from marketplace.clock import Clock
+from marketplace.collaborations import notices, uploads
+from marketplace.collaborations.deadlines import recompute_due_dates
+from marketplace.collaborations.inputs import REASON_MAX, URL_MAX, clean_text, clean_url
+from marketplace.collaborations.models import (
+    Collaboration,
+    CollaborationEvent,
+    ContentDraft,
+    DraftReview,
+    PostSubmission,
+    Shipment,
+)
+from marketplace.collaborations.states import (
+    FUNDED_UNRESOLVED,
+    Action,
+    CollabState,
+    Party,
+    TransitionActor,
+    TransitionResult,
+    check_transition,
+    lock_collaboration,
+    transition,
+)
+from marketplace.collaborations.terms import DeliverableTerms, Terms
+from marketplace.creators.models import Creator, ShippingAddress, SocialAccount
+from marketplace.errors import Conflict, InvalidInput, PostPactError
+from marketplace.gigs.models import Deliverable, Gig
+from marketplace.payments import hooks
+from marketplace.settings import Settings
+from marketplace.verification.posts import InvalidPostUrl, Platform, parse_post_url
+
+if TYPE_CHECKING:
+    from marketplace.accounts.auth import Actor
+    from marketplace.runtime import Runtime
+
+
+def build_terms(gig: Gig, deliverables: list[Deliverable], application: Application, creator: Creator,
+                account: SocialAccount, brand: Brand) -> Terms:
+    """Freeze the gig as it is at acceptance; later edits of the gig never change a signed deal."""
+    fee = application.counter_offer_amount if application.counter_offer_amount is not None else gig.base_fee_amount
+    return Terms(
+        gig_id=str(gig.id),
+        gig_title=gig.title,
+        brief=gig.brief,
+        brand_name=brand.name,
+        creator_display_name=creator.display_name,
+        currency=gig.currency,
+        fee_amount=fee,
+        commission_bps=gig.commission_bps,
+        product_included=gig.product_included,
+        product_name=gig.product_name,
+        product_retail_value=gig.product_retail_value,
+        deliverables=tuple(
+            DeliverableTerms(
+                platform=d.platform.value if hasattr(d.platform, "value") else str(d.platform),
+                kind=d.kind.value if hasattr(d.kind, "value") else str(d.kind),
+                count=d.count,
+                required_hashtags=tuple(d.required_hashtags or ()),
+                required_mentions=tuple(d.required_mentions or ()),
+                disclosure_required=d.disclosure_required,
+                disclosure_text=d.disclosure_text,
+            )
+            for d in deliverables
+        ),
+        platform=account.platform.value if hasattr(account.platform, "value") else str(account.platform),
+        handle=account.handle,
+        revision_rounds=gig.revision_rounds,
+        ship_within_days=gig.ship_within_days,
+        post_within_days=gig.post_within_days,
+        review_window_hours=gig.review_window_hours,
+        keep_live_days=gig.keep_live_days,
+        ghost_grace_hours=gig.ghost_grace_hours,
+        reminder_offsets_hours=tuple(int(h) for h in (gig.reminder_offsets_hours or (-72, -24, 24, 72))),
+    )
+
+
+async def create_collaboration(session: AsyncSession, application_id: UUID, *, now: datetime,
+                               accepted_by_id: UUID | None) -> Collaboration:
+    """Turn an accepted application into a collaboration in ``offered`` with its terms snapshot and first event.
+
+    The caller (accepting applications) has already checked the brand's rights, the gig's slots and locked the gig.
+    """
+    application = await session.get(Application, application_id)
+    if application is None:
+        raise LookupError(f"application {application_id} not found")
+    gig = await session.get(Gig, application.gig_id)
+    creator = await session.get(Creator, application.creator_id)
+    account = await session.get(SocialAccount, application.social_account_id)
+    brand = await session.get(Brand, application.brand_id)
+    assert gig is not None and creator is not None and account is not None and brand is not None
+    deliverables = list(
+        await session.scalars(sa.select(Deliverable).where(Deliverable.gig_id == gig.id).order_by(Deliverable.id))
+    )
+    terms = build_terms(gig, deliverables, application, creator, account, brand)
+    collab = Collaboration(
+        gig_id=gig.id,
+        application_id=application.id,
+        brand_id=gig.brand_id,
+        creator_id=creator.id,
+        social_account_id=account.id,
+        status=CollabState.OFFERED,
+        state_changed_at=now,
+        event_count=1,
+        terms=terms.to_dict(),
+        terms_hash=terms.content_hash(),
+        fee_amount=terms.fee_amount,
+        currency=terms.currency,
+        product_included=terms.product_included,
+        revision_rounds_allowed=terms.revision_rounds,
+        revision_rounds_used=0,
+        due_overrides={},
+        created_at=now,
+    )
+    recompute_due_dates(collab, now)
+    session.add(collab)
+    await session.flush()
+    session.add(
+        CollaborationEvent(
+            collaboration_id=collab.id,
+            seq=1,
+            action="offer",
+            from_state=CollabState.OFFERED.value,
+            to_state=CollabState.OFFERED.value,
+            actor_party="brand",
+            actor_user_id=accepted_by_id,
+            payload={"terms_hash": collab.terms_hash, "application_id": str(application.id)},
+            created_at=now,
+        )
+    )
+    await session.flush()
+    return collab
+
+
+# --- the deal, step by step ---------------------------------------------------------------------------------------
+
+CAPTION_MAX = 5_000
+COMMENT_MAX = 5_000
+_TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{2,99}$")
+
+
+class PaymentsUnavailable(PostPactError):
+    """503: the step needs escrow (a refund), and escrow can't act right now; nothing was changed."""
+
+    status_code = 503
+    slug = "payments-unavailable"
+    title = "Payments are not available"
+
+
+@dataclass
+class StepResult:
+    """What a deal step did: the collaboration after it, the event it recorded, and the row it wrote (if any)."""
+
+    collaboration: Collaboration
+    event: CollaborationEvent
+    record: Shipment | ContentDraft | PostSubmission | None = None
+
+
+def as_transition_actor(actor: Actor | TransitionActor) -> TransitionActor:
+    return actor if isinstance(actor, TransitionActor) else TransitionActor.of(actor)
+
+
+async def on_post_submitted(session: AsyncSession, collab: Collaboration, submission: PostSubmission,
+                            now: datetime) -> None:
+    """Called in the submitting transaction after a live post URL was stored and the deal moved to ``posted``.
+
+    Post verification hooks in here: it queues its check of ``submission`` (sent after this transaction commits).
+    """
+    from marketplace.verification.services import start_verification
+
+    await start_verification(session, collab, submission, now)
+
+
+class DealService:
+    """Every step a brand or creator takes on a deal between the offer and the live post.
+
+    Each method locks the collaboration, refuses outsiders (404), wrong roles (403) and impossible steps (409)
+    before validating its input (422), then moves the state through ``transition()``, writes its rows and tells
+    the other side. Nothing commits here: the caller's transaction (one request, one job, or a bulk action looping
+    over many ids) decides.
+    """
+
+    def __init__(self, session: AsyncSession, *, settings: Settings, clock: Clock) -> None:
+        self.session = session
+        self.settings = settings
+        self.clock = clock
+
+    @classmethod
+    def of(cls, session: AsyncSession, runtime: Runtime) -> DealService:
+        return cls(session, settings=runtime.settings, clock=runtime.clock)
+
+    # -- shared plumbing
+
+    async def _begin(self, collab_id: UUID, action: Action, actor: Actor | TransitionActor
+                     ) -> tuple[Collaboration, TransitionActor, datetime]:
+        who = as_transition_actor(actor)
+        now = self.clock.now()
+        collab = await lock_collaboration(self.session, collab_id)
+        check_transition(collab, action, who, now)
+        return collab, who, now
+
+    async def _move(self, collab: Collaboration, action: Action, who: TransitionActor, now: datetime,
+                    payload: dict[str, Any] | None = None) -> TransitionResult:
+        return await transition(self.session, collab.id, action, who, now=now, payload=payload, collab=collab)
+
+    def _notices(self) -> notices.DealNotices:
+        return notices.DealNotices(self.session, public_url=self.settings.app.public_url)
+
+    # -- the offer
+
+    async def sign(self, collab_id: UUID, actor: Actor | TransitionActor, *, terms_hash: str) -> StepResult:
+        """The creator accepts the terms, quoting the hash of what they read."""
+        collab, who, now = await self._begin(collab_id, Action.SIGN, actor)
+        if (terms_hash or "").strip().lower() != collab.terms_hash:
+            raise InvalidInput({"terms_hash": "That isn't the hash of this deal's terms: reload the deal and sign "
+                                              "the terms it shows."})
+        if collab.product_included:
+            has_address = await self.session.scalar(
+                sa.select(ShippingAddress.id).where(ShippingAddress.creator_id == collab.creator_id)
+            )
+            if has_address is None:
+                raise Conflict("Add your shipping address to your profile before signing: the brand needs it to "
+                               "send you the product.")
+        # Tier caps (deal value, deals signed but not yet posted) bind at the signature too: a new creator can be
+        # offered several deals at once, but can only take on as many as their track record allows.
+        from marketplace.reliability.services import creator_eligibility
+
+        gig = await self.session.get(Gig, collab.gig_id)
+        assert gig is not None
+        verdict = await creator_eligibility(self.session, collab.creator_id, gig, now, fee_amount=collab.fee_amount)
+        if not verdict.allowed:
+            raise Conflict(" ".join(verdict.reasons))
+        result = await self._move(collab, Action.SIGN, who, now, {"terms_hash": collab.terms_hash})
+        await self._notices().signed(collab, who)
+        return StepResult(collab, result.event)
+
+    async def decline_offer(self, collab_id: UUID, actor: Actor | TransitionActor, *, reason: str = ""
+                            ) -> StepResult:
+        return await self._end(collab_id, Action.DECLINE_OFFER, actor, reason)
+
+    async def withdraw_offer(self, collab_id: UUID, actor: Actor | TransitionActor, *, reason: str = ""
+                             ) -> StepResult:
+        return await self._end(collab_id, Action.WITHDRAW_OFFER, actor, reason)
+
+    async def cancel(self, collab_id: UUID, actor: Actor | TransitionActor, *, reason: str = "",
+                     no_show: bool = False) -> StepResult:
+        """Cancel a signed or funded deal (``no_show``: the creator cancels because the brand never shipped).
+        A funded deal is refunded to the brand through escrow in the same transaction; if escrow can't act, the
+        cancellation is refused with PaymentsUnavailable (503) and nothing changes."""
+        return await self._end(collab_id, Action.CANCEL_NO_SHOW if no_show else Action.CANCEL, actor, reason)
+
+    async def end_deal(self, collab_id: UUID, actor: Actor | TransitionActor, *, reason: str = "",
+                       no_show: bool = False) -> StepResult:
+        """One "cancel" for any party and state: declines or withdraws an offer, cancels a signed or funded deal."""
+        who = as_transition_actor(actor)
+        collab = await lock_collaboration(self.session, collab_id)
+        action = Action.CANCEL_NO_SHOW if no_show else Action.CANCEL
+        if not no_show and CollabState(collab.status) is CollabState.OFFERED:
+            action = Action.WITHDRAW_OFFER if who.party is Party.BRAND else Action.DECLINE_OFFER
+        return await self._end(collab_id, action, who, reason)
+
+    async def _end(self, collab_id: UUID, action: Action, actor: Actor | TransitionActor, reason: str
+                   ) -> StepResult:
+        collab, who, now = await self._begin(collab_id, action, actor)
+        errors: dict[str, str] = {}
+        reason = clean_text(errors, "reason", reason, label="Reason", max_length=REASON_MAX)
+        if errors:
+            raise InvalidInput(errors)
+        source = CollabState(collab.status)
+        result = await self._move(collab, action, who, now, {"reason": reason} if reason else {})
+        if source in FUNDED_UNRESOLVED or source is CollabState.SIGNED:
+            # Once signed the brand may be paying right now: escrow closes the hold (returning a late payment)
+            # or refunds what it holds. Escrow refusing (a payout in progress...) raises its own 409.
+            try:
+                await hooks.refund_to_brand(self.session, collab, now=now, reason=action.value)
+            except hooks.EscrowUnavailable as exc:
+                if source in FUNDED_UNRESOLVED:
+                    raise PaymentsUnavailable(
+                        "Payments are not available right now, so a funded deal can't be cancelled and refunded "
+                        "yet. Nothing was changed; please try again later."
+                    ) from exc
+                # Not funded, and no escrow running that could be taking a payment: nothing to return.
+        await self._notices().ended(collab, who, action, reason)
+        return StepResult(collab, result.event)
+
+    # -- shipping
+
+    async def ship(self, collab_id: UUID, actor: Actor | TransitionActor, *, carrier: str, tracking_number: str,
+                   tracking_url: str | None = None) -> StepResult:
+        collab, who, now = await self._begin(collab_id, Action.SHIP, actor)
+        errors: dict[str, str] = {}
+        carrier = clean_text(errors, "carrier", carrier, label="Carrier", max_length=60, required=True,
+                             min_length=2)
+        tracking_number = clean_text(errors, "tracking_number", tracking_number, label="Tracking number",
+                                     max_length=100, required=True)
+        if "tracking_number" not in errors and not _TRACKING_NUMBER.match(tracking_number):
+            errors["tracking_number"] = "Enter the tracking number as the carrier shows it (letters and digits)."
+        url = clean_url(errors, "tracking_url", tracking_url, label="Tracking link", required=False)
+        if errors:
+            raise InvalidInput(errors)
+        result = await self._move(collab, Action.SHIP, who, now,
+                                  {"carrier": carrier, "tracking_number": tracking_number})
+        shipment = Shipment(collaboration_id=collab.id, carrier=carrier, tracking_number=tracking_number,
+                            tracking_url=url, shipped_at=now, created_at=now, updated_at=now)
+        self.session.add(shipment)
+        await self.session.flush()
+        await self._notices().shipped(collab, who, shipment)
+        return StepResult(collab, result.event, shipment)
+
+    async def _latest_shipment(self, collab_id: UUID) -> Shipment | None:
+        return await self.session.scalar(
+            sa.select(Shipment).where(Shipment.collaboration_id == collab_id)
+            .order_by(Shipment.shipped_at.desc(), Shipment.id.desc()).limit(1)
+        )
+
+    async def confirm_receipt(self, collab_id: UUID, actor: Actor | TransitionActor) -> StepResult:
+        collab, who, now = await self._begin(collab_id, Action.CONFIRM_RECEIPT, actor)
+        result = await self._move(collab, Action.CONFIRM_RECEIPT, who, now)
+        shipment = await self._latest_shipment(collab.id)
+        if shipment is not None:
+            shipment.received_at = now
+        await self._notices().received(collab, who)
+        return StepResult(collab, result.event, shipment)
+
+    async def report_problem(self, collab_id: UUID, actor: Actor | TransitionActor, *, problem: str) -> StepResult:
+        """The parcel is late, damaged or wrong: recorded (state unchanged) and the brand is told."""
+        collab, who, now = await self._begin(collab_id, Action.REPORT_PROBLEM, actor)
+        errors: dict[str, str] = {}
+        problem = clean_text(errors, "problem", problem, label="What went wrong", max_length=REASON_MAX,
+                             required=True)
+        if errors:
+            raise InvalidInput(errors)
+        result = await self._move(collab, Action.REPORT_PROBLEM, who, now, {"problem": problem})
+        shipment = await self._latest_shipment(collab.id)
+        if shipment is not None:
+            shipment.problem = problem
+            shipment.problem_reported_at = now
+        await self._notices().problem_reported(collab, who, problem)
+        return StepResult(collab, result.event, shipment)
+
+    # -- content
+
+    async def submit_draft(self, collab_id: UUID, actor: Actor | TransitionActor, *, caption: str,
+                           media_url: str | None = None, upload: uploads.DraftUpload | None = None) -> StepResult:
+        """A draft is a caption plus a link to the media or an uploaded photo/video (type checked by content)."""
+        collab, who, now = await self._begin(collab_id, Action.SUBMIT_DRAFT, actor)
+        errors: dict[str, str] = {}
+        caption = clean_text(errors, "caption", caption, label="Caption", max_length=CAPTION_MAX, required=True)
+        url = clean_url(errors, "media_url", media_url, label="Media link", required=False)
+        media: uploads.MediaType | None = None
+        if upload is not None:
+            media, problem = uploads.check_upload(upload, self.settings.storage.max_upload_bytes)
+            if problem:
+                errors["file"] = problem
+        if upload is None and not url and "media_url" not in errors:
+            errors["media_url"] = "Add a link to the photo or video, or upload the file."
+        if errors:
+            raise InvalidInput(errors)
+        rounds = await self.session.scalar(
+            sa.select(sa.func.count(ContentDraft.id)).where(ContentDraft.collaboration_id == collab.id)
+        )
+        draft = ContentDraft(collaboration_id=collab.id, round=(rounds or 0) + 1, caption=caption, media_url=url,
+                             submitted_by_id=who.user_id, created_at=now, updated_at=now)
+        if upload is not None and media is not None:
+            draft.upload_path = uploads.draft_upload_path(collab.id, media)
+            draft.upload_content_type = media.mime
+            draft.upload_size = len(upload.data)
+        self.session.add(draft)
+        await self.session.flush()
+        result = await self._move(collab, Action.SUBMIT_DRAFT, who, now,
+                                  {"draft_id": str(draft.id), "round": draft.round})
+        if upload is not None and draft.upload_path:
+            await uploads.store(self.session, self.settings.storage.upload_dir, draft.upload_path, upload.data)
+        await self._notices().draft_submitted(collab, who, draft)
+        return StepResult(collab, result.event, draft)
+
+    async def _draft_under_review(self, collab: Collaboration) -> ContentDraft:
+        draft = await self.session.scalar(
+            sa.select(ContentDraft)
+            .where(ContentDraft.collaboration_id == collab.id, ContentDraft.review == DraftReview.PENDING)
+            .order_by(ContentDraft.round.desc()).limit(1)
+        )
+        if draft is None:
+            raise Conflict("There is no draft waiting for review.")
+        return draft
+
+    async def approve_draft(self, collab_id: UUID, actor: Actor | TransitionActor, *, comment: str = ""
+                            ) -> StepResult:
+        return await self._review(collab_id, Action.APPROVE_DRAFT, actor, comment)
+
+    async def request_changes(self, collab_id: UUID, actor: Actor | TransitionActor, *, comment: str
+                              ) -> StepResult:
+        """Uses one revision round; refused (409) once the terms' rounds are used up."""
+        return await self._review(collab_id, Action.REQUEST_CHANGES, actor, comment)
+
+    async def _review(self, collab_id: UUID, action: Action, actor: Actor | TransitionActor, comment: str
+                      ) -> StepResult:
+        collab, who, now = await self._begin(collab_id, action, actor)
+        errors: dict[str, str] = {}
+        comment = clean_text(errors, "comment", comment, label="Comment", max_length=COMMENT_MAX,
+                             required=action is Action.REQUEST_CHANGES)
+        if errors:
+            raise InvalidInput(errors)
+        draft = await self._draft_under_review(collab)
+        approved = action is Action.APPROVE_DRAFT
+        draft.review = DraftReview.APPROVED if approved else DraftReview.CHANGES_REQUESTED
+        draft.review_comment = comment or None
+        draft.reviewed_at = now
+        draft.reviewed_by_id = who.user_id
+        result = await self._move(collab, action, who, now,
+                                  {"draft_id": str(draft.id), "round": draft.round, "comment": comment})
+        await self._notices().reviewed(collab, who, draft)
+        return StepResult(collab, result.event, draft)
+
+    # -- the live post
+
+    async def approve_post(self, collab_id: UUID, actor: Actor | TransitionActor, *, comment: str = ""
+                           ) -> StepResult:
+        """The brand approves the verified post: escrow releases the creator's fee (the review window's automatic
+        approval does the same for brands who don't answer)."""
+        collab, who, now = await self._begin(collab_id, Action.APPROVE_POST, actor)
+        errors: dict[str, str] = {}
+        comment = clean_text(errors, "comment", comment, label="Comment", max_length=COMMENT_MAX)
+        if errors:
+            raise InvalidInput(errors)
+        result = await self._move(collab, Action.APPROVE_POST, who, now, {"comment": comment} if comment else {})
+        try:
+            await hooks.release_to_creator(self.session, collab, now=now, reason="brand_approved")
+        except hooks.EscrowUnavailable as exc:
+            raise PaymentsUnavailable("Payments are not available right now, so the post can't be approved and "
+                                      "paid yet. Nothing was changed; please try again later.") from exc
+        await self._notices().post_approved(collab, who, comment)
+        return StepResult(collab, result.event)
+
+    async def accept_post_by_hand(self, collab_id: UUID, actor: Actor | TransitionActor, *, note: str = ""
+                                  ) -> StepResult:
+        """Verification couldn't confirm the post (platform unreachable, checks inconclusive) or named checks that
+        failed: the brand looked at the post itself and accepts it as delivered."""
+        collab, who, now = await self._begin(collab_id, Action.MARK_VERIFIED, actor)
+        errors: dict[str, str] = {}
+        note = clean_text(errors, "note", note, label="Note", max_length=COMMENT_MAX)
+        if errors:
+            raise InvalidInput(errors)
+        submission = await self.session.scalar(
+            sa.select(PostSubmission).where(PostSubmission.collaboration_id == collab.id,
+                                            PostSubmission.is_current.is_(True))
+        )
+        if submission is None or submission.verification_status not in {"needs_review", "failed"}:
+            raise Conflict("PostPact is still checking this post; you can accept it by hand if the check needs your "
+                           "review or fails.")
+        result = await self._move(collab, Action.MARK_VERIFIED, who, now, {
+            "submission_id": str(submission.id), "by_hand": True,
+            "verification_status": submission.verification_status, **({"note": note} if note else {}),
+        })
+        await self._notices().post_accepted_by_hand(collab, who, note)
+        return StepResult(collab, result.event, submission)
+
+    async def submit_post(self, collab_id: UUID, actor: Actor | TransitionActor, *, url: str) -> StepResult:
+        """Store the live post's link (checked against the deal's platform); verification takes it from here."""
+        collab, who, now = await self._begin(collab_id, Action.SUBMIT_POST, actor)
+        errors: dict[str, str] = {}
+        text = clean_text(errors, "url", url, label="Post link", max_length=URL_MAX, required=True)
+        if errors:
+            raise InvalidInput(errors)
+        try:
+            ref = parse_post_url(text)
+        except InvalidPostUrl as exc:
+            raise InvalidInput({"url": str(exc)}) from exc
+        platform = str(collab.terms.get("platform", ""))
+        if ref.platform.value != platform:
+            label = Platform(platform).label if platform in {p.value for p in Platform} else platform
+            raise InvalidInput({"url": f"This deal is for a {label} post; that is a {ref.platform.label} link."})
+        elsewhere = await self.session.scalar(
+            sa.select(PostSubmission.id).where(
+                PostSubmission.platform == ref.platform.value,
+                PostSubmission.post_ref == ref.post_id,
+                PostSubmission.collaboration_id != collab.id,
+            ).limit(1)
+        )
+        if elsewhere is not None:
+            raise InvalidInput({"url": "That post was already submitted for another deal; each deal needs its own "
+                                       "post."})
+        await self.session.execute(
+            sa.update(PostSubmission)
+            .where(PostSubmission.collaboration_id == collab.id, PostSubmission.is_current.is_(True))
+            .values(is_current=False)
+        )
+        submission = PostSubmission(collaboration_id=collab.id, url=ref.canonical_url, platform=ref.platform.value,
+                                    post_ref=ref.post_id, submitted_by_id=who.user_id, is_current=True,
+                                    created_at=now, updated_at=now)
+        self.session.add(submission)
+        await self.session.flush()
+        result = await self._move(collab, Action.SUBMIT_POST, who, now,
+                                  {"submission_id": str(submission.id), "url": ref.canonical_url})
+        await on_post_submitted(self.session, collab, submission, now)
+        await self._notices().post_submitted(collab, who, submission)
+        return StepResult(collab, result.event, submission)

@@ -1,0 +1,95 @@
+"""The immutable terms of a deal: a snapshot of the gig as accepted, with a content hash both sides can cite."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+TERMS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class DeliverableTerms:
+    platform: str
+    kind: str
+    count: int
+    required_hashtags: tuple[str, ...] = ()
+    required_mentions: tuple[str, ...] = ()
+    disclosure_required: bool = True
+    disclosure_text: str = "#ad"
+
+
+@dataclass(frozen=True)
+class Terms:
+    """Everything both parties agreed to. Deadlines, verification and escrow read these, never the live gig."""
+
+    gig_id: str
+    gig_title: str
+    brief: str
+    brand_name: str
+    creator_display_name: str
+    currency: str
+    #: The creator's fee in minor units: the gig's base fee, or the accepted counter-offer.
+    fee_amount: int
+    commission_bps: int | None
+    product_included: bool
+    product_name: str
+    product_retail_value: int
+    deliverables: tuple[DeliverableTerms, ...]
+    #: The creator's social account the deal is for (verification checks the post's author against it).
+    platform: str
+    handle: str
+    revision_rounds: int
+    sign_within_hours: int = 72
+    fund_within_hours: int = 72
+    ship_within_days: int = 7
+    receipt_within_days: int = 14
+    post_within_days: int = 14
+    review_window_hours: int = 72
+    keep_live_days: int = 14
+    ghost_grace_hours: int = 72
+    reminder_offsets_hours: tuple[int, ...] = (-72, -24, 24, 72)
+    disclosure_clause: str = (
+        "The creator discloses the paid partnership in every post as required by the platform and the law "
+        "(FTC 16 CFR Part 255, ASA/CAP code): the disclosure text appears in the caption, not hidden in hashtags."
+    )
+    version: int = field(default=TERMS_VERSION)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["deliverables"] = [asdict(d) for d in self.deliverables]
+        data["reminder_offsets_hours"] = list(self.reminder_offsets_hours)
+        for d in data["deliverables"]:
+            d["required_hashtags"] = list(d["required_hashtags"])
+            d["required_mentions"] = list(d["required_mentions"])
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Terms:
+        values = dict(data)
+        values["deliverables"] = tuple(
+            DeliverableTerms(
+                **{
+                    **d,
+                    "required_hashtags": tuple(d.get("required_hashtags", ())),
+                    "required_mentions": tuple(d.get("required_mentions", ())),
+                }
+            )
+            for d in values.get("deliverables", ())
+        )
+        values["reminder_offsets_hours"] = tuple(values.get("reminder_offsets_hours", (-72, -24, 24, 72)))
+        return cls(**values)
+
+    def content_hash(self) -> str:
+        return terms_hash(self.to_dict())
+
+
+def canonical_json(data: dict[str, Any]) -> bytes:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def terms_hash(data: dict[str, Any]) -> str:
+    """SHA-256 of the canonical JSON: the same terms always give the same hash, any edit a different one."""
+    return hashlib.sha256(canonical_json(data)).hexdigest()

@@ -1,0 +1,1 @@
+"""Creator profiles, social accounts, rate cards and shipping addresses."""

@@ -1,0 +1,102 @@
+"""Database engine, sessions and column helpers shared by every model."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import sqlalchemy as sa
+from advanced_alchemy.base import UUIDv7AuditBase, UUIDv7Base, orm_registry
+from advanced_alchemy.config import AsyncSessionConfig, EngineConfig
+from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.pool import NullPool
+
+from marketplace.settings import Settings
+
+__all__ = [
+    "AuditBase",
+    "Base",
+    "enum_column",
+    "make_alchemy_config",
+    "metadata",
+    "session_scope",
+]
+
+#: Rows with id, created_at and updated_at (UUIDv7 ids sort by creation time, which keyset pagination relies on).
+AuditBase = UUIDv7AuditBase
+#: Append-only rows (events, ledger entries): an id, and whatever timestamp the row itself defines.
+Base = UUIDv7Base
+metadata = orm_registry.metadata
+
+SESSION_DEPENDENCY_KEY = "db_session"
+
+
+def enum_column(enum_cls: type[enum.Enum], length: int = 32) -> sa.Enum:
+    """Store an enum by value as a short string, portable across SQLite and PostgreSQL."""
+    return sa.Enum(
+        enum_cls,
+        native_enum=False,
+        length=length,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+def _install_sqlite_behaviour(sync_engine: sa.Engine) -> None:
+    """SQLite needs foreign keys switched on per connection, WAL for concurrent readers, and
+    BEGIN IMMEDIATE so two writers queue on the busy timeout instead of deadlocking on a lock upgrade."""
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def make_alchemy_config(settings: Settings, session_info: dict[str, Any] | None = None) -> SQLAlchemyAsyncConfig:
+    """One config for the web app, the worker and the command line, so all three behave the same."""
+    if settings.db.pool_size == 0:
+        # No pooling: every session opens its own connection. Tests use this because the test client runs the
+        # app on another event loop than the test itself, and pooled async connections belong to one loop.
+        engine_config = EngineConfig(echo=settings.db.echo, poolclass=NullPool)
+        if settings.db.is_sqlite:
+            engine_config = EngineConfig(echo=settings.db.echo, poolclass=NullPool, connect_args={"timeout": 30})
+    elif settings.db.is_postgres:
+        engine_config = EngineConfig(
+            echo=settings.db.echo,
+            pool_size=settings.db.pool_size,
+            max_overflow=settings.db.pool_size,
+            pool_pre_ping=True,
+        )
+    else:
+        engine_config = EngineConfig(echo=settings.db.echo, connect_args={"timeout": 30})
+    config = SQLAlchemyAsyncConfig(
+        connection_string=settings.db.url,
+        engine_config=engine_config,
+        session_config=AsyncSessionConfig(expire_on_commit=False, info=dict(session_info or {})),
+        session_dependency_key=SESSION_DEPENDENCY_KEY,
+        before_send_handler="autocommit_include_redirects",
+        create_all=False,
+    )
+    if settings.db.is_sqlite:
+        _install_sqlite_behaviour(config.get_engine().sync_engine)
+    return config
+
+
+@asynccontextmanager
+async def session_scope(session_maker: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session with one transaction: committed on success, rolled back on error."""
+    async with session_maker() as session, session.begin():
+        yield session

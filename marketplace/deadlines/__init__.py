@@ -1,0 +1,1 @@
+"""Deadlines of collaborations: reminders, ghosting, brand no-shows, review-window release, extensions."""

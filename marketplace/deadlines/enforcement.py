@@ -1,0 +1,269 @@
+"""What PostPact does itself when a due time passes: ghosting, the brand no-show notice, review-window release.
+
+Each function runs in the caller's transaction, locks the collaboration, checks its rule again at ``now`` (the
+sweeper's reading may be stale, or a second delivery of the same job may arrive) and acts at most once. It returns a
+short word saying what it decided, which the job logs.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.collaborations.models import Collaboration
+from marketplace.collaborations.states import SYSTEM, Action, lock_collaboration, transition
+from marketplace.collaborations.terms import Terms
+from marketplace.deadlines import outcomes
+from marketplace.deadlines.models import DeadlineNotice
+from marketplace.deadlines.recipients import admin_ids, deal_parties
+from marketplace.deadlines.reminders import collaboration_link, format_due
+from marketplace.deadlines.rules import auto_approve_due, brand_no_show_due, ghost_at, ghosting_due, held_for_admin
+from marketplace.notifications.services import notify
+from marketplace.payments import hooks as escrow
+
+log = logging.getLogger(__name__)
+
+
+async def _brand_user_ids(session: AsyncSession, collab: Collaboration) -> list[UUID]:
+    return (await deal_parties(session, collab))[0]
+
+
+async def _creator_user_ids(session: AsyncSession, collab: Collaboration) -> list[UUID]:
+    return (await deal_parties(session, collab))[1]
+
+
+async def _tell(
+    session: AsyncSession,
+    user_ids: list[UUID],
+    collab: Collaboration,
+    *,
+    kind: str,
+    title: str,
+    body: str,
+    deadline: datetime | None,
+    public_url: str,
+) -> None:
+    await notify(
+        session,
+        user_ids,
+        kind=kind,
+        title=title,
+        body=body,
+        link=collaboration_link(collab.id),
+        email_template="deadline_notice",
+        deadline=format_due(deadline) if deadline else "",
+        public_url=public_url,
+    )
+
+
+async def ghost_collaboration(session: AsyncSession, collaboration_id: UUID, now: datetime, *, public_url: str) -> str:
+    """The creator missed the post deadline plus the grace period: end the deal, refund the brand, tell both."""
+    collab = await lock_collaboration(session, collaboration_id)
+    if not ghosting_due(collab, now):
+        return "not due"
+    if held_for_admin(collab):
+        return "held for admin review"
+    terms = Terms.from_dict(collab.terms)
+    post_due = collab.due("post")
+    assert post_due is not None  # ghosting_due implies it
+    extended = "post" in (collab.due_overrides or {})
+    payload = {
+        "reason": "no post by the post deadline plus the grace period",
+        "post_due_at": post_due.isoformat(),
+        "grace_hours": terms.ghost_grace_hours,
+        "ghosted_at_due": (ghost_at(collab) or now).isoformat(),
+        "extension_agreed": extended,
+        "reputation": outcomes.outcome(collab, outcomes.CREATOR_GHOSTED, now),
+    }
+    await transition(session, collab.id, Action.GHOST, SYSTEM, now=now, payload=payload, collab=collab)
+    await escrow.refund_to_brand(session, collab, now=now, reason="creator_ghosted")
+    await outcomes.report_outcome(session, collab, outcomes.CREATOR_GHOSTED, now)
+    title = terms.gig_title
+    deadline_words = f"The post was due {format_due(post_due)}" + (" (after an agreed extension)" if extended else "")
+    await _tell(
+        session,
+        await _creator_user_ids(session, collab),
+        collab,
+        kind="deadline.ghosted",
+        title=f"“{title}” ended: no post by the deadline",
+        body=(
+            f"{deadline_words}, and the {terms.ghost_grace_hours}-hour grace period passed without a post or an "
+            f"agreed extension. PostPact ended the deal and is refunding {terms.brand_name}'s payment. "
+            "This counts against your reliability score."
+        ),
+        deadline=post_due,
+        public_url=public_url,
+    )
+    await _tell(
+        session,
+        await _brand_user_ids(session, collab),
+        collab,
+        kind="deadline.ghosted",
+        title=f"“{title}”: {terms.creator_display_name} didn't post; your payment is being refunded",
+        body=(
+            f"{deadline_words}, and {terms.ghost_grace_hours} hours of grace passed without a post or an agreed "
+            "extension. PostPact ended the deal, is refunding the escrowed payment to you, and recorded this on "
+            "the creator's reliability."
+        ),
+        deadline=post_due,
+        public_url=public_url,
+    )
+    log.info("collaboration %s ghosted (post was due %s)", collab.id, post_due.isoformat())
+    return "ghosted"
+
+
+async def auto_approve_post(session: AsyncSession, collaboration_id: UUID, now: datetime, *, public_url: str) -> str:
+    """The brand neither approved nor disputed the verified post in the review window: approve it and pay."""
+    collab = await lock_collaboration(session, collaboration_id)
+    if not auto_approve_due(collab, now):
+        return "not due"
+    if held_for_admin(collab):
+        return "held for admin review"
+    terms = Terms.from_dict(collab.terms)
+    window_end = collab.due("approve")
+    assert window_end is not None
+    payload = {
+        "reason": "review window passed without approval or dispute",
+        "review_window_hours": terms.review_window_hours,
+        "window_ended_at": window_end.isoformat(),
+        "automatic": True,
+        "reputation": outcomes.outcome(collab, outcomes.BRAND_LATE_RELEASE, now),
+    }
+    await transition(session, collab.id, Action.APPROVE_POST, SYSTEM, now=now, payload=payload, collab=collab)
+    await escrow.release_to_creator(session, collab, now=now, reason="review_window_passed")
+    await outcomes.report_outcome(session, collab, outcomes.BRAND_LATE_RELEASE, now)
+    await _tell(
+        session,
+        await _creator_user_ids(session, collab),
+        collab,
+        kind="deadline.auto_approved",
+        title=f"“{terms.gig_title}”: your post was approved automatically; payment is on its way",
+        body=(
+            f"{terms.brand_name} didn't review your verified post within {terms.review_window_hours} hours, so "
+            "PostPact approved it and is releasing your payment."
+        ),
+        deadline=window_end,
+        public_url=public_url,
+    )
+    await _tell(
+        session,
+        await _brand_user_ids(session, collab),
+        collab,
+        kind="deadline.auto_approved",
+        title=f"“{terms.gig_title}”: the verified post was approved automatically",
+        body=(
+            f"The review window of {terms.review_window_hours} hours ended without an approval or a dispute, so "
+            f"PostPact approved {terms.creator_display_name}'s verified post and released the payment."
+        ),
+        deadline=window_end,
+        public_url=public_url,
+    )
+    log.info("collaboration %s auto-approved after the review window", collab.id)
+    return "approved"
+
+
+def _insert_notice(dialect_name: str, row: dict[str, object]) -> sa.Insert:
+    table = DeadlineNotice.__table__
+    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+    return (
+        insert(table)
+        .values(row)
+        .on_conflict_do_nothing(index_elements=["collaboration_id", "kind", "due_at"])
+        .returning(table.c.id)
+    )
+
+
+async def announce_brand_no_show(
+    session: AsyncSession, collaboration_id: UUID, now: datetime, *, public_url: str
+) -> str:
+    """The brand didn't ship by the ship-by date: tell the creator they may cancel without penalty; record it."""
+    from uuid_utils.compat import uuid7
+
+    collab = await lock_collaboration(session, collaboration_id)
+    if not brand_no_show_due(collab, now):
+        return "not due"
+    if held_for_admin(collab):
+        return "held for admin review"
+    ship_due = collab.due("ship")
+    assert ship_due is not None
+    assert session.bind is not None
+    row = {
+        "id": uuid7(),
+        "collaboration_id": collab.id,
+        "kind": "brand_no_show",
+        "due_at": ship_due,
+        "sent_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    claimed = (await session.execute(_insert_notice(session.bind.dialect.name, row))).first()
+    if claimed is None:
+        return "already announced"
+    terms = Terms.from_dict(collab.terms)
+    payload = {
+        "note": "brand_no_show",
+        "ship_due_at": ship_due.isoformat(),
+        "reputation": outcomes.outcome(collab, outcomes.BRAND_DID_NOT_SHIP, now),
+    }
+    await transition(session, collab.id, Action.ADMIN_NOTE, SYSTEM, now=now, payload=payload, collab=collab)
+    await outcomes.report_outcome(session, collab, outcomes.BRAND_DID_NOT_SHIP, now)
+    await _tell(
+        session,
+        await _creator_user_ids(session, collab),
+        collab,
+        kind="deadline.brand_no_show",
+        title=f"“{terms.gig_title}”: the product didn't ship; you may cancel without penalty",
+        body=(
+            f"{terms.brand_name} was due to ship by {format_due(ship_due)} and hasn't. You can cancel this deal "
+            "from its page without any effect on your reliability (the brand's payment is returned to them), or "
+            "wait if they tell you it's on its way."
+        ),
+        deadline=ship_due,
+        public_url=public_url,
+    )
+    await _tell(
+        session,
+        await _brand_user_ids(session, collab),
+        collab,
+        kind="deadline.brand_no_show",
+        title=f"“{terms.gig_title}”: the ship-by date passed",
+        body=(
+            f"The product was due to ship by {format_due(ship_due)}. {terms.creator_display_name} may now cancel "
+            "without penalty, and the late shipment is recorded on your brand's reliability. Ship it and add the "
+            "tracking number as soon as you can."
+        ),
+        deadline=ship_due,
+        public_url=public_url,
+    )
+    log.info("collaboration %s: brand no-show announced (ship-by %s)", collab.id, ship_due.isoformat())
+    return "announced"
+
+
+def grace_remaining(collab: Collaboration, now: datetime) -> timedelta | None:
+    """How long until the creator counts as ghosted (for pages); None when ghosting doesn't apply."""
+    at = ghost_at(collab)
+    return at - now if at is not None else None
+
+
+async def hold_for_admin(session: AsyncSession, collaboration_id: UUID, *, why: str, public_url: str) -> bool:
+    """Escrow refused an automatic step: flag the deal for an admin (once) and tell the admins why."""
+    collab = await lock_collaboration(session, collaboration_id)
+    if collab.needs_admin_review:
+        return False
+    collab.needs_admin_review = True
+    terms = Terms.from_dict(collab.terms)
+    await notify(
+        session,
+        await admin_ids(session),
+        kind="deadline.needs_admin",
+        title=f"“{terms.gig_title}”: an automatic deadline step needs an admin",
+        body=why,
+        link=collaboration_link(collab.id),
+    )
+    log.error("collaboration %s held for admin review: %s", collab.id, why)
+    return True

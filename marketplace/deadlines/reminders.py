@@ -1,0 +1,167 @@
+"""Reminder wording and delivery: one in-app notification per reminder, one email per recipient per sweep."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
+
+from marketplace.accounts.models import User
+from marketplace.collaborations.models import Collaboration
+from marketplace.deadlines.rules import STAGE_ASKS, ReminderDue
+from marketplace.jobs import enqueue
+from marketplace.notifications.mail import render_email
+from marketplace.notifications.models import EmailStatus, Notification, OutboxEmail
+from marketplace.notifications.services import email_group, users_without_email
+
+REMINDER_KIND = "deadline.reminder"
+
+
+def format_due(at: datetime) -> str:
+    return at.strftime("%a %d %b %Y, %H:%M UTC")
+
+
+def format_span(delta: timedelta) -> str:
+    hours = round(abs(delta).total_seconds() / 3600)
+    if hours >= 48:
+        days = round(hours / 24)
+        return f"{days} days"
+    if hours == 1:
+        return "1 hour"
+    return f"{hours} hours"
+
+
+def collaboration_link(collaboration_id: UUID) -> str:
+    return f"/collaborations/{collaboration_id}"
+
+
+@dataclass(frozen=True)
+class ReminderItem:
+    """One reminder as people read it."""
+
+    collaboration_id: UUID
+    gig_title: str
+    counterpart: str
+    stage: str
+    ask: str
+    due_at: datetime
+    offset_hours: int
+    when_text: str
+
+    @property
+    def overdue(self) -> bool:
+        return self.offset_hours > 0
+
+    @property
+    def due_text(self) -> str:
+        return format_due(self.due_at)
+
+    @property
+    def headline(self) -> str:
+        ask = self.ask[0].upper() + self.ask[1:]
+        return f"Overdue: {self.ask}" if self.overdue else ask
+
+    @property
+    def link(self) -> str:
+        return collaboration_link(self.collaboration_id)
+
+    @property
+    def title(self) -> str:
+        return f"{self.headline} for “{self.gig_title}” — due {self.due_text}"[:200]
+
+
+def reminder_item(c: Collaboration, reminder: ReminderDue, now: datetime) -> ReminderItem:
+    terms = c.terms or {}
+    counterpart = (
+        terms.get("brand_name", "the brand")
+        if reminder.party == "creator"
+        else terms.get("creator_display_name", "the creator")
+    )
+    if reminder.due_at > now:
+        when = f"due in {format_span(reminder.due_at - now)}"
+    else:
+        when = f"overdue by {format_span(now - reminder.due_at)}"
+    return ReminderItem(
+        collaboration_id=c.id,
+        gig_title=str(terms.get("gig_title", "your deal")),
+        counterpart=str(counterpart),
+        stage=reminder.stage,
+        ask=STAGE_ASKS.get(reminder.stage, reminder.stage.replace("_", " ")),
+        due_at=reminder.due_at,
+        offset_hours=reminder.offset_hours,
+        when_text=when,
+    )
+
+
+def digest_subject(items: list[ReminderItem]) -> str:
+    if len(items) == 1:
+        item = items[0]
+        prefix = "Overdue" if item.overdue else "Reminder"
+        return f"{prefix}: {item.ask} for “{item.gig_title}” (due {item.due_at:%a %d %b})"
+    overdue = sum(1 for item in items if item.overdue)
+    extra = f", {overdue} overdue" if overdue else ""
+    return f"Reminder: {len(items)} PostPact deadlines need you{extra}"
+
+
+async def deliver_reminders(
+    session: AsyncSession, recipients: list[tuple[User, ReminderItem]], *, public_url: str, now: datetime
+) -> tuple[int, int]:
+    """In-app notification per (user, reminder) and one digest email per user who wants deal emails; returns
+    (notifications, emails).
+
+    Rows go in with one multi-row INSERT per table (a sweep may write thousands); each email's delivery job is
+    queued for after the commit.
+    """
+    by_user: dict[UUID, list[ReminderItem]] = defaultdict(list)
+    users: dict[UUID, User] = {}
+    notifications: list[dict[str, object]] = []
+    for user, item in recipients:
+        users[user.id] = user
+        by_user[user.id].append(item)
+        notifications.append(
+            {
+                "id": uuid7(),
+                "user_id": user.id,
+                "kind": REMINDER_KIND,
+                "title": item.title,
+                "body": item.when_text,
+                "link": item.link,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    no_email = await users_without_email(session, list(users), email_group(REMINDER_KIND))
+    emails: list[dict[str, object]] = []
+    for user_id, items in by_user.items():
+        if user_id in no_email:
+            continue
+        items.sort(key=lambda i: (i.due_at, i.gig_title))
+        user = users[user_id]
+        subject, body = render_email(
+            "reminder_digest", user=user, items=items, subject=digest_subject(items), public_url=public_url
+        )
+        emails.append(
+            {
+                "id": uuid7(),
+                "to_address": user.email,
+                "subject": subject[:300],
+                "body_text": body,
+                "category": REMINDER_KIND,
+                "status": EmailStatus.QUEUED,
+                "attempts": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    if notifications:
+        await session.execute(sa.insert(Notification), notifications)
+    if emails:
+        await session.execute(sa.insert(OutboxEmail), emails)
+    for email in emails:
+        enqueue(session, "mail.deliver_email", str(email["id"]))
+    return len(notifications), len(emails)

@@ -1,0 +1,269 @@
+"""Deadline rules: which reminder and which consequence are due for a collaboration at a given time (pure, no I/O).
+
+Every function takes the time as an argument; nothing here reads a clock or the database, so tests travel in
+time by passing another ``now``. The sweeper (``sweeper.py``) loads what these functions read, in batches.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from marketplace.clock import as_utc
+from marketplace.collaborations.deadlines import ghosting_due_at
+from marketplace.collaborations.states import TERMINAL, CollabState
+
+if TYPE_CHECKING:
+    from marketplace.collaborations.models import Collaboration
+
+DEFAULT_REMINDER_OFFSETS_HOURS: tuple[int, ...] = (-72, -24, 24, 72)
+#: Reminders go to people; stages PostPact watches itself (keep-live) get none.
+REMINDED_PARTIES = frozenset({"brand", "creator"})
+#: When the review window of a verified post passes PostPact approves it, so nagging the brand afterwards is moot.
+NO_OVERDUE_REMINDERS = frozenset({"approve"})
+#: After handing a consequence to a job, look again this much later in case the job was lost; the job's own
+#: transition moves the next look earlier or clears it.
+ACTION_LEASE = timedelta(minutes=15)
+#: Offsets further out than this are refused when a gig is saved, and ignored here (a typo must not mail people
+#: a year ahead).
+MAX_OFFSET_HOURS = 24 * 30
+
+#: What each stage asks of whoever must act, for reminders ("… is due …").
+STAGE_ASKS: dict[str, str] = {
+    "sign": "sign the deal terms",
+    "fund": "fund the escrow",
+    "ship": "ship the product",
+    "receipt": "confirm the product arrived",
+    "draft": "submit the draft",
+    "review": "review the creator's draft",
+    "post": "publish the post and submit its link",
+    "approve": "approve the verified post",
+    "keep_live": "keep the post live",
+}
+
+
+class Consequence(enum.StrEnum):
+    """What PostPact does itself when a due time passes."""
+
+    GHOST = "ghost"
+    BRAND_NO_SHOW = "brand_no_show"
+    AUTO_APPROVE = "auto_approve"
+    KEEP_LIVE_MIDPOINT = "keep_live_midpoint"
+    KEEP_LIVE_FINAL = "keep_live_final"
+
+
+@dataclass(frozen=True)
+class ReminderDue:
+    stage: str
+    party: str
+    due_at: datetime
+    offset_hours: int
+
+    @property
+    def fire_at(self) -> datetime:
+        return self.due_at + timedelta(hours=self.offset_hours)
+
+    @property
+    def overdue(self) -> bool:
+        return self.offset_hours > 0
+
+
+@dataclass(frozen=True)
+class History:
+    """What was already done about a collaboration, as far as the rules need to know."""
+
+    #: Offsets of the reminders already sent for the collaboration's current stage and due time.
+    sent_offsets: frozenset[int] = frozenset()
+    #: Notices given for their current due time (e.g. ``brand_no_show`` for the current ship-by time).
+    notices: frozenset[str] = frozenset()
+    #: The keep-live check halfway through the period has run (or is running).
+    midpoint_checked: bool = False
+
+
+@dataclass(frozen=True)
+class FollowUp:
+    """What the sweeper should do now, and when it must look at this collaboration again (None: not unless it
+    changes)."""
+
+    reminder: ReminderDue | None
+    consequences: tuple[Consequence, ...]
+    check_at: datetime | None
+
+
+def _opt(value: datetime | None) -> datetime | None:
+    return as_utc(value) if value is not None else None
+
+
+def reminder_offsets(c: Collaboration) -> tuple[int, ...]:
+    """The deal's reminder offsets in hours (from its terms), sorted, without duplicates or absurd values."""
+    raw = (c.terms or {}).get("reminder_offsets_hours")
+    if raw is None:
+        raw = DEFAULT_REMINDER_OFFSETS_HOURS
+    offsets: set[int] = set()
+    for value in raw:
+        try:
+            hours = int(value)
+        except (TypeError, ValueError):
+            continue
+        if abs(hours) <= MAX_OFFSET_HOURS:
+            offsets.add(hours)
+    return tuple(sorted(offsets))
+
+
+def reminder_schedule(c: Collaboration) -> list[ReminderDue]:
+    """Every reminder of the collaboration's current stage, in time order (empty when nobody is to be reminded)."""
+    if c.deadlines_paused_at is not None or CollabState(c.status) in TERMINAL:
+        return []
+    stage, party, due = c.next_due_stage, c.next_due_party, _opt(c.next_due_at)
+    if stage is None or due is None or party not in REMINDED_PARTIES:
+        return []
+    if stage == "approve" and c.approved_at is not None:
+        return []  # approved; the payment is on its way
+    offsets = reminder_offsets(c)
+    if stage in NO_OVERDUE_REMINDERS:
+        offsets = tuple(o for o in offsets if o < 0)
+    return [ReminderDue(stage, party, due, offset) for offset in offsets]
+
+
+def reminder_due(c: Collaboration, now: datetime, sent_offsets: frozenset[int] = frozenset()) -> ReminderDue | None:
+    """The one reminder to send now, if any: the latest whose time has come, unless it or a later one was sent.
+
+    Only the latest counts, so a deal whose due time is already near never gets the "3 days left" reminder after
+    the "1 day left" one; and never the same reminder twice.
+    """
+    passed = [r for r in reminder_schedule(c) if r.fire_at <= now]
+    if not passed:
+        return None
+    latest = passed[-1]
+    if any(offset >= latest.offset_hours for offset in sent_offsets):
+        return None
+    return latest
+
+
+def next_reminder_at(c: Collaboration, now: datetime) -> datetime | None:
+    return min((r.fire_at for r in reminder_schedule(c) if r.fire_at > now), default=None)
+
+
+# --- consequences ---------------------------------------------------------------------------------------------------
+
+
+def ghost_at(c: Collaboration) -> datetime | None:
+    """When the creator counts as ghosted: the post deadline (moved by agreed extensions) plus the grace period."""
+    return ghosting_due_at(c)
+
+
+def ghosting_due(c: Collaboration, now: datetime) -> bool:
+    """The creator has the product (or signed a product-less deal), posted nothing, and the grace period is over."""
+    at = ghost_at(c)
+    return at is not None and now >= at
+
+
+def brand_no_show_at(c: Collaboration) -> datetime | None:
+    if CollabState(c.status) is not CollabState.FUNDED or not c.product_included or c.deadlines_paused_at:
+        return None
+    return c.due("ship")
+
+
+def brand_no_show_due(c: Collaboration, now: datetime) -> bool:
+    """The brand was funded but did not ship by the ship-by date: the creator may cancel without penalty."""
+    at = brand_no_show_at(c)
+    return at is not None and now >= at
+
+
+def auto_approve_at(c: Collaboration) -> datetime | None:
+    if CollabState(c.status) is not CollabState.VERIFIED or c.approved_at is not None or c.deadlines_paused_at:
+        return None
+    return c.due("approve")
+
+
+def auto_approve_due(c: Collaboration, now: datetime) -> bool:
+    """The brand neither approved nor disputed the verified post within the review window."""
+    at = auto_approve_at(c)
+    return at is not None and now >= at
+
+
+def keep_live_midpoint_at(c: Collaboration) -> datetime | None:
+    """Halfway through the keep-live period: the one check between the start and the end."""
+    if CollabState(c.status) is not CollabState.RELEASED or c.deadlines_paused_at is not None:
+        return None
+    posted, end = _opt(c.posted_at), c.due("keep_live")
+    if posted is None or end is None or end <= posted:
+        return None
+    return posted + (end - posted) / 2
+
+
+def keep_live_end_at(c: Collaboration) -> datetime | None:
+    if CollabState(c.status) is not CollabState.RELEASED or c.deadlines_paused_at is not None:
+        return None
+    return c.due("keep_live")
+
+
+def keep_live_final_due(c: Collaboration, now: datetime) -> bool:
+    at = keep_live_end_at(c)
+    return at is not None and now >= at
+
+
+def keep_live_midpoint_due(c: Collaboration, now: datetime, midpoint_checked: bool) -> bool:
+    at, end = keep_live_midpoint_at(c), keep_live_end_at(c)
+    return at is not None and end is not None and not midpoint_checked and at <= now < end
+
+
+# --- the whole decision ---------------------------------------------------------------------------------------------
+
+
+def follow_up(c: Collaboration, now: datetime, history: History = History()) -> FollowUp:
+    """What is due now and when to look again; ``history`` says what was already done."""
+    reminder = reminder_due(c, now, history.sent_offsets)
+    consequences: list[Consequence] = []
+    later: list[datetime] = []
+
+    def consider(kind: Consequence, at: datetime | None, done: bool = False) -> None:
+        if at is None or done:
+            return
+        if now >= at:
+            consequences.append(kind)
+        else:
+            later.append(at)
+
+    consider(Consequence.GHOST, ghost_at(c))
+    consider(Consequence.BRAND_NO_SHOW, brand_no_show_at(c), "brand_no_show" in history.notices)
+    consider(Consequence.AUTO_APPROVE, auto_approve_at(c))
+    final_at = keep_live_end_at(c)
+    if final_at is None or now < final_at:
+        consider(Consequence.KEEP_LIVE_MIDPOINT, keep_live_midpoint_at(c), history.midpoint_checked)
+    consider(Consequence.KEEP_LIVE_FINAL, final_at)
+
+    if c.needs_admin_review:
+        # An admin must look at this deal first (escrow refused, a suspension, a chargeback): reminders go on,
+        # but PostPact takes no automatic step until the flag is cleared (which brings the sweeper back).
+        consequences.clear()
+        later.clear()
+    if Consequence.GHOST in consequences:
+        reminder = None  # the deal ends now; a last "you're late" would arrive beside the "deal ended" notice
+    next_reminder = next_reminder_at(c, now)
+    if next_reminder is not None and Consequence.GHOST not in consequences:
+        later.append(next_reminder)
+    if consequences:
+        later.append(now + ACTION_LEASE)
+    return FollowUp(reminder, tuple(consequences), min(later, default=None))
+
+
+def held_for_admin(c: Collaboration) -> bool:
+    return bool(c.needs_admin_review)
+
+
+def earliest_check_at(c: Collaboration) -> datetime | None:
+    """The earliest moment anything could be due, ignoring what was already done.
+
+    Used whenever a collaboration changes: it may be in the past, in which case the sweeper looks at once, finds
+    out what was already done, and moves the time on. Never later than the true next time, so nothing is missed.
+    """
+    times = [r.fire_at for r in reminder_schedule(c)[:1]]
+    times += [
+        t
+        for t in (ghost_at(c), brand_no_show_at(c), auto_approve_at(c), keep_live_midpoint_at(c), keep_live_end_at(c))
+        if t is not None
+    ]
+    return min(times, default=None)

@@ -1,0 +1,1 @@
+"""Disputes between a brand and a creator, chargeback cases, and the admin decisions that settle them."""

@@ -1,0 +1,57 @@
+"""Business errors that every surface (pages, htmx fragments, the JSON API) turns into a clear response."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+
+class PostPactError(Exception):
+    status_code = 400
+    slug = "bad-request"
+    title = "Bad request"
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.title)
+        self.message = message or self.title
+
+
+class InvalidInput(PostPactError):
+    """Input that breaks a rule; carries a message per field so forms can show them in place."""
+
+    status_code = 422
+    slug = "validation-error"
+    title = "Some fields need attention"
+
+    def __init__(self, errors: Mapping[str, str], message: str | None = None) -> None:
+        super().__init__(message or "; ".join(f"{k}: {v}" for k, v in errors.items()) or self.title)
+        self.errors = dict(errors)
+
+
+class NotFound(PostPactError):
+    status_code = 404
+    slug = "not-found"
+    title = "Not found"
+
+
+class Forbidden(PostPactError):
+    status_code = 403
+    slug = "forbidden"
+    title = "You don't have access to this"
+
+
+class Conflict(PostPactError):
+    """The request is well-formed but the thing is not in a state that allows it."""
+
+    status_code = 409
+    slug = "conflict"
+    title = "Not possible right now"
+
+
+class TooManyRequests(PostPactError):
+    status_code = 429
+    slug = "too-many-requests"
+    title = "Too many attempts"
+
+    def __init__(self, message: str | None = None, retry_after: int = 60) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

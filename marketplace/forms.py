@@ -1,0 +1,247 @@
+"""Reading HTML form fields into typed values while collecting a message per bad field."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, date, datetime
+from enum import Enum
+from typing import Any, TypeVar
+from urllib.parse import urlparse
+from uuid import UUID
+
+from marketplace.errors import InvalidInput
+
+E = TypeVar("E", bound=Enum)
+
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+def text_problem(value: str) -> str | None:
+    """Characters no database column should take: NUL (PostgreSQL refuses it) and unpaired surrogates."""
+    if "\x00" in value:
+        return "contains a NUL character"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "contains characters that are not valid text"
+    return None
+
+
+def normalise_email(value: str) -> str:
+    return value.strip().lower()
+
+
+def valid_email(value: str) -> bool:
+    return len(value) <= 320 and bool(EMAIL_RE.match(value)) and text_problem(value) is None
+
+
+def valid_http_url(value: str) -> bool:
+    try:
+        parsed = urlparse(value)
+    except ValueError:
+        return False
+    return parsed.scheme in {"http", "https"} and bool(parsed.netloc) and " " not in value and len(value) <= 2000
+
+
+class FormReader:
+    """``f = FormReader(form); email = f.email("email"); if f.errors: ...`` — one place for parse rules."""
+
+    def __init__(self, data: Mapping[str, Any] | Any) -> None:
+        self._data = data
+        self.errors: dict[str, str] = {}
+
+    def _raw(self, name: str) -> str:
+        value = self._data.get(name) if hasattr(self._data, "get") else None
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        if value is None:
+            return ""
+        return value if isinstance(value, str) else str(value)
+
+    def values(self, name: str) -> list[str]:
+        if hasattr(self._data, "getall"):
+            try:
+                raw = self._data.getall(name)
+            except KeyError:
+                raw = []
+        else:
+            raw = self._data.get(name, [])
+        if isinstance(raw, str):
+            raw = [raw]
+        return [v.strip() for v in raw if isinstance(v, str) and v.strip()]
+
+    def error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    def text(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        max_length: int = 200,
+        min_length: int = 0,
+        strip: bool = True,
+        label: str | None = None,
+    ) -> str:
+        value = self._raw(name)
+        if strip:
+            value = value.strip()
+        label = label or name.replace("_", " ").capitalize()
+        if required and not value:
+            self.error(name, f"{label} is required.")
+        elif len(value) > max_length:
+            self.error(name, f"{label} must be at most {max_length} characters.")
+        elif value and len(value) < min_length:
+            self.error(name, f"{label} must be at least {min_length} characters.")
+        return value
+
+    def email(self, name: str = "email", *, required: bool = True) -> str:
+        value = normalise_email(self._raw(name))
+        if not value:
+            if required:
+                self.error(name, "Email is required.")
+        elif not valid_email(value):
+            self.error(name, "Enter a valid email address, like name@example.com.")
+        return value
+
+    def integer(
+        self,
+        name: str,
+        *,
+        required: bool = False,
+        minimum: int | None = None,
+        maximum: int | None = None,
+        label: str | None = None,
+    ) -> int | None:
+        raw = self._raw(name).strip()
+        label = label or name.replace("_", " ").capitalize()
+        if not raw:
+            if required:
+                self.error(name, f"{label} is required.")
+            return None
+        try:
+            value = int(raw)
+        except ValueError:
+            self.error(name, f"{label} must be a whole number.")
+            return None
+        if minimum is not None and value < minimum:
+            self.error(name, f"{label} must be at least {minimum}.")
+        elif maximum is not None and value > maximum:
+            self.error(name, f"{label} must be at most {maximum}.")
+        return value
+
+    def decimal_minor(
+        self, name: str, *, exponent: int = 2, required: bool = False, minimum: int | None = 0, label: str | None = None
+    ) -> int | None:
+        """Read an amount typed in major units ("12.50") as integer minor units (1250) without floats."""
+        raw = self._raw(name).strip().replace(",", "")
+        label = label or name.replace("_", " ").capitalize()
+        if not raw:
+            if required:
+                self.error(name, f"{label} is required.")
+            return None
+        match = re.fullmatch(r"(-?)(\d{1,12})(?:\.(\d+))?", raw)
+        if not match or (match.group(3) and len(match.group(3)) > exponent):
+            places = f"up to {exponent} decimal places" if exponent else "no decimal places"
+            self.error(name, f"{label} must be an amount with {places}, like {'12.50' if exponent else '1200'}.")
+            return None
+        sign, whole, frac = match.groups()
+        value = int(whole) * 10**exponent + int((frac or "").ljust(exponent, "0") or 0)
+        value = -value if sign else value
+        if minimum is not None and value < minimum:
+            self.error(name, f"{label} can't be negative." if minimum == 0 else f"{label} is too small.")
+        return value
+
+    def boolean(self, name: str) -> bool:
+        return self._raw(name).strip().lower() in {"1", "true", "on", "yes"}
+
+    def choice(self, name: str, enum_cls: type[E], *, required: bool = True, label: str | None = None) -> E | None:
+        raw = self._raw(name).strip()
+        label = label or name.replace("_", " ").capitalize()
+        if not raw:
+            if required:
+                self.error(name, f"Choose a {label.lower()}.")
+            return None
+        try:
+            return enum_cls(raw)
+        except ValueError:
+            self.error(name, f"{label} must be one of: {', '.join(str(m.value) for m in enum_cls)}.")
+            return None
+
+    def url(self, name: str, *, required: bool = False, label: str | None = None) -> str:
+        value = self._raw(name).strip()
+        label = label or name.replace("_", " ").capitalize()
+        if not value:
+            if required:
+                self.error(name, f"{label} is required.")
+        elif not valid_http_url(value):
+            self.error(name, f"{label} must be a full web address starting with https://")
+        return value
+
+    def date(self, name: str, *, required: bool = False, label: str | None = None) -> date | None:
+        raw = self._raw(name).strip()
+        label = label or name.replace("_", " ").capitalize()
+        if not raw:
+            if required:
+                self.error(name, f"{label} is required.")
+            return None
+        try:
+            return date.fromisoformat(raw)
+        except ValueError:
+            self.error(name, f"{label} must be a date like 2026-12-31.")
+            return None
+
+    def datetime(self, name: str, *, required: bool = False, label: str | None = None) -> datetime | None:
+        raw = self._raw(name).strip()
+        label = label or name.replace("_", " ").capitalize()
+        if not raw:
+            if required:
+                self.error(name, f"{label} is required.")
+            return None
+        try:
+            value = datetime.fromisoformat(raw)
+        except ValueError:
+            self.error(name, f"{label} must be a date and time like 2026-12-31T18:00.")
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+    def tags(self, name: str, *, max_items: int = 20, max_length: int = 40) -> list[str]:
+        """Comma- or space-separated words, or repeated fields; lower-cased and de-duplicated."""
+        parts: list[str] = []
+        for raw in self.values(name) or [self._raw(name)]:
+            parts.extend(p for p in re.split(r"[,\s]+", raw) if p)
+        seen: list[str] = []
+        for part in parts:
+            tag = part.strip().lower()
+            if tag and tag not in seen:
+                seen.append(tag)
+        if len(seen) > max_items:
+            self.error(name, f"At most {max_items} entries.")
+        if any(len(t) > max_length for t in seen):
+            self.error(name, f"Each entry must be at most {max_length} characters.")
+        return seen[:max_items]
+
+    def raise_if_invalid(self) -> None:
+        if self.errors:
+            raise InvalidInput(self.errors)
+
+
+def parse_uuid(raw: str | None, field: str, errors: dict[str, str], message: str = "Not a valid id.") -> UUID | None:
+    """An optional id from a query string or form: None when absent, a field error when malformed."""
+    if not raw:
+        return None
+    try:
+        return UUID(raw)
+    except ValueError:
+        errors[field] = message
+        return None
+
+
+def merge_errors(*sources: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
+    merged: dict[str, str] = {}
+    for source in sources:
+        items = source.items() if isinstance(source, Mapping) else source
+        for key, value in items:
+            merged.setdefault(key, value)
+    return merged

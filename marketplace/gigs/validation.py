@@ -1,0 +1,191 @@
+"""Checking typed input from forms and the JSON API alike: one message per field, nothing stored until all pass."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import datetime
+from enum import Enum
+from typing import TypeVar
+
+from escrow.money import CURRENCY_EXPONENTS, MAX_AMOUNT
+from marketplace.errors import InvalidInput
+from marketplace.forms import text_problem, valid_http_url
+
+E = TypeVar("E", bound=Enum)
+
+#: ISO 3166-1 alpha-2 codes (officially assigned), so "country" filters and eligibility compare real codes.
+_COUNTRY_LIST = """
+    AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ
+    CA CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR
+    GA GB GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO
+    JP KE KG KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR
+    MS MT MU MV MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO
+    RS RU RW SA SB SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV
+    TW TZ UA UG UM US UY UZ VA VC VE VG VI VN VU WF WS YE YT ZA ZM ZW"""
+COUNTRY_CODES = frozenset(_COUNTRY_LIST.split())
+LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
+NICHE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+HASHTAG_RE = re.compile(r"^#?([^\W]{1,60})$")
+MENTION_RE = re.compile(r"^@?([\w.]{1,60})$")
+
+
+class Checker:
+    """Collects one message per field; ``raise_if_invalid()`` turns them into InvalidInput (422 / problem details)."""
+
+    def __init__(self) -> None:
+        self.errors: dict[str, str] = {}
+
+    def error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, message)
+
+    def ok(self, name: str) -> bool:
+        return name not in self.errors
+
+    def raise_if_invalid(self) -> None:
+        if self.errors:
+            raise InvalidInput(self.errors)
+
+    def text(
+        self,
+        name: str,
+        value: object,
+        *,
+        label: str,
+        max_length: int,
+        required: bool = False,
+        single_line: bool = True,
+    ) -> str:
+        if value is None:
+            value = ""
+        if not isinstance(value, str):
+            self.error(name, f"{label} must be text.")
+            return ""
+        problem = text_problem(value)
+        if problem:
+            self.error(name, f"{label} {problem}.")
+            return ""
+        value = value.strip()
+        if single_line:
+            value = re.sub(r"\s+", " ", value)
+        if required and not value:
+            self.error(name, f"{label} is required.")
+        elif len(value) > max_length:
+            self.error(name, f"{label} must be at most {max_length:,} characters.")
+            return ""
+        return value
+
+    def url(self, name: str, value: object, *, label: str, required: bool = False) -> str | None:
+        text = self.text(name, value, label=label, max_length=2000, required=required)
+        if not text:
+            return None
+        if not valid_http_url(text):
+            self.error(name, f"{label} must be a full web address starting with https://")
+            return None
+        return text
+
+    def integer(
+        self, name: str, value: object, *, label: str, minimum: int, maximum: int, required: bool = False
+    ) -> int | None:
+        if value is None or value == "":
+            if required:
+                self.error(name, f"{label} is required.")
+            return None
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.error(name, f"{label} must be a whole number.")
+            return None
+        if value < minimum:
+            self.error(name, f"{label} must be at least {minimum:,}." if minimum else f"{label} can't be negative.")
+            return None
+        if value > maximum:
+            self.error(name, f"{label} must be at most {maximum:,}.")
+            return None
+        return value
+
+    def amount(self, name: str, value: object, *, label: str, required: bool = False) -> int | None:
+        """Minor units of money: a whole number from 0 to the largest single payment we accept."""
+        return self.integer(name, value, label=label, minimum=0, maximum=MAX_AMOUNT, required=required)
+
+    def currency(self, name: str, value: object) -> str:
+        code = value.strip().upper() if isinstance(value, str) else ""
+        if code not in CURRENCY_EXPONENTS:
+            self.error(name, f"Currency must be one of: {', '.join(sorted(CURRENCY_EXPONENTS))}.")
+            return "USD"
+        return code
+
+    def choice(self, name: str, value: object, enum_cls: type[E], *, label: str, required: bool = True) -> E | None:
+        if value is None or value == "":
+            if required:
+                self.error(name, f"Choose a {label.lower()}.")
+            return None
+        try:
+            return enum_cls(value.strip().lower() if isinstance(value, str) else value)
+        except ValueError:
+            self.error(name, f"{label} must be one of: {', '.join(str(m.value) for m in enum_cls)}.")
+            return None
+
+    def choices(self, name: str, values: Iterable[object] | None, enum_cls: type[E], *, label: str) -> list[E]:
+        result: list[E] = []
+        for value in values or []:
+            member = self.choice(name, value, enum_cls, label=label)
+            if member is not None and member not in result:
+                result.append(member)
+        return result
+
+    def country(self, name: str, value: object, *, label: str = "Country", required: bool = False) -> str | None:
+        code = value.strip().upper() if isinstance(value, str) else ""
+        if not code:
+            if required:
+                self.error(name, f"{label} is required.")
+            return None
+        if code not in COUNTRY_CODES:
+            self.error(name, f"{label} must be a two-letter country code, like US or DE.")
+            return None
+        return code
+
+    def countries(self, name: str, values: Iterable[object] | None, *, max_items: int = 60) -> list[str]:
+        result: list[str] = []
+        for value in values or []:
+            code = self.country(name, value, label="Each country")
+            if code and code not in result:
+                result.append(code)
+        if len(result) > max_items:
+            self.error(name, f"At most {max_items} countries.")
+        return result[:max_items]
+
+    def words(
+        self, name: str, values: Iterable[object] | None, *, pattern: re.Pattern[str], label: str, max_items: int,
+        example: str, prefix: str = "",
+    ) -> list[str]:
+        """Tags like niches, languages, hashtags: normalised, de-duplicated, each checked against ``pattern``."""
+        result: list[str] = []
+        for value in values or []:
+            if not isinstance(value, str) or text_problem(value):
+                self.error(name, f"Each {label} must be text.")
+                continue
+            word = value.strip().lower() if not prefix else value.strip()
+            if not word:
+                continue
+            match = pattern.match(word)
+            if not match:
+                self.error(name, f"'{word[:40]}' is not a valid {label}; use something like {example}.")
+                continue
+            word = prefix + (match.group(1) if match.groups() else word)
+            if word.lower() not in [w.lower() for w in result]:
+                result.append(word)
+        if len(result) > max_items:
+            self.error(name, f"At most {max_items} entries.")
+        return result[:max_items]
+
+    def future(self, name: str, value: datetime | None, *, now: datetime, label: str, max_days: int) -> None:
+        if value is None:
+            return
+        if value <= now:
+            self.error(name, f"{label} must be in the future.")
+        elif (value - now).days > max_days:
+            self.error(name, f"{label} must be within {max_days} days from now.")
+
+
+def split_words(raw: str) -> list[str]:
+    """Comma- or space-separated words as typed into a form field."""
+    return [p for p in re.split(r"[,\s]+", raw or "") if p]

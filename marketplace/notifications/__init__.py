@@ -1,0 +1,1 @@
+"""Email (SMTP or the outbox) and in-app notifications."""

@@ -1,0 +1,1 @@
+"""Escrow as brands and creators see it: funding, payout onboarding, timelines and statements."""

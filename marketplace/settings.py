@@ -1,0 +1,236 @@
+"""Settings read from environment variables, one dataclass section per concern."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+VAR_DIR = PROJECT_ROOT / "var"
+
+
+class ConfigurationError(RuntimeError):
+    """Settings that would make the service unsafe or unable to start."""
+
+
+def _bool(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people paste (postgres://, postgresql://, sqlite:///) and pick the async driver."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        return "postgresql+asyncpg://" + url[len("postgresql://") :]
+    if url.startswith("sqlite://"):
+        return "sqlite+aiosqlite://" + url[len("sqlite://") :]
+    return url
+
+
+@dataclass(frozen=True)
+class AppSettings:
+    env: str = "development"
+    secret_key: str = ""
+    public_url: str = "http://127.0.0.1:8000"
+    debug: bool = False
+    #: Basis points of the creator's fee the brand pays on top as PostPact's fee.
+    platform_fee_bps: int = 800
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def is_test(self) -> bool:
+        return self.env == "test"
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str = f"sqlite+aiosqlite:///{VAR_DIR / 'postpact.db'}"
+    echo: bool = False
+    pool_size: int = 10
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.url.startswith("postgresql")
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class StripeSettings:
+    secret_key: str | None = None
+    #: The publishable key Stripe.js needs on the brand's payment page.
+    publishable_key: str | None = None
+    webhook_secret: str | None = None
+    #: Overridable so tests (and staging) can point the official SDK at local Stripe-compatible servers.
+    api_base: str | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.secret_key)
+
+
+@dataclass(frozen=True)
+class EmailSettings:
+    smtp_url: str | None = None
+    from_address: str = "PostPact <no-reply@postpact.local>"
+
+
+@dataclass(frozen=True)
+class VerificationSettings:
+    tiktok_oembed_url: str = "https://www.tiktok.com/oembed"
+    youtube_oembed_url: str = "https://www.youtube.com/oembed"
+    instagram_oembed_url: str = "https://graph.facebook.com/v22.0/instagram_oembed"
+    instagram_app_token: str | None = None
+    timeout_seconds: float = 10.0
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    var_dir: Path = VAR_DIR
+    max_upload_bytes: int = 25 * 1024 * 1024
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.var_dir / "uploads"
+
+    @property
+    def session_dir(self) -> Path:
+        return self.var_dir / "sessions"
+
+
+@dataclass(frozen=True)
+class Settings:
+    app: AppSettings = field(default_factory=AppSettings)
+    db: DatabaseSettings = field(default_factory=DatabaseSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    stripe: StripeSettings = field(default_factory=StripeSettings)
+    email: EmailSettings = field(default_factory=EmailSettings)
+    verification: VerificationSettings = field(default_factory=VerificationSettings)
+    storage: StorageSettings = field(default_factory=StorageSettings)
+
+    @property
+    def runs_tasks_in_process(self) -> bool:
+        """Without Redis there is no broker: the embedded default runs jobs inside the web process."""
+        return self.redis.url is None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        app_env = env.get("POSTPACT_ENV", "development").strip().lower() or "development"
+        if app_env not in {"development", "test", "production"}:
+            raise ConfigurationError(f"POSTPACT_ENV must be development, test or production, got {app_env!r}")
+        secret = env.get("SECRET_KEY", "")
+        var_dir = Path(env["POSTPACT_VAR_DIR"]) if env.get("POSTPACT_VAR_DIR") else VAR_DIR
+        db_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'postpact.db'}"
+        settings = cls(
+            app=AppSettings(
+                env=app_env,
+                secret_key=secret,
+                public_url=env.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
+                debug=_bool(env.get("DEBUG")),
+                platform_fee_bps=_int(env, "PLATFORM_FEE_BPS", 800),
+            ),
+            db=DatabaseSettings(
+                url=normalise_database_url(db_url),
+                echo=_bool(env.get("DATABASE_ECHO")),
+                pool_size=_int(env, "DATABASE_POOL_SIZE", 10),
+            ),
+            redis=RedisSettings(url=env.get("REDIS_URL") or None),
+            stripe=StripeSettings(
+                secret_key=env.get("STRIPE_SECRET_KEY") or None,
+                publishable_key=env.get("STRIPE_PUBLISHABLE_KEY") or None,
+                webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+                api_base=env.get("STRIPE_API_BASE") or None,
+            ),
+            email=EmailSettings(
+                smtp_url=env.get("SMTP_URL") or None,
+                from_address=env.get("MAIL_FROM", "PostPact <no-reply@postpact.local>"),
+            ),
+            verification=VerificationSettings(
+                tiktok_oembed_url=env.get("TIKTOK_OEMBED_URL", "https://www.tiktok.com/oembed"),
+                youtube_oembed_url=env.get("YOUTUBE_OEMBED_URL", "https://www.youtube.com/oembed"),
+                instagram_oembed_url=env.get(
+                    "INSTAGRAM_OEMBED_URL", "https://graph.facebook.com/v22.0/instagram_oembed"
+                ),
+                instagram_app_token=env.get("INSTAGRAM_APP_TOKEN") or None,
+            ),
+            storage=StorageSettings(var_dir=var_dir),
+        )
+        return settings.validated()
+
+    def validated(self) -> Settings:
+        """Refuse settings that are unsafe in production; fill development defaults otherwise."""
+        if self.app.is_production:
+            problems = []
+            if not self.app.secret_key:
+                problems.append(
+                    "SECRET_KEY is not set (use a long random value, e.g. `python -c 'import secrets; "
+                    "print(secrets.token_urlsafe(48))'`)"
+                )
+            elif len(self.app.secret_key) < 32:
+                problems.append("SECRET_KEY is shorter than 32 characters")
+            if self.db.is_sqlite:
+                problems.append(
+                    "DATABASE_URL points at SQLite; production needs PostgreSQL (postgresql://user:pass@host/db)"
+                )
+            if self.stripe.enabled and not self.stripe.webhook_secret:
+                problems.append("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set")
+            if self.stripe.enabled and not self.stripe.publishable_key:
+                problems.append("STRIPE_PUBLISHABLE_KEY is required when STRIPE_SECRET_KEY is set (brands pay with it)")
+            if problems:
+                raise ConfigurationError("Cannot start in production mode:\n  - " + "\n  - ".join(problems))
+            return self
+        if not self.app.secret_key:
+            return _replace_secret(self, _development_secret(self.storage.var_dir))
+        return self
+
+
+def _development_secret(var_dir: Path) -> str:
+    """A per-checkout secret kept under var/, so development sessions survive restarts without a shared key."""
+    path = var_dir / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        var_dir.mkdir(parents=True, exist_ok=True)
+        value = secrets.token_urlsafe(48)
+        path.write_text(value)
+        path.chmod(0o600)
+        return value
+
+
+def _replace_secret(settings: Settings, secret: str) -> Settings:
+    from dataclasses import replace
+
+    return replace(settings, app=replace(settings.app, secret_key=secret))
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings.from_env()

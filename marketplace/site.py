@@ -1,0 +1,81 @@
+"""Site-wide pages: home, the brand and creator dashboards, health check and the development outbox
+(the admin console is marketplace/admin)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from litestar import MediaType, Request, Response, get
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.controllers import home_for
+from marketplace.accounts.guards import brand_member, creator_only
+from marketplace.dashboards import brand_dashboard, creator_dashboard
+from marketplace.notifications.models import OutboxEmail
+from marketplace.payments.services import payout_status
+from marketplace.web import PageController, redirect, render, runtime_of
+
+
+class SitePages(PageController):
+    @get("/", name="home")
+    async def home(self, request: Request[Any, Any, Any]) -> Response[Any]:
+        actor = request.scope.get("user")
+        if actor is not None:
+            return redirect(request, home_for(actor))
+        return render(request, "home.html")
+
+    @get("/brand", name="brand_home", guards=[brand_member()])
+    async def brand_home(self, request: Request[Any, Any, Any],
+                         db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        board = await brand_dashboard(db_session, request.user.brand_id)
+        return render(request, "dashboards/brand.html", {"board": board})
+
+    @get("/creator", name="creator_home", guards=[creator_only])
+    async def creator_home(self, request: Request[Any, Any, Any],
+                           db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        board = await creator_dashboard(db_session, request.user.creator_id)
+        payouts = await payout_status(db_session, request.user.creator_id)
+        return render(request, "dashboards/creator.html", {"board": board, "payouts": payouts})
+
+    @get("/healthz", name="healthz", media_type=MediaType.JSON)
+    async def healthz(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
+        runtime = runtime_of(request)
+        checks: dict[str, str] = {}
+        try:
+            await db_session.execute(sa.text("SELECT 1"))
+            checks["database"] = "ok"
+        except Exception as exc:  # report, don't crash: this endpoint exists to say what is broken
+            checks["database"] = f"error: {type(exc).__name__}"
+        if runtime.settings.redis.url:
+            try:
+                from redis.asyncio import Redis
+
+                client = Redis.from_url(runtime.settings.redis.url, socket_connect_timeout=2, socket_timeout=2)
+                try:
+                    await client.ping()
+                finally:
+                    await client.aclose()
+                checks["redis"] = "ok"
+            except Exception as exc:
+                checks["redis"] = f"error: {type(exc).__name__}"
+        else:
+            checks["redis"] = "not configured"
+        healthy = all(v in {"ok", "not configured"} for v in checks.values())
+        return Response(
+            content={"status": "ok" if healthy else "unavailable", **checks}, status_code=200 if healthy else 503
+        )
+
+
+class DevOutbox(PageController):
+    """Development only: read the emails PostPact would have sent (registered only outside production)."""
+
+    @get("/dev/outbox", name="dev_outbox")
+    async def outbox(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        emails = (
+            await db_session.scalars(sa.select(OutboxEmail).order_by(OutboxEmail.created_at.desc()).limit(100))
+        ).all()
+        return render(request, "dev/outbox.html", {"emails": emails})

@@ -1,0 +1,1 @@
+"""Automatic verification of creators' posts: oEmbed adapters per platform and the pure checks on what they fetch."""
