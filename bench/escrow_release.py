@@ -1,0 +1,193 @@
+"""Escrow releases per second on PostgreSQL with the simulated provider, sequential and with 16 concurrent workers,
+against a plain single-row insert+commit measured in the same run.
+
+One release = the decision transaction (lock, pending posting, provider call row) + the provider call (the simulated
+provider's own transaction) + the result transaction (post, transfer posting, state change). Deals are funded and
+creators onboarded beforehand (not timed). Needs PostgreSQL: BENCH_DATABASE_URL or postgresql://postgres@127.0.0.1/
+in a throw-away database ``postpact_bench``.
+
+    .venv/bin/python bench/escrow_release.py [--deals 400] [--workers 16]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import sys
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from escrow.events import NullListener
+from escrow.executor import ProviderCallExecutor
+from escrow.models import EscrowHold
+from escrow.providers.simulated import SimulatedProvider
+from escrow.services import EscrowService, FundingRequest
+from marketplace.clock import SystemClock
+from marketplace.collaborations.states import CollabState
+from marketplace.jobs import RecordingQueue
+from marketplace.runtime import build_runtime
+from marketplace.settings import Settings
+from tests.support import db as dbsupport
+
+SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+
+
+async def prepare(runtime: Any, deals: int) -> list[uuid.UUID]:
+    """Funded deals with onboarded creators, made fast with the model layer (one brand, 20 creators)."""
+    from argon2 import PasswordHasher, Type
+
+    from marketplace.security import Passwords
+    from tests.support.deals import make_deal
+
+    runtime.passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID))
+    people = dbsupport.PeopleFactory(runtime, "bench-password-123")
+    brand = await people.brand()
+    creators = [await people.creator() for _ in range(20)]
+    provider = SimulatedProvider(runtime.session_maker)
+    listener = NullListener()
+    clock = SystemClock()
+    executor = ProviderCallExecutor(runtime.session_maker, provider, lambda _s: listener, clock)
+    ids = []
+    for creator in creators:
+        async with runtime.session_maker() as s, s.begin():
+            svc = EscrowService(s, now=clock.now(), listener=listener)
+            _account, call = await svc.request_payout_account(creator.creator_id, email=creator.email, country=None,
+                                                             provider="simulated")
+        await executor.execute(call.id)
+        async with runtime.session_maker() as s, s.begin():
+            ref = await s.scalar(sa.text("SELECT account_ref FROM payout_account WHERE creator_id = :c"),
+                                 {"c": creator.creator_id})
+            update = await provider.complete_onboarding(s, ref)
+            await EscrowService(s, now=clock.now(), listener=listener).apply_payout_account(update)
+    for n in range(deals):
+        deal = await make_deal(runtime, CollabState.SIGNED, brand=brand, creator=creators[n % len(creators)],
+                               fee_amount=10_000 + n)
+        async with runtime.session_maker() as s, s.begin():
+            call = await EscrowService(s, now=clock.now(), listener=listener).start_funding(
+                FundingRequest(deal.id, brand.brand_id, deal.creator.creator_id, 10_000 + n, "USD"), return_url="/")
+        await executor.execute(call.id)
+        async with runtime.session_maker() as s, s.begin():
+            hold = await s.scalar(sa.select(EscrowHold).where(EscrowHold.collaboration_id == deal.id))
+            funding = await provider.settle_funding(s, hold.funding_ref, succeed=True)
+            await EscrowService(s, now=clock.now(), listener=listener).apply_funding(funding)
+        ids.append(deal.id)
+    return ids
+
+
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
+
+
+class StatementCounter:
+    """Counts statements sent through the engine (one per execute; an executemany counts once), by verb and table."""
+
+    def __init__(self, engine: Any) -> None:
+        self.engine = engine.sync_engine
+        self.by_kind: Counter[str] = Counter()
+
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        table = _TABLE.search(statement)
+        self.by_kind[f"{verb} {table.group(1) if table else ''}".strip()] += 1
+
+    def __enter__(self) -> StatementCounter:
+        sa.event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        sa.event.remove(self.engine, "before_cursor_execute", self._count)
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_kind.values())
+
+
+async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int) -> float:
+    provider = SimulatedProvider(runtime.session_maker)
+    listener = NullListener()
+    clock = SystemClock()
+    executor = ProviderCallExecutor(runtime.session_maker, provider, lambda _s: listener, clock)
+    queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
+    for collaboration_id in ids:
+        queue.put_nowait(collaboration_id)
+
+    async def worker() -> None:
+        while not queue.empty():
+            collaboration_id = queue.get_nowait()
+            async with runtime.session_maker() as s, s.begin():
+                call = await EscrowService(s, now=clock.now(), listener=listener).request_release(collaboration_id)
+                call_id = call.id
+            outcome = await executor.execute(call_id)
+            assert outcome == "done", outcome
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return time.perf_counter() - started
+
+
+async def plain_inserts(url: str, count: int, workers: int) -> float:
+    engine = create_async_engine(url, pool_size=workers, max_overflow=0)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("CREATE TABLE IF NOT EXISTS bench_plain (id uuid PRIMARY KEY, n int)"))
+    maker = async_sessionmaker(engine)
+    remaining = list(range(count))
+
+    async def worker() -> None:
+        while remaining:
+            n = remaining.pop()
+            async with maker() as s, s.begin():
+                await s.execute(sa.text("INSERT INTO bench_plain VALUES (:id, :n)"), {"id": uuid.uuid4(), "n": n})
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    elapsed = time.perf_counter() - started
+    await engine.dispose()
+    return elapsed
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deals", type=int, default=300, help="releases per mode")
+    parser.add_argument("--workers", type=int, default=16)
+    args = parser.parse_args()
+    url = dbsupport.recreate_postgres_database(SERVER, "postpact_bench")
+    dbsupport.migrate(url)
+    settings = Settings.from_env({"POSTPACT_ENV": "test", "SECRET_KEY": "b" * 40, "DATABASE_URL": url,
+                                  "DATABASE_POOL_SIZE": str(args.workers + 4)})
+    runtime = build_runtime(settings, queue=RecordingQueue())
+    try:
+        print(f"preparing {2 * args.deals} funded deals (not timed)...", flush=True)
+        ids = await prepare(runtime, 2 * args.deals)
+        with StatementCounter(runtime.alchemy.get_engine()) as counter:
+            sequential = await release_all(runtime, ids[: args.deals], 1)
+        concurrent = await release_all(runtime, ids[args.deals :], args.workers)
+        plain_seq = await plain_inserts(url, args.deals, 1)
+        plain_conc = await plain_inserts(url, args.deals, args.workers)
+    finally:
+        await runtime.alchemy.get_engine().dispose()
+        dbsupport.drop_postgres_database(SERVER, "postpact_bench")
+    n = args.deals
+    rows = [
+        ("escrow release, sequential", n / sequential, n / plain_seq),
+        (f"escrow release, {args.workers} workers", n / concurrent, n / plain_conc),
+    ]
+    print(f"{'mode':34} {'releases/s':>11} {'plain insert+commit/s':>22} {'release / plain':>16}")
+    for name, releases, plain in rows:
+        print(f"{name:34} {releases:11.1f} {plain:22.1f} {releases / plain:15.1%}")
+    print(f"({n} releases per mode; each = decision tx + simulated provider tx + result tx)")
+    print(f"statements per release (sequential run): {counter.total / n:.1f}")
+    for kind, count in counter.by_kind.most_common():
+        print(f"  {count / n:5.1f}  {kind}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
