@@ -12,7 +12,7 @@ each other in a circle.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -271,8 +271,12 @@ class ScoreView:
         return self.ranking_score, self.expected
 
 
-def view_of(subject: Subject, row: ReliabilityScore | None, at: datetime) -> ScoreView:
+def view_of(subject: Subject, row: ReliabilityScore | None, at: datetime,
+            linked_ghosted_at: Sequence[datetime] = ()) -> ScoreView:
+    """`linked_ghosted_at`: ghostings on other accounts of the same person (see ``TrackRecord``)."""
     record = track_record(row)
+    if linked_ghosted_at:
+        record = replace(record, linked_ghosted_at=tuple(linked_ghosted_at))
     current = decay(record.evidence, at)
     counts = {name: (getattr(row, name) or 0) if row is not None else 0 for name in COUNTERS}
     return ScoreView(
@@ -384,6 +388,7 @@ async def eligibility_for(
     *,
     deal_value_minor: int,
     open_unposted_deals: int,
+    linked_ghosted_at: Sequence[datetime] = (),
 ) -> Eligibility:
     """May this creator apply to a gig with these requirements now? `deal_value_minor` is in USD cents.
 
@@ -391,6 +396,7 @@ async def eligibility_for(
     """
     _aware(now, "now")
     record = (await records_for(session, SubjectKind.CREATOR, [creator_id]))[creator_id]
+    record = replace(record, linked_ghosted_at=tuple(linked_ghosted_at))
     return eligibility(record, now, gig, deal_value_minor, open_unposted_deals)
 
 
@@ -550,14 +556,17 @@ async def record_outcome(
     )
 
 
-async def clear_suspension(session: AsyncSession, creator_id: UUID, admin_user_id: UUID, now: datetime) -> bool:
+async def clear_suspension(session: AsyncSession, creator_id: UUID, admin_user_id: UUID, now: datetime,
+                           linked_ghosted_at: Sequence[datetime] = ()) -> bool:
     """An admin reviewed a suspended creator and lets them apply again; False when they were not suspended.
 
-    Earlier ghostings stop counting towards another suspension (they stay in the evidence and the 90-day probation).
+    Earlier ghostings stop counting towards another suspension (they stay in the evidence and the 90-day probation);
+    so do ghostings on accounts linked to this one (`linked_ghosted_at`), whose suspension this also lifts.
     """
     subject = Subject.creator(creator_id)
     row = (await lock_scores(session, [subject]))[subject]
-    if row.suspended_at is None:
+    linked = replace(track_record(row), linked_ghosted_at=tuple(linked_ghosted_at))
+    if row.suspended_at is None and not is_suspended(linked, _aware(now, "now")):
         return False
     row.review_cleared_at = _aware(now, "now")
     row.review_cleared_by_id = admin_user_id

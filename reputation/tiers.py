@@ -42,7 +42,7 @@ Deal value caps are in the platform's reference currency minor units (USD cents)
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import IntEnum
 
@@ -109,6 +109,10 @@ class TrackRecord:
     ghosted_at: Sequence[datetime] = ()
     # When an admin last reviewed and lifted a suspension; ghostings up to then no longer count towards another.
     review_cleared_at: datetime | None = None
+    # Ghostings on other accounts that took products at the same delivery address. One person behind several
+    # accounts answers for all of them, so a new account gains nothing (whitewashing); an admin's clearance of this
+    # account (a housemate, say) stops those up to then from counting.
+    linked_ghosted_at: Sequence[datetime] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,8 +131,23 @@ class Eligibility:
     reasons: tuple[str, ...] = ()
 
 
+def as_person(record: TrackRecord) -> TrackRecord:
+    """The record with the linked accounts' ghostings (after this account's last clearance) counted as its own."""
+    if not record.linked_ghosted_at:
+        return record
+    cleared = record.review_cleared_at
+    linked = [t for t in record.linked_ghosted_at if cleared is None or t > cleared]
+    return replace(record, ghosted_at=tuple(sorted([*record.ghosted_at, *linked])), linked_ghosted_at=())
+
+
+def _own(record: TrackRecord) -> TrackRecord:
+    return replace(record, linked_ghosted_at=()) if record.linked_ghosted_at else record
+
+
 def is_suspended(record: TrackRecord, at: datetime) -> bool:
-    """Two ghostings within 12 months (not yet cleared by an admin) suspend applications until reviewed."""
+    """Two ghostings within 12 months (not yet cleared by an admin) suspend applications until reviewed; ghostings
+    at the account's delivery address under other accounts count too."""
+    record = as_person(record)
     counted = sorted(
         t for t in record.ghosted_at if t <= at and (record.review_cleared_at is None or t > record.review_cleared_at)
     )
@@ -137,7 +156,9 @@ def is_suspended(record: TrackRecord, at: datetime) -> bool:
 
 
 def on_ghost_probation_until(record: TrackRecord, at: datetime) -> datetime | None:
-    """End of the probation cap when a ghosting happened within the last 90 days, else None."""
+    """End of the probation cap when a ghosting happened within the last 90 days (here or at the account's delivery
+    address under another account), else None."""
+    record = as_person(record)
     recent = [t for t in record.ghosted_at if t <= at and at - t < GHOST_PROBATION]
     return max(recent) + GHOST_PROBATION if recent else None
 
@@ -185,7 +206,11 @@ def next_tier_needs(
     """What is missing for the next tier, one plain sentence per gap; empty at Gold with nothing held against it."""
     needs: list[str] = []
     if is_suspended(record, at):
-        needs.append("An admin must review the account first: it had two ghostings within 12 months.")
+        needs.append(
+            "An admin must review the account first: it had two ghostings within 12 months."
+            if is_suspended(_own(record), at)
+            else "An admin must review the account first. " + _LINKED
+        )
     probation_until = on_ghost_probation_until(record, at)
     if probation_until is not None:
         needs.append(f"No ghosting until {probation_until:%Y-%m-%d} (probation after a ghosting lasts 90 days).")
@@ -233,13 +258,19 @@ def eligibility(
     """
     reasons: list[str] = []
     if is_suspended(record, at):
-        reasons.append("Applications are paused until an admin reviews the account (two ghostings within 12 months).")
+        reasons.append(
+            "Applications are paused until an admin reviews the account (two ghostings within 12 months)."
+            if is_suspended(_own(record), at)
+            else _LINKED + " Applications are paused until an admin reviews it; if that wasn't you, say so to PostPact."
+        )
     tier = tier_for(record, at, half_life_days, rules)
     rule = _rule(rules, tier)
     if tier < gig.min_tier:
         why = ""
         probation_until = on_ghost_probation_until(record, at)
-        if probation_until is not None:
+        if probation_until is not None and on_ghost_probation_until(_own(record), at) is None:
+            why = f" (on probation until {probation_until:%Y-%m-%d}: {_LINKED[0].lower()}{_LINKED[1:-1]})"
+        elif probation_until is not None:
             why = f" (after a recent ghosting you are on probation until {probation_until:%Y-%m-%d})"
         reasons.append(f"This gig is open to {gig.min_tier.label} creators and above; you are {tier.label}{why}.")
     score = ranking_score(record.evidence, at, half_life_days=half_life_days)
@@ -256,6 +287,9 @@ def eligibility(
             f"{tier.label} creators can hold {rule.max_open_unposted} at a time. Post before taking another."
         )
     return Eligibility(allowed=not reasons, reasons=tuple(reasons))
+
+
+_LINKED = "Deals shipped to your delivery address under another PostPact account were ghosted."
 
 
 def _on_time_deliveries_needed(evidence: Evidence, at: datetime, target: float, half_life_days: float) -> int | None:

@@ -89,11 +89,12 @@ class AdminPages(PageController):
                     errors: dict[str, str] | None = None, status_code: int = 200) -> Response[Any]:
         now = runtime_of(request).clock.now()
         row = await services.user_row(db_session, user_id)
-        reliability = None
+        reliability, same_address = None, []
         if row.creator is not None:
-            from reputation.services import Subject, score_for
+            from marketplace.reliability.services import accounts_sharing_address, creator_standing
 
-            reliability = await score_for(db_session, Subject.creator(row.creator.id), now)
+            reliability, _ = await creator_standing(db_session, row.creator.id, now)
+            same_address = await accounts_sharing_address(db_session, row.creator.id)
         elif row.brand is not None:
             from reputation.services import Subject, score_for
 
@@ -101,7 +102,8 @@ class AdminPages(PageController):
         history = await audit.search(db_session, audit.AuditFilters(target_id=str(user_id)), limit=20)
         return render(request, "admin/user.html", {
             "row": row, "u": row.user, "deals": await services.open_deals_of(db_session, row),
-            "reliability": reliability, "history": history.entries, "errors": errors or {}},
+            "reliability": reliability, "same_address": same_address, "history": history.entries,
+            "errors": errors or {}},
             status_code=status_code)
 
     @get("/users/{user_id:uuid}", name="admin_user")

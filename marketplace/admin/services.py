@@ -26,6 +26,7 @@ from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, TooM
 from marketplace.notifications.models import EmailStatus, OutboxEmail
 from marketplace.payments.services import escrow_service
 from marketplace.ratelimit import Limit
+from marketplace.reliability.services import linked_ghostings
 from marketplace.runtime import Runtime
 from reputation.models import ReliabilityScore, SubjectKind
 
@@ -307,7 +308,8 @@ async def clear_reliability_suspension(session: AsyncSession, admin: Actor, crea
     creator = await session.get(Creator, creator_id)
     if creator is None:
         raise NotFound("No such creator.")
-    cleared = await clear_suspension(session, creator_id, admin.user_id, now)
+    linked = (await linked_ghostings(session, [creator_id]))[creator_id]
+    cleared = await clear_suspension(session, creator_id, admin.user_id, now, linked_ghosted_at=linked)
     if not cleared:
         raise Conflict("This creator is not suspended by their reliability record.")
     await audit.record(session, admin, "creator.clear_reliability_suspension", target_type="creator",

@@ -104,3 +104,5 @@ class ShippingAddress(AuditBase):
     postal_code: Mapped[str] = mapped_column(sa.String(20))
     country: Mapped[str] = mapped_column(sa.String(2))
     phone: Mapped[str] = mapped_column(sa.String(40), default="")
+    #: ``marketplace.creators.addresses.address_key``: accounts receiving products at one door share it.
+    address_key: Mapped[str] = mapped_column(sa.String(64), index=True, default="")

@@ -18,6 +18,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.brands.models import CreatorNote
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import TERMINAL, CollabState
+from marketplace.creators.addresses import address_key
 from marketplace.creators.models import (
     ContentKind,
     Creator,
@@ -344,6 +345,8 @@ class CreatorProfileService:
             "phone": c.text("phone", raw.get("phone"), label="Phone", max_length=40),
         }
         c.raise_if_invalid()
+        values["address_key"] = address_key(line1=values["line1"], line2=values["line2"],
+                                            postal_code=values["postal_code"], country=values["country"])
         address = await self.session.scalar(
             sa.select(ShippingAddress).where(ShippingAddress.creator_id == creator_id).with_for_update()
         )

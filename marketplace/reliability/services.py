@@ -27,19 +27,20 @@ so calling this twice for one transition (or from a retried job) is harmless.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from escrow.money import CURRENCY_EXPONENTS, normalise_currency
 from marketplace.clock import as_utc
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import Action, CollabState, Party, TransitionResult
-from marketplace.creators.models import Creator
+from marketplace.creators.models import Creator, ShippingAddress
 from marketplace.gigs.models import Gig
 from marketplace.notifications.services import admin_user_ids, notify
 from marketplace.reliability.deal_values import collaboration_value_minor, gig_value_minor, to_usd_minor
@@ -51,6 +52,7 @@ from reputation.services import (
     eligibility_for,
     record_outcome,
     records_for,
+    track_record,
     view_of,
 )
 from reputation.tiers import Eligibility, GigRequirements, Tier, eligibility
@@ -266,8 +268,43 @@ async def open_unposted_deals(session: AsyncSession, creator_ids: Iterable[UUID]
     return counts
 
 
+async def linked_ghostings(session: AsyncSession, creator_ids: Iterable[UUID]) -> dict[UUID, tuple[datetime, ...]]:
+    """Per creator: ghostings on other creator accounts that take products at the same delivery address.
+
+    A ghoster's new account still needs the product delivered; deals ghosted at that door count against it too, so
+    a fresh account gains nothing (``reputation.tiers.TrackRecord.linked_ghosted_at``). One indexed query.
+    """
+    ids = list(dict.fromkeys(creator_ids))
+    found: dict[UUID, list[datetime]] = {creator_id: [] for creator_id in ids}
+    if not ids:
+        return {}
+    mine, other = aliased(ShippingAddress), aliased(ShippingAddress)
+    rows = await session.execute(
+        sa.select(mine.creator_id, ReliabilityScore)
+        .join(other, sa.and_(other.address_key == mine.address_key, other.creator_id != mine.creator_id))
+        .join(ReliabilityScore, sa.and_(ReliabilityScore.subject_kind == SubjectKind.CREATOR,
+                                        ReliabilityScore.subject_id == other.creator_id))
+        .where(mine.creator_id.in_(ids), mine.address_key != "", ReliabilityScore.ghosted_count > 0)
+    )
+    for creator_id, score in rows:
+        found[creator_id].extend(track_record(score).ghosted_at)
+    return {creator_id: tuple(sorted(times)) for creator_id, times in found.items()}
+
+
+async def accounts_sharing_address(session: AsyncSession, creator_id: UUID) -> list[Creator]:
+    """Other creator accounts with this one's delivery address (for the admin reviewing a linked suspension)."""
+    mine, other = aliased(ShippingAddress), aliased(ShippingAddress)
+    return list(await session.scalars(
+        sa.select(Creator)
+        .join(other, other.creator_id == Creator.id)
+        .join(mine, sa.and_(mine.address_key == other.address_key, mine.creator_id != other.creator_id))
+        .where(mine.creator_id == creator_id, mine.address_key != "")
+        .order_by(Creator.display_name)
+    ))
+
+
 async def creator_standing(session: AsyncSession, creator_id: UUID, now: datetime) -> tuple[ScoreView, int]:
-    """A creator's live score and open unposted deals in one query (pages that judge many gigs call this once)."""
+    """A creator's live score and open unposted deals (pages that judge many gigs call this once)."""
     unposted = sa.select(sa.func.count(Collaboration.id)).where(_unposted(creator_id)).scalar_subquery()
     one_row = sa.select(sa.literal(1).label("one")).subquery()
     score, open_deals = (
@@ -282,7 +319,8 @@ async def creator_standing(session: AsyncSession, creator_id: UUID, now: datetim
             )
         )
     ).one()
-    return view_of(Subject.creator(creator_id), score, now), int(open_deals or 0)
+    linked = (await linked_ghostings(session, [creator_id]))[creator_id]
+    return view_of(Subject.creator(creator_id), score, now, linked), int(open_deals or 0)
 
 
 async def creator_eligibility(
@@ -301,14 +339,16 @@ async def creator_eligibility(
         now,
         deal_value_minor=to_usd_minor(gig_value_minor(gig, fee_amount), gig.currency),
         open_unposted_deals=open_deals,
+        linked_ghosted_at=(await linked_ghostings(session, [creator_id]))[creator_id],
     )
 
 
 async def eligibility_for_gigs(
     session: AsyncSession, creator_id: UUID, gigs: Sequence[Gig], now: datetime
 ) -> dict[UUID, Eligibility]:
-    """`creator_eligibility` for a page of gigs at once (two queries, whatever the page size)."""
+    """`creator_eligibility` for a page of gigs at once (three queries, whatever the page size)."""
     record = (await records_for(session, SubjectKind.CREATOR, [creator_id]))[creator_id]
+    record = replace(record, linked_ghosted_at=(await linked_ghostings(session, [creator_id]))[creator_id])
     open_deals = (await open_unposted_deals(session, [creator_id]))[creator_id]
     return {
         gig.id: eligibility(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
@@ -233,3 +234,49 @@ def test_gold_needs_nothing_and_sanctions_are_listed() -> None:
     needs = next_tier_needs(record(30, 10, ghosted_days_ago=(10, 30)), NOW)
     assert needs[0].startswith("An admin must review the account first")
     assert needs[1] == "No ghosting until 2026-08-20 (probation after a ghosting lasts 90 days)."
+
+
+# -- one person behind several accounts (linked by delivery address) -------------------------------------------------
+
+
+def linked(own: TrackRecord, *ghosted_days_ago: int) -> TrackRecord:
+    return replace(own, linked_ghosted_at=tuple(NOW - d * DAY for d in ghosted_days_ago))
+
+
+def test_a_fresh_account_at_a_ghosters_address_is_suspended_like_the_old_one() -> None:
+    fresh = record()
+    assert eligibility(fresh, NOW, OPEN_GIG, 10_000, 0).allowed
+    whitewashed = linked(fresh, 10, 100)  # the old account's two ghostings
+    assert is_suspended(whitewashed, NOW) and not is_suspended(fresh, NOW)
+    verdict = eligibility(whitewashed, NOW, OPEN_GIG, 10_000, 0)
+    assert not verdict.allowed
+    assert "Deals shipped to your delivery address under another PostPact account were ghosted" in verdict.reasons[0]
+    assert next_tier_needs(whitewashed, NOW)[0].startswith("An admin must review the account first.")
+
+
+def test_a_linked_ghosting_puts_the_account_on_probation() -> None:
+    proven = record(30, 10)
+    assert tier_for(proven, NOW) is Tier.GOLD
+    one_linked = linked(proven, 30)
+    assert tier_for(one_linked, NOW) is Tier.NEW and not is_suspended(one_linked, NOW)
+    assert on_ghost_probation_until(one_linked, NOW) == NOW + 60 * DAY
+    verdict = eligibility(one_linked, NOW, GigRequirements(min_tier=Tier.BRONZE), 10_000, 0)
+    assert not verdict.allowed
+    assert "on probation until 2026-07-31: deals shipped to your delivery address" in verdict.reasons[0]
+
+
+def test_own_and_linked_ghostings_add_up_to_a_suspension() -> None:
+    once = record(ghosted_days_ago=(200,))
+    assert not is_suspended(once, NOW)
+    assert is_suspended(linked(once, 20), NOW)
+    # The account's own second ghosting is explained as its own.
+    verdict = eligibility(linked(record(ghosted_days_ago=(20, 200))), NOW, OPEN_GIG, 10_000, 0)
+    assert "(two ghostings within 12 months)" in verdict.reasons[0]
+
+
+def test_an_admins_clearance_of_the_account_forgives_linked_ghostings_up_to_then() -> None:
+    housemate = linked(record(5, 3, review_cleared_days_ago=5), 10, 100)
+    assert not is_suspended(housemate, NOW)
+    assert eligibility(housemate, NOW, OPEN_GIG, 10_000, 0).allowed
+    assert is_suspended(linked(record(5, 3, review_cleared_days_ago=5), 10, 100, 2), NOW) is False  # one since
+    assert is_suspended(linked(record(5, 3, review_cleared_days_ago=5), 3, 2), NOW)  # two since the clearance
