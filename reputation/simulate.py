@@ -28,6 +28,7 @@ from reputation.tiers import (
     Tier,
     TierRule,
     TrackRecord,
+    as_person,
     eligibility,
     is_suspended,
     tier_for,
@@ -46,11 +47,14 @@ STARS = "stars"
 POSTPACT = "postpact"
 RANK_ONLY = "rank_only"
 STRATEGIES: tuple[str, ...] = (FOLLOWERS, STARS, POSTPACT, RANK_ONLY)
+#: Not a strategy: (c) again, with whitewashers who never reuse a delivery address (so accounts can't be linked).
+MOVING = "postpact_moving"
 LABELS = {
     FOLLOWERS: "(a) follower count",
     STARS: "(b) mean star rating",
     POSTPACT: "(c) PostPact ranking + tiers",
     RANK_ONLY: "(c') ranking, no tier gating",
+    MOVING: "(c), moving house each time",
 }
 
 
@@ -93,6 +97,10 @@ class Config:
     replicates: int = 3
     inflated_raters: float = 0.7  # share of brands that give 5 stars to almost anything delivered
     tier_rules: tuple[TierRule, ...] = TIER_RULES
+    # The product links accounts that take products at one delivery address (``marketplace.creators.addresses``):
+    # ghostings there count for every such account. A whitewasher who keeps its address is caught by that; one who
+    # moves to a new address (and a new audience: handles stay with their account) for every account is not.
+    whitewasher_moves: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,10 +143,13 @@ class Account:
     open_unposted: int = 0
     first_deal: int | None = None
     deals: int = 0
+    # Every account of the person at the same delivery address, this one included (the product links them).
+    same_address: list[Account] = field(default_factory=list)
 
     def record(self) -> TrackRecord:
+        linked = tuple(t for other in self.same_address if other is not self for t in other.ghosted_at)
         return TrackRecord(
-            self.evidence, self.completed, len(self.brands), tuple(self.ghosted_at), self.review_cleared_at
+            self.evidence, self.completed, len(self.brands), tuple(self.ghosted_at), self.review_cleared_at, linked
         )
 
 
@@ -263,8 +274,12 @@ class World:
 
     # -- population ----------------------------------------------------------------------------------------------
 
-    def _register(self, person: Person, round_no: int) -> Account:
+    def _register(self, person: Person, round_no: int, same_address_as: Account | None = None) -> Account:
         account = Account(aid=len(self.accounts), person=person, joined=round_no)
+        if same_address_as is not None:
+            account.same_address = same_address_as.same_address or [same_address_as]
+            account.same_address.append(account)
+            same_address_as.same_address = account.same_address
         self.accounts.append(account)
         return account
 
@@ -283,11 +298,12 @@ class World:
         # deals (bad luck for a busy creator), otherwise the account stays closed.
         at = _at(round_no)
         for account in self.accounts:
-            if not account.active or account.banned or len(account.ghosted_at) < 2:
+            if not account.active or account.banned:
                 continue
-            if not is_suspended(account.record(), at):
+            person = as_person(account.record())  # the admin sees the ghostings at the account's address too
+            if len(person.ghosted_at) < 2 or not is_suspended(person, at):
                 continue
-            ghostings = len(account.ghosted_at)
+            ghostings = len(person.ghosted_at)
             cleared = ghostings * 5 <= ghostings + account.completed
             if cleared:
                 account.review_cleared_at = at
@@ -357,7 +373,7 @@ class World:
         # The whitewasher drops the burnt account and signs up again at once (once, if two deals ghost together).
         if account.active:
             account.active = False
-            self._register(person, round_no)
+            self._register(person, round_no, None if self.config.whitewasher_moves else account)
 
     # -- deals ---------------------------------------------------------------------------------------------------
 
@@ -495,8 +511,12 @@ class World:
 
 
 def simulate(config: Config) -> dict[str, list[WorldResult]]:
-    """Run every strategy on the same replicated worlds; returns each strategy's per-replicate results."""
-    return {s: [World(config, rep, s).run() for rep in range(config.replicates)] for s in STRATEGIES}
+    """Run every strategy on the same replicated worlds; returns each strategy's per-replicate results, and (c)'s
+    once more with whitewashers who move to a new delivery address for every account (``MOVING``)."""
+    outcome = {s: [World(config, rep, s).run() for rep in range(config.replicates)] for s in STRATEGIES}
+    moving = replace(config, whitewasher_moves=True)
+    outcome[MOVING] = [World(moving, rep, POSTPACT).run() for rep in range(config.replicates)]
+    return outcome
 
 
 # -- figures -----------------------------------------------------------------------------------------------------
@@ -590,7 +610,7 @@ def report(config: Config, outcome: dict[str, list[WorldResult]]) -> str:
         )
     out += ["", "Whitewasher: ghosts 90% of deals and opens a new account after each ghosting; its twin keeps one."]
     rows = []
-    for s in STRATEGIES:
+    for s in (*STRATEGIES, MOVING):
         res = outcome[s]
         ww, twin = ghostings_per_year(res, config), ghostings_per_year(res, config, twin=True)
         gaps = sorted(g for r in res for g in r.ww_gaps)
@@ -607,9 +627,10 @@ def report(config: Config, outcome: dict[str, list[WorldResult]]) -> str:
     headers = ["strategy", "ghostings/yr", "$ taken/yr", "median gap", "twin's ghostings/yr", "gain from new accounts"]
     out += [
         _table(headers, rows),
-        "gain = whitewasher's minus twin's ghostings. Under (c) a new account starts at the floor (score 0, New caps);",
-        "what it still gains is escape from sanctions below a newcomer's standing (probation, suspension, ranking",
-        "under newcomers). Binding accounts to one payout identity would close that; scoring alone cannot.",
+        "gain = whitewasher's minus twin's ghostings. Under (c) a new account starts at the floor (score 0, New caps)",
+        "and, at the same delivery address, inherits the probation and suspension the old one earned; what is left is",
+        "ranking beside newcomers rather than under them during the probation. A whitewasher who moves to a new",
+        "address (and needs a new audience: a handle stays with its account) for every account escapes the link.",
         "",
     ]
     ours = outcome[POSTPACT]

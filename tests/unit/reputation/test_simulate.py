@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import replace
 
 import pytest
 
 from reputation.simulate import (
     FOLLOWERS,
+    MOVING,
     POSTPACT,
     STARS,
     STRATEGIES,
@@ -22,7 +24,7 @@ from reputation.simulate import (
     report,
     simulate,
 )
-from reputation.tiers import RULES, Tier
+from reputation.tiers import RULES, SUSPENSION_GHOSTINGS, Tier
 
 SMALL = Config(seed=3, creators=150, brands=30, gigs_per_round=25, rounds=78, replicates=1, whitewashers=8)
 
@@ -72,6 +74,28 @@ def test_new_accounts_help_a_ghoster_less_under_postpact_than_under_stars(
 
     # Under stars a new account wipes the 1-star ratings; under PostPact it only resets to the floor.
     assert gain(POSTPACT) < gain(STARS)
+
+
+def _gain(outcome: dict[str, list[WorldResult]], key: str) -> float:
+    return ghostings_per_year(outcome[key], SMALL) - ghostings_per_year(outcome[key], SMALL, twin=True)
+
+
+def _ghostings_per_whitewasher(config: Config) -> list[int]:
+    world = World(config, 0, POSTPACT)
+    world.run()
+    per_person = Counter(a.person.pid for a in world.accounts if a.person.kind is WHITEWASHER for _ in a.ghosted_at)
+    return sorted(per_person.values())
+
+
+def test_a_whitewasher_at_the_same_address_is_stopped_like_its_twin(outcome: dict[str, list[WorldResult]]) -> None:
+    # The new accounts inherit the probation and suspension: the person is stopped after two ghostings (three when
+    # two deals ghost before the first one shows), as its single-account twin is.
+    linked = _ghostings_per_whitewasher(SMALL)
+    assert max(linked) <= SUSPENSION_GHOSTINGS + 1
+    moving = _ghostings_per_whitewasher(replace(SMALL, whitewasher_moves=True))
+    assert max(moving) > SUSPENSION_GHOSTINGS + 1 and sum(moving) > sum(linked)
+    assert _gain(outcome, POSTPACT) < _gain(outcome, MOVING)
+    assert _gain(outcome, POSTPACT) < 0.5  # ghostings a year: what ranking beside newcomers still buys it
 
 
 def test_each_whitewasher_account_holds_at_most_one_ghosting_under_postpact() -> None:
