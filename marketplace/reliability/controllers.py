@@ -17,6 +17,7 @@ from marketplace.creators.models import Creator
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.forms import FormReader
 from marketplace.reliability.ratings import COMMENT_MAX, rate_collaboration, rating_panel
+from marketplace.reliability.services import creator_standing
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of, safe_next
 from reputation.events import CATALOGUE, EventKind
 from reputation.models import SubjectKind
@@ -45,7 +46,11 @@ async def _reliability_page(
     now = runtime_of(request).clock.now()
     actor: Actor | None = request.user
     owner = _is_owner(actor, subject)
-    view = await score_for(session, subject, now)
+    if owner and subject.kind is SubjectKind.CREATOR:
+        # Sanctions carried over from accounts at the same delivery address are the owner's (and admins') to see.
+        view, _ = await creator_standing(session, subject.id, now)
+    else:
+        view = await score_for(session, subject, now)
     ratings, rating_count, mean_stars = await ratings_received(session, subject, now, limit=RECENT_EVENTS)
     context = {
         "subject": subject,

@@ -68,6 +68,10 @@ async def test_a_new_account_at_a_ghosters_address_gains_nothing(make_web, runti
     other_gig = await make_gig(runtime, await people.brand(), fee_amount=5_000)
     gig_page = await fresh_web.get(f"/gigs/{other_gig}")
     assert gig_page.status_code == 200 and LINKED in gig_page.text
+    own_page = await fresh_web.get(f"/creators/{fresh.creator_id}/reliability")
+    assert "An admin must review the account first. " + LINKED in own_page.text
+    public_page = await neighbour_web.get(f"/creators/{fresh.creator_id}/reliability")
+    assert public_page.status_code == 200 and "delivery address" not in public_page.text
     # A different door (next door, same street and postal code) is another person's.
     assert (await _sign(runtime, neighbour_web, neighbour_deal.id)).status_code == 303
     assert await _status(db, neighbour_deal.id) == "signed"
