@@ -36,6 +36,7 @@ from marketplace.gigs.models import Gig, GigStatus
 from marketplace.gigs.services import GIG_EDITORS, GigService
 from marketplace.gigs.validation import split_words
 from marketplace.payments.services import payout_status
+from marketplace.ratelimit import Limit
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of, safe_next
 
 MANAGERS = brand_member(BrandRole.MANAGER)
@@ -56,6 +57,10 @@ def choices() -> dict[str, Any]:
         "kinds": [(k.value, k.value.capitalize()) for k in ContentKind],
         "currencies": [(c, c) for c in sorted(CURRENCY_EXPONENTS)],
     }
+
+
+#: Saves of the shipping address per creator per day.
+ADDRESS_SAVES = Limit(attempts=10, window_seconds=24 * 3600)
 
 
 class CreatorProfilePages(PageController):
@@ -201,11 +206,19 @@ class CreatorProfilePages(PageController):
         raw = {k: f.text(k, max_length=UNLIMITED, strip=False) for k in (
             "recipient_name", "line1", "line2", "city", "region", "postal_code", "phone")}
         raw["country"] = f.text("address_country", max_length=100)
+        # The address links accounts for reliability (deals ghosted at one door count for every account there), so
+        # trying address after address to see what changes is capped.
+        limiter, key = runtime_of(request).rate_limiter, f"address:{request.user.creator_id}"
+        if not (decision := await limiter.peek(key, ADDRESS_SAVES)).allowed:
+            hours = max(1, -(-decision.retry_after // 3600))
+            return await self._page(request, profiles, section="address", form=dict(form), status_code=429, errors={
+                "line1": f"You've changed your address often today; try again in {hours} hour{'s' * (hours > 1)}."})
         try:
             await profiles.save_address(request.user, raw)
         except InvalidInput as exc:
             return await self._page(request, profiles, section="address", form=dict(form), errors=exc.errors,
                                     status_code=422)
+        await limiter.hit(key, ADDRESS_SAVES)
         return await self._after(request, profiles, "address", "Shipping address saved.")
 
 

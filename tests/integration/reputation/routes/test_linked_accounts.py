@@ -107,3 +107,15 @@ async def test_one_ghosting_at_the_address_puts_a_new_account_on_probation(make_
     refused = await _sign(runtime, fresh_web, bronze_deal.id)
     assert refused.status_code == 409
     assert "on probation until" in refused.text and "deals shipped to your delivery address" in refused.text
+
+
+async def test_trying_address_after_address_is_capped(make_web, people) -> None:
+    _, web = await _creator_at(make_web, people, GHOSTERS_DOOR)
+    for n in range(2, 11):
+        saved = await web.post("/creator/profile/address", {**GHOSTERS_DOOR, "line1": f"{n} Baker Street"})
+        assert saved.status_code in (200, 303)
+    refused = await web.post("/creator/profile/address", {**GHOSTERS_DOOR, "line1": "99 Baker Street"})
+    assert refused.status_code == 429
+    assert "You&#39;ve changed your address often today; try again in 24 hours." in refused.text
+    profile = await web.get("/creator/profile")
+    assert 'value="10 Baker Street"' in profile.text  # the last save that was allowed
