@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
 
@@ -112,6 +113,16 @@ class VerificationSettings:
 
 
 @dataclass(frozen=True)
+class DisputeSettings:
+    #: How long the other side of a dispute has to give its side; after that the admin decides with what they have.
+    response_days: int = 5
+
+    @property
+    def response_window(self) -> timedelta:
+        return timedelta(days=self.response_days)
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     var_dir: Path = VAR_DIR
     max_upload_bytes: int = 25 * 1024 * 1024
@@ -134,6 +145,7 @@ class Settings:
     email: EmailSettings = field(default_factory=EmailSettings)
     verification: VerificationSettings = field(default_factory=VerificationSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
+    disputes: DisputeSettings = field(default_factory=DisputeSettings)
 
     @property
     def runs_tasks_in_process(self) -> bool:
@@ -182,7 +194,11 @@ class Settings:
                 instagram_app_token=env.get("INSTAGRAM_APP_TOKEN") or None,
             ),
             storage=StorageSettings(var_dir=var_dir),
+            disputes=DisputeSettings(response_days=_int(env, "DISPUTE_RESPONSE_DAYS", 5)),
         )
+        if not 1 <= settings.disputes.response_days <= 30:
+            raise ConfigurationError(
+                f"DISPUTE_RESPONSE_DAYS must be between 1 and 30, got {settings.disputes.response_days}")
         return settings.validated()
 
     def validated(self) -> Settings:

@@ -96,7 +96,8 @@ class DisputePages(PageController):
             "collab": collab, "cases": cases, "open_case": open_case, "may_open": may_open and open_case is None,
             "viewer_party": viewer.party.value, "reason_options": REASON_OPTIONS, "errors": errors or {},
             "form": form or {}, "max_files": MAX_ATTACHMENTS, "max_mb": MAX_ATTACHMENT_BYTES // (1024 * 1024),
-            "file_types": ATTACHMENT_DESCRIPTION, "response_days": services.RESPONSE_WINDOW.days, "now": now,
+            "file_types": ATTACHMENT_DESCRIPTION, "now": now,
+            "response_days": runtime_of(request).settings.disputes.response_days,
         }
         return render(request, "disputes/party.html", context, block=block, status_code=status_code)
 

@@ -2,7 +2,8 @@
 
 Opening (a brand's money roles or the creator, on a funded deal not yet paid out or refunded): the collaboration
 moves to ``disputed`` (deadlines pause), the escrow freezes (nothing is released, refunded or auto-released), the
-other side is told and has ``RESPONSE_WINDOW`` to answer; a missed window is noted for the admin by a job.
+other side is told and has the response window (``DISPUTE_RESPONSE_DAYS``, 5 by default) to answer; a missed
+window is noted for the admin by a job.
 
 Deciding (admins only): the collaboration row is locked first and the case re-read under that lock, so two admins
 deciding at once queue; the second finds the case decided and is told so (409). The decision moves the money
@@ -63,7 +64,6 @@ from marketplace.payments.services import escrow_service
 from marketplace.settings import Settings
 
 #: How long the other side has to answer before the admin sees "no response".
-RESPONSE_WINDOW = timedelta(days=5)
 STATEMENT_MIN = 10
 STATEMENT_MAX = 5000
 RATIONALE_MIN = 10
@@ -171,7 +171,7 @@ async def open_dispute(session: AsyncSession, actor: Actor, collaboration_id: UU
     respondent = "creator" if party == "brand" else "brand"
     dispute = Dispute(collaboration_id=collab.id, kind=DisputeKind.DISPUTE, status=DisputeStatus.OPEN, reason=chosen,
                       opened_by_party=party, opened_by_id=actor.user_id, opened_at=now, respondent_party=respondent,
-                      response_due_at=now + RESPONSE_WINDOW)
+                      response_due_at=now + settings.disputes.response_window)
     session.add(dispute)
     await session.flush()
     opening = DisputeStatement(created_at=now, updated_at=now, dispute_id=dispute.id, party=party,
@@ -190,15 +190,15 @@ async def open_dispute(session: AsyncSession, actor: Actor, collaboration_id: UU
         title=f"“{title}”: {_name(collab, party)} opened a dispute",
         body=(f"Reason: {REASON_LABELS[chosen.value]}.\n\nTheir statement:\n{body}\n\n"
               f"The payment is frozen until a PostPact admin decides. Give your side by "
-              f"{due.strftime('%Y-%m-%d %H:%M UTC')} ({RESPONSE_WINDOW.days} days); after that the admin decides "
-              "with what they have."),
+              f"{due.strftime('%Y-%m-%d %H:%M UTC')} ({settings.disputes.response_days} days); after that the admin "
+              "decides with what they have."),
         link=dispute_link(collab.id), email_template="dispute_opened", public_url=settings.app.public_url,
         due=due.strftime("%Y-%m-%d %H:%M UTC"))
     await notify(
         session, await party_user_ids(session, collab, party), kind="dispute.opened",
         title=f"“{title}”: your dispute is open",
         body=(f"The payment is frozen until a PostPact admin decides. {_name(collab, respondent)} has "
-              f"{RESPONSE_WINDOW.days} days to give their side."),
+              f"{settings.disputes.response_days} days to give their side."),
         link=dispute_link(collab.id))
     await notify(session, await admin_user_ids(session), kind="dispute.opened",
                  title=f"New dispute: “{title}” ({REASON_LABELS[chosen.value]})",
@@ -632,12 +632,14 @@ async def note_missed_responses(session: AsyncSession, now: datetime, *, limit: 
         collab = await session.get(Collaboration, dispute.collaboration_id)
         assert collab is not None
         who = _name(collab, dispute.respondent_party or "brand")
+        assert dispute.response_due_at is not None
+        days = round((_utc(dispute.response_due_at) - _utc(dispute.opened_at)) / timedelta(days=1))
         session.add(DisputeStatement(
             created_at=now, updated_at=now, dispute_id=dispute.id, party="system", author_id=None, kind="system",
-            body=f"{who} did not respond within {RESPONSE_WINDOW.days} days."))
+            body=f"{who} did not respond within {days} days."))
         await notify(session, admins, kind="dispute.response_missed",
                      title=f"“{_title(collab)}”: no response from the {dispute.respondent_party} in time",
-                     body=f"{who} did not give their side within {RESPONSE_WINDOW.days} days; the case is ready "
+                     body=f"{who} did not give their side within {days} days; the case is ready "
                           "to decide.", link=admin_link(dispute.id))
     await session.flush()
     return len(rows)
