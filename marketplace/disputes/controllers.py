@@ -3,6 +3,8 @@ JSON API for both (/api/v1/collaborations/{id}/disputes, /api/v1/admin/disputes)
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 from uuid import UUID
 
@@ -27,11 +29,13 @@ from marketplace.disputes.attachments import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS,
     IncomingFile,
+    clean_filename,
 )
 from marketplace.disputes.evidence import load_case_file
 from marketplace.disputes.models import OUTCOME_LABELS, PARTY_REASONS, DisputeKind, DisputeStatus
 from marketplace.disputes.schemas import (
     AdminDisputeOut,
+    AttachmentBody,
     DecisionBody,
     DisputeOut,
     DisputePageOut,
@@ -43,7 +47,7 @@ from marketplace.disputes.schemas import (
     summary_out,
 )
 from marketplace.errors import Conflict, InvalidInput, NotFound, TooManyRequests
-from marketplace.forms import FormReader, parse_uuid
+from marketplace.forms import FormReader, parse_uuid, text_problem
 from marketplace.web import PageController, client_ip, flash, redirect, render, runtime_of
 
 REASON_OPTIONS = [("", "Choose…"), *((r.value, label) for r, label in PARTY_REASONS.items())]
@@ -57,6 +61,25 @@ async def _files(form: Any) -> list[IncomingFile]:
     for item in uploads_in:
         if isinstance(item, UploadFile) and item.filename:
             files.append(IncomingFile(item.filename, await item.read(MAX_ATTACHMENT_BYTES + 1)))
+    return files
+
+
+def _decoded(attachments: list[AttachmentBody]) -> list[IncomingFile]:
+    """The API's base64 attachments as files; the count and each file's size are checked before decoding it."""
+    if len(attachments) > MAX_ATTACHMENTS:
+        raise InvalidInput({"attachments": f"Attach at most {MAX_ATTACHMENTS} files."})
+    files = []
+    for n, item in enumerate(attachments):
+        if problem := text_problem(item.filename):
+            raise InvalidInput({"attachments": f"The name of attachment {n + 1} {problem}."})
+        name = clean_filename(item.filename)
+        if len(item.content_base64) > (MAX_ATTACHMENT_BYTES + 2) // 3 * 4 + 4:
+            raise InvalidInput({"attachments": f"{name} is larger than {MAX_ATTACHMENT_BYTES // 1048576} MB."})
+        try:
+            data = base64.b64decode(item.content_base64, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidInput({"attachments": f"{name}: content_base64 isn't valid base64."}) from None
+        files.append(IncomingFile(item.filename, data))
     return files
 
 
@@ -288,7 +311,8 @@ class DisputeApi(Controller):
         runtime = runtime_of(request)
         now = runtime.clock.now()
         dispute = await services.open_dispute(db_session, request.user, collab_id, reason=data.reason,
-                                              statement=data.statement, now=now, settings=runtime.settings)
+                                              statement=data.statement, files=_decoded(data.attachments), now=now,
+                                              settings=runtime.settings)
         _, cases = await services.party_cases(db_session, request.user, collab_id)
         return dispute_out(next(c for c in cases if c.dispute.id == dispute.id), now)
 
@@ -315,8 +339,8 @@ class DisputeApi(Controller):
                         collab_id: FromPath[UUID], data: JSONBody[StatementBody]) -> DisputeOut:
         runtime = runtime_of(request)
         now = runtime.clock.now()
-        stmt = await services.add_statement(db_session, request.user, collab_id, body=data.statement, now=now,
-                                            settings=runtime.settings)
+        stmt = await services.add_statement(db_session, request.user, collab_id, body=data.statement,
+                                            files=_decoded(data.attachments), now=now, settings=runtime.settings)
         _, cases = await services.party_cases(db_session, request.user, collab_id)
         return dispute_out(next(c for c in cases if c.dispute.id == stmt.dispute_id), now)
 

@@ -18,16 +18,24 @@ class MoneyBody(msgspec.Struct, forbid_unknown_fields=True):
     currency: str
 
 
-class OpenDisputeBody(msgspec.Struct, forbid_unknown_fields=True):
-    """Attachments are added on the dispute page (multipart); the API takes the reason and statement."""
+class AttachmentBody(msgspec.Struct, forbid_unknown_fields=True):
+    """Evidence: up to 4 files of 5 MB each, checked by content like the page's uploads (JPEG, PNG, GIF, WebP, HEIC,
+    MP4, MOV, WebM or PDF)."""
 
+    filename: str
+    content_base64: Annotated[str, msgspec.Meta(description="The file's bytes, base64 (standard alphabet)")]
+
+
+class OpenDisputeBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(description="not_posted, brief_mismatch, post_removed_early, "
                                                     "product_not_received, payment_withheld or other")]
     statement: str
+    attachments: list[AttachmentBody] = msgspec.field(default_factory=list)
 
 
 class StatementBody(msgspec.Struct, forbid_unknown_fields=True):
     statement: str
+    attachments: list[AttachmentBody] = msgspec.field(default_factory=list)
 
 
 class DecisionBody(msgspec.Struct, forbid_unknown_fields=True):
