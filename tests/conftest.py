@@ -74,6 +74,24 @@ def _backends() -> list[Any]:
     return params
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``@pytest.mark.postgres_only("why")``: a test of PostgreSQL behaviour (row locks across connections, TRUNCATE)
+    runs on the PostgreSQL backend only; its SQLite variant is deselected rather than generated to skip."""
+    kept, dropped = [], []
+    for item in items:
+        marker = item.get_closest_marker("postgres_only")
+        if marker is None:
+            kept.append(item)
+            continue
+        callspec = getattr(item, "callspec", None)
+        if not marker.args or callspec is None or "database_url" not in callspec.params:
+            raise pytest.UsageError(f"{item.nodeid}: postgres_only needs a reason and a test on the database backends")
+        (dropped if callspec.params["database_url"] == "sqlite" else kept).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
 def worker_id(request: pytest.FixtureRequest) -> str:
     return getattr(request.config, "workerinput", {}).get("workerid", "main")
 

@@ -42,10 +42,8 @@ from tests.worker.conftest import VISIBILITY_TIMEOUT, WorkerProcess, wait_for
 pytestmark = [pytest.mark.worker, pytest.mark.slow, pytest.mark.xdist_group("celery-worker")]
 
 
-@pytest.fixture
-def postgres_only(database_url: str) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("stopping the worker between the provider's write and its own needs row locks (PostgreSQL)")
+#: Stopping the worker at that point takes a row lock another connection waits on; SQLite locks the whole file.
+ROW_LOCK = "stopping the worker between the provider's write and its own needs row locks (PostgreSQL)"
 
 
 # --- the lock that stops the worker after the provider call, before its result is recorded ------------------------
@@ -192,8 +190,8 @@ async def run_again_changes_nothing(worker: WorkerProcess, celery_client: Any, c
 # --- the tests ----------------------------------------------------------------------------------------------------
 
 
+@pytest.mark.postgres_only(ROW_LOCK)
 async def test_worker_killed_after_the_transfer_to_the_creator_pays_once(
-    postgres_only: None,
     runtime: Any,
     clock: Any,
     db: Any,
@@ -270,8 +268,8 @@ async def test_worker_killed_after_the_transfer_to_the_creator_pays_once(
     assert (await calls_of(db, hold.id, "transfer"))[0].attempts == 2
 
 
+@pytest.mark.postgres_only(ROW_LOCK)
 async def test_worker_killed_after_the_ghosting_refund_refunds_once(
-    postgres_only: None,
     runtime: Any,
     clock: Any,
     db: Any,

@@ -37,9 +37,8 @@ async def test_the_database_refuses_updates_and_deletes(runtime, people, db) -> 
     assert len(summaries) == 2 and all("rewritten" not in s for s in summaries)
 
 
-async def test_postgresql_refuses_truncate_too(runtime, people, db, is_postgres) -> None:
-    if not is_postgres:
-        pytest.skip("TRUNCATE is PostgreSQL's; SQLite's DELETE trigger covers a whole-table delete")
+@pytest.mark.postgres_only("TRUNCATE is PostgreSQL's; SQLite's DELETE trigger covers a whole-table delete")
+async def test_postgresql_refuses_truncate_too(runtime, people, db) -> None:
     admin = await people.admin()
     await _entries(runtime, admin, 1)
     with pytest.raises((IntegrityError, DBAPIError)) as exc:

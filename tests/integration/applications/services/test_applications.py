@@ -172,11 +172,9 @@ async def test_brand_list_shows_reach_and_track_record_and_sorts(runtime, people
     assert filtered.slots == 5 and filtered.slots_taken == 0
 
 
-@pytest.mark.postgres
-async def test_concurrent_accepts_never_overfill_a_gig(runtime, people, db, is_postgres) -> None:
+@pytest.mark.postgres_only("row locks are PostgreSQL's; SQLite serialises writers with BEGIN IMMEDIATE anyway")
+async def test_concurrent_accepts_never_overfill_a_gig(runtime, people, db) -> None:
     """Two brand sessions accept different applications for the last slot at the same moment (PostgreSQL)."""
-    if not is_postgres:
-        pytest.skip("row locks are PostgreSQL's; SQLite serialises writers with BEGIN IMMEDIATE anyway")
     brand = await people.brand()
     gig = await make_gig(runtime, brand, slots=1)
     applications = []

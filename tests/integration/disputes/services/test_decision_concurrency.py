@@ -20,14 +20,9 @@ from tests.support.disputes import RATIONALE, actor_now, audit_entries, disputed
 from tests.support.escrow import assert_ledger_invariants, executor, hold_of
 
 
-@pytest.fixture
-def postgres_only(is_postgres: bool) -> None:
-    if not is_postgres:
-        pytest.skip("row-lock races need PostgreSQL (SQLite serialises every writer with BEGIN IMMEDIATE)")
-
-
+@pytest.mark.postgres_only("row-lock races need PostgreSQL (SQLite serialises every writer with BEGIN IMMEDIATE)")
 @pytest.mark.parametrize("outcomes", [("release", "refund"), ("split", "split"), ("refund", "release")])
-async def test_two_admins_decide_at_once(postgres_only, database_url, runtime, people, db, outcomes) -> None:
+async def test_two_admins_decide_at_once(database_url, runtime, people, db, outcomes) -> None:
     deal, dispute_id = await disputed_deal(runtime, CollabState.VERIFIED)
     admins = [await actor_now(runtime, await people.admin()) for _ in outcomes]
     engines = [create_async_engine(database_url) for _ in outcomes]

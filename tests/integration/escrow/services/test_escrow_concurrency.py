@@ -55,13 +55,10 @@ async def _run_ready_calls(runtime: Any, db: Any) -> None:
         await executor(runtime).execute(call_id)
 
 
-@pytest.fixture
-def postgres_only(is_postgres: bool) -> None:
-    if not is_postgres:
-        pytest.skip("concurrent row locks across connections are a PostgreSQL property (SQLite serialises writers)")
+ROW_LOCKS = "concurrent row locks across connections are a PostgreSQL property (SQLite serialises writers)"
 
 
-@pytest.mark.usefixtures("postgres_only")
+@pytest.mark.postgres_only(ROW_LOCKS)
 async def test_release_and_refund_at_the_same_moment_move_money_once(runtime, db, database_url) -> None:
     deal = await funded_deal(runtime, CollabState.VERIFIED, onboarded=True)
     results = await _race(database_url, deal.id, runtime.clock.now(), _release, _refund)
@@ -75,7 +72,7 @@ async def test_release_and_refund_at_the_same_moment_move_money_once(runtime, db
     await assert_ledger_invariants(db)
 
 
-@pytest.mark.usefixtures("postgres_only")
+@pytest.mark.postgres_only(ROW_LOCKS)
 async def test_two_releases_at_once_pay_once(runtime, db, database_url) -> None:
     deal = await funded_deal(runtime, CollabState.VERIFIED, onboarded=True, fee_amount=20_000)
     results = await _race(database_url, deal.id, runtime.clock.now(), _release, _release)
@@ -87,7 +84,7 @@ async def test_two_releases_at_once_pay_once(runtime, db, database_url) -> None:
     await assert_ledger_invariants(db)
 
 
-@pytest.mark.usefixtures("postgres_only")
+@pytest.mark.postgres_only(ROW_LOCKS)
 async def test_the_same_provider_call_executed_twice_at_once_applies_once(runtime, db) -> None:
     deal = await funded_deal(runtime, CollabState.VERIFIED, onboarded=True)
     from marketplace.db import session_scope
@@ -104,7 +101,7 @@ async def test_the_same_provider_call_executed_twice_at_once_applies_once(runtim
     await assert_ledger_invariants(db)
 
 
-@pytest.mark.usefixtures("postgres_only")
+@pytest.mark.postgres_only(ROW_LOCKS)
 async def test_the_database_refuses_to_change_or_unbalance_the_ledger(runtime, db) -> None:
     await funded_deal(runtime)
     from sqlalchemy.exc import DBAPIError
