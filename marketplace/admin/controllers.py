@@ -23,7 +23,9 @@ from marketplace.disputes.services import list_cases
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.forms import FormReader, parse_uuid
 from marketplace.notifications.models import EmailStatus
+from marketplace.reliability.services import accounts_sharing_address, creator_standing
 from marketplace.web import PageController, client_ip, flash, redirect, render, runtime_of, safe_next
+from reputation.services import Subject, score_for
 
 
 def _day(raw: str | None, name: str, errors: dict[str, str]) -> datetime | None:
@@ -91,13 +93,9 @@ class AdminPages(PageController):
         row = await services.user_row(db_session, user_id)
         reliability, same_address = None, []
         if row.creator is not None:
-            from marketplace.reliability.services import accounts_sharing_address, creator_standing
-
             reliability, _ = await creator_standing(db_session, row.creator.id, now)
             same_address = await accounts_sharing_address(db_session, row.creator.id)
         elif row.brand is not None:
-            from reputation.services import Subject, score_for
-
             reliability = await score_for(db_session, Subject.brand(row.brand.id), now)
         history = await audit.search(db_session, audit.AuditFilters(target_id=str(user_id)), limit=20)
         return render(request, "admin/user.html", {

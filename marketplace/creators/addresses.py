@@ -15,14 +15,15 @@ import unicodedata
 _WORDS = {
     "street": "st", "str": "st", "avenue": "ave", "av": "ave", "road": "rd", "boulevard": "blvd", "drive": "dr",
     "lane": "ln", "court": "ct", "place": "pl", "square": "sq", "terrace": "ter", "highway": "hwy",
-    "apartment": "apt", "apt": "apt", "suite": "ste", "unit": "unit", "floor": "fl", "number": "no",
-    "north": "n", "south": "s", "east": "e", "west": "w", "strasse": "str", "straße": "str",
+    "apartment": "apt", "suite": "ste", "floor": "fl", "number": "no",
+    "north": "n", "south": "s", "east": "e", "west": "w", "strasse": "st",
 }
 _NOISE = {"apt", "ste", "unit", "no", "fl"}
 
 
 def _words(text: str) -> list[str]:
-    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").casefold()
+    # casefold() first: "ß" becomes "ss" (NFKD alone has no decomposition for it and would drop it).
+    text = unicodedata.normalize("NFKD", text.casefold()).encode("ascii", "ignore").decode("ascii")
     # "12b" and "12 b" are one door; split letters from digits, then drop the filler words around unit numbers.
     text = re.sub(r"(\d)([a-z])", r"\1 \2", text)
     words = [_WORDS.get(word, word) for word in re.findall(r"[a-z0-9]+", text)]

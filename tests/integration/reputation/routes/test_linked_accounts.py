@@ -24,6 +24,10 @@ def test_the_key_ignores_how_an_address_is_typed_but_not_which_door_it_is() -> N
     key = address_key(line1="12 Baker Street", line2="Apt. 4", postal_code="NW1 6XE", country="GB")
     assert key == address_key(line1="12 baker st", line2="#4", postal_code="nw16xe", country="gb")
     assert key == address_key(line1="12 Baker St., Apartment 4", postal_code="NW1  6XE", country="GB")
+    berlin = address_key(line1="Hauptstraße 5", postal_code="10115", country="DE")
+    assert berlin == address_key(line1="HAUPTSTRASSE 5", postal_code="10115", country="DE")
+    assert address_key(line1="Haupt Straße 5", postal_code="10115", country="DE") == address_key(
+        line1="Haupt Str. 5", postal_code="10115", country="DE")
     assert key != address_key(line1="12 Baker Street", line2="Apt. 5", postal_code="NW1 6XE", country="GB")
     assert key != address_key(line1="14 Baker Street", line2="Apt. 4", postal_code="NW1 6XE", country="GB")
     assert key != address_key(line1="12 Baker Street", line2="Apt. 4", postal_code="NW1 6XE", country="IE")
