@@ -8,6 +8,7 @@ from marketplace.accounts import models as accounts_models
 from marketplace.admin import models as admin_models  # noqa: F401
 from marketplace.applications import models as applications_models
 from marketplace.brands import models as brands_models
+from marketplace.bulk import models as bulk_models  # noqa: F401
 from marketplace.collaborations import models as collaborations_models
 from marketplace.creators import models as creators_models
 from marketplace.db import metadata
@@ -16,6 +17,7 @@ from marketplace.disputes import models as disputes_models  # noqa: F401
 from marketplace.gigs import models as gigs_models
 from marketplace.messaging import models as messaging_models
 from marketplace.notifications import models as notifications_models
+from marketplace.roster import models as roster_models
 from marketplace.verification import models as verification_models
 from reputation import models as reputation_models  # noqa: F401
 
@@ -30,5 +32,6 @@ __all__ = [
     "messaging_models",
     "metadata",
     "notifications_models",
+    "roster_models",
     "verification_models",
 ]

@@ -1,0 +1,1 @@
+"""The brand's roster: every creator it invited, worked with, saved or imported, with CSV in and out."""
