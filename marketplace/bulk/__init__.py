@@ -1,0 +1,1 @@
+"""Bulk actions on hundreds of deals, applications or creators, run as background jobs with progress."""
