@@ -25,6 +25,8 @@ from marketplace.accounts.controllers import AccountApi, AccountPages
 from marketplace.admin.controllers import ROUTES as ADMIN_ROUTES
 from marketplace.applications.controllers import ROUTES as APPLICATION_ROUTES
 from marketplace.brands.controllers import ROUTES as BRAND_ROUTES
+from marketplace.bulk.controllers import ROUTES as BULK_ROUTES
+from marketplace.campaigns.controllers import ROUTES as CAMPAIGN_ROUTES
 from marketplace.collaborations.controllers import ROUTES as COLLABORATION_ROUTES
 from marketplace.creators.controllers import ROUTES as CREATOR_ROUTES
 from marketplace.deadlines.controllers import ROUTES as DEADLINE_ROUTES
@@ -64,6 +66,8 @@ def route_handlers(settings: Settings) -> list[Any]:
         *PAYMENT_ROUTES,
         *RELIABILITY_ROUTES,
         *ADMIN_ROUTES,
+        *BULK_ROUTES,
+        *CAMPAIGN_ROUTES,
         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
     ]
     if not settings.app.is_production:

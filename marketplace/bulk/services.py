@@ -1,0 +1,338 @@
+"""Starting bulk jobs (scoped, checked, limited), running them item by item, showing their progress, retrying."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.auth import Actor, load_actor
+from marketplace.applications.models import Application, ApplicationStatus
+from marketplace.bulk.actions import ACTIONS, BulkAction, ItemWork, Target
+from marketplace.bulk.models import BulkJob, BulkJobItem, ItemState, JobState
+from marketplace.clock import Clock
+from marketplace.collaborations.models import Collaboration
+from marketplace.collaborations.states import CollabState
+from marketplace.creators.models import Creator
+from marketplace.db import session_scope
+from marketplace.errors import Forbidden, InvalidInput, NotFound, PostPactError
+from marketplace.gigs.models import Gig, GigStatus
+from marketplace.jobs import JobContext, enqueue, job
+
+log = logging.getLogger(__name__)
+
+RUN_JOB = "bulk.run_job"
+#: Items read per batch; each item still commits on its own.
+BATCH = 100
+#: Items listed on the progress page (failures first); the API returns every error.
+PAGE_ITEMS = 200
+
+
+def reason_of(exc: Exception) -> str:
+    """Why an item failed, in the words a person reads on the progress page."""
+    if isinstance(exc, InvalidInput):
+        return " ".join(exc.errors.values()) or exc.message
+    if isinstance(exc, PostPactError):
+        return exc.message
+    return "Something went wrong on our side; nothing was changed for this item. Retry it."
+
+
+def action_of(name: str) -> BulkAction:
+    spec = ACTIONS.get(name)
+    if spec is None:
+        raise NotFound(f"There is no bulk action called {name!r}; use one of {', '.join(ACTIONS)}.")
+    return spec
+
+
+def require_role(actor: Actor, spec: BulkAction) -> None:
+    if not actor.is_brand:
+        raise Forbidden("Bulk actions are for brand teams.")
+    if actor.brand_role not in spec.roles:
+        raise Forbidden(f"Your role can't {spec.label.lower()}.")
+    if actor.suspended:
+        raise Forbidden("Your account is suspended; contact support to appeal.")
+
+
+@dataclass
+class Selection:
+    """What to act on: explicit ids, or a filter (a gig and/or states) resolved on the server."""
+
+    ids: list[UUID] | None = None
+    gig_id: UUID | None = None
+    states: list[str] = field(default_factory=list)
+
+
+@dataclass
+class NewItem:
+    target_id: UUID | None
+    label: str
+    data: dict[str, Any] = field(default_factory=dict)
+    #: A CSV row that named nothing we know fails before the job starts, with this reason.
+    error: str | None = None
+
+
+def _too_many(spec: BulkAction, count: int | str) -> InvalidInput:
+    noun = {Target.DEAL: "deals", Target.APPLICATION: "applications", Target.CREATOR: "creators"}[spec.target]
+    return InvalidInput({"ids": f"{spec.label} takes at most {spec.max_items:,} {noun} per request; "
+                                f"this selection has {count}. Narrow the filter or split the list."})
+
+
+async def _check_states(spec: BulkAction, states: Sequence[str]) -> list[str]:
+    known = ({s.value for s in ApplicationStatus} if spec.target == Target.APPLICATION
+             else {s.value for s in CollabState})
+    unknown = [s for s in states if s not in known]
+    if unknown:
+        raise InvalidInput({"status": f"Unknown status {unknown[0]!r}; use one of {', '.join(sorted(known))}."})
+    return list(states) or list(spec.default_states)
+
+
+class BulkService:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+
+    # -- resolving a selection into labelled items, scoped to the actor's brand
+
+    async def _labelled(self, spec: BulkAction, actor: Actor, selection: Selection) -> list[tuple[UUID, str]]:
+        limit = spec.max_items + 1
+        if spec.target == Target.CREATOR:
+            if selection.ids is None:
+                raise InvalidInput({"ids": "Tick the creators to invite."})
+            rows = (await self.session.execute(
+                sa.select(Creator.id, Creator.display_name).where(Creator.id.in_(selection.ids))
+            )).all()
+            return [(r[0], r[1]) for r in rows]
+        if spec.target == Target.APPLICATION:
+            query = (sa.select(Application.id, Creator.display_name, Gig.title)
+                     .join(Creator, Creator.id == Application.creator_id).join(Gig, Gig.id == Application.gig_id)
+                     .where(Application.brand_id == actor.brand_id))
+            column: Any = Application
+        else:
+            query = (sa.select(Collaboration.id, Collaboration.terms["creator_display_name"].as_string(),
+                               Collaboration.terms["gig_title"].as_string())
+                     .where(Collaboration.brand_id == actor.brand_id))
+            column = Collaboration
+        if selection.ids is not None:
+            query = query.where(column.id.in_(selection.ids))
+        else:
+            states = await _check_states(spec, selection.states)
+            if states:
+                query = query.where(column.status.in_(states))
+            if selection.gig_id is not None:
+                query = query.where(column.gig_id == selection.gig_id)
+        rows = (await self.session.execute(query.order_by(column.id).limit(limit))).all()
+        return [(r[0], f"{r[1] or 'Creator'} · {r[2] or 'Gig'}") for r in rows]
+
+    async def _items(self, spec: BulkAction, actor: Actor, selection: Selection) -> list[NewItem]:
+        if selection.ids is not None:
+            unique = list(dict.fromkeys(selection.ids))
+            if not unique:
+                raise InvalidInput({"ids": "Choose at least one item."})
+            if len(unique) > spec.max_items:
+                raise _too_many(spec, f"{len(unique):,}")
+            selection = Selection(ids=unique)
+        found = await self._labelled(spec, actor, selection)
+        if len(found) > spec.max_items:
+            raise _too_many(spec, f"more than {spec.max_items:,}")
+        if selection.ids is not None and len(found) != len(selection.ids):
+            # Someone else's (or no) deal among the ids: refuse the whole request without saying which exists.
+            raise NotFound(f"Some of these {spec.target}s are not yours or don't exist.")
+        if not found:
+            raise InvalidInput({"ids": "Nothing matches this selection."})
+        order = {target: i for i, target in enumerate(selection.ids or [])}
+        found.sort(key=lambda row: order.get(row[0], 0))
+        return [NewItem(target, label[:200]) for target, label in found]
+
+    async def _check_gig(self, actor: Actor, parameters: Mapping[str, Any]) -> None:
+        gig = await self.session.get(Gig, UUID(str(parameters["gig_id"])))
+        if gig is None or gig.brand_id != actor.brand_id:
+            raise InvalidInput({"gig_id": "Choose one of your open gigs."})
+        if GigStatus(gig.status) is not GigStatus.OPEN:
+            raise InvalidInput({"gig_id": f"“{gig.title}” is {GigStatus(gig.status).value}; invite creators to an "
+                                          "open gig (publish it first)."})
+
+    # -- starting, reading, retrying
+
+    async def start(self, actor: Actor, action: str, raw_parameters: Mapping[str, Any], selection: Selection,
+                    *, items: list[NewItem] | None = None) -> BulkJob:
+        """Check everything, write the job and its items, queue it: one transaction, nothing half-written."""
+        spec = action_of(action)
+        require_role(actor, spec)
+        parameters = spec.parse(raw_parameters)
+        if spec.name == "invite":
+            await self._check_gig(actor, parameters)
+        if items is None:
+            items = await self._items(spec, actor, selection)
+        elif len(items) > spec.max_items:
+            raise _too_many(spec, f"{len(items):,}")
+        assert actor.brand_id is not None
+        now = self.clock.now()
+        job_row = BulkJob(brand_id=actor.brand_id, created_by_id=actor.user_id, action=spec.name,
+                          parameters=parameters, state=JobState.QUEUED, total=len(items), done=0,
+                          failed=sum(1 for i in items if i.error))
+        self.session.add(job_row)
+        await self.session.flush()
+        await self.session.execute(sa.insert(BulkJobItem), [
+            {"job_id": job_row.id, "position": n, "target_id": item.target_id, "label": item.label,
+             "data": item.data, "state": ItemState.FAILED if item.error else ItemState.PENDING,
+             "error": item.error, "attempts": 0, "finished_at": now if item.error else None}
+            for n, item in enumerate(items)
+        ])
+        enqueue(self.session, RUN_JOB, str(job_row.id))
+        return job_row
+
+    async def get(self, actor: Actor, job_id: UUID) -> BulkJob:
+        """The job if it is the actor's brand's; anyone else gets 404, never a hint it exists."""
+        row = await self.session.scalar(
+            sa.select(BulkJob).where(BulkJob.id == job_id, BulkJob.brand_id == actor.brand_id)
+        )
+        if row is None or not actor.is_brand:
+            raise NotFound("No such job.")
+        return row
+
+    async def failures(self, job_row: BulkJob, limit: int | None = PAGE_ITEMS) -> list[BulkJobItem]:
+        query = (sa.select(BulkJobItem).where(BulkJobItem.job_id == job_row.id, BulkJobItem.state == ItemState.FAILED)
+                 .order_by(BulkJobItem.position))
+        return list(await self.session.scalars(query.limit(limit) if limit else query))
+
+    async def done_targets(self, job_row: BulkJob) -> list[UUID]:
+        return [t for t in await self.session.scalars(
+            sa.select(BulkJobItem.target_id).where(BulkJobItem.job_id == job_row.id,
+                                                   BulkJobItem.state == ItemState.DONE)
+            .order_by(BulkJobItem.position)) if t is not None]
+
+    async def recent(self, actor: Actor, limit: int = 20) -> list[BulkJob]:
+        return list(await self.session.scalars(
+            sa.select(BulkJob).where(BulkJob.brand_id == actor.brand_id)
+            .order_by(BulkJob.created_at.desc()).limit(limit)
+        ))
+
+    async def retry_failed(self, actor: Actor, job_id: UUID) -> BulkJob:
+        """Failed items go back to pending and the job runs again; done items are never touched."""
+        row = await self.session.scalar(
+            sa.select(BulkJob).where(BulkJob.id == job_id, BulkJob.brand_id == actor.brand_id).with_for_update()
+        )
+        if row is None or not actor.is_brand:
+            raise NotFound("No such job.")
+        require_role(actor, action_of(row.action))
+        retried = (await self.session.execute(
+            sa.update(BulkJobItem)
+            .where(BulkJobItem.job_id == row.id, BulkJobItem.state == ItemState.FAILED,
+                   BulkJobItem.target_id.is_not(None))
+            .values(state=ItemState.PENDING, error=None, finished_at=None)
+        )).rowcount
+        if retried:
+            row.state = JobState.QUEUED
+            row.finished_at = None
+            await _recount(self.session, row)
+            enqueue(self.session, RUN_JOB, str(row.id))
+        return row
+
+
+async def _recount(session: AsyncSession, row: BulkJob) -> int:
+    """Counters from the items themselves (exact after any crash); returns how many are still pending."""
+    counts = dict((await session.execute(
+        sa.select(BulkJobItem.state, sa.func.count()).where(BulkJobItem.job_id == row.id).group_by(BulkJobItem.state)
+    )).tuples().all())
+    row.done = int(counts.get(ItemState.DONE, 0))
+    row.failed = int(counts.get(ItemState.FAILED, 0))
+    return int(counts.get(ItemState.PENDING, 0))
+
+
+# --- running ------------------------------------------------------------------------------------------------------
+
+
+async def _job_actor(session: AsyncSession, row: BulkJob, spec: BulkAction) -> tuple[Actor | None, str]:
+    """The person who started the job, as they are now: removed from the team or suspended, nothing more is done."""
+    loaded = await load_actor(session, row.created_by_id) if row.created_by_id else None
+    actor = loaded[0] if loaded else None
+    if actor is None or actor.brand_id != row.brand_id:
+        return None, "The person who started this job is no longer on the team; start it again yourself."
+    try:
+        require_role(actor, spec)
+    except Forbidden as exc:
+        return None, exc.message
+    return actor, ""
+
+
+async def _finish_item(session: AsyncSession, item: BulkJobItem, state: ItemState, error: str | None,
+                       clock: Clock) -> None:
+    item.state = state
+    item.error = error
+    item.attempts += 1
+    item.finished_at = clock.now()
+    column = BulkJob.done if state is ItemState.DONE else BulkJob.failed
+    await session.execute(sa.update(BulkJob).where(BulkJob.id == item.job_id).values({column: column + 1}))
+
+
+async def _lock_pending(session: AsyncSession, item_id: UUID) -> BulkJobItem | None:
+    item = await session.scalar(
+        sa.select(BulkJobItem).where(BulkJobItem.id == item_id).with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return item if item is not None and item.state is ItemState.PENDING else None
+
+
+async def process_item(ctx: JobContext, spec: BulkAction, actor: Actor | None, refusal: str,
+                       parameters: dict[str, Any], item_id: UUID) -> None:
+    """One item in one transaction: its work and its ``done`` commit together, or neither does. A crash here
+    leaves it pending for the next run; an error marks it failed with the reason, in a transaction of its own."""
+    try:
+        async with session_scope(ctx.session_maker) as session:
+            item = await _lock_pending(session, item_id)
+            if item is None:
+                return  # done (or failed) by an earlier or concurrent run
+            if actor is None or item.target_id is None:
+                raise Forbidden(refusal or "This row names nothing to act on.")
+            work = ItemWork(session, ctx.settings, ctx.clock, actor, parameters, item.target_id, dict(item.data))
+            await spec.apply(work)
+            await _finish_item(session, item, ItemState.DONE, None, ctx.clock)
+    except Exception as exc:
+        if not isinstance(exc, PostPactError):
+            log.exception("bulk item %s (%s) failed", item_id, spec.name)
+        async with session_scope(ctx.session_maker) as session:
+            item = await _lock_pending(session, item_id)
+            if item is not None:
+                await _finish_item(session, item, ItemState.FAILED, reason_of(exc)[:2000], ctx.clock)
+
+
+@job(RUN_JOB, max_retries=3)
+async def run_job(ctx: JobContext, job_id: str) -> None:
+    """Work through a job's pending items in batches. Safe to run twice, or concurrently: each item is locked
+    and re-checked before its work, so it is done once."""
+    jid = UUID(job_id)
+    async with session_scope(ctx.session_maker) as session:
+        row = await session.scalar(sa.select(BulkJob).where(BulkJob.id == jid).with_for_update())
+        if row is None or row.state is JobState.FINISHED:
+            return
+        row.state = JobState.RUNNING
+        row.started_at = row.started_at or ctx.clock.now()
+        spec = action_of(row.action)
+        parameters = dict(row.parameters or {})
+        actor, refusal = await _job_actor(session, row, spec)
+    after = -1
+    while True:
+        async with ctx.session_maker() as session:
+            batch = (await session.execute(
+                sa.select(BulkJobItem.id, BulkJobItem.position)
+                .where(BulkJobItem.job_id == jid, BulkJobItem.state == ItemState.PENDING,
+                       BulkJobItem.position > after)
+                .order_by(BulkJobItem.position).limit(BATCH)
+            )).tuples().all()
+        if not batch:
+            break
+        for item_id, position in batch:
+            # Looked up per item, so the action in force is the registry's (tests swap one in to simulate a crash).
+            await process_item(ctx, ACTIONS.get(spec.name, spec), actor, refusal, parameters, item_id)
+            after = position
+    async with session_scope(ctx.session_maker) as session:
+        row = await session.scalar(sa.select(BulkJob).where(BulkJob.id == jid).with_for_update())
+        assert row is not None
+        if await _recount(session, row) == 0:
+            row.state = JobState.FINISHED
+            row.finished_at = ctx.clock.now()
