@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from escrow.events import EscrowListener
-from escrow.models import CallStatus, PayoutAccount, ProviderCall
+from escrow.models import CallStatus, PayoutAccount, ProviderCall, _utc
 from escrow.providers.base import (
     DefinitiveProviderError,
     PaymentProvider,
@@ -58,7 +58,7 @@ def retry_delay(attempt: int) -> float:
 class ProviderCallExecutor:
     def __init__(self, session_maker: async_sessionmaker[AsyncSession], provider: PaymentProvider,
                  listener_factory: Callable[[AsyncSession], EscrowListener], clock: Clock,
-                 platform_fee_bps: int = 800) -> None:
+                 *, platform_fee_bps: int) -> None:
         self.session_maker = session_maker
         self.provider = provider
         self.listener_factory = listener_factory
@@ -200,7 +200,5 @@ class _Request:
 
     @classmethod
     def of(cls, call: ProviderCall) -> _Request:
-        from escrow.models import _utc
-
         return cls(call.operation, call.idempotency_key, dict(call.params), call.attempts,
                    _utc(call.first_attempt_at))

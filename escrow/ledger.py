@@ -63,6 +63,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrow.inserts import insert_stmt
 from escrow.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction, Phase
 
 
@@ -284,13 +285,8 @@ async def _load_accounts(session: AsyncSession, keys: list[tuple[str, str]],
 
 
 async def _insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     # Column defaults (UUIDv7 id, timestamps) are filled per row by SQLAlchemy.
-    stmt = insert(LedgerAccount).values(rows).on_conflict_do_nothing(index_elements=["code", "currency"])
+    stmt = insert_stmt(session, LedgerAccount).values(rows).on_conflict_do_nothing(index_elements=["code", "currency"])
     await session.execute(stmt)
 
 

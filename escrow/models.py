@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -13,7 +16,20 @@ from advanced_alchemy.base import UUIDv7Base as Base
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
-from escrow.states import EscrowState, status_change_allowed
+from escrow.states import EscrowState
+
+#: True only while ``escrow.transition.transition()`` moves a hold: the one place its status may change.
+_status_change: ContextVar[bool] = ContextVar("escrow_status_change", default=False)
+
+
+@contextmanager
+def status_change() -> Iterator[None]:
+    """Let ``EscrowHold.status`` be written inside this block (used by ``escrow.transition`` only)."""
+    token = _status_change.set(True)
+    try:
+        yield
+    finally:
+        _status_change.reset(token)
 
 
 def enum_column(enum_cls: type[enum.Enum], length: int = 32) -> sa.Enum:
@@ -97,8 +113,8 @@ class EscrowHold(AuditBase):
 
     @validates("status")
     def _only_through_transition(self, _key: str, value: EscrowState) -> EscrowState:
-        if self.__dict__.get("status") is not None and not status_change_allowed():
-            raise RuntimeError("EscrowHold.status changes only through escrow.states.transition()")
+        if self.__dict__.get("status") is not None and not _status_change.get():
+            raise RuntimeError("EscrowHold.status changes only through escrow.transition.transition()")
         return value
 
     @property

@@ -22,6 +22,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from escrow.context import transfer_group
 from escrow.models import (
     CallStatus,
     Chargeback,
@@ -34,7 +35,6 @@ from escrow.models import (
 )
 from escrow.providers.base import Funding, FundingStatus, PaymentProvider, ProviderError, Refund, Transfer
 from escrow.records import ReconciliationMismatch, ReconciliationRun, RunStatus
-from escrow.services import transfer_group
 from escrow.states import EscrowState
 
 log = logging.getLogger(__name__)

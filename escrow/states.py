@@ -1,8 +1,7 @@
-"""The escrow state machine per collaboration: one transition table, one transition function.
+"""The escrow state machine per collaboration, pure: states, actions, the transition table and ``check_transition``.
 
-``transition()`` is the only place an ``EscrowHold.status`` changes: the caller holds the hold's row lock
-(``lock_hold``), the table is checked, the status set, and an ``EscrowEvent`` row records actor, from, to, time and
-payload. Setting the status anywhere else raises.
+No database here: ``escrow.transition.transition()`` locks the hold, applies what ``check_transition`` decides and
+records the event row. ``EscrowHold.status`` changes nowhere else (the model refuses other writes).
 
     awaiting_funding ─start─▶ funding ─succeeded─▶ funded ─release─▶ release_pending ─posted─▶ released
            │                     │  ▲                 │    ▲                │ voided ▲ (partial: back to funded)
@@ -16,17 +15,7 @@ A voided release or refund returns to the state it started from (``funded`` or `
 from __future__ import annotations
 
 import enum
-from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
-from uuid import UUID
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
-
-if TYPE_CHECKING:
-    from escrow.models import EscrowEvent, EscrowHold
 
 
 class EscrowState(enum.StrEnum):
@@ -156,65 +145,25 @@ def can(state: EscrowState, action: EscrowAction) -> bool:
     return (state, action) in TRANSITIONS
 
 
-_transitioning: ContextVar[bool] = ContextVar("escrow_transitioning", default=False)
+@dataclass(frozen=True)
+class EscrowChange:
+    """What one legal move does to a hold: its new status and where a voided posting will return to."""
 
-
-def status_change_allowed() -> bool:
-    return _transitioning.get()
-
-
-@dataclass
-class EscrowTransition:
-    hold: EscrowHold
-    event: EscrowEvent
+    action: EscrowAction
     from_state: EscrowState
     to_state: EscrowState
+    #: The hold's ``resume_status`` after the move (set when a pending posting starts, cleared when it ends).
+    resume_status: EscrowState | None
 
 
-async def lock_hold(session: AsyncSession, *, escrow_id: UUID | None = None,
-                    collaboration_id: UUID | None = None) -> EscrowHold | None:
-    """The escrow row, locked for this transaction (re-read, never a stale cached copy)."""
-    from escrow.models import EscrowHold
-
-    query = sa.select(EscrowHold).with_for_update().execution_options(populate_existing=True)
-    if escrow_id is not None:
-        query = query.where(EscrowHold.id == escrow_id)
-    elif collaboration_id is not None:
-        query = query.where(EscrowHold.collaboration_id == collaboration_id)
-    else:
-        raise ValueError("lock_hold needs escrow_id or collaboration_id")
-    return (await session.scalars(query)).one_or_none()
-
-
-async def transition(session: AsyncSession, hold: EscrowHold, action: EscrowAction, *, actor: str, now: datetime,
-                     payload: dict[str, Any] | None = None) -> EscrowTransition:
-    """Check the table, move, record. The caller locked ``hold`` with ``lock_hold`` in this transaction."""
-    from escrow.models import EscrowEvent
-
-    state = EscrowState(hold.status)
-    resume = EscrowState(hold.resume_status) if hold.resume_status else None
+def check_transition(state: EscrowState, action: EscrowAction, resume: EscrowState | None) -> EscrowChange:
+    """Pure: the change ``action`` makes to an escrow in ``state`` (``resume`` is its current ``resume_status``);
+    raises IllegalEscrowTransition when the table has no such move."""
     target = target_of(state, action, resume)
-    token = _transitioning.set(True)
-    try:
-        hold.status = target
-    finally:
-        _transitioning.reset(token)
     if target in PENDING and state not in PENDING:
-        hold.resume_status = state
+        resume_after: EscrowState | None = state
     elif target not in PENDING:
-        hold.resume_status = None
-    if target != state:
-        hold.status_changed_at = now
-    hold.event_count += 1
-    event = EscrowEvent(
-        escrow_id=hold.id,
-        seq=hold.event_count,
-        action=action.value,
-        from_state=state.value,
-        to_state=target.value,
-        actor=actor[:80],
-        payload=payload or {},
-        created_at=now,
-    )
-    session.add(event)
-    return EscrowTransition(hold, event, state, target)
+        resume_after = None
+    else:
+        resume_after = resume
+    return EscrowChange(action, state, target, resume_after)

@@ -27,7 +27,7 @@ from typing import Any
 
 import stripe
 
-from escrow.money import normalise_currency
+from escrow.money import exponent, normalise_currency
 from escrow.providers.base import (
     DefinitiveProviderError,
     Funding,
@@ -163,8 +163,6 @@ def fee_in_charge_currency(fee: int, settlement_currency: str, charge_currency: 
     """
     if settlement_currency.upper() == charge_currency.upper() or not exchange_rate:
         return fee
-    from escrow.money import exponent
-
     rate = Decimal(str(exchange_rate))
     shift = Decimal(10) ** (exponent(charge_currency) - exponent(settlement_currency))
     return int((Decimal(fee) / rate * shift).quantize(Decimal(1), rounding=ROUND_HALF_UP))

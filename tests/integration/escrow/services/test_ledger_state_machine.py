@@ -63,12 +63,13 @@ class EscrowMachine(RuleBasedStateMachine):
         return self.env["loop"].run_until_complete(coro)
 
     def service(self, session: Any) -> EscrowService:
-        return EscrowService(session, now=self.env["clock"].now(), listener=self.listener)
+        return EscrowService(session, now=self.env["clock"].now(), listener=self.listener,
+                             platform_fee_bps=self.env["runtime"].settings.app.platform_fee_bps)
 
     def executor(self) -> ProviderCallExecutor:
         env = self.env
         return ProviderCallExecutor(env["runtime"].session_maker, env["provider"], lambda _s: self.listener,
-                                    env["clock"])
+                                    env["clock"], platform_fee_bps=env["runtime"].settings.app.platform_fee_bps)
 
     async def _in_tx(self, fn: Any) -> Any:
         try:

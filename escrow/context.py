@@ -1,0 +1,149 @@
+"""What every family of escrow actions shares: the transaction context, locking a hold, moving its state, calls.
+
+An ``EscrowContext`` is one database transaction's view of escrow (session, clock reading, listener, actor). Locks
+are always taken in one order: the collaboration (through the listener), the escrow hold, then the call row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrow import ledger
+from escrow.events import EscrowListener
+from escrow.models import CallStatus, EscrowHold, LedgerTransaction, PayoutAccount, ProviderCall
+from escrow.states import PENDING, EscrowAction
+from escrow.transition import lock_hold, transition
+
+
+def transfer_group(collaboration_id: UUID) -> str:
+    return f"collab:{collaboration_id}"
+
+
+def call_metadata(hold: EscrowHold, key: str) -> dict[str, str]:
+    """What the provider stores with an object we create, so its reports lead back to the hold and the call."""
+    return {"escrow_id": str(hold.id), "collaboration_id": str(hold.collaboration_id), "call_key": key}
+
+
+def why_not(hold: EscrowHold | None, what: str) -> str:
+    if hold is None:
+        return f"Can't {what}: this deal was never funded."
+    if hold.state in PENDING:
+        return f"Can't {what}: a payment for this deal is already in progress."
+    return f"Can't {what} while the escrow is {hold.state.value.replace('_', ' ')}."
+
+
+@dataclass(frozen=True)
+class EscrowContext:
+    session: AsyncSession
+    now: datetime
+    listener: EscrowListener
+    actor: str
+
+    # --- locking ----------------------------------------------------------------------------------------------------
+
+    async def lock(self, *, collaboration_id: UUID | None = None, escrow_id: UUID | None = None) -> EscrowHold | None:
+        """The hold, locked after its collaboration (the fixed lock order)."""
+        if collaboration_id is None:
+            assert escrow_id is not None
+            collaboration_id = await self.session.scalar(
+                sa.select(EscrowHold.collaboration_id).where(EscrowHold.id == escrow_id)
+            )
+            if collaboration_id is None:
+                return None
+        await self.listener.lock_subject(self.session, collaboration_id)
+        return await lock_hold(self.session, collaboration_id=collaboration_id)
+
+    async def lock_call(self, call_id: UUID) -> tuple[ProviderCall, EscrowHold | None] | None:
+        """A provider call and its hold, locked hold first."""
+        call = await self.session.get(ProviderCall, call_id)
+        if call is None:
+            return None
+        hold = await self.lock(escrow_id=call.escrow_id) if call.escrow_id is not None else None
+        call = await self.session.scalar(
+            sa.select(ProviderCall).where(ProviderCall.id == call_id).with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        assert call is not None
+        return call, hold
+
+    async def move(self, hold: EscrowHold, action: EscrowAction, **payload: Any) -> None:
+        await transition(self.session, hold, action, actor=self.actor, now=self.now, payload=payload)
+
+    # --- provider calls ---------------------------------------------------------------------------------------------
+
+    async def new_call(self, hold: EscrowHold | None, *, key: str, operation: str, amount: int, currency: str | None,
+                       params: dict[str, Any], pending: LedgerTransaction | None = None,
+                       creator_id: UUID | None = None, waiting: bool = False) -> ProviderCall:
+        """Record a decided provider call (made after commit by the executor); a waiting one is not scheduled."""
+        call = ProviderCall(
+            idempotency_key=key,
+            operation=operation,
+            escrow_id=hold.id if hold is not None else None,
+            creator_id=creator_id or (hold.creator_id if hold is not None else None),
+            pending_transaction_id=pending.id if pending is not None else None,
+            amount=amount,
+            currency=currency,
+            params=params,
+            status=CallStatus.WAITING if waiting else CallStatus.READY,
+            next_attempt_at=self.now,
+        )
+        self.session.add(call)
+        await self.session.flush()
+        if not waiting:
+            await self.listener.schedule_provider_call(self.session, call.id)
+        return call
+
+    async def void_call(self, hold: EscrowHold, call: ProviderCall, message: str) -> None:
+        """Void the call's pending posting and release what it reserved; the call ends failed."""
+        pending = await self.session.get(LedgerTransaction, call.pending_transaction_id)
+        assert pending is not None
+        await ledger.resolve(self.session, pending, post_it=False, now=self.now, actor=self.actor, memo=message)
+        if call.params.get("source") != "brand_funding":
+            hold.reserved_amount -= call.amount + int(call.params.get("fee", 0))
+        call.status = CallStatus.FAILED
+        call.last_error = message[:1000]
+        call.completed_at = self.now
+
+    async def calls_of(self, hold: EscrowHold) -> list[ProviderCall]:
+        return list(
+            await self.session.scalars(
+                sa.select(ProviderCall).where(ProviderCall.escrow_id == hold.id).order_by(ProviderCall.created_at)
+            )
+        )
+
+    async def unfinished_calls(self, hold: EscrowHold) -> list[ProviderCall]:
+        return [c for c in await self.calls_of(hold)
+                if c.status in (CallStatus.READY, CallStatus.WAITING) and c.pending_transaction_id is not None]
+
+    async def open_call(self, hold: EscrowHold, operation: str) -> ProviderCall | None:
+        return await self.session.scalar(
+            sa.select(ProviderCall)
+            .where(
+                ProviderCall.escrow_id == hold.id,
+                ProviderCall.operation == operation,
+                ProviderCall.status.in_([CallStatus.READY, CallStatus.WAITING, CallStatus.SUCCEEDED]),
+            )
+            .order_by(ProviderCall.created_at.desc(), ProviderCall.id.desc())
+            .limit(1)
+        )
+
+    # --- lookups ----------------------------------------------------------------------------------------------------
+
+    async def hold_for(self, collaboration_id: UUID) -> EscrowHold | None:
+        return await self.session.scalar(sa.select(EscrowHold).where(EscrowHold.collaboration_id == collaboration_id))
+
+    async def hold_by_funding_ref(self, funding_ref: str) -> EscrowHold | None:
+        hold = await self.session.scalar(sa.select(EscrowHold).where(EscrowHold.funding_ref == funding_ref))
+        if hold is not None:
+            return hold
+        txn = await ledger.find_transaction(self.session, f"funding:{funding_ref}")
+        return await self.session.get(EscrowHold, txn.escrow_id) if txn and txn.escrow_id else None
+
+    async def payout_account(self, creator_id: UUID) -> PayoutAccount | None:
+        return await self.session.scalar(sa.select(PayoutAccount).where(PayoutAccount.creator_id == creator_id))
