@@ -238,7 +238,7 @@ async def _recount(session: AsyncSession, row: BulkJob) -> int:
     """Counters from the items themselves (exact after any crash); returns how many are still pending."""
     counts = dict((await session.execute(
         sa.select(BulkJobItem.state, sa.func.count()).where(BulkJobItem.job_id == row.id).group_by(BulkJobItem.state)
-    )).tuples().all())
+    )).all())
     row.done = int(counts.get(ItemState.DONE, 0))
     row.failed = int(counts.get(ItemState.FAILED, 0))
     return int(counts.get(ItemState.PENDING, 0))
@@ -323,7 +323,7 @@ async def run_job(ctx: JobContext, job_id: str) -> None:
                 .where(BulkJobItem.job_id == jid, BulkJobItem.state == ItemState.PENDING,
                        BulkJobItem.position > after)
                 .order_by(BulkJobItem.position).limit(BATCH)
-            )).tuples().all()
+            )).all()
         if not batch:
             break
         for item_id, position in batch:

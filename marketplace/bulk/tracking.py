@@ -39,7 +39,7 @@ async def _funded_deals(session: AsyncSession, brand_id: UUID, creator_ids: list
     if gig_id is not None:
         query = query.where(Collaboration.gig_id == gig_id)
     deals: dict[UUID, list[UUID]] = {}
-    for creator_id, deal_id in (await session.execute(query.order_by(Collaboration.id))).tuples():
+    for creator_id, deal_id in (await session.execute(query.order_by(Collaboration.id))).all():
         deals.setdefault(creator_id, []).append(deal_id)
     return deals
 
@@ -65,10 +65,10 @@ async def tracking_items(session: AsyncSession, brand_id: UUID, data: bytes | st
     handles = {r.get("handle", "").lower().lstrip("@") for _, r in rows if r.get("handle")}
     by_email = dict((await session.execute(
         sa.select(sa.func.lower(User.email), Creator.id).join(Creator, Creator.user_id == User.id)
-        .where(sa.func.lower(User.email).in_(emails)))).tuples().all()) if emails else {}
+        .where(sa.func.lower(User.email).in_(emails)))).all()) if emails else {}
     by_handle = dict((await session.execute(
         sa.select(SocialAccount.handle, SocialAccount.creator_id).where(SocialAccount.handle.in_(handles))
-    )).tuples().all()) if handles else {}
+    )).all()) if handles else {}
     deal_ids: list[UUID] = []
     for _, r in rows:
         with contextlib.suppress(ValueError):

@@ -102,11 +102,11 @@ async def campaign_board(session: AsyncSession, actor: Actor, gig_id: UUID, now:
     names = Creator.display_name
     invited = dict((await session.execute(
         sa.select(GigInvitation.creator_id, names).join(Creator, Creator.id == GigInvitation.creator_id)
-        .where(GigInvitation.gig_id == gig.id))).tuples().all())
+        .where(GigInvitation.gig_id == gig.id))).all())
     applications = (await session.execute(
         sa.select(Application.id, Application.creator_id, Application.status, names)
         .join(Creator, Creator.id == Application.creator_id).where(Application.gig_id == gig.id)
-        .order_by(Application.created_at))).tuples().all()
+        .order_by(Application.created_at))).all()
     deals = {row[1]: row for row in (await session.execute(
         sa.select(Collaboration.id, Collaboration.application_id, Collaboration.status, Collaboration.next_due_at,
                   Collaboration.deadlines_paused_at)
@@ -173,7 +173,7 @@ async def shipments_csv(session: AsyncSession, actor: Actor) -> str:
     rows = (await session.execute(
         sa.select(Shipment, Collaboration.terms).join(Collaboration, Collaboration.id == Shipment.collaboration_id)
         .where(Collaboration.brand_id == actor.brand_id).order_by(Shipment.shipped_at, Shipment.id)
-    )).tuples()
+    ))
     return csv_text(
         ["deal_id", "creator", "gig", "carrier", "tracking_number", "tracking_url", "shipped_at", "received_at",
          "problem"],
@@ -187,7 +187,7 @@ async def payouts_csv(session: AsyncSession, actor: Actor) -> str:
     rows = (await session.execute(
         sa.select(EscrowHold, Collaboration.terms).join(Collaboration, Collaboration.id == EscrowHold.collaboration_id)
         .where(EscrowHold.brand_id == actor.brand_id).order_by(EscrowHold.created_at, EscrowHold.id)
-    )).tuples()
+    ))
 
     def money(amount: int, currency: str) -> str:
         return major_units(amount, currency)
