@@ -36,6 +36,7 @@ from marketplace.messaging.controllers import ROUTES as MESSAGING_ROUTES
 from marketplace.notifications.controllers import ROUTES as NOTIFICATION_ROUTES
 from marketplace.payments.controllers import ROUTES as PAYMENT_ROUTES
 from marketplace.reliability.controllers import ROUTES as RELIABILITY_ROUTES
+from marketplace.roster.controllers import ROUTES as ROSTER_ROUTES
 from marketplace.runtime import Runtime, build_runtime
 from marketplace.sessions import SESSION_STORE, session_config, session_store
 from marketplace.settings import PROJECT_ROOT, Settings, get_settings
@@ -65,6 +66,7 @@ def route_handlers(settings: Settings) -> list[Any]:
         *NOTIFICATION_ROUTES,
         *PAYMENT_ROUTES,
         *RELIABILITY_ROUTES,
+        *ROSTER_ROUTES,
         *ADMIN_ROUTES,
         *BULK_ROUTES,
         *CAMPAIGN_ROUTES,
