@@ -228,8 +228,9 @@ class CreatorDirectoryPages(PageController):
     dependencies = {"brands": Provide(provide_brands, sync_to_thread=False)}
 
     async def _invitable_gigs(self, session: AsyncSession, brand_id: UUID) -> list[Gig]:
+        """Only open gigs: an invitation to a draft reaches nobody until it is published, which surprised brands."""
         return list(await session.scalars(
-            sa.select(Gig).where(Gig.brand_id == brand_id, Gig.status.in_([GigStatus.OPEN, GigStatus.DRAFT]))
+            sa.select(Gig).where(Gig.brand_id == brand_id, Gig.status == GigStatus.OPEN)
             .order_by(Gig.created_at.desc()).limit(100)
         ))
 
@@ -266,6 +267,9 @@ class CreatorDirectoryPages(PageController):
         try:
             if not gig_ids:
                 raise InvalidInput({"gig_id": "Choose the gig to invite them to."})
+            chosen = await brands.session.get(Gig, gig_ids[0])
+            if chosen is None or chosen.brand_id != request.user.brand_id or chosen.status is not GigStatus.OPEN:
+                raise InvalidInput({"gig_id": "Choose one of your open gigs; publish a draft before inviting."})
             result = await GigService(brands.session, brands.runtime).invite_creators(
                 request.user, gig_ids[0], ids, f.text("message", max_length=UNLIMITED, strip=False))
         except (InvalidInput, Conflict) as exc:

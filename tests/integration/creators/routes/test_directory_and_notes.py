@@ -151,3 +151,27 @@ async def test_address_only_for_the_brands_own_live_product_deals(web, make_web,
     await db.execute(sa.update(Collaboration).where(Collaboration.id == deal.collaboration.id)
                      .values(status=CollabState.CANCELLED))
     assert "1 High St" not in (await web.get(f"/brand/creators/{deal.creator.creator_id}")).text
+
+
+async def test_directory_invites_only_to_open_gigs_with_and_without_htmx(web, runtime, people, db) -> None:
+    brand = await people.brand()
+    draft = await make_gig(runtime, brand, publish=False, title="Draft launch")
+    open_gig = await make_gig(runtime, brand, title="Open launch")
+    creators = [await make_creator_with_account(runtime, people) for _ in range(2)]
+    await web.sign_in(brand.email, brand.password)
+    for htmx in (False, True):
+        page = await web.get("/brand/creators", htmx=htmx)
+        assert page.status_code == 200
+        assert "Open launch" in page.text and "Draft launch" not in page.text
+        # The filter form re-runs the search only for its own selects, never the invite form's gig picker.
+        assert "from:select" not in page.text
+    refused = await web.post("/brand/creators/invite", [("gig_id", str(draft.id)), ("back", "/brand/creators"),
+                                                        *[("creator_ids", str(c.creator_id)) for c in creators]])
+    assert refused.status_code == 303
+    assert await db.scalar(sa.select(sa.func.count(GigInvitation.id))) == 0
+    assert "open gigs" in (await web.get("/brand/creators")).text
+    invited = await web.post("/brand/creators/invite", [
+        ("gig_id", str(open_gig.id)), ("back", "/brand/creators?sort=newest"),
+        *[("creator_ids", str(c.creator_id)) for c in creators]], htmx=True)
+    assert invited.status_code == 200 and invited.headers["hx-redirect"] == "/brand/creators?sort=newest"
+    assert await db.scalar(sa.select(sa.func.count(GigInvitation.id)).where(GigInvitation.gig_id == open_gig.id)) == 2
