@@ -43,6 +43,7 @@ from marketplace.settings import PROJECT_ROOT, Settings, get_settings
 from marketplace.site import DevOutbox, SitePages
 from marketplace.templating import jinja_engine_callback
 from marketplace.web import handle_exception
+from marketplace.stores.controllers import ROUTES as STORE_ROUTES
 
 log = logging.getLogger("postpact")
 
@@ -69,6 +70,7 @@ def route_handlers(settings: Settings) -> list[Any]:
         *ROSTER_ROUTES,
         *ADMIN_ROUTES,
         *BULK_ROUTES,
+        *STORE_ROUTES,
         *CAMPAIGN_ROUTES,
         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
     ]

@@ -42,6 +42,7 @@ JOB_MODULES: list[str] = [
     "marketplace.deadlines.jobs",
     "marketplace.verification.jobs",
     "marketplace.disputes.jobs",
+    "marketplace.stores.jobs",
     "marketplace.bulk.services",
 ]
 

@@ -137,6 +137,22 @@ class StorageSettings:
 
 
 @dataclass(frozen=True)
+class StoresSettings:
+    """Connected shops (Shopify, WooCommerce, custom)."""
+
+    #: Fernet keys for store secrets, newest first (older ones still decrypt, so keys rotate); empty: one derived
+    #: from SECRET_KEY.
+    encryption_keys: tuple[str, ...] = ()
+    #: The Shopify Admin API version every call pins (Shopify supports each for a year).
+    shopify_api_version: str = "2025-10"
+    #: Largest webhook body accepted; Shopify and WooCommerce payloads are a few kilobytes.
+    webhook_max_bytes: int = 2 * 1024 * 1024
+    timeout_seconds: float = 10.0
+    #: Lets a store's address be plain http://host:port (local stand-ins); refused in production.
+    allow_http: bool = False
+
+
+@dataclass(frozen=True)
 class Settings:
     app: AppSettings = field(default_factory=AppSettings)
     db: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -160,6 +176,7 @@ class Settings:
             raise ConfigurationError(f"POSTPACT_ENV must be development, test or production, got {app_env!r}")
         secret = env.get("SECRET_KEY", "")
         var_dir = Path(env["POSTPACT_VAR_DIR"]) if env.get("POSTPACT_VAR_DIR") else VAR_DIR
+    stores: StoresSettings = field(default_factory=StoresSettings)
         db_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'postpact.db'}"
         settings = cls(
             app=AppSettings(
@@ -210,6 +227,12 @@ class Settings:
                     "SECRET_KEY is not set (use a long random value, e.g. `python -c 'import secrets; "
                     "print(secrets.token_urlsafe(48))'`)"
                 )
+            stores=StoresSettings(
+                encryption_keys=tuple(k.strip() for k in env.get("STORES_ENCRYPTION_KEYS", "").split(",") if k.strip()),
+                shopify_api_version=env.get("SHOPIFY_API_VERSION", "2025-10").strip() or "2025-10",
+                webhook_max_bytes=_int(env, "STORES_WEBHOOK_MAX_BYTES", 2 * 1024 * 1024),
+                allow_http=_bool(env.get("STORES_ALLOW_HTTP")),
+            ),
             elif len(self.app.secret_key) < 32:
                 problems.append("SECRET_KEY is shorter than 32 characters")
             if self.db.is_sqlite:
@@ -233,6 +256,8 @@ def _development_secret(var_dir: Path) -> str:
     path = var_dir / "secret_key"
     try:
         return path.read_text().strip()
+            if self.stores.allow_http:
+                problems.append("STORES_ALLOW_HTTP is for local stand-ins; store secrets must travel over https")
     except FileNotFoundError:
         var_dir.mkdir(parents=True, exist_ok=True)
         value = secrets.token_urlsafe(48)

@@ -44,6 +44,9 @@ class Gig(AuditBase):
     product_retail_value: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     product_image_url: Mapped[str | None] = mapped_column(sa.String(2000), default=None)
     product_included: Mapped[bool] = mapped_column(default=True)
+    #: The product picked from a connected store's catalog (marketplace.stores), or None when typed by hand.
+    store_product_id: Mapped[UUID | None] = mapped_column(
+        sa.ForeignKey("store_product.id", ondelete="SET NULL"), default=None)
 
     # Compensation (minor units of `currency`)
     currency: Mapped[str] = mapped_column(sa.String(3), default="USD")

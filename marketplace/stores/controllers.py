@@ -1,0 +1,391 @@
+"""Store pages under /brand/stores, the stores JSON API, store webhooks and custom stores' signed order pushes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.di import NamedDependency
+from litestar.openapi import ResponseSpec
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.auth import Actor
+from marketplace.accounts.guards import brand_member
+from marketplace.brands.models import BrandRole
+from marketplace.collaborations.models import Collaboration
+from marketplace.errors import Forbidden, InvalidInput, NotFound
+from marketplace.gigs.models import Gig
+from marketplace.jobs import enqueue
+from marketplace.stores import intake
+from marketplace.stores.jobs import PROCESS_JOB, SYNC_JOB
+from marketplace.stores.models import SeedingOrder, StoreConnection, StorePlatform, StoreProduct
+from marketplace.stores.schemas import (
+    GigProductIn,
+    ProblemOut,
+    ProductListOut,
+    PushAccepted,
+    SeedingIn,
+    SeedingListOut,
+    StoreIn,
+    StoreOut,
+    StorePatch,
+    TestOut,
+    product_out,
+    seeding_out,
+    store_out,
+    webhook_url,
+)
+from marketplace.stores.seeding import plan_for_gig
+from marketplace.stores.services import SECRET_FIELDS, StoreService
+from marketplace.stores.vault import SecretBox, masked
+from marketplace.web import PageController, Problem, flash, problem_response, redirect, render, runtime_of
+
+MANAGERS = brand_member(BrandRole.MANAGER)
+PLATFORM_CHOICES = [("shopify", "Shopify"), ("woocommerce", "WooCommerce"), ("custom", "Other (pushes orders)")]
+
+
+def _problems(*statuses: int) -> dict[int, ResponseSpec]:
+    words = {400: "Malformed request", 401: "Sign-in required or bad signature", 403: "Your role can't do this",
+             404: "Not found (or another brand's)", 413: "Body too large", 422: "A message per invalid field"}
+    return {s: ResponseSpec(data_container=ProblemOut, description=words[s], media_type="application/problem+json")
+            for s in statuses}
+
+
+def _service(request: Request[Any, Any, Any], session: AsyncSession) -> StoreService:
+    runtime = runtime_of(request)
+    return StoreService(session, runtime.settings, runtime.clock.now())
+
+
+# --- pages ----------------------------------------------------------------------------------------------------------
+
+
+class StorePages(PageController):
+    path = "/brand/stores"
+    guards = [brand_member()]
+
+    async def _list_page(self, request: Request[Any, Any, Any], session: AsyncSession, *, form: dict[str, Any],
+                         errors: dict[str, str], status_code: int = 200) -> Response[Any]:
+        stores = await _service(request, session).list(request.user)
+        return render(request, "stores/list.html", {
+            "stores": stores, "form": form, "errors": errors, "platforms": PLATFORM_CHOICES,
+            "secret_fields": {p.value: f for p, f in SECRET_FIELDS.items()}}, block="connect",
+            status_code=status_code)
+
+    @get("/", name="brand_stores")
+    async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        return await self._list_page(request, db_session, form={"platform": "shopify"}, errors={})
+
+    @post("/", guards=[MANAGERS])
+    async def connect(self, request: Request[Any, Any, Any],
+                      db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        form = {k: str(v) for k, v in (await request.form()).items() if k != "_csrf_token"}
+        try:
+            connected = await _service(request, db_session).connect(request.user, form)
+        except InvalidInput as exc:
+            kept = {k: v for k, v in form.items() if k in ("platform", "name", "shop_url")}
+            return await self._list_page(request, db_session, form=kept, errors=exc.errors, status_code=422)
+        if connected.signing_secret:
+            # Shown on this one answer only (never stored in the session or shown again).
+            return await self._detail(request, db_session, connected.store.id, signing_secret=connected.signing_secret)
+        if connected.store.platform is not StorePlatform.CUSTOM:
+            enqueue(db_session, SYNC_JOB, str(connected.store.id))
+        flash(request, f"{connected.store.name} connected. Test the connection; the catalog is being synced.")
+        return redirect(request, f"/brand/stores/{connected.store.id}")
+
+    async def _detail(self, request: Request[Any, Any, Any], session: AsyncSession, store_id: UUID, *,
+                      signing_secret: str | None = None, errors: dict[str, str] | None = None,
+                      status_code: int = 200) -> Response[Any]:
+        service = _service(request, session)
+        store = await service.get(request.user, store_id)
+        products = await service.products(request.user, store_id, limit=200)
+        seeding = (await session.execute(
+            sa.select(SeedingOrder, Collaboration.gig_id).join(Collaboration)
+            .where(SeedingOrder.store_id == store.id).order_by(SeedingOrder.created_at.desc()).limit(50))).all()
+        public_url = runtime_of(request).settings.app.public_url
+        return render(request, "stores/detail.html", {
+            "store": store, "products": products, "seeding": seeding, "signing_secret": signing_secret,
+            "webhook_url": webhook_url(store, public_url), "errors": errors or {}, "form": {},
+            "masked": {name: masked(last4) for name, last4 in (store.secret_hints or {}).items()},
+            "secret_labels": SECRET_FIELDS[store.platform]}, block="status", status_code=status_code)
+
+    @get("/{store_id:uuid}", name="brand_store")
+    async def detail(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                     db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        return await self._detail(request, db_session, store_id)
+
+    @post("/{store_id:uuid}/test", guards=[MANAGERS])
+    async def test(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                   db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        await _service(request, db_session).test(request.user, store_id)
+        return await self._detail(request, db_session, store_id)
+
+    @post("/{store_id:uuid}/sync", guards=[MANAGERS])
+    async def sync(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                   db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        store = await _service(request, db_session).get(request.user, store_id)
+        enqueue(db_session, SYNC_JOB, str(store.id))
+        flash(request, "The catalog sync is queued; reload in a minute.")
+        return redirect(request, f"/brand/stores/{store_id}")
+
+    @post("/{store_id:uuid}/secrets", guards=[MANAGERS])
+    async def rotate(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                     db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        form = {k: str(v) for k, v in (await request.form()).items() if k != "_csrf_token"}
+        try:
+            changed = await _service(request, db_session).update(request.user, store_id, {
+                **form, "rotate_signing_secret": form.get("rotate_signing_secret") == "on"})
+        except InvalidInput as exc:
+            return await self._detail(request, db_session, store_id, errors=exc.errors, status_code=422)
+        if changed.signing_secret:
+            return await self._detail(request, db_session, store_id, signing_secret=changed.signing_secret)
+        flash(request, "Saved. Test the connection to check the new details.")
+        return redirect(request, f"/brand/stores/{store_id}")
+
+    @post("/{store_id:uuid}/disconnect", guards=[MANAGERS])
+    async def disconnect(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                         db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        await _service(request, db_session).disconnect(request.user, store_id)
+        flash(request, "Store disconnected; its secrets are deleted. Orders already received are kept.")
+        return redirect(request, "/brand/stores")
+
+    @get("/gigs/{gig_id:uuid}", name="brand_gig_seeding")
+    async def gig_seeding(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
+                          db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        return await _gig_page(request, db_session, gig_id, results=None)
+
+    @post("/gigs/{gig_id:uuid}/product", guards=[MANAGERS])
+    async def pick_product(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
+                           db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        raw = str((await request.form()).get("store_product_id") or "")
+        try:
+            product_id = UUID(raw) if raw else None
+        except ValueError:
+            product_id = None
+        await pick_gig_product(db_session, request.user, gig_id, product_id)
+        flash(request, "The gig's product is set." if product_id else "The gig's product is typed by hand again.")
+        return redirect(request, f"/brand/stores/gigs/{gig_id}")
+
+    @post("/gigs/{gig_id:uuid}/seeding", guards=[MANAGERS])
+    async def create_seeding(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
+                             db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        form = await request.form()
+        variants: dict[UUID, UUID] = {}
+        for key, value in form.items():
+            if key.startswith("variant.") and value:
+                try:
+                    variants[UUID(key[8:])] = UUID(str(value))
+                except ValueError:
+                    continue
+        plans = await plan_for_gig(db_session, request.user, gig_id, runtime_of(request).clock.now(),
+                                   variants=variants)
+        return await _gig_page(request, db_session, gig_id, results=plans)
+
+
+async def _gig_page(request: Request[Any, Any, Any], session: AsyncSession, gig_id: UUID,
+                    results: Any) -> Response[Any]:
+    actor: Actor = request.user
+    gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id))
+    if gig is None:
+        raise NotFound("No such gig.")
+    service = _service(request, session)
+    product = await session.get(StoreProduct, gig.store_product_id) if gig.store_product_id else None
+    variants = []
+    if product is not None:
+        variants = next((vs for p, vs in await service.products(actor, product.store_id, limit=1000)
+                         if p.id == product.id), [])
+    deals = (await session.execute(
+        sa.select(Collaboration, SeedingOrder).outerjoin(SeedingOrder, SeedingOrder.collaboration_id ==
+                                                         Collaboration.id)
+        .where(Collaboration.gig_id == gig.id).order_by(Collaboration.created_at))).all()
+    return render(request, "stores/gig.html", {
+        "gig": gig, "product": product, "variants": variants, "deals": deals, "results": results,
+        "choices": await service.catalog_choices(actor.brand_id)}, block="seeding")  # type: ignore[arg-type]
+
+
+async def pick_gig_product(session: AsyncSession, actor: Actor, gig_id: UUID, product_id: UUID | None) -> Gig:
+    """Point the gig at a catalog product (copying its name and picture when the gig has none), or clear it."""
+    if actor.brand_role not in (BrandRole.OWNER, BrandRole.MANAGER):
+        raise Forbidden("Only owners and managers change gigs.")
+    gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id)
+                               .with_for_update())
+    if gig is None:
+        raise NotFound("No such gig.")
+    if product_id is None:
+        gig.store_product_id = None
+        return gig
+    product = await session.scalar(
+        sa.select(StoreProduct).join(StoreConnection, StoreConnection.id == StoreProduct.store_id)
+        .where(StoreProduct.id == product_id, StoreConnection.brand_id == actor.brand_id,
+               StoreConnection.disconnected_at.is_(None), StoreProduct.deleted_at.is_(None)))
+    if product is None:
+        raise InvalidInput({"store_product_id": "Pick a product from one of your connected stores."})
+    gig.store_product_id = product.id
+    if not gig.product_name:
+        gig.product_name = product.title[:140]
+    if not gig.product_image_url and product.image_url:
+        gig.product_image_url = product.image_url
+    return gig
+
+
+# --- JSON API -------------------------------------------------------------------------------------------------------
+
+
+class StoreApi(Controller):
+    path = "/api/v1"
+    tags = ["stores"]
+    guards = [brand_member()]
+
+    @get("/stores", summary="The brand's connected stores", responses=_problems(401, 403))
+    async def list_stores(self, request: Request[Any, Any, Any],
+                          db_session: NamedDependency[AsyncSession]) -> list[StoreOut]:
+        public_url = runtime_of(request).settings.app.public_url
+        return [store_out(s, public_url) for s in await _service(request, db_session).list(request.user)]
+
+    @post("/stores", summary="Connect a store", status_code=HTTP_201_CREATED,
+          responses=_problems(400, 401, 403, 422))
+    async def create_store(self, request: Request[Any, Any, Any], data: JSONBody[StoreIn],
+                           db_session: NamedDependency[AsyncSession]) -> StoreOut:
+        connected = await _service(request, db_session).connect(request.user, {
+            "platform": data.platform, "name": data.name, "shop_url": data.shop_url,
+            "access_token": data.access_token, "api_secret": data.api_secret, "webhook_secret": data.webhook_secret})
+        if connected.store.platform is not StorePlatform.CUSTOM:
+            enqueue(db_session, SYNC_JOB, str(connected.store.id))
+        return store_out(connected.store, runtime_of(request).settings.app.public_url, connected.signing_secret)
+
+    @get("/stores/{store_id:uuid}", summary="One store", responses=_problems(401, 403, 404))
+    async def get_store(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                        db_session: NamedDependency[AsyncSession]) -> StoreOut:
+        store = await _service(request, db_session).get(request.user, store_id)
+        return store_out(store, runtime_of(request).settings.app.public_url)
+
+    @patch("/stores/{store_id:uuid}", summary="Rename a store or replace (rotate) its secrets",
+           responses=_problems(400, 401, 403, 404, 422))
+    async def update_store(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                           data: JSONBody[StorePatch], db_session: NamedDependency[AsyncSession]) -> StoreOut:
+        changed = await _service(request, db_session).update(request.user, store_id, {
+            "name": data.name, "shop_url": data.shop_url, "access_token": data.access_token,
+            "api_secret": data.api_secret, "webhook_secret": data.webhook_secret,
+            "rotate_signing_secret": data.rotate_signing_secret})
+        return store_out(changed.store, runtime_of(request).settings.app.public_url, changed.signing_secret)
+
+    @delete("/stores/{store_id:uuid}", summary="Disconnect a store (secrets deleted, orders kept)",
+            responses=_problems(401, 403, 404))
+    async def delete_store(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                           db_session: NamedDependency[AsyncSession]) -> None:
+        await _service(request, db_session).disconnect(request.user, store_id)
+
+    @post("/stores/{store_id:uuid}/test", summary="Call the store and say what is wrong", status_code=200,
+          responses=_problems(401, 403, 404))
+    async def test_store(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                         db_session: NamedDependency[AsyncSession]) -> TestOut:
+        result = await _service(request, db_session).test(request.user, store_id)
+        return TestOut(result.ok, result.message)
+
+    @post("/stores/{store_id:uuid}/sync", summary="Queue a catalog sync", status_code=HTTP_202_ACCEPTED,
+          responses=_problems(401, 403, 404))
+    async def sync_store(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                         db_session: NamedDependency[AsyncSession]) -> TestOut:
+        store = await _service(request, db_session).get(request.user, store_id)
+        enqueue(db_session, SYNC_JOB, str(store.id))
+        return TestOut(True, "Catalog sync queued.")
+
+    @get("/stores/{store_id:uuid}/products", summary="The store's synced catalog", responses=_problems(401, 403, 404))
+    async def products(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                       db_session: NamedDependency[AsyncSession], after: FromQuery[UUID | None] = None,
+                       limit: Annotated[int, QueryParameter(ge=1, le=200)] = 100) -> ProductListOut:
+        rows = await _service(request, db_session).products(request.user, store_id, limit=limit, after=after)
+        return ProductListOut([product_out(p, vs) for p, vs in rows],
+                              next_after=rows[-1][0].id if len(rows) == limit else None)
+
+    @post("/gigs/{gig_id:uuid}/seeding-orders", summary="Create seeding orders for the gig's funded deals",
+          status_code=HTTP_202_ACCEPTED, responses=_problems(400, 401, 403, 404, 422))
+    async def seeding_orders(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
+                             db_session: NamedDependency[AsyncSession],
+                             data: JSONBody[SeedingIn | None] = None) -> SeedingListOut:
+        data = data or SeedingIn()
+        plans = await plan_for_gig(db_session, request.user, gig_id, runtime_of(request).clock.now(),
+                                   collaboration_ids=data.collaboration_ids, variants=data.variants)
+        return seeding_out(plans)
+
+    @post("/gigs/{gig_id:uuid}/store-product", summary="Pick the gig's product from a connected store",
+          status_code=200, responses=_problems(400, 401, 403, 404, 422))
+    async def gig_product(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
+                          data: JSONBody[GigProductIn], db_session: NamedDependency[AsyncSession]) -> TestOut:
+        gig = await pick_gig_product(db_session, request.user, gig_id, data.store_product_id)
+        return TestOut(True, f"{gig.title}: product {'set' if gig.store_product_id else 'cleared'}.")
+
+
+# --- deliveries from stores -----------------------------------------------------------------------------------------
+
+
+async def _receive(request: Request[Any, Any, Any], session: AsyncSession, store_id: UUID,
+                   platform: StorePlatform) -> Response[Any]:
+    runtime = runtime_of(request)
+    limit = runtime.settings.stores.webhook_max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        return _refuse(request, 413, f"The body is larger than {limit} bytes.")
+    body = await request.body()
+    if len(body) > limit:
+        return _refuse(request, 413, f"The body is larger than {limit} bytes.")
+    store = await session.scalar(sa.select(StoreConnection).where(
+        StoreConnection.id == store_id, StoreConnection.platform == platform,
+        StoreConnection.disconnected_at.is_(None)))
+    if store is None:
+        return _refuse(request, 404, "No such store.")
+    try:
+        verified = intake.verify(store, SecretBox.from_settings(runtime.settings), request.headers, body)
+        if verified is None:
+            return Response({"received": True, "ping": True}, status_code=200)
+        payload = intake.parse_object(body)
+    except intake.Refused as exc:
+        return _refuse(request, exc.status, exc.message)
+    delivery_id, topic = verified
+    accepted = await intake.store_delivery(session, store.id, delivery_id, topic, payload, runtime.clock.now())
+    if not accepted.duplicate:
+        enqueue(session, PROCESS_JOB, str(accepted.delivery_id))
+    return Response({"received": True, "duplicate": accepted.duplicate}, status_code=200)
+
+
+def _refuse(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
+    title = {400: "Invalid webhook", 401: "Bad signature", 404: "Not found", 413: "Too large"}.get(status, "Refused")
+    return problem_response(request, Problem(status, title, detail, "invalid-webhook"))
+
+
+class StoreWebhooks(Controller):
+    path = "/webhooks"
+    include_in_schema = False
+
+    @post("/shopify/{store_id:uuid}", status_code=200)
+    async def shopify(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                      db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        return await _receive(request, db_session, store_id, StorePlatform.SHOPIFY)
+
+    @post("/woocommerce/{store_id:uuid}", status_code=200)
+    async def woocommerce(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                          db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        return await _receive(request, db_session, store_id, StorePlatform.WOOCOMMERCE)
+
+
+class CustomStorePush(Controller):
+    """A custom store pushes its orders and refunds (Shopify's REST order/refund shape), signed with the secret
+    PostPact issued: ``X-PostPact-Signature`` = hex HMAC-SHA256 of ``"<X-PostPact-Timestamp>.<raw body>"``,
+    ``X-PostPact-Delivery-Id`` unique per push, ``X-PostPact-Topic`` ``orders/create`` (default),
+    ``orders/updated``, ``orders/cancelled`` or ``refunds/create``. No bearer token: the signature authorises it."""
+
+    path = "/api/v1/stores"
+    tags = ["stores"]
+    security = [{}]
+
+    @post("/{store_id:uuid}/orders", summary="A custom store pushes an order or refund (signed)", status_code=200,
+          responses=_problems(400, 401, 404, 413))
+    async def push(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                   db_session: NamedDependency[AsyncSession]) -> Response[PushAccepted]:
+        return await _receive(request, db_session, store_id, StorePlatform.CUSTOM)
+
+
+ROUTES = [StorePages, StoreApi, StoreWebhooks, CustomStorePush]

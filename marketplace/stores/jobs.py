@@ -1,0 +1,112 @@
+"""Store jobs: apply a stored delivery, re-queue stuck ones, sync a catalog, create a seeding order."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from uuid import UUID
+
+import sqlalchemy as sa
+
+from marketplace.collaborations.models import Collaboration
+from marketplace.creators.models import ShippingAddress
+from marketplace.db import session_scope
+from marketplace.jobs import JobContext, RetryLater, enqueue, job
+from marketplace.stores.errors import StoreError
+from marketplace.stores.models import (
+    SeedingOrder,
+    SeedingStatus,
+    StoreConnection,
+    StoreProduct,
+    StoreVariant,
+    StoreWebhookDelivery,
+)
+from marketplace.stores.processing import DeliveryProcessor, external_id
+from marketplace.stores.seeding import CREATE_JOB, place_in_store
+from marketplace.stores.services import StoreService
+
+log = logging.getLogger(__name__)
+
+PROCESS_JOB = "stores.process_delivery"
+REDELIVER_JOB = "stores.requeue_stuck_deliveries"
+SYNC_JOB = "stores.sync_catalog"
+#: Test hook (JobContext.resources): awaited with the placed order between the store's answer and our commit.
+AFTER_STORE_CALL = "stores.after_store_call"
+
+
+@job(PROCESS_JOB, max_retries=8)
+async def process_delivery(ctx: JobContext, delivery_id: str) -> None:
+    async with session_scope(ctx.session_maker) as session:
+        outcome = await DeliveryProcessor(session, ctx.settings, ctx.clock).process(UUID(delivery_id))
+    log.info("store delivery %s: %s", delivery_id, outcome)
+
+
+@job(REDELIVER_JOB, every=300)
+async def requeue_stuck_deliveries(ctx: JobContext) -> None:
+    """Deliveries stored but never processed (a lost dispatch, a crash) are queued again after two minutes."""
+    async with session_scope(ctx.session_maker) as session:
+        stuck = (await session.scalars(sa.select(StoreWebhookDelivery.id).where(
+            StoreWebhookDelivery.processed_at.is_(None),
+            StoreWebhookDelivery.received_at < ctx.clock.now() - timedelta(minutes=2)).limit(500))).all()
+        for delivery_id in stuck:
+            enqueue(session, PROCESS_JOB, str(delivery_id))
+
+
+@job(SYNC_JOB, max_retries=5)
+async def sync_catalog(ctx: JobContext, store_id: str) -> None:
+    async with session_scope(ctx.session_maker) as session:
+        store = await session.get(StoreConnection, UUID(store_id))
+        if store is None or store.disconnected_at is not None:
+            return
+        try:
+            count = await StoreService(session, ctx.settings, ctx.clock.now()).sync_catalog(store)
+        except StoreError as exc:
+            if exc.transient:
+                raise RetryLater(exc.message, exc.retry_after) from exc
+            store.last_test_ok, store.last_test_message = False, f"Catalog sync failed: {exc.message}"
+            return
+    log.info("store %s: %d product(s) synced", store_id, count)
+
+
+@job(CREATE_JOB, max_retries=8)
+async def create_seeding_order(ctx: JobContext, collaboration_id: str) -> None:
+    """One transaction holds the seeding row's lock across the store call, so two runs never race; a run killed
+    after the store answered leaves the row pending, and the retry finds the order by its tag."""
+    async with session_scope(ctx.session_maker) as session:
+        seeding = await session.scalar(sa.select(SeedingOrder).where(
+            SeedingOrder.collaboration_id == UUID(collaboration_id)).with_for_update())
+        if seeding is None or seeding.status is not SeedingStatus.PENDING:
+            return
+        store = await session.get(StoreConnection, seeding.store_id)
+        variant = await session.get(StoreVariant, seeding.variant_id) if seeding.variant_id else None
+        product = await session.get(StoreProduct, variant.product_id) if variant else None
+        address = await session.scalar(
+            sa.select(ShippingAddress).join(Collaboration, Collaboration.creator_id == ShippingAddress.creator_id)
+            .where(Collaboration.id == seeding.collaboration_id))
+        now = ctx.clock.now()
+        if store is None or store.disconnected_at is not None or variant is None or product is None or \
+                address is None:
+            seeding.status, seeding.message = SeedingStatus.BLOCKED, \
+                "The store, the product or the creator's address is gone: nothing was ordered."
+            return
+        seeding.attempts += 1
+        try:
+            placed = await place_in_store(store, seeding, variant, product, address, None, ctx.settings,
+                                          since=seeding.created_at)
+        except StoreError as exc:
+            if exc.transient:
+                raise RetryLater(exc.message, exc.retry_after) from exc
+            seeding.status, seeding.message, seeding.updated_at = SeedingStatus.BLOCKED, \
+                f"The store refused the order: {exc.message}", now
+            return
+        hook = ctx.resources.get(AFTER_STORE_CALL)
+        if hook is not None:
+            await hook(placed)
+        seeding.status, seeding.updated_at = SeedingStatus.CREATED, now
+        seeding.external_order_id, seeding.order_name = external_id(placed.external_id), placed.name[:120]
+        seeding.message = f"Order {placed.name} created in the store."
+        if variant.inventory is not None:
+            variant.inventory = max(variant.inventory - 1, 0)
+        await session.flush()
+        # A fulfillment that arrived before we knew the order's id ships the deal now.
+        await DeliveryProcessor(session, ctx.settings, ctx.clock).ship_ready(store.id)

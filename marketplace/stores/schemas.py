@@ -1,0 +1,166 @@
+"""JSON shapes of the stores API."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+
+from marketplace.stores.models import StoreConnection, StoreProduct, StoreVariant
+from marketplace.stores.seeding import SeedingPlan
+from marketplace.stores.vault import masked
+
+
+class ProblemOut(msgspec.Struct):
+    """RFC 9457 problem details (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, str]] | None = None
+
+
+class StoreIn(msgspec.Struct, forbid_unknown_fields=True):
+    #: shopify, woocommerce or custom.
+    platform: str
+    name: str
+    #: Shopify: glowlab.myshopify.com; WooCommerce: https://shop.example.com; custom: optional.
+    shop_url: str = ""
+    #: Shopify Admin API access token / WooCommerce consumer key.
+    access_token: str | None = None
+    #: WooCommerce consumer secret.
+    api_secret: str | None = None
+    #: Shopify app client secret / WooCommerce webhook secret (custom stores get one issued).
+    webhook_secret: str | None = None
+
+
+class StorePatch(msgspec.Struct, forbid_unknown_fields=True):
+    name: str | None = None
+    shop_url: str | None = None
+    #: New secrets replace the old ones (rotation); leave out what doesn't change.
+    access_token: str | None = None
+    api_secret: str | None = None
+    webhook_secret: str | None = None
+    #: Custom stores: issue a new signing secret (answered once).
+    rotate_signing_secret: bool = False
+
+
+class StoreOut(msgspec.Struct):
+    id: UUID
+    platform: str
+    name: str
+    shop_url: str
+    #: Each secret as ••••••••last4: never shown again in full.
+    secrets: dict[str, str]
+    currency: str | None
+    last_tested_at: datetime | None
+    last_test_ok: bool | None
+    last_test_message: str
+    catalog_synced_at: datetime | None
+    #: Where the store sends its webhooks (or, for custom stores, pushes orders).
+    webhook_url: str
+    created_at: datetime
+    #: Custom stores only, only in the answer that issued it.
+    signing_secret: str | None = None
+
+
+class TestOut(msgspec.Struct):
+    ok: bool
+    message: str
+
+
+class VariantOut(msgspec.Struct):
+    id: UUID
+    external_id: str
+    title: str
+    option_values: list[str]
+    sku: str
+    price: dict[str, Any]
+    inventory: int | None
+    cost: dict[str, Any] | None
+
+
+class ProductOut(msgspec.Struct):
+    id: UUID
+    external_id: str
+    title: str
+    image_url: str | None
+    options: list[str]
+    variants: list[VariantOut]
+
+
+class ProductListOut(msgspec.Struct):
+    products: list[ProductOut]
+    #: Pass as ``after`` for the next page, or None at the end.
+    next_after: UUID | None
+
+
+class SeedingIn(msgspec.Struct, forbid_unknown_fields=True):
+    #: The deals to order for; leave out for every funded deal of the gig.
+    collaboration_ids: list[UUID] | None = None
+    #: The variant to send per deal, when the product has several.
+    variants: dict[UUID, UUID] | None = None
+
+
+class SeedingResultOut(msgspec.Struct):
+    collaboration_id: UUID
+    #: queued, exists or blocked.
+    outcome: str
+    message: str
+
+
+class SeedingListOut(msgspec.Struct):
+    results: list[SeedingResultOut]
+    queued: int
+    blocked: int
+
+
+class GigProductIn(msgspec.Struct, forbid_unknown_fields=True):
+    #: A product of one of the brand's stores, or null to type the product by hand again.
+    store_product_id: UUID | None
+
+
+class PushAccepted(msgspec.Struct):
+    received: bool
+    duplicate: bool
+
+
+def store_out(store: StoreConnection, public_url: str, signing_secret: str | None = None) -> StoreOut:
+    return StoreOut(
+        id=store.id, platform=store.platform.value, name=store.name, shop_url=store.shop_url,
+        secrets={name: masked(last4) for name, last4 in (store.secret_hints or {}).items()},
+        currency=store.currency, last_tested_at=store.last_tested_at, last_test_ok=store.last_test_ok,
+        last_test_message=store.last_test_message, catalog_synced_at=store.catalog_synced_at,
+        webhook_url=webhook_url(store, public_url), created_at=store.created_at, signing_secret=signing_secret)
+
+
+def webhook_url(store: StoreConnection, public_url: str) -> str:
+    if store.platform.value == "custom":
+        return f"{public_url}/api/v1/stores/{store.id}/orders"
+    return f"{public_url}/webhooks/{store.platform.value}/{store.id}"
+
+
+def money(amount: int, currency: str) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}
+
+
+def product_out(product: StoreProduct, variants: list[StoreVariant]) -> ProductOut:
+    return ProductOut(
+        id=product.id, external_id=product.external_id, title=product.title, image_url=product.image_url,
+        options=list(product.options or []),
+        variants=[VariantOut(id=v.id, external_id=v.external_id, title=v.title,
+                             option_values=list(v.option_values or []), sku=v.sku,
+                             price=money(v.price_amount, v.currency), inventory=v.inventory,
+                             cost=money(v.cost_amount, v.currency) if v.cost_amount is not None else None)
+                  for v in variants])
+
+
+def seeding_out(plans: list[SeedingPlan]) -> SeedingListOut:
+    return SeedingListOut(
+        results=[SeedingResultOut(p.collaboration_id, p.outcome, p.message) for p in plans],
+        queued=sum(p.outcome == "queued" for p in plans), blocked=sum(p.outcome == "blocked" for p in plans))
+
