@@ -180,22 +180,22 @@ class RosterService:
 
         Done when the roster is read (one query when nothing is missing), so no other area needs to know about it.
         """
-        invited = (sa.select(GigInvitation.creator_id, sa.literal("invited"))
-                   .join(Gig, Gig.id == GigInvitation.gig_id).where(Gig.brand_id == brand_id))
-        applied = (sa.select(Application.creator_id, sa.literal("applied"))
-                   .where(Application.brand_id == brand_id))
-        # The first SELECT names the union's columns; "applied" < "deal" < "invited" so min() keeps the strongest tie.
-        dealt = (sa.select(Collaboration.creator_id.label("creator_id"), sa.literal("deal").label("source"))
+        # Ranked so one creator known several ways is recorded by the strongest: a deal, then applied, then invited.
+        dealt = (sa.select(Collaboration.creator_id.label("creator_id"), sa.literal(0).label("rank"))
                  .where(Collaboration.brand_id == brand_id))
+        applied = sa.select(Application.creator_id, sa.literal(1)).where(Application.brand_id == brand_id)
+        invited = (sa.select(GigInvitation.creator_id, sa.literal(2))
+                   .join(Gig, Gig.id == GigInvitation.gig_id).where(Gig.brand_id == brand_id))
         known = sa.union_all(dealt, applied, invited).subquery()
         missing = (await self.session.execute(
-            sa.select(known.c.creator_id, sa.func.min(known.c.source)).where(~sa.exists().where(
+            sa.select(known.c.creator_id, sa.func.min(known.c.rank)).where(~sa.exists().where(
                 RosterEntry.brand_id == brand_id, RosterEntry.creator_id == known.c.creator_id,
             )).group_by(known.c.creator_id)
         )).all()
         if not missing:
             return 0
-        return await self.add_creators(brand_id, {creator_id: source for creator_id, source in missing})
+        sources = ("deal", "applied", "invited")
+        return await self.add_creators(brand_id, {creator_id: sources[rank] for creator_id, rank in missing})
 
     async def add_creators(self, brand_id: UUID, sources: Mapping[UUID, str]) -> int:
         """Roster entries for PostPact creators (name, country, followers and handles copied from the profile);
