@@ -15,6 +15,7 @@ Unknown event types are stored, acknowledged and marked processed with an "ignor
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from escrow.providers.base import (
     DefinitiveProviderError,
     Funding,
+    InvalidWebhook,
     PaymentProvider,
     PayoutAccount,
     ProviderEvent,
@@ -34,7 +36,7 @@ from escrow.providers.base import (
     Reversal,
     Transfer,
 )
-from escrow.providers.stripe import ChargeFacts, Dispute
+from escrow.providers.stripe import WEBHOOK_TOLERANCE_SECONDS, ChargeFacts, Dispute
 from escrow.records import WebhookEvent
 
 if TYPE_CHECKING:
@@ -202,8 +204,25 @@ async def receive_event(session: AsyncSession, provider: PaymentProvider, payloa
                         now: datetime) -> Received:
     """Verify and store one delivery (raises InvalidWebhook, storing nothing). The caller queues processing in the
     same transaction when the event is new or still unprocessed."""
+    refuse_future_signature(signature, time.time())
     event = provider.parse_webhook(payload, signature)
     return await store_event(session, provider.name, event, now=now)
+
+
+def refuse_future_signature(signature: str | None, now_epoch: float) -> None:
+    """Stripe's SDK refuses signatures older than the tolerance but not ones dated ahead of it: a header signed
+    for the future would replay for as long as its date stays ahead. The tolerance applies both ways. Wall-clock
+    time, like the SDK's own check: the timestamp comes from Stripe's clock, not from the deal's."""
+    for part in (signature or "").split(","):
+        key, _, value = part.strip().partition("=")
+        if key != "t":
+            continue
+        try:
+            signed_at = int(value)
+        except ValueError:
+            raise InvalidWebhook("bad signature: the timestamp is not a number") from None
+        if signed_at > now_epoch + WEBHOOK_TOLERANCE_SECONDS:
+            raise InvalidWebhook("bad signature: the timestamp is in the future")
 
 
 async def store_event(session: AsyncSession, provider_name: str, event: ProviderEvent, *, now: datetime) -> Received:

@@ -9,7 +9,6 @@ from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
-from litestar.config.csrf import CSRFConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
 from litestar.openapi.config import OpenAPIConfig
@@ -29,8 +28,11 @@ from marketplace.bulk.controllers import ROUTES as BULK_ROUTES
 from marketplace.campaigns.controllers import ROUTES as CAMPAIGN_ROUTES
 from marketplace.collaborations.controllers import ROUTES as COLLABORATION_ROUTES
 from marketplace.creators.controllers import ROUTES as CREATOR_ROUTES
+from marketplace.csrf import SessionCsrfMiddleware
 from marketplace.deadlines.controllers import ROUTES as DEADLINE_ROUTES
 from marketplace.gigs.controllers import ROUTES as GIG_ROUTES
+from marketplace.headers import ProxyHeadersMiddleware, parse_trusted_proxies, security_headers
+from marketplace.input_guard import InputGuardMiddleware
 from marketplace.jobs import InProcessQueue, InProcessScheduler, load_jobs, periodic_jobs
 from marketplace.messaging.controllers import ROUTES as MESSAGING_ROUTES
 from marketplace.notifications.controllers import ROUTES as NOTIFICATION_ROUTES
@@ -41,15 +43,14 @@ from marketplace.runtime import Runtime, build_runtime
 from marketplace.sessions import SESSION_STORE, session_config, session_store
 from marketplace.settings import PROJECT_ROOT, Settings, get_settings
 from marketplace.site import DevOutbox, SitePages
+from marketplace.stores.controllers import ROUTES as STORE_ROUTES
 from marketplace.templating import jinja_engine_callback
 from marketplace.web import handle_exception
-from marketplace.stores.controllers import ROUTES as STORE_ROUTES
 
 log = logging.getLogger("postpact")
 
 TEMPLATES_DIR = PROJECT_ROOT / "templates"
 STATIC_DIR = PROJECT_ROOT / "static"
-CSRF_COOKIE = "postpact_csrf"
 
 
 def route_handlers(settings: Settings) -> list[Any]:
@@ -69,8 +70,8 @@ def route_handlers(settings: Settings) -> list[Any]:
         *RELIABILITY_ROUTES,
         *ROSTER_ROUTES,
         *ADMIN_ROUTES,
-        *BULK_ROUTES,
         *STORE_ROUTES,
+        *BULK_ROUTES,
         *CAMPAIGN_ROUTES,
         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
     ]
@@ -106,24 +107,23 @@ def create_app(
     if run_scheduler is None:
         run_scheduler = not settings.app.is_test
     sessions = session_config(settings)
-    csrf = CSRFConfig(
-        secret=settings.app.secret_key,
-        cookie_name=CSRF_COOKIE,
-        cookie_httponly=True,
-        cookie_samesite="lax",
-        cookie_secure=settings.app.public_url.startswith("https://"),
-        header_name="x-csrftoken",
-        # Bearer-token API calls and provider webhooks carry no cookies, so there is nothing to forge.
-        exclude=["^/api/", "^/webhooks/", "^/healthz$", "^/schema"],
-    )
+    proxies = parse_trusted_proxies(",".join(settings.app.trusted_proxies))
     return Litestar(
         route_handlers=route_handlers(settings),
         plugins=[SQLAlchemyPlugin(config=runtime.alchemy), HTMXPlugin()],
         template_config=TemplateConfig(
             directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=jinja_engine_callback
         ),
-        middleware=[sessions.middleware, ActorMiddleware()],
-        csrf_config=csrf,
+        # Outermost first: the real client and scheme, then input no layer should see, then who is asking; the
+        # CSRF check (bound to the session) runs inside the session it reads.
+        middleware=[
+            ProxyHeadersMiddleware(proxies),
+            InputGuardMiddleware(),
+            sessions.middleware,
+            ActorMiddleware(),
+            SessionCsrfMiddleware(),
+        ],
+        before_send=[security_headers(proxies, always_https=settings.app.public_url.startswith("https://"))],
         stores={SESSION_STORE: session_store(settings)},
         exception_handlers={HTTPException: handle_exception, Exception: handle_exception},
         openapi_config=OpenAPIConfig(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 from collections.abc import Mapping
@@ -22,6 +23,16 @@ def _bool(value: str | None, default: bool = False) -> bool:
     if value is None or value == "":
         return default
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _networks(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    parts = tuple(part.strip() for part in env.get(name, "").split(",") if part.strip())
+    for part in parts:
+        try:
+            ipaddress.ip_network(part, strict=False)
+        except ValueError as exc:
+            raise ConfigurationError(f"{name}: {part!r} is not an IP address or network") from exc
+    return parts
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:
@@ -53,6 +64,9 @@ class AppSettings:
     debug: bool = False
     #: Basis points of the creator's fee the brand pays on top as PostPact's fee.
     platform_fee_bps: int = 800
+    #: Proxies (addresses or networks) whose X-Forwarded-Proto/-For are believed: HTTPS detection for Secure
+    #: cookies, and the client address rate limits are keyed by.
+    trusted_proxies: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -123,20 +137,6 @@ class DisputeSettings:
 
 
 @dataclass(frozen=True)
-class StorageSettings:
-    var_dir: Path = VAR_DIR
-    max_upload_bytes: int = 25 * 1024 * 1024
-
-    @property
-    def upload_dir(self) -> Path:
-        return self.var_dir / "uploads"
-
-    @property
-    def session_dir(self) -> Path:
-        return self.var_dir / "sessions"
-
-
-@dataclass(frozen=True)
 class StoresSettings:
     """Connected shops (Shopify, WooCommerce, custom)."""
 
@@ -153,6 +153,20 @@ class StoresSettings:
 
 
 @dataclass(frozen=True)
+class StorageSettings:
+    var_dir: Path = VAR_DIR
+    max_upload_bytes: int = 25 * 1024 * 1024
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.var_dir / "uploads"
+
+    @property
+    def session_dir(self) -> Path:
+        return self.var_dir / "sessions"
+
+
+@dataclass(frozen=True)
 class Settings:
     app: AppSettings = field(default_factory=AppSettings)
     db: DatabaseSettings = field(default_factory=DatabaseSettings)
@@ -162,6 +176,7 @@ class Settings:
     verification: VerificationSettings = field(default_factory=VerificationSettings)
     storage: StorageSettings = field(default_factory=StorageSettings)
     disputes: DisputeSettings = field(default_factory=DisputeSettings)
+    stores: StoresSettings = field(default_factory=StoresSettings)
 
     @property
     def runs_tasks_in_process(self) -> bool:
@@ -176,7 +191,6 @@ class Settings:
             raise ConfigurationError(f"POSTPACT_ENV must be development, test or production, got {app_env!r}")
         secret = env.get("SECRET_KEY", "")
         var_dir = Path(env["POSTPACT_VAR_DIR"]) if env.get("POSTPACT_VAR_DIR") else VAR_DIR
-    stores: StoresSettings = field(default_factory=StoresSettings)
         db_url = env.get("DATABASE_URL") or f"sqlite+aiosqlite:///{var_dir / 'postpact.db'}"
         settings = cls(
             app=AppSettings(
@@ -185,6 +199,7 @@ class Settings:
                 public_url=env.get("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/"),
                 debug=_bool(env.get("DEBUG")),
                 platform_fee_bps=_int(env, "PLATFORM_FEE_BPS", 800),
+                trusted_proxies=_networks(env, "TRUSTED_PROXIES"),
             ),
             db=DatabaseSettings(
                 url=normalise_database_url(db_url),
@@ -212,6 +227,12 @@ class Settings:
             ),
             storage=StorageSettings(var_dir=var_dir),
             disputes=DisputeSettings(response_days=_int(env, "DISPUTE_RESPONSE_DAYS", 5)),
+            stores=StoresSettings(
+                encryption_keys=tuple(k.strip() for k in env.get("STORES_ENCRYPTION_KEYS", "").split(",") if k.strip()),
+                shopify_api_version=env.get("SHOPIFY_API_VERSION", "2025-10").strip() or "2025-10",
+                webhook_max_bytes=_int(env, "STORES_WEBHOOK_MAX_BYTES", 2 * 1024 * 1024),
+                allow_http=_bool(env.get("STORES_ALLOW_HTTP")),
+            ),
         )
         if not 1 <= settings.disputes.response_days <= 30:
             raise ConfigurationError(
@@ -227,12 +248,6 @@ class Settings:
                     "SECRET_KEY is not set (use a long random value, e.g. `python -c 'import secrets; "
                     "print(secrets.token_urlsafe(48))'`)"
                 )
-            stores=StoresSettings(
-                encryption_keys=tuple(k.strip() for k in env.get("STORES_ENCRYPTION_KEYS", "").split(",") if k.strip()),
-                shopify_api_version=env.get("SHOPIFY_API_VERSION", "2025-10").strip() or "2025-10",
-                webhook_max_bytes=_int(env, "STORES_WEBHOOK_MAX_BYTES", 2 * 1024 * 1024),
-                allow_http=_bool(env.get("STORES_ALLOW_HTTP")),
-            ),
             elif len(self.app.secret_key) < 32:
                 problems.append("SECRET_KEY is shorter than 32 characters")
             if self.db.is_sqlite:
@@ -241,6 +256,8 @@ class Settings:
                 )
             if self.stripe.enabled and not self.stripe.webhook_secret:
                 problems.append("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set")
+            if self.stores.allow_http:
+                problems.append("STORES_ALLOW_HTTP is for local stand-ins; store secrets must travel over https")
             if self.stripe.enabled and not self.stripe.publishable_key:
                 problems.append("STRIPE_PUBLISHABLE_KEY is required when STRIPE_SECRET_KEY is set (brands pay with it)")
             if problems:
@@ -256,8 +273,6 @@ def _development_secret(var_dir: Path) -> str:
     path = var_dir / "secret_key"
     try:
         return path.read_text().strip()
-            if self.stores.allow_http:
-                problems.append("STORES_ALLOW_HTTP is for local stand-ins; store secrets must travel over https")
     except FileNotFoundError:
         var_dir.mkdir(parents=True, exist_ok=True)
         value = secrets.token_urlsafe(48)

@@ -11,7 +11,7 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.controllers import home_for
-from marketplace.accounts.guards import brand_member, creator_only
+from marketplace.accounts.guards import admin_only, brand_member, creator_only
 from marketplace.dashboards import brand_dashboard, creator_dashboard
 from marketplace.notifications.models import OutboxEmail
 from marketplace.payments.services import payout_status
@@ -71,9 +71,12 @@ class SitePages(PageController):
 
 
 class DevOutbox(PageController):
-    """Development only: read the emails PostPact would have sent (registered only outside production)."""
+    """Development only: read the emails PostPact would have sent (registered only outside production).
 
-    @get("/dev/outbox", name="dev_outbox")
+    Admins only, even in development: the emails carry password-reset and invitation links, and a development
+    server is often reachable by more people than its operator."""
+
+    @get("/dev/outbox", name="dev_outbox", guards=[admin_only])
     async def outbox(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         emails = (
             await db_session.scalars(sa.select(OutboxEmail).order_by(OutboxEmail.created_at.desc()).limit(100))

@@ -196,6 +196,7 @@ def _problem_for(exc: Exception) -> tuple[Problem, dict[str, str] | None]:
         return Problem(403, "Forbidden", exc.detail or "You don't have access to this.", "forbidden"), None
     if isinstance(exc, HTTPException):
         title = {
+            400: "Invalid request",
             404: "Not found",
             405: "Method not allowed",
             413: "Too large",

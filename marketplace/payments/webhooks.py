@@ -16,6 +16,7 @@ from escrow import webhooks
 from escrow.providers.base import InvalidWebhook, TransientProviderError
 from escrow.providers.stripe import StripeProvider
 from marketplace.db import session_scope
+from marketplace.input_guard import json_too_deep
 from marketplace.jobs import JobContext, RetryLater, enqueue, job
 from marketplace.settings import Settings
 from marketplace.web import Problem, problem_response, runtime_of
@@ -61,6 +62,10 @@ class StripeWebhookController(Controller):
         body = await request.body()
         if len(body) > MAX_WEBHOOK_BYTES:
             return _bad_webhook(request, "The payload is too large to be a Stripe event.", 413)
+        if json_too_deep(body) or not body.lstrip().startswith(b"{"):
+            # Every Stripe event is a JSON object; a signed array, number or null (or a document nested deep enough
+            # to exhaust the parser) is not one, whatever its signature says.
+            return _bad_webhook(request, "The payload is not a Stripe event (a JSON object).")
         try:
             received = await webhooks.receive_event(db_session, provider, body,
                                                     request.headers.get("stripe-signature"), now=runtime.clock.now())

@@ -143,8 +143,10 @@ async def test_sign_in_returns_to_the_page_asked_for_but_never_off_site(web, peo
 
 async def test_sign_in_rotates_the_session_id(web, people) -> None:
     person = await people.creator()
-    await web.get("/signin")
+    # Planted before the page is loaded, so the form's CSRF token belongs to the planted session (as it would
+    # for a victim browsing with an attacker's cookie).
     web.client.cookies.set("postpact_session", "planted-by-attacker", domain="testserver.local")
+    await web.get("/signin")
     response = await web.post("/signin", {"email": person.email, "password": person.password})
     assert response.status_code == 303
     cookie = next(v for k, v in response.headers.multi_items() if k == "set-cookie" and "postpact_session=" in v)

@@ -35,9 +35,20 @@ async def test_healthz_reports_unreachable_redis(test_env, runtime, clock, queue
     assert response.json()["redis"].startswith("error")
 
 
-async def test_dev_outbox_lists_emails(web, people) -> None:
+async def test_dev_outbox_lists_emails_to_admins_only(make_web, people) -> None:
+    """Its emails carry password-reset links: nobody but an admin may read them, even in development."""
     person = await people.creator()
-    page = await web.get("/dev/outbox")
+    brand, admin = await people.brand(), await people.admin()
+    anonymous, as_creator, as_brand, as_admin = [await make_web() for _ in range(4)]
+    await as_creator.sign_in(person.email, person.password)
+    await as_brand.sign_in(brand.email, brand.password)
+    await as_admin.sign_in(admin.email, admin.password)
+    refused = await anonymous.get("/dev/outbox")
+    assert refused.status_code == 303 and refused.headers["location"] == "/signin?next=/dev/outbox"
+    for web in (as_creator, as_brand):
+        page = await web.get("/dev/outbox")
+        assert page.status_code == 403 and person.email not in page.text
+    page = await as_admin.get("/dev/outbox")
     assert page.status_code == 200
     assert "Welcome to PostPact" in page.text and person.email in page.text
 

@@ -1,0 +1,149 @@
+"""Request input no handler should ever see, refused in one place before any handler runs: JSON nested too deep to
+decode safely, JSON sent to the API under another content type, and text no database column can take (NUL, which
+PostgreSQL refuses, unpaired surrogates, bytes that aren't UTF-8) in the path, query parameters, form fields and
+JSON strings."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
+
+import msgspec
+from litestar.datastructures import UploadFile
+from litestar.enums import RequestEncodingType, ScopeType
+from litestar.exceptions import HTTPException
+from litestar.middleware import ASGIMiddleware
+
+from marketplace.errors import InvalidInput
+from marketplace.forms import text_problem
+
+if TYPE_CHECKING:
+    from litestar.connection import Request
+    from litestar.types import ASGIApp, Receive, Scope, Send
+
+#: Deeper than any body PostPact accepts (its deepest is an object in a list in an object); msgspec and the json
+#: module raise RecursionError near 1,000 levels, which would otherwise surface as a 500.
+MAX_JSON_DEPTH = 32
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A JSON string, unrolled so that megabytes of base64 are skipped at C speed.
+_JSON_STRING = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_BRACKETS = re.compile(rb"[\[\]{}]")
+
+
+class InputRefused(HTTPException):
+    """A request refused for its shape (400 bad body, 415 wrong content type) with a sentence saying why."""
+
+
+def json_too_deep(body: bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether the document nests arrays/objects more than ``limit`` levels, found without recursing or decoding."""
+    depth = 0
+    for match in _BRACKETS.finditer(_JSON_STRING.sub(b"", body)):
+        if match.group() in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def is_json_type(content_type: str) -> bool:
+    return content_type == "application/json" or (content_type.startswith("application/") and
+                                                   content_type.endswith("+json"))
+
+
+def _sentence(problem: str) -> str:
+    return problem[:1].upper() + problem[1:]
+
+
+def _text_problems(value: Any, where: str, found: dict[str, str]) -> None:
+    """Every string (keys too) in a decoded document; ``where`` is the field path the problem body names."""
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            found.setdefault(where or "body", f"{_sentence(problem)}.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _text_problems(key, where or "body", found)
+            _text_problems(item, f"{where}.{key}" if where else str(key), found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _text_problems(item, f"{where}[{index}]", found)
+
+
+def query_problems(raw_query: bytes, path: str) -> dict[str, str]:
+    found: dict[str, str] = {}
+    problem = text_problem(path)
+    if problem:
+        found["path"] = f"The address {problem}."
+    try:
+        pairs = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True, encoding="utf-8", errors="strict")
+    except UnicodeDecodeError:
+        found["query"] = "The query string contains bytes that are not valid UTF-8."
+        return found
+    for name, value in pairs:
+        for text in (name, value):
+            problem = text_problem(text)
+            if problem:
+                label = name if text_problem(name) is None else "query"
+                found.setdefault(label, f"{_sentence(problem)}.")
+    return found
+
+
+async def form_problems(request: Request[Any, Any, Any]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    form = await request.form()
+    for name, value in form.multi_items():
+        if isinstance(value, UploadFile):
+            continue
+        for text in (name, value):
+            problem = text_problem(text) if isinstance(text, str) else None
+            if problem:
+                label = name if text_problem(name) is None else "form"
+                found.setdefault(label, f"{_sentence(problem)}.")
+    return found
+
+
+def json_problems(body: bytes) -> dict[str, str]:
+    if json_too_deep(body):
+        raise InputRefused(status_code=400, detail=f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+    try:
+        document = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        return {}  # malformed JSON: the handler's own decoding answers it with a 400 naming the problem
+    found: dict[str, str] = {}
+    _text_problems(document, "", found)
+    return found
+
+
+class InputGuardMiddleware(ASGIMiddleware):
+    """Runs first for every route, so no later layer (CSRF, sessions, handlers, the database) meets such input."""
+
+    scopes = (ScopeType.HTTP,)
+    should_bypass_for_scope = staticmethod(lambda scope: scope["path"].startswith("/static/"))
+
+    async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
+        path: str = scope["path"]
+        problems = query_problems(scope.get("query_string", b""), path)
+        if problems:
+            raise InvalidInput(problems)
+        if scope["method"] in _BODY_METHODS:
+            request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
+            content_type, _ = request.content_type
+            if is_json_type(content_type):
+                problems = json_problems(await request.body())
+            elif path.startswith("/api/"):
+                # The API speaks JSON only: a JSON body posted as text/plain or a form is a cross-site "simple"
+                # request a browser sends without asking, and a sign of a confused client. CSV imports
+                # (``.../import``) are the exception: a CSV file as text/csv or a multipart upload.
+                csv_upload = path.endswith("/import") and content_type in ("text/csv", RequestEncodingType.MULTI_PART)
+                if not csv_upload and (await request.body()).strip():
+                    raise InputRefused(
+                        status_code=415, detail="Send the body as JSON with Content-Type: application/json."
+                    )
+            elif content_type in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
+                problems = await form_problems(request)
+            if problems:
+                raise InvalidInput(problems)
+        await next_app(scope, receive, send)
