@@ -32,7 +32,7 @@ from marketplace.accounts.models import User, UserKind
 from marketplace.applications.models import Application, ApplicationStatus
 from marketplace.brands.models import Brand, BrandMember, BrandRole
 from marketplace.clock import FrozenClock
-from marketplace.collaborations.deadlines import recompute_due_dates
+from marketplace.collaborations.due_dates import recompute_due_dates
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, ContentDraft
 from marketplace.collaborations.queries import list_collaborations, load_deal_view
 from marketplace.collaborations.services import DealService

@@ -12,6 +12,7 @@ from advanced_alchemy.base import UUIDv7AuditBase, UUIDv7Base, orm_registry
 from advanced_alchemy.config import AsyncSessionConfig, EngineConfig
 from advanced_alchemy.extensions.litestar import SQLAlchemyAsyncConfig
 from sqlalchemy import event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.pool import NullPool
 
@@ -33,6 +34,18 @@ Base = UUIDv7Base
 metadata = orm_registry.metadata
 
 SESSION_DEPENDENCY_KEY = "db_session"
+
+
+def insert_stmt(bind: AsyncSession | sa.Connection | str, model: Any) -> Any:
+    """The one dialect-aware INSERT builder: ``insert_stmt(session, Model)`` offers ``on_conflict_do_nothing`` /
+    ``on_conflict_do_update`` on PostgreSQL and SQLite alike (``bind`` is a session, a connection or a dialect name)."""
+    if isinstance(bind, str):
+        name = bind
+    elif isinstance(bind, AsyncSession):
+        name = bind.get_bind().dialect.name
+    else:
+        name = bind.dialect.name
+    return (postgresql if name == "postgresql" else sqlite).insert(model)
 
 
 def enum_column(enum_cls: type[enum.Enum], length: int = 32) -> sa.Enum:

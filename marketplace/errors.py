@@ -47,6 +47,14 @@ class Conflict(PostPactError):
     title = "Not possible right now"
 
 
+class PaymentsUnavailable(PostPactError):
+    """503: the step needs escrow (a refund, a release), and escrow can't act right now; nothing was changed."""
+
+    status_code = 503
+    slug = "payments-unavailable"
+    title = "Payments are not available"
+
+
 class TooManyRequests(PostPactError):
     status_code = 429
     slug = "too-many-requests"

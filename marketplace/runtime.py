@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from marketplace.clock import Clock, SystemClock
 from marketplace.db import make_alchemy_config
 from marketplace.jobs import QUEUE_KEY, SETTINGS_KEY, CeleryQueue, InProcessQueue, JobContext, JobQueue
+from marketplace.listeners import install_listeners
 from marketplace.ratelimit import MemoryRateLimiter, RateLimiter, RedisRateLimiter
 from marketplace.security import Passwords, Signer
 from marketplace.settings import Settings
@@ -68,4 +69,5 @@ def build_runtime(
         htmx_available=(PROJECT_ROOT / "static" / "vendor" / "htmx.min.js").exists(),
     )
     holder["runtime"] = runtime
+    install_listeners(settings)
     return runtime

@@ -21,7 +21,8 @@ from marketplace.brands.models import BrandMember, BrandRole
 from marketplace.clock import FrozenClock, SystemClock
 from marketplace.collaborations.models import Collaboration, PostSubmission
 from marketplace.collaborations.services import DealService
-from marketplace.collaborations.states import SYSTEM, Action, transition
+from marketplace.collaborations.states import SYSTEM, Action
+from marketplace.collaborations.transition import transition
 from marketplace.db import session_scope
 from marketplace.jobs import REGISTRY, RecordingQueue, RetryLater
 from marketplace.runtime import Runtime, build_runtime

@@ -340,7 +340,8 @@ async def clear_review(session: AsyncSession, admin: Actor, collaboration_id: UU
                        ip: str | None = None) -> Collaboration:
     """An admin looked at a deal held for review: automatic steps (reminders' consequences, releases) resume."""
     require_admin(admin)
-    from marketplace.collaborations.states import Action, Party, TransitionActor, lock_collaboration, transition
+    from marketplace.collaborations.states import Action, Party, TransitionActor
+    from marketplace.collaborations.transition import lock_collaboration, transition
 
     note = note.strip()
     if len(note) > 1000:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -12,8 +15,21 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
 from marketplace.clock import as_utc
-from marketplace.collaborations.states import CollabState, status_change_allowed
+from marketplace.collaborations.states import CollabState
 from marketplace.db import AuditBase, Base, enum_column
+
+_transitioning: ContextVar[bool] = ContextVar("collaboration_transitioning", default=False)
+
+
+@contextmanager
+def status_change() -> Iterator[None]:
+    """The one door through which ``transition()`` sets ``Collaboration.status``; anywhere else setting it raises."""
+    token = _transitioning.set(True)
+    try:
+        yield
+    finally:
+        _transitioning.reset(token)
+
 
 #: The stages that have a due time, in deal order; ``due_<stage>`` columns hold them.
 STAGES = ("sign", "fund", "ship", "receipt", "draft", "review", "post", "approve", "keep_live")
@@ -92,8 +108,8 @@ class Collaboration(AuditBase):
 
     @validates("status")
     def _only_through_transition(self, _key: str, value: CollabState) -> CollabState:
-        if self.__dict__.get("status") is not None and not status_change_allowed():
-            raise RuntimeError("Collaboration.status changes only through collaborations.states.transition()")
+        if self.__dict__.get("status") is not None and not _transitioning.get():
+            raise RuntimeError("Collaboration.status changes only through collaborations.transition.transition()")
         return value
 
     def due(self, stage: str) -> datetime | None:

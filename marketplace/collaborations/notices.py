@@ -1,4 +1,9 @@
-"""Telling the other side of a deal what just happened (in-app notification and email, after commit)."""
+"""Telling the other side of a deal what its step did (in-app notification and email, after commit).
+
+``DealNoticesListener`` reads every transition and sends the notice of the steps brands and creators take; the steps
+PostPact takes itself (ghosting, automatic approval, verification) are announced by the jobs that take them, with
+the deadline or check that explains them.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +13,46 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.brands.models import BrandRole
-from marketplace.collaborations.models import Collaboration, ContentDraft, DraftReview, PostSubmission, Shipment
+from marketplace.collaborations.models import Collaboration, DraftReview
 from marketplace.collaborations.states import DEAL_ROLES, Action, Party, TransitionActor
+from marketplace.collaborations.transition import Change
 from marketplace.notifications.services import brand_user_ids, creator_user_id, notify
 
 #: Everyone on the brand's team hears about money-related steps (finance funds the escrow).
 ALL_BRAND_ROLES: frozenset[BrandRole] = frozenset(BrandRole)
+
+
+_ENDINGS = frozenset({Action.CANCEL, Action.CANCEL_NO_SHOW, Action.DECLINE_OFFER, Action.WITHDRAW_OFFER})
+
+
+class DealNoticesListener:
+    def __init__(self, *, public_url: str) -> None:
+        self.public_url = public_url
+
+    async def after_transition(self, session: AsyncSession, change: Change) -> None:
+        notices = DealNotices(session, public_url=self.public_url)
+        collab, who, action, said = change.collaboration, change.actor, change.action, change.payload
+        text = str(said.get("reason") or said.get("comment") or said.get("note") or "")
+        if action is Action.SIGN:
+            await notices.signed(collab, who)
+        elif action in _ENDINGS:
+            await notices.ended(collab, who, action, text)
+        elif action is Action.SHIP:
+            await notices.shipped(collab, who, str(said.get("carrier", "")), str(said.get("tracking_number", "")))
+        elif action is Action.CONFIRM_RECEIPT:
+            await notices.received(collab, who)
+        elif action is Action.REPORT_PROBLEM:
+            await notices.problem_reported(collab, who, str(said.get("problem", "")))
+        elif action is Action.SUBMIT_DRAFT:
+            await notices.draft_submitted(collab, who, int(said.get("round", 1)))
+        elif action in (Action.APPROVE_DRAFT, Action.REQUEST_CHANGES):
+            await notices.reviewed(collab, who, approved=action is Action.APPROVE_DRAFT, comment=text)
+        elif action is Action.SUBMIT_POST:
+            await notices.post_submitted(collab, who, str(said.get("url", "")))
+        elif action is Action.APPROVE_POST and who.party is Party.BRAND:
+            await notices.post_approved(collab, who, text)
+        elif action is Action.MARK_VERIFIED and said.get("by_hand"):
+            await notices.post_accepted_by_hand(collab, who, text)
 
 
 class DealNotices:
@@ -63,11 +102,11 @@ class DealNotices:
         await self._send(recipients, collab, actor, "cancelled", f"{who} cancelled the deal for “{gig}”",
                          body + because)
 
-    async def shipped(self, collab: Collaboration, actor: TransitionActor, shipment: Shipment) -> None:
+    async def shipped(self, collab: Collaboration, actor: TransitionActor, carrier: str, tracking_number: str) -> None:
         gig, brand, _ = self._names(collab)
         await self._send(await self._creator(collab), collab, actor, "shipped",
                          f"{brand} shipped your product for “{gig}”",
-                         f"Carrier: {shipment.carrier}, tracking number {shipment.tracking_number}. "
+                         f"Carrier: {carrier}, tracking number {tracking_number}. "
                          "Confirm receipt when it arrives, or report a problem.")
 
     async def received(self, collab: Collaboration, actor: TransitionActor) -> None:
@@ -80,25 +119,26 @@ class DealNotices:
         await self._send(await self._brand(collab), collab, actor, "shipping_problem",
                          f"{creator} reported a delivery problem on “{gig}”", problem)
 
-    async def draft_submitted(self, collab: Collaboration, actor: TransitionActor, draft: ContentDraft) -> None:
+    async def draft_submitted(self, collab: Collaboration, actor: TransitionActor, round_: int) -> None:
         gig, _, creator = self._names(collab)
         await self._send(await self._brand(collab), collab, actor, "draft_submitted",
-                         f"{creator} submitted draft {draft.round} for “{gig}”",
+                         f"{creator} submitted draft {round_} for “{gig}”",
                          "Review it: approve it, or request changes within the agreed rounds.")
 
-    async def reviewed(self, collab: Collaboration, actor: TransitionActor, draft: ContentDraft) -> None:
+    async def reviewed(self, collab: Collaboration, actor: TransitionActor, *, approved: bool, comment: str) -> None:
         gig, brand, _ = self._names(collab)
-        if draft.review is DraftReview.APPROVED:
+        if approved:
             title, body = f"{brand} approved your draft for “{gig}”", "Publish it and submit the live post's link."
         else:
-            title, body = f"{brand} asked for changes to your draft for “{gig}”", draft.review_comment or ""
-        await self._send(await self._creator(collab), collab, actor, f"draft_{draft.review.value}", title, body)
+            title, body = f"{brand} asked for changes to your draft for “{gig}”", comment
+        kind = f"draft_{DraftReview.APPROVED.value if approved else DraftReview.CHANGES_REQUESTED.value}"
+        await self._send(await self._creator(collab), collab, actor, kind, title, body)
 
-    async def post_submitted(self, collab: Collaboration, actor: TransitionActor, submission: PostSubmission) -> None:
+    async def post_submitted(self, collab: Collaboration, actor: TransitionActor, url: str) -> None:
         gig, _, creator = self._names(collab)
         await self._send(await self._brand(collab), collab, actor, "post_submitted",
                          f"{creator} published the post for “{gig}”",
-                         f"{submission.url}\n\nPostPact checks the post before the payment is released.")
+                         f"{url}\n\nPostPact checks the post before the payment is released.")
 
     async def post_approved(self, collab: Collaboration, actor: TransitionActor, comment: str) -> None:
         gig, brand, _ = self._names(collab)

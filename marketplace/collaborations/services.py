@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.applications.models import Application
 from marketplace.brands.models import Brand
 from marketplace.clock import Clock
-from marketplace.collaborations import notices, uploads
-from marketplace.collaborations.deadlines import recompute_due_dates
+from marketplace.collaborations import uploads
+from marketplace.collaborations.due_dates import recompute_due_dates
 from marketplace.collaborations.inputs import REASON_MAX, URL_MAX, clean_text, clean_url
 from marketplace.collaborations.models import (
     Collaboration,
@@ -25,22 +25,12 @@ from marketplace.collaborations.models import (
     PostSubmission,
     Shipment,
 )
-from marketplace.collaborations.states import (
-    FUNDED_UNRESOLVED,
-    Action,
-    CollabState,
-    Party,
-    TransitionActor,
-    TransitionResult,
-    check_transition,
-    lock_collaboration,
-    transition,
-)
+from marketplace.collaborations.states import Action, CollabState, Party, TransitionActor, check_transition
 from marketplace.collaborations.terms import DeliverableTerms, Terms
+from marketplace.collaborations.transition import Change, lock_collaboration, transition
 from marketplace.creators.models import Creator, ShippingAddress, SocialAccount
-from marketplace.errors import Conflict, InvalidInput, PostPactError
+from marketplace.errors import Conflict, InvalidInput
 from marketplace.gigs.models import Deliverable, Gig
-from marketplace.payments import hooks
 from marketplace.settings import Settings
 from marketplace.verification.posts import InvalidPostUrl, Platform, parse_post_url
 
@@ -153,14 +143,6 @@ COMMENT_MAX = 5_000
 _TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{2,99}$")
 
 
-class PaymentsUnavailable(PostPactError):
-    """503: the step needs escrow (a refund), and escrow can't act right now; nothing was changed."""
-
-    status_code = 503
-    slug = "payments-unavailable"
-    title = "Payments are not available"
-
-
 @dataclass
 class StepResult:
     """What a deal step did: the collaboration after it, the event it recorded, and the row it wrote (if any)."""
@@ -172,17 +154,6 @@ class StepResult:
 
 def as_transition_actor(actor: Actor | TransitionActor) -> TransitionActor:
     return actor if isinstance(actor, TransitionActor) else TransitionActor.of(actor)
-
-
-async def on_post_submitted(session: AsyncSession, collab: Collaboration, submission: PostSubmission,
-                            now: datetime) -> None:
-    """Called in the submitting transaction after a live post URL was stored and the deal moved to ``posted``.
-
-    Post verification hooks in here: it queues its check of ``submission`` (sent after this transaction commits).
-    """
-    from marketplace.verification.services import start_verification
-
-    await start_verification(session, collab, submission, now)
 
 
 class DealService:
@@ -214,11 +185,8 @@ class DealService:
         return collab, who, now
 
     async def _move(self, collab: Collaboration, action: Action, who: TransitionActor, now: datetime,
-                    payload: dict[str, Any] | None = None) -> TransitionResult:
+                    payload: dict[str, Any] | None = None) -> Change:
         return await transition(self.session, collab.id, action, who, now=now, payload=payload, collab=collab)
-
-    def _notices(self) -> notices.DealNotices:
-        return notices.DealNotices(self.session, public_url=self.settings.app.public_url)
 
     # -- the offer
 
@@ -245,7 +213,6 @@ class DealService:
         if not verdict.allowed:
             raise Conflict(" ".join(verdict.reasons))
         result = await self._move(collab, Action.SIGN, who, now, {"terms_hash": collab.terms_hash})
-        await self._notices().signed(collab, who)
         return StepResult(collab, result.event)
 
     async def decline_offer(self, collab_id: UUID, actor: Actor | TransitionActor, *, reason: str = ""
@@ -280,21 +247,8 @@ class DealService:
         reason = clean_text(errors, "reason", reason, label="Reason", max_length=REASON_MAX)
         if errors:
             raise InvalidInput(errors)
-        source = CollabState(collab.status)
+        # The refund of a signed or funded deal follows the move (marketplace.payments.listener).
         result = await self._move(collab, action, who, now, {"reason": reason} if reason else {})
-        if source in FUNDED_UNRESOLVED or source is CollabState.SIGNED:
-            # Once signed the brand may be paying right now: escrow closes the hold (returning a late payment)
-            # or refunds what it holds. Escrow refusing (a payout in progress...) raises its own 409.
-            try:
-                await hooks.refund_to_brand(self.session, collab, now=now, reason=action.value)
-            except hooks.EscrowUnavailable as exc:
-                if source in FUNDED_UNRESOLVED:
-                    raise PaymentsUnavailable(
-                        "Payments are not available right now, so a funded deal can't be cancelled and refunded "
-                        "yet. Nothing was changed; please try again later."
-                    ) from exc
-                # Not funded, and no escrow running that could be taking a payment: nothing to return.
-        await self._notices().ended(collab, who, action, reason)
         return StepResult(collab, result.event)
 
     # -- shipping
@@ -318,7 +272,6 @@ class DealService:
                             tracking_url=url, shipped_at=now, created_at=now, updated_at=now)
         self.session.add(shipment)
         await self.session.flush()
-        await self._notices().shipped(collab, who, shipment)
         return StepResult(collab, result.event, shipment)
 
     async def _latest_shipment(self, collab_id: UUID) -> Shipment | None:
@@ -333,7 +286,6 @@ class DealService:
         shipment = await self._latest_shipment(collab.id)
         if shipment is not None:
             shipment.received_at = now
-        await self._notices().received(collab, who)
         return StepResult(collab, result.event, shipment)
 
     async def report_problem(self, collab_id: UUID, actor: Actor | TransitionActor, *, problem: str) -> StepResult:
@@ -349,7 +301,6 @@ class DealService:
         if shipment is not None:
             shipment.problem = problem
             shipment.problem_reported_at = now
-        await self._notices().problem_reported(collab, who, problem)
         return StepResult(collab, result.event, shipment)
 
     # -- content
@@ -385,7 +336,6 @@ class DealService:
                                   {"draft_id": str(draft.id), "round": draft.round})
         if upload is not None and draft.upload_path:
             await uploads.store(self.session, self.settings.storage.upload_dir, draft.upload_path, upload.data)
-        await self._notices().draft_submitted(collab, who, draft)
         return StepResult(collab, result.event, draft)
 
     async def _draft_under_review(self, collab: Collaboration) -> ContentDraft:
@@ -423,7 +373,6 @@ class DealService:
         draft.reviewed_by_id = who.user_id
         result = await self._move(collab, action, who, now,
                                   {"draft_id": str(draft.id), "round": draft.round, "comment": comment})
-        await self._notices().reviewed(collab, who, draft)
         return StepResult(collab, result.event, draft)
 
     # -- the live post
@@ -438,12 +387,6 @@ class DealService:
         if errors:
             raise InvalidInput(errors)
         result = await self._move(collab, Action.APPROVE_POST, who, now, {"comment": comment} if comment else {})
-        try:
-            await hooks.release_to_creator(self.session, collab, now=now, reason="brand_approved")
-        except hooks.EscrowUnavailable as exc:
-            raise PaymentsUnavailable("Payments are not available right now, so the post can't be approved and "
-                                      "paid yet. Nothing was changed; please try again later.") from exc
-        await self._notices().post_approved(collab, who, comment)
         return StepResult(collab, result.event)
 
     async def accept_post_by_hand(self, collab_id: UUID, actor: Actor | TransitionActor, *, note: str = ""
@@ -466,7 +409,6 @@ class DealService:
             "submission_id": str(submission.id), "by_hand": True,
             "verification_status": submission.verification_status, **({"note": note} if note else {}),
         })
-        await self._notices().post_accepted_by_hand(collab, who, note)
         return StepResult(collab, result.event, submission)
 
     async def submit_post(self, collab_id: UUID, actor: Actor | TransitionActor, *, url: str) -> StepResult:
@@ -506,6 +448,4 @@ class DealService:
         await self.session.flush()
         result = await self._move(collab, Action.SUBMIT_POST, who, now,
                                   {"submission_id": str(submission.id), "url": ref.canonical_url})
-        await on_post_submitted(self.session, collab, submission, now)
-        await self._notices().post_submitted(collab, who, submission)
         return StepResult(collab, result.event, submission)

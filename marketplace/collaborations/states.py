@@ -1,32 +1,25 @@
-"""The collaboration state machine: one transition table, one transition function.
+"""The collaboration state machine as data: states, actions, the transition table and the checks it implies.
 
-Every change of a collaboration's status goes through ``transition()``: it locks the row, checks the table and the
-actor's right to act, sets the status, records an event (actor, from, to, time, payload) and recomputes the due
-dates. Setting ``Collaboration.status`` anywhere else raises.
-
-Locks are always taken in one order — collaboration, then escrow hold, then ledger accounts — so concurrent
-decisions queue instead of deadlocking.
+Pure: nothing here touches the database. ``marketplace.collaborations.transition.transition()`` is the one function
+that applies a move (lock, check with ``check_transition``, set the state, record the event) and then tells the
+listeners registered in ``marketplace/listeners.py`` what happened.
 """
 
 from __future__ import annotations
 
 import enum
 from collections.abc import Callable
-from contextvars import ContextVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 from uuid import UUID
-
-import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.brands.models import BrandRole
 from marketplace.errors import Conflict, Forbidden, NotFound
 
 if TYPE_CHECKING:
     from marketplace.accounts.auth import Actor
-    from marketplace.collaborations.models import Collaboration, CollaborationEvent
+    from marketplace.collaborations.models import Collaboration
 
 
 class CollabState(enum.StrEnum):
@@ -113,6 +106,10 @@ class Action(enum.StrEnum):
     RESOLVE_REFUND = "resolve_refund"
     RESOLVE_SPLIT = "resolve_split"
     EXTEND_DEADLINE = "extend_deadline"
+    #: PostPact notes that the brand missed the ship-by date (the creator may now cancel without penalty).
+    NOTE_BRAND_NO_SHOW = "note_brand_no_show"
+    #: An admin's decision on a case opened after the deal had ended (a chargeback after release): no state change.
+    RECORD_DECISION = "record_decision"
     ADMIN_NOTE = "admin_note"
 
 
@@ -313,6 +310,21 @@ RULES: list[Rule] = [
         frozenset({P.BRAND, P.CREATOR, P.SYSTEM}),
         label="move a deadline",
     ),
+    Rule(
+        Action.NOTE_BRAND_NO_SHOW,
+        frozenset({S.FUNDED}),
+        None,
+        frozenset({P.SYSTEM}),
+        when=_needs_product,
+        label="note that the product didn't ship on time",
+    ),
+    Rule(
+        Action.RECORD_DECISION,
+        frozenset(S) - {S.DISPUTED},
+        None,
+        frozenset({P.ADMIN, P.SYSTEM}),
+        label="record a case decision",
+    ),
     Rule(Action.ADMIN_NOTE, frozenset(S), None, frozenset({P.ADMIN, P.SYSTEM}), label="add an admin note"),
 ]
 
@@ -351,13 +363,7 @@ def actions_for(collab: Collaboration, actor: TransitionActor, now: datetime) ->
     return found
 
 
-# --- the one transition function ----------------------------------------------------------------------------------
-
-_transitioning: ContextVar[bool] = ContextVar("collaboration_transitioning", default=False)
-
-
-def status_change_allowed() -> bool:
-    return _transitioning.get()
+# --- checking a move (pure: the locking, recording and listeners live in transition.py) -----------------------
 
 
 class IllegalTransition(Conflict):
@@ -396,28 +402,6 @@ class TransitionActor:
 SYSTEM = TransitionActor(Party.SYSTEM)
 
 
-@dataclass
-class TransitionResult:
-    collaboration: Collaboration
-    event: CollaborationEvent
-    from_state: CollabState
-    changed: bool = field(default=True)
-
-
-async def lock_collaboration(session: AsyncSession, collaboration_id: UUID) -> Collaboration:
-    from marketplace.collaborations.models import Collaboration
-
-    collab = await session.scalar(
-        sa.select(Collaboration)
-        .where(Collaboration.id == collaboration_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
-    if collab is None:
-        raise NotFound("No such collaboration.")
-    return collab
-
-
 def check_party(collab: Collaboration, actor: TransitionActor) -> None:
     """Outsiders get 404 (not even the existence of someone else's deal is revealed)."""
     if actor.party is Party.BRAND and actor.brand_id != collab.brand_id:
@@ -453,61 +437,6 @@ def check_transition(collab: Collaboration, action: Action, actor: TransitionAct
     return rule
 
 
-async def transition(
-    session: AsyncSession,
-    collaboration_id: UUID,
-    action: Action,
-    actor: TransitionActor,
-    *,
-    now: datetime,
-    payload: dict[str, Any] | None = None,
-    collab: Collaboration | None = None,
-) -> TransitionResult:
-    """Lock, check, move, record. Raises NotFound (outsider, 404), IllegalTransition (409) or RoleNotAllowed (403);
-    on error nothing changes.
-
-    Pass ``collab`` only if this transaction already locked it with ``lock_collaboration``.
-    """
-    from marketplace.collaborations.deadlines import recompute_due_dates
-    from marketplace.collaborations.models import CollaborationEvent
-
-    if collab is None:
-        collab = await lock_collaboration(session, collaboration_id)
-    rule = check_transition(collab, action, actor, now)
-    state = CollabState(collab.status)
-    target = rule.target or state
-    token = _transitioning.set(True)
-    try:
-        collab.status = target
-    finally:
-        _transitioning.reset(token)
-    if target != state:
-        collab.state_changed_at = now
-    _record_milestones(collab, action, state, target, now)
-    collab.event_count += 1
-    event = CollaborationEvent(
-        collaboration_id=collab.id,
-        seq=collab.event_count,
-        action=action.value,
-        from_state=state.value,
-        to_state=target.value,
-        actor_party=actor.party.value,
-        actor_user_id=actor.user_id,
-        payload=payload or {},
-        created_at=now,
-    )
-    session.add(event)
-    recompute_due_dates(collab, now)
-    await session.flush()
-    result = TransitionResult(collab, event, state, changed=target != state)
-    # Reputation comes only from what happened: every move that implies an outcome (a ghosting, a late release,
-    # a completed delivery...) records it here, once, in the same transaction, whoever called transition().
-    from marketplace.reliability.services import record_transition_outcomes
-
-    await record_transition_outcomes(session, result, now=now)
-    return result
-
-
 #: The milestone timestamp each target state (or action) stamps; deadlines are computed from these.
 _MILESTONES: dict[CollabState, str] = {
     CollabState.SIGNED: "signed_at",
@@ -522,7 +451,7 @@ _MILESTONES: dict[CollabState, str] = {
 }
 
 
-def _record_milestones(
+def record_milestones(
     collab: Collaboration, action: Action, source: CollabState, target: CollabState, now: datetime
 ) -> None:
     if target != source and target in _MILESTONES:

@@ -12,19 +12,18 @@ from datetime import datetime, timedelta
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.states import SYSTEM, Action, lock_collaboration, transition
+from marketplace.collaborations.states import SYSTEM, Action
 from marketplace.collaborations.terms import Terms
-from marketplace.deadlines import outcomes
+from marketplace.collaborations.transition import lock_collaboration, transition
+from marketplace.db import insert_stmt
 from marketplace.deadlines.models import DeadlineNotice
 from marketplace.deadlines.recipients import admin_ids, deal_parties
 from marketplace.deadlines.reminders import collaboration_link, format_due
 from marketplace.deadlines.rules import auto_approve_due, brand_no_show_due, ghost_at, ghosting_due, held_for_admin
 from marketplace.notifications.services import notify
-from marketplace.payments import hooks as escrow
 
 log = logging.getLogger(__name__)
 
@@ -78,11 +77,9 @@ async def ghost_collaboration(session: AsyncSession, collaboration_id: UUID, now
         "grace_hours": terms.ghost_grace_hours,
         "ghosted_at_due": (ghost_at(collab) or now).isoformat(),
         "extension_agreed": extended,
-        "reputation": outcomes.outcome(collab, outcomes.CREATOR_GHOSTED, now),
     }
+    # The refund and the reputation outcome follow the move (marketplace/listeners.py).
     await transition(session, collab.id, Action.GHOST, SYSTEM, now=now, payload=payload, collab=collab)
-    await escrow.refund_to_brand(session, collab, now=now, reason="creator_ghosted")
-    await outcomes.report_outcome(session, collab, outcomes.CREATOR_GHOSTED, now)
     title = terms.gig_title
     deadline_words = f"The post was due {format_due(post_due)}" + (" (after an agreed extension)" if extended else "")
     await _tell(
@@ -132,11 +129,8 @@ async def auto_approve_post(session: AsyncSession, collaboration_id: UUID, now: 
         "review_window_hours": terms.review_window_hours,
         "window_ended_at": window_end.isoformat(),
         "automatic": True,
-        "reputation": outcomes.outcome(collab, outcomes.BRAND_LATE_RELEASE, now),
     }
     await transition(session, collab.id, Action.APPROVE_POST, SYSTEM, now=now, payload=payload, collab=collab)
-    await escrow.release_to_creator(session, collab, now=now, reason="review_window_passed")
-    await outcomes.report_outcome(session, collab, outcomes.BRAND_LATE_RELEASE, now)
     await _tell(
         session,
         await _creator_user_ids(session, collab),
@@ -169,9 +163,8 @@ async def auto_approve_post(session: AsyncSession, collaboration_id: UUID, now: 
 
 def _insert_notice(dialect_name: str, row: dict[str, object]) -> sa.Insert:
     table = DeadlineNotice.__table__
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     return (
-        insert(table)
+        insert_stmt(dialect_name, table)
         .values(row)
         .on_conflict_do_nothing(index_elements=["collaboration_id", "kind", "due_at"])
         .returning(table.c.id)
@@ -205,13 +198,8 @@ async def announce_brand_no_show(
     if claimed is None:
         return "already announced"
     terms = Terms.from_dict(collab.terms)
-    payload = {
-        "note": "brand_no_show",
-        "ship_due_at": ship_due.isoformat(),
-        "reputation": outcomes.outcome(collab, outcomes.BRAND_DID_NOT_SHIP, now),
-    }
-    await transition(session, collab.id, Action.ADMIN_NOTE, SYSTEM, now=now, payload=payload, collab=collab)
-    await outcomes.report_outcome(session, collab, outcomes.BRAND_DID_NOT_SHIP, now)
+    payload = {"ship_due_at": ship_due.isoformat()}
+    await transition(session, collab.id, Action.NOTE_BRAND_NO_SHOW, SYSTEM, now=now, payload=payload, collab=collab)
     await _tell(
         session,
         await _creator_user_ids(session, collab),

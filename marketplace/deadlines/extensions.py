@@ -23,10 +23,9 @@ from marketplace.collaborations.states import (
     CollabState,
     Party,
     TransitionActor,
-    lock_collaboration,
-    transition,
 )
 from marketplace.collaborations.terms import Terms
+from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.deadlines.recipients import DEAL_ROLES as NOTIFY_ROLES
 from marketplace.deadlines.recipients import brand_team, creator_accounts
 from marketplace.deadlines.reminders import collaboration_link, format_due

@@ -15,8 +15,8 @@ from marketplace.db import AuditBase, Base
 class DeadlineWatch(Base):
     """One row per collaboration: the earliest time the sweeper must look at it again (None: nothing pending).
 
-    Kept in step with the collaboration by a mapper event (``marketplace.deadlines.watch``) and moved on by the
-    sweeper itself, so each sweep reads only the rows that are due through ``ix_deadline_watch_check_at``.
+    Kept in step with the collaboration by mapper events (``marketplace.deadlines.watch``, installed at start-up)
+    and moved on by the sweeper itself, so each sweep reads only the rows that are due through ``ix_deadline_watch_check_at``.
     """
 
     __tablename__ = "deadline_watch"
@@ -57,6 +57,3 @@ class DeadlineNotice(AuditBase):
 
     __table_args__ = (sa.UniqueConstraint("collaboration_id", "kind", "due_at", name="uq_deadline_notice_once"),)
 
-
-# Registers the mapper events that keep DeadlineWatch in step; wherever the models are loaded, so are they.
-from marketplace.deadlines import watch as _watch  # noqa: E402, F401

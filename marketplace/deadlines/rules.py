@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from marketplace.clock import as_utc
-from marketplace.collaborations.deadlines import ghosting_due_at
+from marketplace.collaborations.due_dates import ghosting_due_at
 from marketplace.collaborations.states import TERMINAL, CollabState
 
 if TYPE_CHECKING:

@@ -15,13 +15,12 @@ from datetime import datetime
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.models import User
 from marketplace.clock import as_utc
 from marketplace.collaborations.models import Collaboration
-from marketplace.db import session_scope
+from marketplace.db import insert_stmt, session_scope
 from marketplace.deadlines.models import DeadlineNotice, DeadlineReminder, DeadlineWatch
 from marketplace.deadlines.recipients import brand_roles_for, brand_team, creator_accounts
 from marketplace.deadlines.reminders import ReminderItem, deliver_reminders, reminder_item
@@ -119,9 +118,8 @@ async def _histories(session: AsyncSession, collabs: list[Collaboration]) -> dic
 def _insert_reminders(dialect_name: str) -> sa.Insert:
     """One statement for the whole batch (executed with a list of rows: SQLAlchemy's insertmanyvalues, cached)."""
     table = DeadlineReminder.__table__
-    insert = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
     return (
-        insert(table)
+        insert_stmt(dialect_name, table)
         .on_conflict_do_nothing(index_elements=["collaboration_id", "stage", "due_at", "offset_hours"])
         .returning(table.c.collaboration_id, table.c.offset_hours)
     )

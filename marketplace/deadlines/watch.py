@@ -1,9 +1,9 @@
 """Keeps ``deadline_watch`` in step with collaborations: whenever a deal's due times or status change, the sweeper's
 next look at it moves to the earliest moment anything could be due.
 
-A mapper event rather than a call in every service: every status change goes through ``transition()`` and every
-deal is created through the ORM, so listening on the model catches all of them without the deal flow knowing about
-the sweeper. Bulk Core updates of ``collaboration`` would bypass it; ``reconcile_watches`` (a periodic job) repairs
+Mapper events rather than a transition listener: besides every transition, a deal's creation and an admin's review
+flag move what is due, and listening on the model catches all of them without the deal flow knowing about the
+sweeper. ``install()`` registers them; ``marketplace.listeners.install_listeners`` calls it at start-up. Bulk Core updates of ``collaboration`` would bypass it; ``reconcile_watches`` (a periodic job) repairs
 rows that drifted.
 """
 
@@ -15,10 +15,10 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql, sqlite
 from uuid_utils.compat import uuid7
 
 from marketplace.collaborations.models import Collaboration
+from marketplace.db import insert_stmt
 from marketplace.deadlines.models import DeadlineWatch
 from marketplace.deadlines.rules import earliest_check_at
 
@@ -45,28 +45,26 @@ def upsert_watch(dialect_name: str, rows: list[dict[str, Any]]) -> sa.Insert:
     """INSERT … ON CONFLICT (collaboration_id) DO UPDATE check_at: rows are {"collaboration_id", "check_at"}."""
     table = DeadlineWatch.__table__
     values = [{"id": uuid7(), **row} for row in rows]
-    if dialect_name == "postgresql":
-        stmt = postgresql.insert(table).values(values)
-        return stmt.on_conflict_do_update(
-            index_elements=["collaboration_id"], set_={"check_at": stmt.excluded.check_at}
-        )
-    stmt_lite = sqlite.insert(table).values(values)
-    return stmt_lite.on_conflict_do_update(
-        index_elements=["collaboration_id"], set_={"check_at": stmt_lite.excluded.check_at}
-    )
+    stmt = insert_stmt(dialect_name, table).values(values)
+    return stmt.on_conflict_do_update(index_elements=["collaboration_id"], set_={"check_at": stmt.excluded.check_at})
 
 
 def _write(connection: sa.Connection, collaboration_id: UUID, at: datetime | None) -> None:
     connection.execute(upsert_watch(connection.dialect.name, [{"collaboration_id": collaboration_id, "check_at": at}]))
 
 
-@event.listens_for(Collaboration, "after_insert")
 def _watch_new_collaboration(_mapper: Any, connection: sa.Connection, target: Collaboration) -> None:
     _write(connection, target.id, earliest_check_at(target))
 
 
-@event.listens_for(Collaboration, "after_update")
 def _watch_changed_collaboration(_mapper: Any, connection: sa.Connection, target: Collaboration) -> None:
     state = sa.inspect(target)
     if any(state.attrs[name].history.has_changes() for name in WATCHED_ATTRIBUTES):
         _write(connection, target.id, earliest_check_at(target))
+
+
+def install() -> None:
+    """Keep ``deadline_watch`` in step with every insert and relevant update of a collaboration (idempotent)."""
+    for name, handler in (("after_insert", _watch_new_collaboration), ("after_update", _watch_changed_collaboration)):
+        if not event.contains(Collaboration, name, handler):
+            event.listen(Collaboration, name, handler)

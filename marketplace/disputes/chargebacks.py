@@ -20,15 +20,8 @@ from escrow.models import Chargeback, EscrowHold
 from escrow.money import format_money
 from marketplace.admin import audit
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.states import (
-    SYSTEM,
-    TRANSITIONS,
-    Action,
-    CollabState,
-    Party,
-    lock_collaboration,
-    transition,
-)
+from marketplace.collaborations.states import SYSTEM, TRANSITIONS, Action, CollabState, Party
+from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.disputes.models import (
     REASON_LABELS,
     Dispute,

@@ -27,22 +27,16 @@ from escrow import ledger
 from escrow.models import EscrowHold
 from escrow.money import format_money
 from escrow.services import EscrowConflict
-from escrow.states import PENDING, EscrowState, lock_hold
+from escrow.states import PENDING, EscrowState
+from escrow.transition import lock_hold
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import User
 from marketplace.admin import audit
 from marketplace.brands.models import BrandRole
 from marketplace.collaborations import uploads
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.states import (
-    Action,
-    CollabState,
-    Party,
-    TransitionActor,
-    check_transition,
-    lock_collaboration,
-    transition,
-)
+from marketplace.collaborations.states import Action, CollabState, Party, TransitionActor, check_transition
+from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.disputes.attachments import IncomingFile, attachment_path, check_files
 from marketplace.disputes.models import (
     OUTCOME_LABELS,
@@ -181,7 +175,6 @@ async def open_dispute(session: AsyncSession, actor: Actor, collaboration_id: UU
     await _store_files(session, settings, dispute, opening, files or [])
     await transition(session, collab.id, Action.OPEN_DISPUTE, viewer, now=now, collab=collab,
                      payload={"reason": REASON_LABELS[chosen.value], "dispute_id": str(dispute.id)})
-    await hooks.freeze(session, collab, now=now, reason="dispute")
     title = _title(collab)
     due = dispute.response_due_at
     assert due is not None
@@ -527,8 +520,9 @@ async def decide(session: AsyncSession, admin: Actor, dispute_id: UUID, data: De
     payload = {"dispute_id": str(dispute.id), "outcome": outcome.value, "at_fault": at_fault,
                "reason": "dispute decided by PostPact"}
     resolving = CollabState(collab.status) is CollabState.DISPUTED
-    # A chargeback case on a deal that had already ended only notes the decision on the deal.
-    await transition(session, collab.id, _RESOLUTION[outcome] if resolving else Action.ADMIN_NOTE,
+    # A chargeback case on a deal that had already ended only records the decision on the deal. Either way the
+    # reputation outcome (who lost, from at_fault) follows from the event (marketplace/reliability/outcomes.py).
+    await transition(session, collab.id, _RESOLUTION[outcome] if resolving else Action.RECORD_DECISION,
                      TransitionActor(Party.ADMIN, admin.user_id), now=now, payload=payload, collab=collab)
     reason = f"dispute {dispute.id}"
     try:
@@ -548,9 +542,6 @@ async def decide(session: AsyncSession, admin: Actor, dispute_id: UUID, data: De
                 await service.resolve_split(collab.id, creator_amount=creator_part, reason=reason)
     except EscrowConflict as exc:
         raise Conflict(exc.message) from exc
-    # A resolving transition() already recorded who lost (from its payload's at_fault); otherwise record it here.
-    if not resolving:
-        await _record_lost(session, collab, at_fault, now)
     collab.needs_admin_review = False
     dispute.status = DisputeStatus.DECIDED
     dispute.decided_at = now
@@ -585,16 +576,6 @@ async def _raise_already_decided(session: AsyncSession, dispute: Dispute) -> Non
     raise AlreadyDecided(
         f"Already decided by {who} at {decision.decided_at.strftime('%Y-%m-%d %H:%M UTC')}: "
         f"{OUTCOME_LABELS[decision.outcome.value].lower()}. Nothing was changed.")
-
-
-async def _record_lost(session: AsyncSession, collab: Collaboration, at_fault: str, now: datetime) -> None:
-    from marketplace.reliability.services import record_collaboration_outcome
-    from reputation.events import EventKind
-
-    sides = {"creator": ["creator"], "brand": ["brand"], "both": ["brand", "creator"], "none": []}[at_fault]
-    for side in sides:  # brand before creator: the order score rows are always locked in
-        kind = EventKind.BRAND_DISPUTE_LOST if side == "brand" else EventKind.CREATOR_DISPUTE_LOST
-        await record_collaboration_outcome(session, collab, kind, now)
 
 
 async def _tell_decision(session: AsyncSession, collab: Collaboration, dispute: Dispute, decision: DisputeDecision,

@@ -33,6 +33,7 @@ from marketplace.applications.models import Application, ApplicationStatus
 from marketplace.brands.models import BrandMember, BrandRole
 from marketplace.collaborations.models import Collaboration
 from marketplace.creators.models import Creator
+from marketplace.db import insert_stmt
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.messaging.models import Message, Thread, ThreadReadState
 
@@ -240,24 +241,13 @@ async def thread_for_actor(session: AsyncSession, actor: Actor, subject: Subject
 # --- read state -------------------------------------------------------------------------------------------------
 
 
-def _insert(session: AsyncSession, model: Any) -> Any:
-    """INSERT with ON CONFLICT support for the session's database."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(model)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(model)
-
-
 async def mark_read(session: AsyncSession, actor: Actor, thread: Thread, seq: int | None = None) -> None:
     """Record that the actor has read the thread up to ``seq`` (default: its last message). Never moves back;
     admins leave no trace (their reading is not participation)."""
     if actor.is_admin:
         return
     seq = thread.message_count if seq is None else min(seq, thread.message_count)
-    insert = _insert(session, ThreadReadState)
+    insert = insert_stmt(session, ThreadReadState)
     statement = insert.on_conflict_do_update(
         index_elements=[ThreadReadState.thread_id, ThreadReadState.user_id],
         set_={
@@ -291,7 +281,7 @@ async def _fan_out_read_states(session: AsyncSession, thread: Thread, seq: int, 
         {"thread_id": thread.id, "user_id": user_id, "last_read_seq": seq if side is party else seq - 1}
         for user_id, side in participants
     ]
-    insert = _insert(session, ThreadReadState)
+    insert = insert_stmt(session, ThreadReadState)
     await session.execute(
         insert.on_conflict_do_nothing(index_elements=[ThreadReadState.thread_id, ThreadReadState.user_id]), rows
     )

@@ -20,6 +20,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import User, UserKind
 from marketplace.brands.models import BrandMember, BrandRole
 from marketplace.creators.models import Creator
+from marketplace.db import insert_stmt
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.notifications.mail import send_email
 from marketplace.notifications.models import Notification, NotificationPreference
@@ -246,7 +247,7 @@ async def set_email_preferences(session: AsyncSession, user_id: UUID, wanted: di
         raise InvalidInput({"groups": f"Unknown email group(s): {', '.join(unknown)[:200]}."})
     if wanted:
         # An upsert, so two saves at once (double click, two tabs) can't collide on the unique constraint.
-        insert = _dialect_insert(session, NotificationPreference)
+        insert = insert_stmt(session, NotificationPreference)
         await session.execute(
             insert.on_conflict_do_update(
                 index_elements=[NotificationPreference.user_id, NotificationPreference.kind_group],
@@ -257,11 +258,4 @@ async def set_email_preferences(session: AsyncSession, user_id: UUID, wanted: di
     return await email_preferences(session, user_id)
 
 
-def _dialect_insert(session: AsyncSession, model: Any) -> Any:
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-        return pg_insert(model)
-    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-    return sqlite_insert(model)

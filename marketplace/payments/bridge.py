@@ -16,15 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrow.money import format_money
 from marketplace.accounts.models import User
-from marketplace.collaborations.states import (
-    SYSTEM,
-    TERMINAL,
-    TRANSITIONS,
-    Action,
-    CollabState,
-    lock_collaboration,
-    transition,
-)
+from marketplace.collaborations.states import SYSTEM, TERMINAL, TRANSITIONS, Action, CollabState
+from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.creators.models import Creator
 from marketplace.jobs import enqueue
 from marketplace.notifications.services import brand_user_ids, creator_user_id, notify

@@ -1,9 +1,10 @@
-"""What the deal flow asks of escrow.
+"""What the deal flow asks of escrow: the gateway through which deal decisions enter escrow.
 
-Each hook runs inside the caller's transaction, after the collaboration's transition was recorded (the collaboration
-is locked already, so the lock order collaboration → escrow holds). A hook only records the money decision (pending
-ledger posting + provider call with a deterministic idempotency key) and queues the provider call to run after
-commit; when the provider confirms, escrow moves the collaboration on with
+``PaymentsListener`` (``marketplace/payments/listener.py``) calls these after a deal's transition, and a dispute
+decision calls ``split``; nothing else in the deal flow moves money. Each runs inside the caller's transaction
+(the collaboration is locked already, so the lock order collaboration → escrow holds). A hook only records the
+money decision (pending ledger posting + provider call with a deterministic idempotency key) and queues the provider
+call to run after commit; when the provider confirms, escrow moves the collaboration on with
 ``transition(..., Action.MARK_FUNDED / MARK_RELEASED, SYSTEM)`` (marketplace/payments/bridge.py).
 """
 
@@ -21,6 +22,7 @@ from escrow.states import EscrowState
 from marketplace.collaborations.models import Collaboration
 from marketplace.errors import Conflict
 from marketplace.payments.services import escrow_service
+from marketplace.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +49,12 @@ def _refuse_if_frozen(hold: EscrowHold) -> None:
         raise EscrowRefused("The payment is frozen while a dispute is open; a PostPact admin decides what happens.")
 
 
-async def release_to_creator(session: AsyncSession, collab: Collaboration, *, now: datetime, reason: str) -> None:
+async def release_to_creator(session: AsyncSession, collab: Collaboration, *, now: datetime, reason: str,
+                             settings: Settings) -> None:
     """The post was approved (by the brand, or automatically after the review window): pay the creator.
     If the creator has no payout account yet, the release waits (escrow ``release_pending``) and goes out as
     soon as they finish onboarding."""
-    service = escrow_service(session, now, actor=f"deal:{reason}"[:80])
+    service = escrow_service(session, now, settings=settings, actor=f"deal:{reason}"[:80])
     hold = await service.hold_for(collab.id)
     if hold is None:
         log.warning("release for collaboration %s without escrow: nothing was ever funded", collab.id)
@@ -63,10 +66,11 @@ async def release_to_creator(session: AsyncSession, collab: Collaboration, *, no
         raise EscrowRefused(exc.message) from exc
 
 
-async def refund_to_brand(session: AsyncSession, collab: Collaboration, *, now: datetime, reason: str) -> None:
+async def refund_to_brand(session: AsyncSession, collab: Collaboration, *, now: datetime, reason: str,
+                          settings: Settings) -> None:
     """A funded deal ended without a post (cancelled, ghosted, brand no-show): return the money to the brand.
     Before funding this closes the escrow (a payment that still arrives is returned automatically)."""
-    service = escrow_service(session, now, actor=f"deal:{reason}"[:80])
+    service = escrow_service(session, now, settings=settings, actor=f"deal:{reason}"[:80])
     hold = await service.hold_for(collab.id)
     if hold is not None:
         _refuse_if_frozen(hold)
@@ -76,16 +80,17 @@ async def refund_to_brand(session: AsyncSession, collab: Collaboration, *, now: 
         raise EscrowRefused(exc.message) from exc
 
 
-async def freeze(session: AsyncSession, collab: Collaboration, *, now: datetime, reason: str) -> None:
+async def freeze(session: AsyncSession, collab: Collaboration, *, now: datetime, reason: str,
+                 settings: Settings) -> None:
     """A dispute or chargeback: nothing may be released or refunded until an admin decides."""
-    await escrow_service(session, now, actor=f"deal:{reason}"[:80]).freeze(collab.id, reason=reason)
+    await escrow_service(session, now, settings=settings, actor=f"deal:{reason}"[:80]).freeze(collab.id, reason=reason)
 
 
 async def split(session: AsyncSession, collab: Collaboration, *, now: datetime, creator_amount: int,
-                reason: str) -> None:
+                reason: str, settings: Settings) -> None:
     """An admin's split of a frozen escrow: ``creator_amount`` of the creator's fee to them, the rest to the brand."""
     try:
-        await escrow_service(session, now, actor=f"deal:{reason}"[:80]).resolve_split(
+        await escrow_service(session, now, settings=settings, actor=f"deal:{reason}"[:80]).resolve_split(
             collab.id, creator_amount=creator_amount, reason=reason)
     except EscrowConflict as exc:
         raise EscrowRefused(exc.message) from exc

@@ -36,7 +36,8 @@ from escrow.states import EscrowState
 from marketplace.accounts.auth import Actor
 from marketplace.brands.models import BrandRole
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.states import CollabState, lock_collaboration
+from marketplace.collaborations.states import CollabState
+from marketplace.collaborations.transition import lock_collaboration
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.payments.bridge import CollaborationBridge
 from marketplace.settings import Settings
@@ -78,12 +79,11 @@ def provider_for(settings: Settings, session_maker: async_sessionmaker[AsyncSess
     return build_provider(settings, session_maker)
 
 
-def escrow_service(session: AsyncSession, now: datetime, *, settings: Settings | None = None,
-                   actor: str = "system") -> EscrowService:
-    fee_bps = settings.app.platform_fee_bps if settings is not None else 800
-    public_url = settings.app.public_url if settings is not None else ""
-    listener: EscrowListener = CollaborationBridge(session, public_url=public_url)
-    return EscrowService(session, now=now, listener=listener, platform_fee_bps=fee_bps, actor=actor)
+def escrow_service(session: AsyncSession, now: datetime, *, settings: Settings, actor: str = "system") -> EscrowService:
+    """The one place the marketplace builds ``EscrowService``: PostPact's fee and links always come from settings."""
+    listener: EscrowListener = CollaborationBridge(session, public_url=settings.app.public_url)
+    return EscrowService(session, now=now, listener=listener, platform_fee_bps=settings.app.platform_fee_bps,
+                         actor=actor)
 
 
 def executor_for(settings: Settings, session_maker: async_sessionmaker[AsyncSession], clock: Any,

@@ -1,33 +1,9 @@
-"""What deals tell reputation, and what reputation tells the marketplace: outcomes, eligibility, ranked lists.
-
-Which collaboration transition is which outcome, for whom (``outcomes_for_transition``; callers use
-``record_transition_outcomes`` right after ``transition()``, in the same transaction):
-
-| transition (action)                       | outcome                                                              |
-|-------------------------------------------|----------------------------------------------------------------------|
-| ``ghost`` (the deadline sweeper)          | creator ghosted - unless the product never shipped: then the brand   |
-|                                           | did not ship (the creator is never blamed for the brand's failure)   |
-| ``cancel_no_show`` (creator, brand late)  | brand did not ship                                                   |
-| ``cancel`` from signed / funded           | brand did not ship, when its ship-by date passed without shipping;   |
-|                                           | otherwise creator cancelled after signing if the creator cancelled;  |
-|                                           | a brand's or admin's cancellation scores nothing                     |
-| ``approve_post`` by the brand             | brand released on time / late (``brand_release_kind``)               |
-| ``approve_post`` by PostPact (window over)| brand late release (the creator waited for the automatic release)    |
-| ``mark_post_removed``                     | creator removed the post, if before the keep-live period ended       |
-| ``complete`` (after keep-live)            | creator on time / late (``creator_delivery_kind``)                   |
-| ``resolve_refund``                        | creator lost the dispute                                             |
-| ``resolve_release``                       | brand lost the dispute                                               |
-| ``resolve_split``                         | nothing                                                              |
-
-A resolution's payload may name who was at fault instead (``{"at_fault": "creator" | "brand" | "both" | "none"}``),
-for the admin who refunds a brand that never shipped. Every other action records nothing. Recording is idempotent,
-so calling this twice for one transition (or from a retried job) is harmless.
-"""
+"""What reputation tells the marketplace: standing, eligibility and ranked lists (outcomes are in ``outcomes.py``)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -36,190 +12,21 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from escrow.money import CURRENCY_EXPONENTS, normalise_currency
-from marketplace.clock import as_utc
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.states import Action, CollabState, Party, TransitionResult
+from marketplace.collaborations.states import CollabState
 from marketplace.creators.models import Creator, ShippingAddress
 from marketplace.gigs.models import Gig
-from marketplace.notifications.services import admin_user_ids, notify
-from marketplace.reliability.deal_values import collaboration_value_minor, gig_value_minor, to_usd_minor
-from reputation.events import EventKind, brand_release_kind, creator_delivery_kind
-from reputation.models import ReliabilityScore, ReputationEvent, SubjectKind
+from marketplace.reliability.deal_values import gig_value_minor, to_usd_minor
+from reputation.models import ReliabilityScore, SubjectKind
 from reputation.services import (
     ScoreView,
     Subject,
     eligibility_for,
-    record_outcome,
     records_for,
     track_record,
     view_of,
 )
 from reputation.tiers import Eligibility, GigRequirements, Tier, eligibility
-
-# --- transitions into outcomes -------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class PlannedOutcome:
-    """One outcome a transition produces: which side's reputation, and what kind."""
-
-    side: SubjectKind
-    kind: EventKind
-
-
-_CREATOR = SubjectKind.CREATOR
-_BRAND = SubjectKind.BRAND
-_AT_FAULT: dict[str, tuple[SubjectKind, ...]] = {
-    "creator": (_CREATOR,),
-    "brand": (_BRAND,),
-    "both": (_BRAND, _CREATOR),
-    "none": (),
-}
-_DEFAULT_AT_FAULT = {
-    Action.RESOLVE_REFUND: (_CREATOR,),
-    Action.RESOLVE_RELEASE: (_BRAND,),
-    Action.RESOLVE_SPLIT: (),
-}
-_DISPUTE_LOST = {_CREATOR: EventKind.CREATOR_DISPUTE_LOST, _BRAND: EventKind.BRAND_DISPUTE_LOST}
-
-
-def _brand_never_shipped(collab: Collaboration, now: datetime) -> bool:
-    return bool(collab.product_included) and collab.shipped_at is None and collab.due_passed("ship", now)
-
-
-def _delivery_kind(collab: Collaboration, now: datetime) -> EventKind | None:
-    due_post = collab.due("post")
-    if due_post is None:
-        return None
-    return creator_delivery_kind(
-        due_at=due_post,
-        brand_shipped=not collab.product_included or collab.shipped_at is not None,
-        posted_at=as_utc(collab.posted_at) if collab.posted_at else None,
-        removed_at=as_utc(collab.post_removed_at) if collab.post_removed_at else None,
-        keep_live_until=collab.due("keep_live"),
-        at=now,
-    )
-
-
-def outcomes_for_transition(
-    collab: Collaboration,
-    *,
-    action: Action | str,
-    actor_party: Party | str,
-    now: datetime,
-    payload: dict[str, Any] | None = None,
-) -> list[PlannedOutcome]:
-    """The outcomes one transition of `collab` (already applied, at `now`) records; see the module table."""
-    action, party = Action(action), Party(actor_party)
-    if action is Action.GHOST:
-        if _brand_never_shipped(collab, now):
-            return [PlannedOutcome(_BRAND, EventKind.BRAND_DID_NOT_SHIP)]
-        if collab.product_included and collab.shipped_at is None:
-            return []  # not the creator's doing, and the brand still had time: nothing to score
-        return [PlannedOutcome(_CREATOR, EventKind.CREATOR_GHOSTED)]
-    if action is Action.CANCEL_NO_SHOW:
-        return [PlannedOutcome(_BRAND, EventKind.BRAND_DID_NOT_SHIP)]
-    if action is Action.CANCEL:
-        if _brand_never_shipped(collab, now):
-            return [PlannedOutcome(_BRAND, EventKind.BRAND_DID_NOT_SHIP)]
-        if party is Party.CREATOR and collab.signed_at is not None:
-            return [PlannedOutcome(_CREATOR, EventKind.CREATOR_CANCELLED_AFTER_SIGNING)]
-        return []
-    if action is Action.APPROVE_POST:
-        if party is Party.SYSTEM:
-            return [PlannedOutcome(_BRAND, EventKind.BRAND_LATE_RELEASE)]
-        kind = brand_release_kind(
-            shipped=True,
-            ship_due_at=collab.due("ship") or now,
-            review_due_at=collab.due("approve"),
-            released_at=now,
-            at=now,
-        )
-        return [PlannedOutcome(_BRAND, kind)] if kind is not None else []
-    if action is Action.MARK_POST_REMOVED:
-        kind = _delivery_kind(collab, now)
-        return [PlannedOutcome(_CREATOR, kind)] if kind is EventKind.CREATOR_POST_REMOVED else []
-    if action is Action.COMPLETE:
-        kind = _delivery_kind(collab, now)
-        return [PlannedOutcome(_CREATOR, kind)] if kind is not None else []
-    if action in _DEFAULT_AT_FAULT:
-        named = (payload or {}).get("at_fault")
-        sides = _AT_FAULT.get(str(named), _DEFAULT_AT_FAULT[action]) if named is not None else _DEFAULT_AT_FAULT[action]
-        return [PlannedOutcome(side, _DISPUTE_LOST[side]) for side in sides]
-    return []
-
-
-def subject_of(collab: Collaboration, side: SubjectKind) -> tuple[Subject, UUID]:
-    """The deal's party on `side`, and the counterparty's id."""
-    if side is SubjectKind.CREATOR:
-        return Subject.creator(collab.creator_id), collab.brand_id
-    return Subject.brand(collab.brand_id), collab.creator_id
-
-
-async def record_collaboration_outcome(
-    session: AsyncSession, collab: Collaboration, kind: EventKind, now: datetime
-) -> ReputationEvent | None:
-    """Record one observed outcome of `collab` for the side `kind` belongs to, weighted by the deal's value.
-
-    For callers that observe an outcome outside a transition; None when it was already recorded.
-    """
-    side = SubjectKind.CREATOR if kind.value.startswith("creator.") else SubjectKind.BRAND
-    if kind is EventKind.RATING:
-        raise ValueError("ratings are recorded by marketplace.reliability.ratings")
-    subject, counterparty = subject_of(collab, side)
-    currency = normalise_currency(collab.currency)
-    ghosting = kind is EventKind.CREATOR_GHOSTED
-    was_suspended = await _reliability_suspended_at(session, collab.creator_id) if ghosting else None
-    row = await record_outcome(
-        session,
-        subject=subject,
-        kind=kind,
-        collaboration_id=collab.id,
-        deal_value_minor=collaboration_value_minor(collab),
-        currency_exponent=CURRENCY_EXPONENTS[currency],
-        occurred_at=now,
-        counterparty_id=counterparty,
-        recorded_at=now,
-    )
-    if row is not None and ghosting and was_suspended is None \
-            and await _reliability_suspended_at(session, collab.creator_id) is not None:
-        await _ask_admins_to_review(session, collab)
-    return row
-
-
-async def _reliability_suspended_at(session: AsyncSession, creator_id: UUID) -> datetime | None:
-    return await session.scalar(sa.select(ReliabilityScore.suspended_at).where(
-        ReliabilityScore.subject_kind == SubjectKind.CREATOR, ReliabilityScore.subject_id == creator_id))
-
-
-async def _ask_admins_to_review(session: AsyncSession, collab: Collaboration) -> None:
-    """A second ghosting within 12 months just suspended the creator's applications: an admin reviews them."""
-    creator = await session.get(Creator, collab.creator_id)
-    name = creator.display_name if creator is not None else "A creator"
-    link = f"/admin/users/{creator.user_id}" if creator is not None else "/admin/users?reliability=1"
-    await notify(session, await admin_user_ids(session), kind="reliability.suspended",
-                 title=f"{name} is suspended for review: two ghostings in 12 months",
-                 body=f"{name} ghosted a second deal within 12 months, so they can't apply to gigs until an admin "
-                      "reviews their record and clears the suspension.", link=link)
-
-
-async def record_transition_outcomes(
-    session: AsyncSession, result: TransitionResult, *, now: datetime
-) -> list[ReputationEvent]:
-    """Record whatever reputation outcomes `result` (just returned by ``transition()``) implies; usually none."""
-    event = result.event
-    planned = outcomes_for_transition(
-        result.collaboration, action=event.action, actor_party=event.actor_party, now=now, payload=event.payload
-    )
-    recorded: list[ReputationEvent] = []
-    # Score rows are locked in subject order ("brand" before "creator"), the order every other writer uses.
-    for item in sorted(planned, key=lambda p: p.side.value):
-        row = await record_collaboration_outcome(session, result.collaboration, item.kind, now)
-        if row is not None:
-            recorded.append(row)
-    return recorded
-
 
 # --- eligibility ---------------------------------------------------------------------------------------------------
 

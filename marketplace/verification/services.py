@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.clock import as_utc
 from marketplace.collaborations.models import Collaboration, PostSubmission
-from marketplace.collaborations.states import SYSTEM, Action, CollabState, lock_collaboration, transition
+from marketplace.collaborations.states import SYSTEM, Action, CollabState
 from marketplace.collaborations.terms import Terms
+from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.db import session_scope
-from marketplace.deadlines import outcomes
 from marketplace.deadlines.recipients import admin_ids, deal_parties
 from marketplace.jobs import enqueue
 from marketplace.notifications.services import notify
@@ -327,12 +327,10 @@ async def _apply_keep_live(
                 "post_check_id": str(check.id),
                 "purpose": purpose.value,
                 "summary": result.summary,
-                "reputation": outcomes.outcome(collab, outcomes.CREATOR_POST_REMOVED, now),
             }
             await transition(
                 session, collab.id, Action.MARK_POST_REMOVED, SYSTEM, now=now, payload=payload, collab=collab
             )
-            await outcomes.report_outcome(session, collab, outcomes.CREATOR_POST_REMOVED, now)
             body = (f"The post for “{terms.gig_title}” is no longer public ({result.summary}) although the deal asks "
                     f"to keep it live until {collab.due('keep_live'):%a %d %b %Y}. This is recorded on the creator's "
                     "reliability; admins have been told.")

@@ -6,7 +6,8 @@ import re
 
 from playwright.async_api import Page, expect
 
-from marketplace.collaborations.states import SYSTEM, Action, transition
+from marketplace.collaborations.states import SYSTEM, Action
+from marketplace.collaborations.transition import transition
 from marketplace.db import session_scope
 from tests.support.browser import sign_in
 from tests.support.deals import PNG_BYTES, make_deal

@@ -16,7 +16,7 @@ from playwright.async_api import Page, expect
 from escrow import ledger
 from escrow.models import CallStatus, EscrowHold, LedgerTransaction, ProviderCall
 from escrow.states import EscrowState
-from marketplace.collaborations.deadlines import ghosting_due_at
+from marketplace.collaborations.due_dates import ghosting_due_at
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, PostSubmission
 from marketplace.collaborations.states import CollabState
 from marketplace.deadlines import jobs as deadline_jobs

@@ -14,7 +14,8 @@ from marketplace.applications.models import Application, ApplicationStatus
 from marketplace.brands.models import BrandRole
 from marketplace.collaborations.models import Collaboration, PostSubmission
 from marketplace.collaborations.services import create_collaboration
-from marketplace.collaborations.states import SYSTEM, Action, CollabState, Party, TransitionActor, transition
+from marketplace.collaborations.states import SYSTEM, Action, CollabState, Party, TransitionActor
+from marketplace.collaborations.transition import transition
 from marketplace.creators.models import ContentKind, Platform, SocialAccount
 from marketplace.db import session_scope
 from marketplace.gigs.models import Deliverable, Gig, GigStatus

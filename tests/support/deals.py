@@ -28,7 +28,8 @@ from marketplace.collaborations.models import (
     Shipment,
 )
 from marketplace.collaborations.services import DealService, create_collaboration
-from marketplace.collaborations.states import SYSTEM, Action, CollabState, Party, TransitionActor, transition
+from marketplace.collaborations.states import SYSTEM, Action, CollabState, Party, TransitionActor
+from marketplace.collaborations.transition import transition
 from marketplace.collaborations.uploads import DraftUpload
 from marketplace.creators.models import ContentKind, Platform, ShippingAddress, SocialAccount
 from marketplace.db import session_scope

@@ -5,7 +5,7 @@
     await deliver(runtime, clock, deal, late_days=3)    # posted 3 days after the deadline
     await ghost(runtime, clock, deal)                   # funded, shipped, received, never posted
 
-Every step runs ``record_transition_outcomes`` right after the transition, as the deal services do, so tests see
+Every step goes through ``transition()``, whose reputation listener records the outcomes, so tests see
 exactly the events production records. Only the core collaboration API is used (``create_collaboration`` and
 ``transition``), never page or service code of other areas.
 """
@@ -26,11 +26,12 @@ from marketplace.brands.models import BrandRole
 from marketplace.clock import FrozenClock
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.services import create_collaboration
-from marketplace.collaborations.states import SYSTEM, Action, Party, TransitionActor, transition
+from marketplace.collaborations.states import SYSTEM, Action, Party, TransitionActor
+from marketplace.collaborations.transition import transition
 from marketplace.creators.models import ContentKind, Platform, SocialAccount
 from marketplace.db import session_scope
 from marketplace.gigs.models import Deliverable, Gig, GigStatus
-from marketplace.reliability.services import record_transition_outcomes
+from marketplace.reliability.outcomes import record_transition_outcomes
 from marketplace.runtime import Runtime
 from reputation.models import ReputationEvent
 from tests.support.db import PeopleFactory
@@ -157,7 +158,7 @@ async def step(
         known = set(await session.scalars(
             sa.select(ReputationEvent.id).where(ReputationEvent.collaboration_id == deal.id)))
         result = await transition(session, deal.id, action, actor_for(deal, party), now=now, payload=payload)
-        assert await record_transition_outcomes(session, result, now=now) == []
+        assert await record_transition_outcomes(session, result) == []
         recorded = await session.scalars(
             sa.select(ReputationEvent).where(ReputationEvent.collaboration_id == deal.id)
             .order_by(ReputationEvent.subject_kind))

@@ -17,10 +17,10 @@ import stripe
 
 from escrow.models import EscrowHold, PayoutAccount
 from escrow.providers.stripe import StripeProvider
-from marketplace.collaborations.states import Action, CollabState, transition
+from marketplace.collaborations.states import Action, CollabState
+from marketplace.collaborations.transition import transition
 from marketplace.db import session_scope
 from marketplace.jobs import REGISTRY, RetryLater
-from marketplace.payments import hooks
 from marketplace.payments import services as payments
 from marketplace.payments.webhooks import PROVIDER_RESOURCE
 from tests.fakes.stripe_server import sign_payload
@@ -263,8 +263,8 @@ async def approve_post(runtime: Any, deal: Deal) -> None:
     """The brand approves the verified post: the deal flow asks escrow to release (the transfer is queued)."""
     async with session_scope(runtime.session_maker) as session:
         now = runtime.clock.now()
-        result = await transition(session, deal.id, Action.APPROVE_POST, brand_actor(deal.brand), now=now)
-        await hooks.release_to_creator(session, result.collaboration, now=now, reason="brand_approved")
+        # The release follows the approval (marketplace.payments.listener).
+        await transition(session, deal.id, Action.APPROVE_POST, brand_actor(deal.brand), now=now)
 
 
 def creator_balance(stack: StripeStack, account: str, currency: str = "usd") -> int:

@@ -205,7 +205,8 @@ async def test_worker_killed_after_the_transfer_to_the_creator_pays_once(
     # The brand approves the post (in the web process): the release is decided and its provider call queued.
     async with session_scope(runtime.session_maker) as session:
         collab = await session.get(Collaboration, deal.id)
-        await hooks.release_to_creator(session, collab, now=runtime.clock.now(), reason="post_approved")
+        await hooks.release_to_creator(session, collab, now=runtime.clock.now(), reason="post_approved",
+                                       settings=runtime.settings)
     [queued] = [job for job in runtime.queue.jobs if job.name == "escrow.execute_provider_call"]
     runtime.queue.jobs.clear()  # sent to the real worker below, as the web's Celery queue would
     hold = await hold_of(db, deal.id)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 import marketplace.all_models  # noqa: F401 - mapper configuration needs every model
-from marketplace.collaborations.deadlines import compute_due_dates, ghosting_due_at, recompute_due_dates
+from marketplace.collaborations.due_dates import compute_due_dates, ghosting_due_at, recompute_due_dates
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import (
     CREATOR_TO_POST,
@@ -73,7 +73,8 @@ def make_collab(terms: Terms | None = None, **fields) -> Collaboration:
 def test_terminal_states_have_no_way_out_except_admin_notes_and_chargebacks() -> None:
     for state in TERMINAL:
         actions = {a for (s, a) in TRANSITIONS if s == state}
-        assert actions <= {Action.ADMIN_NOTE, Action.MARK_POST_REMOVED, Action.OPEN_DISPUTE}, (state, actions)
+        assert actions <= {Action.ADMIN_NOTE, Action.RECORD_DECISION, Action.MARK_POST_REMOVED, Action.OPEN_DISPUTE}, (
+            state, actions)
 
 
 def test_only_the_system_moves_money_states() -> None:

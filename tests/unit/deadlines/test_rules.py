@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from marketplace.collaborations.deadlines import recompute_due_dates
+from marketplace.collaborations.due_dates import recompute_due_dates
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import CollabState
 from marketplace.collaborations.terms import DeliverableTerms, Terms

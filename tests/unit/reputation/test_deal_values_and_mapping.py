@@ -7,13 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from marketplace.collaborations.deadlines import recompute_due_dates
+from marketplace.collaborations.due_dates import recompute_due_dates
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import Action, CollabState, Party
 from marketplace.collaborations.terms import Terms
 from marketplace.gigs.models import Gig
 from marketplace.reliability.deal_values import collaboration_value_minor, gig_value_minor, to_usd_minor
-from marketplace.reliability.services import PlannedOutcome, gig_requirements, outcomes_for_transition
+from marketplace.reliability.outcomes import PlannedOutcome, outcomes_for_transition
+from marketplace.reliability.services import gig_requirements
 from reputation.events import EventKind
 from reputation.models import SubjectKind
 from reputation.tiers import Tier

@@ -5,7 +5,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, PostSubmission
-from marketplace.collaborations.states import SYSTEM, Action, CollabState, transition
+from marketplace.collaborations.states import SYSTEM, Action, CollabState
+from marketplace.collaborations.transition import transition
 from marketplace.db import session_scope
 from marketplace.notifications.models import Notification
 from tests.support.deals import bearer, make_deal

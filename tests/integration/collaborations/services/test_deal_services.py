@@ -9,14 +9,14 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.brands.models import BrandRole
-from marketplace.collaborations import services
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, ContentDraft, PostSubmission
-from marketplace.collaborations.services import DealService, PaymentsUnavailable
+from marketplace.collaborations.services import DealService
 from marketplace.collaborations.states import CollabState, IllegalTransition, RoleNotAllowed
 from marketplace.creators.models import ShippingAddress
 from marketplace.db import session_scope
-from marketplace.errors import Conflict, InvalidInput, NotFound
+from marketplace.errors import Conflict, InvalidInput, NotFound, PaymentsUnavailable
 from marketplace.payments import hooks
+from marketplace.verification import listener as verification_listener
 from tests.support.deals import brand_actor, creator_actor, make_deal
 
 
@@ -38,7 +38,7 @@ async def run(runtime, step):
 async def test_cancelling_a_funded_deal_refunds_the_brand_through_escrow(runtime, db, monkeypatch) -> None:
     refunds = []
 
-    async def fake_refund(session, collab, *, now, reason):
+    async def fake_refund(session, collab, *, now, reason, **_):
         refunds.append((collab.id, collab.status, reason))
 
     monkeypatch.setattr(hooks, "refund_to_brand", fake_refund)
@@ -82,7 +82,7 @@ async def test_escrow_refusing_a_refund_refuses_the_cancellation(runtime, db, mo
 async def test_offers_end_without_escrow_and_signed_deals_close_it(runtime, db, monkeypatch) -> None:
     calls = []
 
-    async def fake_refund(session, collab, *, now, reason):
+    async def fake_refund(session, collab, *, now, reason, **_):
         calls.append((collab.id, reason))
 
     monkeypatch.setattr(hooks, "refund_to_brand", fake_refund)
@@ -111,7 +111,7 @@ async def test_a_signed_deal_cancels_even_when_escrow_is_not_running(runtime, db
 async def test_creator_may_cancel_only_once_the_ship_by_date_passed(runtime, db, clock, monkeypatch) -> None:
     refunds = []
 
-    async def fake_refund(session, collab, *, now, reason):
+    async def fake_refund(session, collab, *, now, reason, **_):
         refunds.append(reason)
 
     monkeypatch.setattr(hooks, "refund_to_brand", fake_refund)
@@ -216,7 +216,7 @@ async def test_post_links_must_match_the_deal_and_not_be_reused(runtime, db, mon
     async def record(session, collab, submission, now):
         seen.append((collab.status, submission.post_ref))
 
-    monkeypatch.setattr(services, "on_post_submitted", record)
+    monkeypatch.setattr(verification_listener, "start_verification", record)
     deal = await make_deal(runtime, CollabState.DRAFT_APPROVED)
     creator = creator_actor(deal.creator)
     for url, message in (

@@ -61,10 +61,11 @@ async def test_brand_no_show_tells_the_creator_once_and_records_the_outcome(
     assert "cancel without penalty" in creator_notes[0].title
     notices = (await db.scalars(sa.select(DeadlineNotice))).all()
     assert [(n.kind, n.due_at) for n in notices] == [("brand_no_show", ship_due)]
-    note = [e for e in await events(db, deal.collaboration_id) if e.action == "admin_note"]
-    assert len(note) == 1
-    assert note[0].payload["reputation"]["kind"] == "brand.did_not_ship"
-    assert note[0].payload["reputation"]["subject_id"] == str(deal.brand.brand_id)
+    note = [e for e in await events(db, deal.collaboration_id) if e.action == "note_brand_no_show"]
+    assert len(note) == 1 and note[0].payload == {"ship_due_at": ship_due.isoformat()}
+    outcomes = (await db.execute(sa.select(ReputationEvent.kind, ReputationEvent.subject_id)
+                                 .where(ReputationEvent.collaboration_id == deal.collaboration_id))).all()
+    assert [(k.value, s) for k, s in outcomes] == [("brand.did_not_ship", deal.brand.brand_id)]
     assert (await load(runtime, deal.collaboration_id)).status == CollabState.FUNDED
 
 
@@ -128,7 +129,8 @@ async def test_ghosting_refunds_through_escrow_and_tells_both_sides(
     assert collab.status == CollabState.GHOSTED and collab.ended_at == clock.now()
     ghost = [e for e in await events(db, deal.id) if e.action == "ghost"]
     assert len(ghost) == 1 and ghost[0].actor_party == "system"
-    assert ghost[0].payload["reputation"]["kind"] == "creator.ghosted"
+    kinds = (await db.scalars(sa.select(ReputationEvent.kind).where(ReputationEvent.collaboration_id == deal.id))).all()
+    assert [k.value for k in kinds] == ["creator.ghosted"]
     assert ghost[0].payload["post_due_at"] == post_due.isoformat()
     hold = await hold_of(db, deal.id)
     assert hold.refunded_amount == hold.funded_amount > 0

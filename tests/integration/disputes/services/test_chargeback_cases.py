@@ -83,7 +83,7 @@ async def test_money_moved_outside_postpact_opens_a_review_case(runtime, db, peo
     deal = await funded(runtime, CollabState.VERIFIED)
     async with session_scope(runtime.session_maker) as session:
         await hooks.release_to_creator(session, await session.get(Collaboration, deal.id), now=runtime.clock.now(),
-                                       reason="post_approved")
+                                       reason="post_approved", settings=runtime.settings)
     await run_jobs(runtime)
     hold = await hold_of(db, deal.id)
     [transfer] = await calls_of(db, hold.id, "transfer")

@@ -8,7 +8,8 @@ import pytest
 
 from escrow.states import EscrowState
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.states import Action, CollabState, IllegalTransition, transition
+from marketplace.collaborations.states import Action, CollabState, IllegalTransition
+from marketplace.collaborations.transition import transition
 from marketplace.db import session_scope
 from marketplace.deadlines.sweeper import sweep_deadlines
 from marketplace.jobs import REGISTRY
@@ -71,7 +72,7 @@ async def test_the_deal_flow_cannot_release_or_refund_a_frozen_escrow(runtime, d
         with pytest.raises(hooks.EscrowRefused):
             async with session_scope(runtime.session_maker) as session:
                 collab = await session.get(Collaboration, deal.id)
-                await hook(session, collab, now=runtime.clock.now(), reason="test")
+                await hook(session, collab, now=runtime.clock.now(), reason="test", settings=runtime.settings)
     hold = await hold_of(db, deal.id)
     assert hold.state is EscrowState.FROZEN and hold.reserved_amount == 0
     collab = await db.get(Collaboration, deal.id)

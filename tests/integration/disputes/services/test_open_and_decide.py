@@ -254,7 +254,7 @@ async def test_nothing_held_means_nothing_to_dispute(runtime, db) -> None:
     deal = await funded(runtime, CollabState.FUNDED)
     async with session_scope(runtime.session_maker) as session:
         collab = await session.get(Collaboration, deal.id)
-        await hooks.refund_to_brand(session, collab, now=runtime.clock.now(), reason="test")
+        await hooks.refund_to_brand(session, collab, now=runtime.clock.now(), reason="test", settings=runtime.settings)
     await run_jobs(runtime)
     assert (await hold_of(db, deal.id)).state is EscrowState.REFUNDED
 

@@ -99,7 +99,7 @@ async def test_creator_onboards_and_a_waiting_release_goes_out(runtime, db, make
     deal = await funded_deal(runtime, CollabState.VERIFIED, fee_amount=15_000)
     async with session_scope(runtime.session_maker) as session:
         await hooks.release_to_creator(session, await session.get(Collaboration, deal.id), now=runtime.clock.now(),
-                                       reason="post_approved")
+                                       reason="post_approved", settings=runtime.settings)
     await run_jobs(runtime)
     web = await _signed_in(make_web, deal.creator)
     page = await web.get("/creator/payments")
@@ -155,10 +155,7 @@ async def test_timeline_for_both_sides_and_hidden_from_others(runtime, db, make_
 
 
 async def test_brand_statement_and_csv(runtime, db, make_web) -> None:
-    deal = await funded_deal(runtime, CollabState.GHOSTED, fee_amount=10_000)
-    async with session_scope(runtime.session_maker) as session:
-        await hooks.refund_to_brand(session, await session.get(Collaboration, deal.id), now=runtime.clock.now(),
-                                    reason="creator_ghosted")
+    deal = await funded_deal(runtime, CollabState.GHOSTED, fee_amount=10_000)  # the ghosting refunds the brand
     await run_jobs(runtime)
     web = await _signed_in(make_web, deal.brand)
     page = await web.get("/brand/payments")

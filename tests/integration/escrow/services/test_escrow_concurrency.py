@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -21,12 +22,12 @@ from tests.support.escrow import assert_ledger_invariants, executor, funded_deal
 Decision = Callable[[AsyncSession, Collaboration], Awaitable[None]]
 
 
-async def _release(session: AsyncSession, collab: Collaboration, now: Any) -> None:
-    await hooks.release_to_creator(session, collab, now=now, reason="post_approved")
+async def _release(session: AsyncSession, collab: Collaboration, now: Any, *, settings: Any) -> None:
+    await hooks.release_to_creator(session, collab, now=now, reason="post_approved", settings=settings)
 
 
-async def _refund(session: AsyncSession, collab: Collaboration, now: Any) -> None:
-    await hooks.refund_to_brand(session, collab, now=now, reason="cancel")
+async def _refund(session: AsyncSession, collab: Collaboration, now: Any, *, settings: Any) -> None:
+    await hooks.refund_to_brand(session, collab, now=now, reason="cancel", settings=settings)
 
 
 async def _race(database_url: str, collaboration_id: Any, now: Any, *decisions: Any) -> list[Any]:
@@ -61,7 +62,8 @@ ROW_LOCKS = "concurrent row locks across connections are a PostgreSQL property (
 @pytest.mark.postgres_only(ROW_LOCKS)
 async def test_release_and_refund_at_the_same_moment_move_money_once(runtime, db, database_url) -> None:
     deal = await funded_deal(runtime, CollabState.VERIFIED, onboarded=True)
-    results = await _race(database_url, deal.id, runtime.clock.now(), _release, _refund)
+    results = await _race(database_url, deal.id, runtime.clock.now(), partial(_release, settings=runtime.settings),
+                            partial(_refund, settings=runtime.settings))
     assert sorted(type(r).__name__ for r in results) == ["EscrowRefused", "str"], results
     await _run_ready_calls(runtime, db)
     provider = simulated(runtime)
@@ -75,7 +77,8 @@ async def test_release_and_refund_at_the_same_moment_move_money_once(runtime, db
 @pytest.mark.postgres_only(ROW_LOCKS)
 async def test_two_releases_at_once_pay_once(runtime, db, database_url) -> None:
     deal = await funded_deal(runtime, CollabState.VERIFIED, onboarded=True, fee_amount=20_000)
-    results = await _race(database_url, deal.id, runtime.clock.now(), _release, _release)
+    results = await _race(database_url, deal.id, runtime.clock.now(), partial(_release, settings=runtime.settings),
+                            partial(_release, settings=runtime.settings))
     assert sorted(type(r).__name__ for r in results) == ["EscrowRefused", "str"], results
     await _run_ready_calls(runtime, db)
     transfers = await simulated(runtime).objects("transfer")
@@ -90,7 +93,8 @@ async def test_the_same_provider_call_executed_twice_at_once_applies_once(runtim
     from marketplace.db import session_scope
 
     async with session_scope(runtime.session_maker) as session:
-        await _release(session, await session.get(Collaboration, deal.id), runtime.clock.now())
+        await _release(session, await session.get(Collaboration, deal.id), runtime.clock.now(),
+                       settings=runtime.settings)
     runtime.queue.jobs.clear()
     [call_id] = list(await db.scalars(sa.select(ProviderCall.id).where(ProviderCall.operation == "transfer")))
     outcomes = await asyncio.gather(executor(runtime).execute(call_id), executor(runtime).execute(call_id),

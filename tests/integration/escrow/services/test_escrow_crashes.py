@@ -32,7 +32,8 @@ from tests.support.escrow import (
 async def _decide_release(runtime, deal) -> None:
     async with session_scope(runtime.session_maker) as session:
         collab = await session.get(Collaboration, deal.id)
-        await hooks.release_to_creator(session, collab, now=runtime.clock.now(), reason="post_approved")
+        await hooks.release_to_creator(session, collab, now=runtime.clock.now(), reason="post_approved",
+                                       settings=runtime.settings)
     runtime.queue.jobs.clear()  # the test drives the provider calls itself
 
 
@@ -121,10 +122,7 @@ async def test_definitive_decline_voids_the_pending_and_says_why(runtime, db) ->
 
 
 async def test_refund_crash_is_recovered_past_the_key_window_by_looking_first(runtime, db) -> None:
-    deal = await funded_deal(runtime, CollabState.GHOSTED)
-    async with session_scope(runtime.session_maker) as session:
-        collab = await session.get(Collaboration, deal.id)
-        await hooks.refund_to_brand(session, collab, now=runtime.clock.now(), reason="creator_ghosted")
+    deal = await funded_deal(runtime, CollabState.GHOSTED)  # the ghosting asked escrow for the refund
     runtime.queue.jobs.clear()
     hold = await hold_of(db, deal.id)
     [call] = await calls_of(db, hold.id, "refund")

@@ -37,7 +37,8 @@ async def _approve_and_release(runtime, deal) -> None:
 
     async with session_scope(runtime.session_maker) as session:
         collab = await session.get(Collaboration, deal.id)
-        await hooks.release_to_creator(session, collab, now=runtime.clock.now(), reason="post_approved")
+        await hooks.release_to_creator(session, collab, now=runtime.clock.now(), reason="post_approved",
+                                       settings=runtime.settings)
 
 
 async def _refund(runtime, deal, reason: str = "creator_ghosted") -> None:
@@ -45,7 +46,7 @@ async def _refund(runtime, deal, reason: str = "creator_ghosted") -> None:
 
     async with session_scope(runtime.session_maker) as session:
         collab = await session.get(Collaboration, deal.id)
-        await hooks.refund_to_brand(session, collab, now=runtime.clock.now(), reason=reason)
+        await hooks.refund_to_brand(session, collab, now=runtime.clock.now(), reason=reason, settings=runtime.settings)
 
 
 async def test_funding_holds_the_fee_plus_platform_fee_and_marks_the_deal_funded(runtime, db) -> None:
@@ -120,8 +121,7 @@ async def test_release_waits_for_payout_onboarding_then_goes_out(runtime, db) ->
 
 
 async def test_ghost_refund_returns_everything_the_brand_paid(runtime, db) -> None:
-    deal = await funded_deal(runtime, CollabState.GHOSTED, fee_amount=9_999)
-    await _refund(runtime, deal)
+    deal = await funded_deal(runtime, CollabState.GHOSTED, fee_amount=9_999)  # the ghosting asked for the refund
     await run_jobs(runtime)
     hold = await hold_of(db, deal.id)
     assert hold.state is EscrowState.REFUNDED
@@ -222,7 +222,7 @@ async def test_dispute_freezes_then_an_admin_split_settles(runtime, db) -> None:
 
     async with session_scope(runtime.session_maker) as session:
         collab = await session.get(Collaboration, deal.id)
-        await hooks.freeze(session, collab, now=runtime.clock.now(), reason="dispute")
+        await hooks.freeze(session, collab, now=runtime.clock.now(), reason="dispute", settings=runtime.settings)
     hold = await hold_of(db, deal.id)
     assert hold.state is EscrowState.FROZEN
     with pytest.raises(hooks.EscrowRefused):
@@ -243,7 +243,8 @@ async def _split(runtime, deal, creator_amount: int) -> None:
 
     async with session_scope(runtime.session_maker) as session:
         collab = await session.get(Collaboration, deal.id)
-        await hooks.split(session, collab, now=runtime.clock.now(), creator_amount=creator_amount, reason="admin")
+        await hooks.split(session, collab, now=runtime.clock.now(), creator_amount=creator_amount, reason="admin",
+                          settings=runtime.settings)
 
 
 async def test_partial_release_then_the_rest(runtime, db) -> None:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import Action, Party
 from marketplace.db import session_scope
-from marketplace.reliability.services import record_collaboration_outcome, record_transition_outcomes
+from marketplace.reliability.outcomes import record_collaboration_outcome, record_transition_outcomes
 from reputation.events import EventKind
 from reputation.models import ReliabilityScore, ReputationEvent, SubjectKind
 from reputation.scoring import value_weight
@@ -174,10 +174,11 @@ async def test_recording_twice_for_one_transition_is_harmless(runtime, clock, db
     await post(runtime, clock, deal)
     clock.set((await _due(runtime, deal, "post")) + timedelta(days=10))
     async with session_scope(runtime.session_maker) as session:
-        from marketplace.collaborations.states import SYSTEM, transition
+        from marketplace.collaborations.states import SYSTEM
+        from marketplace.collaborations.transition import transition
 
         result = await transition(session, deal.id, Action.MARK_VERIFIED, SYSTEM, now=clock.now())
-        assert await record_transition_outcomes(session, result, now=clock.now()) == []
+        assert await record_transition_outcomes(session, result) == []
     assert await _events(db, deal) == []
 
 

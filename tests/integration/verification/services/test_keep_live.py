@@ -13,6 +13,7 @@ from marketplace.collaborations.states import CollabState
 from marketplace.deadlines.sweeper import sweep_deadlines
 from marketplace.notifications.models import Notification
 from marketplace.verification.models import CheckPurpose, PostCheck
+from reputation.models import ReputationEvent
 from tests.conftest import START
 from tests.support.deadlines import load, make_deal
 
@@ -94,7 +95,10 @@ async def test_a_removed_post_is_flagged_to_brand_and_admins_and_recorded(
     assert collab.post_removed_at == runtime.clock.now()
     assert collab.status == CollabState.RELEASED
     removed = [e for e in await events(db, deal) if e.action == "mark_post_removed"]
-    assert len(removed) == 1 and removed[0].payload["reputation"]["kind"] == "creator.post_removed"
+    assert len(removed) == 1
+    kinds = (await db.scalars(sa.select(ReputationEvent.kind)
+                              .where(ReputationEvent.collaboration_id == deal.collaboration_id))).all()
+    assert [k.value for k in kinds] == ["creator.post_removed"]
     for user_id in (deal.brand.user_id, admin.user_id, deal.creator.user_id):
         kinds = (await db.scalars(sa.select(Notification.kind).where(Notification.user_id == user_id))).all()
         assert "verification.post_removed" in kinds

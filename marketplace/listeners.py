@@ -1,0 +1,32 @@
+"""Everything a deal's transition causes, subscribed in one place: read this list to know what a move sets off.
+
+``install_listeners(settings)`` runs once per process at start-up (``build_runtime``: the web app, the worker, the
+CLI and the tests all build one). A new consequence of a transition is a class with ``after_transition`` added here;
+nothing calls it by hand after ``transition()``.
+"""
+
+from __future__ import annotations
+
+from marketplace.collaborations import transition
+from marketplace.collaborations.notices import DealNoticesListener
+from marketplace.deadlines import watch
+from marketplace.payments.listener import PaymentsListener
+from marketplace.reliability.outcomes import ReputationListener
+from marketplace.settings import Settings
+from marketplace.verification.listener import VerificationListener
+
+
+def default_listeners(settings: Settings) -> list[transition.TransitionListener]:
+    """In order: reputation first (a ghosting's suspension is known before anything else reads the score), then
+    money (escrow refusing rolls the move back before anyone is told), verification, and the notices last."""
+    return [
+        ReputationListener(),
+        PaymentsListener(settings),
+        VerificationListener(),
+        DealNoticesListener(public_url=settings.app.public_url),
+    ]
+
+
+def install_listeners(settings: Settings) -> None:
+    watch.install()
+    transition.install(default_listeners(settings))
