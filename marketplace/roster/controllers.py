@@ -110,8 +110,7 @@ class RosterPages(PageController):
         per_page = _int(params.get("per_page"), DEFAULT_PER_PAGE)
         page = await roster.page(actor, filters, sort=sort, page=_int(params.get("page"), 1), per_page=per_page)
         fields = await roster.fields(brand_id)
-        cols = parse_columns(params.getall("cols") if hasattr(params, "getall") else [],
-                             [f.key for f in fields])
+        cols = parse_columns(FormReader(params).values("cols"), [f.key for f in fields])
         state = {**filters.to_params(), "sort": page.sort, "per_page": str(page.per_page)}
         tags, lists = await roster.tags(brand_id), await roster.lists(brand_id)
         query = urlencode([*state.items(), *(("cols", c) for c in cols)])
