@@ -110,3 +110,26 @@ async def test_a_removed_post_is_flagged_to_brand_and_admins_and_recorded(
     assert len([e for e in await events(db, deal) if e.action == "mark_post_removed"]) == 1
     complete = [e for e in await events(db, deal) if e.action == "complete"]
     assert complete[0].payload["keep_live"] == "removed"
+
+
+async def test_a_post_found_removed_only_by_the_last_check_is_scored_once_as_removed(
+    runtime: Any, people: Any, oembed: Any, queue: Any, db: Any, limiter_clock: Any
+) -> None:
+    """The redesign's first bug: the last keep-live check recorded both creator.post_removed and creator.on_time."""
+    deal = await released(runtime, people, oembed)
+    collab = await load(runtime, deal.collaboration_id)
+    end = collab.due("keep_live")
+    assert end is not None
+    runtime.clock.set(end - 6 * D)  # the halfway check finds the post live
+    await sweep_and_run(runtime, queue)
+    assert (await load(runtime, deal.collaboration_id)).post_removed_at is None
+    oembed.delete(deal.post_url)  # taken down before the period ended; only the last check sees it
+
+    runtime.clock.set(end + timedelta(minutes=5))
+    await sweep_and_run(runtime, queue)
+    collab = await load(runtime, deal.collaboration_id)
+    assert collab.status == CollabState.COMPLETED and collab.post_removed_at is not None
+    creator_outcomes = (await db.scalars(
+        sa.select(ReputationEvent.kind).where(ReputationEvent.collaboration_id == deal.collaboration_id,
+                                              ReputationEvent.subject_id == deal.creator.creator_id))).all()
+    assert [k.value for k in creator_outcomes] == ["creator.post_removed"]
