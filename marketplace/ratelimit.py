@@ -93,9 +93,15 @@ class RedisRateLimiter:
         await self._redis.aclose()
 
 
-SIGN_IN_PER_IP = Limit(attempts=30, window_seconds=300)
-SIGN_IN_FAILURES_PER_ACCOUNT = Limit(attempts=5, window_seconds=900)
+#: Failed sign-ins only (a success never counts, so an office of 30 behind one address signs in freely), per address
+#: and account and per address. Each tier is a longer window after more failures, so the wait grows while guessing
+#: goes on: five wrong passwords cost a few minutes, twenty a day. Nothing is counted per account alone, so a
+#: stranger can't lock the owner out from elsewhere.
+SIGN_IN_FAILURES_PER_IP_ACCOUNT = (Limit(5, 300), Limit(10, 3600), Limit(20, 86400))
+SIGN_IN_FAILURES_PER_IP = (Limit(30, 300), Limit(100, 3600), Limit(300, 86400))
+#: A browser the owner signed in from before (a signed cookie) skips the per-address limits above, which may be
+#: full of a stranger's failures from the same network; it has its own.
+SIGN_IN_FAILURES_PER_KNOWN_DEVICE = (Limit(5, 300), Limit(10, 3600))
 SIGN_UP_PER_IP = Limit(attempts=10, window_seconds=3600)
 PASSWORD_RESET_PER_IP = Limit(attempts=5, window_seconds=900)
 PASSWORD_RESET_PER_ACCOUNT = Limit(attempts=3, window_seconds=3600)
-API_TOKEN_PER_IP = Limit(attempts=30, window_seconds=300)

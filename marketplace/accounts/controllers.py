@@ -17,6 +17,7 @@ from marketplace.accounts.auth import SESSION_AUTH_AT, SESSION_FINGERPRINT, SESS
 from marketplace.accounts.guards import signed_in
 from marketplace.accounts.models import User, UserKind
 from marketplace.accounts.services import AccountService, SignUp
+from marketplace.accounts.throttle import DEVICE_COOKIE, DEVICE_LIFETIME
 from marketplace.errors import InvalidInput, TooManyRequests
 from marketplace.forms import FormReader
 from marketplace.runtime import Runtime
@@ -107,8 +108,9 @@ class AccountPages(PageController):
         password = f.text("password", strip=False, max_length=10_000)
         target = safe_next(f.text("next", max_length=2000), default="")
         values = {"email": email, "next": target}
+        device = request.cookies.get(DEVICE_COOKIE)
         try:
-            user = await accounts.authenticate(email, password, ip=client_ip(request))
+            user = await accounts.authenticate(email, password, ip=client_ip(request), device_cookie=device)
         except (InvalidInput, TooManyRequests) as exc:
             errors = {"form": exc.message}
             return render(
@@ -121,7 +123,16 @@ class AccountPages(PageController):
             )
         start_session(request, user, accounts.runtime)
         loaded = await load_actor(accounts.session, user.id)
-        return redirect(request, target or home_for(loaded[0] if loaded else None))
+        response = redirect(request, target or home_for(loaded[0] if loaded else None))
+        # This browser now counts as the owner's usual place for this account (accounts/throttle.py).
+        response.set_cookie(
+            DEVICE_COOKIE,
+            accounts.throttle.remember(device, user.id),
+            max_age=int(DEVICE_LIFETIME.total_seconds()),
+            httponly=True,
+            samesite="lax",
+        )
+        return response
 
     @post("/signout", name="signout")
     async def signout(self, request: Request[Any, Any, Any]) -> Response[Any]:

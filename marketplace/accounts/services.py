@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import ApiToken, PasswordReset, User, UserKind
+from marketplace.accounts.throttle import SignInThrottle
 from marketplace.brands.models import Brand, BrandMember, BrandRole
 from marketplace.clock import as_utc
 from marketplace.creators.models import Creator
@@ -19,11 +20,8 @@ from marketplace.errors import InvalidInput, NotFound, TooManyRequests
 from marketplace.forms import normalise_email, text_problem, valid_email
 from marketplace.notifications.mail import send_email
 from marketplace.ratelimit import (
-    API_TOKEN_PER_IP,
     PASSWORD_RESET_PER_ACCOUNT,
     PASSWORD_RESET_PER_IP,
-    SIGN_IN_FAILURES_PER_ACCOUNT,
-    SIGN_IN_PER_IP,
     SIGN_UP_PER_IP,
     Limit,
 )
@@ -156,24 +154,23 @@ class AccountService:
         await self.session.flush()
         return user
 
-    async def authenticate(self, email: str, password: str, *, ip: str) -> User:
-        """The user, or InvalidInput with one vague message (never say which half was wrong)."""
+    @property
+    def throttle(self) -> SignInThrottle:
+        return SignInThrottle(self.runtime.rate_limiter, self.runtime.signer)
+
+    async def authenticate(self, email: str, password: str, *, ip: str, device_cookie: str | None = None) -> User:
+        """The user, or InvalidInput with one vague message (never say which half was wrong); TooManyRequests while
+        this place has guessed too often (accounts/throttle.py)."""
         email = normalise_email(email)
-        await self._limit(ip, "signin-ip", SIGN_IN_PER_IP, "Too many sign-in attempts; wait a few minutes.")
-        account_key = f"signin-fail:{email}"
-        peek = await self.runtime.rate_limiter.peek(account_key, SIGN_IN_FAILURES_PER_ACCOUNT)
-        if not peek.allowed:
-            raise TooManyRequests(
-                "Too many failed sign-ins for this account; wait a few minutes or reset your password.",
-                retry_after=peek.retry_after,
-            )
         # An address that can't be valid can't have an account (and NUL would not even reach PostgreSQL).
         user = await self.session.scalar(sa.select(User).where(User.email == email)) if valid_email(email) else None
+        place = self.throttle.place(ip, device_cookie, user.id if user else None)
+        await self.throttle.check(place, email)
         ok = self.runtime.passwords.verify(user.password_hash if user else None, password)
         if user is None or not ok or not user.is_active:
-            await self.runtime.rate_limiter.hit(account_key, SIGN_IN_FAILURES_PER_ACCOUNT)
+            await self.throttle.failed(place, email)
             raise InvalidInput({"password": SIGN_IN_FAILED}, message=SIGN_IN_FAILED)
-        await self.runtime.rate_limiter.reset(account_key)
+        await self.throttle.succeeded(place, email)
         if self.runtime.passwords.needs_rehash(user.password_hash):
             user.password_hash = self.runtime.passwords.hash(password)
         user.last_sign_in_at = self.runtime.clock.now()
@@ -245,7 +242,7 @@ class AccountService:
         return user
 
     async def token_for_credentials(self, email: str, password: str, name: str, *, ip: str) -> tuple[ApiToken, str]:
-        await self._limit(ip, "api-token-ip", API_TOKEN_PER_IP, "Too many token requests; wait a few minutes.")
+        # Throttled like the sign-in page (failures only): an office behind one address gets its tokens.
         user = await self.authenticate(email, password, ip=ip)
         return await self.create_api_token(user.id, name)
 
