@@ -23,6 +23,7 @@ from marketplace.accounts.models import User, UserKind
 from marketplace.brands.models import Brand
 from marketplace.creators.models import Creator, Platform, SocialAccount
 from marketplace.csvfiles import CsvTable, csv_text, decode_csv, read_csv
+from marketplace.db import insert_stmt
 from marketplace.errors import NotFound
 from marketplace.gigs.models import Gig
 from marketplace.gigs.validation import Checker
@@ -30,7 +31,7 @@ from marketplace.notifications.mail import send_email
 from marketplace.roster.inputs import check_entry
 from marketplace.roster.models import HANDLE_COLUMNS, RosterEntry, RosterEntryTag, RosterImport, RosterImportMapping
 from marketplace.roster.query import RosterFilter, ordered, roster_query, tags_of
-from marketplace.roster.services import RosterService, dialect_insert
+from marketplace.roster.services import RosterService
 from marketplace.runtime import Runtime
 
 CLAIM_PURPOSE = "roster-claim"
@@ -151,7 +152,7 @@ class RosterImporter:
 
     async def save_mapping(self, brand_id: UUID, mapping: Mapping[str, str]) -> None:
         now = self.runtime.clock.now()
-        stmt = dialect_insert(self.session, RosterImportMapping.__table__).values(
+        stmt = insert_stmt(self.session, RosterImportMapping.__table__).values(
             id=uuid7(), brand_id=brand_id, mapping=dict(mapping), created_at=now, updated_at=now)
         await self.session.execute(stmt.on_conflict_do_update(
             index_elements=["brand_id"], set_={"mapping": stmt.excluded.mapping, "updated_at": now}))
@@ -320,7 +321,7 @@ class RosterImporter:
                 if r.tags:
                     tag_rows.append((base["id"], r.tags))
                 r.entry_id = base["id"]
-            stmt = dialect_insert(self.session, RosterEntry.__table__).values(values)
+            stmt = insert_stmt(self.session, RosterEntry.__table__).values(values)
             await self.session.execute(stmt.on_conflict_do_update(
                 index_elements=["id"], set_={c: stmt.excluded[c] for c in updatable}))
         await self._write_tags(brand_id, tag_rows)
@@ -332,7 +333,7 @@ class RosterImporter:
         links = [(entry_id, ids[t]) for entry_id, tags in tag_rows for t in tags]
         now = self.runtime.clock.now()
         for start in range(0, len(links), CHUNK * 4):
-            await self.session.execute(dialect_insert(self.session, RosterEntryTag.__table__).values([
+            await self.session.execute(insert_stmt(self.session, RosterEntryTag.__table__).values([
                 {"id": uuid7(), "entry_id": entry_id, "tag_id": tag_id, "created_at": now, "updated_at": now}
                 for entry_id, tag_id in links[start:start + CHUNK * 4]
             ]).on_conflict_do_nothing())

@@ -12,7 +12,6 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from advanced_alchemy.utils.text import slugify
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
@@ -24,6 +23,7 @@ from marketplace.brands.services import NOTE_WRITERS, member_of
 from marketplace.collaborations.models import Collaboration
 from marketplace.creators.models import Creator, Platform, SocialAccount
 from marketplace.creators.services import Reputation, reputation_of
+from marketplace.db import insert_stmt
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.gigs.models import Gig, GigInvitation
 from marketplace.gigs.validation import Checker
@@ -90,13 +90,6 @@ class TeamOption:
     name: str
 
 
-def dialect_insert(session: AsyncSession, table: Any) -> Any:
-    """INSERT that understands ON CONFLICT on both databases."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
-
-
 class RosterService:
     def __init__(self, session: AsyncSession, runtime: Runtime) -> None:
         self.session = session
@@ -125,7 +118,7 @@ class RosterService:
         creator_ids = [e.creator_id for e in entries if e.creator_id is not None]
         tags = await tags_of(self.session, [e.id for e in entries])
         stats = await deal_stats(self.session, brand_id, creator_ids)
-        reputations = await reputation_of(self.session, creator_ids)
+        reputations = await reputation_of(self.session, creator_ids, self.now)
         messages = await last_messages(self.session, brand_id, creator_ids)
         owner_ids = list({e.owner_id for e in entries if e.owner_id is not None})
         owners: dict[UUID, str] = {}
@@ -219,7 +212,7 @@ class RosterService:
         } for creator_id, name, country, followers, email in creators]
         if not values:
             return 0
-        result = await self.session.execute(dialect_insert(self.session, RosterEntry.__table__).values(values)
+        result = await self.session.execute(insert_stmt(self.session, RosterEntry.__table__).values(values)
                                             .on_conflict_do_nothing())
         return int(result.rowcount or 0)
 
@@ -320,7 +313,7 @@ class RosterService:
         if not wanted:
             return {}
         now = self.now
-        await self.session.execute(dialect_insert(self.session, RosterTag.__table__).values([
+        await self.session.execute(insert_stmt(self.session, RosterTag.__table__).values([
             {"id": uuid7(), "brand_id": brand_id, "name": name, "created_at": now, "updated_at": now}
             for name in wanted
         ]).on_conflict_do_nothing())
@@ -335,7 +328,7 @@ class RosterService:
                 RosterEntryTag.entry_id == entry_id, RosterEntryTag.tag_id.not_in(list(ids.values()) or [None])))
         if ids:
             now = self.now
-            await self.session.execute(dialect_insert(self.session, RosterEntryTag.__table__).values([
+            await self.session.execute(insert_stmt(self.session, RosterEntryTag.__table__).values([
                 {"id": uuid7(), "entry_id": entry_id, "tag_id": tag_id, "created_at": now, "updated_at": now}
                 for tag_id in ids.values()
             ]).on_conflict_do_nothing())
@@ -371,7 +364,7 @@ class RosterService:
         now = self.now
         at = sa.literal(now, RosterEntry.created_at.type)
         source = selected.with_only_columns(new_id, RosterEntry.id, sa.literal(key_id, RosterEntry.id.type), at, at)
-        stmt = dialect_insert(self.session, table).from_select(["id", "entry_id", key, "created_at", "updated_at"],
+        stmt = insert_stmt(self.session, table).from_select(["id", "entry_id", key, "created_at", "updated_at"],
                                                                source)
         result = await self.session.execute(stmt.on_conflict_do_nothing())
         return int(result.rowcount or 0)
@@ -382,7 +375,7 @@ class RosterService:
         name = c.text("list", list_name, label="List name", max_length=80, required=True)
         c.raise_if_invalid()
         now = self.now
-        await self.session.execute(dialect_insert(self.session, RosterList.__table__).values(
+        await self.session.execute(insert_stmt(self.session, RosterList.__table__).values(
             id=uuid7(), brand_id=brand_id, name=name, created_at=now, updated_at=now).on_conflict_do_nothing())
         list_id = await self.session.scalar(
             sa.select(RosterList.id).where(RosterList.brand_id == brand_id, RosterList.name == name))
