@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from marketplace.errors import InvalidInput
 
 BOM = "\ufeff"
-CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+#: Litestar appends "; charset=utf-8" to every text/* media type itself; naming it here sent it twice.
+CSV_MEDIA_TYPE = "text/csv"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 DELIMITERS = (",", ";")
 #: Files bigger than this are refused before parsing (the web server's body limit comes first).

@@ -18,6 +18,7 @@ from marketplace.accounts.guards import admin_only
 from marketplace.accounts.models import UserKind
 from marketplace.admin import audit, services
 from marketplace.admin.reauth import ReauthPages
+from marketplace.csvfiles import CSV_MEDIA_TYPE
 from marketplace.disputes.controllers import ROUTES as DISPUTE_ROUTES
 from marketplace.disputes.services import list_cases
 from marketplace.errors import Conflict, InvalidInput
@@ -199,7 +200,7 @@ class AdminPages(PageController):
                            summary=f"Exported the audit log ({filters.query_string() or 'everything'})", now=now,
                            ip=client_ip(request))
         name = f"postpact-audit-{now.strftime('%Y%m%d-%H%M')}.csv"
-        return Stream(lines, media_type="text/csv; charset=utf-8",
+        return Stream(lines, media_type=CSV_MEDIA_TYPE,
                       headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
     # --- outbox -----------------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from escrow.providers.simulated import SimulatedProvider
 from escrow.states import EscrowState
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.guards import brand_member, creator_only, not_suspended, signed_in
+from marketplace.csvfiles import CSV_MEDIA_TYPE
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.forms import FormReader
 from marketplace.payments import services as payments
@@ -40,7 +41,7 @@ def _ids(raw: list[str], field: str = "collaboration_id") -> list[UUID]:
 
 
 def _csv_response(body: str, name: str) -> Response[str]:
-    return Response(body, media_type="text/csv; charset=utf-8",
+    return Response(body, media_type=CSV_MEDIA_TYPE,
                     headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
