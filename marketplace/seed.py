@@ -25,6 +25,7 @@ from marketplace.collaborations.states import SYSTEM, Action
 from marketplace.collaborations.transition import transition
 from marketplace.db import session_scope
 from marketplace.jobs import REGISTRY, RecordingQueue, RetryLater
+from marketplace.roster.demo import seed_roster
 from marketplace.runtime import Runtime, build_runtime
 
 DEMO_PASSWORD = "postpact-demo-2026"  # noqa: S105 - published on purpose: demo logins for a local database
@@ -685,6 +686,7 @@ async def _play(s: Seeder, today: datetime) -> None:
     await s.apply(finn, story, "Short-form outdoor content with an engaged audience (8.8% engagement).")
     s.at(today)
     await s.run_jobs()
+    await seed_roster(s.runtime, s.users[glow])
 
 
 async def _rate(s: Seeder, brand: str, creator: str, collab_id: UUID) -> None:
