@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 from uuid import UUID
@@ -32,6 +33,8 @@ REDELIVER_JOB = "stores.requeue_stuck_deliveries"
 SYNC_JOB = "stores.sync_catalog"
 #: Test hook (JobContext.resources): awaited with the placed order between the store's answer and our commit.
 AFTER_STORE_CALL = "stores.after_store_call"
+#: JobContext.resources key of the function store clients wait with (tests record the waits instead of sleeping).
+SLEEP = "stores.sleep"
 
 
 @job(PROCESS_JOB, max_retries=8)
@@ -92,7 +95,7 @@ async def create_seeding_order(ctx: JobContext, collaboration_id: str) -> None:
         seeding.attempts += 1
         try:
             placed = await place_in_store(store, seeding, variant, product, address, None, ctx.settings,
-                                          since=seeding.created_at)
+                                          since=seeding.created_at, sleep=ctx.resources.get(SLEEP, asyncio.sleep))
         except StoreError as exc:
             if exc.transient:
                 raise RetryLater(exc.message, exc.retry_after) from exc

@@ -7,6 +7,7 @@ commit finds its order on the retry instead of creating a second one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -35,7 +36,7 @@ from marketplace.stores.models import (
     StoreVariant,
 )
 from marketplace.stores.services import MANAGING_ROLES, http_client, shopify_client, woocommerce_client
-from marketplace.stores.shopify import PlacedOrder
+from marketplace.stores.shopify import PlacedOrder, Sleep
 from marketplace.stores.vault import SecretBox
 from marketplace.stores.woocommerce import TAG_META_KEY
 
@@ -159,14 +160,14 @@ AfterStoreCall = Callable[[PlacedOrder], Awaitable[None]]
 
 async def place_in_store(store: StoreConnection, seeding: SeedingOrder, variant: StoreVariant, product: StoreProduct,
                          address: ShippingAddress, email: str | None, settings: Settings,
-                         since: datetime) -> PlacedOrder:
+                         since: datetime, sleep: Sleep = asyncio.sleep) -> PlacedOrder:
     """Find the order by its tag, else create it ($0): Shopify draft order + 100% discount, completed; WooCommerce
     an order with zero totals. Raises marketplace.stores.errors.StoreError."""
     box = SecretBox.from_settings(settings)
     first, _, last = address.recipient_name.partition(" ")
     async with http_client(settings) as http:
         if store.platform is StorePlatform.SHOPIFY:
-            client = shopify_client(store, box, settings, http)
+            client = shopify_client(store, box, settings, http, sleep=sleep)
             placed, open_draft = await client.find_order(seeding.tag)
             if placed is not None:
                 return placed
@@ -182,7 +183,7 @@ async def place_in_store(store: StoreConnection, seeding: SeedingOrder, variant:
                     **({"email": email} if email else {}),
                 })
             return await client.complete_draft_order(open_draft)
-        woo = woocommerce_client(store, box, settings, http)
+        woo = woocommerce_client(store, box, settings, http, sleep=sleep)
         found = await woo.find_order(seeding.tag, since)
         if found is not None:
             return found

@@ -216,7 +216,7 @@ class StoreService:
             if store.platform is StorePlatform.SHOPIFY:
                 pages = shopify_client(store, self.box, self.settings, http).products(page_size)
             elif store.platform is StorePlatform.WOOCOMMERCE:
-                pages = woocommerce_client(store, self.box, self.settings, http).products(min(page_size, 100))
+                pages = woocommerce_client(store, self.box, self.settings, http).products(100)
             else:
                 return 0
             async for batch in pages:

@@ -31,7 +31,7 @@ import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -162,7 +162,10 @@ class ShopifyServer:
     def update_product(self, gid: str, **changes: Any) -> None:
         with self._lock:
             product = self.state.products[legacy(gid)]
-            product.update(changes, updated_at=now_iso())
+            # Shopify's timestamps have whole seconds: a change is always at least a second after the last one.
+            previous = datetime.fromisoformat(product["updated_at"])
+            stamp = max(datetime.now(UTC).replace(microsecond=0), previous + timedelta(seconds=1))
+            product.update(changes, updated_at=stamp.isoformat(timespec="seconds"))
             self.queue_webhook("products/update", self.product_rest(product["id"]))
 
     def variant_gid(self, product_gid: str, index: int = 0) -> str:
