@@ -79,6 +79,23 @@ class BulkPages(PageController):
             return await self._refused(request, exc.errors, back, 422)
         return redirect(request, f"/brand/jobs/{job.id}")
 
+    @get("/brand/bulk/new", name="bulk_new")
+    async def new(self, request: Request[Any, Any, Any], bulk: NamedDependency[BulkService]) -> Response[Any]:
+        """Deals ticked on the deals list (or all matching its filter): choose what to do with them."""
+        q = FormReader(request.query_params)
+        back = safe_next(q.text("back", max_length=2000), "/brand/collaborations")
+        try:
+            selection = selection_from_form(q)
+            # Counted as a deal action counts them: same scope, same limit; each action re-checks on start.
+            items = await bulk.preview(request.user, "message", selection)
+        except InvalidInput as exc:
+            return await self._refused(request, exc.errors, back, 422)
+        names = [n for n, a in ACTIONS.items() if a.target == "deal" and n != "ship"]
+        return render(request, "bulk/new.html", {
+            "count": len(items), "selection": selection, "back": back, "names": names, "actions": ACTIONS,
+            "merge_fields": MERGE_FIELDS, "match_all": bool(q.text("match_all", max_length=5)),
+        })
+
     @get("/brand/shipments/import", name="bulk_ship_form")
     async def ship_form(self, request: Request[Any, Any, Any]) -> Response[Any]:
         return render(request, "bulk/ship.html", {"errors": {}})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -17,7 +18,7 @@ from marketplace.bulk.actions import ACTIONS, BulkAction, ItemWork, Target
 from marketplace.bulk.models import BulkJob, BulkJobItem, ItemState, JobState
 from marketplace.clock import Clock
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.states import CollabState
+from marketplace.collaborations.states import TERMINAL, CollabState
 from marketplace.creators.models import Creator
 from marketplace.db import session_scope
 from marketplace.errors import Forbidden, InvalidInput, NotFound, PostPactError
@@ -29,6 +30,8 @@ log = logging.getLogger(__name__)
 RUN_JOB = "bulk.run_job"
 #: Items read per batch; each item still commits on its own.
 BATCH = 100
+#: Items in flight at once on PostgreSQL (each holds a connection while it runs).
+CONCURRENCY = 4
 #: Items listed on the progress page (failures first); the API returns every error.
 PAGE_ITEMS = 200
 
@@ -82,9 +85,29 @@ def _too_many(spec: BulkAction, count: int | str) -> InvalidInput:
                                 f"this selection has {count}. Narrow the filter or split the list."})
 
 
+#: The deals list's groups, so "all matching" on that page means what the page shows.
+DEAL_GROUPS = ("active", "ended", "waiting")
+
+
+def _state_condition(column: Any, states: list[str]) -> sa.ColumnElement[bool]:
+    if column is not Collaboration:
+        return column.status.in_(states)
+    conditions: list[sa.ColumnElement[bool]] = []
+    plain = [s for s in states if s not in DEAL_GROUPS]
+    if plain:
+        conditions.append(Collaboration.status.in_(plain))
+    if "active" in states:
+        conditions.append(Collaboration.status.not_in(list(TERMINAL)))
+    if "ended" in states:
+        conditions.append(Collaboration.status.in_(list(TERMINAL)))
+    if "waiting" in states:
+        conditions.append(Collaboration.next_due_party == "brand")
+    return sa.or_(*conditions)
+
+
 async def _check_states(spec: BulkAction, states: Sequence[str]) -> list[str]:
     known = ({s.value for s in ApplicationStatus} if spec.target == Target.APPLICATION
-             else {s.value for s in CollabState})
+             else {s.value for s in CollabState} | set(DEAL_GROUPS))
     unknown = [s for s in states if s not in known]
     if unknown:
         raise InvalidInput({"status": f"Unknown status {unknown[0]!r}; use one of {', '.join(sorted(known))}."})
@@ -122,11 +145,18 @@ class BulkService:
         else:
             states = await _check_states(spec, selection.states)
             if states:
-                query = query.where(column.status.in_(states))
+                query = query.where(_state_condition(column, states))
             if selection.gig_id is not None:
                 query = query.where(column.gig_id == selection.gig_id)
         rows = (await self.session.execute(query.order_by(column.id).limit(limit))).all()
         return [(r[0], f"{r[1] or 'Creator'} · {r[2] or 'Gig'}") for r in rows]
+
+    async def preview(self, actor: Actor, action: str, selection: Selection) -> list[NewItem]:
+        """What a selection resolves to for an action, with ``start``'s scope and limit (roles are checked when the
+        action starts: this only reads the brand's own rows)."""
+        if not actor.is_brand:
+            raise Forbidden("Bulk actions are for brand teams.")
+        return await self._items(action_of(action), actor, selection)
 
     async def _items(self, spec: BulkAction, actor: Actor, selection: Selection) -> list[NewItem]:
         if selection.ids is not None:
@@ -315,6 +345,9 @@ async def run_job(ctx: JobContext, job_id: str) -> None:
         spec = action_of(row.action)
         parameters = dict(row.parameters or {})
         actor, refusal = await _job_actor(session, row, spec)
+    # Items of a job are independent deals, each locked in its own transaction, so PostgreSQL takes a few at once;
+    # SQLite has one writer, so it goes one by one.
+    width = 1 if ctx.settings.db.is_sqlite else CONCURRENCY
     after = -1
     while True:
         async with ctx.session_maker() as session:
@@ -326,10 +359,18 @@ async def run_job(ctx: JobContext, job_id: str) -> None:
             )).all()
         if not batch:
             break
-        for item_id, position in batch:
-            # Looked up per item, so the action in force is the registry's (tests swap one in to simulate a crash).
-            await process_item(ctx, ACTIONS.get(spec.name, spec), actor, refusal, parameters, item_id)
-            after = position
+        for start in range(0, len(batch), width):
+            chunk = batch[start:start + width]
+            # Looked up per chunk, so the action in force is the registry's (tests swap one in to simulate a crash).
+            current = ACTIONS.get(spec.name, spec)
+            results = await asyncio.gather(
+                *(process_item(ctx, current, actor, refusal, parameters, item_id) for item_id, _ in chunk),
+                return_exceptions=True)
+            # Errors are recorded per item; what comes back is a crash (or cancellation): stop like a dead worker.
+            for result in results:
+                if isinstance(result, BaseException):
+                    raise result
+            after = chunk[-1][1]
     async with session_scope(ctx.session_maker) as session:
         row = await session.scalar(sa.select(BulkJob).where(BulkJob.id == jid).with_for_update())
         assert row is not None

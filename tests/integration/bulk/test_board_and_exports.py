@@ -106,3 +106,27 @@ async def test_the_bulk_routes_are_in_the_openapi_schema_with_their_errors(clien
     assert {"200", "404"} <= set(schema["paths"]["/api/v1/jobs/{job_id}"]["get"]["responses"])
     assert "202" in schema["paths"]["/api/v1/jobs/{job_id}/retry"]["post"]["responses"]
     assert not any(p.startswith("/brand/") for p in schema["paths"])
+
+
+async def test_deals_list_ticks_or_filter_lead_to_a_bulk_job(web, runtime, db) -> None:
+    first = await make_deal(runtime, CollabState.DRAFT_SUBMITTED, product_included=False)
+    second = await make_deal(runtime, CollabState.DRAFT_SUBMITTED, brand=first.brand, creator=first.creator,
+                             product_included=False)
+    await make_deal(runtime, CollabState.SIGNED, brand=first.brand, creator=first.creator, product_included=False)
+    await web.sign_in(first.brand.email, first.brand.password)
+    listing = await web.get("/brand/collaborations?status=draft_submitted")
+    assert listing.status_code == 200 and 'form="bulk-deals"' in listing.text
+    assert 'action="/brand/bulk/new"' in listing.text
+    ticked = await web.get(f"/brand/bulk/new?ids={first.id}&back=/brand/collaborations")
+    assert ticked.status_code == 200 and "1 deal selected" in ticked.text
+    matching = await web.get("/brand/bulk/new?match_all=1&match_status=draft_submitted&back=/brand/collaborations")
+    assert "2 deals matching the filter" in matching.text
+    started = await web.post("/brand/bulk", [("action", "approve_draft"), ("match_all", "1"),
+                                             ("match_status", "draft_submitted"), ("back", "/brand/collaborations")])
+    assert started.status_code == 303
+    await run_jobs(runtime)
+    job = await db.scalar(sa.select(BulkJob).where(BulkJob.action == "approve_draft"))
+    assert (job.total, job.done, job.failed) == (2, 2, 0)
+    assert {second.id, first.id} == set(await db.scalars(sa.select(BulkJobItem.target_id)))
+    refused = await web.post("/brand/bulk", [("action", "cancel"), ("ids", str(first.id)), ("back", "/brand")])
+    assert refused.status_code == 422 and "Say why" in refused.text

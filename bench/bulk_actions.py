@@ -1,0 +1,125 @@
+"""A bulk action on N deals (default 1,500) run as a job, against one set-based UPDATE of the same rows, same run.
+
+The job is "approve drafts": each deal in its own transaction through ``DealService.approve_draft`` (row lock,
+transition with its event row and due dates, the draft's review, the creator's notification), with the item marked
+done in that transaction. The set-based UPDATE changes the same rows' state and review time in one statement: the
+floor a job that keeps per-item guarantees is compared with. Deals are prepared beforehand (not timed). Needs
+PostgreSQL: BENCH_DATABASE_URL or postgresql://postgres@127.0.0.1/ in a throw-away database ``postpact_bench_bulk``.
+
+    .venv/bin/python bench/bulk_actions.py [--deals 1500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import sqlalchemy as sa
+
+from bench.escrow_release import StatementCounter
+from marketplace.accounts.auth import load_actor
+from marketplace.bulk.models import BulkJob
+from marketplace.bulk.services import BulkService, Selection, run_job
+from marketplace.clock import SystemClock
+from marketplace.collaborations.states import CollabState
+from marketplace.db import session_scope
+from marketplace.jobs import RecordingQueue
+from marketplace.runtime import build_runtime
+from marketplace.settings import Settings
+from tests.support import db as dbsupport
+
+SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+NAME = "postpact_bench_bulk"
+
+
+async def prepare(runtime: Any, deals: int) -> tuple[Any, list[uuid.UUID]]:
+    """Deals with a draft waiting for review: made as offers with the factory, then moved on set-based (untimed)."""
+    from argon2 import PasswordHasher, Type
+
+    from marketplace.security import Passwords
+    from tests.support.deals import make_deal
+
+    runtime.passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID))
+    people = dbsupport.PeopleFactory(runtime, "bench-password-123")
+    brand = await people.brand()
+    creators = [await people.creator() for _ in range(20)]
+    ids = []
+    for n in range(deals):
+        deal = await make_deal(runtime, CollabState.OFFERED, brand=brand, creator=creators[n % len(creators)],
+                               product_included=False, with_address=False)
+        ids.append(deal.id)
+    async with session_scope(runtime.session_maker) as session:
+        await session.execute(sa.text(
+            "UPDATE collaboration SET status = 'draft_submitted', signed_at = now(), funded_at = now(), "
+            "draft_submitted_at = now(), state_changed_at = now() WHERE id = ANY(:ids)"), {"ids": ids})
+        await session.execute(sa.text(
+            "INSERT INTO content_draft (id, collaboration_id, round, caption, media_url, review, created_at, "
+            "updated_at) SELECT gen_random_uuid(), id, 1, 'Morning glow #ad', 'https://drive.example.com/d.mp4', "
+            "'pending', now(), now() FROM collaboration WHERE id = ANY(:ids)"), {"ids": ids})
+    async with runtime.session_maker() as session:
+        loaded = await load_actor(session, brand.user_id)
+        assert loaded is not None
+    return loaded[0], ids
+
+
+async def bulk_job(runtime: Any, actor: Any, ids: list[uuid.UUID]) -> tuple[float, float, BulkJob]:
+    started = time.perf_counter()
+    async with session_scope(runtime.session_maker) as session:
+        job = await BulkService(session, SystemClock()).start(actor, "approve_draft", {}, Selection(ids=ids))
+    created = time.perf_counter()
+    await run_job(runtime.job_context(), str(job.id))
+    finished = time.perf_counter()
+    async with runtime.session_maker() as session:
+        row = await session.get(BulkJob, job.id)
+        assert row is not None
+    return created - started, finished - started, row
+
+
+async def set_based(runtime: Any, ids: list[uuid.UUID]) -> float:
+    started = time.perf_counter()
+    async with session_scope(runtime.session_maker) as session:
+        await session.execute(sa.text(
+            "UPDATE collaboration SET draft_approved_at = now(), state_changed_at = now(), updated_at = now() "
+            "WHERE id = ANY(:ids)"), {"ids": ids})
+    return time.perf_counter() - started
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--deals", type=int, default=1500, help="deals the bulk action takes")
+    args = parser.parse_args()
+    url = dbsupport.recreate_postgres_database(SERVER, NAME)
+    dbsupport.migrate(url)
+    settings = Settings.from_env({"POSTPACT_ENV": "test", "SECRET_KEY": "b" * 40, "DATABASE_URL": url,
+                                  "DATABASE_POOL_SIZE": "4"})
+    runtime = build_runtime(settings, queue=RecordingQueue())
+    try:
+        print(f"preparing {args.deals} deals with a draft to review (not timed)...", flush=True)
+        actor, ids = await prepare(runtime, args.deals)
+        with StatementCounter(runtime.alchemy.get_engine()) as counter:
+            create_s, job_s, job = await bulk_job(runtime, actor, ids)
+        update_s = await set_based(runtime, ids)
+    finally:
+        await runtime.alchemy.get_engine().dispose()
+        dbsupport.drop_postgres_database(SERVER, NAME)
+    n = args.deals
+    assert (job.done, job.failed) == (n, 0), (job.done, job.failed)
+    print(f"bulk approve_draft job, {n} deals: {job_s * 1000:9.0f} ms  ({n / job_s:7.1f} deals/s; "
+          f"creating the job and its items: {create_s * 1000:.0f} ms)")
+    print(f"one set-based UPDATE of the same rows: {update_s * 1000:6.0f} ms")
+    print(f"ratio job / UPDATE: {job_s / update_s:.0f}x")
+    print(f"statements per deal in the job: {counter.total / n:.1f}")
+    for kind, count in counter.by_kind.most_common(12):
+        print(f"  {count / n:5.2f}  {kind}")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
