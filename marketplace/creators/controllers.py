@@ -243,7 +243,7 @@ class CreatorDirectoryPages(PageController):
             filters = parse_directory_filters(request.query_params, percent=True)
         except InvalidInput as exc:
             filters, errors = DirectoryFilters(), exc.errors
-        page = await search_directory(brands.session, actor.brand_id, filters)
+        page = await search_directory(brands.session, actor.brand_id, filters, brands.now)
         query = filters.as_query(percent=True)
         here = f"/brand/creators?{urlencode({**query, 'cursor': filters.cursor} if filters.cursor else query)}"
         return render(request, "creators/directory.html", {
@@ -267,8 +267,9 @@ class CreatorDirectoryPages(PageController):
         try:
             if not gig_ids:
                 raise InvalidInput({"gig_id": "Choose the gig to invite them to."})
+            # Another brand's gig (or none) stays a 404 from the service; the brand's own draft is a field error.
             chosen = await brands.session.get(Gig, gig_ids[0])
-            if chosen is None or chosen.brand_id != request.user.brand_id or chosen.status is not GigStatus.OPEN:
+            if chosen is not None and chosen.brand_id == request.user.brand_id and chosen.status is not GigStatus.OPEN:
                 raise InvalidInput({"gig_id": "Choose one of your open gigs; publish a draft before inviting."})
             result = await GigService(brands.session, brands.runtime).invite_creators(
                 request.user, gig_ids[0], ids, f.text("message", max_length=UNLIMITED, strip=False))
@@ -288,7 +289,7 @@ class CreatorDirectoryPages(PageController):
                             block: str | None = None, status_code: int = 200) -> Response[Any]:
         actor: Actor = request.user
         assert actor.brand_id is not None
-        entry, rates, address = await creator_for_brand(brands.session, actor.brand_id, creator_id)
+        entry, rates, address = await creator_for_brand(brands.session, actor.brand_id, creator_id, brands.now)
         return render(request, "creators/brand_view.html", {
             "entry": entry, "rates": rates, "address": address, "errors": errors or {}, "form": form or {},
             "gigs": await self._invitable_gigs(brands.session, actor.brand_id),
@@ -379,7 +380,7 @@ class CreatorApi(Controller):
         actor: Actor = request.user
         assert actor.brand_id is not None
         filters = parse_directory_filters(request.query_params, percent=False)
-        page = await search_directory(db_session, actor.brand_id, filters)
+        page = await search_directory(db_session, actor.brand_id, filters, runtime_of(request).clock.now())
         return CreatorListOut([
             CreatorOut(
                 id=e.creator.id, display_name=e.creator.display_name, bio=e.creator.bio, country=e.creator.country,
