@@ -13,6 +13,9 @@ Retries: SDK 16's ``StripeClient`` does not retry unless told to. We let it retr
 Stripe's recommendation) because every money-moving call carries the caller's deterministic idempotency key, which
 the SDK reuses on its own retries: a blip is absorbed within the call, and whatever still fails comes out as
 ``TransientProviderError`` for the escrow core's recovery job, which retries later with the same key.
+
+Longer than ~500 lines on purpose: it is one adapter, and each Stripe object's mapping (to and from PostPact's
+provider types) reads best next to the call that produces it.
 """
 
 from __future__ import annotations
