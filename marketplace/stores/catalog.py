@@ -72,6 +72,7 @@ async def upsert_products(session: AsyncSession, store_id: UUID, products: list[
         v.external_id: v for v in (await session.scalars(sa.select(StoreVariant).where(
             StoreVariant.store_id == store_id, StoreVariant.external_id.in_(variant_ids)))).all()
     } if variant_ids else {}
+    fresh: list[tuple[CatalogProduct, StoreProduct]] = []
     for item in products:
         product = existing.get(item.external_id)
         if product is None:
@@ -85,7 +86,9 @@ async def upsert_products(session: AsyncSession, store_id: UUID, products: list[
         product.options = list(item.options)
         product.source_updated_at = item.updated_at
         product.deleted_at = None
-        await session.flush()
+        fresh.append((item, product))
+    await session.flush()  # one round of inserts for the page's new products, so variants can point at them
+    for item, product in fresh:
         for v in item.variants:
             variant = known_variants.get(v.external_id)
             if variant is None:
