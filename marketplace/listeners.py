@@ -13,6 +13,7 @@ from marketplace.deadlines import watch
 from marketplace.payments.listener import PaymentsListener
 from marketplace.reliability.outcomes import ReputationListener
 from marketplace.settings import Settings
+from marketplace.stores.seeding import SeedingListener
 from marketplace.verification.listener import VerificationListener
 
 
@@ -22,6 +23,7 @@ def default_listeners(settings: Settings) -> list[transition.TransitionListener]
     return [
         ReputationListener(),
         PaymentsListener(settings),
+        SeedingListener(),
         VerificationListener(),
         DealNoticesListener(public_url=settings.app.public_url),
     ]

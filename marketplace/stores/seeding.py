@@ -13,7 +13,6 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -22,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.auth import Actor
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import CollabState
+from marketplace.collaborations.transition import Change
 from marketplace.creators.models import ShippingAddress
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.gigs.models import Gig
@@ -206,7 +206,7 @@ class SeedingListener:
     """On the move to ``funded``: when the gig's product comes from a connected store, queue the deal's seeding
     order (the job is sent after the transaction commits)."""
 
-    async def after_transition(self, session: AsyncSession, change: Any) -> None:
+    async def after_transition(self, session: AsyncSession, change: Change) -> None:
         if not change.changed or change.to_state is not CollabState.FUNDED:
             return
         collab = change.collaboration

@@ -17,7 +17,7 @@ from marketplace.stores.seeding import CREATE_JOB
 from tests.fakes.shopify_server import ShopifyServer
 from tests.fakes.woocommerce_server import WooCommerceServer
 from tests.integration.stores.conftest import shopify_body, woo_body
-from tests.support.deals import bearer, make_deal
+from tests.support.deals import advance_deal, bearer, make_deal
 
 
 async def _funded_deals_on_one_gig(runtime: Any, db: Any, brand: Any, count: int) -> tuple[Any, list[Any]]:
@@ -217,3 +217,19 @@ async def test_another_brand_cannot_seed_or_pick_products(client: Any, brand_api
     refused = await client.post(f"/api/v1/gigs/{other_deal.gig_id}/store-product",
                                 json={"store_product_id": str(product.id)}, headers=other_headers)
     assert refused.status_code == 422 and refused.json()["errors"][0]["field"] == "store_product_id"
+
+
+async def test_funding_a_deal_whose_product_comes_from_a_store_queues_its_seeding_order(
+        client: Any, brand_api: Any, db: Any, shopify: ShopifyServer, queue: Any, runtime: Any) -> None:
+    shopify.add_product("Serum", variants=[{"options": ["Default Title"], "price": "30.00", "inventory": 2}])
+    await _connect_and_sync(client, brand_api, shopify_body(shopify), queue, runtime)
+    product = await db.scalar(sa.select(StoreProduct))
+    deal = await make_deal(runtime, CollabState.SIGNED, brand=brand_api.person)
+    await client.post(f"/api/v1/gigs/{deal.gig_id}/store-product", json={"store_product_id": str(product.id)},
+                      headers=brand_api.headers)
+    queue.jobs.clear()
+    await advance_deal(runtime, deal, CollabState.FUNDED)
+    assert CREATE_JOB in queue.names()
+    await queue.run_all(runtime.job_context())
+    assert len(shopify.state.orders) == 1
+    assert (await db.scalar(sa.select(SeedingOrder))).status is SeedingStatus.CREATED
