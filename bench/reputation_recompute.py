@@ -229,12 +229,12 @@ async def _probe_loop(url: str, brand_id: uuid.UUID, stop: Any, results: Any, re
     filters = DirectoryFilters(sort="reliability", limit=25)
     # Warm the connection and the plan cache before timing.
     async with maker() as session:
-        await search_directory(session, brand_id, filters)
+        await search_directory(session, brand_id, filters, datetime.now(UTC))
     ready.set()
     while not stop.is_set():
         async with maker() as session:
             started = time.perf_counter()
-            result = await search_directory(session, brand_id, filters)
+            result = await search_directory(session, brand_id, filters, datetime.now(UTC))
             page.append(time.perf_counter() - started)
             assert len(result.items) == 25
             started = time.perf_counter()

@@ -190,7 +190,7 @@ def run(host: str, port: int, reload: bool, workers: int) -> None:
 def reconcile_command(collaborations: tuple[Any, ...], everything: bool) -> None:
     """Compare the ledger with the payment provider, store the run, print every mismatch (exit 1 if any)."""
     from escrow.reconcile import LABELS, reconcile
-    from marketplace.payments.services import provider_for
+    from marketplace.payments.gateway import provider_for
 
     async def go(runtime: Any) -> Any:
         provider = provider_for(runtime.settings, runtime.session_maker, runtime.resources)

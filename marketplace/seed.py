@@ -346,6 +346,7 @@ class Seeder:
 
     async def fund(self, brand: str, collab_id: UUID) -> None:
         from escrow.models import EscrowHold
+        from marketplace.payments import gateway
         from marketplace.payments import services as payments
 
         actor = await self.actor(brand)
@@ -354,34 +355,35 @@ class Seeder:
                 session, actor, [collab_id], now=self.clock.now(), settings=self.runtime.settings
             )
         await self.run_jobs()
-        provider = payments.build_provider(self.runtime.settings, self.runtime.session_maker)
+        provider = gateway.build_provider(self.runtime.settings, self.runtime.session_maker)
         async with session_scope(self.runtime.session_maker) as session:
             ref = await session.scalar(
                 sa.select(EscrowHold.funding_ref).where(EscrowHold.collaboration_id == collab_id)
             )
             assert ref is not None, "the simulated funding was not created"
             funding = await provider.settle_funding(session, ref, succeed=True)  # type: ignore[attr-defined]
-            await payments.escrow_service(session, self.clock.now(), settings=self.runtime.settings).apply_funding(
+            await gateway.escrow_service(session, self.clock.now(), settings=self.runtime.settings).apply_funding(
                 funding
             )
         await self.run_jobs()
 
     async def onboard(self, creator: str) -> None:
         from escrow.models import PayoutAccount
+        from marketplace.payments import gateway
         from marketplace.payments import services as payments
 
         actor = await self.actor(creator)
         async with session_scope(self.runtime.session_maker) as session:
             await payments.start_payout_onboarding(session, actor, now=self.clock.now(), settings=self.runtime.settings)
         await self.run_jobs()
-        provider = payments.build_provider(self.runtime.settings, self.runtime.session_maker)
+        provider = gateway.build_provider(self.runtime.settings, self.runtime.session_maker)
         async with session_scope(self.runtime.session_maker) as session:
             ref = await session.scalar(
                 sa.select(PayoutAccount.account_ref).where(PayoutAccount.creator_id == actor.creator_id)
             )
             assert ref is not None
             update = await provider.complete_onboarding(session, ref)  # type: ignore[attr-defined]
-            await payments.escrow_service(
+            await gateway.escrow_service(
                 session, self.clock.now(), settings=self.runtime.settings
             ).apply_payout_account(update)
         await self.run_jobs()

@@ -24,7 +24,7 @@ from marketplace.creators.models import Creator
 from marketplace.disputes.models import Dispute, DisputeStatus
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from marketplace.notifications.models import EmailStatus, OutboxEmail
-from marketplace.payments.services import escrow_service
+from marketplace.payments.gateway import escrow_service
 from marketplace.ratelimit import Limit
 from marketplace.reliability.services import linked_ghostings
 from marketplace.runtime import Runtime

@@ -39,9 +39,9 @@ from marketplace.reliability.services import (
     creator_rank_tie,
     creator_ranking_score,
     creator_standing,
+    creator_views,
     join_creator_ranking,
 )
-from reputation.models import ReliabilityScore, SubjectKind
 from reputation.services import ScoreView
 
 HANDLE_RE = re.compile(r"^[a-z0-9._-]{1,100}$")
@@ -71,20 +71,15 @@ class Reputation:
     tier: str | None = None
 
 
-async def reputation_of(session: AsyncSession, creator_ids: Sequence[UUID]) -> dict[UUID, Reputation]:
-    """Proven reliability (0-1) and tier per creator as last ranked (what lists show and sort by); creators with no
-    scored deal are left out, which pages show as "no score yet" and eligibility treats as a newcomer."""
-    ids = list(dict.fromkeys(creator_ids))
-    if not ids:
-        return {}
-    rows = await session.execute(
-        sa.select(ReliabilityScore.subject_id, ReliabilityScore.ranking_score, ReliabilityScore.tier).where(
-            ReliabilityScore.subject_kind == SubjectKind.CREATOR,
-            ReliabilityScore.subject_id.in_(ids),
-            ReliabilityScore.events_count > 0,
-        )
-    )
-    return {creator_id: Reputation(score, tier) for creator_id, score, tier in rows}
+def reputation_from(view: ScoreView) -> Reputation:
+    return Reputation() if view.is_newcomer else Reputation(view.ranking_score, view.tier.name)
+
+
+async def reputation_of(session: AsyncSession, creator_ids: Sequence[UUID], now: datetime) -> dict[UUID, Reputation]:
+    """Proven reliability (0-1) and tier per creator, live (``creator_views``: the reliability page shows the same
+    numbers); creators with no scored deal are left out, which pages show as "no score yet"."""
+    return {creator_id: reputation_from(view) for creator_id, view in (await creator_views(session, creator_ids, now))
+            .items() if not view.is_newcomer}
 
 
 def creator_facts_lookup(creator_id: UUID) -> list[sa.Select[Any]]:
@@ -120,8 +115,7 @@ def creator_facts_from(rows: Iterable[tuple[str, str | None, int | None]], view:
     if isinstance(view, Reputation):
         reputation, record = view, None
     else:
-        reputation = Reputation() if view.is_newcomer else Reputation(view.ranking_score, view.tier.name)
-        record = view.record
+        reputation, record = reputation_from(view), view.record
     return CreatorFacts(
         country=country,
         niches=frozenset(niches),
@@ -134,7 +128,7 @@ def creator_facts_from(rows: Iterable[tuple[str, str | None, int | None]], view:
     )
 
 
-async def creator_facts(session: AsyncSession, creator_id: UUID, now: datetime | None = None) -> CreatorFacts:
+async def creator_facts(session: AsyncSession, creator_id: UUID, now: datetime) -> CreatorFacts:
     """What gig eligibility needs about one creator, in two small queries whatever the number of gigs checked.
 
     With ``now``, the reputation part is live and complete (track record, open unposted deals): eligibility then
@@ -145,8 +139,6 @@ async def creator_facts(session: AsyncSession, creator_id: UUID, now: datetime |
     )]
     if not any(part == "p" for part, _, _ in rows):
         raise NotFound("No such creator.")
-    if now is None:
-        return creator_facts_from(rows, (await reputation_of(session, [creator_id])).get(creator_id, Reputation()))
     view, open_unposted = await creator_standing(session, creator_id, now)
     return creator_facts_from(rows, view, open_unposted, now)
 
@@ -505,7 +497,7 @@ class DirectoryPage:
     next_cursor: str | None
 
 
-async def creator_extras(session: AsyncSession, brand_id: UUID, creators: Sequence[Creator],
+async def creator_extras(session: AsyncSession, brand_id: UUID, creators: Sequence[Creator], now: datetime,
                          *, notes: bool = True) -> list[DirectoryEntry]:
     """Accounts, niches, this brand's own notes and deal counts for many creators, in a fixed number of queries."""
     entries = {c.id: DirectoryEntry(c) for c in creators}
@@ -537,12 +529,13 @@ async def creator_extras(session: AsyncSession, brand_id: UUID, creators: Sequen
     for creator_id, with_brand, completed in counts:
         entries[creator_id].collaborations_with_brand = with_brand
         entries[creator_id].completed_collaborations = completed
-    for creator_id, rep in (await reputation_of(session, ids)).items():
+    for creator_id, rep in (await reputation_of(session, ids, now)).items():
         entries[creator_id].reputation = rep
     return list(entries.values())
 
 
-async def search_directory(session: AsyncSession, brand_id: UUID, filters: DirectoryFilters) -> DirectoryPage:
+async def search_directory(session: AsyncSession, brand_id: UUID, filters: DirectoryFilters, now: datetime
+                           ) -> DirectoryPage:
     """Creators a brand can browse and invite. With a platform chosen, the follower and engagement ranges apply to
     the creator's account on that platform; otherwise to the totals kept on the creator row."""
     query = sa.select(Creator)
@@ -581,7 +574,7 @@ async def search_directory(session: AsyncSession, brand_id: UUID, filters: Direc
     rows, more = page_of(list(await session.execute(query.order_by(*key.order_by()).limit(filters.limit + 1))),
                          filters.limit)
     creators = [row[0] for row in rows]
-    entries = await creator_extras(session, brand_id, creators)
+    entries = await creator_extras(session, brand_id, creators, now)
     cursor = None
     if more and creators:
         last = creators[-1]
@@ -595,7 +588,7 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def creator_for_brand(session: AsyncSession, brand_id: UUID, creator_id: UUID) -> tuple[
+async def creator_for_brand(session: AsyncSession, brand_id: UUID, creator_id: UUID, now: datetime) -> tuple[
     DirectoryEntry, list[RateCardEntry], ShippingAddress | None
 ]:
     """A creator's page as a brand sees it: public profile, this brand's notes, rate card, and the address only
@@ -603,7 +596,7 @@ async def creator_for_brand(session: AsyncSession, brand_id: UUID, creator_id: U
     creator = await session.get(Creator, creator_id)
     if creator is None:
         raise NotFound("No such creator.")
-    entry = (await creator_extras(session, brand_id, [creator]))[0]
+    entry = (await creator_extras(session, brand_id, [creator], now))[0]
     rates = list(await session.scalars(
         sa.select(RateCardEntry).where(RateCardEntry.creator_id == creator_id)
         .order_by(RateCardEntry.platform, RateCardEntry.kind)

@@ -22,6 +22,7 @@ from marketplace.admin import audit
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import SYSTEM, TRANSITIONS, Action, CollabState, Party
 from marketplace.collaborations.transition import lock_collaboration, transition
+from marketplace.disputes.links import admin_link
 from marketplace.disputes.models import (
     REASON_LABELS,
     Dispute,
@@ -30,7 +31,6 @@ from marketplace.disputes.models import (
     DisputeStatement,
     DisputeStatus,
 )
-from marketplace.disputes.services import admin_link
 from marketplace.notifications.services import admin_user_ids, notify
 
 #: Freezes a party's dispute (or the admin deciding one) causes: the case already exists.

@@ -38,6 +38,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import Action, CollabState, Party, TransitionActor, check_transition
 from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.disputes.attachments import IncomingFile, attachment_path, check_files
+from marketplace.disputes.links import admin_link, dispute_link
 from marketplace.disputes.models import (
     OUTCOME_LABELS,
     PARTY_REASONS,
@@ -54,7 +55,7 @@ from marketplace.disputes.models import (
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.notifications.services import admin_user_ids, brand_user_ids, creator_user_id, notify
 from marketplace.payments import hooks
-from marketplace.payments.services import escrow_service
+from marketplace.payments.gateway import escrow_service
 from marketplace.settings import Settings
 
 #: How long the other side has to answer before the admin sees "no response".
@@ -81,14 +82,6 @@ class AlreadyDecided(Conflict):
 class NotOpen(Conflict):
     slug = "dispute-closed"
     title = "This dispute is closed"
-
-
-def dispute_link(collaboration_id: UUID) -> str:
-    return f"/collaborations/{collaboration_id}/dispute"
-
-
-def admin_link(dispute_id: UUID) -> str:
-    return f"/admin/disputes/{dispute_id}"
 
 
 def _title(collab: Collaboration) -> str:

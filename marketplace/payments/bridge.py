@@ -19,6 +19,7 @@ from marketplace.accounts.models import User
 from marketplace.collaborations.states import SYSTEM, TERMINAL, TRANSITIONS, Action, CollabState
 from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.creators.models import Creator
+from marketplace.disputes.chargebacks import open_admin_cases
 from marketplace.jobs import enqueue
 from marketplace.notifications.services import brand_user_ids, creator_user_id, notify
 
@@ -135,8 +136,6 @@ class CollaborationBridge:
                                    "PostPact resolves it.")
         # Any freeze may be the one that follows a chargeback (it waits while a payment is in flight), or one that
         # money moved outside PostPact caused: open the admin case that makes someone decide.
-        from marketplace.disputes.chargebacks import open_admin_cases
-
         await open_admin_cases(session, hold, now, reason)
 
     async def on_settled(self, session: AsyncSession, hold: EscrowHold, now: datetime, *, creator_amount: int,

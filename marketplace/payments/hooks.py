@@ -21,7 +21,7 @@ from escrow.services import EscrowConflict
 from escrow.states import EscrowState
 from marketplace.collaborations.models import Collaboration
 from marketplace.errors import Conflict
-from marketplace.payments.services import escrow_service
+from marketplace.payments.gateway import escrow_service
 from marketplace.settings import Settings
 
 log = logging.getLogger(__name__)

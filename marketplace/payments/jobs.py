@@ -7,7 +7,7 @@ from uuid import UUID
 
 from escrow.executor import ProviderCallRetry
 from marketplace.jobs import JobContext, RetryLater, job
-from marketplace.payments.services import executor_for
+from marketplace.payments.gateway import executor_for
 
 log = logging.getLogger(__name__)
 

@@ -22,6 +22,7 @@ from marketplace.accounts.guards import brand_member, creator_only, not_suspende
 from marketplace.csvfiles import CSV_MEDIA_TYPE
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.forms import FormReader
+from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.web import PageController, flash, redirect, render, runtime_of, safe_next
 
@@ -124,7 +125,7 @@ class BrandPaymentPages(PageController):
                                                                 EscrowHold.brand_id == actor.brand_id))
         if hold is None or hold.funding_ref is None:
             raise NotFound("No payment has been started for this deal.")
-        provider = payments.provider_for(runtime.settings, runtime.session_maker, runtime.resources)
+        provider = gateway.provider_for(runtime.settings, runtime.session_maker, runtime.resources)
         return hold, await provider.retrieve_funding(hold.funding_ref)
 
     @get("/brand/payments/pay/{collaboration_id:uuid}", name="brand_stripe_pay")
@@ -147,7 +148,7 @@ class BrandPaymentPages(PageController):
         brand see the result at once instead of waiting for it."""
         runtime = runtime_of(request)
         _hold, funding = await self._stripe_funding(request, db_session, collaboration_id)
-        await payments.escrow_service(db_session, runtime.clock.now(), settings=runtime.settings,
+        await gateway.escrow_service(db_session, runtime.clock.now(), settings=runtime.settings,
                                       actor=payments.actor_label(_actor(request))).apply_funding(funding)
         if funding.status is FundingStatus.SUCCEEDED:
             flash(request, "Payment received: the money is held in escrow until the post is verified.")
@@ -191,7 +192,7 @@ class CreatorPaymentPages(PageController):
             return redirect(request, "/creator/payments")
         if account.account_ref is None:
             return render(request, "payments/onboarding_wait.html", {})
-        provider = payments.provider_for(runtime.settings, runtime.session_maker, runtime.resources)
+        provider = gateway.provider_for(runtime.settings, runtime.session_maker, runtime.resources)
         base = runtime.settings.app.public_url if runtime.settings.stripe.enabled else ""
         link = await provider.onboarding_link(account_ref=account.account_ref,
                                               refresh_url=f"{base}/creator/payments/onboarding",
@@ -227,7 +228,7 @@ class SimulatedProviderPages(PageController):
         runtime = runtime_of(request)
         if runtime.settings.stripe.enabled:
             raise NotFoundException()
-        provider = payments.build_provider(runtime.settings, runtime.session_maker)
+        provider = gateway.build_provider(runtime.settings, runtime.session_maker)
         assert isinstance(provider, SimulatedProvider)
         return provider
 
@@ -264,7 +265,7 @@ class SimulatedProviderPages(PageController):
         refs = form.values("ref")
         fundings = await self._fundings(request, db_session, refs)
         succeed = form.text("outcome", max_length=20) != "decline"
-        service = payments.escrow_service(db_session, runtime.clock.now(), settings=runtime.settings,
+        service = gateway.escrow_service(db_session, runtime.clock.now(), settings=runtime.settings,
                                           actor=payments.actor_label(_actor(request)))
         for obj, _hold in sorted(fundings, key=lambda pair: pair[1].collaboration_id):
             funding = await provider.settle_funding(db_session, obj.ref, succeed=succeed)
@@ -297,7 +298,7 @@ class SimulatedProviderPages(PageController):
         await self._account(request, db_session, account_ref)
         form = FormReader(await request.form())
         update = await provider.complete_onboarding(db_session, account_ref)
-        await payments.escrow_service(db_session, runtime.clock.now(), settings=runtime.settings).apply_payout_account(
+        await gateway.escrow_service(db_session, runtime.clock.now(), settings=runtime.settings).apply_payout_account(
             update)
         flash(request, "Payouts are ready (simulated): payments are sent to you as soon as they are released.")
         return redirect(request, safe_next(form.text("return_to", max_length=2000), "/creator/payments"))

@@ -12,17 +12,13 @@ import csv
 import io
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from escrow.events import EscrowListener
-from escrow.executor import ProviderCallExecutor
 from escrow.models import EscrowHold, PayoutAccount, ProviderCall
-from escrow.providers.base import PaymentProvider
-from escrow.services import EscrowConflict, EscrowService, FundingRequest
+from escrow.services import EscrowConflict, FundingRequest
 from escrow.statements import (
     StatementLine,
     StatementMonth,
@@ -39,64 +35,13 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import CollabState
 from marketplace.collaborations.transition import lock_collaboration
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
-from marketplace.payments.bridge import CollaborationBridge
+from marketplace.payments.gateway import escrow_service
 from marketplace.settings import Settings
 
 #: Who may fund a brand's deals (see the module docstring).
 FUNDING_ROLES = frozenset({BrandRole.OWNER, BrandRole.MANAGER, BrandRole.FINANCE})
 #: Most deals one bulk funding takes at once (each still gets its own funding and key).
 MAX_BULK = 500
-PROVIDER_RESOURCE = "escrow.provider"
-
-
-def build_provider(settings: Settings, session_maker: async_sessionmaker[AsyncSession] | None = None
-                   ) -> PaymentProvider:
-    """SimulatedProvider when STRIPE_SECRET_KEY is unset (the embedded default), else Stripe Connect."""
-    if not settings.stripe.enabled:
-        from escrow.providers.simulated import SimulatedProvider
-
-        if session_maker is None:
-            from marketplace.db import make_alchemy_config
-
-            session_maker = make_alchemy_config(settings).create_session_maker()  # type: ignore[assignment]
-        assert session_maker is not None
-        return SimulatedProvider(session_maker)
-    from escrow.providers.stripe import StripeProvider
-
-    return StripeProvider.from_settings(settings)
-
-
-def provider_for(settings: Settings, session_maker: async_sessionmaker[AsyncSession],
-                 resources: dict[str, Any]) -> PaymentProvider:
-    """The process's provider: Stripe's is shared with the webhook jobs (one HTTP pool), the simulated one is
-    cheap and bound to this session maker."""
-    if settings.stripe.enabled:
-        from marketplace.payments.webhooks import stripe_provider
-
-        provider = stripe_provider(settings, resources)
-        assert provider is not None
-        return provider
-    return build_provider(settings, session_maker)
-
-
-def escrow_service(session: AsyncSession, now: datetime, *, settings: Settings, actor: str = "system") -> EscrowService:
-    """The one place the marketplace builds ``EscrowService``: PostPact's fee and links always come from settings."""
-    listener: EscrowListener = CollaborationBridge(session, public_url=settings.app.public_url)
-    return EscrowService(session, now=now, listener=listener, platform_fee_bps=settings.app.platform_fee_bps,
-                         actor=actor)
-
-
-def executor_for(settings: Settings, session_maker: async_sessionmaker[AsyncSession], clock: Any,
-                 resources: dict[str, Any]) -> ProviderCallExecutor:
-    return ProviderCallExecutor(
-        session_maker,
-        provider_for(settings, session_maker, resources),
-        lambda session: CollaborationBridge(session, public_url=settings.app.public_url),
-        clock,
-        platform_fee_bps=settings.app.platform_fee_bps,
-    )
-
-
 def actor_label(actor: Actor) -> str:
     return f"{actor.kind.value}:{actor.user_id}"
 

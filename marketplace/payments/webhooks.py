@@ -14,10 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrow import webhooks
 from escrow.providers.base import InvalidWebhook, TransientProviderError
-from escrow.providers.stripe import StripeProvider
+from escrow.reconcile import reconcile
 from marketplace.db import session_scope
 from marketplace.input_guard import json_too_deep
 from marketplace.jobs import JobContext, RetryLater, enqueue, job
+from marketplace.payments.gateway import escrow_service, provider_for, stripe_provider
 from marketplace.settings import Settings
 from marketplace.web import Problem, problem_response, runtime_of
 
@@ -28,19 +29,6 @@ REDELIVER_JOB = "escrow.redeliver_stuck_webhooks"
 RECONCILE_JOB = "escrow.reconcile_payments"
 #: Stripe events are a few kilobytes; anything this large is not one.
 MAX_WEBHOOK_BYTES = 512 * 1024
-PROVIDER_RESOURCE = "escrow.stripe_provider"
-
-
-def stripe_provider(settings: Settings, resources: dict[str, Any]) -> StripeProvider | None:
-    """The process's StripeProvider (one per process: it keeps an HTTP connection pool per event loop)."""
-    if not settings.stripe.enabled:
-        return None
-    provider = resources.get(PROVIDER_RESOURCE)
-    if provider is None:
-        provider = resources[PROVIDER_RESOURCE] = StripeProvider.from_settings(settings)
-    return provider  # type: ignore[no-any-return]
-
-
 def _bad_webhook(request: Request[Any, Any, Any], detail: str, status: int = 400) -> Response[Any]:
     return problem_response(request, Problem(status, "Invalid webhook", detail, "invalid-webhook"))
 
@@ -90,7 +78,6 @@ class EscrowApplier:
         self.actor = actor
 
     async def __call__(self, session: AsyncSession, facts: webhooks.Facts, now: datetime) -> str:
-        from marketplace.payments.services import escrow_service
 
         return await webhooks.apply_facts(escrow_service(session, now, settings=self.settings, actor=self.actor),
                                           facts)
@@ -128,8 +115,6 @@ async def redeliver_stuck_webhooks(ctx: JobContext) -> None:
 @job(RECONCILE_JOB, every=24 * 3600, max_retries=2)
 async def reconcile_payments(ctx: JobContext, triggered_by: str = "job") -> None:
     """Compare every escrow's ledger with the provider and store what differs (the admin page lists it)."""
-    from escrow.reconcile import reconcile
-    from marketplace.payments.services import provider_for
 
     provider = provider_for(ctx.settings, ctx.session_maker, ctx.resources)
     try:

@@ -110,24 +110,25 @@ async def accounts_sharing_address(session: AsyncSession, creator_id: UUID) -> l
     ))
 
 
+async def creator_views(session: AsyncSession, creator_ids: Iterable[UUID], now: datetime) -> dict[UUID, ScoreView]:
+    """The live standing of each creator: stored evidence decayed to `now`, with ghostings at the same delivery
+    address. The one computation behind every reliability number and tier a page shows (directory, profile,
+    reliability page, roster), so they never disagree. Two queries whatever the number of creators."""
+    ids = list(dict.fromkeys(creator_ids))
+    if not ids:
+        return {}
+    rows = {row.subject_id: row for row in await session.scalars(sa.select(ReliabilityScore).where(
+        ReliabilityScore.subject_kind == SubjectKind.CREATOR, ReliabilityScore.subject_id.in_(ids)))}
+    linked = await linked_ghostings(session, ids)
+    return {creator_id: view_of(Subject.creator(creator_id), rows.get(creator_id), now, linked.get(creator_id, ()))
+            for creator_id in ids}
+
+
 async def creator_standing(session: AsyncSession, creator_id: UUID, now: datetime) -> tuple[ScoreView, int]:
-    """A creator's live score and open unposted deals (pages that judge many gigs call this once)."""
-    unposted = sa.select(sa.func.count(Collaboration.id)).where(_unposted(creator_id)).scalar_subquery()
-    one_row = sa.select(sa.literal(1).label("one")).subquery()
-    score, open_deals = (
-        await session.execute(
-            sa.select(ReliabilityScore, unposted)
-            .select_from(one_row)
-            .outerjoin(
-                ReliabilityScore,
-                sa.and_(
-                    ReliabilityScore.subject_kind == SubjectKind.CREATOR, ReliabilityScore.subject_id == creator_id
-                ),
-            )
-        )
-    ).one()
-    linked = (await linked_ghostings(session, [creator_id]))[creator_id]
-    return view_of(Subject.creator(creator_id), score, now, linked), int(open_deals or 0)
+    """A creator's live score (``creator_views``) and open unposted deals (pages that judge many gigs call this
+    once)."""
+    view = (await creator_views(session, [creator_id], now))[creator_id]
+    return view, (await open_unposted_deals(session, [creator_id]))[creator_id]
 
 
 async def creator_eligibility(

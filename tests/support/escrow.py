@@ -35,6 +35,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
 from marketplace.jobs import InProcessQueue, RecordingQueue
+from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.payments.bridge import CollaborationBridge
 from marketplace.runtime import Runtime
@@ -42,7 +43,7 @@ from tests.support.deals import Deal, advance_deal, make_deal
 
 
 def simulated(runtime: Runtime) -> SimulatedProvider:
-    provider = payments.provider_for(runtime.settings, runtime.session_maker, runtime.resources)
+    provider = gateway.provider_for(runtime.settings, runtime.session_maker, runtime.resources)
     assert isinstance(provider, SimulatedProvider)
     return provider
 
@@ -87,7 +88,7 @@ async def pay_checkout(runtime: Runtime, deal: Deal, *, succeed: bool = True) ->
         hold = await session.scalar(sa.select(EscrowHold).where(EscrowHold.collaboration_id == deal.id))
         assert hold is not None and hold.funding_ref, "the funding call has not run yet"
         funding = await simulated(runtime).settle_funding(session, hold.funding_ref, succeed=succeed)
-        await payments.escrow_service(session, runtime.clock.now(), settings=runtime.settings).apply_funding(funding)
+        await gateway.escrow_service(session, runtime.clock.now(), settings=runtime.settings).apply_funding(funding)
 
 
 async def fund(runtime: Runtime, deal: Deal) -> None:
@@ -107,7 +108,7 @@ async def onboard_creator(runtime: Runtime, creator: Any) -> None:
         account = await session.scalar(sa.select(PayoutAccount).where(PayoutAccount.creator_id == creator.creator_id))
         assert account is not None and account.account_ref, "the payout account call has not run"
         update = await simulated(runtime).complete_onboarding(session, account.account_ref)
-        await payments.escrow_service(session, runtime.clock.now(), settings=runtime.settings).apply_payout_account(
+        await gateway.escrow_service(session, runtime.clock.now(), settings=runtime.settings).apply_payout_account(
             update)
     await run_jobs(runtime)
 

@@ -21,8 +21,9 @@ from marketplace.collaborations.states import Action, CollabState
 from marketplace.collaborations.transition import transition
 from marketplace.db import session_scope
 from marketplace.jobs import REGISTRY, RetryLater
+from marketplace.payments import gateway
 from marketplace.payments import services as payments
-from marketplace.payments.webhooks import PROVIDER_RESOURCE
+from marketplace.payments.gateway import PROVIDER_RESOURCE
 from tests.fakes.stripe_server import sign_payload
 from tests.fakes.stripe_stack import StripeStack
 from tests.support.deals import Deal, advance_deal, brand_actor, make_deal
@@ -223,7 +224,7 @@ async def fund_on_stripe(runtime: Any, stack: StripeStack, forwarder: Forwarder,
     else:
         funding = await runtime.resources[PROVIDER_RESOURCE].retrieve_funding(ref)
         async with session_scope(runtime.session_maker) as session:
-            await payments.escrow_service(session, runtime.clock.now(), settings=runtime.settings).apply_funding(
+            await gateway.escrow_service(session, runtime.clock.now(), settings=runtime.settings).apply_funding(
                 funding)
     assert await run_jobs_allowing_retries(runtime) == []
     return ref

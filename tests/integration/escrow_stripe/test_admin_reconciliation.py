@@ -12,7 +12,7 @@ from escrow.records import ReconciliationRun, WebhookEvent
 from marketplace.admin.models import AdminAuditEntry
 from marketplace.collaborations.states import CollabState
 from marketplace.jobs import RecordingQueue
-from marketplace.payments.webhooks import PROVIDER_RESOURCE
+from marketplace.payments.gateway import PROVIDER_RESOURCE
 from marketplace.runtime import Runtime
 from tests.fakes.stripe_stack import StripeStack
 from tests.support.deals import make_deal

@@ -11,7 +11,7 @@ from escrow.reconcile import MismatchKind, RunResult, reconcile
 from escrow.records import ReconciliationMismatch, ReconciliationRun
 from marketplace.cli import main
 from marketplace.collaborations.states import CollabState
-from marketplace.payments.webhooks import PROVIDER_RESOURCE
+from marketplace.payments.gateway import PROVIDER_RESOURCE
 from marketplace.runtime import Runtime
 from marketplace.settings import get_settings
 from tests.fakes.stripe_stack import StripeStack

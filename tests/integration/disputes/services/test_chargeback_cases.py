@@ -12,7 +12,7 @@ from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
 from marketplace.disputes.models import Dispute, DisputeKind, DisputeStatement, DisputeStatus
 from marketplace.payments import hooks
-from marketplace.payments.services import escrow_service
+from marketplace.payments.gateway import escrow_service
 from reputation.models import ReputationEvent
 from tests.support.disputes import audit_entries, decide, disputed_deal, funded
 from tests.support.escrow import assert_ledger_invariants, calls_of, collab_state, hold_of, run_jobs

@@ -13,7 +13,7 @@ from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
 from marketplace.errors import InvalidInput
 from marketplace.notifications.models import Notification
-from marketplace.payments import hooks
+from marketplace.payments import gateway, hooks
 from marketplace.payments import services as payments
 from tests.support.deals import make_deal
 from tests.support.escrow import (
@@ -250,7 +250,7 @@ async def _split(runtime, deal, creator_amount: int) -> None:
 async def test_partial_release_then_the_rest(runtime, db) -> None:
     deal = await funded_deal(runtime, CollabState.VERIFIED, onboarded=True, fee_amount=10_001)
     async with session_scope(runtime.session_maker) as session:
-        service = payments.escrow_service(session, runtime.clock.now(), settings=runtime.settings)
+        service = gateway.escrow_service(session, runtime.clock.now(), settings=runtime.settings)
         await service.request_release(deal.id, amount=3_333)
     await run_jobs(runtime)
     hold = await hold_of(db, deal.id)

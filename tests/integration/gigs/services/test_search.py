@@ -19,7 +19,7 @@ async def search(runtime, filters: GigFilters, creator=None) -> list:
     async with session_scope(runtime.session_maker) as session:
         from marketplace.creators.services import creator_facts
 
-        facts = await creator_facts(session, creator.creator_id) if creator else None
+        facts = await creator_facts(session, creator.creator_id, runtime.clock.now()) if creator else None
         page = await GigService(session, runtime).search(facts, creator.creator_id if creator else None, filters)
         return page
 

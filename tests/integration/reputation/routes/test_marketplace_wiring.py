@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from marketplace.applications.models import Application
 from marketplace.creators.models import SocialAccount
+from reputation.models import ReliabilityScore
 from tests.support.db import PeopleFactory
 from tests.support.reliability import PASSWORD, deliver, ghost, make_collaboration, make_gig
 
@@ -141,3 +142,25 @@ async def _api_applicants(web, brand, gig) -> list[dict]:
     )
     assert response.status_code == 200, response.text
     return response.json()["items"]
+
+
+async def test_the_directory_and_the_reliability_page_show_the_same_standing(runtime, clock, web, people, db) -> None:
+    """The redesign's second bug: the directory showed the score and tier as last ranked (Ava "50% · Bronze") while
+    her reliability page showed her live standing ("43%, New / probation"). Both now read ``creator_views``."""
+    brand = await people.brand(brand_name="Same Numbers Co")
+    ava = await _proven_creator(runtime, clock, deals=3)
+    await ghost(runtime, clock, await make_collaboration(runtime, creator=ava))  # on probation from now on
+    clock.advance(days=120)  # the evidence decays; what was stored when ranked does not
+    await web.sign_in(brand.email, brand.password)
+
+    page = _text((await web.get(f"/creators/{ava.creator_id}/reliability")).text)
+    directory = await web.get("/brand/creators?q=Ava")
+    cell = re.search(rf'href="/creators/{ava.creator_id}/reliability">([^<]+)</a>', directory.text)
+    assert cell is not None
+    shown = cell.group(1).strip()  # e.g. "43% · New"
+    percent, tier = shown.split(" · ")
+    assert f"{percent}" in page, (shown, page[:400])
+    assert tier.lower() in page.lower()
+    # The scenario is the one that disagreed: the stored (last ranked) figures differ from the live ones.
+    stored = await db.scalar(sa.select(ReliabilityScore).where(ReliabilityScore.subject_id == ava.creator_id))
+    assert (f"{stored.ranking_score * 100:.0f}%", stored.tier.lower()) != (percent, tier.lower())
