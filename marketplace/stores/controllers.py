@@ -21,7 +21,7 @@ from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.gigs.models import Gig
 from marketplace.jobs import enqueue
 from marketplace.stores import intake
-from marketplace.stores.jobs import PROCESS_JOB, SYNC_JOB
+from marketplace.stores.jobs import PROCESS_JOB, SYNC_JOB, queue_setup
 from marketplace.stores.models import SeedingOrder, StoreConnection, StorePlatform, StoreProduct
 from marketplace.stores.schemas import (
     GigProductIn,
@@ -91,8 +91,7 @@ class StorePages(PageController):
         if connected.signing_secret:
             # Shown on this one answer only (never stored in the session or shown again).
             return await self._detail(request, db_session, connected.store.id, signing_secret=connected.signing_secret)
-        if connected.store.platform is not StorePlatform.CUSTOM:
-            enqueue(db_session, SYNC_JOB, str(connected.store.id))
+        queue_setup(db_session, connected.store)
         flash(request, f"{connected.store.name} connected. Test the connection; the catalog is being synced.")
         return redirect(request, f"/brand/stores/{connected.store.id}")
 
@@ -252,8 +251,7 @@ class StoreApi(Controller):
         connected = await _service(request, db_session).connect(request.user, {
             "platform": data.platform, "name": data.name, "shop_url": data.shop_url,
             "access_token": data.access_token, "api_secret": data.api_secret, "webhook_secret": data.webhook_secret})
-        if connected.store.platform is not StorePlatform.CUSTOM:
-            enqueue(db_session, SYNC_JOB, str(connected.store.id))
+        queue_setup(db_session, connected.store)
         return store_out(connected.store, runtime_of(request).settings.app.public_url, connected.signing_secret)
 
     @get("/stores/{store_id:uuid}", summary="One store", responses=_problems(401, 403, 404))

@@ -8,6 +8,7 @@ from datetime import timedelta
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.collaborations.models import Collaboration
 from marketplace.creators.models import ShippingAddress
@@ -18,19 +19,23 @@ from marketplace.stores.models import (
     SeedingOrder,
     SeedingStatus,
     StoreConnection,
+    StorePlatform,
     StoreProduct,
     StoreVariant,
     StoreWebhookDelivery,
 )
 from marketplace.stores.processing import DeliveryProcessor, external_id
+from marketplace.stores.schemas import webhook_url
 from marketplace.stores.seeding import CREATE_JOB, place_in_store
-from marketplace.stores.services import StoreService
+from marketplace.stores.services import StoreService, http_client, shopify_client, woocommerce_client
+from marketplace.stores.vault import SecretBox
 
 log = logging.getLogger(__name__)
 
 PROCESS_JOB = "stores.process_delivery"
 REDELIVER_JOB = "stores.requeue_stuck_deliveries"
 SYNC_JOB = "stores.sync_catalog"
+WEBHOOKS_JOB = "stores.register_webhooks"
 #: Test hook (JobContext.resources): awaited with the placed order between the store's answer and our commit.
 AFTER_STORE_CALL = "stores.after_store_call"
 #: JobContext.resources key of the function store clients wait with (tests record the waits instead of sleeping).
@@ -69,6 +74,38 @@ async def sync_catalog(ctx: JobContext, store_id: str) -> None:
             store.last_test_ok, store.last_test_message = False, f"Catalog sync failed: {exc.message}"
             return
     log.info("store %s: %d product(s) synced", store_id, count)
+
+
+@job(WEBHOOKS_JOB, max_retries=5)
+async def register_webhooks(ctx: JobContext, store_id: str) -> None:
+    """Subscribe the store's webhooks to our address; the store's own list is checked first, so reruns add nothing."""
+    async with session_scope(ctx.session_maker) as session:
+        store = await session.get(StoreConnection, UUID(store_id))
+        if store is None or store.disconnected_at is not None or store.platform is StorePlatform.CUSTOM:
+            return
+        url = webhook_url(store, ctx.settings.app.public_url)
+        box = SecretBox.from_settings(ctx.settings)
+        try:
+            async with http_client(ctx.settings) as http:
+                if store.platform is StorePlatform.SHOPIFY:
+                    created = await shopify_client(store, box, ctx.settings, http).ensure_webhooks(url)
+                else:
+                    created = await woocommerce_client(store, box, ctx.settings, http).ensure_webhooks(
+                        url, box.open(store.webhook_secret_enc or ""))
+        except StoreError as exc:
+            if exc.transient:
+                raise RetryLater(exc.message, exc.retry_after) from exc
+            store.last_test_ok = False
+            store.last_test_message = f"Webhooks couldn't be registered: {exc.message}"
+            return
+    log.info("store %s: %d webhook subscription(s) created", store_id, created)
+
+
+def queue_setup(session: AsyncSession, store: StoreConnection) -> None:
+    """After connecting: pull the catalog and subscribe the webhooks (custom stores push; nothing to do)."""
+    if store.platform is not StorePlatform.CUSTOM:
+        enqueue(session, SYNC_JOB, str(store.id))
+        enqueue(session, WEBHOOKS_JOB, str(store.id))
 
 
 @job(CREATE_JOB, max_retries=8)

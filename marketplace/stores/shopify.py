@@ -56,6 +56,25 @@ mutation DraftOrderComplete($id: ID!) {
   draftOrderComplete(id: $id) { draftOrder { id order { id name } } userErrors { field message } }
 }"""
 
+WEBHOOK_SUBSCRIPTIONS = """
+query WebhookSubscriptions($callbackUrl: URL!) {
+  webhookSubscriptions(first: 100, callbackUrl: $callbackUrl) { nodes { id topic } }
+}"""
+
+WEBHOOK_SUBSCRIPTION_CREATE = """
+mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!,
+                                   $webhookSubscription: WebhookSubscriptionInput!) {
+  webhookSubscriptionCreate(topic: $topic, webhookSubscription: $webhookSubscription) {
+    webhookSubscription { id } userErrors { field message }
+  }
+}"""
+
+#: What PostPact listens to. The privacy topics (customers/data_request, customers/redact, shop/redact) can't be
+#: subscribed through the API: they are set in the app's configuration, pointing at the same address.
+WEBHOOK_TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", "REFUNDS_CREATE",
+                  "FULFILLMENTS_CREATE", "FULFILLMENTS_UPDATE", "PRODUCTS_CREATE", "PRODUCTS_UPDATE",
+                  "PRODUCTS_DELETE")
+
 
 @dataclass(frozen=True)
 class ShopInfo:
@@ -210,6 +229,21 @@ class ShopifyClient:
         _raise_user_errors(result)
         order = (result.get("draftOrder") or {}).get("order") or {}
         return PlacedOrder(str(order["id"]), str(order.get("name") or ""))
+
+    async def ensure_webhooks(self, callback_url: str) -> int:
+        """Subscribe ``callback_url`` to every topic it isn't subscribed to yet (the shop's own list is the
+        record, so running this twice creates nothing twice). Returns how many were created."""
+        data = await self.query(WEBHOOK_SUBSCRIPTIONS, {"callbackUrl": callback_url})
+        existing = {n.get("topic") for n in (data.get("webhookSubscriptions") or {}).get("nodes") or []}
+        created = 0
+        for topic in WEBHOOK_TOPICS:
+            if topic in existing:
+                continue
+            result = (await self.query(WEBHOOK_SUBSCRIPTION_CREATE, {
+                "topic": topic, "webhookSubscription": {"callbackUrl": callback_url, "format": "JSON"}}))
+            _raise_user_errors(result.get("webhookSubscriptionCreate") or {})
+            created += 1
+        return created
 
 
 def _raise_user_errors(result: dict[str, Any]) -> None:

@@ -15,6 +15,8 @@ from marketplace.stores.shopify import PlacedOrder
 
 Sleep = Callable[[float], Awaitable[None]]
 TAG_META_KEY = "_postpact_tag"
+WEBHOOK_TOPICS = ("order.created", "order.updated", "order.deleted", "product.created", "product.updated",
+                  "product.deleted")
 
 
 def site_base(site_url: str, *, allow_http: bool) -> str:
@@ -106,6 +108,19 @@ class WooCommerceClient:
         response = await self.call("POST", "orders", json=body)
         order = response.json()
         return PlacedOrder(str(order["id"]), f"#{order.get('number') or order['id']}")
+
+    async def ensure_webhooks(self, delivery_url: str, secret: str) -> int:
+        """Create the hooks this site doesn't have yet for ``delivery_url`` (its list is the record)."""
+        response = await self.call("GET", "webhooks", params={"per_page": 100})
+        existing = {h.get("topic") for h in response.json() if h.get("delivery_url") == delivery_url}
+        created = 0
+        for topic in WEBHOOK_TOPICS:
+            if topic not in existing:
+                await self.call("POST", "webhooks", json={"name": f"PostPact {topic}", "topic": topic,
+                                                          "delivery_url": delivery_url, "secret": secret,
+                                                          "status": "active"})
+                created += 1
+        return created
 
 
 def _checked(response: httpx.Response) -> httpx.Response:

@@ -95,6 +95,8 @@ class ShopifyServer:
         self.state = ShopState()
         self.outbox: list[Delivery] = []
         self.requests: list[str] = []
+        #: The GraphQL operation name of every call that reached a handler.
+        self.operations: list[str] = []
         self.faults: list[Fault] = []
         #: Every API call answers 404 while False, like a domain with no shop behind it.
         self.exists = True
@@ -309,6 +311,7 @@ class ShopifyServer:
             return _reply(400, {"errors": [{"message": "Parse error"}]})
         match = re.search(r"\b(query|mutation)\s+(\w+)", document)
         operation = match.group(2) if match else ""
+        self.operations.append(operation)
         handler = getattr(self, f"_op_{operation}", None)
         if handler is None:
             return _reply(200, {"errors": [{"message": f"Unknown operation {operation}"}]})
@@ -446,11 +449,21 @@ class ShopifyServer:
         return {"discountCodeBasicCreate": {"codeDiscountNode": {"id": f"gid://shopify/DiscountCodeNode/{did}"},
                                             "userErrors": []}}, None
 
+    def _op_WebhookSubscriptions(self, variables: dict[str, Any]) -> tuple[Any, Any]:
+        url = variables.get("callbackUrl")
+        return {"webhookSubscriptions": {"nodes": [
+            {"id": f"gid://shopify/WebhookSubscription/{s['id']}", "topic": s["topic"].upper().replace("/", "_")}
+            for s in self.state.subscriptions if s["url"] == url]}}, None
+
     def _op_WebhookSubscriptionCreate(self, variables: dict[str, Any]) -> tuple[Any, Any]:
         if denied := self._denied("write_webhooks"):
             return None, denied
         topic = str(variables.get("topic") or "").lower().replace("_", "/", 1)
         url = str((variables.get("webhookSubscription") or {}).get("callbackUrl") or "")
+        if any(s["topic"] == topic and s["url"] == url for s in self.state.subscriptions):
+            return {"webhookSubscriptionCreate": {"webhookSubscription": None, "userErrors": [
+                {"field": ["webhookSubscription", "callbackUrl"],
+                 "message": "Address for this topic has already been taken"}]}}, None
         self.subscribe(topic, url)
         sid = self.state.subscriptions[-1]["id"]
         return {"webhookSubscriptionCreate": {"webhookSubscription": {"id": f"gid://shopify/WebhookSubscription/{sid}"},

@@ -211,6 +211,8 @@ class WooCommerceServer:
                 return _error(401, "woocommerce_rest_cannot_create", "Sorry, you are not allowed to create "
                                                                      "resources.")
             return self._create_order(json.loads(body or b"{}"))
+        if method == "GET" and route == "/webhooks":
+            return _paged(self.hooks, query)
         if method == "POST" and route == "/webhooks":
             data = json.loads(body or b"{}")
             hid = self.subscribe(str(data.get("topic")), str(data.get("delivery_url")))

@@ -11,9 +11,11 @@ import sqlalchemy as sa
 from marketplace.collaborations.models import Collaboration, Shipment
 from marketplace.collaborations.states import CollabState
 from marketplace.jobs import REGISTRY, RetryLater
-from marketplace.stores.jobs import AFTER_STORE_CALL, SLEEP
+from marketplace.stores.jobs import AFTER_STORE_CALL, SLEEP, WEBHOOKS_JOB
 from marketplace.stores.models import SeedingOrder, SeedingStatus, StoreProduct, StoreVariant
 from marketplace.stores.seeding import CREATE_JOB
+from marketplace.stores.shopify import WEBHOOK_TOPICS
+from marketplace.stores.woocommerce import WEBHOOK_TOPICS as WOO_TOPICS
 from tests.fakes.shopify_server import ShopifyServer
 from tests.fakes.woocommerce_server import WooCommerceServer
 from tests.integration.stores.conftest import shopify_body, woo_body
@@ -59,7 +61,12 @@ async def test_shopify_end_to_end_three_deals_seeded_in_one_action_and_shipped_b
     picked = await client.post(f"/api/v1/gigs/{gig_id}/store-product", json={"store_product_id": product["id"]},
                                headers=brand_api.headers)
     assert picked.status_code == 200, picked.text
-    shopify.subscribe("fulfillments/create", f"http://testserver.local/webhooks/shopify/{store_id}")
+    # Connecting subscribed our address to every topic; asking again adds nothing.
+    webhook = f"http://testserver.local/webhooks/shopify/{store_id}"
+    assert sorted(s["topic"] for s in shopify.state.subscriptions if s["url"] == webhook) == sorted(
+        t.lower().replace("_", "/", 1) for t in WEBHOOK_TOPICS)
+    await REGISTRY[WEBHOOKS_JOB].function(runtime.job_context(), store_id)
+    assert len(shopify.state.subscriptions) == len(WEBHOOK_TOPICS)
 
     size_m = await _variant(db, "M")
     first = await client.post(f"/api/v1/gigs/{gig_id}/seeding-orders", json={}, headers=brand_api.headers)
@@ -81,7 +88,8 @@ async def test_shopify_end_to_end_three_deals_seeded_in_one_action_and_shipped_b
 
     for n, order in enumerate(orders):
         shopify.fulfill(f"gid://shopify/Order/{order['id']}", "UPS", f"1Z999AA1012345678{n}")
-    assert await deliverer.deliver(shopify) == [200, 200, 200]
+    # orders/create of the seeding orders, then fulfillments/create and orders/updated for each.
+    assert await deliverer.deliver(shopify) == [200] * 9
     await queue.run_all(runtime.job_context())
     collabs = (await db.scalars(sa.select(Collaboration).where(Collaboration.id.in_([d.id for d in deals])))).all()
     assert {c.status for c in collabs} == {CollabState.SHIPPED}
@@ -109,7 +117,7 @@ async def test_a_job_killed_after_the_store_created_the_order_creates_no_second_
         client: Any, brand_api: Any, db: Any, shopify: ShopifyServer, deliverer: Any, queue: Any,
         runtime: Any) -> None:
     shopify.add_product("Serum", variants=[{"options": ["Default Title"], "price": "30.00", "inventory": 4}])
-    store_id = await _connect_and_sync(client, brand_api, shopify_body(shopify), queue, runtime)
+    await _connect_and_sync(client, brand_api, shopify_body(shopify), queue, runtime)
     product = await db.scalar(sa.select(StoreProduct))
     gig_id, [deal] = await _funded_deals_on_one_gig(runtime, db, brand_api.person, 1)
     await client.post(f"/api/v1/gigs/{gig_id}/store-product", json={"store_product_id": str(product.id)},
@@ -128,7 +136,6 @@ async def test_a_job_killed_after_the_store_created_the_order_creates_no_second_
     assert row.status is SeedingStatus.PENDING and row.external_order_id is None
 
     # The shop fulfils it before the retry: the fulfillment waits for the order to be known.
-    shopify.subscribe("fulfillments/create", f"http://testserver.local/webhooks/shopify/{store_id}")
     [order] = shopify.state.orders.values()
     shopify.fulfill(f"gid://shopify/Order/{order['id']}", "USPS", "9400111899223197428490")
     await deliverer.deliver(shopify)
@@ -191,10 +198,12 @@ async def test_woocommerce_end_to_end(client: Any, brand_api: Any, db: Any, woo:
     await queue.run_all(runtime.job_context())
     orders = list(woo.orders.values())
     assert len(orders) == 2 and all(o["total"] == "0.00" for o in orders)
-    woo.subscribe("order.updated", f"http://testserver.local/webhooks/woocommerce/{store_id}")
+    assert sorted(h["topic"] for h in woo.hooks if h["delivery_url"].endswith(store_id)) == sorted(WOO_TOPICS)
     for n, order in enumerate(orders):
         woo.ship(order["id"], "FedEx", f"77312345678{n}")
-    assert await deliverer.deliver(woo, reverse=True) == [200, 200, 200]  # two updates and the ping
+    # The pings of the new hooks, order.created for the seeding orders, then the updates carrying tracking:
+    # delivered newest first.
+    assert await deliverer.deliver(woo, reverse=True) == [200] * (len(WOO_TOPICS) + 4)
     await queue.run_all(runtime.job_context())
     collabs = (await db.scalars(sa.select(Collaboration).where(Collaboration.id.in_([d.id for d in deals])))).all()
     assert {c.status for c in collabs} == {CollabState.SHIPPED}
