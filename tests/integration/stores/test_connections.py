@@ -132,3 +132,15 @@ async def test_pages_connect_test_and_show_masked(web: Any, people: Any, shopify
     assert shopify.access_token not in detail.text and shopify.access_token[-4:] in detail.text
     tested = await web.post(created.headers["location"] + "/test", {}, htmx=True)
     assert tested.status_code == 200 and "Connected to Stand-in Shop" in tested.text
+
+
+async def test_openapi_lists_the_store_routes_with_their_errors(client: Any) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    paths = schema["paths"]
+    for path in ("/api/v1/stores", "/api/v1/stores/{store_id}", "/api/v1/stores/{store_id}/test",
+                 "/api/v1/stores/{store_id}/products", "/api/v1/gigs/{gig_id}/seeding-orders",
+                 "/api/v1/stores/{store_id}/orders"):
+        assert path in paths, path
+    assert {"401", "403", "404", "422"} <= set(paths["/api/v1/stores/{store_id}"]["patch"]["responses"])
+    assert "422" in paths["/api/v1/stores"]["post"]["responses"]
+    assert not any(p.startswith("/webhooks/") or p.startswith("/brand/") for p in paths)
