@@ -15,6 +15,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
@@ -28,6 +29,7 @@ from marketplace.errors import NotFound
 from marketplace.gigs.models import Gig
 from marketplace.gigs.validation import Checker
 from marketplace.notifications.mail import send_email
+from marketplace.roster.bulkload import upsert_rows
 from marketplace.roster.inputs import check_entry
 from marketplace.roster.models import HANDLE_COLUMNS, RosterEntry, RosterEntryTag, RosterImport, RosterImportMapping
 from marketplace.roster.query import RosterFilter, ordered, roster_query, tags_of
@@ -129,7 +131,8 @@ class _Row:
     tags: list[str]
     custom: dict[str, str]
     creator_id: UUID | None = None
-    entry: RosterEntry | None = None
+    #: The matching roster entry as a plain row (column attributes), if the person is already there.
+    entry: Any = None
     #: The entry's id once written (new rows get theirs in ``_write``).
     entry_id: UUID | None = None
 
@@ -218,21 +221,36 @@ class RosterImporter:
             rows.append(_Row(number, checked.values, checked.tags or [], checked.custom))
         return rows
 
+    @property
+    def _postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    @property
+    def _lookup_chunk(self) -> int:
+        # PostgreSQL takes a whole file's values as one array parameter; SQLite gets IN lists of a few hundred.
+        return MAX_IMPORT_ROWS if self._postgres else 500
+
+    def _one_of(self, column: Any, values: Sequence[str]) -> Any:
+        """``column IN (values)`` — as ``= ANY(:array)`` on PostgreSQL, one parameter however many values."""
+        if self._postgres:
+            return column == sa.any_(sa.bindparam(None, list(values), type_=postgresql.ARRAY(sa.String)))
+        return column.in_(values)
+
     async def _link_creators(self, rows: Sequence[_Row]) -> None:
         """PostPact creators by email, then by platform handle: two queries per chunk."""
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start:start + CHUNK]
+        for start in range(0, len(rows), self._lookup_chunk):
+            chunk = rows[start:start + self._lookup_chunk]
             emails = [r.values["email"] for r in chunk if r.values.get("email")]
             by_email = dict((await self.session.execute(
                 sa.select(User.email, Creator.id).join(Creator, Creator.user_id == User.id)
-                .where(User.kind == UserKind.CREATOR, User.email.in_(emails))
+                .where(User.kind == UserKind.CREATOR, self._one_of(User.email, emails))
             )).all()) if emails else {}
             pairs = [(p, r.values[p]) for r in chunk for p in HANDLE_COLUMNS if r.values.get(p)]
             by_handle: dict[tuple[str, str], UUID] = {}
             if pairs:
                 result = await self.session.execute(
                     sa.select(SocialAccount.platform, SocialAccount.handle, SocialAccount.creator_id)
-                    .where(SocialAccount.handle.in_([h for _, h in pairs]))
+                    .where(self._one_of(SocialAccount.handle, [h for _, h in pairs]))
                 )
                 by_handle = {(str(Platform(p)), h): c for p, h, c in result}
             for r in chunk:
@@ -241,21 +259,22 @@ class RosterImporter:
 
     async def _match_entries(self, brand_id: UUID, rows: Sequence[_Row], report: ImportReport) -> None:
         """Find the existing entry of each row; a row matching two different entries is an error on its field."""
-        for start in range(0, len(rows), CHUNK):
-            chunk = rows[start:start + CHUNK]
+        for start in range(0, len(rows), self._lookup_chunk):
+            chunk = rows[start:start + self._lookup_chunk]
             clauses = []
             for name in ("email", *HANDLE_COLUMNS):
                 values = [r.values[name] for r in chunk if r.values.get(name)]
                 if values:
-                    clauses.append(getattr(RosterEntry, name).in_(values))
+                    clauses.append(self._one_of(getattr(RosterEntry, name), values))
             creator_ids = [r.creator_id for r in chunk if r.creator_id is not None]
             if creator_ids:
                 clauses.append(RosterEntry.creator_id.in_(creator_ids))
             if not clauses:
                 continue
-            entries = list(await self.session.scalars(
-                sa.select(RosterEntry).where(RosterEntry.brand_id == brand_id, sa.or_(*clauses))))
-            index: dict[tuple[str, Any], RosterEntry] = {}
+            # Plain rows, not ORM objects: thousands of them are read only to compare and copy values.
+            entries = list(await self.session.execute(
+                sa.select(*RosterEntry.__table__.c).where(RosterEntry.brand_id == brand_id, sa.or_(*clauses))))
+            index: dict[tuple[str, Any], Any] = {}
             for e in entries:
                 for name in ("email", *HANDLE_COLUMNS, "creator_id"):
                     if getattr(e, name):
@@ -301,42 +320,39 @@ class RosterImporter:
             {"owner_id"} if "owner" in mapping.values() else set())
         updatable = sorted(mapped | {"custom_fields", "creator_id", "updated_at"})
         tag_rows: list[tuple[UUID, list[str]]] = []
-        for start in range(0, len(rows), CHUNK):
-            values = []
-            for r in rows[start:start + CHUNK]:
-                e = r.entry
-                base: dict[str, Any] = {
-                    "id": e.id if e else uuid7(), "brand_id": brand_id, "name": "", "email": None, "country": None,
-                    "followers": 0, "owner_id": None, "notes": "", "source": "imported", "last_contact_at": None,
-                    "invited_at": None, "created_at": now, **{p: None for p in HANDLE_COLUMNS},
-                }
-                if e is not None:
-                    base |= {c: getattr(e, c) for c in base if c not in ("id", "brand_id", "created_at")}
-                    base["created_at"] = e.created_at
-                base |= r.values
-                base["creator_id"] = (e.creator_id if e else None) or r.creator_id
-                base["custom_fields"] = {**((e.custom_fields or {}) if e else {}), **r.custom}
-                base["updated_at"] = now
-                values.append(base)
-                if r.tags:
-                    tag_rows.append((base["id"], r.tags))
-                r.entry_id = base["id"]
-            stmt = insert_stmt(self.session, RosterEntry.__table__).values(values)
-            await self.session.execute(stmt.on_conflict_do_update(
-                index_elements=["id"], set_={c: stmt.excluded[c] for c in updatable}))
+        values = []
+        for r in rows:
+            e = r.entry
+            base: dict[str, Any] = {
+                "id": e.id if e else uuid7(), "brand_id": brand_id, "name": "", "email": None, "country": None,
+                "followers": 0, "owner_id": None, "notes": "", "source": "imported", "last_contact_at": None,
+                "invited_at": None, "created_at": now, **{p: None for p in HANDLE_COLUMNS},
+            }
+            if e is not None:
+                base |= {c: getattr(e, c) for c in base if c not in ("id", "brand_id", "created_at")}
+                base["created_at"] = e.created_at
+            base |= r.values
+            base["creator_id"] = (e.creator_id if e else None) or r.creator_id
+            base["custom_fields"] = {**((e.custom_fields or {}) if e else {}), **r.custom}
+            base["updated_at"] = now
+            values.append(base)
+            if r.tags:
+                tag_rows.append((base["id"], r.tags))
+            r.entry_id = base["id"]
+        # One upsert for the whole file (COPY + INSERT ... SELECT on PostgreSQL; see bulkload).
+        await upsert_rows(self.session, RosterEntry.__table__, values, conflict=["id"], update=updatable)
         await self._write_tags(brand_id, tag_rows)
 
     async def _write_tags(self, brand_id: UUID, tag_rows: Sequence[tuple[UUID, list[str]]]) -> None:
+        """Add (never remove) the rows' tags: an import only adds what the file says."""
         if not tag_rows:
             return
         ids = await self.roster.tag_ids(brand_id, sorted({t for _, tags in tag_rows for t in tags}))
-        links = [(entry_id, ids[t]) for entry_id, tags in tag_rows for t in tags]
         now = self.runtime.clock.now()
-        for start in range(0, len(links), CHUNK * 4):
-            await self.session.execute(insert_stmt(self.session, RosterEntryTag.__table__).values([
-                {"id": uuid7(), "entry_id": entry_id, "tag_id": tag_id, "created_at": now, "updated_at": now}
-                for entry_id, tag_id in links[start:start + CHUNK * 4]
-            ]).on_conflict_do_nothing())
+        await upsert_rows(self.session, RosterEntryTag.__table__, [
+            {"id": uuid7(), "entry_id": entry_id, "tag_id": ids[t], "created_at": now, "updated_at": now}
+            for entry_id, tags in tag_rows for t in tags
+        ], conflict=["entry_id", "tag_id"])
 
     async def _invite(self, brand_id: UUID, gig_id: UUID | None, rows: Sequence[_Row]) -> int:
         """Email a claim link to people not on PostPact who were never invited (so a re-import sends nothing)."""
