@@ -6,6 +6,7 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -32,6 +33,9 @@ RUN_JOB = "bulk.run_job"
 BATCH = 100
 #: Items in flight at once on PostgreSQL (each holds a connection while it runs).
 CONCURRENCY = 4
+#: A job with nothing finished for this long lost its worker (a deploy, a crash): it is sent again.
+STALLED_AFTER = timedelta(minutes=10)
+RESUME_JOB = "bulk.resume_stalled"
 #: Items listed on the progress page (failures first); the API returns every error.
 PAGE_ITEMS = 200
 
@@ -202,7 +206,7 @@ class BulkService:
             raise _too_many(spec, f"{len(items):,}")
         assert actor.brand_id is not None
         now = self.clock.now()
-        job_row = BulkJob(brand_id=actor.brand_id, created_by_id=actor.user_id, action=spec.name,
+        job_row = BulkJob(brand_id=actor.brand_id, created_by_id=actor.user_id, action=spec.name, created_at=now,
                           parameters=parameters, state=JobState.QUEUED, total=len(items), done=0,
                           failed=sum(1 for i in items if i.error))
         self.session.add(job_row)
@@ -377,3 +381,21 @@ async def run_job(ctx: JobContext, job_id: str) -> None:
         if await _recount(session, row) == 0:
             row.state = JobState.FINISHED
             row.finished_at = ctx.clock.now()
+
+
+@job(RESUME_JOB, every=300)
+async def resume_stalled(ctx: JobContext) -> None:
+    """Send again every unfinished job whose items stopped moving: runs are safe to repeat, so a job whose
+    dispatch was lost or whose worker died finishes anyway."""
+    cutoff = ctx.clock.now() - STALLED_AFTER
+    last_item = (sa.select(sa.func.max(BulkJobItem.finished_at)).where(BulkJobItem.job_id == BulkJob.id)
+                 .scalar_subquery())
+    async with session_scope(ctx.session_maker) as session:
+        stalled = list(await session.scalars(
+            sa.select(BulkJob.id).where(BulkJob.state != JobState.FINISHED, BulkJob.created_at < cutoff,
+                                        sa.func.coalesce(last_item, BulkJob.created_at) < cutoff)
+            .order_by(BulkJob.created_at).limit(100)
+        ))
+        for job_id in stalled:
+            log.warning("bulk job %s stalled; sending it again", job_id)
+            enqueue(session, RUN_JOB, str(job_id))

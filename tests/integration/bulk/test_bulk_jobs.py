@@ -155,3 +155,23 @@ async def test_progress_page_and_fragment_with_and_without_htmx(web, runtime, db
     assert "every 1s" not in done_fragment.text
     items = await db.scalar(sa.select(sa.func.count()).select_from(BulkJobItem).where(BulkJobItem.state == "done"))
     assert items == 1
+
+
+async def test_a_job_whose_dispatch_was_lost_is_sent_again_and_finishes(client, runtime, queue, clock) -> None:
+    deal = await make_deal(runtime, CollabState.DRAFT_SUBMITTED, product_included=False)
+    headers = await bearer(runtime, deal.brand)
+    started = await client.post("/api/v1/bulk/approve_draft", json={"ids": [str(deal.id)]}, headers=headers)
+    queue.jobs.clear()  # the broker lost it
+    from marketplace.bulk.services import RESUME_JOB, resume_stalled
+
+    await resume_stalled(runtime.job_context())
+    assert RESUME_JOB not in queue.names() and "bulk.run_job" not in queue.names()  # not stalled yet
+    clock.advance(minutes=11)
+    await resume_stalled(runtime.job_context())
+    assert queue.names() == ["bulk.run_job"]
+    await run_jobs(runtime)
+    body = (await client.get(f"/api/v1/jobs/{started.json()['id']}", headers=headers)).json()
+    assert (body["state"], body["done"]) == ("finished", 1)
+    clock.advance(hours=1)
+    await resume_stalled(runtime.job_context())
+    assert queue.names() == []
