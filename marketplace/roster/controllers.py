@@ -458,7 +458,7 @@ class RosterApi(Controller):
                       "upserted (same email, handle or PostPact account = same person). `invite=true` emails a "
                       f"claim link to new people not on PostPact (with `gig_id`, it lands on that gig). "
                       f"At most {MAX_IMPORT_ROWS:,} rows; runs synchronously and returns the report.",
-          responses=problems(400, 413, 415, 422))
+          responses=problems(400, 404, 413, 415, 422))
     async def import_csv(self, request: Request[Any, Any, Any], roster: NamedDependency[RosterService],
                          dry_run: FromQuery[bool] = False, invite: FromQuery[bool] = False,
                          gig_id: FromQuery[UUID | None] = None,

@@ -162,6 +162,9 @@ class RosterImporter:
 
     async def run(self, brand_id: UUID, table: CsvTable, mapping: Mapping[str, str] | None = None, *,
                   dry_run: bool, invite: bool = False, gig_id: UUID | None = None) -> ImportReport:
+        if gig_id is not None and await self.session.scalar(
+                sa.select(Gig.id).where(Gig.id == gig_id, Gig.brand_id == brand_id)) is None:
+            raise NotFound("No such gig.")  # another brand's gig is as unknown as a made-up id
         field_keys = await self.roster.field_keys(brand_id)
         if mapping is None:
             mapping = auto_mapping(table.header, field_keys, await self.saved_mapping(brand_id))

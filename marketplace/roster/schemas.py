@@ -37,7 +37,7 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
         400: "The request body or parameters are not valid",
         401: "No valid API token",
         403: "Not a brand team member, or the role can't do this",
-        404: "No such roster entry for your brand (another brand's entries are never found)",
+        404: "Not found for your brand: another brand's entries (or gigs) are never found",
         409: "The person is already on your roster",
         413: "The upload is too large",
         415: "Send text/csv or multipart/form-data with a file",

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from marketplace.brands.models import BrandRole
 from marketplace.roster.models import RosterEntry, RosterImport
 from tests.support.deals import bearer
+from tests.support.marketplace import make_open_gig
 from tests.support.roster import creators_csv, entries, snapshot
 
 
@@ -34,6 +35,11 @@ async def test_brand_b_cannot_reach_brand_a_roster(client, web, make_web, runtim
     imported = await client.post("/api/v1/roster/import", headers=b_auth | {"Content-Type": "text/csv"},
                                  content=b"name,email\r\nAda B,ada@example.test\r\n")
     assert imported.json()["created"] == 1
+    a_gig = await make_open_gig(runtime, a)
+    foreign_gig = await client.post(f"/api/v1/roster/import?invite=true&gig_id={a_gig.id}",
+                                    headers=b_auth | {"Content-Type": "text/csv"},
+                                    content=b"name,email\r\nZed,zed@example.test\r\n")
+    assert foreign_gig.status_code == 404
 
     stranger = await make_web()
     await stranger.sign_in(b.email, b.password)
