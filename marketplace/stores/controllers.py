@@ -350,7 +350,8 @@ async def _receive(request: Request[Any, Any, Any], session: AsyncSession, store
 
 
 def _refuse(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
-    title = {400: "Invalid webhook", 401: "Bad signature", 404: "Not found", 413: "Too large"}.get(status, "Refused")
+    title = {400: "Invalid webhook", 401: "Bad signature", 404: "Not found", 413: "Too large",
+             503: "Try again later"}.get(status, "Refused")
     return problem_response(request, Problem(status, title, detail, "invalid-webhook"))
 
 

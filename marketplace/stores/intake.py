@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.stores.models import StoreConnection, StorePlatform, StoreWebhookDelivery
-from marketplace.stores.vault import SecretBox
+from marketplace.stores.vault import SecretBox, SecretUnreadable
 
 #: Custom stores sign ``"<unix seconds>.<raw body>"``; a signature older or newer than this is refused.
 CUSTOM_TOLERANCE_SECONDS = 300
@@ -69,7 +69,11 @@ def verify(store: StoreConnection, box: SecretBox, headers: Any, body: bytes, *,
     WooCommerce ping. Raises Refused (401 on any signature problem)."""
     if store.webhook_secret_enc is None:
         raise Refused(401, "This store has no webhook secret.")
-    secret = box.open(store.webhook_secret_enc)
+    try:
+        secret = box.open(store.webhook_secret_enc)
+    except SecretUnreadable as exc:
+        # Our keys changed under the store (STORES_ENCRYPTION_KEYS lost its old key): the store retries later.
+        raise Refused(503, "PostPact can't read this store's webhook secret; enter it again.") from exc
     if store.platform is StorePlatform.SHOPIFY:
         if not signature_matches(base64_hmac(body, secret), headers.get("x-shopify-hmac-sha256")):
             raise Refused(401, "The X-Shopify-Hmac-SHA256 signature doesn't match.")

@@ -51,13 +51,20 @@ async def process_delivery(ctx: JobContext, delivery_id: str) -> None:
 
 @job(REDELIVER_JOB, every=300)
 async def requeue_stuck_deliveries(ctx: JobContext) -> None:
-    """Deliveries stored but never processed (a lost dispatch, a crash) are queued again after two minutes."""
+    """Deliveries stored but never processed (a lost dispatch, a crash) are queued again after two minutes, and
+    seeding orders still pending after five."""
     async with session_scope(ctx.session_maker) as session:
         stuck = (await session.scalars(sa.select(StoreWebhookDelivery.id).where(
             StoreWebhookDelivery.processed_at.is_(None),
             StoreWebhookDelivery.received_at < ctx.clock.now() - timedelta(minutes=2)).limit(500))).all()
         for delivery_id in stuck:
             enqueue(session, PROCESS_JOB, str(delivery_id))
+        # Seeding orders whose job was lost: the job looks the tag up in the store before creating anything.
+        waiting = (await session.scalars(sa.select(SeedingOrder.collaboration_id).where(
+            SeedingOrder.status == SeedingStatus.PENDING,
+            SeedingOrder.updated_at < ctx.clock.now() - timedelta(minutes=5)).limit(500))).all()
+        for collab_id in waiting:
+            enqueue(session, CREATE_JOB, str(collab_id))
 
 
 @job(SYNC_JOB, max_retries=5)

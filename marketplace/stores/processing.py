@@ -59,7 +59,12 @@ class DeliveryProcessor:
             return "already processed"
         store = await self.session.get(StoreConnection, delivery.store_id)
         assert store is not None
-        outcome = await self.apply(store, delivery.topic, delivery.payload)
+        try:
+            async with self.session.begin_nested():
+                outcome = await self.apply(store, delivery.topic, delivery.payload)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # A body we can't read never gets better by retrying: record why and move on.
+            outcome = f"unreadable {delivery.topic}: {type(exc).__name__}: {exc}"
         delivery.processed_at, delivery.outcome = self.clock.now(), outcome[:300]
         return outcome
 
@@ -67,6 +72,7 @@ class DeliveryProcessor:
         handlers: dict[frozenset[str], Callable[..., Any]] = {
             ORDER_TOPICS: self._order, FULFILLMENT_TOPICS: self._fulfillment, PRODUCT_TOPICS: self._product,
             PRODUCT_DELETE_TOPICS: self._product_deleted,
+            frozenset({"order.deleted"}): self._order_deleted,
             frozenset({"refunds/create"}): self._refund,
             frozenset({"customers/redact"}): self._customer_redact,
             frozenset({"customers/data_request"}): self._data_request,
@@ -139,6 +145,11 @@ class DeliveryProcessor:
                                              item.get("tracking_number") or "", item.get("custom_tracking_link"))
         shipped = await self.ship_ready(store.id)
         return outcome + (f"; {shipped} deal(s) shipped" if shipped else "")
+
+    async def _order_deleted(self, store: StoreConnection, payload: dict[str, Any], _: str) -> str:
+        order = await self._order_row(store, external_id(payload.get("id")))
+        order.cancelled_at = order.cancelled_at or self.clock.now()
+        return f"order {order.external_id} deleted in the store: counted as cancelled"
 
     async def _refund(self, store: StoreConnection, payload: dict[str, Any], _: str) -> str:
         order = await self._order_row(store, external_id(payload.get("order_id")))

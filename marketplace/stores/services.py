@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 from uuid import UUID
 
 import httpx
@@ -244,6 +246,9 @@ class StoreService:
                 errors["shop_url"] = "Enter the shop's myshopify.com domain, e.g. glowlab.myshopify.com."
         elif platform is StorePlatform.WOOCOMMERCE and not (local or (_SITE_URL.match(value) and len(value) <= 300)):
             errors["shop_url"] = "Enter the site's https:// address, e.g. https://shop.example.com."
+        elif platform is StorePlatform.WOOCOMMERCE and not local and _internal_host(value):
+            # PostPact calls this address from its servers: never let it point inside our network.
+            errors["shop_url"] = "Enter the shop's public address (not a private or local one)."
         return value
 
     def _set_secrets(self, store: StoreConnection, secrets: dict[str, str]) -> None:
@@ -252,6 +257,17 @@ class StoreService:
             setattr(store, f"{name}_enc", self.box.seal(value))
             hints[name] = hint(value)
         store.secret_hints = hints
+
+
+def _internal_host(url: str) -> bool:
+    host = (urlsplit(url).hostname or "").lower()
+    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
+        return True
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return not address.is_global
 
 
 def _platform(errors: dict[str, str], raw: Any) -> StorePlatform | None:

@@ -144,3 +144,10 @@ async def test_openapi_lists_the_store_routes_with_their_errors(client: Any) -> 
     assert {"401", "403", "404", "422"} <= set(paths["/api/v1/stores/{store_id}"]["patch"]["responses"])
     assert "422" in paths["/api/v1/stores"]["post"]["responses"]
     assert not any(p.startswith("/webhooks/") or p.startswith("/brand/") for p in paths)
+
+
+async def test_a_woocommerce_address_inside_our_network_is_refused(client: Any, brand_api: Any,
+                                                                   woo: WooCommerceServer) -> None:
+    for url in ("https://10.0.0.5", "https://169.254.169.254/latest", "https://localhost:8443", "https://db.internal"):
+        response = await client.post("/api/v1/stores", json=woo_body(woo, shop_url=url), headers=brand_api.headers)
+        assert response.status_code == 422 and response.json()["errors"][0]["field"] == "shop_url", url

@@ -216,3 +216,19 @@ async def test_custom_store_pushes_signed_orders_within_five_minutes(client: Any
     await queue.run_all(runtime.job_context())
     order = await db.scalar(sa.select(StoreOrder))
     assert (order.total_amount, order.subtotal_amount, order.tax_amount, order.currency) == (4900, 4118, 782, "EUR")
+
+
+async def test_an_unreadable_body_is_recorded_not_retried_forever(client: Any, brand_api: Any, db: Any,
+                                                                  shopify: ShopifyServer, queue: Any,
+                                                                  runtime: Any) -> None:
+    store = await _connect(client, brand_api, shopify_body(shopify))
+    body = json.dumps({"id": 8, "total_price": "twelve", "currency": "USD"}).encode()
+    await client.post(f"/webhooks/shopify/{store['id']}", content=body,
+                      headers=_shopify_headers(shopify, body, "orders/create"))
+    refund = json.dumps({"id": 9, "order_id": 8, "transactions": [{"amount": {"oops": 1}}]}).encode()
+    await client.post(f"/webhooks/shopify/{store['id']}", content=refund,
+                      headers=_shopify_headers(shopify, refund, "refunds/create"))
+    await queue.run_all(runtime.job_context())
+    rows = (await db.scalars(sa.select(StoreWebhookDelivery).order_by(StoreWebhookDelivery.id))).all()
+    assert all(r.processed_at is not None for r in rows)
+    assert rows[0].outcome.startswith("ignored: unreadable order") and rows[1].outcome.startswith("unreadable")
