@@ -1,12 +1,14 @@
 """A bulk action on N deals (default 1,500) run as a job, against one set-based UPDATE of the same rows, same run.
 
-The job is "approve drafts": each deal in its own transaction through ``DealService.approve_draft`` (row lock,
-transition with its event row and due dates, the draft's review, the creator's notification), with the item marked
-done in that transaction. The set-based UPDATE changes the same rows' state and review time in one statement: the
-floor a job that keeps per-item guarantees is compared with. Deals are prepared beforehand (not timed). Needs
-PostgreSQL: BENCH_DATABASE_URL or postgresql://postgres@127.0.0.1/ in a throw-away database ``postpact_bench_bulk``.
+``--action approve_draft`` (default): each deal in its own transaction through ``DealService.approve_draft`` (row
+lock, transition with its event row and due dates, the draft's review, the creator's notification), the item marked
+done in that transaction. ``--action approve_post``: the same through ``DealService.approve_post``, whose escrow
+release queues one transfer per deal; those provider calls (simulated provider) are then run and timed separately.
+The set-based UPDATE changes the same rows in one statement: the floor a job with per-item guarantees is compared
+with. Deals are prepared beforehand (not timed). Needs PostgreSQL: BENCH_DATABASE_URL or
+postgresql://postgres@127.0.0.1/ in a throw-away database ``postpact_bench_bulk``.
 
-    .venv/bin/python bench/bulk_actions.py [--deals 1500]
+    .venv/bin/python bench/bulk_actions.py [--deals 1500] [--action approve_draft|approve_post]
 """
 
 from __future__ import annotations
@@ -31,7 +33,9 @@ from marketplace.bulk.services import BulkService, Selection, run_job
 from marketplace.clock import SystemClock
 from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
-from marketplace.jobs import RecordingQueue
+from marketplace.jobs import REGISTRY, RecordingQueue
+from marketplace.payments import services as payments
+from marketplace.payments.bridge import EXECUTE_JOB
 from marketplace.runtime import build_runtime
 from marketplace.settings import Settings
 from tests.support import db as dbsupport
@@ -70,10 +74,64 @@ async def prepare(runtime: Any, deals: int) -> tuple[Any, list[uuid.UUID]]:
     return loaded[0], ids
 
 
-async def bulk_job(runtime: Any, actor: Any, ids: list[uuid.UUID]) -> tuple[float, float, BulkJob]:
+async def prepare_posts(runtime: Any, deals: int) -> tuple[Any, list[uuid.UUID]]:
+    """Verified posts of funded deals (creators onboarded): offers from the factory, signed set-based, funded through
+    a bulk fund job and the simulated checkout, then moved to ``verified`` set-based (all untimed)."""
+    from argon2 import PasswordHasher, Type
+
+    from marketplace.security import Passwords
+    from tests.support.deals import make_deal
+    from tests.support.escrow import onboard_creator, simulated
+
+    runtime.passwords = Passwords(PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1, type=Type.ID))
+    people = dbsupport.PeopleFactory(runtime, "bench-password-123")
+    brand = await people.brand()
+    creators = [await people.creator() for _ in range(20)]
+    for creator in creators:
+        await onboard_creator(runtime, creator)
+    ids = [(await make_deal(runtime, CollabState.OFFERED, brand=brand, creator=creators[n % len(creators)],
+                            product_included=False, with_address=False)).id for n in range(deals)]
+    async with session_scope(runtime.session_maker) as session:
+        await session.execute(sa.text("UPDATE collaboration SET status = 'signed', signed_at = now() "
+                                      "WHERE id = ANY(:ids)"), {"ids": ids})
+    async with runtime.session_maker() as session:
+        loaded = await load_actor(session, brand.user_id)
+        assert loaded is not None
+    actor = loaded[0]
+    for start in range(0, deals, 500):
+        await bulk_job(runtime, actor, ids[start:start + 500], "fund")
+    await provider_calls(runtime)
+    provider = simulated(runtime)
+    for start in range(0, deals, 100):
+        async with session_scope(runtime.session_maker) as session:
+            refs = list(await session.scalars(sa.text(
+                "SELECT funding_ref FROM escrow_hold WHERE collaboration_id = ANY(:ids)"),
+                {"ids": ids[start:start + 100]}))
+            service = payments.escrow_service(session, runtime.clock.now(), settings=runtime.settings)
+            for ref in refs:
+                await service.apply_funding(await provider.settle_funding(session, ref, succeed=True))
+    runtime.queue.jobs.clear()
+    async with session_scope(runtime.session_maker) as session:
+        await session.execute(sa.text("UPDATE collaboration SET status = 'verified', posted_at = now(), "
+                                      "verified_at = now() WHERE id = ANY(:ids)"), {"ids": ids})
+    return actor, ids
+
+
+async def provider_calls(runtime: Any) -> int:
+    """Run the provider calls the job queued (what the worker does next), one after another; returns how many."""
+    queue: RecordingQueue = runtime.queue
+    calls = [job for job in queue.jobs if job.name == EXECUTE_JOB]
+    queue.jobs.clear()
+    context = runtime.job_context()
+    for pending in calls:
+        await REGISTRY[EXECUTE_JOB].function(context, *pending.args)
+    return len(calls)
+
+
+async def bulk_job(runtime: Any, actor: Any, ids: list[uuid.UUID], action: str) -> tuple[float, float, BulkJob]:
     started = time.perf_counter()
     async with session_scope(runtime.session_maker) as session:
-        job = await BulkService(session, SystemClock()).start(actor, "approve_draft", {}, Selection(ids=ids))
+        job = await BulkService(session, SystemClock()).start(actor, action, {}, Selection(ids=ids))
     created = time.perf_counter()
     await run_job(runtime.job_context(), str(job.id))
     finished = time.perf_counter()
@@ -95,6 +153,7 @@ async def set_based(runtime: Any, ids: list[uuid.UUID]) -> float:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=1500, help="deals the bulk action takes")
+    parser.add_argument("--action", choices=["approve_draft", "approve_post"], default="approve_draft")
     args = parser.parse_args()
     url = dbsupport.recreate_postgres_database(SERVER, NAME)
     dbsupport.migrate(url)
@@ -102,18 +161,24 @@ async def main() -> None:
                                   "DATABASE_POOL_SIZE": "4"})
     runtime = build_runtime(settings, queue=RecordingQueue())
     try:
-        print(f"preparing {args.deals} deals with a draft to review (not timed)...", flush=True)
-        actor, ids = await prepare(runtime, args.deals)
+        print(f"preparing {args.deals} deals for {args.action} (not timed)...", flush=True)
+        prepared = prepare_posts if args.action == "approve_post" else prepare
+        actor, ids = await prepared(runtime, args.deals)
         with StatementCounter(runtime.alchemy.get_engine()) as counter:
-            create_s, job_s, job = await bulk_job(runtime, actor, ids)
+            create_s, job_s, job = await bulk_job(runtime, actor, ids, args.action)
+        calls_started = time.perf_counter()
+        calls = await provider_calls(runtime) if args.action == "approve_post" else 0
+        calls_s = time.perf_counter() - calls_started
         update_s = await set_based(runtime, ids)
     finally:
         await runtime.alchemy.get_engine().dispose()
         dbsupport.drop_postgres_database(SERVER, NAME)
     n = args.deals
     assert (job.done, job.failed) == (n, 0), (job.done, job.failed)
-    print(f"bulk approve_draft job, {n} deals: {job_s * 1000:9.0f} ms  ({n / job_s:7.1f} deals/s; "
+    print(f"bulk {args.action} job, {n} deals: {job_s * 1000:9.0f} ms  ({n / job_s:7.1f} deals/s; "
           f"creating the job and its items: {create_s * 1000:.0f} ms)")
+    if calls:
+        print(f"then {calls} provider calls (simulated transfers), one by one: {calls_s * 1000:.0f} ms")
     print(f"one set-based UPDATE of the same rows: {update_s * 1000:6.0f} ms")
     print(f"ratio job / UPDATE: {job_s / update_s:.0f}x")
     print(f"statements per deal in the job: {counter.total / n:.1f}")
