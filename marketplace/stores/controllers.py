@@ -21,6 +21,7 @@ from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.gigs.models import Gig
 from marketplace.jobs import enqueue
 from marketplace.stores import intake
+from marketplace.stores.catalog import to_minor
 from marketplace.stores.jobs import PROCESS_JOB, SYNC_JOB, queue_setup
 from marketplace.stores.models import SeedingOrder, StoreConnection, StorePlatform, StoreProduct
 from marketplace.stores.schemas import (
@@ -34,9 +35,12 @@ from marketplace.stores.schemas import (
     StoreOut,
     StorePatch,
     TestOut,
+    VariantCostIn,
+    VariantOut,
     product_out,
     seeding_out,
     store_out,
+    variant_out,
     webhook_url,
 )
 from marketplace.stores.seeding import plan_for_gig
@@ -142,6 +146,24 @@ class StorePages(PageController):
         if changed.signing_secret:
             return await self._detail(request, db_session, store_id, signing_secret=changed.signing_secret)
         flash(request, "Saved. Test the connection to check the new details.")
+        return redirect(request, f"/brand/stores/{store_id}")
+
+    @post("/{store_id:uuid}/variants/{variant_id:uuid}/cost", guards=[MANAGERS])
+    async def variant_cost(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                           variant_id: FromPath[UUID], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        service = _service(request, db_session)
+        store = await service.get(request.user, store_id)
+        raw = str((await request.form()).get("cost") or "").strip()
+        try:
+            amount = to_minor(raw, store.currency or "USD") if raw else None
+        except ValueError:
+            return await self._detail(request, db_session, store_id, status_code=422,
+                                      errors={"cost": "Enter the cost as a number, e.g. 6.10."})
+        try:
+            await service.set_variant_cost(request.user, store_id, variant_id, amount)
+        except InvalidInput as exc:
+            return await self._detail(request, db_session, store_id, errors=exc.errors, status_code=422)
+        flash(request, "Cost saved; catalog syncs keep it.")
         return redirect(request, f"/brand/stores/{store_id}")
 
     @post("/{store_id:uuid}/disconnect", guards=[MANAGERS])
@@ -298,6 +320,15 @@ class StoreApi(Controller):
         rows = await _service(request, db_session).products(request.user, store_id, limit=limit, after=after)
         return ProductListOut([product_out(p, vs) for p, vs in rows],
                               next_after=rows[-1][0].id if len(rows) == limit else None)
+
+    @patch("/stores/{store_id:uuid}/variants/{variant_id:uuid}", summary="Set a variant's unit cost to the brand",
+           responses=_problems(400, 401, 403, 404, 422))
+    async def variant_cost(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                           variant_id: FromPath[UUID], data: JSONBody[VariantCostIn],
+                           db_session: NamedDependency[AsyncSession]) -> VariantOut:
+        variant = await _service(request, db_session).set_variant_cost(request.user, store_id, variant_id,
+                                                                       data.cost_amount)
+        return variant_out(variant)
 
     @post("/gigs/{gig_id:uuid}/seeding-orders", summary="Create seeding orders for the gig's funded deals",
           status_code=HTTP_202_ACCEPTED, responses=_problems(400, 401, 403, 404, 422))

@@ -36,6 +36,7 @@ PROCESS_JOB = "stores.process_delivery"
 REDELIVER_JOB = "stores.requeue_stuck_deliveries"
 SYNC_JOB = "stores.sync_catalog"
 WEBHOOKS_JOB = "stores.register_webhooks"
+REENCRYPT_JOB = "stores.reencrypt_secrets"
 #: Test hook (JobContext.resources): awaited with the placed order between the store's answer and our commit.
 AFTER_STORE_CALL = "stores.after_store_call"
 #: JobContext.resources key of the function store clients wait with (tests record the waits instead of sleeping).
@@ -106,6 +107,23 @@ async def register_webhooks(ctx: JobContext, store_id: str) -> None:
             store.last_test_message = f"Webhooks couldn't be registered: {exc.message}"
             return
     log.info("store %s: %d webhook subscription(s) created", store_id, created)
+
+
+@job(REENCRYPT_JOB, every=24 * 3600, max_retries=2)
+async def reencrypt_secrets(ctx: JobContext) -> None:
+    """Re-seal every store secret not sealed by the newest key, so an old key can leave STORES_ENCRYPTION_KEYS."""
+    box = SecretBox.from_settings(ctx.settings)
+    rotated = 0
+    async with session_scope(ctx.session_maker) as session:
+        stores = (await session.scalars(sa.select(StoreConnection).where(
+            StoreConnection.disconnected_at.is_(None)).with_for_update())).all()
+        for store in stores:
+            for column in ("access_token_enc", "api_secret_enc", "webhook_secret_enc"):
+                token = getattr(store, column)
+                if token and not box.is_current(token):
+                    setattr(store, column, box.rotate(token))
+                    rotated += 1
+    log.info("store secrets re-sealed under the newest key: %d", rotated)
 
 
 def queue_setup(session: AsyncSession, store: StoreConnection) -> None:

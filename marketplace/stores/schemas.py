@@ -124,6 +124,12 @@ class GigProductIn(msgspec.Struct, forbid_unknown_fields=True):
     store_product_id: UUID | None
 
 
+class VariantCostIn(msgspec.Struct, forbid_unknown_fields=True):
+    #: What one unit costs the brand, in minor units of the variant's currency; null clears it (the next catalog
+    #: sync fills it from the store again).
+    cost_amount: int | None
+
+
 class PushAccepted(msgspec.Struct):
     received: bool
     duplicate: bool
@@ -148,15 +154,16 @@ def money(amount: int, currency: str) -> dict[str, Any]:
     return {"amount": amount, "currency": currency}
 
 
+def variant_out(v: StoreVariant) -> VariantOut:
+    return VariantOut(id=v.id, external_id=v.external_id, title=v.title, option_values=list(v.option_values or []),
+                      sku=v.sku, price=money(v.price_amount, v.currency), inventory=v.inventory,
+                      cost=money(v.cost_amount, v.currency) if v.cost_amount is not None else None)
+
+
 def product_out(product: StoreProduct, variants: list[StoreVariant]) -> ProductOut:
-    return ProductOut(
-        id=product.id, external_id=product.external_id, title=product.title, image_url=product.image_url,
-        options=list(product.options or []),
-        variants=[VariantOut(id=v.id, external_id=v.external_id, title=v.title,
-                             option_values=list(v.option_values or []), sku=v.sku,
-                             price=money(v.price_amount, v.currency), inventory=v.inventory,
-                             cost=money(v.cost_amount, v.currency) if v.cost_amount is not None else None)
-                  for v in variants])
+    return ProductOut(id=product.id, external_id=product.external_id, title=product.title,
+                      image_url=product.image_url, options=list(product.options or []),
+                      variants=[variant_out(v) for v in variants])
 
 
 def seeding_out(plans: list[SeedingPlan]) -> SeedingListOut:

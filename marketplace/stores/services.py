@@ -170,7 +170,9 @@ class StoreService:
         store.secret_hints = {}
         store.updated_at = self.now
 
-    async def set_variant_cost(self, actor: Actor, store_id: UUID, variant_id: UUID, cost_amount: int | None) -> None:
+    async def set_variant_cost(self, actor: Actor, store_id: UUID, variant_id: UUID,
+                               cost_amount: int | None) -> StoreVariant:
+        """The brand's own unit cost (kept by catalog syncs), or None to take the store's again."""
         self._brand(actor, manage=True)
         store = await self.get(actor, store_id)
         variant = await self.session.scalar(sa.select(StoreVariant).where(StoreVariant.id == variant_id,
@@ -180,6 +182,7 @@ class StoreService:
         if cost_amount is not None and not 0 <= cost_amount <= 10**12:
             raise InvalidInput({"cost_amount": "Enter a cost of 0 or more."})
         variant.cost_amount, variant.cost_edited = cost_amount, cost_amount is not None
+        return variant
 
     async def test(self, actor: Actor, store_id: UUID) -> TestResult:
         """Call the store and say plainly what is wrong; the result is kept on the store."""

@@ -28,6 +28,7 @@ class SecretBox:
     """Encrypts with the first key, decrypts with any: add a new key in front, re-encrypt (``rotate``), drop the old."""
 
     def __init__(self, keys: list[bytes]) -> None:
+        self._primary = Fernet(keys[0])
         self._fernet = MultiFernet([Fernet(k) for k in keys])
 
     @classmethod
@@ -46,6 +47,14 @@ class SecretBox:
 
     def rotate(self, token: str) -> str:
         return self._fernet.rotate(token.encode()).decode()
+
+    def is_current(self, token: str) -> bool:
+        """Whether the newest key sealed it (else ``rotate`` it)."""
+        try:
+            self._primary.decrypt(token.encode())
+        except InvalidToken:
+            return False
+        return True
 
 
 def hint(secret: str) -> str:

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.fernet import Fernet
 
 from marketplace.brands.models import BrandRole
+from marketplace.jobs import REGISTRY
 from marketplace.stores.models import StoreConnection
+from marketplace.stores.vault import SecretBox, derived_key
 from tests.fakes.shopify_server import ShopifyServer
 from tests.fakes.woocommerce_server import WooCommerceServer
 from tests.integration.stores.conftest import shopify_body, woo_body
@@ -151,3 +155,38 @@ async def test_a_woocommerce_address_inside_our_network_is_refused(client: Any, 
     for url in ("https://10.0.0.5", "https://169.254.169.254/latest", "https://localhost:8443", "https://db.internal"):
         response = await client.post("/api/v1/stores", json=woo_body(woo, shop_url=url), headers=brand_api.headers)
         assert response.status_code == 422 and response.json()["errors"][0]["field"] == "shop_url", url
+
+
+async def test_secrets_are_resealed_under_a_new_key(client: Any, brand_api: Any, shopify: ShopifyServer, db: Any,
+                                                    runtime: Any) -> None:
+    await client.post("/api/v1/stores", json=shopify_body(shopify), headers=brand_api.headers)
+    new_key = Fernet.generate_key().decode()
+    old_key = derived_key(runtime.settings.app.secret_key).decode()
+    settings = replace(runtime.settings, stores=replace(runtime.settings.stores, encryption_keys=(new_key, old_key)))
+    context = runtime.job_context()
+    context.settings = settings
+    await REGISTRY["stores.reencrypt_secrets"].function(context)
+    row = await db.scalar(sa.select(StoreConnection))
+    only_new = SecretBox([new_key.encode()])
+    assert only_new.open(row.access_token_enc) == shopify.access_token
+    assert only_new.open(row.webhook_secret_enc) == shopify.client_secret
+
+
+async def test_variant_cost_is_editable_and_kept_by_syncs(client: Any, brand_api: Any, shopify: ShopifyServer,
+                                                          queue: Any, runtime: Any, people: Any) -> None:
+    shopify.add_product("Serum", variants=[{"options": ["Default Title"], "price": "30.00", "cost": "7.00"}])
+    store_id = (await client.post("/api/v1/stores", json=shopify_body(shopify), headers=brand_api.headers)).json()["id"]
+    await queue.run_all(runtime.job_context())
+    [product] = (await client.get(f"/api/v1/stores/{store_id}/products", headers=brand_api.headers)).json()["products"]
+    variant = product["variants"][0]
+    assert variant["cost"] == {"amount": 700, "currency": "USD"}
+    url = f"/api/v1/stores/{store_id}/variants/{variant['id']}"
+    changed = await client.patch(url, json={"cost_amount": 650}, headers=brand_api.headers)
+    assert changed.status_code == 200 and changed.json()["cost"]["amount"] == 650
+    assert (await client.patch(url, json={"cost_amount": -1}, headers=brand_api.headers)).status_code == 422
+    await client.post(f"/api/v1/stores/{store_id}/sync", headers=brand_api.headers)
+    await queue.run_all(runtime.job_context())
+    [product] = (await client.get(f"/api/v1/stores/{store_id}/products", headers=brand_api.headers)).json()["products"]
+    assert product["variants"][0]["cost"]["amount"] == 650
+    other = await bearer(runtime, await people.brand(brand_name="Other"))
+    assert (await client.patch(url, json={"cost_amount": 1}, headers=other)).status_code == 404
