@@ -130,3 +130,18 @@ async def test_deals_list_ticks_or_filter_lead_to_a_bulk_job(web, runtime, db) -
     assert {second.id, first.id} == set(await db.scalars(sa.select(BulkJobItem.target_id)))
     refused = await web.post("/brand/bulk", [("action", "cancel"), ("ids", str(first.id)), ("back", "/brand")])
     assert refused.status_code == 422 and "Say why" in refused.text
+
+
+async def test_tracking_csv_upload_page(web, runtime, db) -> None:
+    deal = await make_deal(runtime, CollabState.FUNDED)
+    await web.sign_in(deal.brand.email, deal.brand.password)
+    assert (await web.get("/brand/shipments/import")).status_code == 200
+    good = f"deal_id,carrier,tracking_number\n{deal.id},UPS,1Z999AA10123456784\n".encode()
+    started = await web.post("/brand/shipments/import", {}, files={"file": ("tracking.csv", good, "text/csv")})
+    assert started.status_code == 303 and started.headers["location"].startswith("/brand/jobs/")
+    await run_jobs(runtime)
+    assert "1</strong> done" in (await web.get(started.headers["location"])).text
+    utf16 = "deal_id,carrier,tracking_number\n".encode("utf-16")
+    refused = await web.post("/brand/shipments/import", {}, files={"file": ("t.csv", utf16, "text/csv")})
+    assert refused.status_code == 422 and "UTF-16" in refused.text
+    assert await db.scalar(sa.select(sa.func.count()).select_from(BulkJob)) == 1
