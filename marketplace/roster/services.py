@@ -49,6 +49,7 @@ from marketplace.roster.query import (
     last_contact,
     last_messages,
     ordered,
+    resolve_tag,
     roster_ids_query,
     roster_query,
     tags_of,
@@ -145,6 +146,7 @@ class RosterService:
         sort = sort if sort in SORTS else "name"
         per_page = per_page if per_page in PER_PAGE_CHOICES else DEFAULT_PER_PAGE
         page = max(1, min(page, MAX_PAGE))
+        filters = await resolve_tag(self.session, brand_id, filters)
         total = await self.count(brand_id, filters)
         query = ordered(roster_query(self.session, brand_id, filters), brand_id, sort)
         entries = list(await self.session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
