@@ -2,6 +2,8 @@
 
 Everything goes through the real services (sign-up, gigs, applications, deal steps, simulated escrow, ratings), so
 the demo obeys the same rules as real use. History is played on a clock set months back, then brought to today.
+
+Long because it is one story: the demo's people and deals in the order a visitor meets them.
 """
 
 from __future__ import annotations

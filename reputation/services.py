@@ -7,6 +7,8 @@ recording idempotent, so the worker, webhooks and retries may report the same ou
 Lock order: callers hold the collaboration (then escrow, then ledger) locks first; score rows come last, and when one
 transaction locks several, they are locked in (subject kind, subject id) order, so two transactions never wait on
 each other in a circle.
+
+Long because recording, reading and judging scores share the one locked write path they must not bypass.
 """
 
 from __future__ import annotations

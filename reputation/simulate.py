@@ -1,4 +1,7 @@
-"""Seeded marketplace simulation: brands pick creators by followers, by stars, or by PostPact's ranking."""
+"""Seeded marketplace simulation: brands pick creators by followers, by stars, or by PostPact's ranking.
+
+Long because the simulation is one model (worlds, strategies, report) read top to bottom.
+"""
 
 from __future__ import annotations
 

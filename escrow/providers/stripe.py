@@ -16,6 +16,8 @@ the SDK reuses on its own retries: a blip is absorbed within the call, and whate
 
 Longer than ~500 lines on purpose: it is one adapter, and each Stripe object's mapping (to and from PostPact's
 provider types) reads best next to the call that produces it.
+
+Long because it is the whole Stripe Connect surface escrow uses behind one provider interface.
 """
 
 from __future__ import annotations

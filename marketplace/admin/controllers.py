@@ -128,8 +128,9 @@ class AdminPages(PageController):
     async def unsuspend(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
                         user_id: FromPath[UUID]) -> Response[Any]:
         try:
-            await services.unsuspend_user(db_session, request.user, user_id, now=runtime_of(request).clock.now(),
-                                          ip=client_ip(request))
+            runtime = runtime_of(request)
+            await services.unsuspend_user(db_session, request.user, user_id, now=runtime.clock.now(),
+                                          settings=runtime.settings, ip=client_ip(request))
         except Conflict as exc:
             await db_session.rollback()
             return await self._user(request, db_session, user_id, errors={"form": exc.message}, status_code=409)

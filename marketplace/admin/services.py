@@ -28,6 +28,7 @@ from marketplace.payments.gateway import escrow_service
 from marketplace.ratelimit import Limit
 from marketplace.reliability.services import linked_ghostings
 from marketplace.runtime import Runtime
+from marketplace.settings import Settings
 from reputation.models import ReliabilityScore, SubjectKind
 
 #: Wrong passwords allowed per admin per window on the re-authentication page and the API decision endpoint.
@@ -275,7 +276,7 @@ async def suspend_user(session: AsyncSession, admin: Actor, user_id: UUID, *, re
     return user
 
 
-async def unsuspend_user(session: AsyncSession, admin: Actor, user_id: UUID, *, now: datetime,
+async def unsuspend_user(session: AsyncSession, admin: Actor, user_id: UUID, *, now: datetime, settings: Settings,
                          ip: str | None = None) -> User:
     """Lift the suspension. Their deals stay in admin review until an admin clears each one."""
     require_admin(admin)
@@ -292,7 +293,8 @@ async def unsuspend_user(session: AsyncSession, admin: Actor, user_id: UUID, *, 
     creator_id = await session.scalar(sa.select(Creator.id).where(Creator.user_id == user.id))
     if creator_id is not None:
         # Payments approved while they were suspended waited in escrow; they go out now.
-        await escrow_service(session, now, actor=f"admin:{admin.email}").resume_waiting_transfers(creator_id)
+        await escrow_service(session, now, settings=settings, actor=f"admin:{admin.email}").resume_waiting_transfers(
+            creator_id)
     await audit.record(session, admin, "user.unsuspend", target_type="user", target_id=user.id,
                        summary=f"Lifted the suspension of {user.email}", now=now, before=before,
                        after={"suspended_at": None}, ip=ip)

@@ -1,5 +1,8 @@
 """Creator profiles: details, social accounts (with the directory's denormalised totals), rate card, shipping address;
-the brand-side creator directory; and the facts eligibility looks at."""
+the brand-side creator directory; and the facts eligibility looks at.
+
+Long because the directory and the profile share the denormalised totals they keep in step.
+"""
 
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ from marketplace.admin.reauth import needs_password
 from marketplace.admin.services import check_password
 from marketplace.collaborations import uploads
 from marketplace.collaborations.states import TRANSITIONS, Action, CollabState, Party, TransitionActor
-from marketplace.disputes import services
+from marketplace.disputes import decisions, services
 from marketplace.disputes.attachments import (
     ATTACHMENT_DESCRIPTION,
     MAX_ATTACHMENT_BYTES,
@@ -247,11 +247,11 @@ class AdminDisputePages(PageController):
         case = await services.admin_case(db_session, dispute_id)
         exponent = _exponent(case.collab.currency)
         amount = f.decimal_minor("creator_amount", exponent=exponent, label="The creator's part")
-        data = services.DecisionInput(outcome=form["outcome"], rationale=form["rationale"], creator_amount=amount,
+        data = decisions.DecisionInput(outcome=form["outcome"], rationale=form["rationale"], creator_amount=amount,
                                       at_fault=form["at_fault"] or None)
         try:
             f.raise_if_invalid()
-            decision = await services.decide(db_session, request.user, dispute_id, data, now=runtime.clock.now(),
+            decision = await decisions.decide(db_session, request.user, dispute_id, data, now=runtime.clock.now(),
                                              settings=runtime.settings, ip=client_ip(request))
         except InvalidInput as exc:
             await db_session.rollback()
@@ -400,8 +400,8 @@ class AdminDisputeApi(Controller):
             if data.creator_amount.currency.upper() != case.collab.currency.upper():
                 raise InvalidInput({"creator_amount.currency": f"Use the deal's currency, {case.collab.currency}."})
             amount = data.creator_amount.amount
-        await services.decide(db_session, request.user, dispute_id,
-                              services.DecisionInput(outcome=data.outcome, rationale=data.rationale,
+        await decisions.decide(db_session, request.user, dispute_id,
+                              decisions.DecisionInput(outcome=data.outcome, rationale=data.rationale,
                                                      creator_amount=amount, at_fault=data.at_fault),
                               now=now, settings=runtime.settings, ip=client_ip(request))
         return dispute_out(await services.admin_case(db_session, dispute_id), now)

@@ -16,26 +16,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from escrow import ledger
-from escrow.models import EscrowHold
-from escrow.money import format_money
-from escrow.services import EscrowConflict
-from escrow.states import PENDING, EscrowState
-from escrow.transition import lock_hold
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import User
 from marketplace.admin import audit
 from marketplace.brands.models import BrandRole
 from marketplace.collaborations import uploads
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.states import Action, CollabState, Party, TransitionActor, check_transition
+from marketplace.collaborations.states import Action, Party, TransitionActor, check_transition
 from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.disputes.attachments import IncomingFile, attachment_path, check_files
 from marketplace.disputes.links import admin_link, dispute_link
@@ -55,21 +47,16 @@ from marketplace.disputes.models import (
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.notifications.services import admin_user_ids, brand_user_ids, creator_user_id, notify
 from marketplace.payments import hooks
-from marketplace.payments.gateway import escrow_service
 from marketplace.settings import Settings
 
 #: How long the other side has to answer before the admin sees "no response".
 STATEMENT_MIN = 10
 STATEMENT_MAX = 5000
-RATIONALE_MIN = 10
-RATIONALE_MAX = 5000
 #: Who is recorded as having lost, by default, for each outcome (the admin may name someone else).
 DEFAULT_AT_FAULT = {Outcome.RELEASE: "brand", Outcome.REFUND: "creator", Outcome.SPLIT: "none"}
 AT_FAULT_CHOICES = {"creator": "The creator", "brand": "The brand", "both": "Both sides", "none": "Nobody"}
 #: Brand roles told about disputes (finance too: it is about their money).
 BRAND_DISPUTE_ROLES = (BrandRole.OWNER, BrandRole.MANAGER, BrandRole.FINANCE)
-_RESOLUTION = {Outcome.RELEASE: Action.RESOLVE_RELEASE, Outcome.REFUND: Action.RESOLVE_REFUND,
-               Outcome.SPLIT: Action.RESOLVE_SPLIT}
 
 
 class AlreadyDecided(Conflict):
@@ -84,7 +71,7 @@ class NotOpen(Conflict):
     title = "This dispute is closed"
 
 
-def _title(collab: Collaboration) -> str:
+def deal_title(collab: Collaboration) -> str:
     return str((collab.terms or {}).get("gig_title") or "your deal")
 
 
@@ -113,7 +100,7 @@ async def _store_files(session: AsyncSession, settings: Settings, dispute: Dispu
                                       path=relative, content_type=item.media.mime, size=len(item.data)))
 
 
-def _check_text(errors: dict[str, str], field: str, value: str, *, label: str, minimum: int, maximum: int) -> str:
+def check_text(errors: dict[str, str], field: str, value: str, *, label: str, minimum: int, maximum: int) -> str:
     value = value.strip()
     if not value:
         errors[field] = f"{label} is required."
@@ -144,7 +131,7 @@ async def open_dispute(session: AsyncSession, actor: Actor, collaboration_id: UU
         chosen = None
     if chosen not in PARTY_REASONS:
         errors["reason"] = "Choose what the dispute is about."
-    body = _check_text(errors, "statement", statement, label="Your statement", minimum=STATEMENT_MIN,
+    body = check_text(errors, "statement", statement, label="Your statement", minimum=STATEMENT_MIN,
                        maximum=STATEMENT_MAX)
     _, problem = check_files(files or [])
     if problem:
@@ -168,7 +155,7 @@ async def open_dispute(session: AsyncSession, actor: Actor, collaboration_id: UU
     await _store_files(session, settings, dispute, opening, files or [])
     await transition(session, collab.id, Action.OPEN_DISPUTE, viewer, now=now, collab=collab,
                      payload={"reason": REASON_LABELS[chosen.value], "dispute_id": str(dispute.id)})
-    title = _title(collab)
+    title = deal_title(collab)
     due = dispute.response_due_at
     assert due is not None
     await notify(
@@ -211,7 +198,7 @@ async def add_statement(session: AsyncSession, actor: Actor, collaboration_id: U
 
         raise RoleNotAllowed("Your role can't take part in disputes.")
     errors: dict[str, str] = {}
-    text = _check_text(errors, "statement", body, label="Your statement", minimum=STATEMENT_MIN,
+    text = check_text(errors, "statement", body, label="Your statement", minimum=STATEMENT_MIN,
                        maximum=STATEMENT_MAX)
     _, problem = check_files(files or [])
     if problem:
@@ -229,7 +216,7 @@ async def add_statement(session: AsyncSession, actor: Actor, collaboration_id: U
     if first_response:
         dispute.responded_at = now
     other = "creator" if party == "brand" else "brand"
-    title = _title(collab)
+    title = deal_title(collab)
     await notify(session, await party_user_ids(session, collab, other), kind="dispute.statement",
                  title=f"“{title}”: {_name(collab, party)} added to the dispute", body=text,
                  link=dispute_link(collab.id), email_template="dispute_update",
@@ -267,7 +254,7 @@ class CaseView:
 
     @property
     def title(self) -> str:
-        return _title(self.collab)
+        return deal_title(self.collab)
 
     @property
     def reason_label(self) -> str:
@@ -427,7 +414,7 @@ async def add_admin_note(session: AsyncSession, admin: Actor, dispute_id: UUID, 
     if dispute is None:
         raise NotFound("No such dispute.")
     errors: dict[str, str] = {}
-    text = _check_text(errors, "note", body, label="The note", minimum=2, maximum=STATEMENT_MAX)
+    text = check_text(errors, "note", body, label="The note", minimum=2, maximum=STATEMENT_MAX)
     if errors:
         raise InvalidInput(errors)
     note = DisputeStatement(created_at=now, updated_at=now, dispute_id=dispute.id, party="admin",
@@ -437,159 +424,6 @@ async def add_admin_note(session: AsyncSession, admin: Actor, dispute_id: UUID, 
     await audit.record(session, admin, "dispute.note", target_type="dispute", target_id=dispute.id,
                        summary=f"Note on the case: {text[:200]}", now=now, after={"note": text}, ip=ip)
     return note
-
-
-@dataclass(frozen=True)
-class DecisionInput:
-    outcome: str | None
-    rationale: str
-    #: For a split: the creator's part of their fee, in minor units of the deal's currency.
-    creator_amount: int | None = None
-    #: creator, brand, both or none; None takes the outcome's default.
-    at_fault: str | None = None
-
-
-def _parse_decision(data: DecisionInput) -> tuple[Outcome, str, str]:
-    errors: dict[str, str] = {}
-    outcome: Outcome | None = None
-    try:
-        outcome = Outcome(data.outcome or "")
-    except ValueError:
-        errors["outcome"] = "Choose release, refund or split."
-    rationale = _check_text(errors, "rationale", data.rationale, label="The rationale", minimum=RATIONALE_MIN,
-                            maximum=RATIONALE_MAX)
-    at_fault = (data.at_fault or "").strip() or (DEFAULT_AT_FAULT[outcome] if outcome else "none")
-    if at_fault not in AT_FAULT_CHOICES:
-        errors["at_fault"] = "Choose creator, brand, both or none."
-    if outcome is Outcome.SPLIT and data.creator_amount is None:
-        errors["creator_amount"] = "Say how much of the creator's fee goes to the creator."
-    if errors:
-        raise InvalidInput(errors)
-    assert outcome is not None
-    return outcome, rationale, at_fault
-
-
-def _held_summary(hold: EscrowHold | None) -> dict[str, Any]:
-    if hold is None:
-        return {"escrow": None}
-    return {"escrow": hold.state.value, "held": hold.held_amount, "available": hold.available_amount,
-            "currency": hold.currency}
-
-
-async def decide(session: AsyncSession, admin: Actor, dispute_id: UUID, data: DecisionInput, *, now: datetime,
-                 settings: Settings, ip: str | None = None) -> DisputeDecision:
-    """Decide a case once. Raises NotFound, AlreadyDecided (409, someone was first), InvalidInput (422) or
-    Conflict (409: a payment for the deal is still with the provider; decide once it finishes)."""
-    if not admin.is_admin:
-        raise Forbidden("Only PostPact admins decide disputes.")
-    found = await session.get(Dispute, dispute_id)
-    if found is None:
-        raise NotFound("No such dispute.")
-    collab = await lock_collaboration(session, found.collaboration_id)
-    dispute = await session.scalar(sa.select(Dispute).where(Dispute.id == dispute_id).with_for_update()
-                                   .execution_options(populate_existing=True))
-    assert dispute is not None
-    if dispute.status is not DisputeStatus.OPEN:
-        await _raise_already_decided(session, dispute)
-    outcome, rationale, at_fault = _parse_decision(data)
-    service = escrow_service(session, now, settings=settings, actor=f"admin:{admin.user_id}")
-    hold = await lock_hold(session, collaboration_id=collab.id)
-    before = {"dispute": dispute.status.value, "collaboration": collab.status.value, **_held_summary(hold)}
-    if hold is not None and hold.state is EscrowState.FUNDED and hold.held_amount > 0:
-        await service.freeze(collab.id, reason="dispute decision")
-    if hold is not None and hold.state in PENDING:
-        raise Conflict("A payment for this deal is still with the payment provider. Decide once it has finished "
-                       "(the escrow timeline shows it); nothing was changed.")
-    creator_part = brand_part = 0
-    movable = hold is not None and hold.state is EscrowState.FROZEN and hold.available_amount > 0
-    if outcome is Outcome.SPLIT and movable:
-        assert hold is not None
-        requested = data.creator_amount or 0
-        if requested < 0 or requested > hold.creator_amount_remaining:
-            raise InvalidInput({"creator_amount": (
-                f"The creator's part must be between {format_money(0, hold.currency)} and "
-                f"{format_money(hold.creator_amount_remaining, hold.currency)}.")})
-    # The deal moves first (collaboration already locked), then the money, so every later lock is in order.
-    payload = {"dispute_id": str(dispute.id), "outcome": outcome.value, "at_fault": at_fault,
-               "reason": "dispute decided by PostPact"}
-    resolving = CollabState(collab.status) is CollabState.DISPUTED
-    # A chargeback case on a deal that had already ended only records the decision on the deal. Either way the
-    # reputation outcome (who lost, from at_fault) follows from the event (marketplace/reliability/outcomes.py).
-    await transition(session, collab.id, _RESOLUTION[outcome] if resolving else Action.RECORD_DECISION,
-                     TransitionActor(Party.ADMIN, admin.user_id), now=now, payload=payload, collab=collab)
-    reason = f"dispute {dispute.id}"
-    try:
-        if movable:
-            assert hold is not None
-            if outcome is Outcome.RELEASE:
-                creator_part = hold.creator_amount_remaining
-                await service.request_release(collab.id, reason=reason)
-            elif outcome is Outcome.REFUND:
-                brand_part = hold.available_amount
-                await service.request_refund(collab.id, reason=reason)
-            else:
-                creator_part = data.creator_amount or 0
-                fee = ledger.fee_share(hold.platform_fee_amount, hold.creator_amount, hold.released_creator_amount,
-                                       hold.released_fee_amount, creator_part)
-                brand_part = hold.available_amount - creator_part - fee
-                await service.resolve_split(collab.id, creator_amount=creator_part, reason=reason)
-    except EscrowConflict as exc:
-        raise Conflict(exc.message) from exc
-    collab.needs_admin_review = False
-    dispute.status = DisputeStatus.DECIDED
-    dispute.decided_at = now
-    currency = hold.currency if hold is not None else collab.currency
-    decision = DisputeDecision(dispute_id=dispute.id, collaboration_id=collab.id, outcome=outcome,
-                               creator_amount=creator_part, brand_amount=brand_part, currency=currency,
-                               at_fault=at_fault, rationale=rationale, decided_by_id=admin.user_id, decided_at=now)
-    session.add(decision)
-    try:
-        async with session.begin_nested():
-            await session.flush()
-    except IntegrityError:
-        await _raise_already_decided(session, dispute)
-    session.add(DisputeStatement(
-        created_at=now, updated_at=now, dispute_id=dispute.id, party="admin", author_id=admin.user_id, kind="decision",
-        body=rationale))
-    await _tell_decision(session, collab, dispute, decision, settings)
-    after = {"dispute": DisputeStatus.DECIDED.value, "collaboration": collab.status.value, "outcome": outcome.value,
-             "creator_amount": creator_part, "brand_amount": brand_part, "currency": currency, "at_fault": at_fault,
-             **{f"escrow_{k}": v for k, v in _held_summary(hold).items()}}
-    await audit.record(session, admin, "dispute.decide", target_type="dispute", target_id=dispute.id,
-                       summary=f"{OUTCOME_LABELS[outcome.value]} on “{_title(collab)}”: {rationale[:200]}",
-                       now=now, before=before, after=after, ip=ip)
-    return decision
-
-
-async def _raise_already_decided(session: AsyncSession, dispute: Dispute) -> None:
-    decision = await session.scalar(sa.select(DisputeDecision).where(DisputeDecision.dispute_id == dispute.id))
-    if decision is None:
-        raise AlreadyDecided("This dispute is already closed.")
-    who = await session.scalar(sa.select(User.email).where(User.id == decision.decided_by_id)) or "another admin"
-    raise AlreadyDecided(
-        f"Already decided by {who} at {decision.decided_at.strftime('%Y-%m-%d %H:%M UTC')}: "
-        f"{OUTCOME_LABELS[decision.outcome.value].lower()}. Nothing was changed.")
-
-
-async def _tell_decision(session: AsyncSession, collab: Collaboration, dispute: Dispute, decision: DisputeDecision,
-                         settings: Settings) -> None:
-    money = format_money
-    if decision.creator_amount == 0 and decision.brand_amount == 0:
-        moved = "No money was held any more, so none moves."
-    elif decision.outcome is Outcome.RELEASE:
-        moved = f"{money(decision.creator_amount, decision.currency)} is being paid to the creator."
-    elif decision.outcome is Outcome.REFUND:
-        moved = f"{money(decision.brand_amount, decision.currency)} is being refunded to the brand."
-    else:
-        moved = (f"{money(decision.creator_amount, decision.currency)} is being paid to the creator and "
-                 f"{money(decision.brand_amount, decision.currency)} refunded to the brand.")
-    title = f"“{_title(collab)}”: the dispute was decided"
-    for party in ("brand", "creator"):
-        await notify(session, await party_user_ids(session, collab, party), kind="dispute.decided", title=title,
-                     body=f"{OUTCOME_LABELS[decision.outcome.value]}. {moved}",
-                     link=dispute_link(collab.id), email_template="dispute_decided",
-                     public_url=settings.app.public_url, rationale=decision.rationale,
-                     outcome=OUTCOME_LABELS[decision.outcome.value], moved=moved)
 
 
 async def note_missed_responses(session: AsyncSession, now: datetime, *, limit: int = 500) -> int:
@@ -612,7 +446,7 @@ async def note_missed_responses(session: AsyncSession, now: datetime, *, limit: 
             created_at=now, updated_at=now, dispute_id=dispute.id, party="system", author_id=None, kind="system",
             body=f"{who} did not respond within {days} days."))
         await notify(session, admins, kind="dispute.response_missed",
-                     title=f"“{_title(collab)}”: no response from the {dispute.respondent_party} in time",
+                     title=f"“{deal_title(collab)}”: no response from the {dispute.respondent_party} in time",
                      body=f"{who} did not give their side within {days} days; the case is ready "
                           "to decide.", link=admin_link(dispute.id))
     await session.flush()

@@ -1,4 +1,7 @@
-"""Gigs: drafting, editing, publishing and closing them (brand side), finding them (creator side), invitations."""
+"""Gigs: drafting, editing, publishing and closing them (brand side), finding them (creator side), invitations.
+
+Long because one service owns a gig's whole life (draft, publish, edit, close, invite) under one set of locks and rules.
+"""
 
 from __future__ import annotations
 
@@ -42,7 +45,7 @@ from marketplace.gigs.search import (
     page_limit,
     search_terms,
 )
-from marketplace.gigs.validation import Checker
+from marketplace.gigs.validation import Checker, format_minor, minimum_fee
 from marketplace.notifications.services import notify
 from marketplace.reliability.services import creator_standing
 from marketplace.runtime import Runtime
@@ -467,6 +470,9 @@ class GigService:
             problems["deliverables"] = "Add at least one deliverable before publishing."
         if gig.apply_by is not None and as_utc(gig.apply_by) <= self.now:
             problems["apply_by"] = "The apply-by date has passed; move it to the future before publishing."
+        floor = minimum_fee(gig.currency)
+        if gig.base_fee_amount < floor:  # drafts saved before the minimum existed
+            problems["base_fee.amount"] = f"Set a base fee of at least {format_minor(floor, gig.currency)} first."
         if problems:
             raise InvalidInput(problems)
         gig.status = GigStatus.OPEN
@@ -510,7 +516,7 @@ class GigService:
         ids = list(dict.fromkeys(creator_ids))
         if not ids:
             c.error("creator_ids", "Choose at least one creator to invite.")
-        elif len(ids) > MAX_INVITES_PER_REQUEST:
+        elif len(creator_ids) > MAX_INVITES_PER_REQUEST:  # as sent: 100,000 copies of one id are refused too
             c.error("creator_ids", f"Invite at most {MAX_INVITES_PER_REQUEST} creators at a time.")
         c.raise_if_invalid()
         result = InviteResult()

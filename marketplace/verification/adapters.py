@@ -1,4 +1,7 @@
-"""Fetch a creator's live post through the platform's public oEmbed endpoint and classify what came back."""
+"""Fetch a creator's live post through the platform's public oEmbed endpoint and classify what came back.
+
+Long because the three platform adapters sit side by side, so their differences read at a glance.
+"""
 
 # What each platform tells us (checked 2026-11):
 #

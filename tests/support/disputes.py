@@ -17,7 +17,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.admin.models import AdminAuditEntry
 from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
-from marketplace.disputes import services
+from marketplace.disputes import decisions, services
 from marketplace.disputes.attachments import IncomingFile
 from marketplace.jobs import RecordingQueue
 from marketplace.runtime import Runtime
@@ -72,8 +72,8 @@ async def decide(runtime: Runtime, admin: Any, dispute_id: UUID, outcome: str, *
                  rationale: str = RATIONALE, at_fault: str | None = None) -> Any:
     actor = await actor_now(runtime, admin)
     async with session_scope(runtime.session_maker) as session:
-        return await services.decide(session, actor, dispute_id,
-                                     services.DecisionInput(outcome, rationale, creator_amount, at_fault),
+        return await decisions.decide(session, actor, dispute_id,
+                                     decisions.DecisionInput(outcome, rationale, creator_amount, at_fault),
                                      now=runtime.clock.now(), settings=runtime.settings)
 
 

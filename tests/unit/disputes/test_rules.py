@@ -17,7 +17,7 @@ from marketplace.disputes.attachments import (
     clean_filename,
     sniff,
 )
-from marketplace.disputes.services import DecisionInput, _parse_decision
+from marketplace.disputes.decisions import DecisionInput, _parse_decision
 from marketplace.errors import InvalidInput
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from escrow.models import CallStatus, ProviderCall
 from escrow.states import EscrowState
 from marketplace.collaborations.states import CollabState
-from marketplace.disputes import services
+from marketplace.disputes import decisions, services
 from marketplace.disputes.models import Dispute, DisputeDecision
 from tests.support.disputes import RATIONALE, actor_now, audit_entries, disputed_deal
 from tests.support.escrow import assert_ledger_invariants, executor, hold_of
@@ -32,8 +32,8 @@ async def test_two_admins_decide_at_once(database_url, runtime, people, db, outc
         async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
             await session.get(Dispute, dispute_id)  # both transactions are open and have read the case
             await started.wait()
-            return await services.decide(session, admin, dispute_id,
-                                         services.DecisionInput(outcome, RATIONALE, 4_000 if outcome == "split"
+            return await decisions.decide(session, admin, dispute_id,
+                                         decisions.DecisionInput(outcome, RATIONALE, 4_000 if outcome == "split"
                                                                 else None),
                                          now=runtime.clock.now(), settings=runtime.settings)
 
