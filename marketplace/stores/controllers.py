@@ -7,7 +7,9 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
+from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -24,8 +26,10 @@ from marketplace.stores import intake
 from marketplace.stores.catalog import to_minor
 from marketplace.stores.jobs import PROCESS_JOB, SYNC_JOB, queue_setup
 from marketplace.stores.models import SeedingOrder, StoreConnection, StorePlatform, StoreProduct
+from marketplace.stores.orders_csv import CsvImport, import_orders
 from marketplace.stores.schemas import (
     GigProductIn,
+    OrderImportOut,
     ProblemOut,
     ProductListOut,
     PushAccepted,
@@ -52,9 +56,14 @@ MANAGERS = brand_member(BrandRole.MANAGER)
 PLATFORM_CHOICES = [("shopify", "Shopify"), ("woocommerce", "WooCommerce"), ("custom", "Other (pushes orders)")]
 
 
+class UnsupportedMediaType(HTTPException):
+    status_code = 415
+
+
 def _problems(*statuses: int) -> dict[int, ResponseSpec]:
     words = {400: "Malformed request", 401: "Sign-in required or bad signature", 403: "Your role can't do this",
-             404: "Not found (or another brand's)", 413: "Body too large", 422: "A message per invalid field"}
+             404: "Not found (or another brand's)", 413: "Body too large", 415: "Not a CSV",
+             422: "A message per invalid field"}
     return {s: ResponseSpec(data_container=ProblemOut, description=words[s], media_type="application/problem+json")
             for s in statuses}
 
@@ -164,6 +173,20 @@ class StorePages(PageController):
         except InvalidInput as exc:
             return await self._detail(request, db_session, store_id, errors=exc.errors, status_code=422)
         flash(request, "Cost saved; catalog syncs keep it.")
+        return redirect(request, f"/brand/stores/{store_id}")
+
+    @post("/{store_id:uuid}/orders/import", guards=[MANAGERS])
+    async def import_orders_page(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                                 db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        store = await _service(request, db_session).get(request.user, store_id)
+        upload = (await request.form()).get("file")
+        try:
+            if not isinstance(upload, UploadFile) or not upload.filename:
+                raise InvalidInput({"file": "Choose a CSV file to upload."})
+            result = await _import(request, db_session, store, await upload.read())
+        except InvalidInput as exc:
+            return await self._detail(request, db_session, store_id, errors=exc.errors, status_code=422)
+        flash(request, f"{result.orders} order(s) imported ({result.created} new).")
         return redirect(request, f"/brand/stores/{store_id}")
 
     @post("/{store_id:uuid}/disconnect", guards=[MANAGERS])
@@ -330,6 +353,17 @@ class StoreApi(Controller):
                                                                        data.cost_amount)
         return variant_out(variant)
 
+    @post("/stores/{store_id:uuid}/orders/import", summary="Import orders from a CSV (stores without webhooks)",
+          status_code=200, responses=_problems(400, 401, 403, 404, 415, 422))
+    async def import_orders(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                            db_session: NamedDependency[AsyncSession]) -> OrderImportOut:
+        """A ``text/csv`` body (or a multipart ``file`` part) with the columns order_id and total, and optionally
+        order_name, email, currency, subtotal, tax, refunded, discount_codes, landing_site, placed_at, cancelled.
+        Every row is checked first: one bad row imports nothing."""
+        store = await _service(request, db_session).get(request.user, store_id)
+        result = await _import(request, db_session, store, await _csv_body(request))
+        return OrderImportOut(result.orders, result.created)
+
     @post("/gigs/{gig_id:uuid}/seeding-orders", summary="Create seeding orders for the gig's funded deals",
           status_code=HTTP_202_ACCEPTED, responses=_problems(400, 401, 403, 404, 422))
     async def seeding_orders(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
@@ -346,6 +380,27 @@ class StoreApi(Controller):
                           data: JSONBody[GigProductIn], db_session: NamedDependency[AsyncSession]) -> TestOut:
         gig = await pick_gig_product(db_session, request.user, gig_id, data.store_product_id)
         return TestOut(True, f"{gig.title}: product {'set' if gig.store_product_id else 'cleared'}.")
+
+
+async def _import(request: Request[Any, Any, Any], session: AsyncSession, store: StoreConnection,
+                  data: bytes) -> CsvImport:
+    actor: Actor = request.user
+    if actor.brand_role not in (BrandRole.OWNER, BrandRole.MANAGER):
+        raise Forbidden("Only owners and managers import orders.")
+    runtime = runtime_of(request)
+    return await import_orders(session, store, data, runtime.settings, runtime.clock)
+
+
+async def _csv_body(request: Request[Any, Any, Any]) -> bytes:
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == "multipart/form-data":
+        upload = (await request.form()).get("file")
+        if not isinstance(upload, UploadFile):
+            raise InvalidInput({"file": "Send the CSV as the multipart part named 'file'."})
+        return await upload.read()
+    if content_type in ("text/csv", "text/plain", "application/csv"):
+        return await request.body()
+    raise UnsupportedMediaType("Send the CSV as text/csv, or as multipart/form-data with a 'file' part.")
 
 
 # --- deliveries from stores -----------------------------------------------------------------------------------------

@@ -130,6 +130,13 @@ class VariantCostIn(msgspec.Struct, forbid_unknown_fields=True):
     cost_amount: int | None
 
 
+class OrderImportOut(msgspec.Struct):
+    #: Rows applied (a re-uploaded order is updated, not duplicated).
+    orders: int
+    #: Orders PostPact hadn't seen before.
+    created: int
+
+
 class PushAccepted(msgspec.Struct):
     received: bool
     duplicate: bool
