@@ -23,6 +23,7 @@ from marketplace.bulk.tracking import tracking_items
 from marketplace.creators.services import ids_from
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.forms import FormReader
+from marketplace.roster.query import RosterFilter
 from marketplace.web import PageController, is_htmx, redirect, render, runtime_of, safe_next
 
 #: Form fields that carry an action's parameters (the rest of the form is the selection).
@@ -48,7 +49,18 @@ async def checkout_url(bulk: BulkService, job: BulkJob) -> str | None:
     return "/brand/payments/checkout?" + urlencode([("c", str(t)) for t in targets]) if targets else None
 
 
-def selection_from_form(f: FormReader) -> Selection:
+ROSTER_FIELDS = ("q", "tag", "list", "platform", "country", "owner", "has_deals")
+
+
+async def selection_from_form(f: FormReader, bulk: BulkService, actor: Actor) -> Selection:
+    """Ticked ids, "all N matching" a gig/state filter, or (invitations) a roster selection: ``roster_match`` with
+    the roster's filter fields, ``roster_ids`` for ticked entries, or ``roster_view`` for a saved view."""
+    view = f.text("roster_view", max_length=100)
+    if view:
+        return Selection(roster=await bulk.roster_filter(actor, _ids([view], "roster_view")[0]))
+    if f.text("roster_match", max_length=5) or f.values("roster_ids"):
+        roster = RosterFilter.from_params({k: f.text(k, max_length=200) for k in ROSTER_FIELDS})
+        return Selection(roster=roster.with_ids(_ids(f.values("roster_ids"), "roster_ids")))
     if f.text("match_all", max_length=5):
         gig = f.text("match_gig_id", max_length=100)
         gig_ids = _ids([gig], "match_gig_id") if gig else []
@@ -71,7 +83,7 @@ class BulkPages(PageController):
         f = FormReader(await request.form())
         back = safe_next(f.text("back", max_length=2000), "/brand/collaborations")
         try:
-            selection = selection_from_form(f)
+            selection = await selection_from_form(f, bulk, request.user)
             parameters = {k: f.text(k, max_length=10_000) for k in PARAMETER_FIELDS}
             job = await bulk.start(request.user, f.text("action", max_length=40), parameters, selection)
         except InvalidInput as exc:
@@ -85,7 +97,7 @@ class BulkPages(PageController):
         q = FormReader(request.query_params)
         back = safe_next(q.text("back", max_length=2000), "/brand/collaborations")
         try:
-            selection = selection_from_form(q)
+            selection = await selection_from_form(q, bulk, request.user)
             # Counted as a deal action counts them: same scope, same limit; each action re-checks on start.
             items = await bulk.preview(request.user, "message", selection)
         except InvalidInput as exc:
@@ -173,6 +185,11 @@ class BulkApi(Controller):
             raise InvalidInput({"ids": "Send ids or a filter, not both."})
         elif data.ids is not None:
             selection = Selection(ids=_ids(data.ids))
+        elif data.filter is not None and data.filter.roster_view_id is not None:
+            selection = Selection(roster=await bulk.roster_filter(actor, data.filter.roster_view_id))
+        elif data.filter is not None and (data.filter.roster is not None or data.filter.roster_ids):
+            roster = RosterFilter.from_params(data.filter.roster or {})
+            selection = Selection(roster=roster.with_ids(_ids(data.filter.roster_ids or [], "roster_ids")))
         elif data.filter is not None:
             selection = Selection(gig_id=data.filter.gig_id, states=list(data.filter.status))
         else:

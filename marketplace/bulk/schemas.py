@@ -20,6 +20,11 @@ class FilterIn(msgspec.Struct, forbid_unknown_fields=True):
 
     gig_id: UUID | None = None
     status: list[str] = []
+    #: Invitations only: the roster's filter as its query string keys (q, tag, list, platform, country, owner,
+    #: has_deals), ticked roster entries, or a saved roster view. People not on PostPact yet are listed as failed.
+    roster: dict[str, str] | None = None
+    roster_ids: list[str] | None = None
+    roster_view_id: UUID | None = None
 
 
 class BulkIn(msgspec.Struct, forbid_unknown_fields=True):

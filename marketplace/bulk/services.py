@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -25,6 +26,8 @@ from marketplace.db import session_scope
 from marketplace.errors import Forbidden, InvalidInput, NotFound, PostPactError
 from marketplace.gigs.models import Gig, GigStatus
 from marketplace.jobs import JobContext, enqueue, job
+from marketplace.roster.models import RosterEntry, RosterView
+from marketplace.roster.query import RosterFilter, resolve_tag, roster_query
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +70,13 @@ def require_role(actor: Actor, spec: BulkAction) -> None:
 
 @dataclass
 class Selection:
-    """What to act on: explicit ids, or a filter (a gig and/or states) resolved on the server."""
+    """What to act on: explicit ids, a filter (a gig and/or states) resolved on the server, or — for invitations —
+    a roster selection (the roster's filter, its ticked entries, or a saved view)."""
 
     ids: list[UUID] | None = None
     gig_id: UUID | None = None
     states: list[str] = field(default_factory=list)
+    roster: RosterFilter | None = None
 
 
 @dataclass
@@ -162,7 +167,45 @@ class BulkService:
             raise Forbidden("Bulk actions are for brand teams.")
         return await self._items(action_of(action), actor, selection)
 
+    async def roster_filter(self, actor: Actor, view_id: UUID) -> RosterFilter:
+        """A saved roster view of the actor's brand, as a filter (another brand's view is "not found")."""
+        query = await self.session.scalar(
+            sa.select(RosterView.query).where(RosterView.id == view_id, RosterView.brand_id == actor.brand_id))
+        if query is None:
+            raise NotFound("No such saved view.")
+        return RosterFilter.from_params(dict(parse_qsl(query)))
+
+    async def _roster_items(self, spec: BulkAction, actor: Actor, roster: RosterFilter) -> list[NewItem]:
+        """Invitations go to the roster's people on PostPact; the others are listed as not invitable yet (the roster
+        import emails them a claim link instead)."""
+        assert actor.brand_id is not None
+        if spec.target != Target.CREATOR:
+            raise InvalidInput({"ids": f"{spec.label} acts on deals or applications, not on roster entries."})
+        roster = await resolve_tag(self.session, actor.brand_id, roster)
+        rows = (await self.session.execute(
+            roster_query(self.session, actor.brand_id, roster)
+            .with_only_columns(RosterEntry.id, RosterEntry.creator_id, RosterEntry.name)
+            .order_by(RosterEntry.name, RosterEntry.id).limit(spec.max_items + 1)
+        )).all()
+        if len(rows) > spec.max_items:
+            raise _too_many(spec, f"more than {spec.max_items:,}")
+        if roster.ids and len(rows) != len(set(roster.ids)):
+            raise NotFound("Some of these roster entries are not yours or don't exist.")
+        if not rows:
+            raise InvalidInput({"ids": "Nothing in your roster matches this selection."})
+        unique: dict[UUID, NewItem] = {}
+        missing: list[NewItem] = []
+        for _entry, creator_id, name in rows:
+            if creator_id is None:
+                missing.append(NewItem(None, (name or "Someone")[:200], error=f"{name or 'This person'} isn't on "
+                                       "PostPact yet; the roster import can email them a sign-up link."))
+            else:
+                unique.setdefault(creator_id, NewItem(creator_id, (name or "Creator")[:200]))
+        return [*unique.values(), *missing]
+
     async def _items(self, spec: BulkAction, actor: Actor, selection: Selection) -> list[NewItem]:
+        if selection.roster is not None:
+            return await self._roster_items(spec, actor, selection.roster)
         if selection.ids is not None:
             unique = list(dict.fromkeys(selection.ids))
             if not unique:
