@@ -57,7 +57,16 @@ class FormReader:
             value = value[-1] if value else None
         if value is None:
             return ""
-        return value if isinstance(value, str) else str(value)
+        return self._clean(name, value if isinstance(value, str) else str(value))
+
+    def _clean(self, name: str, value: str) -> str:
+        """Every field read through here is refused (a message, and an empty value) when it holds text no column
+        can store, so no handler passes NUL or a lone surrogate on to PostgreSQL, even one that ignores errors."""
+        problem = text_problem(value)
+        if problem is None:
+            return value
+        self.error(name, f"{name.replace('_', ' ').capitalize()} {problem}.")
+        return ""
 
     def values(self, name: str) -> list[str]:
         if hasattr(self._data, "getall"):
@@ -69,7 +78,8 @@ class FormReader:
             raw = self._data.get(name, [])
         if isinstance(raw, str):
             raw = [raw]
-        return [v.strip() for v in raw if isinstance(v, str) and v.strip()]
+        cleaned = (self._clean(name, v) for v in raw if isinstance(v, str))
+        return [v.strip() for v in cleaned if v.strip()]
 
     def error(self, name: str, message: str) -> None:
         self.errors.setdefault(name, message)

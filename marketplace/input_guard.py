@@ -1,7 +1,8 @@
 """Request input no handler should ever see, refused in one place before any handler runs: JSON nested too deep to
-decode safely, JSON sent to the API under another content type, and text no database column can take (NUL, which
-PostgreSQL refuses, unpaired surrogates, bytes that aren't UTF-8) in the path, query parameters, form fields and
-JSON strings."""
+decode safely, JSON sent to the API under another content type, money in JSON that isn't integer minor units and an
+upper-case currency, and text no database column can take (NUL, which PostgreSQL refuses, unpaired surrogates, bytes
+that aren't UTF-8) in the path, query parameters and JSON strings. Form fields are checked where they are read
+(``marketplace.forms.FormReader``), so a form is shown again with the message beside the field."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 import msgspec
-from litestar.datastructures import UploadFile
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
@@ -72,6 +72,26 @@ def _text_problems(value: Any, where: str, found: dict[str, str]) -> None:
             _text_problems(item, f"{where}[{index}]", found)
 
 
+def _money_problems(value: Any, where: str, found: dict[str, str]) -> None:
+    """The API's money is ``{"amount": <integer minor units>, "currency": "USD"}`` everywhere. Litestar's decoding
+    would turn ``"100"`` into 100 and the services upper-case ``"usd"``: both are refused here instead, so a client
+    learns the contract rather than relying on a guess (``"1.50"`` is not 150 minor units, nor 1)."""
+    if isinstance(value, dict):
+        if "amount" in value and set(value) <= {"amount", "currency"}:
+            amount, currency = value.get("amount"), value.get("currency")
+            if amount is not None and (isinstance(amount, bool) or not isinstance(amount, int)):
+                found.setdefault(f"{where}.amount".lstrip("."),
+                                 "Amounts are whole numbers of minor units, like 1500 for 15.00 USD (not a string).")
+            if currency is not None and (not isinstance(currency, str) or currency != currency.upper()):
+                found.setdefault(f"{where}.currency".lstrip("."),
+                                 "Currency codes are upper-case ISO 4217 codes, like USD.")
+        for key, item in value.items():
+            _money_problems(item, f"{where}.{key}" if where else str(key), found)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _money_problems(item, f"{where}[{index}]", found)
+
+
 def query_problems(raw_query: bytes, path: str) -> dict[str, str]:
     found: dict[str, str] = {}
     problem = text_problem(path)
@@ -91,21 +111,7 @@ def query_problems(raw_query: bytes, path: str) -> dict[str, str]:
     return found
 
 
-async def form_problems(request: Request[Any, Any, Any]) -> dict[str, str]:
-    found: dict[str, str] = {}
-    form = await request.form()
-    for name, value in form.multi_items():
-        if isinstance(value, UploadFile):
-            continue
-        for text in (name, value):
-            problem = text_problem(text) if isinstance(text, str) else None
-            if problem:
-                label = name if text_problem(name) is None else "form"
-                found.setdefault(label, f"{_sentence(problem)}.")
-    return found
-
-
-def json_problems(body: bytes) -> dict[str, str]:
+def json_problems(body: bytes, *, api: bool = False) -> dict[str, str]:
     if json_too_deep(body):
         raise InputRefused(status_code=400, detail=f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
     try:
@@ -114,6 +120,8 @@ def json_problems(body: bytes) -> dict[str, str]:
         return {}  # malformed JSON: the handler's own decoding answers it with a 400 naming the problem
     found: dict[str, str] = {}
     _text_problems(document, "", found)
+    if api:
+        _money_problems(document, "", found)
     return found
 
 
@@ -132,7 +140,7 @@ class InputGuardMiddleware(ASGIMiddleware):
             request: Request[Any, Any, Any] = scope["litestar_app"].request_class(scope=scope, receive=receive)
             content_type, _ = request.content_type
             if is_json_type(content_type):
-                problems = json_problems(await request.body())
+                problems = json_problems(await request.body(), api=path.startswith("/api/"))
             elif path.startswith("/api/"):
                 # The API speaks JSON only: a JSON body posted as text/plain or a form is a cross-site "simple"
                 # request a browser sends without asking, and a sign of a confused client. CSV imports
@@ -142,8 +150,6 @@ class InputGuardMiddleware(ASGIMiddleware):
                     raise InputRefused(
                         status_code=415, detail="Send the body as JSON with Content-Type: application/json."
                     )
-            elif content_type in (RequestEncodingType.URL_ENCODED, RequestEncodingType.MULTI_PART):
-                problems = await form_problems(request)
             if problems:
                 raise InvalidInput(problems)
         await next_app(scope, receive, send)

@@ -10,7 +10,7 @@ import msgspec
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_201_CREATED
+from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.auth import SESSION_AUTH_AT, SESSION_FINGERPRINT, SESSION_USER, Actor, load_actor
@@ -19,11 +19,11 @@ from marketplace.accounts.models import User, UserKind
 from marketplace.accounts.services import AccountService, SignUp
 from marketplace.accounts.throttle import DEVICE_COOKIE, DEVICE_LIFETIME
 from marketplace.errors import InvalidInput, TooManyRequests
-from marketplace.forms import FormReader
+from marketplace.forms import FormReader, normalise_email
 from marketplace.runtime import Runtime
 from marketplace.security import password_fingerprint
 from marketplace.sessions import ROTATE_SESSION_KEY
-from marketplace.web import PageController, client_ip, flash, redirect, render, runtime_of, safe_next
+from marketplace.web import PageController, Problem, client_ip, flash, redirect, render, runtime_of, safe_next
 
 
 def home_for(actor: Actor | None) -> str:
@@ -78,7 +78,9 @@ class AccountPages(PageController):
             if kind is UserKind.ADMIN:
                 raise InvalidInput({"kind": "Choose whether you sign up as a brand or as a creator."})
             f.raise_if_invalid()
-            user = await accounts.sign_up(data, ip=client_ip(request))
+            # New address or not, the same page: the email (a welcome with a sign-in link, or a note to the
+            # address's owner) is the only place the difference shows.
+            await accounts.request_sign_up(data, ip=client_ip(request))
         except (InvalidInput, TooManyRequests) as exc:
             errors = exc.errors if isinstance(exc, InvalidInput) else {"form": exc.message}
             return render(
@@ -88,6 +90,18 @@ class AccountPages(PageController):
                 block="form",
                 status_code=exc.status_code,
             )
+        sent = {"form": {}, "errors": {}, "sent_to": normalise_email(data.email)}
+        return render(request, "accounts/signup.html", sent, block="form")
+
+    @get("/signup/welcome/{token:str}", name="signup_welcome")
+    async def welcome(
+        self, request: Request[Any, Any, Any], token: FromPath[str], accounts: NamedDependency[AccountService]
+    ) -> Response[Any]:
+        try:
+            user = await accounts.sign_in_with_welcome_link(token)
+        except InvalidInput as exc:
+            problem = Problem(400, "Link not valid", exc.errors["token"], "invalid-link")
+            return render(request, "error.html", {"problem": problem}, status_code=400)
         start_session(request, user, accounts.runtime)
         flash(request, "Welcome to PostPact! Your account is ready.")
         return redirect(request, "/brand" if user.kind is UserKind.BRAND else "/creator")
@@ -217,10 +231,12 @@ class AccountPages(PageController):
     ) -> Response[Any]:
         actor: Actor = request.user
         form = await request.form()
-        name = FormReader(form).text("name", max_length=10_000)
-        new_token, errors = None, {}
+        f = FormReader(form)
+        name = f.text("name", max_length=10_000)
+        new_token, errors = None, dict(f.errors)
         try:
-            _, new_token = await accounts.create_api_token(actor.user_id, name)
+            if not errors:
+                _, new_token = await accounts.create_api_token(actor.user_id, name)
         except InvalidInput as exc:
             errors = exc.errors
         tokens = await accounts.list_api_tokens(actor.user_id)
@@ -288,6 +304,11 @@ class TokenOut(msgspec.Struct):
     revoked_at: datetime | None
 
 
+class SignUpAcceptedOut(msgspec.Struct):
+    email: str
+    detail: str = "Check your email to continue. Then get a token with POST /api/v1/auth/token."
+
+
 class IssuedTokenOut(msgspec.Struct):
     token: str
     id: UUID
@@ -312,17 +333,21 @@ class AccountApi(Controller):
     tags = ["accounts"]
     dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
 
-    @post("/auth/signup", status_code=HTTP_201_CREATED, summary="Create a brand or creator account")
+    @post("/auth/signup", status_code=HTTP_202_ACCEPTED, summary="Sign up as a brand or creator (check your email)",
+          description="The same answer whether or not the address already has an account, so sign-up can't be used "
+          "to find out who is on PostPact. A new account is created at once and its welcome email carries a "
+          "sign-in link; an address that already has an account gets an email saying so. Either way, exchange "
+          "the email and password for a token with POST /api/v1/auth/token.")
     async def signup(
         self, request: Request[Any, Any, Any], data: JSONBody[SignUpBody], accounts: NamedDependency[AccountService]
-    ) -> IssuedTokenOut:
+    ) -> SignUpAcceptedOut:
         try:
             kind = UserKind(data.kind)
         except ValueError:
             kind = UserKind.ADMIN
         if kind is UserKind.ADMIN:
             raise InvalidInput({"kind": "kind must be 'brand' or 'creator'."})
-        user = await accounts.sign_up(
+        await accounts.request_sign_up(
             SignUp(
                 kind=kind,
                 email=data.email,
@@ -333,8 +358,7 @@ class AccountApi(Controller):
             ),
             ip=client_ip(request),
         )
-        token, raw = await accounts.create_api_token(user.id, "Created at sign-up")
-        return IssuedTokenOut(token=raw, id=token.id, name=token.name)
+        return SignUpAcceptedOut(email=normalise_email(data.email))
 
     @post("/auth/token", status_code=HTTP_201_CREATED, summary="Exchange email and password for an API token")
     async def token(

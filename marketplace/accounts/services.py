@@ -30,6 +30,8 @@ from marketplace.security import new_api_token, password_problems, token_digest
 
 RESET_LINK_LIFETIME = timedelta(hours=1)
 RESET_PURPOSE = "password-reset"
+WELCOME_PURPOSE = "signup-welcome"
+WELCOME_LINK_LIFETIME = timedelta(days=1)
 SIGN_IN_FAILED = "Email or password is not right."
 
 
@@ -89,7 +91,7 @@ class AccountService:
         found = await self.session.scalar(sa.select(User.id).where(User.email == normalise_email(email)))
         return found is not None
 
-    async def sign_up(self, data: SignUp, *, ip: str | None) -> User:
+    async def _checked_sign_up(self, data: SignUp, ip: str | None) -> SignUp:
         data = SignUp(
             kind=data.kind,
             email=normalise_email(data.email),
@@ -102,8 +104,55 @@ class AccountService:
         if errors:
             raise InvalidInput(errors)
         await self._limit(ip, "signup-ip", SIGN_UP_PER_IP, "Too many sign-ups from your network; try again later.")
+        return data
+
+    async def sign_up(self, data: SignUp, *, ip: str | None) -> User:
+        """An account for trusted callers (seeding, the command line, roster claims): says so if the email is taken."""
+        data = await self._checked_sign_up(data, ip)
         if await self.email_taken(data.email):
             raise InvalidInput({"email": "An account with this email already exists. Sign in instead?"})
+        return await self._create_account(data)
+
+    async def request_sign_up(self, data: SignUp, *, ip: str | None) -> User | None:
+        """The public sign-up (pages and API): the answer is the same whether or not the address has an account,
+        so it can't be used to find out who is on PostPact. A new address gets its account and a welcome email with
+        a one-time sign-in link; an address with an account gets an email telling its owner someone tried (and how
+        to sign in or reset). None in the second case; the caller must not let that show."""
+        data = await self._checked_sign_up(data, ip)
+        existing = await self.session.scalar(sa.select(User).where(User.email == data.email))
+        if existing is None:
+            try:
+                return await self._create_account(data, welcome_link=True)
+            except InvalidInput:  # lost a race for the address: answer as for any taken address
+                existing = await self.session.scalar(sa.select(User).where(User.email == data.email))
+        self.runtime.passwords.hash(data.password)  # the same work as creating an account, so timing tells nothing
+        if existing is not None and existing.is_active:
+            public_url = self.runtime.settings.app.public_url
+            await send_email(self.session, existing.email, "signup_existing", category="account", user=existing,
+                             signin_link=f"{public_url}/signin", reset_link=f"{public_url}/password/forgot")
+        return None
+
+    def welcome_link(self, user: User) -> str:
+        """Signs the new account in once: it dies with the first sign-in (by link or password) and after a day."""
+        stamp = user.last_sign_in_at.isoformat() if user.last_sign_in_at else ""
+        token = self.runtime.signer.dumps(WELCOME_PURPOSE, {"u": str(user.id), "s": stamp})
+        return f"{self.runtime.settings.app.public_url}/signup/welcome/{token}"
+
+    async def sign_in_with_welcome_link(self, token: str) -> User:
+        invalid = InvalidInput({"token": "This link was already used or has expired. Sign in with your password."})
+        payload = self.runtime.signer.loads(WELCOME_PURPOSE, token, int(WELCOME_LINK_LIFETIME.total_seconds()))
+        try:
+            user_id = UUID(str((payload or {})["u"]))
+        except (KeyError, ValueError) as exc:
+            raise invalid from exc
+        user = await self.session.get(User, user_id, with_for_update=True)
+        stamp = user.last_sign_in_at.isoformat() if user is not None and user.last_sign_in_at else ""
+        if user is None or not user.is_active or payload is None or payload.get("s") != stamp:
+            raise invalid
+        user.last_sign_in_at = self.runtime.clock.now()
+        return user
+
+    async def _create_account(self, data: SignUp, *, welcome_link: bool = False) -> User:
         user = User(
             email=data.email,
             password_hash=self.runtime.passwords.hash(data.password),
@@ -132,6 +181,7 @@ class AccountService:
             category="account",
             user=user,
             public_url=self.runtime.settings.app.public_url,
+            link=self.welcome_link(user) if welcome_link else None,
         )
         return user
 

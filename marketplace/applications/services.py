@@ -181,11 +181,13 @@ class ApplicationService:
                 account_id = account_raw if isinstance(account_raw, UUID) else UUID(str(account_raw))
             except ValueError:
                 c.error("social_account_id", "Choose one of your own social accounts.")
-        counter = c.amount("counter_offer.amount", raw.get("counter_offer_amount"), label="Counter-offer")
         counter_currency = raw.get("counter_offer_currency")
-        if counter is not None and counter_currency not in (None, "") and (
-            str(counter_currency).strip().upper() != gig.currency
-        ):
+        other_currency = counter_currency not in (None, "") and str(counter_currency).strip().upper() != gig.currency
+        # The minimum fee is the gig currency's; an amount in another currency is refused for that alone.
+        counter = (c.amount("counter_offer.amount", raw.get("counter_offer_amount"), label="Counter-offer")
+                   if other_currency else
+                   c.fee("counter_offer.amount", raw.get("counter_offer_amount"), gig.currency, label="Counter-offer"))
+        if counter is not None and other_currency:
             c.error("counter_offer.currency", f"A counter-offer is in the gig's currency, {gig.currency}.")
         account = None
         if account_id is not None:
@@ -305,7 +307,8 @@ class ApplicationService:
         ids = list(dict.fromkeys(application_ids))
         if not ids:
             raise InvalidInput({"application_ids": "Choose at least one application."})
-        if len(ids) > MAX_BATCH:
+        # Counted as sent, before duplicates are dropped: a request of 100,000 copies is refused, not shrunk.
+        if len(application_ids) > MAX_BATCH:
             raise InvalidInput({"application_ids": f"At most {MAX_BATCH} applications at a time."})
         # The gig row lock serialises every decision on this gig, so two accepts can't both take the last slot.
         gig = await self.gigs.get_for_brand(actor, gig_id, write=True, lock=True)

@@ -78,7 +78,7 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
     title = c.text("title", raw.get("title"), label="Title", max_length=TITLE_MAX, required=True)
     brief = c.text("brief", raw.get("brief"), label="Brief", max_length=BRIEF_MAX, required=True, single_line=False)
     currency = c.currency("base_fee.currency", raw.get("currency"))
-    fee = c.amount("base_fee.amount", raw.get("base_fee_amount"), label="Base fee", required=True)
+    fee = c.fee("base_fee.amount", raw.get("base_fee_amount"), currency, label="Base fee", required=True)
     product_included = bool(raw.get("product_included", True))
     product_name = c.text("product_name", raw.get("product_name"), label="Product name", max_length=140,
                           required=product_included)

@@ -26,6 +26,24 @@ _COUNTRY_LIST = """
 COUNTRY_CODES = frozenset(_COUNTRY_LIST.split())
 LANGUAGE_RE = re.compile(r"^[a-z]{2}$")
 NICHE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
+#: The smallest base fee or counter-offer, in minor units, by the currency's exponent: one whole unit of a
+#: two-decimal currency ($1.00, EUR 1.00), 100 units of a zero-decimal one (JPY 100); KRW 1,000, as 100 won is a few
+#: cents. A $0 deal would be "funded" with nothing held, and below these the card fees exceed the fee.
+MIN_FEE_BY_EXPONENT = {2: 100, 0: 100}
+MIN_FEE_OVERRIDES = {"KRW": 1_000}
+
+
+def minimum_fee(currency: str) -> int:
+    return MIN_FEE_OVERRIDES.get(currency, MIN_FEE_BY_EXPONENT[CURRENCY_EXPONENTS[currency]])
+
+
+def format_minor(amount: int, currency: str) -> str:
+    """``100, "USD"`` -> ``"1.00 USD"``; ``100, "JPY"`` -> ``"100 JPY"``."""
+    places = CURRENCY_EXPONENTS.get(currency, 2)
+    whole, fraction = divmod(amount, 10**places) if places else (amount, 0)
+    return f"{whole:,}.{fraction:0{places}d} {currency}" if places else f"{whole:,} {currency}"
+
+
 HASHTAG_RE = re.compile(r"^#?([^\W]{1,60})$")
 MENTION_RE = re.compile(r"^@?([\w.]{1,60})$")
 
@@ -105,6 +123,15 @@ class Checker:
     def amount(self, name: str, value: object, *, label: str, required: bool = False) -> int | None:
         """Minor units of money: a whole number from 0 to the largest single payment we accept."""
         return self.integer(name, value, label=label, minimum=0, maximum=MAX_AMOUNT, required=required)
+
+    def fee(self, name: str, value: object, currency: str, *, label: str, required: bool = False) -> int | None:
+        """A fee (a gig's base fee, a counter-offer): an amount of at least the currency's minimum fee."""
+        amount = self.amount(name, value, label=label, required=required)
+        if amount is not None and currency in CURRENCY_EXPONENTS and amount < minimum_fee(currency):
+            minimum = minimum_fee(currency)
+            self.error(name, f"{label} must be at least {format_minor(minimum, currency)} ({minimum} minor units).")
+            return None
+        return amount
 
     def currency(self, name: str, value: object) -> str:
         code = value.strip().upper() if isinstance(value, str) else ""

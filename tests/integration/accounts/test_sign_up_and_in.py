@@ -12,6 +12,16 @@ from marketplace.creators.models import Creator
 from marketplace.notifications.models import OutboxEmail
 
 PASSWORD = "a-decent-passphrase"
+CHECK_EMAIL = "Check your email"
+
+
+async def emailed_link(db, to: str, path: str) -> str:
+    """The link under ``path`` in the newest email to ``to`` (from the outbox), as a path on this site."""
+    body = await db.scalar(sa.select(OutboxEmail.body_text).where(OutboxEmail.to_address == to)
+                           .order_by(OutboxEmail.created_at.desc()).limit(1))
+    match = re.search(r"https?://[^/\s]+(" + re.escape(path) + r"\S*)", body or "")
+    assert match, body
+    return match.group(1)
 
 
 async def test_brand_sign_up_creates_the_organisation_with_the_user_as_owner(web, db) -> None:
@@ -25,8 +35,13 @@ async def test_brand_sign_up_creates_the_organisation_with_the_user_as_owner(web
             "brand_name": "GlowLab",
         },
     )
-    assert response.status_code == 303
-    assert response.headers["location"] == "/brand"
+    # Not signed in yet: the page says to check the email, which carries a one-time sign-in link.
+    assert response.status_code == 200 and CHECK_EMAIL in response.text and "maya@glowlab.test" in response.text
+    assert (await web.get("/brand")).status_code == 303
+    link = await emailed_link(db, "maya@glowlab.test", "/signup/welcome/")
+    welcomed = await web.get(link)
+    assert welcomed.status_code == 303 and welcomed.headers["location"] == "/brand"
+    assert (await web.get(link)).status_code == 400  # once only
     user = await db.scalar(sa.select(User).where(User.email == "maya@glowlab.test"))
     assert user is not None and user.kind is UserKind.BRAND
     member = await db.scalar(sa.select(BrandMember).where(BrandMember.user_id == user.id))
@@ -43,7 +58,9 @@ async def test_creator_sign_up_creates_a_creator_profile(web, db) -> None:
     response = await web.post(
         "/signup", {"kind": "creator", "full_name": "Ava Brooks", "email": "ava@example.test", "password": PASSWORD}
     )
-    assert response.status_code == 303 and response.headers["location"] == "/creator"
+    assert response.status_code == 200 and CHECK_EMAIL in response.text
+    await web.sign_in("ava@example.test", PASSWORD)  # the password works at once too, without the link
+    assert (await web.get("/creator")).status_code == 200
     user = await db.scalar(sa.select(User).where(User.email == "ava@example.test"))
     creator = await db.scalar(sa.select(Creator).where(Creator.user_id == user.id))
     assert creator is not None and creator.display_name == "Ava Brooks"
@@ -58,8 +75,11 @@ async def test_stored_password_hashes_are_argon2id(web, db) -> None:
     assert PASSWORD not in stored
 
 
-async def test_duplicate_email_in_any_case_is_rejected_with_a_message(web, people, db) -> None:
+async def test_a_taken_email_gets_the_same_answer_and_its_owner_an_email(web, people, db) -> None:
+    """Sign-up must not tell who has an account: the page is the one a new address gets; the owner is told."""
     person = await people.creator(email="chloe@example.test")
+    fresh = await web.post("/signup", {"kind": "brand", "full_name": "Other", "email": "dana@example.test",
+                                       "password": PASSWORD, "brand_name": "Dana brand"})
     response = await web.post(
         "/signup",
         {
@@ -70,10 +90,14 @@ async def test_duplicate_email_in_any_case_is_rejected_with_a_message(web, peopl
             "brand_name": "Other brand",
         },
     )
-    assert response.status_code == 422
-    assert "An account with this email already exists" in response.text
-    # Re-rendered with what was typed, and nothing half-written.
-    assert 'value="Other brand"' in response.text
+    assert response.status_code == fresh.status_code == 200
+    assert response.text.replace("chloe@example.test", "dana@example.test") == fresh.text
+    assert "already exists" not in response.text
+    told = await db.scalar(sa.select(OutboxEmail).where(OutboxEmail.to_address == "chloe@example.test")
+                           .order_by(OutboxEmail.created_at.desc()).limit(1))
+    assert told.subject == "Someone tried to sign up to PostPact with your address"
+    assert "/password/forgot" in told.body_text and "/signup/welcome/" not in told.body_text
+    # Nothing written for the taken address.
     assert await db.scalar(sa.select(sa.func.count(Brand.id)).where(Brand.name == "Other brand")) == 0
     assert await db.scalar(sa.select(sa.func.count(User.id)).where(User.email == person.email)) == 1
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from marketplace.accounts.models import PasswordReset, User
+from marketplace.accounts.services import SIGN_IN_FAILED
 
 NUL_EMAIL = "ava\x00@example.test"
 
@@ -13,13 +14,13 @@ async def test_nul_in_sign_in_reset_and_token_requests_is_refused_not_a_500(web,
     person = await people.creator()
     users_before = await db.scalar(sa.select(sa.func.count()).select_from(User))
 
-    # Refused before any handler runs (marketplace/input_guard.py), naming the field.
     signin = await web.post("/signin", {"email": NUL_EMAIL, "password": person.password})
-    assert signin.status_code == 422 and "email: Contains a NUL character." in signin.text
+    assert signin.status_code == 422 and SIGN_IN_FAILED in signin.text
     forgot = await web.post("/password/forgot", {"email": NUL_EMAIL})
-    assert forgot.status_code == 422 and "email: Contains a NUL character." in forgot.text
+    assert forgot.status_code == 422 and "valid email" in forgot.text
     token = await client.post("/api/v1/auth/token", json={"email": NUL_EMAIL, "password": person.password})
     assert token.status_code == 422 and token.headers["content-type"].startswith("application/problem+json")
+    # JSON strings are checked where the body enters (marketplace/input_guard.py), naming the field.
     assert {"field": "email", "message": "Contains a NUL character."} in token.json()["errors"]
     # The same person signs in fine with their real address.
     assert (await client.post("/api/v1/auth/token", json={"email": person.email, "password": person.password})
