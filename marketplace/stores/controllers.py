@@ -9,8 +9,6 @@ import sqlalchemy as sa
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency
-from litestar.exceptions import HTTPException
-from litestar.openapi import ResponseSpec
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,25 +20,24 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.gigs.models import Gig
 from marketplace.jobs import enqueue
-from marketplace.stores import intake
 from marketplace.stores.catalog import to_minor
-from marketplace.stores.jobs import PROCESS_JOB, SYNC_JOB, queue_setup
-from marketplace.stores.models import SeedingOrder, StoreConnection, StorePlatform, StoreProduct
+from marketplace.stores.jobs import SYNC_JOB, queue_setup
+from marketplace.stores.models import SeedingOrder, StoreConnection, StoreProduct
 from marketplace.stores.orders_csv import CsvImport, import_orders
 from marketplace.stores.schemas import (
     GigProductIn,
     OrderImportOut,
-    ProblemOut,
     ProductListOut,
-    PushAccepted,
     SeedingIn,
     SeedingListOut,
     StoreIn,
     StoreOut,
     StorePatch,
     TestOut,
+    UnsupportedMediaType,
     VariantCostIn,
     VariantOut,
+    problem_specs,
     product_out,
     seeding_out,
     store_out,
@@ -49,23 +46,12 @@ from marketplace.stores.schemas import (
 )
 from marketplace.stores.seeding import plan_for_gig
 from marketplace.stores.services import SECRET_FIELDS, StoreService
-from marketplace.stores.vault import SecretBox, masked
-from marketplace.web import PageController, Problem, flash, problem_response, redirect, render, runtime_of
+from marketplace.stores.vault import masked
+from marketplace.stores.webhooks import CustomStorePush, StoreWebhooks
+from marketplace.web import PageController, flash, redirect, render, runtime_of
 
 MANAGERS = brand_member(BrandRole.MANAGER)
 PLATFORM_CHOICES = [("shopify", "Shopify"), ("woocommerce", "WooCommerce"), ("custom", "Other (pushes orders)")]
-
-
-class UnsupportedMediaType(HTTPException):
-    status_code = 415
-
-
-def _problems(*statuses: int) -> dict[int, ResponseSpec]:
-    words = {400: "Malformed request", 401: "Sign-in required or bad signature", 403: "Your role can't do this",
-             404: "Not found (or another brand's)", 413: "Body too large", 415: "Not a CSV",
-             422: "A message per invalid field"}
-    return {s: ResponseSpec(data_container=ProblemOut, description=words[s], media_type="application/problem+json")
-            for s in statuses}
 
 
 def _service(request: Request[Any, Any, Any], session: AsyncSession) -> StoreService:
@@ -283,14 +269,14 @@ class StoreApi(Controller):
     tags = ["stores"]
     guards = [brand_member()]
 
-    @get("/stores", summary="The brand's connected stores", responses=_problems(401, 403))
+    @get("/stores", summary="The brand's connected stores", responses=problem_specs(401, 403))
     async def list_stores(self, request: Request[Any, Any, Any],
                           db_session: NamedDependency[AsyncSession]) -> list[StoreOut]:
         public_url = runtime_of(request).settings.app.public_url
         return [store_out(s, public_url) for s in await _service(request, db_session).list(request.user)]
 
     @post("/stores", summary="Connect a store", status_code=HTTP_201_CREATED,
-          responses=_problems(400, 401, 403, 422))
+          responses=problem_specs(400, 401, 403, 422))
     async def create_store(self, request: Request[Any, Any, Any], data: JSONBody[StoreIn],
                            db_session: NamedDependency[AsyncSession]) -> StoreOut:
         connected = await _service(request, db_session).connect(request.user, {
@@ -299,14 +285,14 @@ class StoreApi(Controller):
         queue_setup(db_session, connected.store)
         return store_out(connected.store, runtime_of(request).settings.app.public_url, connected.signing_secret)
 
-    @get("/stores/{store_id:uuid}", summary="One store", responses=_problems(401, 403, 404))
+    @get("/stores/{store_id:uuid}", summary="One store", responses=problem_specs(401, 403, 404))
     async def get_store(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
                         db_session: NamedDependency[AsyncSession]) -> StoreOut:
         store = await _service(request, db_session).get(request.user, store_id)
         return store_out(store, runtime_of(request).settings.app.public_url)
 
     @patch("/stores/{store_id:uuid}", summary="Rename a store or replace (rotate) its secrets",
-           responses=_problems(400, 401, 403, 404, 422))
+           responses=problem_specs(400, 401, 403, 404, 422))
     async def update_store(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
                            data: JSONBody[StorePatch], db_session: NamedDependency[AsyncSession]) -> StoreOut:
         changed = await _service(request, db_session).update(request.user, store_id, {
@@ -316,27 +302,28 @@ class StoreApi(Controller):
         return store_out(changed.store, runtime_of(request).settings.app.public_url, changed.signing_secret)
 
     @delete("/stores/{store_id:uuid}", summary="Disconnect a store (secrets deleted, orders kept)",
-            responses=_problems(401, 403, 404))
+            responses=problem_specs(401, 403, 404))
     async def delete_store(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
                            db_session: NamedDependency[AsyncSession]) -> None:
         await _service(request, db_session).disconnect(request.user, store_id)
 
     @post("/stores/{store_id:uuid}/test", summary="Call the store and say what is wrong", status_code=200,
-          responses=_problems(401, 403, 404))
+          responses=problem_specs(401, 403, 404))
     async def test_store(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
                          db_session: NamedDependency[AsyncSession]) -> TestOut:
         result = await _service(request, db_session).test(request.user, store_id)
         return TestOut(result.ok, result.message)
 
     @post("/stores/{store_id:uuid}/sync", summary="Queue a catalog sync", status_code=HTTP_202_ACCEPTED,
-          responses=_problems(401, 403, 404))
+          responses=problem_specs(401, 403, 404))
     async def sync_store(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
                          db_session: NamedDependency[AsyncSession]) -> TestOut:
         store = await _service(request, db_session).get(request.user, store_id)
         enqueue(db_session, SYNC_JOB, str(store.id))
         return TestOut(True, "Catalog sync queued.")
 
-    @get("/stores/{store_id:uuid}/products", summary="The store's synced catalog", responses=_problems(401, 403, 404))
+    @get("/stores/{store_id:uuid}/products", summary="The store's synced catalog",
+         responses=problem_specs(401, 403, 404))
     async def products(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
                        db_session: NamedDependency[AsyncSession], after: FromQuery[UUID | None] = None,
                        limit: Annotated[int, QueryParameter(ge=1, le=200)] = 100) -> ProductListOut:
@@ -345,7 +332,7 @@ class StoreApi(Controller):
                               next_after=rows[-1][0].id if len(rows) == limit else None)
 
     @patch("/stores/{store_id:uuid}/variants/{variant_id:uuid}", summary="Set a variant's unit cost to the brand",
-           responses=_problems(400, 401, 403, 404, 422))
+           responses=problem_specs(400, 401, 403, 404, 422))
     async def variant_cost(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
                            variant_id: FromPath[UUID], data: JSONBody[VariantCostIn],
                            db_session: NamedDependency[AsyncSession]) -> VariantOut:
@@ -354,7 +341,7 @@ class StoreApi(Controller):
         return variant_out(variant)
 
     @post("/stores/{store_id:uuid}/orders/import", summary="Import orders from a CSV (stores without webhooks)",
-          status_code=200, responses=_problems(400, 401, 403, 404, 415, 422))
+          status_code=200, responses=problem_specs(400, 401, 403, 404, 415, 422))
     async def import_orders(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
                             db_session: NamedDependency[AsyncSession]) -> OrderImportOut:
         """A ``text/csv`` body (or a multipart ``file`` part) with the columns order_id and total, and optionally
@@ -365,7 +352,7 @@ class StoreApi(Controller):
         return OrderImportOut(result.orders, result.created)
 
     @post("/gigs/{gig_id:uuid}/seeding-orders", summary="Create seeding orders for the gig's funded deals",
-          status_code=HTTP_202_ACCEPTED, responses=_problems(400, 401, 403, 404, 422))
+          status_code=HTTP_202_ACCEPTED, responses=problem_specs(400, 401, 403, 404, 422))
     async def seeding_orders(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
                              db_session: NamedDependency[AsyncSession],
                              data: JSONBody[SeedingIn | None] = None) -> SeedingListOut:
@@ -375,7 +362,7 @@ class StoreApi(Controller):
         return seeding_out(plans)
 
     @post("/gigs/{gig_id:uuid}/store-product", summary="Pick the gig's product from a connected store",
-          status_code=200, responses=_problems(400, 401, 403, 404, 422))
+          status_code=200, responses=problem_specs(400, 401, 403, 404, 422))
     async def gig_product(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
                           data: JSONBody[GigProductIn], db_session: NamedDependency[AsyncSession]) -> TestOut:
         gig = await pick_gig_product(db_session, request.user, gig_id, data.store_product_id)
@@ -401,76 +388,6 @@ async def _csv_body(request: Request[Any, Any, Any]) -> bytes:
     if content_type in ("text/csv", "text/plain", "application/csv"):
         return await request.body()
     raise UnsupportedMediaType("Send the CSV as text/csv, or as multipart/form-data with a 'file' part.")
-
-
-# --- deliveries from stores -----------------------------------------------------------------------------------------
-
-
-async def _receive(request: Request[Any, Any, Any], session: AsyncSession, store_id: UUID,
-                   platform: StorePlatform) -> Response[Any]:
-    runtime = runtime_of(request)
-    limit = runtime.settings.stores.webhook_max_bytes
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
-        return _refuse(request, 413, f"The body is larger than {limit} bytes.")
-    body = await request.body()
-    if len(body) > limit:
-        return _refuse(request, 413, f"The body is larger than {limit} bytes.")
-    store = await session.scalar(sa.select(StoreConnection).where(
-        StoreConnection.id == store_id, StoreConnection.platform == platform,
-        StoreConnection.disconnected_at.is_(None)))
-    if store is None:
-        return _refuse(request, 404, "No such store.")
-    try:
-        verified = intake.verify(store, SecretBox.from_settings(runtime.settings), request.headers, body)
-        if verified is None:
-            return Response({"received": True, "ping": True}, status_code=200)
-        payload = intake.parse_object(body)
-    except intake.Refused as exc:
-        return _refuse(request, exc.status, exc.message)
-    delivery_id, topic = verified
-    accepted = await intake.store_delivery(session, store.id, delivery_id, topic, payload, runtime.clock.now())
-    if not accepted.duplicate:
-        enqueue(session, PROCESS_JOB, str(accepted.delivery_id))
-    return Response({"received": True, "duplicate": accepted.duplicate}, status_code=200)
-
-
-def _refuse(request: Request[Any, Any, Any], status: int, detail: str) -> Response[Any]:
-    title = {400: "Invalid webhook", 401: "Bad signature", 404: "Not found", 413: "Too large",
-             503: "Try again later"}.get(status, "Refused")
-    return problem_response(request, Problem(status, title, detail, "invalid-webhook"))
-
-
-class StoreWebhooks(Controller):
-    path = "/webhooks"
-    include_in_schema = False
-
-    @post("/shopify/{store_id:uuid}", status_code=200)
-    async def shopify(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
-                      db_session: NamedDependency[AsyncSession]) -> Response[Any]:
-        return await _receive(request, db_session, store_id, StorePlatform.SHOPIFY)
-
-    @post("/woocommerce/{store_id:uuid}", status_code=200)
-    async def woocommerce(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
-                          db_session: NamedDependency[AsyncSession]) -> Response[Any]:
-        return await _receive(request, db_session, store_id, StorePlatform.WOOCOMMERCE)
-
-
-class CustomStorePush(Controller):
-    """A custom store pushes its orders and refunds (Shopify's REST order/refund shape), signed with the secret
-    PostPact issued: ``X-PostPact-Signature`` = hex HMAC-SHA256 of ``"<X-PostPact-Timestamp>.<raw body>"``,
-    ``X-PostPact-Delivery-Id`` unique per push, ``X-PostPact-Topic`` ``orders/create`` (default),
-    ``orders/updated``, ``orders/cancelled`` or ``refunds/create``. No bearer token: the signature authorises it."""
-
-    path = "/api/v1/stores"
-    tags = ["stores"]
-    security = [{}]
-
-    @post("/{store_id:uuid}/orders", summary="A custom store pushes an order or refund (signed)", status_code=200,
-          responses=_problems(400, 401, 404, 413))
-    async def push(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
-                   db_session: NamedDependency[AsyncSession]) -> Response[PushAccepted]:
-        return await _receive(request, db_session, store_id, StorePlatform.CUSTOM)
 
 
 ROUTES = [StorePages, StoreApi, StoreWebhooks, CustomStorePush]

@@ -7,6 +7,8 @@ from typing import Any
 from uuid import UUID
 
 import msgspec
+from litestar.exceptions import HTTPException
+from litestar.openapi import ResponseSpec
 
 from marketplace.stores.models import StoreConnection, StoreProduct, StoreVariant
 from marketplace.stores.seeding import SeedingPlan
@@ -22,6 +24,19 @@ class ProblemOut(msgspec.Struct):
     detail: str
     instance: str
     errors: list[dict[str, str]] | None = None
+
+
+class UnsupportedMediaType(HTTPException):
+    status_code = 415
+
+
+def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
+    """The error answers an API route lists in the OpenAPI schema."""
+    words = {400: "Malformed request", 401: "Sign-in required or bad signature", 403: "Your role can't do this",
+             404: "Not found (or another brand's)", 413: "Body too large", 415: "Not a CSV",
+             422: "A message per invalid field"}
+    return {s: ResponseSpec(data_container=ProblemOut, description=words[s], media_type="application/problem+json")
+            for s in statuses}
 
 
 class StoreIn(msgspec.Struct, forbid_unknown_fields=True):
