@@ -39,8 +39,9 @@ class EscrowListener(Protocol):
         transfer waits until this turns False and ``resume_waiting_transfers`` is called."""
         ...
 
-    async def on_release_waiting(self, session: AsyncSession, hold: EscrowHold, now: datetime) -> None:
-        """A release is decided but the creator can't receive transfers yet (payout onboarding needed)."""
+    async def on_release_waiting(self, session: AsyncSession, hold: EscrowHold, now: datetime, *, amount: int) -> None:
+        """A release of ``amount`` (the creator's part of this decision) is decided but the creator can't receive
+        transfers yet (payout onboarding needed)."""
         ...
 
     async def on_released(self, session: AsyncSession, hold: EscrowHold, now: datetime, *, amount: int,
@@ -86,7 +87,7 @@ class NullListener:
     async def on_funding_failed(self, session: AsyncSession, hold: EscrowHold, now: datetime, message: str) -> None:
         self.notes.append(("funding_failed", hold.id))
 
-    async def on_release_waiting(self, session: AsyncSession, hold: EscrowHold, now: datetime) -> None:
+    async def on_release_waiting(self, session: AsyncSession, hold: EscrowHold, now: datetime, *, amount: int) -> None:
         self.notes.append(("release_waiting", hold.id))
 
     async def on_released(self, session: AsyncSession, hold: EscrowHold, now: datetime, *, amount: int,

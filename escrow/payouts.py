@@ -87,7 +87,7 @@ async def reserve_release(ctx: EscrowContext, hold: EscrowHold, key: str, part: 
         hold.last_message = "The creator's account is under review; the payment goes out once it is cleared."
     elif not ready:
         hold.last_message = "Waiting for the creator to set up payouts; the payment goes out as soon as they do."
-        await ctx.listener.on_release_waiting(ctx.session, hold, ctx.now)
+        await ctx.listener.on_release_waiting(ctx.session, hold, ctx.now, amount=part)
     return call
 
 

@@ -97,9 +97,9 @@ class CollaborationBridge:
         await self._tell_brand(hold, "payment.failed", "Payment didn't go through",
                                f"{message} You can try again from the Payments page.")
 
-    async def on_release_waiting(self, session: AsyncSession, hold: EscrowHold, now: datetime) -> None:
+    async def on_release_waiting(self, session: AsyncSession, hold: EscrowHold, now: datetime, *, amount: int) -> None:
         await self._tell_creator(hold, "payout.setup_needed", "Set up payouts to get paid",
-                                 f"{_money(hold.creator_amount_remaining, hold)} is ready for you. Set up payouts "
+                                 f"{_money(amount, hold)} is ready for you. Set up payouts "
                                  "and it is sent at once.", link="/creator/payments")
 
     async def on_released(self, session: AsyncSession, hold: EscrowHold, now: datetime, *, amount: int,

@@ -9,8 +9,9 @@ import sqlalchemy as sa
 from escrow.states import EscrowState
 from marketplace.collaborations.states import CollabState
 from marketplace.disputes.models import Dispute, DisputeAttachment, DisputeDecision, DisputeStatus
+from marketplace.notifications.models import Notification
 from tests.support.deals import PNG_BYTES
-from tests.support.disputes import audit_entries, disputed_deal, funded
+from tests.support.disputes import audit_entries, decide, disputed_deal, funded
 from tests.support.escrow import collab_state, hold_of, run_jobs
 
 
@@ -152,3 +153,20 @@ async def test_admin_notes_are_audited_and_hidden_from_parties(make_web, runtime
     assert "Called the brand" in entry.summary
     creator = await signed_in(make_web, deal.creator)
     assert "Called the brand" not in (await creator.get(f"/collaborations/{deal.id}/dispute")).text
+
+
+async def test_after_a_split_every_page_and_message_shows_the_split_amounts(make_web, runtime, people, db) -> None:
+    """The redesign's third bug: after a split of $45 / $32.40 on a $75 fee the creator was told "$75.00 is ready for
+    you" and the case page still said "creator's fee still to pay $75.00"."""
+    deal, dispute_id = await disputed_deal(runtime, CollabState.VERIFIED, onboarded=False, fee_amount=7_500)
+    admin = await people.admin()
+    decision = await decide(runtime, admin, dispute_id, "split", creator_amount=4_500)
+    assert (decision.creator_amount, decision.brand_amount) == (4_500, 3_240)  # $75 + 8%: 45 + 3.60 fee, 32.40 back
+
+    told = (await db.scalars(sa.select(Notification.body).where(
+        Notification.user_id == deal.creator.user_id, Notification.kind == "payout.setup_needed"))).all()
+    assert told and all("$45.00 is ready for you" in body for body in told), told
+    web = await signed_in(make_web, admin)
+    page = (await web.get(f"/admin/disputes/{dispute_id}")).text
+    assert "$45.00 to the creator, $32.40 back to the brand" in page
+    assert "still to pay $75.00" not in page
