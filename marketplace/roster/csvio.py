@@ -31,7 +31,14 @@ from marketplace.gigs.validation import Checker
 from marketplace.notifications.mail import send_email
 from marketplace.roster.bulkload import upsert_rows
 from marketplace.roster.inputs import check_entry
-from marketplace.roster.models import HANDLE_COLUMNS, RosterEntry, RosterEntryTag, RosterImport, RosterImportMapping
+from marketplace.roster.models import (
+    HANDLE_COLUMNS,
+    RosterEntry,
+    RosterEntryTag,
+    RosterImport,
+    RosterImportMapping,
+    RosterTag,
+)
 from marketplace.roster.query import RosterFilter, ordered, roster_query, tags_of
 from marketplace.roster.services import RosterService
 from marketplace.runtime import Runtime
@@ -297,8 +304,17 @@ class RosterImporter:
 
     async def _existing_tags(self, entry_ids: Sequence[UUID]) -> dict[UUID, set[str]]:
         found: dict[UUID, set[str]] = {}
-        for start in range(0, len(entry_ids), CHUNK):
-            for entry_id, names in (await tags_of(self.session, entry_ids[start:start + CHUNK])).items():
+        if self._postgres and entry_ids:
+            # One query with the ids as an array parameter (a re-imported 10k file would otherwise take 20 queries).
+            ids = sa.bindparam(None, list(entry_ids), type_=postgresql.ARRAY(postgresql.UUID(as_uuid=True)))
+            rows = await self.session.execute(
+                sa.select(RosterEntryTag.entry_id, RosterTag.name)
+                .join(RosterTag, RosterTag.id == RosterEntryTag.tag_id).where(RosterEntryTag.entry_id == sa.any_(ids)))
+            for entry_id, name in rows:
+                found.setdefault(entry_id, set()).add(name)
+            return found
+        for start in range(0, len(entry_ids), self._lookup_chunk):
+            for entry_id, names in (await tags_of(self.session, entry_ids[start:start + self._lookup_chunk])).items():
                 found[entry_id] = set(names)
         return found
 
