@@ -176,3 +176,26 @@ async def test_deals_spend_and_ghostings_come_from_real_deals(client, runtime, p
     assert item["lifetime_spend"] == [] and item["ghostings"] == 0
     none = await client.get("/api/v1/roster", headers=auth, params={"has_deals": "no"})
     assert none.json()["total"] == 0
+
+
+async def test_a_signed_in_creator_accepts_a_claim_link_once(client, make_web, runtime, people, db) -> None:
+    brand = await people.brand()
+    auth = await bearer(runtime, brand) | {"Content-Type": "text/csv"}
+    await client.post("/api/v1/roster/import?invite=true", headers=auth,
+                      content=b"name,email\r\nKim,kim.outside@example.test\r\n")
+    mail = await db.scalar(sa.select(OutboxEmail).where(OutboxEmail.to_address == "kim.outside@example.test"))
+    link = mail.body_text.split("http://testserver.local", 1)[1].split()[0]
+    creator = await people.creator()
+    browser = await make_web()
+    await browser.sign_in(creator.email, creator.password)
+    accepted = await browser.post(link, {})
+    assert accepted.status_code == 303 and accepted.headers["location"] == "/creator"
+    entry = await db.scalar(sa.select(RosterEntry).where(RosterEntry.email == "kim.outside@example.test"))
+    assert entry.creator_id == creator.creator_id
+    other = await people.creator()
+    second = await make_web()
+    await second.sign_in(other.email, other.password)
+    refused = await second.post(link, {})
+    assert refused.status_code == 409 and "already claimed" in refused.text
+    forged = await second.get(link[:-3] + "abc")
+    assert forged.status_code == 400
