@@ -156,3 +156,18 @@ async def test_roster_page_runs_a_fixed_number_of_statements(web, client, runtim
         counts[size] = len(statements)
     assert counts[25] == counts[100], counts
     assert counts[100] <= 20, counts
+
+
+async def test_add_all_matching_to_a_list_and_filter_by_it(web, client, runtime, people, db) -> None:
+    brand = await people.brand()
+    await import_people(client, runtime, brand, 20)
+    await web.sign_in(brand.email, brand.password)
+    added = await web.post("/brand/roster/list", {"all_matching": "1", "tag": "fitness", "list_name": "Spring box"})
+    assert added.status_code == 303
+    again = await web.post("/brand/roster/list", {"all_matching": "1", "tag": "fitness", "list_name": "Spring box"},
+                           htmx=True)
+    assert again.status_code == 200 and "Added 0 to the list" in unescape(again.text)  # already there: no duplicates
+    page = await web.get("/brand/roster")
+    list_id = re.search(r'<option value="([0-9a-f-]{36})"[^>]*>Spring box</option>', page.text).group(1)
+    listed = await web.get(f"/brand/roster?list={list_id}", htmx=True)
+    assert "10</strong> people match" in listed.text
