@@ -139,9 +139,8 @@ def _has_deals(brand_id: UUID) -> sa.Exists:
 
 def roster_query(session: AsyncSession | None, brand_id: UUID, filters: RosterFilter) -> sa.Select[Any]:
     """``SELECT roster_entry ... WHERE <brand> AND <filters>``, unordered: callers add order, limits or use it as a
-    subquery (``.with_only_columns(RosterEntry.id)``). Always scoped to ``brand_id``. ``session`` is accepted so
-    callers on any database pass the same arguments; the SQL is portable."""
-    del session
+    subquery (``.with_only_columns(RosterEntry.id)``). Always scoped to ``brand_id``. With a PostgreSQL ``session``
+    a resolved tag is written into the SQL (see below); without one the SQL is the same on every database."""
     query = sa.select(RosterEntry).where(RosterEntry.brand_id == brand_id)
     if filters.ids:
         query = query.where(RosterEntry.id.in_(filters.ids))
@@ -154,8 +153,13 @@ def roster_query(session: AsyncSession | None, brand_id: UUID, filters: RosterFi
             *(getattr(RosterEntry, column) == handle for column in HANDLE_COLUMNS),
         ))
     if filters.tag_id is not None:
+        # Rendered into the SQL (not a bound parameter), so a prepared statement's generic plan never replaces the
+        # tag-specific one: tags range from a handful of people to most of the roster.
+        literal = session is not None and session.get_bind().dialect.name == "postgresql"
+        tag_id = sa.bindparam("roster_tag_id", filters.tag_id, type_=RosterEntryTag.tag_id.type,
+                              literal_execute=literal)
         query = query.where(RosterEntry.id.in_(
-            sa.select(RosterEntryTag.entry_id).where(RosterEntryTag.tag_id == filters.tag_id)))
+            sa.select(RosterEntryTag.entry_id).where(RosterEntryTag.tag_id == tag_id)))
     elif filters.tag:
         query = query.where(sa.exists().where(
             RosterEntryTag.entry_id == RosterEntry.id, RosterEntryTag.tag_id == RosterTag.id,
@@ -188,9 +192,9 @@ async def resolve_tag(session: AsyncSession, brand_id: UUID, filters: RosterFilt
     return replace(filters, tag_id=tag_id) if tag_id is not None else filters
 
 
-def roster_ids_query(brand_id: UUID, filters: RosterFilter) -> sa.Select[Any]:
+def roster_ids_query(brand_id: UUID, filters: RosterFilter, session: AsyncSession | None = None) -> sa.Select[Any]:
     """Only the ids of the matching entries (for ``IN (...)`` and ``INSERT ... SELECT``)."""
-    return roster_query(None, brand_id, filters).with_only_columns(RosterEntry.id)
+    return roster_query(session, brand_id, filters).with_only_columns(RosterEntry.id)
 
 
 def ordered(query: sa.Select[Any], brand_id: UUID, sort: str) -> sa.Select[Any]:

@@ -153,7 +153,7 @@ class RosterService:
         return RosterPage(await self.rows_for(brand_id, entries), total, page, per_page, filters, sort)
 
     async def count(self, brand_id: UUID, filters: RosterFilter) -> int:
-        subquery = roster_ids_query(brand_id, filters).subquery()
+        subquery = roster_ids_query(brand_id, filters, self.session).subquery()
         return int(await self.session.scalar(sa.select(sa.func.count()).select_from(subquery)) or 0)
 
     async def entry(self, actor: Actor | None, entry_id: UUID, *, lock: bool = False) -> RosterEntry:
