@@ -30,9 +30,10 @@ from marketplace.collaborations.controllers import ROUTES as COLLABORATION_ROUTE
 from marketplace.creators.controllers import ROUTES as CREATOR_ROUTES
 from marketplace.csrf import SessionCsrfMiddleware
 from marketplace.deadlines.controllers import ROUTES as DEADLINE_ROUTES
+from marketplace.disputes.controllers import ROUTES as DISPUTE_ROUTES
 from marketplace.gigs.controllers import ROUTES as GIG_ROUTES
 from marketplace.headers import ProxyHeadersMiddleware, parse_trusted_proxies, security_headers
-from marketplace.input_guard import InputGuardMiddleware
+from marketplace.input_guard import InputGuardMiddleware, refuse_unstorable_text
 from marketplace.jobs import InProcessQueue, InProcessScheduler, load_jobs, periodic_jobs
 from marketplace.messaging.controllers import ROUTES as MESSAGING_ROUTES
 from marketplace.notifications.controllers import ROUTES as NOTIFICATION_ROUTES
@@ -45,6 +46,7 @@ from marketplace.settings import PROJECT_ROOT, Settings, get_settings
 from marketplace.site import DevOutbox, SitePages
 from marketplace.stores.controllers import ROUTES as STORE_ROUTES
 from marketplace.templating import jinja_engine_callback
+from marketplace.verification.controllers import ROUTES as VERIFICATION_ROUTES
 from marketplace.web import handle_exception
 
 log = logging.getLogger("postpact")
@@ -64,12 +66,14 @@ def route_handlers(settings: Settings) -> list[Any]:
         *APPLICATION_ROUTES,
         *COLLABORATION_ROUTES,
         *DEADLINE_ROUTES,
+        *VERIFICATION_ROUTES,
         *MESSAGING_ROUTES,
         *NOTIFICATION_ROUTES,
         *PAYMENT_ROUTES,
         *RELIABILITY_ROUTES,
         *ROSTER_ROUTES,
         *ADMIN_ROUTES,
+        *DISPUTE_ROUTES,
         *STORE_ROUTES,
         *BULK_ROUTES,
         *CAMPAIGN_ROUTES,
@@ -108,6 +112,7 @@ def create_app(
         run_scheduler = not settings.app.is_test
     sessions = session_config(settings)
     proxies = parse_trusted_proxies(",".join(settings.app.trusted_proxies))
+    refuse_unstorable_text(runtime.alchemy.get_engine())
     return Litestar(
         route_handlers=route_handlers(settings),
         plugins=[SQLAlchemyPlugin(config=runtime.alchemy), HTMXPlugin()],

@@ -19,7 +19,6 @@ from marketplace.accounts.models import UserKind
 from marketplace.admin import audit, services
 from marketplace.admin.reauth import ReauthPages
 from marketplace.csvfiles import CSV_MEDIA_TYPE
-from marketplace.disputes.controllers import ROUTES as DISPUTE_ROUTES
 from marketplace.disputes.services import list_cases
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.forms import FormReader, parse_uuid
@@ -226,4 +225,4 @@ class AdminPages(PageController):
 
 
 #: The admin console and the dispute pages (parties' and admins'), with their JSON API.
-ROUTES = [AdminPages, ReauthPages, *DISPUTE_ROUTES]
+ROUTES = [AdminPages, ReauthPages]

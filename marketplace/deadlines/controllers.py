@@ -19,7 +19,6 @@ from marketplace.deadlines.extensions import (
 )
 from marketplace.errors import InvalidInput
 from marketplace.forms import FormReader
-from marketplace.verification.controllers import EvidencePages
 from marketplace.web import PageController, flash, redirect, render, runtime_of
 
 TEMPLATE = "deadlines/extensions.html"
@@ -119,4 +118,4 @@ class ExtensionPages(PageController):
 
 
 #: Route handlers this area contributes (the evidence page of post verification comes along).
-ROUTES: list[Any] = [ExtensionPages, EvidencePages]
+ROUTES: list[Any] = [ExtensionPages]

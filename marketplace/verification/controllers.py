@@ -25,3 +25,6 @@ class EvidencePages(PageController):
     ) -> Response[Any]:
         evidence = await load_evidence(db_session, collaboration_id, current_actor(request))
         return render(request, "verification/evidence.html", {"evidence": evidence}, block="evidence")
+
+
+ROUTES: list[Any] = [EvidencePages]
