@@ -174,4 +174,4 @@ async def create_seeding_order(ctx: JobContext, collaboration_id: str) -> None:
             variant.inventory = max(variant.inventory - 1, 0)
         await session.flush()
         # A fulfillment that arrived before we knew the order's id ships the deal now.
-        await DeliveryProcessor(session, ctx.settings, ctx.clock).ship_ready(store.id)
+        await DeliveryProcessor(session, ctx.settings, ctx.clock).ship_ready(store.id, seeding.external_order_id)

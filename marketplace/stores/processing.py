@@ -143,7 +143,7 @@ class DeliveryProcessor:
                 await self._save_fulfillment(store, f"{order_id}:{item.get('tracking_id') or item['tracking_number']}",
                                              order_id, item.get("tracking_provider") or "",
                                              item.get("tracking_number") or "", item.get("custom_tracking_link"))
-        shipped = await self.ship_ready(store.id)
+        shipped = await self.ship_ready(store.id, order_id)
         return outcome + (f"; {shipped} deal(s) shipped" if shipped else "")
 
     async def _order_deleted(self, store: StoreConnection, payload: dict[str, Any], _: str) -> str:
@@ -172,7 +172,7 @@ class DeliveryProcessor:
         await self._save_fulfillment(store, external_id(payload.get("id")), order_id,
                                      str(payload.get("tracking_company") or ""), str(numbers[0] or ""),
                                      urls[0] if urls else None)
-        shipped = await self.ship_ready(store.id)
+        shipped = await self.ship_ready(store.id, order_id)
         return f"fulfillment of order {order_id} saved" + (f"; {shipped} deal(s) shipped" if shipped else "")
 
     async def _save_fulfillment(self, store: StoreConnection, fulfillment_id: str, order_id: str, carrier: str,
@@ -188,13 +188,15 @@ class DeliveryProcessor:
         row.tracking_url = tracking_link(carrier, number, url)
         await self.session.flush()
 
-    async def ship_ready(self, store_id: UUID) -> int:
-        """Ship every deal whose seeding order has a fulfillment with a tracking number not yet applied."""
+    async def ship_ready(self, store_id: UUID, order_id: str) -> int:
+        """Ship the deal whose seeding order is ``order_id`` if a fulfillment with a tracking number arrived for it
+        (in either order: the fulfillment may come before we know the order is ours)."""
         rows = (await self.session.execute(
             sa.select(StoreFulfillment, SeedingOrder.collaboration_id)
             .join(SeedingOrder, sa.and_(SeedingOrder.store_id == StoreFulfillment.store_id,
                                         SeedingOrder.external_order_id == StoreFulfillment.order_external_id))
-            .where(StoreFulfillment.store_id == store_id, StoreFulfillment.applied_at.is_(None),
+            .where(StoreFulfillment.store_id == store_id, StoreFulfillment.order_external_id == order_id,
+                   StoreFulfillment.applied_at.is_(None),
                    StoreFulfillment.tracking_number != ""))).all()
         shipped = 0
         for fulfillment, collab_id in rows:
