@@ -25,6 +25,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from escrow.inserts import insert_stmt
 from escrow.providers.base import (
     DefinitiveProviderError,
     Funding,
@@ -228,12 +229,8 @@ def refuse_future_signature(signature: str | None, now_epoch: float) -> None:
 async def store_event(session: AsyncSession, provider_name: str, event: ProviderEvent, *, now: datetime) -> Received:
     """Insert the event unless (provider, event id) is already stored; concurrent duplicates are safe (the database
     decides through the unique constraint, not a read-then-write)."""
-    if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     stmt = (
-        insert(WebhookEvent)
+        insert_stmt(session, WebhookEvent)
         .values(provider=provider_name, event_id=event.id, type=event.type[:100],
                 object_id=event.object_id[:255] or None, account=event.account, provider_created=event.created,
                 payload=_event_body(event), received_at=now, attempts=0)
