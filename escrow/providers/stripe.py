@@ -14,8 +14,8 @@ Stripe's recommendation) because every money-moving call carries the caller's de
 the SDK reuses on its own retries: a blip is absorbed within the call, and whatever still fails comes out as
 ``TransientProviderError`` for the escrow core's recovery job, which retries later with the same key.
 
-Longer than ~500 lines on purpose: it is one adapter, and each Stripe object's mapping (to and from PostPact's
-provider types) reads best next to the call that produces it.
+Long because it is one adapter (past ~500 lines on purpose): each Stripe object's mapping to and from PostPact's
+provider types reads best next to the call that produces it.
 
 Long because it is the whole Stripe Connect surface escrow uses behind one provider interface.
 """
