@@ -69,6 +69,16 @@ mutation WebhookSubscriptionCreate($topic: WebhookSubscriptionTopic!,
   }
 }"""
 
+DISCOUNT_BY_CODE = """
+query DiscountByCode($code: String!) { codeDiscountNodeByCode(code: $code) { id } }"""
+
+DISCOUNT_CODE_BASIC_CREATE = """
+mutation DiscountCodeBasicCreate($basicCodeDiscount: DiscountCodeBasicInput!) {
+  discountCodeBasicCreate(basicCodeDiscount: $basicCodeDiscount) {
+    codeDiscountNode { id } userErrors { field message }
+  }
+}"""
+
 #: What PostPact listens to. The privacy topics (customers/data_request, customers/redact, shop/redact) can't be
 #: subscribed through the API: they are set in the app's configuration, pointing at the same address.
 WEBHOOK_TOPICS = ("ORDERS_CREATE", "ORDERS_UPDATED", "ORDERS_PAID", "ORDERS_CANCELLED", "REFUNDS_CREATE",
@@ -244,6 +254,18 @@ class ShopifyClient:
             _raise_user_errors(result.get("webhookSubscriptionCreate") or {})
             created += 1
         return created
+
+    async def ensure_discount_code(self, code: str, basic_code_discount: dict[str, Any]) -> str:
+        """The discount's id, creating it (``discountCodeBasicCreate``) only when the shop has no discount with
+        this code: the code is the deterministic key, so a retried job never makes two."""
+        found = (await self.query(DISCOUNT_BY_CODE, {"code": code})).get("codeDiscountNodeByCode")
+        if found:
+            return str(found["id"])
+        data = await self.query(DISCOUNT_CODE_BASIC_CREATE, {"basicCodeDiscount": {**basic_code_discount,
+                                                                                  "code": code}})
+        result = data.get("discountCodeBasicCreate") or {}
+        _raise_user_errors(result)
+        return str(result["codeDiscountNode"]["id"])
 
 
 def _raise_user_errors(result: dict[str, Any]) -> None:

@@ -436,6 +436,11 @@ class ShopifyServer:
             "id": f"gid://shopify/DraftOrder/{draft['id']}",
             "order": {"id": f"gid://shopify/Order/{order['id']}", "name": order["name"]}}, "userErrors": []}}, None
 
+    def _op_DiscountByCode(self, variables: dict[str, Any]) -> tuple[Any, Any]:
+        found = self.state.discounts.get(str(variables.get("code") or ""))
+        return {"codeDiscountNodeByCode": {"id": f"gid://shopify/DiscountCodeNode/{found['id']}"} if found
+                else None}, None
+
     def _op_DiscountCodeBasicCreate(self, variables: dict[str, Any]) -> tuple[Any, Any]:
         if denied := self._denied("write_discounts"):
             return None, denied

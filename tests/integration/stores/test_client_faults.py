@@ -81,3 +81,15 @@ async def test_woocommerce_read_only_key_and_retry_after() -> None:
             with pytest.raises(StoreError) as https_only:
                 WooCommerceClient(http, site.url, "ck", "cs")
             assert https_only.value.problem is StoreProblem.REFUSED
+
+
+async def test_a_discount_code_is_created_once_even_when_asked_twice(shop: ShopifyServer) -> None:
+    discount = {"title": "Ava x GlowLab", "startsAt": "2026-12-01T00:00:00Z", "usageLimit": 500,
+                "customerGets": {"value": {"percentage": 0.15}, "items": {"all": True}},
+                "context": {"all": "ALL"}}
+    async with httpx.AsyncClient(timeout=5) as http:
+        client = shopify_client(shop, http, Waits())
+        first = await client.ensure_discount_code("AVA-GLOW15", discount)
+        again = await client.ensure_discount_code("AVA-GLOW15", discount)
+    assert first == again and list(shop.state.discounts) == ["AVA-GLOW15"]
+    assert shop.state.discounts["AVA-GLOW15"]["usageLimit"] == 500
