@@ -524,3 +524,22 @@ class _Handler(BaseHTTPRequestHandler):
     do_POST = _serve
     do_PUT = _serve
     do_DELETE = _serve
+
+
+if __name__ == "__main__":
+    # A stand-in shop for trying the pages by hand: run PostPact with STORES_ALLOW_HTTP=1 and connect it with the
+    # address and credentials printed here; `fulfil <order id>` in this terminal ships an order (webhooks go out).
+    demo = ShopifyServer().start()
+    demo.add_product("Linen tee", options=["Size"], variants=[
+        {"options": [size], "price": "25.00", "inventory": 5, "cost": "6.10"} for size in ("S", "M", "L")])
+    demo.add_product("Vitamin C serum", variants=[{"options": ["Default Title"], "price": "45.00", "inventory": 20}])
+    print(f"shop address {demo.url}\naccess token {demo.access_token}\nclient secret {demo.client_secret}")
+    try:
+        while True:
+            words = input("> ").split()
+            if words[:1] == ["fulfil"] and len(words) == 2:
+                demo.fulfill(f"gid://shopify/Order/{words[1]}", "UPS", f"1Z999AA1{words[1]:0>10}")
+            print("orders:", ", ".join(f"{o['id']} {o['name']}" for o in demo.state.orders.values()) or "none")
+            print("webhooks sent:", demo.flush())
+    except (EOFError, KeyboardInterrupt):
+        demo.stop()
