@@ -1,4 +1,4 @@
-"""Store pages under /brand/stores, the stores JSON API, store webhooks and custom stores' signed order pushes."""
+"""Store pages under /brand/stores (connections, catalog, a gig's product, seeding orders) and the stores API."""
 
 from __future__ import annotations
 
