@@ -10,16 +10,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from marketplace.applications.models import Application, ApplicationStatus
 from marketplace.brands.models import BrandRole
 from marketplace.collaborations.models import Collaboration, PostSubmission
-from marketplace.collaborations.services import create_collaboration
 from marketplace.collaborations.states import SYSTEM, Action, CollabState, Party, TransitionActor
 from marketplace.collaborations.transition import transition
-from marketplace.creators.models import ContentKind, Platform, SocialAccount
 from marketplace.db import session_scope
-from marketplace.gigs.models import Deliverable, Gig, GigStatus
 from marketplace.runtime import Runtime
+from tests.support.deals import insert_offer
 
 #: The happy path: (state reached, action, who acts).
 PATH: list[tuple[CollabState, Action, str]] = [
@@ -72,53 +69,14 @@ async def make_deal(
     the real transition table to ``until``, one step every ``step`` from ``start``."""
     brand = brand or await people.brand()
     creator = creator or await people.creator()
-    handle = f"creator_{uuid.uuid4().hex[:10]}"
     async with session_scope(runtime.session_maker) as s:
-        account = SocialAccount(
-            creator_id=creator.creator_id,
-            platform=Platform.TIKTOK,
-            handle=handle,
-            profile_url=f"https://www.tiktok.com/@{handle}",
-            followers=12_000,
+        rows = await insert_offer(
+            s, brand, creator, now=start,
+            gig={"product_retail_value": 3900, "product_included": product_included, **(gig_fields or {})},
+            deliverable={"required_hashtags": list(hashtags), "required_mentions": list(mentions),
+                         "disclosure_required": True, "disclosure_text": "#ad"},
         )
-        gig = Gig(
-            brand_id=brand.brand_id,
-            title="Glow serum launch",
-            brief="Show your morning routine with the serum.",
-            status=GigStatus.OPEN,
-            product_name="Glow serum",
-            product_retail_value=3900,
-            product_included=product_included,
-            currency="USD",
-            base_fee_amount=15000,
-            **(gig_fields or {}),
-        )
-        s.add_all([account, gig])
-        await s.flush()
-        s.add(
-            Deliverable(
-                gig_id=gig.id,
-                platform=Platform.TIKTOK,
-                kind=ContentKind.VIDEO,
-                count=1,
-                required_hashtags=list(hashtags),
-                required_mentions=list(mentions),
-                disclosure_required=True,
-                disclosure_text="#ad",
-            )
-        )
-        application = Application(
-            gig_id=gig.id,
-            creator_id=creator.creator_id,
-            brand_id=brand.brand_id,
-            social_account_id=account.id,
-            pitch="I love serums.",
-            status=ApplicationStatus.ACCEPTED,
-        )
-        s.add(application)
-        await s.flush()
-        collab = await create_collaboration(s, application.id, now=start, accepted_by_id=brand.user_id)
-        gig_id, collaboration_id = gig.id, collab.id
+    gig_id, collaboration_id, handle = rows.gig_id, rows.collaboration_id, rows.handle
 
     actors = {
         "creator": TransitionActor(Party.CREATOR, creator.user_id, creator_id=creator.creator_id),

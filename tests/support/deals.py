@@ -245,36 +245,65 @@ async def _deal_through_applications(runtime: Runtime, people: PeopleFactory, br
                 made.account.handle, product_included)
 
 
+@dataclass(frozen=True)
+class OfferRows:
+    collaboration_id: uuid.UUID
+    gig_id: uuid.UUID
+    application_id: uuid.UUID
+    account_id: uuid.UUID
+    handle: str
+
+
+#: What a test gig is unless a test says otherwise.
+GIG_DEFAULTS: dict[str, Any] = {
+    "status": GigStatus.OPEN, "title": "Glow serum launch", "brief": "Show your morning routine with the serum.",
+    "product_name": "Glow serum", "product_retail_value": 4_500, "product_included": True, "currency": "USD",
+    "base_fee_amount": 15_000,
+}
+
+
+async def insert_offer(session: Any, brand: Any, creator: Any, *, now: Any, platform: str = "tiktok",
+                       gig_id: uuid.UUID | None = None, gig: dict[str, Any] | None = None,
+                       deliverable: dict[str, Any] | None = None) -> OfferRows:
+    """The one way the test builders create an offered deal without the funnel: the creator's account on the
+    platform (reused when there is one), a gig with one video deliverable (unless ``gig_id`` names one), an accepted
+    application, and the collaboration made from them by the real ``create_collaboration``."""
+    account = await session.scalar(sa.select(SocialAccount).where(
+        SocialAccount.creator_id == creator.creator_id, SocialAccount.platform == Platform(platform)))
+    if account is None:
+        handle = f"creator_{uuid.uuid4().hex[:10]}"
+        account = SocialAccount(creator_id=creator.creator_id, platform=Platform(platform), handle=handle,
+                                profile_url=f"https://www.{platform}.com/@{handle}", followers=12_000)
+        session.add(account)
+    if gig_id is None:
+        row = Gig(brand_id=brand.brand_id, created_by_id=brand.user_id, published_at=now,
+                  **{**GIG_DEFAULTS, **(gig or {})})
+        session.add(row)
+        await session.flush()
+        session.add(Deliverable(gig_id=row.id, platform=Platform(platform), kind=ContentKind.VIDEO, count=1,
+                                **(deliverable or {})))
+        gig_id = row.id
+    await session.flush()
+    application = Application(gig_id=gig_id, creator_id=creator.creator_id, brand_id=brand.brand_id,
+                              social_account_id=account.id, pitch="I'd love to!", status=ApplicationStatus.ACCEPTED,
+                              decided_at=now, decided_by_id=brand.user_id)
+    session.add(application)
+    await session.flush()
+    collab = await create_collaboration(session, application.id, now=now, accepted_by_id=brand.user_id)
+    return OfferRows(collab.id, gig_id, application.id, account.id, account.handle)
+
+
 async def _deal_inserted(runtime: Runtime, brand: Any, creator: Any, *, product_included: bool, fee_amount: int,
                          currency: str, revision_rounds: int, platform: str, title: str) -> Deal:
-    now = runtime.clock.now()
+    gig = {"title": title, "product_included": product_included, "currency": currency, "base_fee_amount": fee_amount,
+           "revision_rounds": revision_rounds}
+    if not product_included:
+        gig.update(product_name="", product_retail_value=0)
     async with session_scope(runtime.session_maker) as session:
-        account = await session.scalar(
-            sa.select(SocialAccount).where(
-                SocialAccount.creator_id == creator.creator_id, SocialAccount.platform == Platform(platform)
-            )
-        )
-        if account is None:
-            handle = f"ava_{uuid.uuid4().hex[:8]}"
-            account = SocialAccount(creator_id=creator.creator_id, platform=Platform(platform), handle=handle,
-                                    profile_url=f"https://www.{platform}.com/@{handle}", followers=12_000)
-            session.add(account)
-        gig = Gig(brand_id=brand.brand_id, created_by_id=brand.user_id, status=GigStatus.OPEN, title=title,
-                  brief="Show your morning routine with the serum.", product_name="Glow serum" if product_included
-                  else "", product_retail_value=4_500 if product_included else 0, product_included=product_included,
-                  currency=currency, base_fee_amount=fee_amount, revision_rounds=revision_rounds, published_at=now)
-        session.add(gig)
-        await session.flush()
-        session.add(Deliverable(gig_id=gig.id, platform=Platform(platform), kind=ContentKind.VIDEO, count=1,
-                                required_hashtags=["#glowlab"], required_mentions=["@glowlab"]))
-        application = Application(gig_id=gig.id, creator_id=creator.creator_id, brand_id=brand.brand_id,
-                                  social_account_id=account.id, pitch="I'd love to!",
-                                  status=ApplicationStatus.ACCEPTED, decided_at=now, decided_by_id=brand.user_id)
-        session.add(application)
-        await session.flush()
-        collab = await create_collaboration(session, application.id, now=now, accepted_by_id=brand.user_id)
-        return Deal(collab.id, brand, creator, gig.id, application.id, account.id, platform, account.handle,
-                    product_included)
+        rows = await insert_offer(session, brand, creator, now=runtime.clock.now(), platform=platform, gig=gig,
+                                  deliverable={"required_hashtags": ["#glowlab"], "required_mentions": ["@glowlab"]})
+    return Deal(rows.collaboration_id, brand, creator, rows.gig_id, rows.application_id, rows.account_id, platform,
+                rows.handle, product_included)
 
 
 async def bearer(runtime: Runtime, person: Any) -> dict[str, str]:

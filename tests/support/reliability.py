@@ -21,20 +21,19 @@ import sqlalchemy as sa
 
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import UserKind
-from marketplace.applications.models import Application, ApplicationStatus
 from marketplace.brands.models import BrandRole
 from marketplace.clock import FrozenClock
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.services import create_collaboration
 from marketplace.collaborations.states import SYSTEM, Action, Party, TransitionActor
 from marketplace.collaborations.transition import transition
-from marketplace.creators.models import ContentKind, Platform, SocialAccount
+from marketplace.creators.models import ContentKind, Platform
 from marketplace.db import session_scope
 from marketplace.gigs.models import Deliverable, Gig, GigStatus
 from marketplace.reliability.outcomes import record_transition_outcomes
 from marketplace.runtime import Runtime
 from reputation.models import ReputationEvent
 from tests.support.db import PeopleFactory
+from tests.support.deals import insert_offer
 
 PASSWORD = "correct-horse-battery"
 
@@ -96,31 +95,9 @@ async def make_collaboration(
     brand = brand or await people.brand(brand_name="GlowLab")
     creator = creator or await people.creator(name="Ava Brooks")
     gig_id = gig_id or await make_gig(runtime, brand, **gig_options)
-    now = runtime.clock.now()
     async with session_scope(runtime.session_maker) as session:
-        handle = f"ava_{uuid.uuid4().hex[:10]}"
-        account = SocialAccount(
-            creator_id=creator.creator_id,
-            platform=Platform.TIKTOK,
-            handle=handle,
-            profile_url=f"https://www.tiktok.com/@{handle}",
-            followers=12_000,
-        )
-        session.add(account)
-        await session.flush()
-        application = Application(
-            gig_id=gig_id,
-            creator_id=creator.creator_id,
-            brand_id=brand.brand_id,
-            social_account_id=account.id,
-            pitch="I'd love to!",
-            status=ApplicationStatus.ACCEPTED,
-            decided_at=now,
-        )
-        session.add(application)
-        await session.flush()
-        collab = await create_collaboration(session, application.id, now=now, accepted_by_id=brand.user_id)
-        return ReliabilityDeal(collab.id, brand, creator, gig_id)
+        rows = await insert_offer(session, brand, creator, now=runtime.clock.now(), gig_id=gig_id)
+    return ReliabilityDeal(rows.collaboration_id, brand, creator, gig_id)
 
 
 def signed_in_creator(person: Any) -> Actor:
