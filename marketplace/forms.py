@@ -60,13 +60,13 @@ class FormReader:
         return self._clean(name, value if isinstance(value, str) else str(value))
 
     def _clean(self, name: str, value: str) -> str:
-        """Every field read through here is refused (a message, and an empty value) when it holds text no column
-        can store, so no handler passes NUL or a lone surrogate on to PostgreSQL, even one that ignores errors."""
+        """A field holding text no column can store (NUL, a lone surrogate) gets a message here, for every form; the
+        value is passed on as sent, for handlers whose own rules say more. Nothing reaches the database with it
+        (``marketplace.input_guard.refuse_unstorable_text``)."""
         problem = text_problem(value)
-        if problem is None:
-            return value
-        self.error(name, f"{name.replace('_', ' ').capitalize()} {problem}.")
-        return ""
+        if problem is not None:
+            self.error(name, f"{name.replace('_', ' ').capitalize()} {problem}.")
+        return value
 
     def values(self, name: str) -> list[str]:
         if hasattr(self._data, "getall"):

@@ -14,6 +14,7 @@ import msgspec
 from litestar.enums import RequestEncodingType, ScopeType
 from litestar.exceptions import HTTPException
 from litestar.middleware import ASGIMiddleware
+from sqlalchemy import event
 
 from marketplace.errors import InvalidInput
 from marketplace.forms import text_problem
@@ -21,6 +22,7 @@ from marketplace.forms import text_problem
 if TYPE_CHECKING:
     from litestar.connection import Request
     from litestar.types import ASGIApp, Receive, Scope, Send
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 #: Deeper than any body PostPact accepts (its deepest is an object in a list in an object); msgspec and the json
 #: module raise RecursionError near 1,000 levels, which would otherwise surface as a 500.
@@ -123,6 +125,35 @@ def json_problems(body: bytes, *, api: bool = False) -> dict[str, str]:
     if api:
         _money_problems(document, "", found)
     return found
+
+
+UNSTORABLE = "Some text contains characters that can't be stored (NUL or invalid Unicode); remove them."
+
+
+def _has_unstorable_text(value: Any) -> bool:
+    # Parameters come as a dict, a tuple, or (executemany, array columns) lists of those, depending on the driver.
+    if isinstance(value, str):
+        return text_problem(value) is not None
+    if isinstance(value, dict):
+        return any(_has_unstorable_text(item) for item in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_unstorable_text(item) for item in value)
+    return False
+
+
+def _refuse_unstorable_parameters(_conn: Any, _cursor: Any, _statement: str, parameters: Any, _context: Any,
+                                  _executemany: bool) -> None:
+    if _has_unstorable_text(parameters):
+        raise InvalidInput({"text": UNSTORABLE}, message=UNSTORABLE)
+
+
+def refuse_unstorable_text(engine: AsyncEngine) -> None:
+    """The last line behind the checks above and FormReader's: a statement about to send NUL or a lone surrogate
+    to the database (PostgreSQL refuses it with an error that would be a 500; SQLite would store it) is stopped
+    with a 422 instead, whichever handler forgot to check. Installed once per engine."""
+    target = engine.sync_engine
+    if not event.contains(target, "before_cursor_execute", _refuse_unstorable_parameters):
+        event.listen(target, "before_cursor_execute", _refuse_unstorable_parameters)
 
 
 class InputGuardMiddleware(ASGIMiddleware):

@@ -12,7 +12,7 @@ import pytest
 import sqlalchemy as sa
 from litestar.handlers import HTTPRouteHandler
 
-from marketplace.accounts.models import User
+from marketplace.accounts.models import User, UserKind
 from marketplace.input_guard import MAX_JSON_DEPTH, json_too_deep
 from tests.support.deals import bearer
 
@@ -151,3 +151,17 @@ async def test_every_route_refuses_nul_in_query_and_deep_json_without_a_5xx(app,
                 if response.status_code != status:
                     failures.append((who, method, path, status, response.status_code))
     assert not failures, failures[:20]
+
+
+async def test_the_database_never_receives_unstorable_text_whoever_forgot_to_check(app, runtime, db) -> None:
+    """The last line (installed with the app): a statement carrying NUL or a lone surrogate is a 422, not a
+    PostgreSQL error (a 500) and not a NUL stored by SQLite."""
+    from marketplace.db import session_scope
+    from marketplace.errors import InvalidInput
+
+    for bad in ("nul\x00name", "lone \ud800 surrogate"):
+        with pytest.raises(InvalidInput):
+            async with session_scope(runtime.session_maker) as session:
+                session.add(User(email=f"{uuid.uuid4().hex}@example.test", password_hash="x", kind=UserKind.CREATOR,
+                                 full_name=bad))
+    assert await db.scalar(sa.select(sa.func.count()).select_from(User)) == 0
