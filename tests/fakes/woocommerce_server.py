@@ -151,13 +151,20 @@ class WooCommerceServer:
             batch, self.outbox = self.outbox, []
         if reverse:
             batch.reverse()
-        results = []
+        results: list[Any] = []
+        failed: list[Delivery] = []
         for delivery in batch:
             headers = dict(delivery.headers)
             if bad_signature and "X-WC-Webhook-Signature" in headers:
                 headers["X-WC-Webhook-Signature"] = sign(delivery.body, "not-the-secret")
             for _ in range(2 if duplicate else 1):
-                results.append((send or http_post)(delivery.url, headers, delivery.body))
+                result = (send or http_post)(delivery.url, headers, delivery.body)
+                results.append(result)
+                if isinstance(result, int) and not 200 <= result < 300:
+                    failed.append(delivery)
+        with self._lock:
+            # Like the platform: a delivery not answered 2xx is sent again later, the same payload and id.
+            self.outbox.extend(failed)
         return results
 
     # -- the API

@@ -18,6 +18,7 @@ from marketplace.stores.intake import Refused, base64_hmac, custom_signature, pa
 from marketplace.stores.shopify import ShopifyClient
 from marketplace.stores.tracking import tracking_link
 from marketplace.stores.vault import SecretBox, SecretUnreadable, derived_key, hint, masked
+from tests.fakes.shopify_server import ShopifyServer
 
 
 @pytest.mark.parametrize(("raw", "currency", "minor"), [
@@ -100,3 +101,21 @@ def test_shopify_throttle_waits_for_the_bucket_or_retry_after() -> None:
     assert ShopifyClient._throttle_wait(throttled) == pytest.approx(2.5)
     assert ShopifyClient._throttle_wait(_response(429, {}, {"Retry-After": "4"})) == 4.0
     assert ShopifyClient._throttle_wait(_response(200, {"data": {}})) is None
+
+
+def test_the_stand_in_sends_a_refused_delivery_again_with_the_same_id_and_payload() -> None:
+    shop = ShopifyServer()
+    shop.subscribe("orders/create", "http://receiver.local/hook")
+    shop.place_order(email="fan@example.com", total="10.00")
+    seen: list[tuple[str, bytes]] = []
+    answers = iter([500, 200])
+
+    def send(url: str, headers: dict[str, str], body: bytes) -> int:
+        seen.append((headers["X-Shopify-Webhook-Id"], body))
+        return next(answers)
+
+    assert shop.flush(send) == [500]
+    assert shop.flush(send) == [200]
+    assert shop.flush(send) == []
+    assert seen[0] == seen[1]
+    shop._httpd.server_close()
