@@ -155,6 +155,8 @@ async def test_progress_page_and_fragment_with_and_without_htmx(web, runtime, db
     assert "every 1s" not in done_fragment.text
     items = await db.scalar(sa.select(sa.func.count()).select_from(BulkJobItem).where(BulkJobItem.state == "done"))
     assert items == 1
+    jobs = await web.get("/brand/jobs")
+    assert jobs.status_code == 200 and "Approve drafts" in jobs.text and job_path in jobs.text
 
 
 async def test_a_job_whose_dispatch_was_lost_is_sent_again_and_finishes(client, runtime, queue, clock) -> None:
