@@ -1,0 +1,1 @@
+"""Sales: discount codes and tracking links per deal, order attribution, commission and reports."""
