@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -248,10 +248,3 @@ def parse_uuid(raw: str | None, field: str, errors: dict[str, str], message: str
         return None
 
 
-def merge_errors(*sources: Iterable[tuple[str, str]] | Mapping[str, str]) -> dict[str, str]:
-    merged: dict[str, str] = {}
-    for source in sources:
-        items = source.items() if isinstance(source, Mapping) else source
-        for key, value in items:
-            merged.setdefault(key, value)
-    return merged

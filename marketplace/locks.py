@@ -19,15 +19,6 @@ from marketplace.disputes.models import Dispute
 from marketplace.errors import NotFound
 
 
-async def lock_deal(session: AsyncSession, collaboration_id: UUID) -> Collaboration:
-    return await lock_collaboration(session, collaboration_id)
-
-
-async def lock_deal_and_hold(session: AsyncSession, collaboration_id: UUID) -> tuple[Collaboration, EscrowHold | None]:
-    collab = await lock_collaboration(session, collaboration_id)
-    return collab, await lock_hold(session, collaboration_id=collab.id)
-
-
 async def lock_deal_dispute_and_hold(session: AsyncSession, dispute_id: UUID
                                      ) -> tuple[Collaboration, Dispute, EscrowHold | None]:
     """A dispute's deal, the dispute and the deal's escrow hold, locked in that order (the dispute is found first

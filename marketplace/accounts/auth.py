@@ -58,8 +58,6 @@ class Actor:
     def is_admin(self) -> bool:
         return self.kind is UserKind.ADMIN
 
-    def has_brand_role(self, *roles: BrandRole) -> bool:
-        return self.is_brand and (not roles or self.brand_role in roles)
 
     def auth_is_recent(self, now: datetime, within: timedelta) -> bool:
         return self.authenticated_at is not None and now - self.authenticated_at <= within

@@ -12,7 +12,6 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from escrow.money import CURRENCY_EXPONENTS
 from marketplace.accounts.auth import Actor
 from marketplace.applications.models import Application, ApplicationStatus
 from marketplace.brands.models import Brand, BrandRole
@@ -275,14 +274,6 @@ class ApplicationService:
         )
         return [CreatorApplicationRow(a, g, n, acc, cid) for a, g, n, acc, cid in rows]
 
-    async def for_creator(self, actor: Actor | None, application_id: UUID) -> Application:
-        creator_id = creator_of(actor)
-        application = await self.session.scalar(
-            sa.select(Application).where(Application.id == application_id, Application.creator_id == creator_id)
-        )
-        if application is None:
-            raise NotFound("No such application.")
-        return application
 
     async def own_application(self, creator_id: UUID, gig_id: UUID) -> Application | None:
         return await self.session.scalar(
@@ -454,6 +445,3 @@ class ApplicationService:
         return ApplicantPage(items, cursor, gig.slots, taken)
 
 
-def counter_offer_minor(form: FormReader, name: str, currency: str) -> int | None:
-    """A counter-offer typed in major units ("45.00") in the gig's currency."""
-    return form.decimal_minor(name, exponent=CURRENCY_EXPONENTS.get(currency, 2), label="Counter-offer")

@@ -8,7 +8,7 @@ short word saying what it decided, which the job logs.
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -230,12 +230,6 @@ async def announce_brand_no_show(
     )
     log.info("collaboration %s: brand no-show announced (ship-by %s)", collab.id, ship_due.isoformat())
     return "announced"
-
-
-def grace_remaining(collab: Collaboration, now: datetime) -> timedelta | None:
-    """How long until the creator counts as ghosted (for pages); None when ghosting doesn't apply."""
-    at = ghost_at(collab)
-    return at - now if at is not None else None
 
 
 async def hold_for_admin(session: AsyncSession, collaboration_id: UUID, *, why: str, public_url: str) -> bool:

@@ -16,7 +16,8 @@ class DeadlineWatch(Base):
     """One row per collaboration: the earliest time the sweeper must look at it again (None: nothing pending).
 
     Kept in step with the collaboration by mapper events (``marketplace.deadlines.watch``, installed at start-up)
-    and moved on by the sweeper itself, so each sweep reads only the rows that are due through ``ix_deadline_watch_check_at``.
+    and moved on by the sweeper itself, so each sweep reads only the rows that are due through
+    ``ix_deadline_watch_check_at``.
     """
 
     __tablename__ = "deadline_watch"

@@ -205,11 +205,6 @@ def keep_live_final_due(c: Collaboration, now: datetime) -> bool:
     return at is not None and now >= at
 
 
-def keep_live_midpoint_due(c: Collaboration, now: datetime, midpoint_checked: bool) -> bool:
-    at, end = keep_live_midpoint_at(c), keep_live_end_at(c)
-    return at is not None and end is not None and not midpoint_checked and at <= now < end
-
-
 # --- the whole decision ---------------------------------------------------------------------------------------------
 
 

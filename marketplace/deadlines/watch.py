@@ -3,8 +3,8 @@ next look at it moves to the earliest moment anything could be due.
 
 Mapper events rather than a transition listener: besides every transition, a deal's creation and an admin's review
 flag move what is due, and listening on the model catches all of them without the deal flow knowing about the
-sweeper. ``install()`` registers them; ``marketplace.listeners.install_listeners`` calls it at start-up. Bulk Core updates of ``collaboration`` would bypass it; ``reconcile_watches`` (a periodic job) repairs
-rows that drifted.
+sweeper. ``install()`` registers them; ``marketplace.listeners.install_listeners`` calls it at start-up. Bulk Core
+updates of ``collaboration`` would bypass it; ``reconcile_watches`` (a periodic job) repairs rows that drifted.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from typing import Any
 
@@ -287,5 +287,3 @@ def next_cursor(filters: GigFilters, last: Any) -> str:
     return key.encode(value, last.id)
 
 
-def with_cursor(filters: GigFilters, cursor: str | None) -> GigFilters:
-    return replace(filters, cursor=cursor)

@@ -189,8 +189,3 @@ def join_creator_ranking(query: sa.Select[Any], creator_id: Any) -> sa.Select[An
     )
 
 
-def with_min_ranking(query: sa.Select[Any], min_score: float | None) -> sa.Select[Any]:
-    """Only creators whose stored proven reliability is at least `min_score` (0-1); None or 0 keeps everyone."""
-    if not min_score:
-        return query
-    return query.where(ReliabilityScore.ranking_score >= float(min_score))

@@ -68,9 +68,9 @@ def _imports(module: str, path: Path) -> set[str]:
 
 def _type_checking_only(tree: ast.Module, target: ast.AST) -> bool:
     for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            if any(child is target for body in node.body for child in ast.walk(body)):
-                return True
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) \
+                and any(child is target for body in node.body for child in ast.walk(body)):
+            return True
     return False
 
 
