@@ -39,7 +39,13 @@ from marketplace.runtime import build_runtime
 from marketplace.settings import Settings
 from tests.support import db as dbsupport
 
+#: PostPact's fee, as the default settings have it (escrow takes it explicitly).
+FEE_BPS = 800
 SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+
+
+def escrow(session: Any, clock: Any, listener: Any) -> EscrowService:
+    return EscrowService(session, now=clock.now(), listener=listener, platform_fee_bps=FEE_BPS)
 
 
 async def prepare(runtime: Any, deals: int) -> list[uuid.UUID]:
@@ -56,11 +62,12 @@ async def prepare(runtime: Any, deals: int) -> list[uuid.UUID]:
     provider = SimulatedProvider(runtime.session_maker)
     listener = NullListener()
     clock = SystemClock()
-    executor = ProviderCallExecutor(runtime.session_maker, provider, lambda _s: listener, clock)
+    executor = ProviderCallExecutor(runtime.session_maker, provider, lambda _s: listener, clock,
+                                    platform_fee_bps=runtime.settings.app.platform_fee_bps)
     ids = []
     for creator in creators:
         async with runtime.session_maker() as s, s.begin():
-            svc = EscrowService(s, now=clock.now(), listener=listener)
+            svc = escrow(s, clock, listener)
             _account, call = await svc.request_payout_account(creator.creator_id, email=creator.email, country=None,
                                                              provider="simulated")
         await executor.execute(call.id)
@@ -68,18 +75,18 @@ async def prepare(runtime: Any, deals: int) -> list[uuid.UUID]:
             ref = await s.scalar(sa.text("SELECT account_ref FROM payout_account WHERE creator_id = :c"),
                                  {"c": creator.creator_id})
             update = await provider.complete_onboarding(s, ref)
-            await EscrowService(s, now=clock.now(), listener=listener).apply_payout_account(update)
+            await escrow(s, clock, listener).apply_payout_account(update)
     for n in range(deals):
         deal = await make_deal(runtime, CollabState.SIGNED, brand=brand, creator=creators[n % len(creators)],
                                fee_amount=10_000 + n)
         async with runtime.session_maker() as s, s.begin():
-            call = await EscrowService(s, now=clock.now(), listener=listener).start_funding(
+            call = await escrow(s, clock, listener).start_funding(
                 FundingRequest(deal.id, brand.brand_id, deal.creator.creator_id, 10_000 + n, "USD"), return_url="/")
         await executor.execute(call.id)
         async with runtime.session_maker() as s, s.begin():
             hold = await s.scalar(sa.select(EscrowHold).where(EscrowHold.collaboration_id == deal.id))
             funding = await provider.settle_funding(s, hold.funding_ref, succeed=True)
-            await EscrowService(s, now=clock.now(), listener=listener).apply_funding(funding)
+            await escrow(s, clock, listener).apply_funding(funding)
         ids.append(deal.id)
     return ids
 
@@ -115,7 +122,8 @@ async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int) -> float
     provider = SimulatedProvider(runtime.session_maker)
     listener = NullListener()
     clock = SystemClock()
-    executor = ProviderCallExecutor(runtime.session_maker, provider, lambda _s: listener, clock)
+    executor = ProviderCallExecutor(runtime.session_maker, provider, lambda _s: listener, clock,
+                                    platform_fee_bps=runtime.settings.app.platform_fee_bps)
     queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
     for collaboration_id in ids:
         queue.put_nowait(collaboration_id)
@@ -124,7 +132,7 @@ async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int) -> float
         while not queue.empty():
             collaboration_id = queue.get_nowait()
             async with runtime.session_maker() as s, s.begin():
-                call = await EscrowService(s, now=clock.now(), listener=listener).request_release(collaboration_id)
+                call = await escrow(s, clock, listener).request_release(collaboration_id)
                 call_id = call.id
             outcome = await executor.execute(call_id)
             assert outcome == "done", outcome
