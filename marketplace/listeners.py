@@ -12,6 +12,7 @@ from marketplace.collaborations.notices import DealNoticesListener
 from marketplace.deadlines import watch
 from marketplace.payments.listener import PaymentsListener
 from marketplace.reliability.outcomes import ReputationListener
+from marketplace.sales.services import SalesListener
 from marketplace.settings import Settings
 from marketplace.stores.seeding import SeedingListener
 from marketplace.verification.listener import VerificationListener
@@ -24,6 +25,7 @@ def default_listeners(settings: Settings) -> list[transition.TransitionListener]
         ReputationListener(),
         PaymentsListener(settings),
         SeedingListener(),
+        SalesListener(),
         VerificationListener(),
         DealNoticesListener(public_url=settings.app.public_url),
     ]

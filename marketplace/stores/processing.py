@@ -17,6 +17,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.services import DealService
 from marketplace.collaborations.states import CollabState, Party, TransitionActor
 from marketplace.errors import PostPactError
+from marketplace.sales.services import attribute_delivery
 from marketplace.settings import Settings
 from marketplace.stores.catalog import mark_product_deleted, parse_time, to_minor, upsert_products
 from marketplace.stores.models import (
@@ -62,6 +63,7 @@ class DeliveryProcessor:
         try:
             async with self.session.begin_nested():
                 outcome = await self.apply(store, delivery.topic, delivery.payload)
+                await attribute_delivery(self.session, store, delivery.topic, delivery.payload, self.clock.now())
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # A body we can't read never gets better by retrying: record why and move on.
             outcome = f"unreadable {delivery.topic}: {type(exc).__name__}: {exc}"
