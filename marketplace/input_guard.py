@@ -1,8 +1,9 @@
 """Request input no handler should ever see, refused in one place before any handler runs: JSON nested too deep to
 decode safely, JSON sent to the API under another content type, money in JSON that isn't integer minor units and an
 upper-case currency, and text no database column can take (NUL, which PostgreSQL refuses, unpaired surrogates, bytes
-that aren't UTF-8) in the path, query parameters and JSON strings. Form fields are checked where they are read
-(``marketplace.forms.FormReader``), so a form is shown again with the message beside the field."""
+that aren't UTF-8) in the path and query parameters. Form fields are checked where they are read
+(``marketplace.forms.FormReader``, so a form comes back with the message beside the field) and JSON strings by each
+handler's rules; ``refuse_unstorable_text`` stops any that slip through before the database."""
 
 from __future__ import annotations
 
@@ -59,21 +60,6 @@ def _sentence(problem: str) -> str:
     return problem[:1].upper() + problem[1:]
 
 
-def _text_problems(value: Any, where: str, found: dict[str, str]) -> None:
-    """Every string (keys too) in a decoded document; ``where`` is the field path the problem body names."""
-    if isinstance(value, str):
-        problem = text_problem(value)
-        if problem:
-            found.setdefault(where or "body", f"{_sentence(problem)}.")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _text_problems(key, where or "body", found)
-            _text_problems(item, f"{where}.{key}" if where else str(key), found)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            _text_problems(item, f"{where}[{index}]", found)
-
-
 def _money_problems(value: Any, where: str, found: dict[str, str]) -> None:
     """The API's money is ``{"amount": <integer minor units>, "currency": "USD"}`` everywhere. Litestar's decoding
     would turn ``"100"`` into 100 and the services upper-case ``"usd"``: both are refused here instead, so a client
@@ -120,8 +106,9 @@ def json_problems(body: bytes, *, api: bool = False) -> dict[str, str]:
         document = msgspec.json.decode(body)
     except msgspec.DecodeError:
         return {}  # malformed JSON: the handler's own decoding answers it with a 400 naming the problem
+    # Strings with NUL are left to the handler's own rules, which name the field as its clients know it; whatever
+    # slips through is stopped before the database (refuse_unstorable_text).
     found: dict[str, str] = {}
-    _text_problems(document, "", found)
     if api:
         _money_problems(document, "", found)
     return found
