@@ -44,6 +44,38 @@ def valid_http_url(value: str) -> bool:
     return parsed.scheme in {"http", "https"} and bool(parsed.netloc) and " " not in value and len(value) <= 2000
 
 
+#: Longest free-text reason and link the deal and dispute forms take.
+REASON_MAX = 2_000
+URL_MAX = 2_000
+
+
+def clean_text(errors: dict[str, str], name: str, value: str | None, *, label: str, max_length: int,
+               required: bool = False, min_length: int = 0, too_short: str = "") -> str:
+    """Trimmed text, or a message in ``errors``: characters no database stores (``text_problem``), missing, too
+    short (``too_short`` says why it matters) or too long - so odd input is a field error, never a 500."""
+    text = (value or "").strip()
+    if text_problem(text):
+        errors.setdefault(name, f"{label} contains characters that aren't allowed.")
+        return ""
+    if required and not text:
+        errors.setdefault(name, f"{label} is required.")
+    elif len(text) > max_length:
+        errors.setdefault(name, f"{label} must be at most {max_length:,} characters.")
+    elif text and len(text) < min_length:
+        errors.setdefault(name, f"{label} must be at least {min_length} characters{too_short}.")
+    return text
+
+
+def clean_url(errors: dict[str, str], name: str, value: str | None, *, label: str, required: bool) -> str | None:
+    text = clean_text(errors, name, value, label=label, max_length=URL_MAX, required=required)
+    if name in errors or not text:
+        return None
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) or not valid_http_url(text):
+        errors.setdefault(name, f"{label} must be a full web address starting with https://")
+        return None
+    return text
+
+
 class FormReader:
     """``f = FormReader(form); email = f.email("email"); if f.errors: ...`` — one place for parse rules."""
 

@@ -16,7 +16,6 @@ from marketplace.brands.models import Brand
 from marketplace.clock import Clock
 from marketplace.collaborations import uploads
 from marketplace.collaborations.due_dates import recompute_due_dates
-from marketplace.collaborations.inputs import REASON_MAX, URL_MAX, clean_text, clean_url
 from marketplace.collaborations.models import (
     Collaboration,
     CollaborationEvent,
@@ -30,6 +29,7 @@ from marketplace.collaborations.terms import DeliverableTerms, Terms
 from marketplace.collaborations.transition import Change, lock_collaboration, transition
 from marketplace.creators.models import Creator, ShippingAddress, SocialAccount
 from marketplace.errors import Conflict, InvalidInput
+from marketplace.forms import REASON_MAX, URL_MAX, clean_text, clean_url
 from marketplace.gigs.models import Deliverable, Gig
 from marketplace.settings import Settings
 from marketplace.verification.posts import InvalidPostUrl, Platform, parse_post_url

@@ -45,6 +45,7 @@ from marketplace.disputes.models import (
     Outcome,
 )
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.forms import clean_text
 from marketplace.notifications.services import admin_user_ids, brand_user_ids, creator_user_id, notify
 from marketplace.payments import hooks
 from marketplace.settings import Settings
@@ -101,14 +102,9 @@ async def _store_files(session: AsyncSession, settings: Settings, dispute: Dispu
 
 
 def check_text(errors: dict[str, str], field: str, value: str, *, label: str, minimum: int, maximum: int) -> str:
-    value = value.strip()
-    if not value:
-        errors[field] = f"{label} is required."
-    elif len(value) < minimum:
-        errors[field] = f"{label} must be at least {minimum} characters: say what happened."
-    elif len(value) > maximum:
-        errors[field] = f"{label} must be at most {maximum} characters."
-    return value
+    """A statement, note or rationale: required, and long enough to say what happened."""
+    return clean_text(errors, field, value, label=label, max_length=maximum, required=True, min_length=minimum,
+                      too_short=": say what happened")
 
 
 # --- parties ------------------------------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from marketplace.collaborations.inputs import clean_text, clean_url
 from marketplace.collaborations.uploads import (
     GIF,
     HEIC,
@@ -20,6 +19,7 @@ from marketplace.collaborations.uploads import (
     sniff_media_type,
 )
 from marketplace.errors import NotFound
+from marketplace.forms import clean_text, clean_url
 from tests.support.deals import PNG_BYTES
 
 
