@@ -102,15 +102,16 @@ def query_problems(raw_query: bytes, path: str) -> dict[str, str]:
 def json_problems(body: bytes, *, api: bool = False) -> dict[str, str]:
     if json_too_deep(body):
         raise InputRefused(status_code=400, detail=f"The JSON body is nested more than {MAX_JSON_DEPTH} levels deep.")
+    # Strings with NUL are left to the handler's own rules, which name the field as its clients know it; whatever
+    # slips through is stopped before the database (refuse_unstorable_text).
+    if not api:
+        return {}
     try:
         document = msgspec.json.decode(body)
     except msgspec.DecodeError:
         return {}  # malformed JSON: the handler's own decoding answers it with a 400 naming the problem
-    # Strings with NUL are left to the handler's own rules, which name the field as its clients know it; whatever
-    # slips through is stopped before the database (refuse_unstorable_text).
     found: dict[str, str] = {}
-    if api:
-        _money_problems(document, "", found)
+    _money_problems(document, "", found)
     return found
 
 
