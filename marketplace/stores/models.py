@@ -70,7 +70,9 @@ class StoreProduct(AuditBase):
     #: The store's own updated time of what we hold: an older webhook never overwrites a newer state.
     source_updated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
-    __table_args__ = (sa.UniqueConstraint("store_id", "external_id", name="uq_store_product_external"),)
+    #: external_id first: a sync looks a page of ids up with ``external_id IN (...)``, which this index serves
+    #: whatever the planner guesses about how many rows a store has.
+    __table_args__ = (sa.UniqueConstraint("external_id", "store_id", name="uq_store_product_external"),)
 
 
 class StoreVariant(AuditBase):
@@ -92,7 +94,9 @@ class StoreVariant(AuditBase):
     #: The brand typed the cost: catalog syncs keep it.
     cost_edited: Mapped[bool] = mapped_column(default=False)
 
-    __table_args__ = (sa.UniqueConstraint("store_id", "external_id", name="uq_store_variant_external"),)
+    #: external_id first: a sync looks a page of ids up with ``external_id IN (...)``, which this index serves
+    #: whatever the planner guesses about how many rows a store has.
+    __table_args__ = (sa.UniqueConstraint("external_id", "store_id", name="uq_store_variant_external"),)
 
 
 class StoreWebhookDelivery(AuditBase):

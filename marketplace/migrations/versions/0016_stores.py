@@ -134,7 +134,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_store_product")),
-        sa.UniqueConstraint("store_id", "external_id", name="uq_store_product_external"),
+        sa.UniqueConstraint("external_id", "store_id", name="uq_store_product_external"),
     )
     op.create_table(
         "store_webhook_delivery",
@@ -191,7 +191,7 @@ def upgrade() -> None:
             ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_store_variant")),
-        sa.UniqueConstraint("store_id", "external_id", name="uq_store_variant_external"),
+        sa.UniqueConstraint("external_id", "store_id", name="uq_store_variant_external"),
     )
     with op.batch_alter_table("store_variant", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_store_variant_product_id"), ["product_id"], unique=False)
