@@ -1,0 +1,241 @@
+"""Sales pages (brand report with chart and CSV, creator's codes and commission, a code entered by hand) and the
+sales API; the tracking redirect lives in marketplace.sales.links."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.auth import Actor
+from marketplace.accounts.guards import brand_member, creator_only, signed_in
+from marketplace.csvfiles import attachment_headers, csv_bytes
+from marketplace.errors import InvalidInput, NotFound
+from marketplace.gigs.models import Gig
+from marketplace.gigs.schemas import MoneyOut
+from marketplace.sales.charts import gmv_chart
+from marketplace.sales.links import TrackingLinks
+from marketplace.sales.models import DealTracking, SaleAttribution
+from marketplace.sales.reports import BrandReport, brand_report, statements
+from marketplace.sales.schemas import (
+    CodeIn,
+    ReportOut,
+    SalesOut,
+    SalesTotalOut,
+    StatementOut,
+    TrackingOut,
+    report_out,
+    sale_out,
+    statement_out,
+    tracking_out,
+)
+from marketplace.sales.services import record_manual_code, tracking_for
+from marketplace.stores.models import StoreOrder
+from marketplace.stores.schemas import problem_specs
+from marketplace.web import PageController, flash, redirect, render, runtime_of
+
+CSV_HEADER = ["creator", "currency", "deals", "clicks", "orders", "gmv", "conversion", "aov", "commission", "fee",
+              "product_cost", "postpact_fee", "total_cost", "roi"]
+
+
+def date_range(raw_from: str | None, raw_to: str | None, today: date) -> tuple[datetime, datetime]:
+    """``from``/``to`` as ISO dates (``to`` inclusive); the last 30 days by default. Bad values are 422 per field."""
+    errors: dict[str, str] = {}
+    parsed: dict[str, date] = {}
+    for name, raw in (("from", raw_from), ("to", raw_to)):
+        if raw:
+            try:
+                parsed[name] = date.fromisoformat(raw)
+            except ValueError:
+                errors[name] = "A date as YYYY-MM-DD."
+    end = parsed.get("to", today)
+    start = parsed.get("from", end - timedelta(days=29))
+    if not errors and start > end:
+        errors["from"] = "Must be on or before 'to'."
+    if not errors and (end - start).days > 3_660:
+        errors["from"] = "At most ten years at once."
+    if errors:
+        raise InvalidInput(errors)
+    return (datetime.combine(start, datetime.min.time(), UTC),
+            datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC))
+
+
+def _uuid_param(name: str, raw: str | None) -> UUID | None:
+    try:
+        return UUID(raw) if raw else None
+    except ValueError as exc:
+        raise InvalidInput({name: "Not an id."}) from exc
+
+
+async def _own_gig(session: AsyncSession, actor: Actor, gig_id: UUID | None) -> Gig | None:
+    if gig_id is None:
+        return None
+    gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id))
+    if gig is None:
+        raise NotFound("No such gig.")
+    return gig
+
+
+async def _report(request: Request[Any, Any, Any], session: AsyncSession, *, raw_from: str | None,
+                  raw_to: str | None, gig_id: UUID | None) -> BrandReport:
+    runtime = runtime_of(request)
+    actor: Actor = request.user
+    start, end = date_range(raw_from, raw_to, runtime.clock.now().date())
+    await _own_gig(session, actor, gig_id)
+    assert actor.brand_id is not None
+    return await brand_report(session, actor.brand_id, start, end, fee_bps=runtime.settings.app.platform_fee_bps,
+                              gig_id=gig_id)
+
+
+# --- pages ----------------------------------------------------------------------------------------------------------
+
+
+class BrandSalesPages(PageController):
+    path = "/brand/sales"
+    guards = [brand_member()]
+
+    @get("/", name="brand_sales")
+    async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        params = request.query_params
+        form = {"from": params.get("from") or "", "to": params.get("to") or "", "gig_id": params.get("gig_id") or ""}
+        try:
+            report = await _report(request, db_session, raw_from=form["from"], raw_to=form["to"],
+                                   gig_id=_uuid_param("gig_id", form["gig_id"]))
+        except InvalidInput as exc:
+            return render(request, "sales/brand.html", {"report": None, "form": form, "errors": exc.errors,
+                                                        "gigs": [], "deals": []}, status_code=422)
+        actor: Actor = request.user
+        gigs = (await db_session.execute(sa.select(Gig.id, Gig.title).where(Gig.brand_id == actor.brand_id)
+                                         .order_by(Gig.created_at.desc()).limit(200))).all()
+        deals = (await db_session.scalars(sa.select(DealTracking).where(DealTracking.brand_id == actor.brand_id)
+                                          .order_by(DealTracking.created_at.desc()).limit(100))).all()
+        return render(request, "sales/brand.html", {
+            "report": report, "form": form, "errors": {}, "gigs": gigs, "deals": deals,
+            "chart": gmv_chart(report.series), "public_url": runtime_of(request).settings.app.public_url},
+            block="report")
+
+    @get("/report.csv", name="brand_sales_csv")
+    async def csv(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        params = request.query_params
+        report = await _report(request, db_session, raw_from=params.get("from"), raw_to=params.get("to"),
+                               gig_id=_uuid_param("gig_id", params.get("gig_id")))
+        rows = [[f.label, f.currency, f.deals, f.clicks, f.orders, f.gmv,
+                 "" if f.conversion is None else f"{f.conversion:.4f}", "" if f.aov is None else f.aov,
+                 f.commission, f.fee, f.product_cost, f.postpact_fee, f.total_cost,
+                 "" if f.roi is None else f"{f.roi:.4f}"] for f in [*report.by_creator, *report.totals]]
+        return Response(csv_bytes(CSV_HEADER, rows), media_type="text/csv; charset=utf-8",
+                        headers=attachment_headers(f"sales-{report.start:%Y%m%d}-{report.end:%Y%m%d}.csv"))
+
+    @post("/deals/{collab_id:uuid}/code", guards=[brand_member()])
+    async def manual_code(self, request: Request[Any, Any, Any], collab_id: FromPath[UUID],
+                          db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        form = await request.form()
+        try:
+            tracking = await record_manual_code(db_session, request.user, collab_id, str(form.get("code") or ""),
+                                                runtime_of(request).clock.now())
+        except InvalidInput as exc:
+            flash(request, "; ".join(exc.errors.values()), "error")
+            return redirect(request, "/brand/sales")
+        flash(request, f"Code {tracking.code} recorded: orders carrying it count from now on.")
+        return redirect(request, "/brand/sales")
+
+
+class CreatorSalesPages(PageController):
+    path = "/creator/sales"
+    guards = [creator_only]
+
+    @get("/", name="creator_sales")
+    async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        actor: Actor = request.user
+        trackings = (await db_session.scalars(sa.select(DealTracking).where(
+            DealTracking.creator_id == actor.creator_id).order_by(DealTracking.created_at.desc()))).all()
+        sales = (await db_session.execute(
+            sa.select(SaleAttribution, StoreOrder.name)
+            .join(StoreOrder, StoreOrder.id == SaleAttribution.store_order_id)
+            .where(SaleAttribution.creator_id == actor.creator_id)
+            .order_by(SaleAttribution.placed_at.desc()).limit(200))).all()
+        return render(request, "sales/creator.html", {
+            "trackings": trackings, "sales": sales, "statements": await statements(
+                db_session, creator_id=actor.creator_id),
+            "public_url": runtime_of(request).settings.app.public_url})
+
+
+# --- JSON API -------------------------------------------------------------------------------------------------------
+
+
+class SalesApi(Controller):
+    path = "/api/v1"
+    tags = ["sales"]
+
+    @get("/collaborations/{collab_id:uuid}/tracking", summary="A deal's discount code and tracking link",
+         guards=[signed_in], responses=problem_specs(401, 404))
+    async def tracking(self, request: Request[Any, Any, Any], collab_id: FromPath[UUID],
+                       db_session: NamedDependency[AsyncSession]) -> TrackingOut:
+        _, tracking = await tracking_for(db_session, request.user, collab_id)
+        return tracking_out(collab_id, tracking, runtime_of(request).settings.app.public_url)
+
+    @post("/collaborations/{collab_id:uuid}/tracking/code", summary="Record a code the brand created by hand",
+          status_code=200, guards=[brand_member()], responses=problem_specs(400, 401, 403, 404, 422))
+    async def manual_code(self, request: Request[Any, Any, Any], collab_id: FromPath[UUID], data: JSONBody[CodeIn],
+                          db_session: NamedDependency[AsyncSession]) -> TrackingOut:
+        tracking = await record_manual_code(db_session, request.user, collab_id, data.code,
+                                            runtime_of(request).clock.now())
+        return tracking_out(collab_id, tracking, runtime_of(request).settings.app.public_url)
+
+    @get("/collaborations/{collab_id:uuid}/sales",
+         summary="A deal's orders: attribution reason, commission and its state, totals",
+         guards=[signed_in], responses=problem_specs(401, 404))
+    async def sales(self, request: Request[Any, Any, Any], collab_id: FromPath[UUID],
+                    db_session: NamedDependency[AsyncSession]) -> SalesOut:
+        await tracking_for(db_session, request.user, collab_id)  # 404 unless the actor's deal
+        rows = (await db_session.execute(
+            sa.select(SaleAttribution, StoreOrder.name)
+            .join(StoreOrder, StoreOrder.id == SaleAttribution.store_order_id)
+            .where(SaleAttribution.collaboration_id == collab_id).order_by(SaleAttribution.placed_at))).all()
+        totals: dict[str, list[int]] = {}
+        for row, _ in rows:
+            t = totals.setdefault(row.currency, [0, 0, 0])
+            t[0], t[1], t[2] = t[0] + 1, t[1] + row.base_amount, t[2] + row.commission_amount
+        return SalesOut(collab_id, [sale_out(row, name) for row, name in rows], [
+            SalesTotalOut(n, MoneyOut(gmv, c), MoneyOut(com, c)) for c, (n, gmv, com) in sorted(totals.items())])
+
+    @get("/reports/creators", summary="Sales, cost and ROI per creator over a date range (from/to: YYYY-MM-DD)",
+         guards=[brand_member()], responses=problem_specs(401, 403, 404, 422))
+    async def creators_report(self, request: Request[Any, Any, Any],
+                              db_session: NamedDependency[AsyncSession]) -> ReportOut:
+        params = request.query_params
+        report = await _report(request, db_session, raw_from=params.get("from"), raw_to=params.get("to"),
+                               gig_id=_uuid_param("gig_id", params.get("gig_id")))
+        return report_out(report, report.by_creator)
+
+    @get("/gigs/{gig_id:uuid}/report", summary="A gig's sales, cost and ROI per creator (from/to: YYYY-MM-DD)",
+         guards=[brand_member()], responses=problem_specs(401, 403, 404, 422))
+    async def gig_report(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
+                         db_session: NamedDependency[AsyncSession]) -> ReportOut:
+        params = request.query_params
+        report = await _report(request, db_session, raw_from=params.get("from"), raw_to=params.get("to"),
+                               gig_id=gig_id)
+        return report_out(report, report.by_creator)
+
+    @get("/commission/statements",
+         summary="Commission balances: pending, approved, paid, carried negative balance, next payable date",
+         guards=[signed_in], responses=problem_specs(401, 403))
+    async def commission_statements(self, request: Request[Any, Any, Any],
+                                    db_session: NamedDependency[AsyncSession]) -> list[StatementOut]:
+        actor: Actor = request.user
+        if actor.is_brand:
+            found = await statements(db_session, brand_id=actor.brand_id)
+        elif actor.is_creator:
+            found = await statements(db_session, creator_id=actor.creator_id)
+        else:
+            found = []
+        return [statement_out(s) for s in found]
+
+
+ROUTES = [BrandSalesPages, CreatorSalesPages, SalesApi, TrackingLinks]

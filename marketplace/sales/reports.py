@@ -1,0 +1,203 @@
+"""Sales figures: each number people see is computed by one function here, for pages, CSV and the API alike.
+
+The brand report reads four statements whatever its size (deals with their costs, orders, clicks, GMV by day) and
+adds up in Python per creator, per gig and for the whole brand.
+
+Definitions: GMV = attributed merchandise after discounts, refunds and cancellations, without tax, shipping and gift
+cards (the commission base); orders = attributed orders not cancelled or fully refunded; clicks = distinct visitors
+per day on the deals' links; costs count the deals signed in the range (fee + product cost + commission + PostPact
+fee); ROI = GMV / total cost.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from escrow.money import basis_points
+from marketplace.clock import as_utc
+from marketplace.collaborations.models import Collaboration
+from marketplace.creators.models import Creator
+from marketplace.gigs.models import Gig
+from marketplace.sales.commission import Balance, Line, balance
+from marketplace.sales.models import CommissionState, DealTracking, LinkClick, SaleAttribution
+from marketplace.stores.models import SeedingOrder, StoreVariant
+
+_COUNTED = (CommissionState.PENDING, CommissionState.APPROVED, CommissionState.PAID)
+
+
+# -- one function per figure ----------------------------------------------------------------------------------------
+
+def platform_fee(fee: int, fee_bps: int) -> int:
+    return basis_points(fee, fee_bps)
+
+
+def total_cost(*, fee: int, product_cost: int, commission: int, postpact_fee: int) -> int:
+    return fee + product_cost + commission + postpact_fee
+
+
+def conversion_rate(orders: int, clicks: int) -> float | None:
+    return orders / clicks if clicks else None
+
+
+def average_order_value(gmv: int, orders: int) -> int | None:
+    return gmv // orders if orders else None
+
+
+def roi(gmv: int, cost: int) -> float | None:
+    return gmv / cost if cost else None
+
+
+@dataclass
+class Figures:
+    key: str
+    label: str
+    currency: str
+    deals: int = 0
+    clicks: int = 0
+    orders: int = 0
+    gmv: int = 0
+    commission: int = 0
+    fee: int = 0
+    product_cost: int = 0
+    postpact_fee: int = 0
+
+    @property
+    def total_cost(self) -> int:
+        return total_cost(fee=self.fee, product_cost=self.product_cost, commission=self.commission,
+                          postpact_fee=self.postpact_fee)
+
+    @property
+    def conversion(self) -> float | None:
+        return conversion_rate(self.orders, self.clicks)
+
+    @property
+    def aov(self) -> int | None:
+        return average_order_value(self.gmv, self.orders)
+
+    @property
+    def roi(self) -> float | None:
+        return roi(self.gmv, self.total_cost)
+
+    def add(self, other: Figures) -> None:
+        for name in ("deals", "clicks", "orders", "gmv", "commission", "fee", "product_cost", "postpact_fee"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class BrandReport:
+    start: datetime
+    end: datetime
+    by_creator: list[Figures]
+    by_gig: list[Figures]
+    totals: list[Figures]
+    #: (day, currency, GMV) in day order, for the chart.
+    series: list[tuple[date, str, int]] = field(default_factory=list)
+
+
+async def brand_report(session: AsyncSession, brand_id: UUID, start: datetime, end: datetime, *, fee_bps: int,
+                       gig_id: UUID | None = None, creator_id: UUID | None = None) -> BrandReport:
+    """Sales and costs of a brand's deals over [start, end), in exactly four statements."""
+    deal_filter = [Collaboration.brand_id == brand_id]
+    sale_filter = [SaleAttribution.brand_id == brand_id, SaleAttribution.collaboration_id.is_not(None),
+                   SaleAttribution.placed_at >= start, SaleAttribution.placed_at < end]
+    if gig_id is not None:
+        deal_filter.append(Collaboration.gig_id == gig_id)
+        sale_filter.append(SaleAttribution.gig_id == gig_id)
+    if creator_id is not None:
+        deal_filter.append(Collaboration.creator_id == creator_id)
+        sale_filter.append(SaleAttribution.creator_id == creator_id)
+    deals = (await session.execute(
+        sa.select(Collaboration.id, Collaboration.creator_id, Collaboration.gig_id, Collaboration.currency,
+                  Collaboration.fee_amount, Collaboration.signed_at, Collaboration.product_included,
+                  Creator.display_name, Gig.title, Gig.product_retail_value, StoreVariant.cost_amount)
+        .join(Creator, Creator.id == Collaboration.creator_id).join(Gig, Gig.id == Collaboration.gig_id)
+        .outerjoin(SeedingOrder, SeedingOrder.collaboration_id == Collaboration.id)
+        .outerjoin(StoreVariant, StoreVariant.id == SeedingOrder.variant_id)
+        .where(*deal_filter, Collaboration.signed_at.is_not(None)))).all()
+    sales = {row.collaboration_id: row for row in (await session.execute(
+        sa.select(SaleAttribution.collaboration_id,
+                  sa.func.count().filter(SaleAttribution.state.in_(_COUNTED), SaleAttribution.base_amount > 0)
+                  .label("orders"),
+                  sa.func.coalesce(sa.func.sum(SaleAttribution.base_amount), 0).label("gmv"),
+                  sa.func.coalesce(sa.func.sum(SaleAttribution.commission_amount), 0).label("commission"))
+        .where(*sale_filter).group_by(SaleAttribution.collaboration_id))).all()}
+    clicks = dict((await session.execute(
+        sa.select(DealTracking.collaboration_id, sa.func.count(sa.distinct(LinkClick.visitor)))
+        .join(LinkClick, LinkClick.tracking_id == DealTracking.id)
+        .where(DealTracking.brand_id == brand_id, LinkClick.clicked_at >= start, LinkClick.clicked_at < end,
+               *([DealTracking.gig_id == gig_id] if gig_id else []),
+               *([DealTracking.creator_id == creator_id] if creator_id else []))
+        .group_by(DealTracking.collaboration_id))).all())
+    day = sa.func.date(SaleAttribution.placed_at)
+    series = [(d if isinstance(d, date) else date.fromisoformat(str(d)), currency, int(gmv)) for d, currency, gmv in
+              (await session.execute(sa.select(day, SaleAttribution.currency, sa.func.sum(SaleAttribution.base_amount))
+                                     .where(*sale_filter).group_by(day, SaleAttribution.currency)
+                                     .order_by(day))).all()]
+    per_deal = []
+    for d in deals:
+        sale = sales.get(d.id)
+        in_range = d.signed_at is not None and start <= as_utc(d.signed_at) < end
+        fee = d.fee_amount if in_range else 0
+        product = (d.cost_amount if d.cost_amount is not None else d.product_retail_value) \
+            if in_range and d.product_included else 0
+        figures = Figures("", "", d.currency, deals=1 if in_range else 0, clicks=int(clicks.get(d.id, 0)),
+                          orders=int(sale.orders) if sale else 0, gmv=int(sale.gmv) if sale else 0,
+                          commission=int(sale.commission) if sale else 0, fee=fee, product_cost=product,
+                          postpact_fee=platform_fee(fee, fee_bps))
+        per_deal.append((d, figures))
+    return BrandReport(start, end, by_creator=_group(per_deal, lambda d: (str(d.creator_id), d.display_name)),
+                       by_gig=_group(per_deal, lambda d: (str(d.gig_id), d.title)),
+                       totals=_group(per_deal, lambda d: ("brand", "All creators")), series=series)
+
+
+def _group(per_deal: Iterable[tuple[sa.Row[tuple[object, ...]], Figures]], key_of: object) -> list[Figures]:
+    groups: dict[tuple[str, str], Figures] = {}
+    for deal, figures in per_deal:
+        key, label = key_of(deal)  # type: ignore[operator]
+        group = groups.setdefault((key, figures.currency), Figures(key, label, figures.currency))
+        group.add(figures)
+    return sorted(groups.values(), key=lambda f: (-f.gmv, f.label))
+
+
+# -- commission statements ------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Statement:
+    """One creator's commission with one brand in one currency."""
+
+    brand_id: UUID
+    creator_id: UUID
+    currency: str
+    balance: Balance
+    #: The next date some pending commission becomes payable.
+    next_payable_at: datetime | None
+
+
+async def statements(session: AsyncSession, *, brand_id: UUID | None = None,
+                     creator_id: UUID | None = None) -> list[Statement]:
+    """Balances per (brand, creator, currency), scoped to a brand or a creator (one statement)."""
+    scope = [SaleAttribution.collaboration_id.is_not(None)]
+    if brand_id is not None:
+        scope.append(SaleAttribution.brand_id == brand_id)
+    if creator_id is not None:
+        scope.append(SaleAttribution.creator_id == creator_id)
+    rows = (await session.execute(sa.select(
+        SaleAttribution.brand_id, SaleAttribution.creator_id, SaleAttribution.currency, SaleAttribution.state,
+        SaleAttribution.commission_amount, SaleAttribution.paid_amount, SaleAttribution.payable_at).where(*scope)))
+    lines: dict[tuple[UUID, UUID, str], list[Line]] = defaultdict(list)
+    next_due: dict[tuple[UUID, UUID, str], datetime] = {}
+    for b, c, currency, state, amount, paid, payable in rows:
+        key = (b, c, currency)
+        lines[key].append(Line(CommissionState(state), amount, paid))
+        if state == CommissionState.PENDING and payable is not None:
+            due = as_utc(payable)
+            next_due[key] = min(next_due.get(key, due), due)
+    return [Statement(b, c, cur, balance(ls), next_due.get((b, c, cur))) for (b, c, cur), ls in sorted(
+        lines.items(), key=lambda item: (str(item[0][0]), str(item[0][1]), item[0][2]))]

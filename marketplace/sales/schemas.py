@@ -1,0 +1,141 @@
+"""JSON shapes of the sales API: tracking, a deal's sales, creator and gig reports, commission statements."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from uuid import UUID
+
+import msgspec
+
+from marketplace.gigs.schemas import MoneyOut
+from marketplace.sales.models import DealTracking, SaleAttribution
+from marketplace.sales.reports import BrandReport, Figures, Statement
+
+
+def money(amount: int | None, currency: str) -> MoneyOut | None:
+    return MoneyOut(amount, currency) if amount is not None else None
+
+
+class TrackingOut(msgspec.Struct):
+    collaboration_id: UUID
+    #: None until the deal is signed.
+    code: str | None
+    #: pending, created, manual or blocked.
+    code_status: str | None
+    message: str
+    #: The tracking link (302 to the landing page with UTM parameters and the code applied on Shopify).
+    link: str | None
+    valid_from: datetime | None
+    valid_until: datetime | None
+
+
+def tracking_out(collab_id: UUID, tracking: DealTracking | None, public_url: str) -> TrackingOut:
+    if tracking is None:
+        return TrackingOut(collab_id, None, None, "The deal gets its code and link when it is signed.", None, None,
+                           None)
+    return TrackingOut(collab_id, tracking.code, tracking.code_status.value, tracking.message,
+                       f"{public_url.rstrip('/')}/r/{tracking.slug}", tracking.valid_from, tracking.valid_until)
+
+
+class CodeIn(msgspec.Struct, forbid_unknown_fields=True):
+    #: The code as the brand created it in its store.
+    code: str
+
+
+class SaleOut(msgspec.Struct):
+    order_id: UUID
+    order_name: str
+    placed_at: datetime | None
+    #: The attribution rule that decided (code, link, self_purchase, outside_validity, currency_mismatch, ...).
+    reason: str
+    detail: str
+    commission_base: MoneyOut
+    commission: MoneyOut
+    #: none, pending, approved, paid or cancelled.
+    state: str
+    payable_at: datetime | None
+    paid: MoneyOut
+
+
+def sale_out(row: SaleAttribution, order_name: str) -> SaleOut:
+    return SaleOut(row.store_order_id, order_name, row.placed_at, row.reason, row.detail,
+                   MoneyOut(row.base_amount, row.currency), MoneyOut(row.commission_amount, row.currency),
+                   row.state.value, row.payable_at, MoneyOut(row.paid_amount, row.currency))
+
+
+class SalesTotalOut(msgspec.Struct):
+    orders: int
+    #: The attributed orders' commission base (merchandise after discounts and refunds).
+    gmv: MoneyOut
+    commission: MoneyOut
+
+
+class SalesOut(msgspec.Struct):
+    collaboration_id: UUID
+    sales: list[SaleOut]
+    #: One per currency.
+    totals: list[SalesTotalOut]
+
+
+class FiguresOut(msgspec.Struct):
+    id: str
+    label: str
+    deals: int
+    clicks: int
+    orders: int
+    gmv: MoneyOut
+    #: orders / clicks; null without clicks.
+    conversion: float | None
+    aov: MoneyOut | None
+    commission: MoneyOut
+    fee: MoneyOut
+    product_cost: MoneyOut
+    postpact_fee: MoneyOut
+    total_cost: MoneyOut
+    #: GMV / total cost; null without cost.
+    roi: float | None
+
+
+def figures_out(f: Figures) -> FiguresOut:
+    c = f.currency
+    return FiguresOut(f.key, f.label, f.deals, f.clicks, f.orders, MoneyOut(f.gmv, c), f.conversion,
+                      money(f.aov, c), MoneyOut(f.commission, c), MoneyOut(f.fee, c), MoneyOut(f.product_cost, c),
+                      MoneyOut(f.postpact_fee, c), MoneyOut(f.total_cost, c), f.roi)
+
+
+class SeriesPoint(msgspec.Struct):
+    day: date
+    gmv: MoneyOut
+
+
+class ReportOut(msgspec.Struct):
+    start: datetime
+    end: datetime
+    rows: list[FiguresOut]
+    totals: list[FiguresOut]
+    series: list[SeriesPoint]
+
+
+def report_out(report: BrandReport, rows: list[Figures]) -> ReportOut:
+    return ReportOut(report.start, report.end, [figures_out(f) for f in rows],
+                     [figures_out(f) for f in report.totals],
+                     [SeriesPoint(d, MoneyOut(g, c)) for d, c, g in report.series])
+
+
+class StatementOut(msgspec.Struct):
+    brand_id: UUID
+    creator_id: UUID
+    pending: MoneyOut
+    approved: MoneyOut
+    paid: MoneyOut
+    #: Refunds after payout not yet recovered (≤ 0), offset against future commission from the same brand.
+    carried: MoneyOut
+    #: What the next payout sends.
+    payable: MoneyOut
+    next_payable_at: datetime | None
+
+
+def statement_out(s: Statement) -> StatementOut:
+    b, c = s.balance, s.currency
+    return StatementOut(s.brand_id, s.creator_id, MoneyOut(b.pending, c), MoneyOut(b.approved, c),
+                        MoneyOut(b.paid, c), MoneyOut(b.carried, c), MoneyOut(b.payable, c), s.next_payable_at)
