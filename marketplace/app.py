@@ -41,6 +41,7 @@ from marketplace.payments.controllers import ROUTES as PAYMENT_ROUTES
 from marketplace.reliability.controllers import ROUTES as RELIABILITY_ROUTES
 from marketplace.roster.controllers import ROUTES as ROSTER_ROUTES
 from marketplace.runtime import Runtime, build_runtime
+from marketplace.sales.controllers import ROUTES as SALES_ROUTES
 from marketplace.sessions import SESSION_STORE, session_config, session_store
 from marketplace.settings import PROJECT_ROOT, Settings, get_settings
 from marketplace.site import DevOutbox, SitePages
@@ -75,6 +76,7 @@ def route_handlers(settings: Settings) -> list[Any]:
         *ADMIN_ROUTES,
         *DISPUTE_ROUTES,
         *STORE_ROUTES,
+        *SALES_ROUTES,
         *BULK_ROUTES,
         *CAMPAIGN_ROUTES,
         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
