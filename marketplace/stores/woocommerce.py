@@ -15,6 +15,7 @@ from marketplace.stores.shopify import PlacedOrder
 
 Sleep = Callable[[float], Awaitable[None]]
 TAG_META_KEY = "_postpact_tag"
+VARIATION_CONCURRENCY = 4
 WEBHOOK_TOPICS = ("order.created", "order.updated", "order.deleted", "product.created", "product.updated",
                   "product.deleted")
 
@@ -63,21 +64,25 @@ class WooCommerceClient:
 
     async def products(self, per_page: int = 100) -> AsyncIterator[list[CatalogProduct]]:
         currency = await self.currency()
+        # One variations call per variable product: a few at a time, as a real site answers each slowly.
+        gate = asyncio.Semaphore(VARIATION_CONCURRENCY)
         page = 1
         while True:
             response = await self.call("GET", "products", params={"page": page, "per_page": per_page})
             items = response.json()
-            batch = []
-            for item in items:
-                variations = []
-                if item.get("type") == "variable":
-                    variations = await self._variations(str(item["id"]))
-                batch.append(product_from_rest(item, variations, currency))
-            yield batch
+            found = await asyncio.gather(*(self._variations_of(item, gate) for item in items))
+            yield [product_from_rest(item, variations, currency) for item, variations in zip(items, found,
+                                                                                              strict=True)]
             total_pages = int(response.headers.get("X-WP-TotalPages") or 1)
             if page >= total_pages or not items:
                 return
             page += 1
+
+    async def _variations_of(self, item: dict[str, Any], gate: asyncio.Semaphore) -> list[dict[str, Any]]:
+        if item.get("type") != "variable":
+            return []
+        async with gate:
+            return await self._variations(str(item["id"]))
 
     async def _variations(self, product_id: str) -> list[dict[str, Any]]:
         found: list[dict[str, Any]] = []
