@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -13,6 +13,7 @@ from uuid import UUID
 from marketplace.errors import InvalidInput
 
 E = TypeVar("E", bound=Enum)
+T = TypeVar("T")
 
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 
@@ -221,7 +222,8 @@ class FormReader:
             self.error(name, f"{label} must be a full web address starting with https://")
         return value
 
-    def date(self, name: str, *, required: bool = False, label: str | None = None) -> date | None:
+    def _iso(self, name: str, parse: Callable[[str], T], *, required: bool, label: str | None, example: str
+             ) -> T | None:
         raw = self._raw(name).strip()
         label = label or name.replace("_", " ").capitalize()
         if not raw:
@@ -229,22 +231,18 @@ class FormReader:
                 self.error(name, f"{label} is required.")
             return None
         try:
-            return date.fromisoformat(raw)
+            return parse(raw)
         except ValueError:
-            self.error(name, f"{label} must be a date like 2026-12-31.")
+            self.error(name, f"{label} must be {example}.")
             return None
 
+    def date(self, name: str, *, required: bool = False, label: str | None = None) -> date | None:
+        return self._iso(name, date.fromisoformat, required=required, label=label, example="a date like 2026-12-31")
+
     def datetime(self, name: str, *, required: bool = False, label: str | None = None) -> datetime | None:
-        raw = self._raw(name).strip()
-        label = label or name.replace("_", " ").capitalize()
-        if not raw:
-            if required:
-                self.error(name, f"{label} is required.")
-            return None
-        try:
-            value = datetime.fromisoformat(raw)
-        except ValueError:
-            self.error(name, f"{label} must be a date and time like 2026-12-31T18:00.")
+        value = self._iso(name, datetime.fromisoformat, required=required, label=label,
+                          example="a date and time like 2026-12-31T18:00")
+        if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
