@@ -32,8 +32,11 @@ from escrow.services import EscrowService
 
 log = logging.getLogger(__name__)
 
-#: A call attempted this long ago and still unfinished is presumed abandoned (its process died).
-STALE_AFTER = timedelta(minutes=5)
+#: A call attempted (or due) this long ago and still unfinished is presumed abandoned (its process died, its job was
+#: lost). Short, so a crash stalls a deal for seconds, not minutes: recovering a call that was in fact still running is
+#: harmless, because the retry carries the same idempotency key (the provider answers with what it already did) and,
+#: past the key's lifetime (``LOOKUP_FIRST_AFTER``), looks the object up before creating anything.
+STALE_AFTER = timedelta(seconds=20)
 #: Past this, the provider may have dropped the idempotency key: look the object up before creating one.
 LOOKUP_FIRST_AFTER = timedelta(hours=20)
 

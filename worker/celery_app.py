@@ -17,7 +17,7 @@ import random
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import worker_process_init, worker_process_shutdown
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 from kombu import Exchange, Queue
 
 from marketplace.jobs import JobSpec, RetryLater, backoff_seconds, load_jobs, periodic_jobs
@@ -130,6 +130,14 @@ def _start_process(**_: Any) -> None:
 @worker_process_shutdown.connect
 def _stop_process(**_: Any) -> None:
     close_worker_runtime()
+
+
+@worker_ready.connect
+def _recover_at_start(sender: Any = None, **_: Any) -> None:
+    """A worker that starts (after a crash, say) finishes the provider calls left in flight at once, before beat's
+    first tick: a deal never waits on a dead process."""
+    if sender is not None:
+        sender.app.send_task("escrow.recover_provider_calls", queue="default")
 
 
 app = make_celery()

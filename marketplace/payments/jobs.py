@@ -23,7 +23,9 @@ async def execute_provider_call(ctx: JobContext, call_id: str) -> None:
     log.info("provider call %s: %s", call_id, outcome)
 
 
-@job("escrow.recover_provider_calls", every=300)
+#: Often enough that a call a crash left behind goes out within about half a minute of a restart (the embedded
+#: scheduler also runs it a few seconds after start-up, and the Celery worker when it is ready).
+@job("escrow.recover_provider_calls", every=10)
 async def recover_provider_calls(ctx: JobContext) -> None:
     """Finish provider calls left unfinished (a crash between the call and its record, a lost job) and send
     releases that waited for a creator's payout account."""

@@ -16,6 +16,7 @@ from escrow.states import EscrowState
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
+from marketplace.jobs import REGISTRY, load_jobs
 from marketplace.payments import hooks
 from tests.support.escrow import (
     assert_ledger_invariants,
@@ -54,7 +55,7 @@ async def test_crash_after_the_transfer_is_recovered_with_the_same_key_and_pays_
 
     # Too early for recovery: the attempt might still be running somewhere.
     assert (await executor(runtime).recover())["done"] == 0
-    runtime.clock.advance(minutes=6)
+    runtime.clock.advance(seconds=25)  # ...but a crash stalls the deal for seconds, not minutes
     counts = await executor(runtime).recover()
     assert counts["done"] == 1
 
@@ -181,3 +182,19 @@ async def test_recovery_sends_waiting_releases_once_the_account_is_ready(runtime
     assert (await hold_of(db, deal.id)).state is EscrowState.RELEASED
     assert len(await simulated(runtime).objects("transfer")) == 1
     assert hold.id
+
+
+async def test_a_call_whose_job_was_lost_goes_out_within_half_a_minute(runtime, db) -> None:
+    """Killed right after the approval committed (the job that would make the transfer never ran): the deal sat in
+    "Paying the creator" for ~8 minutes while recovery waited for calls 5 minutes old, every 5 minutes."""
+    deal = await funded_deal(runtime, CollabState.VERIFIED, onboarded=True)
+    await _decide_release(runtime, deal)  # the queued job is dropped, as a crash before dispatch would
+    hold = await hold_of(db, deal.id)
+    [call] = await calls_of(db, hold.id, "transfer")
+    assert call.status is CallStatus.READY and call.attempts == 0
+    load_jobs()
+    assert REGISTRY["escrow.recover_provider_calls"].every <= 15  # how often the recovery job runs
+    runtime.clock.advance(seconds=25)
+    assert (await executor(runtime).recover())["done"] == 1
+    assert (await hold_of(db, deal.id)).state is EscrowState.RELEASED
+    assert len(await simulated(runtime).objects("transfer")) == 1
