@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from escrow.models import EscrowHold, ProviderCall
 from marketplace.bulk.actions import MAX_FUND, MAX_ITEMS
 from marketplace.bulk.models import BulkJob, BulkJobItem
+from marketplace.bulk.services import RESUME_JOB, resume_stalled, run_job
 from marketplace.collaborations.models import CollaborationEvent
 from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
@@ -121,8 +122,6 @@ async def test_approve_and_release_fifty_posts_in_one_action(client, runtime, pe
     assert started.status_code == 202 and started.json()["total"] == 50
     await run_jobs(runtime)
     # Running the job again (a redelivered task) changes nothing.
-    from marketplace.bulk.services import run_job
-
     await run_job(runtime.job_context(), started.json()["id"])
     await run_jobs(runtime)
     body = (await client.get(f"/api/v1/jobs/{started.json()['id']}", headers=headers)).json()
@@ -164,8 +163,6 @@ async def test_a_job_whose_dispatch_was_lost_is_sent_again_and_finishes(client, 
     headers = await bearer(runtime, deal.brand)
     started = await client.post("/api/v1/bulk/approve_draft", json={"ids": [str(deal.id)]}, headers=headers)
     queue.jobs.clear()  # the broker lost it
-    from marketplace.bulk.services import RESUME_JOB, resume_stalled
-
     await resume_stalled(runtime.job_context())
     assert RESUME_JOB not in queue.names() and "bulk.run_job" not in queue.names()  # not stalled yet
     clock.advance(minutes=11)

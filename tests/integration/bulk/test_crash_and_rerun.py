@@ -11,11 +11,13 @@ import sqlalchemy as sa
 from hypothesis import strategies as st
 
 from escrow.models import EscrowHold, ProviderCall
+from marketplace.applications.models import Application
 from marketplace.bulk.actions import ACTIONS, ItemWork
 from marketplace.bulk.models import BulkJob, BulkJobItem, ItemState, JobState
 from marketplace.bulk.services import BulkService, NewItem, Selection, run_job
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, ExtensionRequest
 from marketplace.collaborations.states import CollabState
+from marketplace.creators.models import Creator
 from marketplace.db import session_scope
 from marketplace.messaging.models import Message, Thread
 from marketplace.notifications.models import Notification
@@ -88,17 +90,12 @@ async def _effects(db: Any, action: str, job: BulkJob, ids: list[uuid.UUID]) -> 
                 EscrowHold, EscrowHold.id == ProviderCall.escrow_id).where(
                 EscrowHold.collaboration_id == target, ProviderCall.operation == "create_funding")
         elif action == "invite":
-            from marketplace.creators.models import Creator
-
             query = sa.select(sa.func.count()).select_from(Notification).join(
                 Creator, Creator.user_id == Notification.user_id).where(
                 Creator.id == target, Notification.kind == "gig.invitation")
         elif action == "accept":
             query = sa.select(sa.func.count()).select_from(Collaboration).where(Collaboration.application_id == target)
         else:  # decline: the creator is told once
-            from marketplace.applications.models import Application
-            from marketplace.creators.models import Creator
-
             query = sa.select(sa.func.count()).select_from(Notification).join(
                 Creator, Creator.user_id == Notification.user_id).join(
                 Application, Application.creator_id == Creator.id).where(
