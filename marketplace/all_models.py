@@ -19,6 +19,7 @@ from marketplace.messaging import models as messaging_models
 from marketplace.notifications import models as notifications_models
 from marketplace.roster import models as roster_models
 from marketplace.sales import models as sales_models  # noqa: F401
+from marketplace.social import models as social_models  # noqa: F401
 from marketplace.stores import models as stores_models  # noqa: F401
 from marketplace.verification import models as verification_models
 from reputation import models as reputation_models  # noqa: F401

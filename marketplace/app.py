@@ -45,6 +45,7 @@ from marketplace.sales.controllers import ROUTES as SALES_ROUTES
 from marketplace.sessions import SESSION_STORE, session_config, session_store
 from marketplace.settings import PROJECT_ROOT, Settings, get_settings
 from marketplace.site import DevOutbox, SitePages
+from marketplace.social.controllers import ROUTES as SOCIAL_ROUTES
 from marketplace.stores.controllers import ROUTES as STORE_ROUTES
 from marketplace.templating import jinja_engine_callback
 from marketplace.verification.controllers import ROUTES as VERIFICATION_ROUTES
@@ -76,6 +77,7 @@ def route_handlers(settings: Settings) -> list[Any]:
         *ADMIN_ROUTES,
         *DISPUTE_ROUTES,
         *STORE_ROUTES,
+        *SOCIAL_ROUTES,
         *SALES_ROUTES,
         *BULK_ROUTES,
         *CAMPAIGN_ROUTES,

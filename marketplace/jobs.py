@@ -43,6 +43,7 @@ JOB_MODULES: list[str] = [
     "marketplace.verification.jobs",
     "marketplace.disputes.jobs",
     "marketplace.stores.jobs",
+    "marketplace.social.jobs",
     "marketplace.sales.jobs",
     "marketplace.bulk.services",
 ]

@@ -14,6 +14,7 @@ from marketplace.payments.listener import PaymentsListener
 from marketplace.reliability.outcomes import ReputationListener
 from marketplace.sales.services import SalesListener
 from marketplace.settings import Settings
+from marketplace.social.listener import MetricsScheduleListener
 from marketplace.stores.seeding import SeedingListener
 from marketplace.verification.listener import VerificationListener
 
@@ -27,6 +28,7 @@ def default_listeners(settings: Settings) -> list[transition.TransitionListener]
         SeedingListener(),
         SalesListener(),
         VerificationListener(),
+        MetricsScheduleListener(),
         DealNoticesListener(public_url=settings.app.public_url),
     ]
 

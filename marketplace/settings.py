@@ -153,6 +153,71 @@ class StoresSettings:
 
 
 @dataclass(frozen=True)
+class SocialPlatformSettings:
+    """One platform's OAuth app and endpoints; without a client id and secret the platform isn't offered."""
+
+    client_id: str | None = None
+    client_secret: str | None = None
+    authorize_url: str = ""
+    token_url: str = ""
+    #: Empty where the platform has no revocation endpoint (Instagram: people remove the app in their settings).
+    revoke_url: str = ""
+    api_base: str = ""
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.client_id and self.client_secret)
+
+
+#: The platforms' own endpoints; each is overridable (``TIKTOK_TOKEN_URL`` ...) so tests use local stand-ins.
+SOCIAL_DEFAULTS: dict[str, dict[str, str]] = {
+    "instagram": {
+        "authorize_url": "https://www.instagram.com/oauth/authorize",
+        "token_url": "https://api.instagram.com/oauth/access_token",
+        "revoke_url": "",
+        "api_base": "https://graph.instagram.com",
+    },
+    "tiktok": {
+        "authorize_url": "https://www.tiktok.com/v2/auth/authorize/",
+        "token_url": "https://open.tiktokapis.com/v2/oauth/token/",
+        "revoke_url": "https://open.tiktokapis.com/v2/oauth/revoke/",
+        "api_base": "https://open.tiktokapis.com",
+    },
+    "youtube": {
+        "authorize_url": "https://accounts.google.com/o/oauth2/v2/auth",
+        "token_url": "https://oauth2.googleapis.com/token",
+        "revoke_url": "https://oauth2.googleapis.com/revoke",
+        "api_base": "https://www.googleapis.com",
+    },
+}
+
+
+@dataclass(frozen=True)
+class SocialSettings:
+    """Connected creator accounts (verified audience, posts read from the account, metrics after publishing)."""
+
+    instagram: SocialPlatformSettings = field(default_factory=SocialPlatformSettings)
+    tiktok: SocialPlatformSettings = field(default_factory=SocialPlatformSettings)
+    youtube: SocialPlatformSettings = field(default_factory=SocialPlatformSettings)
+    timeout_seconds: float = 10.0
+
+    def platform(self, name: str) -> SocialPlatformSettings:
+        return {"instagram": self.instagram, "tiktok": self.tiktok, "youtube": self.youtube}[name]
+
+    @property
+    def offered(self) -> list[str]:
+        return [name for name in ("instagram", "tiktok", "youtube") if self.platform(name).enabled]
+
+
+def _social_platform(env: Mapping[str, str], name: str) -> SocialPlatformSettings:
+    prefix = name.upper()
+    urls = {key: (env.get(f"{prefix}_{key.upper()}") or default).strip()
+            for key, default in SOCIAL_DEFAULTS[name].items()}
+    return SocialPlatformSettings(client_id=env.get(f"{prefix}_CLIENT_ID") or None,
+                                  client_secret=env.get(f"{prefix}_CLIENT_SECRET") or None, **urls)
+
+
+@dataclass(frozen=True)
 class StorageSettings:
     var_dir: Path = VAR_DIR
     max_upload_bytes: int = 25 * 1024 * 1024
@@ -177,6 +242,7 @@ class Settings:
     storage: StorageSettings = field(default_factory=StorageSettings)
     disputes: DisputeSettings = field(default_factory=DisputeSettings)
     stores: StoresSettings = field(default_factory=StoresSettings)
+    social: SocialSettings = field(default_factory=SocialSettings)
 
     @property
     def runs_tasks_in_process(self) -> bool:
@@ -233,6 +299,7 @@ class Settings:
                 webhook_max_bytes=_int(env, "STORES_WEBHOOK_MAX_BYTES", 2 * 1024 * 1024),
                 allow_http=_bool(env.get("STORES_ALLOW_HTTP")),
             ),
+            social=SocialSettings(**{name: _social_platform(env, name) for name in SOCIAL_DEFAULTS}),
         )
         if not 1 <= settings.disputes.response_days <= 30:
             raise ConfigurationError(

@@ -15,6 +15,7 @@ import httpx
 
 from marketplace.db import session_scope
 from marketplace.jobs import JobContext, RetryLater, job
+from marketplace.social.source import fetch_from_account
 from marketplace.verification.adapters import PostAdapter, build_adapters
 from marketplace.verification.models import CheckPurpose
 from marketplace.verification.outcomes import TransientFetchError
@@ -48,7 +49,11 @@ async def run_check(ctx: JobContext, submission_id: UUID, purpose: CheckPurpose)
     if isinstance(attempt, str):
         log.info("post check of submission %s (%s) skipped: %s", submission_id, purpose.value, attempt)
         return attempt
-    outcome = await fetch_submitted_post(adapters_for(ctx), attempt.url)
+    # The creator's connected account is the better witness (author, full caption, real publish time); oEmbed
+    # decides when there is none or the post isn't among the account's own media.
+    outcome = await fetch_from_account(ctx, submission_id, attempt.url)
+    if outcome is None:
+        outcome = await fetch_submitted_post(adapters_for(ctx), attempt.url)
     if isinstance(outcome, TransientFetchError) and attempt.attempts < MAX_FETCH_ATTEMPTS:
         await note_transient_failure(ctx.session_maker, attempt.check_id, outcome)
         log.warning(

@@ -21,6 +21,8 @@ class CheckPurpose(enum.StrEnum):
     KEEP_LIVE_MIDPOINT = "keep_live_midpoint"
     #: At the end of the keep-live period: still there completes the deal.
     KEEP_LIVE_FINAL = "keep_live_final"
+    #: During keep-live, when a metrics fetch found the post gone: confirm it and apply the keep-live rule (once).
+    KEEP_LIVE_SPOT = "keep_live_spot"
 
 
 class CheckState(enum.StrEnum):

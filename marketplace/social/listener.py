@@ -1,0 +1,25 @@
+"""Metric fetches that follow a deal's transitions: after posting (1 h … 7 d) and daily through keep-live."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.collaborations.models import PostSubmission
+from marketplace.collaborations.states import Action, CollabState
+from marketplace.collaborations.transition import Change
+from marketplace.social.metrics import schedule_after_posting, schedule_keep_live
+from marketplace.verification.services import current_submission
+
+
+class MetricsScheduleListener:
+    async def after_transition(self, session: AsyncSession, change: Change) -> None:
+        if change.action is Action.SUBMIT_POST and "submission_id" in change.payload:
+            submission = await session.get(PostSubmission, UUID(str(change.payload["submission_id"])))
+            if submission is not None and submission.post_ref:
+                await schedule_after_posting(session, change.collaboration, submission, change.now)
+        elif change.changed and change.to_state is CollabState.RELEASED:
+            submission = await current_submission(session, change.collaboration.id)
+            if submission is not None and submission.post_ref:
+                await schedule_keep_live(session, change.collaboration, submission, change.now)
