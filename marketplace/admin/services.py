@@ -24,7 +24,7 @@ from marketplace.creators.models import Creator
 from marketplace.disputes.models import Dispute, DisputeStatus
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from marketplace.notifications.models import EmailStatus, OutboxEmail
-from marketplace.payments.gateway import escrow_service
+from marketplace.payments import hooks
 from marketplace.ratelimit import Limit
 from marketplace.reliability.services import linked_ghostings
 from marketplace.runtime import Runtime
@@ -293,8 +293,7 @@ async def unsuspend_user(session: AsyncSession, admin: Actor, user_id: UUID, *, 
     creator_id = await session.scalar(sa.select(Creator.id).where(Creator.user_id == user.id))
     if creator_id is not None:
         # Payments approved while they were suspended waited in escrow; they go out now.
-        await escrow_service(session, now, settings=settings, actor=f"admin:{admin.email}").resume_waiting_transfers(
-            creator_id)
+        await hooks.resume_payouts(session, creator_id, now=now, settings=settings, actor=f"admin:{admin.email}")
     await audit.record(session, admin, "user.unsuspend", target_type="user", target_id=user.id,
                        summary=f"Lifted the suspension of {user.email}", now=now, before=before,
                        after={"suspended_at": None}, ip=ip)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -94,6 +95,12 @@ async def split(session: AsyncSession, collab: Collaboration, *, now: datetime, 
             collab.id, creator_amount=creator_amount, reason=reason)
     except EscrowConflict as exc:
         raise EscrowRefused(exc.message) from exc
+
+
+async def resume_payouts(session: AsyncSession, creator_id: UUID, *, now: datetime, settings: Settings,
+                         actor: str) -> int:
+    """A creator's suspension was lifted: the payments approved meanwhile, which waited in escrow, go out now."""
+    return await escrow_service(session, now, settings=settings, actor=actor).resume_waiting_transfers(creator_id)
 
 
 async def is_funded(session: AsyncSession, collab: Collaboration) -> bool:
