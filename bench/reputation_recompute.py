@@ -167,7 +167,7 @@ DECAYED_AGGREGATE = f"""
 def ranked_query() -> sa.Select[Any]:
     """The directory's "most reliable first" page query, built with the same helpers the directory uses."""
     from marketplace.creators.models import Creator
-    from marketplace.reliability.services import creator_rank_order, creator_rank_tie, join_creator_ranking
+    from marketplace.reputation.services import creator_rank_order, creator_rank_tie, join_creator_ranking
 
     query = join_creator_ranking(sa.select(Creator.id, creator_rank_order), Creator.id)
     return query.order_by(creator_rank_order.desc(), creator_rank_tie.desc()).limit(26)

@@ -38,7 +38,7 @@ from marketplace.jobs import InProcessQueue, InProcessScheduler, load_jobs, peri
 from marketplace.messaging.controllers import ROUTES as MESSAGING_ROUTES
 from marketplace.notifications.controllers import ROUTES as NOTIFICATION_ROUTES
 from marketplace.payments.controllers import ROUTES as PAYMENT_ROUTES
-from marketplace.reliability.controllers import ROUTES as RELIABILITY_ROUTES
+from marketplace.reputation.controllers import ROUTES as RELIABILITY_ROUTES
 from marketplace.roster.controllers import ROUTES as ROSTER_ROUTES
 from marketplace.runtime import Runtime, build_runtime
 from marketplace.sales.controllers import ROUTES as SALES_ROUTES

@@ -38,7 +38,7 @@ JOB_MODULES: list[str] = [
     "marketplace.payments.jobs",
     "marketplace.messaging.jobs",
     "marketplace.notifications.jobs",
-    "marketplace.reliability.jobs",
+    "marketplace.reputation.jobs",
     "marketplace.deadlines.jobs",
     "marketplace.verification.jobs",
     "marketplace.disputes.jobs",

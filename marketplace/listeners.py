@@ -11,7 +11,7 @@ from marketplace.collaborations import transition
 from marketplace.collaborations.notices import DealNoticesListener
 from marketplace.deadlines import watch
 from marketplace.payments.listener import PaymentsListener
-from marketplace.reliability.outcomes import ReputationListener
+from marketplace.reputation.outcomes import ReputationListener
 from marketplace.sales.services import SalesListener
 from marketplace.settings import Settings
 from marketplace.social.listener import MetricsScheduleListener

@@ -694,7 +694,7 @@ async def _play(s: Seeder, today: datetime) -> None:
 
 
 async def _rate(s: Seeder, brand: str, creator: str, collab_id: UUID) -> None:
-    from marketplace.reliability.ratings import rate_collaboration
+    from marketplace.reputation.ratings import rate_collaboration
 
     for email, stars, comment in (
         (brand, 5, "On time, great content, easy to work with."),

@@ -23,7 +23,7 @@ from marketplace.disputes.services import list_cases
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.forms import FormReader, parse_uuid
 from marketplace.notifications.models import EmailStatus
-from marketplace.reliability.services import accounts_sharing_address, creator_standing
+from marketplace.reputation.services import accounts_sharing_address, creator_standing
 from marketplace.web import PageController, client_ip, flash, redirect, render, runtime_of, safe_next
 from reputation.services import Subject, score_for
 

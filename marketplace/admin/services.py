@@ -26,7 +26,7 @@ from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, TooM
 from marketplace.notifications.models import EmailStatus, OutboxEmail
 from marketplace.payments import hooks
 from marketplace.ratelimit import Limit
-from marketplace.reliability.services import linked_ghostings
+from marketplace.reputation.services import linked_ghostings
 from marketplace.runtime import Runtime
 from marketplace.settings import Settings
 from reputation.models import ReliabilityScore, SubjectKind

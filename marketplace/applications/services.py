@@ -29,8 +29,8 @@ from marketplace.gigs.rules import check_eligibility, requirements_of
 from marketplace.gigs.services import GigService, brand_of, creator_of
 from marketplace.gigs.validation import Checker
 from marketplace.notifications.services import brand_user_ids, notify
-from marketplace.reliability.deal_values import gig_value_minor, to_usd_minor
-from marketplace.reliability.services import creator_rank_order, creator_ranking_score, join_creator_ranking
+from marketplace.reputation.deal_values import gig_value_minor, to_usd_minor
+from marketplace.reputation.services import creator_rank_order, creator_ranking_score, join_creator_ranking
 from marketplace.runtime import Runtime
 from reputation.models import ReliabilityScore
 from reputation.services import NEWCOMER_RANK_ORDER

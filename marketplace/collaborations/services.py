@@ -205,7 +205,7 @@ class DealService:
                                "send you the product.")
         # Tier caps (deal value, deals signed but not yet posted) bind at the signature too: a new creator can be
         # offered several deals at once, but can only take on as many as their track record allows.
-        from marketplace.reliability.services import creator_eligibility
+        from marketplace.reputation.services import creator_eligibility
 
         gig = await self.session.get(Gig, collab.gig_id)
         assert gig is not None

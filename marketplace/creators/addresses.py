@@ -1,7 +1,7 @@
 """One delivery address, however it is typed: the key that links creator accounts receiving products at the same door.
 
 A ghoster who opens a new account still needs the product delivered somewhere; deals shipped to an address whose
-earlier deals were ghosted count against the new account too (``marketplace.reliability.services``). The key is a
+earlier deals were ghosted count against the new account too (``marketplace.reputation.services``). The key is a
 digest of the normalised street lines, postal code and country (city and region are left out: they are written
 too many ways and add nothing once the postal code is known).
 """

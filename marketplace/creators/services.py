@@ -37,7 +37,7 @@ from marketplace.gigs.keyset import SortKey, page_of
 from marketplace.gigs.rows import tagged, tagged_lookup
 from marketplace.gigs.rules import CreatorFacts
 from marketplace.gigs.validation import LANGUAGE_RE, NICHE_RE, Checker
-from marketplace.reliability.services import (
+from marketplace.reputation.services import (
     creator_rank_order,
     creator_rank_tie,
     creator_ranking_score,

@@ -110,7 +110,7 @@ async def decide(session: AsyncSession, admin: Actor, dispute_id: UUID, data: De
     split = _split_of(movable, data.creator_amount or 0) if outcome is Outcome.SPLIT and movable else None
     # The deal moves first (collaboration already locked), then the money, so every later lock is in order. A case
     # on a deal that had already ended (a chargeback after release) only records the decision on the deal; either
-    # way who lost (from at_fault) follows from the event (marketplace/reliability/outcomes.py).
+    # way who lost (from at_fault) follows from the event (marketplace/reputation/outcomes.py).
     payload = {"dispute_id": str(dispute.id), "outcome": outcome.value, "at_fault": at_fault,
                "reason": "dispute decided by PostPact"}
     resolving = CollabState(collab.status) is CollabState.DISPUTED

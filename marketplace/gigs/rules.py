@@ -10,7 +10,7 @@ from typing import Any
 from marketplace.creators.models import ContentKind, Platform
 from marketplace.gigs.models import DEFAULT_REMINDER_OFFSETS_HOURS
 from marketplace.gigs.validation import HASHTAG_RE, MENTION_RE, NICHE_RE, Checker
-from marketplace.reliability.deal_values import gig_value_minor, to_usd_minor
+from marketplace.reputation.deal_values import gig_value_minor, to_usd_minor
 from reputation.tiers import GigRequirements as ReputationBar
 from reputation.tiers import Tier, TrackRecord
 from reputation.tiers import eligibility as reputation_eligibility

@@ -47,7 +47,7 @@ from marketplace.gigs.search import (
 )
 from marketplace.gigs.validation import Checker, format_minor, minimum_fee
 from marketplace.notifications.services import notify
-from marketplace.reliability.services import creator_standing
+from marketplace.reputation.services import creator_standing
 from marketplace.runtime import Runtime
 
 GIG_EDITORS = frozenset({BrandRole.OWNER, BrandRole.MANAGER})

@@ -183,7 +183,7 @@ async def test_a_suspended_creator_is_paid_only_after_the_suspension_is_lifted(m
 async def test_a_second_ghosting_puts_the_creator_in_front_of_the_admins(make_web, runtime, clock, people,
                                                                          db) -> None:
     from marketplace.notifications.models import Notification
-    from tests.support.reliability import ghost, make_collaboration
+    from tests.support.reputation import ghost, make_collaboration
 
     creator = await people.creator(name="Gone Again")
     admin, web = await admin_web(make_web, people)

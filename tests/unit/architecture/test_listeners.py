@@ -6,7 +6,7 @@ from marketplace.collaborations import transition
 from marketplace.collaborations.notices import DealNoticesListener
 from marketplace.listeners import install_listeners
 from marketplace.payments.listener import PaymentsListener
-from marketplace.reliability.outcomes import ReputationListener
+from marketplace.reputation.outcomes import ReputationListener
 from marketplace.settings import Settings
 from marketplace.verification.listener import VerificationListener
 

@@ -12,9 +12,9 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import Action, CollabState, Party
 from marketplace.collaborations.terms import Terms
 from marketplace.gigs.models import Gig
-from marketplace.reliability.deal_values import collaboration_value_minor, gig_value_minor, to_usd_minor
-from marketplace.reliability.outcomes import PlannedOutcome, outcomes_for_transition
-from marketplace.reliability.services import gig_requirements
+from marketplace.reputation.deal_values import collaboration_value_minor, gig_value_minor, to_usd_minor
+from marketplace.reputation.outcomes import PlannedOutcome, outcomes_for_transition
+from marketplace.reputation.services import gig_requirements
 from reputation.events import EventKind
 from reputation.models import SubjectKind
 from reputation.tiers import Tier

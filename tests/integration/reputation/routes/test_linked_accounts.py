@@ -10,7 +10,7 @@ from marketplace.admin.models import AdminAuditEntry
 from marketplace.collaborations.models import Collaboration
 from marketplace.creators.addresses import address_key
 from reputation.models import ReliabilityScore, SubjectKind
-from tests.support.reliability import ghost, make_collaboration, make_gig
+from tests.support.reputation import ghost, make_collaboration, make_gig
 
 GHOSTERS_DOOR = {"recipient_name": "Sam Vale", "line1": "12 Baker Street", "line2": "Apt. 4", "city": "London",
                  "region": "", "postal_code": "NW1 6XE", "address_country": "GB", "phone": ""}

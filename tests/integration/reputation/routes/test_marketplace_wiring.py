@@ -10,7 +10,7 @@ from marketplace.applications.models import Application
 from marketplace.creators.models import SocialAccount
 from reputation.models import ReliabilityScore
 from tests.support.db import PeopleFactory
-from tests.support.reliability import PASSWORD, deliver, ghost, make_collaboration, make_gig
+from tests.support.reputation import PASSWORD, deliver, ghost, make_collaboration, make_gig
 
 
 def _text(html: str) -> str:

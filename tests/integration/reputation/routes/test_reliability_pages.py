@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from marketplace.brands.models import BrandRole
 from reputation.models import Rating, ReliabilityScore, ReputationEvent, SubjectKind
-from tests.support.reliability import deliver, ghost, make_collaboration
+from tests.support.reputation import deliver, ghost, make_collaboration
 
 
 def _text(html: str) -> str:

@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import Action, Party
 from marketplace.db import session_scope
-from marketplace.reliability.outcomes import record_collaboration_outcome, record_transition_outcomes
+from marketplace.reputation.outcomes import record_collaboration_outcome, record_transition_outcomes
 from reputation.events import EventKind
 from reputation.models import ReliabilityScore, ReputationEvent, SubjectKind
 from reputation.scoring import value_weight
-from tests.support.reliability import (
+from tests.support.reputation import (
     deliver,
     fund_and_receive,
     ghost,
@@ -183,6 +183,6 @@ async def test_recording_twice_for_one_transition_is_harmless(runtime, clock, db
 
 
 async def _due(runtime, deal, stage):
-    from tests.support.reliability import due
+    from tests.support.reputation import due
 
     return await due(runtime, deal, stage)

@@ -6,12 +6,12 @@ import sqlalchemy as sa
 
 from marketplace.db import session_scope
 from marketplace.gigs.models import Gig
-from marketplace.reliability.deal_values import to_usd_minor
-from marketplace.reliability.services import creator_eligibility, eligibility_for_gigs, open_unposted_deals
+from marketplace.reputation.deal_values import to_usd_minor
+from marketplace.reputation.services import creator_eligibility, eligibility_for_gigs, open_unposted_deals
 from reputation.models import ReliabilityScore, SubjectKind
 from reputation.services import Subject, clear_suspension, score_for
 from tests.support.db import PeopleFactory
-from tests.support.reliability import PASSWORD, deliver, ghost, make_collaboration, make_gig, step
+from tests.support.reputation import PASSWORD, deliver, ghost, make_collaboration, make_gig, step
 
 
 async def _eligibility(runtime, creator, gig_id):

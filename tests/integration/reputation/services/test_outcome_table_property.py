@@ -22,7 +22,7 @@ from marketplace.db import session_scope
 from marketplace.deadlines import enforcement
 from marketplace.deadlines.rules import auto_approve_at, brand_no_show_at, ghost_at
 from marketplace.disputes.models import Dispute, DisputeStatus
-from marketplace.reliability.outcomes import outcomes_for_transition
+from marketplace.reputation.outcomes import outcomes_for_transition
 from reputation.models import ReputationEvent
 from tests.support.deals import brand_actor, creator_actor
 from tests.support.disputes import decide, funded, open_dispute

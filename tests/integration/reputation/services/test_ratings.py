@@ -11,15 +11,15 @@ from marketplace.brands.models import BrandRole
 from marketplace.db import session_scope
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.notifications.models import Notification
-from marketplace.reliability.jobs import reveal_ratings
-from marketplace.reliability.ratings import rate_collaboration, rating_panel
+from marketplace.reputation.jobs import reveal_ratings
+from marketplace.reputation.ratings import rate_collaboration, rating_panel
 from reputation.models import Rating, ReliabilityScore, ReputationEvent, SubjectKind
 from reputation.scoring import rater_weight_from_counts
 from tests.support.db import PeopleFactory
-from tests.support.reliability import PASSWORD, deliver, fund_and_receive, make_collaboration
-from tests.support.reliability import signed_in_admin as admin_actor
-from tests.support.reliability import signed_in_brand as brand_actor
-from tests.support.reliability import signed_in_creator as creator_actor
+from tests.support.reputation import PASSWORD, deliver, fund_and_receive, make_collaboration
+from tests.support.reputation import signed_in_admin as admin_actor
+from tests.support.reputation import signed_in_brand as brand_actor
+from tests.support.reputation import signed_in_creator as creator_actor
 
 
 async def _rate(runtime, actor, deal, stars, comment=""):

@@ -13,8 +13,8 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from marketplace.cli import main
 from marketplace.db import session_scope
-from marketplace.reliability.jobs import refresh_scores
-from marketplace.reliability.ratings import rate_collaboration
+from marketplace.reputation.jobs import refresh_scores
+from marketplace.reputation.ratings import rate_collaboration
 from marketplace.settings import get_settings
 from reputation.events import EventKind
 from reputation.models import ReliabilityScore, ReputationEvent, SubjectKind
@@ -22,7 +22,7 @@ from reputation.recompute import recompute_all
 from reputation.services import Subject, clear_suspension, record_outcome
 from tests.conftest import TEST_SECRET
 from tests.support.db import PeopleFactory, run_in_thread
-from tests.support.reliability import PASSWORD, deliver, ghost, make_collaboration, signed_in_brand
+from tests.support.reputation import PASSWORD, deliver, ghost, make_collaboration, signed_in_brand
 
 DERIVED = (
     "events_count",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marketplace.db import session_scope
 from marketplace.jobs import JobContext, job
-from marketplace.reliability.ratings import reveal_expired_ratings
+from marketplace.reputation.ratings import reveal_expired_ratings
 from reputation.recompute import refresh_rankings
 
 HOUR = 3600.0

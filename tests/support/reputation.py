@@ -29,7 +29,7 @@ from marketplace.collaborations.transition import transition
 from marketplace.creators.models import ContentKind, Platform
 from marketplace.db import session_scope
 from marketplace.gigs.models import Deliverable, Gig, GigStatus
-from marketplace.reliability.outcomes import record_transition_outcomes
+from marketplace.reputation.outcomes import record_transition_outcomes
 from marketplace.runtime import Runtime
 from reputation.models import ReputationEvent
 from tests.support.db import PeopleFactory

@@ -44,7 +44,7 @@ from marketplace.collaborations.states import Action, CollabState, Party
 from marketplace.collaborations.transition import Change
 from marketplace.creators.models import Creator
 from marketplace.notifications.services import admin_user_ids, notify
-from marketplace.reliability.deal_values import collaboration_value_minor
+from marketplace.reputation.deal_values import collaboration_value_minor
 from reputation.events import EventKind, brand_release_kind, creator_delivery_kind
 from reputation.models import ReliabilityScore, ReputationEvent, SubjectKind
 from reputation.services import Subject, record_outcome
@@ -191,7 +191,7 @@ async def record_collaboration_outcome(
     """Record one observed outcome of `collab` for the side `kind` belongs to, weighted by the deal's value.
     None when it was already recorded."""
     if kind is EventKind.RATING:
-        raise ValueError("ratings are recorded by marketplace.reliability.ratings")
+        raise ValueError("ratings are recorded by marketplace.reputation.ratings")
     side = SubjectKind.CREATOR if kind.value.startswith("creator.") else SubjectKind.BRAND
     subject, counterparty = subject_of(collab, side)
     currency = normalise_currency(collab.currency)

@@ -16,8 +16,8 @@ from marketplace.brands.models import Brand
 from marketplace.creators.models import Creator
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.forms import FormReader
-from marketplace.reliability.ratings import COMMENT_MAX, rate_collaboration, rating_panel
-from marketplace.reliability.services import creator_standing
+from marketplace.reputation.ratings import COMMENT_MAX, rate_collaboration, rating_panel
+from marketplace.reputation.services import creator_standing
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of, safe_next
 from reputation.events import CATALOGUE, EventKind
 from reputation.models import SubjectKind

@@ -16,7 +16,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import CollabState
 from marketplace.creators.models import Creator, ShippingAddress
 from marketplace.gigs.models import Gig
-from marketplace.reliability.deal_values import gig_value_minor, to_usd_minor
+from marketplace.reputation.deal_values import gig_value_minor, to_usd_minor
 from reputation.models import ReliabilityScore, SubjectKind
 from reputation.services import (
     ScoreView,

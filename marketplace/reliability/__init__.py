@@ -1,1 +1,0 @@
-"""Reliability in the marketplace: outcomes of deals into reputation, eligibility for gigs, pages and ratings."""
