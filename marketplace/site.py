@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from litestar import MediaType, Request, Response, get
 from litestar.di import NamedDependency
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.controllers import home_for
@@ -40,7 +41,13 @@ class SitePages(PageController):
         return render(request, "dashboards/creator.html", {"board": board, "payouts": payouts})
 
     @get("/healthz", name="healthz", media_type=MediaType.JSON)
-    async def healthz(
+    async def healthz(self) -> dict[str, str]:
+        """Liveness: the process answers. No I/O, so a load balancer's probe costs nothing and a slow database
+        doesn't get healthy processes restarted; ``/readyz`` says whether the database and Redis answer."""
+        return {"status": "ok"}
+
+    @get("/readyz", name="readyz", media_type=MediaType.JSON)
+    async def readyz(
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
     ) -> Response[Any]:
         runtime = runtime_of(request)
@@ -52,8 +59,6 @@ class SitePages(PageController):
             checks["database"] = f"error: {type(exc).__name__}"
         if runtime.settings.redis.url:
             try:
-                from redis.asyncio import Redis
-
                 client = Redis.from_url(runtime.settings.redis.url, socket_connect_timeout=2, socket_timeout=2)
                 try:
                     await client.ping()

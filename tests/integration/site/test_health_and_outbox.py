@@ -14,13 +14,15 @@ from marketplace.notifications.models import EmailStatus, OutboxEmail
 from marketplace.settings import Settings
 
 
-async def test_healthz_reports_database(client) -> None:
+async def test_healthz_is_liveness_and_readyz_reports_the_database(client) -> None:
     response = await client.get("/healthz")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+    response = await client.get("/readyz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok", "redis": "not configured"}
 
 
-async def test_healthz_reports_unreachable_redis(test_env, runtime, clock, queue) -> None:
+async def test_readyz_reports_unreachable_redis_while_healthz_stays_up(test_env, runtime, clock, queue) -> None:
     from litestar.testing import AsyncTestClient
 
     from marketplace.app import create_app
@@ -29,7 +31,8 @@ async def test_healthz_reports_unreachable_redis(test_env, runtime, clock, queue
     broken = Settings.from_env({**test_env, "REDIS_URL": "redis://127.0.0.1:1/0"})
     rt = build_runtime(broken, clock=clock, queue=queue, passwords=runtime.passwords, rate_limiter=runtime.rate_limiter)
     async with AsyncTestClient(app=create_app(runtime=rt, run_scheduler=False)) as c:
-        response = await c.get("/healthz")
+        assert (await c.get("/healthz")).status_code == 200  # alive: no I/O
+        response = await c.get("/readyz")
     assert response.status_code == 503
     assert response.json()["database"] == "ok"
     assert response.json()["redis"].startswith("error")
