@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
@@ -226,33 +227,55 @@ async def attribute_delivery(session: AsyncSession, store: StoreConnection, topi
         await attribute_order(session, order, store.brand_id, now)
 
 
+@dataclass(frozen=True)
+class DealTerms:
+    """What a deal's commission needs: who, which gig, the signed rate and the gig's hold."""
+
+    creator_id: UUID
+    gig_id: UUID
+    commission_bps: int
+    hold_days: int
+
+
+def _terms_columns() -> tuple[Any, ...]:
+    return (Collaboration.id, Collaboration.creator_id, Collaboration.gig_id, Collaboration.terms,
+            GigSalesSettings.hold_days)
+
+
+def _terms(row: Any) -> DealTerms:
+    return DealTerms(row.creator_id, row.gig_id, int((row.terms or {}).get("commission_bps") or 0),
+                     DEFAULT_HOLD_DAYS if row.hold_days is None else row.hold_days)
+
+
 async def _candidates(session: AsyncSession, brand_id: UUID, codes: list[str], slug: str | None,
-                      placed_at: datetime | None) -> Candidates:
+                      placed_at: datetime | None) -> tuple[Candidates, dict[UUID, DealTerms]]:
+    """The brand's deals an order's codes or ref name, with what the rules and the commission need: one statement."""
     conditions = []
     if codes:
         conditions.append(DealTracking.code.in_(codes))
     if slug:
         conditions.append(DealTracking.slug == slug)
     if not conditions:
-        return Candidates({}, {})
+        return Candidates({}, {}), {}
     last_click = sa.select(sa.func.max(LinkClick.clicked_at)).where(
         LinkClick.tracking_id == DealTracking.id,
         *([LinkClick.clicked_at <= placed_at] if placed_at is not None else [])).scalar_subquery()
     rows = (await session.execute(
-        sa.select(DealTracking, Collaboration.currency, User.email, GigSalesSettings.attribution_window_days,
-                  last_click if slug else sa.null())
+        sa.select(DealTracking.code, DealTracking.slug, DealTracking.valid_from, DealTracking.valid_until,
+                  Collaboration.currency, User.email, GigSalesSettings.attribution_window_days,
+                  (last_click if slug else sa.null()).label("clicked"), *_terms_columns())
         .join(Collaboration, Collaboration.id == DealTracking.collaboration_id)
         .join(Creator, Creator.id == DealTracking.creator_id).join(User, User.id == Creator.user_id)
         .outerjoin(GigSalesSettings, GigSalesSettings.gig_id == DealTracking.gig_id)
         .where(DealTracking.brand_id == brand_id, sa.or_(*conditions)))).all()
-    by_code, by_slug = {}, {}
-    for tracking, currency, email, window, clicked in rows:
-        deal = DealCode(tracking.collaboration_id, tracking.code, tracking.slug, email, currency,
-                        as_utc(tracking.valid_from), as_utc(tracking.valid_until) if tracking.valid_until else None,
-                        timedelta(days=window or DEFAULT_WINDOW_DAYS), as_utc(clicked) if clicked else None)
-        by_code[tracking.code] = deal
-        by_slug[tracking.slug] = deal
-    return Candidates(by_code, by_slug)
+    by_code, by_slug, terms = {}, {}, {}
+    for row in rows:
+        deal = DealCode(row.id, row.code, row.slug, row.email, row.currency, as_utc(row.valid_from),
+                        as_utc(row.valid_until) if row.valid_until else None,
+                        timedelta(days=row.attribution_window_days or DEFAULT_WINDOW_DAYS),
+                        as_utc(row.clicked) if row.clicked else None)
+        by_code[row.code], by_slug[row.slug], terms[row.id] = deal, deal, _terms(row)
+    return Candidates(by_code, by_slug), terms
 
 
 def order_facts(order: StoreOrder) -> OrderFacts:
@@ -264,38 +287,41 @@ def order_facts(order: StoreOrder) -> OrderFacts:
 async def attribute_order(session: AsyncSession, order: StoreOrder, brand_id: UUID,
                           now: datetime) -> SaleAttribution | None:
     """Decide (again) what ``order`` means for sales, from the order as we hold it now: the same order gives the
-    same row, so duplicated and reordered deliveries change nothing twice. Paid commission keeps its deal."""
+    same row, so duplicated and reordered deliveries change nothing twice. Paid commission keeps its deal, and so
+    does an order whose customer data was redacted. Three statements: the row, the candidates, the write."""
     if order.placed_at is None and not order.total_amount:
         return None  # only a refund for an order we haven't seen yet: decided when the order arrives
     row = await session.scalar(sa.select(SaleAttribution).where(SaleAttribution.store_order_id == order.id)
                                .with_for_update())
     facts = order_facts(order)
-    keep = row is not None and (row.paid_amount > 0 or order.redacted_at is not None)
-    if keep:
-        assert row is not None
+    deal: DealTerms | None = None
+    if row is not None and (row.paid_amount > 0 or order.redacted_at is not None):
         collab_id, reason, detail = row.collaboration_id, row.reason, row.detail.split(" | ")[0]
+        if collab_id is not None:
+            found = (await session.execute(sa.select(*_terms_columns()).outerjoin(
+                GigSalesSettings, GigSalesSettings.gig_id == Collaboration.gig_id)
+                .where(Collaboration.id == collab_id))).first()
+            deal = _terms(found) if found else None
     else:
-        decision = attribute(facts, await _candidates(session, brand_id, list(facts.codes),
-                                                      ref_in(facts.landing_site), facts.placed_at))
+        candidates, terms = await _candidates(session, brand_id, list(facts.codes), ref_in(facts.landing_site),
+                                              facts.placed_at)
+        decision = attribute(facts, candidates)
         collab_id, reason, detail = decision.collaboration_id, decision.reason, decision.detail
-    collab = await session.get(Collaboration, collab_id) if collab_id else None
+        deal = terms.get(collab_id) if collab_id else None
     base = commission_base(merchandise=order.subtotal_amount, total=order.total_amount,
                            refunded=order.refunded_amount, cancelled=order.cancelled_at is not None)
-    bps = int((collab.terms or {}).get("commission_bps") or 0) if collab else 0
-    hold = (await sales_settings(session, collab.gig_id)).hold_days if collab else DEFAULT_HOLD_DAYS
     if row is None:
         row = SaleAttribution(store_order_id=order.id, brand_id=brand_id, paid_amount=0, created_at=now)
         session.add(row)
-    row.collaboration_id = collab_id
-    row.creator_id = collab.creator_id if collab else None
-    row.gig_id = collab.gig_id if collab else None
+    row.collaboration_id = collab_id if deal else None
+    row.creator_id, row.gig_id = (deal.creator_id, deal.gig_id) if deal else (None, None)
     row.reason, row.detail = reason, (f"{detail} | {base.note}" if base.note else detail)[:500]
     row.placed_at, row.currency = facts.placed_at, order.currency
-    row.base_amount = base.amount if collab else 0
-    row.commission_bps = bps
-    row.commission_amount = commission(row.base_amount, bps)
-    row.payable_at = payable_at(facts.placed_at, hold) if collab else None
-    row.state = next_state(attributed=collab is not None, commission=row.commission_amount, paid=row.paid_amount,
+    row.base_amount = base.amount if deal else 0
+    row.commission_bps = deal.commission_bps if deal else 0
+    row.commission_amount = commission(row.base_amount, row.commission_bps)
+    row.payable_at = payable_at(facts.placed_at, deal.hold_days) if deal else None
+    row.state = next_state(attributed=deal is not None, commission=row.commission_amount, paid=row.paid_amount,
                            approved=row.approved_at is not None)
     if row.state in (CommissionState.NONE, CommissionState.CANCELLED):
         row.approved_at = None
