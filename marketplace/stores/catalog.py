@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrow.money import exponent
-from marketplace.stores.models import StoreProduct, StoreVariant
+from marketplace.stores.models import StoreConnection, StoreProduct, StoreVariant
 
 
 def to_minor(amount: Any, currency: str) -> int:
@@ -111,3 +111,16 @@ async def upsert_products(session: AsyncSession, store_id: UUID, products: list[
 async def mark_product_deleted(session: AsyncSession, store_id: UUID, external_id: str, now: datetime) -> None:
     await session.execute(sa.update(StoreProduct).where(
         StoreProduct.store_id == store_id, StoreProduct.external_id == external_id).values(deleted_at=now))
+
+
+async def variants_to_offer(session: AsyncSession, store_product_id: UUID) -> list[StoreVariant]:
+    """The variants a creator may pick when signing: in stock (or not tracked), of a live product of a connected
+    store, in the store's order. Empty when the product is gone."""
+    return list((await session.scalars(
+        sa.select(StoreVariant)
+        .join(StoreProduct, StoreProduct.id == StoreVariant.product_id)
+        .join(StoreConnection, StoreConnection.id == StoreProduct.store_id)
+        .where(StoreProduct.id == store_product_id, StoreProduct.deleted_at.is_(None),
+               StoreConnection.disconnected_at.is_(None),
+               sa.or_(StoreVariant.inventory.is_(None), StoreVariant.inventory > 0))
+        .order_by(StoreVariant.created_at, StoreVariant.id))).all())

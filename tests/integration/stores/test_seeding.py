@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from marketplace.collaborations.models import Collaboration, Shipment
 from marketplace.collaborations.states import CollabState
 from marketplace.jobs import REGISTRY, RetryLater
+from marketplace.stores.catalog import variants_to_offer
 from marketplace.stores.jobs import AFTER_STORE_CALL, SLEEP, WEBHOOKS_JOB
 from marketplace.stores.models import SeedingOrder, SeedingStatus, StoreProduct, StoreVariant
 from marketplace.stores.seeding import CREATE_JOB
@@ -249,3 +250,19 @@ async def test_funding_a_deal_whose_product_comes_from_a_store_queues_its_seedin
     await queue.run_all(runtime.job_context())
     assert len(shopify.state.orders) == 1
     assert (await db.scalar(sa.select(SeedingOrder))).status is SeedingStatus.CREATED
+
+
+async def test_only_in_stock_variants_are_offered_for_signing(client: Any, brand_api: Any, db: Any,
+                                                              shopify: ShopifyServer, queue: Any,
+                                                              runtime: Any) -> None:
+    shopify.add_product("Linen tee", options=["Size"], variants=[
+        {"options": ["S"], "price": "25.00", "inventory": 0}, {"options": ["M"], "price": "25.00", "inventory": 2},
+        {"options": ["L"], "price": "25.00", "inventory": None}])
+    store_id = await _connect_and_sync(client, brand_api, shopify_body(shopify), queue, runtime)
+    product = await db.scalar(sa.select(StoreProduct))
+    async with runtime.session_maker() as session:
+        offered = await variants_to_offer(session, product.id)
+        assert [v.option_values for v in offered] == [["M"], ["L"]]
+    await client.delete(f"/api/v1/stores/{store_id}", headers=brand_api.headers)
+    async with runtime.session_maker() as session:
+        assert await variants_to_offer(session, product.id) == []
