@@ -88,6 +88,19 @@ class ProxyHeadersMiddleware(ASGIMiddleware):
         await next_app(scope, receive, send)
 
 
+def _one_charset(content_type: str) -> str:
+    """Litestar appends "; charset=utf-8" to every text/* media type, also to one that already names it
+    ("text/csv; charset=utf-8" went out with the charset twice); the first one stays."""
+    kept, seen = [], False
+    for part in content_type.split(";"):
+        if part.strip().lower().startswith("charset="):
+            if seen:
+                continue
+            seen = True
+        kept.append(part)
+    return ";".join(kept)
+
+
 def _secure(cookie: str) -> str:
     attributes = [part.strip().lower() for part in cookie.split(";")[1:]]
     return cookie if "secure" in attributes else cookie + "; Secure"
@@ -103,6 +116,9 @@ def security_headers(
         if message["type"] != "http.response.start" or scope.get("type") != ScopeType.HTTP:
             return
         headers = MutableScopeHeaders.from_message(message)
+        content_type = headers.get("content-type")
+        if content_type and content_type.lower().count("charset=") > 1:
+            headers["content-type"] = _one_charset(content_type)
         for name, value in PAGE_HEADERS.items():
             if name not in headers:
                 headers[name] = value

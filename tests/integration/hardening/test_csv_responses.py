@@ -1,4 +1,6 @@
-"""Every CSV download names its charset once (Litestar appends it to text/* types; we used to name it as well)."""
+"""Every CSV download names its charset once (Litestar appends it to text/* types; we used to name it as well). The
+exports use ``csvfiles.CSV_MEDIA_TYPE``; the before-send hook in ``marketplace/headers.py`` keeps one charset for any
+route that still names it (new routes are found by walking the app's routes)."""
 
 from __future__ import annotations
 
