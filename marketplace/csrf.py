@@ -25,7 +25,7 @@ CSRF_FIELD = "_csrf_token"
 SESSION_CSRF = "_csrf"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Bearer-token API calls, signed webhooks and static files carry no session to forge requests with.
-EXCLUDED_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/schema", "/static/")
+EXCLUDED_PREFIXES = ("/api/", "/webhooks/", "/healthz", "/readyz", "/schema", "/static/")
 
 
 def _session_token(scope: Scope) -> str | None:

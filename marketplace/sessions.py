@@ -85,7 +85,7 @@ def session_config(settings: Settings) -> PostPactSessionConfig:
         renew_on_access=True,
         # The API authenticates with bearer tokens, webhooks with signatures; health checks must work even
         # when the session store (Redis) is down.
-        exclude=["^/api/", "^/webhooks/", "^/healthz$", "^/static/", "^/schema"],
+        exclude=["^/api/", "^/webhooks/", "^/healthz$", "^/readyz$", "^/static/", "^/schema"],
     )
 
 
