@@ -68,6 +68,9 @@ class DeliveryProcessor:
             # A body we can't read never gets better by retrying: record why and move on.
             outcome = f"unreadable {delivery.topic}: {type(exc).__name__}: {exc}"
         delivery.processed_at, delivery.outcome = self.clock.now(), outcome[:300]
+        # Applied: what we keep now lives in the order, product and fulfillment rows (which the privacy topics
+        # redact), so the raw body with the customer's name and address is not kept beside them.
+        delivery.payload = {}
         return outcome
 
     async def apply(self, store: StoreConnection, topic: str, payload: dict[str, Any]) -> str:
@@ -270,6 +273,8 @@ class DeliveryProcessor:
             sa.update(StoreOrder).where(StoreOrder.store_id == store.id)
             .values(email=None, customer_external_id=None, landing_site=None, redacted_at=self.clock.now()))
         store.access_token_enc = store.api_secret_enc = None
+        await self.session.execute(sa.update(StoreWebhookDelivery).where(StoreWebhookDelivery.store_id == store.id)
+                                   .values(payload={}))
         return f"shop redacted: {result.rowcount} order(s)"  # type: ignore[attr-defined]
 
 

@@ -50,6 +50,7 @@ async def test_signed_order_is_stored_acknowledged_and_applied_by_a_job(client: 
     assert order.discount_codes[0]["code"] == "AVA-GLOW15" and order.landing_site == "/products/tee?ref=ava"
     delivery = await db.scalar(sa.select(StoreWebhookDelivery))
     assert delivery.processed_at is not None and delivery.outcome.startswith("order")
+    assert delivery.payload == {}  # applied: the customer's details aren't kept twice
 
 
 async def test_bad_or_missing_signature_is_401_and_nothing_is_stored(client: Any, brand_api: Any, db: Any,
