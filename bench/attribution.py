@@ -80,8 +80,9 @@ async def seed(runtime: object, deals: int, orders: int) -> tuple[object, str]:
             "SELECT gen_random_uuid(), :s, n::text, '#' || n, 'fan' || n || '@example.com', 'USD', 6490, 5900, 590, "
             "CASE WHEN n % 10 = 0 THEN 2000 ELSE 0 END, "
             "CASE WHEN n % 10 < 5 THEN json_build_array(json_build_object('code', "
-            "'C' || (1 + (n * 7919) % :d) || '-GLOW15')) ELSE '[]'::json END, "
-            "CASE WHEN n % 10 BETWEEN 5 AND 7 THEN '/products/tee?ref=c' || (1 + (n * 104729) % :d) || '-bench' "
+            "'C' || (1 + (n::bigint * 7919) % :d) || '-GLOW15')) ELSE '[]'::json END, "
+            "CASE WHEN n % 10 BETWEEN 5 AND 7 THEN "
+            "'/products/tee?ref=c' || (1 + (n::bigint * 104729) % :d) || '-bench' "
             "ELSE '/collections/all' END, '', 'paid', CAST(:t AS timestamptz) + (n % 20) * interval '1 day', "
             "'[]', :t, :t "
             "FROM generate_series(1, :o) n"), {"s": store_id, "d": deals, "o": orders, "t": T0 + timedelta(days=1)})

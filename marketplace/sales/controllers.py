@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import msgspec
 import sqlalchemy as sa
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,15 +28,18 @@ from marketplace.sales.schemas import (
     CodeIn,
     ReportOut,
     SalesOut,
+    SalesSettingsIn,
+    SalesSettingsOut,
     SalesTotalOut,
     StatementOut,
     TrackingOut,
     report_out,
     sale_out,
+    sales_settings_out,
     statement_out,
     tracking_out,
 )
-from marketplace.sales.services import record_manual_code, tracking_for
+from marketplace.sales.services import record_manual_code, sales_settings, save_sales_settings, tracking_for
 from marketplace.stores.models import StoreOrder
 from marketplace.stores.schemas import problem_specs
 from marketplace.web import PageController, flash, redirect, render, runtime_of
@@ -146,6 +150,34 @@ class BrandSalesPages(PageController):
         return redirect(request, "/brand/sales")
 
 
+    async def _settings_page(self, request: Request[Any, Any, Any], session: AsyncSession, gig: Gig,
+                             form: dict[str, Any], errors: dict[str, str], status_code: int = 200) -> Response[Any]:
+        return render(request, "sales/gig_settings.html", {"gig": gig, "form": form, "errors": errors},
+                      status_code=status_code)
+
+    @get("/gigs/{gig_id:uuid}", name="gig_sales_settings")
+    async def settings(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
+                       db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        gig = await _own_gig(db_session, request.user, gig_id)
+        assert gig is not None
+        current = sales_settings_out(await sales_settings(db_session, gig_id))
+        form = {f: "" if getattr(current, f) is None else str(getattr(current, f)) for f in current.__struct_fields__}
+        return await self._settings_page(request, db_session, gig, form, {})
+
+    @post("/gigs/{gig_id:uuid}", guards=[brand_member()])
+    async def save_settings(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
+                            db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        gig = await _own_gig(db_session, request.user, gig_id)
+        assert gig is not None
+        form = {k: str(v) for k, v in (await request.form()).items() if k != "_csrf_token"}
+        try:
+            await save_sales_settings(db_session, request.user, gig_id, form, runtime_of(request).clock.now())
+        except InvalidInput as exc:
+            return await self._settings_page(request, db_session, gig, form, exc.errors, status_code=422)
+        flash(request, "Sales settings saved: deals signed from now on use them.")
+        return redirect(request, f"/brand/sales/gigs/{gig_id}")
+
+
 class CreatorSalesPages(PageController):
     path = "/creator/sales"
     guards = [creator_only]
@@ -222,6 +254,22 @@ class SalesApi(Controller):
         report = await _report(request, db_session, raw_from=params.get("from"), raw_to=params.get("to"),
                                gig_id=gig_id)
         return report_out(report, report.by_creator)
+
+    @get("/gigs/{gig_id:uuid}/sales-settings", summary="A gig's discount, landing page, attribution window and hold",
+         guards=[brand_member()], responses=problem_specs(401, 403, 404))
+    async def get_sales_settings(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
+                                 db_session: NamedDependency[AsyncSession]) -> SalesSettingsOut:
+        await _own_gig(db_session, request.user, gig_id)
+        return sales_settings_out(await sales_settings(db_session, gig_id))
+
+    @put("/gigs/{gig_id:uuid}/sales-settings", summary="Set how the gig's future deals sell",
+         guards=[brand_member()], responses=problem_specs(400, 401, 403, 404, 422))
+    async def put_sales_settings(self, request: Request[Any, Any, Any], gig_id: FromPath[UUID],
+                                 data: JSONBody[SalesSettingsIn],
+                                 db_session: NamedDependency[AsyncSession]) -> SalesSettingsOut:
+        saved = await save_sales_settings(db_session, request.user, gig_id, msgspec.structs.asdict(data),
+                                          runtime_of(request).clock.now())
+        return sales_settings_out(saved)
 
     @get("/commission/statements",
          summary="Commission balances: pending, approved, paid, carried negative balance, next payable date",

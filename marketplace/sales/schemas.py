@@ -8,7 +8,7 @@ from uuid import UUID
 import msgspec
 
 from marketplace.gigs.schemas import MoneyOut
-from marketplace.sales.models import DealTracking, SaleAttribution
+from marketplace.sales.models import DealTracking, GigSalesSettings, SaleAttribution
 from marketplace.sales.reports import BrandReport, Figures, Statement
 
 
@@ -139,3 +139,32 @@ def statement_out(s: Statement) -> StatementOut:
     b, c = s.balance, s.currency
     return StatementOut(s.brand_id, s.creator_id, MoneyOut(b.pending, c), MoneyOut(b.approved, c),
                         MoneyOut(b.paid, c), MoneyOut(b.carried, c), MoneyOut(b.payable, c), s.next_payable_at)
+
+
+class SalesSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
+    #: percent or fixed.
+    discount_kind: str = "percent"
+    #: A whole percentage (percent), or minor units of the gig's currency (fixed).
+    discount_value: int = 15
+    #: Most redemptions of one deal's code; null: unlimited.
+    usage_limit: int | None = None
+    #: Where tracking links land (https://); empty: the store's home page.
+    landing_url: str = ""
+    attribution_window_days: int = 30
+    #: Days commission stays pending after the order (0-90).
+    hold_days: int = 30
+
+
+class SalesSettingsOut(msgspec.Struct):
+    gig_id: UUID
+    discount_kind: str
+    discount_value: int
+    usage_limit: int | None
+    landing_url: str
+    attribution_window_days: int
+    hold_days: int
+
+
+def sales_settings_out(s: GigSalesSettings) -> SalesSettingsOut:
+    return SalesSettingsOut(s.gig_id, s.discount_kind.value, s.discount_value, s.usage_limit, s.landing_url,
+                            s.attribution_window_days, s.hold_days)

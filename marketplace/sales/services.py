@@ -336,3 +336,67 @@ async def approve_due(session: AsyncSession, now: datetime) -> int:
         SaleAttribution.state == CommissionState.PENDING, SaleAttribution.payable_at <= now)
         .values(state=CommissionState.APPROVED, approved_at=now, updated_at=now))
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+# -- a gig's sales settings -----------------------------------------------------------------------------------------
+
+_LANDING = re.compile(r"^https://[^\s/?#]+(/[^\s]*)?$|^http://(127\.0\.0\.1|localhost)(:\d+)?(/[^\s]*)?$",
+                      re.IGNORECASE)
+
+
+def _whole(raw: Any, name: str, low: int, high: int, errors: dict[str, str], *, optional: bool = False) -> int | None:
+    text = "" if raw is None else str(raw).strip()
+    if optional and text == "":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        errors[name] = f"A whole number from {low} to {high}."
+        return None
+    if not low <= value <= high:
+        errors[name] = f"A whole number from {low} to {high}."
+    return value
+
+
+def parse_sales_settings(raw: dict[str, Any]) -> dict[str, Any]:
+    """Form or JSON values, checked: every bad field named at once (InvalidInput), nothing half-applied.
+    ``discount_value``: a whole percentage, or for a fixed discount an amount in minor units of the gig's currency."""
+    errors: dict[str, str] = {}
+    kind = str(raw.get("discount_kind") or "percent").strip().lower()
+    if kind not in (DiscountKind.PERCENT.value, DiscountKind.FIXED.value):
+        errors["discount_kind"] = "percent or fixed."
+    value = _whole(raw.get("discount_value"), "discount_value", 1, 100 if kind == "percent" else 10_000_000, errors)
+    usage = _whole(raw.get("usage_limit"), "usage_limit", 1, 1_000_000, errors, optional=True)
+    window = _whole(raw.get("attribution_window_days", DEFAULT_WINDOW_DAYS), "attribution_window_days", 1, 365,
+                    errors)
+    hold = _whole(raw.get("hold_days", DEFAULT_HOLD_DAYS), "hold_days", 0, 90, errors)
+    landing = str(raw.get("landing_url") or "").strip()
+    if landing and (len(landing) > 2000 or not _LANDING.match(landing)):
+        errors["landing_url"] = "An https:// address of your shop (or leave it empty for the store's home page)."
+    if errors:
+        raise InvalidInput(errors)
+    return {"discount_kind": DiscountKind(kind), "discount_value": value, "usage_limit": usage,
+            "attribution_window_days": window, "hold_days": hold, "landing_url": landing}
+
+
+async def save_sales_settings(session: AsyncSession, actor: Actor, gig_id: UUID, raw: dict[str, Any],
+                              now: datetime) -> GigSalesSettings:
+    """Set how the gig's future deals sell (deals already signed keep their code and link)."""
+    if not actor.is_brand:
+        raise NotFound("No such gig.")
+    if actor.brand_role not in (BrandRole.OWNER, BrandRole.MANAGER):
+        raise Forbidden("Only owners and managers change gigs.")
+    gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id))
+    if gig is None:
+        raise NotFound("No such gig.")
+    values = parse_sales_settings(raw)
+    found = await session.scalar(sa.select(GigSalesSettings).where(GigSalesSettings.gig_id == gig_id)
+                                 .with_for_update())
+    if found is None:
+        found = GigSalesSettings(gig_id=gig_id, created_at=now)
+        session.add(found)
+    for name, value in values.items():
+        setattr(found, name, value)
+    found.updated_at = now
+    await session.flush()
+    return found
