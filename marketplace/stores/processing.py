@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -45,6 +46,26 @@ WOO_TRACKING_META = "_wc_shipment_tracking_items"
 def external_id(raw: Any) -> str:
     """Shopify's REST ids in webhooks and GraphQL gids name the same thing: keep the number."""
     return str(raw).rsplit("/", 1)[-1] if raw is not None else ""
+
+
+class OrderListener(Protocol):
+    """Something that follows a store's orders (sales attribution): told after an order or a refund was saved,
+    inside the same transaction. Registered once at start-up, so this area never imports its subscribers."""
+
+    async def order_changed(self, session: AsyncSession, store: StoreConnection, order: StoreOrder,
+                            now: datetime) -> None: ...
+
+
+_order_listeners: list[OrderListener] = []
+
+
+def install_order_listeners(listeners: list[OrderListener]) -> None:
+    _order_listeners[:] = listeners
+
+
+async def order_changed(session: AsyncSession, store: StoreConnection, order: StoreOrder, now: datetime) -> None:
+    for listener in _order_listeners:
+        await listener.order_changed(session, store, order, now)
 
 
 class DeliveryProcessor:
@@ -142,6 +163,7 @@ class DeliveryProcessor:
         order.currency, order.total_amount, order.tax_amount = currency, total, tax
         order.source_updated_at = updated
         await self.session.flush()
+        await order_changed(self.session, store, order, self.clock.now())
         outcome = f"order {order_id} saved"
         if woo:
             for item in _woo_tracking(payload):
@@ -166,6 +188,8 @@ class DeliveryProcessor:
                      if t.get("kind", "refund") == "refund" and t.get("status", "success") == "success")
         order.refunded_amount = (order.refunded_amount or 0) + amount
         order.refund_ids = [*(order.refund_ids or []), refund_id]
+        await self.session.flush()
+        await order_changed(self.session, store, order, self.clock.now())
         return f"refund {refund_id} of {amount} on order {order.external_id}"
 
     # -- fulfillments and shipping

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from marketplace.stores.intake import base64_hmac, custom_signature
 from marketplace.stores.models import StoreOrder, StoreProduct, StoreVariant, StoreWebhookDelivery
+from marketplace.stores.processing import install_order_listeners
 from tests.fakes.shopify_server import ShopifyServer
 from tests.fakes.woocommerce_server import WooCommerceServer
 from tests.integration.stores.conftest import shopify_body, woo_body
@@ -233,3 +234,26 @@ async def test_an_unreadable_body_is_recorded_not_retried_forever(client: Any, b
     rows = (await db.scalars(sa.select(StoreWebhookDelivery).order_by(StoreWebhookDelivery.id))).all()
     assert all(r.processed_at is not None for r in rows)
     assert rows[0].outcome.startswith("ignored: unreadable order") and rows[1].outcome.startswith("unreadable")
+
+
+async def test_order_listeners_hear_saved_orders_and_refunds(client: Any, brand_api: Any, shopify: ShopifyServer,
+                                                             deliverer: Any, queue: Any, runtime: Any) -> None:
+    heard: list[tuple[str, int]] = []
+
+    class Recorder:
+        async def order_changed(self, session: Any, store: Any, order: StoreOrder, now: Any) -> None:
+            heard.append((order.external_id, order.refunded_amount))
+
+    install_order_listeners([Recorder()])
+    try:
+        store = await _connect(client, brand_api, shopify_body(shopify))
+        shopify.subscribe("orders/create", store["webhook_url"])
+        shopify.subscribe("refunds/create", store["webhook_url"])
+        order = shopify.place_order(email="fan@example.com", total="40.00")
+        shopify.refund(order, "10.00")
+        await deliverer.deliver(shopify)
+        await queue.run_all(runtime.job_context())
+    finally:
+        install_order_listeners([])
+    number = order.rsplit("/", 1)[-1]
+    assert heard == [(number, 0), (number, 1000)]
