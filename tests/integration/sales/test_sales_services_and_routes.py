@@ -225,3 +225,19 @@ async def test_sale_rows_record_reasons_for_odd_orders(runtime: Any, people: Any
     assert reasons["unknown"][:1] == ("unknown_code",)
     rows = (await db.scalars(sa.select(SaleAttribution))).all()
     assert len(rows) == 3 and datetime.now(UTC)
+
+
+async def test_the_api_is_in_the_openapi_schema_with_its_errors(client: Any) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    expected = {
+        "/api/v1/collaborations/{collab_id}/tracking": ("get", {"401", "404"}),
+        "/api/v1/collaborations/{collab_id}/sales": ("get", {"401", "404"}),
+        "/api/v1/reports/creators": ("get", {"401", "403", "404", "422"}),
+        "/api/v1/gigs/{gig_id}/report": ("get", {"401", "403", "404", "422"}),
+        "/api/v1/commission/statements": ("get", {"401", "403"}),
+        "/api/v1/gigs/{gig_id}/sales-settings": ("put", {"400", "401", "403", "404", "422"}),
+    }
+    for path, (method, errors) in expected.items():
+        responses = schema["paths"][path][method]["responses"]
+        assert errors <= set(responses), (path, sorted(responses))
+    assert not any(p.startswith("/r/") for p in schema["paths"])

@@ -1,0 +1,59 @@
+"""Codes from handles, link targets (UTM, ref, Shopify's /discount), bot filtering, the visitor hash, the SVG chart."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from marketplace.sales.attribution import ref_in
+from marketplace.sales.charts import gmv_chart
+from marketplace.sales.links import is_bot, visitor_hash
+from marketplace.sales.models import DiscountKind
+from marketplace.sales.services import code_for, defaults, target_url
+from marketplace.stores.models import StorePlatform
+
+
+def test_codes_come_from_the_handle_the_gig_and_the_discount() -> None:
+    settings = defaults(uuid.uuid4())
+    assert code_for("ava", "Glow serum launch", settings) == "AVA-GLOW15"
+    assert code_for("@ava.brooks_", "  the   glow!", settings) == "AVABROOKS-THE15"
+    settings.discount_kind, settings.discount_value = DiscountKind.FIXED, 1_000
+    assert code_for("ava", "Glow", settings) == "AVA-GLOW10"
+    assert code_for("", "", settings) == "CREATOR-10"
+
+
+def test_link_targets_carry_utm_and_ref_and_apply_the_code_on_shopify() -> None:
+    plain = target_url("https://shop.example/p?x=1", platform=StorePlatform.WOOCOMMERCE, code="AVA-GLOW15",
+                       slug="ava-1a2b3c4d", campaign="glow", handle="ava")
+    query = parse_qs(urlsplit(plain).query)
+    assert query["x"] == ["1"] and query["utm_source"] == ["postpact"] and query["ref"] == ["ava-1a2b3c4d"]
+    shopify = target_url("glowlab.myshopify.com/products/serum", platform=StorePlatform.SHOPIFY,
+                         code="AVA-GLOW15", slug="ava-1a2b3c4d", campaign="glow", handle="ava")
+    parts = urlsplit(shopify)
+    assert (parts.scheme, parts.netloc, parts.path) == ("https", "glowlab.myshopify.com", "/discount/AVA-GLOW15")
+    assert unquote(parse_qs(parts.query)["redirect"][0]).startswith("/products/serum?utm_source=postpact")
+    # What the shop records as the landing page still names the deal.
+    assert ref_in(shopify) == "ava-1a2b3c4d"
+
+
+def test_bots_and_scripts_are_not_counted() -> None:
+    for agent in ("", "Googlebot/2.1", "facebookexternalhit/1.1", "Slackbot-LinkExpanding 1.0", "curl/8.5",
+                  "python-requests/2.32", "WhatsApp/2.23", "Mozilla/5.0 (compatible; bingbot/2.0)"):
+        assert is_bot(agent), agent
+    assert not is_bot("Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 Safari/604.1")
+
+
+def test_the_visitor_hash_hides_the_address_and_changes_daily() -> None:
+    one = visitor_hash("secret", "203.0.113.9", "Safari", date(2026, 3, 1))
+    assert len(one) == 32 and "203" not in one
+    assert one == visitor_hash("secret", "203.0.113.9", "Safari", date(2026, 3, 1))
+    assert one != visitor_hash("secret", "203.0.113.9", "Safari", date(2026, 3, 2))
+    assert one != visitor_hash("other", "203.0.113.9", "Safari", date(2026, 3, 1))
+
+
+def test_chart_is_escaped_svg_with_a_bar_per_day() -> None:
+    svg = str(gmv_chart([(date(2026, 3, 1), "USD", 8_000), (date(2026, 3, 3), "USD", 4_000),
+                         (date(2026, 3, 3), "EUR", 1)]))
+    assert svg.startswith("<svg") and svg.count("<rect") == 2 and "$80.00" in svg
+    assert str(gmv_chart([])) == ""
