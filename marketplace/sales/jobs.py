@@ -47,7 +47,7 @@ def shopify_discount(tracking: DealTracking, settings: GigSalesSettings, currenc
 
 def woocommerce_coupon(tracking: DealTracking, settings: GigSalesSettings, currency: str) -> dict[str, Any]:
     percent = settings.discount_kind is DiscountKind.PERCENT
-    return {"code": tracking.code, "discount_type": "percent" if percent else "fixed_cart",
+    return {"code": tracking.code.lower(), "discount_type": "percent" if percent else "fixed_cart",
             "amount": str(settings.discount_value) if percent else major_units(settings.discount_value, currency),
             "usage_limit": settings.usage_limit, "description": f"PostPact ({tracking.tag})",
             "date_expires_gmt": _iso(tracking.valid_until), "meta_data": [{"key": TAG_META_KEY, "value": tracking.tag}]}
@@ -62,7 +62,8 @@ async def ensure_in_store(store: StoreConnection, tracking: DealTracking, settin
             return await shopify_client(store, box, app, http, sleep=sleep).ensure_discount_code(
                 tracking.code, shopify_discount(tracking, settings, currency))
         woo = woocommerce_client(store, box, app, http, sleep=sleep)
-        found = (await woo.call("GET", "coupons", params={"code": tracking.code})).json()
+        # WooCommerce keeps coupon codes in lower case (orders report them so; attribution compares upper case).
+        found = (await woo.call("GET", "coupons", params={"code": tracking.code.lower()})).json()
         if found:
             return str(found[0]["id"])
         return str((await woo.call("POST", "coupons", json=woocommerce_coupon(tracking, settings, currency))).json()

@@ -48,6 +48,8 @@ class WooCommerceServer:
         self.products: dict[int, dict[str, Any]] = {}
         self.variations: dict[int, dict[str, Any]] = {}
         self.orders: dict[int, dict[str, Any]] = {}
+        #: Coupons by id (sales attribution's discount codes), codes kept in lower case as WooCommerce does.
+        self.coupons: dict[int, dict[str, Any]] = {}
         self.hooks: list[dict[str, Any]] = []
         self.outbox: list[Delivery] = []
         self.faults: list[Fault] = []
@@ -189,6 +191,12 @@ class WooCommerceServer:
         with self._lock:
             return self._route(method, route, query, body)
 
+    def _coupons(self, method: str, query: dict[str, str], body: bytes) -> tuple[int, dict[str, str], bytes]:
+        if method == "POST":
+            return _new_coupon(self, body)
+        code = query.get("code", "").lower()
+        return _reply(200, [c for c in self.coupons.values() if not code or c["code"] == code])
+
     def _authorised(self, header: str) -> bool:
         if not header.startswith("Basic "):
             return False
@@ -200,6 +208,8 @@ class WooCommerceServer:
 
     def _route(self, method: str, route: str, query: dict[str, str], body: bytes) -> tuple[int, dict[str, str],
                                                                                             bytes]:
+        if route == "/coupons" and method in ("GET", "POST"):
+            return self._coupons(method, query, body)
         if method == "GET" and route == "/data/currencies/current":
             return _reply(200, {"code": self.currency, "name": self.currency, "symbol": "$"})
         if method == "GET" and route == "/products":
@@ -255,6 +265,16 @@ class WooCommerceServer:
         self.orders[oid] = order
         self.queue_webhook("order.created", order)
         return _reply(201, order)
+
+
+def _new_coupon(fake: Any, body: bytes) -> tuple[int, dict[str, str], bytes]:
+    data = json.loads(body or b"{}")
+    code = str(data.get("code") or "").strip().lower()
+    if not code or any(c["code"] == code for c in fake.coupons.values()):
+        return _error(400, "woocommerce_rest_coupon_code_already_exists", "The coupon code already exists")
+    cid = next(fake._ids)
+    fake.coupons[cid] = {**data, "id": cid, "code": code, "usage_count": 0}
+    return _reply(201, fake.coupons[cid])
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:

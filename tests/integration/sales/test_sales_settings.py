@@ -9,10 +9,12 @@ import sqlalchemy as sa
 
 from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
+from marketplace.jobs import REGISTRY
 from marketplace.sales.models import DealTracking, GigSalesSettings, SaleAttribution
-from marketplace.sales.services import code_for, defaults
+from marketplace.sales.services import CREATE_CODE_JOB, code_for, defaults
 from tests.fakes.shopify_server import ShopifyServer
 from tests.integration.sales.helpers import connect_shopify, signed_deal
+from tests.integration.stores.conftest import woo_body
 from tests.support.deals import Deal, advance_deal, bearer, insert_offer
 
 
@@ -92,3 +94,20 @@ async def test_csv_imported_orders_are_attributed(client: Any, runtime: Any, peo
     row = await db.scalar(sa.select(SaleAttribution))
     assert (row.reason, row.collaboration_id, row.commission_amount) == ("code", deal.id, 500)
     assert code_for("ava", "Glow serum launch", defaults(deal.gig_id)) == "AVA-GLOW15"
+
+
+async def test_woocommerce_coupon_created_once_and_orders_matched_in_any_case(
+        client: Any, brand_api: Any, people: Any, db: Any, woo: Any, queue: Any, runtime: Any) -> None:
+    response = await client.post("/api/v1/stores", json=woo_body(woo), headers=brand_api.headers)
+    assert response.status_code == 201, response.text
+    await queue.run_all(runtime.job_context())
+    deal = await signed_deal(runtime, brand_api.person, await people.creator(name="Ava"))
+    await queue.run_all(runtime.job_context())
+    await db.execute(sa.update(DealTracking).values(code_status="pending"))  # as if the first run died
+    await db.commit()
+    await REGISTRY[CREATE_CODE_JOB].function(runtime.job_context(), str(deal.id))
+    [coupon] = woo.coupons.values()
+    assert (coupon["code"], coupon["discount_type"], coupon["amount"]) == ("ava-glow15", "percent", "15")
+    assert coupon["meta_data"] == [{"key": "_postpact_tag", "value": f"postpact-collab-{deal.id}-code"}]
+    db.expire_all()
+    assert (await db.scalar(sa.select(DealTracking.code_status))).value == "created"
