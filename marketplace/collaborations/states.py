@@ -336,6 +336,17 @@ for _rule in RULES:
         TRANSITIONS[(_source, _rule.action)] = _rule
 
 
+#: Who may ever take each action, in some state (a party outside it gets 403 whatever the deal's state).
+PARTIES_FOR: dict[Action, frozenset[Party]] = {}
+for _rule in RULES:
+    PARTIES_FOR[_rule.action] = PARTIES_FOR.get(_rule.action, frozenset()) | _rule.parties
+
+
+def _who(parties: frozenset[Party]) -> str:
+    named = " or ".join(f"the {p.value}" for p in sorted(parties - {Party.SYSTEM}, key=str))
+    return named or "PostPact"
+
+
 def allowed_actions(state: CollabState, party: Party) -> list[Action]:
     """What this party may attempt now (conditions are checked on the attempt)."""
     return [action for (source, action), rule in TRANSITIONS.items() if source == state and party in rule.parties]
@@ -418,6 +429,10 @@ def check_transition(collab: Collaboration, action: Action, actor: TransitionAct
     and nothing is written; ``transition()`` checks again.
     """
     check_party(collab, actor)
+    # Not allowed is 403 whatever the state; not possible now (the state, a condition) is 409.
+    parties = PARTIES_FOR[action]
+    if actor.party not in parties:
+        raise RoleNotAllowed(f"Only {_who(parties)} can {_label(action)}.")
     state = CollabState(collab.status)
     rule = TRANSITIONS.get((state, action))
     if rule is None:
@@ -425,8 +440,7 @@ def check_transition(collab: Collaboration, action: Action, actor: TransitionAct
             f"You can't {_label(action)} while the collaboration is {state.value.replace('_', ' ')}."
         )
     if actor.party not in rule.parties:
-        who = " or ".join(p.value for p in sorted(rule.parties - {Party.SYSTEM}, key=str)) or "PostPact"
-        raise IllegalTransition(f"Only the {who} can {rule.label or _label(action)}.")
+        raise RoleNotAllowed(f"Only {_who(rule.parties)} can {rule.label or _label(action)}.")
     if actor.party is Party.BRAND and actor.brand_role not in rule.brand_roles:
         role = actor.brand_role.value if actor.brand_role else "none"
         raise RoleNotAllowed(f"Your role ({role}) can't {rule.label or _label(action)}.")

@@ -215,9 +215,14 @@ def test_a_wrong_team_role_is_forbidden_not_a_conflict() -> None:
     with pytest.raises(RoleNotAllowed) as caught:
         check_transition(collab, Action.APPROVE_DRAFT, finance, T0)
     assert caught.value.status_code == 403
+    # The other party is not allowed either (403), in any state; a step the party may take, but not now, is 409.
     creator = TransitionActor(Party.CREATOR, uuid.uuid4(), creator_id=collab.creator_id)
+    for state in (CollabState.DRAFT_SUBMITTED, CollabState.OFFERED):
+        with pytest.raises(RoleNotAllowed):
+            check_transition(make_collab(status=state, creator_id=collab.creator_id), Action.APPROVE_DRAFT, creator,
+                             T0)
     with pytest.raises(IllegalTransition):
-        check_transition(collab, Action.APPROVE_DRAFT, creator, T0)
+        check_transition(collab, Action.SUBMIT_POST, creator, T0)
     # Finance may still open a dispute: that rule allows the money roles.
     funded = make_collab(status=CollabState.FUNDED)
     finance_of_funded = TransitionActor(Party.BRAND, uuid.uuid4(), brand_id=funded.brand_id,

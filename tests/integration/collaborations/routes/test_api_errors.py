@@ -22,10 +22,6 @@ async def test_illegal_transitions_are_409_and_leave_no_event(client, runtime, d
     cases = [
         # A post before signing.
         (creator, f"{base}/{cast.offered.id}/submit-post", {"url": cast.offered.post_url()}),
-        # The creator approving their own draft; the brand signing; the creator shipping.
-        (creator, f"{base}/{cast.reviewing.id}/approve-draft", {}),
-        (brand, f"{base}/{cast.offered.id}/sign", {"terms_hash": "0" * 64}),
-        (creator, f"{base}/{cast.funded.id}/ship", {"carrier": "UPS", "tracking_number": "1Z999"}),
         # Steps out of order.
         (creator, f"{base}/{cast.funded.id}/confirm-receipt", None),
         (creator, f"{base}/{cast.offered.id}/submit-draft", {"caption": "x", "media_url": "https://a.example/b"}),
@@ -37,6 +33,16 @@ async def test_illegal_transitions_are_409_and_leave_no_event(client, runtime, d
         body_out = problem(await client.post(path, json=body, headers=headers), 409)
         assert body_out["type"] == "/problems/illegal-transition", (path, body_out)
         assert body_out["detail"]
+    # The other party's steps are not allowed (403), whatever the state: the creator approving their own draft,
+    # the brand signing, the creator shipping.
+    for headers, path, body in [
+        (creator, f"{base}/{cast.reviewing.id}/approve-draft", {}),
+        (brand, f"{base}/{cast.offered.id}/sign", {"terms_hash": "0" * 64}),
+        (creator, f"{base}/{cast.funded.id}/ship", {"carrier": "UPS", "tracking_number": "1Z999"}),
+        (creator, f"{base}/{cast.offered.id}/ship", {"carrier": "UPS", "tracking_number": "1Z999"}),
+    ]:
+        body_out = problem(await client.post(path, json=body, headers=headers), 403)
+        assert body_out["type"] == "/problems/role-not-allowed", (path, body_out)
     assert await snapshot(db, ids) == before
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from escrow.states import EscrowState
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, PostSubmission
 from marketplace.collaborations.services import DealService
-from marketplace.collaborations.states import CollabState, IllegalTransition
+from marketplace.collaborations.states import CollabState, IllegalTransition, RoleNotAllowed
 from marketplace.db import session_scope
 from marketplace.errors import Conflict
 from tests.support.deals import brand_actor, creator_actor, make_deal
@@ -38,7 +38,7 @@ async def test_approving_the_verified_post_pays_the_creator_once(runtime, db) ->
 
 async def test_the_creator_cannot_approve_their_own_post(runtime, db) -> None:
     deal = await funded_deal(runtime, CollabState.VERIFIED, onboarded=True)
-    with pytest.raises(IllegalTransition):
+    with pytest.raises(RoleNotAllowed):
         async with session_scope(runtime.session_maker) as session:
             await DealService.of(session, runtime).approve_post(deal.id, creator_actor(deal.creator))
     assert (await db.get(Collaboration, deal.id)).status is CollabState.VERIFIED
