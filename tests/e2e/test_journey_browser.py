@@ -29,6 +29,11 @@ async def sign_up(page: Page, kind: str, name: str, email: str, brand_name: str 
     if brand_name:
         await page.get_by_label("Brand name").fill(brand_name)
     await page.get_by_role("button", name="Create account").click()
+    await expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    await page.goto("/signin")
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
     await expect(page).to_have_url(re.compile(rf"/{kind}$"))
 
 
