@@ -16,17 +16,26 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
+from escrow.models import EscrowHold, PayoutAccount
 from marketplace.accounts.auth import Actor, load_actor
 from marketplace.accounts.models import User, UserKind
 from marketplace.accounts.services import AccountService, SignUp
-from marketplace.brands.models import BrandMember, BrandRole
+from marketplace.applications.services import ApplicationService
+from marketplace.brands.models import Brand, BrandMember, BrandRole
 from marketplace.clock import FrozenClock, SystemClock
 from marketplace.collaborations.models import Collaboration, PostSubmission
 from marketplace.collaborations.services import DealService
 from marketplace.collaborations.states import SYSTEM, Action
 from marketplace.collaborations.transition import transition
+from marketplace.creators.services import CreatorProfileService
 from marketplace.db import session_scope
+from marketplace.deadlines.enforcement import ghost_collaboration
+from marketplace.gigs.services import GigService
 from marketplace.jobs import REGISTRY, RecordingQueue, RetryLater
+from marketplace.messaging.services import Subject, post_to_subject
+from marketplace.payments import gateway
+from marketplace.payments import services as payments
+from marketplace.reputation.ratings import rate_collaboration
 from marketplace.roster.demo import seed_roster
 from marketplace.runtime import Runtime, build_runtime
 
@@ -198,9 +207,6 @@ class Seeder:
     # -- people
 
     async def people(self) -> None:
-        from marketplace.brands.models import Brand
-        from marketplace.creators.services import CreatorProfileService
-
         async with session_scope(self.runtime.session_maker) as session:
             accounts = AccountService(session, self.runtime)
             for email, name, brand_name, website, country, description in BRANDS:
@@ -286,8 +292,6 @@ class Seeder:
     # -- gigs
 
     async def gig(self, brand_email: str, values: dict[str, Any], *, publish: bool = True) -> UUID:
-        from marketplace.gigs.services import GigService
-
         values = dict(values)
         values["apply_by"] = self.clock.now() + timedelta(days=values.pop("apply_in_days"))
         actor = await self.actor(brand_email)
@@ -299,8 +303,6 @@ class Seeder:
             return gig.id
 
     async def close_gig(self, brand_email: str, gig_id: UUID, *, archive: bool = False) -> None:
-        from marketplace.gigs.services import GigService
-
         actor = await self.actor(brand_email)
         async with session_scope(self.runtime.session_maker) as session:
             gigs = GigService(session, self.runtime)
@@ -311,8 +313,6 @@ class Seeder:
     # -- deals
 
     async def apply(self, creator: str, gig_id: UUID, pitch: str) -> UUID:
-        from marketplace.applications.services import ApplicationService
-
         actor = await self.actor(creator)
         async with session_scope(self.runtime.session_maker) as session:
             application = await ApplicationService(session, self.runtime).apply(
@@ -323,8 +323,6 @@ class Seeder:
             return application.id
 
     async def accept(self, brand: str, gig_id: UUID, application_id: UUID) -> UUID:
-        from marketplace.applications.services import ApplicationService
-
         actor = await self.actor(brand)
         async with session_scope(self.runtime.session_maker) as session:
             decision = await ApplicationService(session, self.runtime).accept(actor, gig_id, [application_id])
@@ -347,10 +345,6 @@ class Seeder:
         await self.run_jobs()
 
     async def fund(self, brand: str, collab_id: UUID) -> None:
-        from escrow.models import EscrowHold
-        from marketplace.payments import gateway
-        from marketplace.payments import services as payments
-
         actor = await self.actor(brand)
         async with session_scope(self.runtime.session_maker) as session:
             await payments.fund_collaborations(
@@ -370,10 +364,6 @@ class Seeder:
         await self.run_jobs()
 
     async def onboard(self, creator: str) -> None:
-        from escrow.models import PayoutAccount
-        from marketplace.payments import gateway
-        from marketplace.payments import services as payments
-
         actor = await self.actor(creator)
         async with session_scope(self.runtime.session_maker) as session:
             await payments.start_payout_onboarding(session, actor, now=self.clock.now(), settings=self.runtime.settings)
@@ -422,8 +412,6 @@ class Seeder:
         await self.step(creator, collab_id, "submit_post", url=post_url)
 
     async def message(self, email: str, collab_id: UUID, body: str) -> None:
-        from marketplace.messaging.services import Subject, post_to_subject
-
         actor = await self.actor(email)
         async with session_scope(self.runtime.session_maker) as session:
             await post_to_subject(session, actor, Subject.of(collaboration_id=collab_id), body, now=self.clock.now())
@@ -546,7 +534,6 @@ async def _play(s: Seeder, today: datetime) -> None:
         assert collab is not None and collab.due_post is not None
         ghost_at = collab.due_post + timedelta(hours=collab.terms.get("ghost_grace_hours", 72) + 1)
     s.at(ghost_at)
-    from marketplace.deadlines.enforcement import ghost_collaboration
 
     async with session_scope(s.runtime.session_maker) as session:
         await ghost_collaboration(session, ghosted, s.clock.now(), public_url=s.runtime.settings.app.public_url)
@@ -694,8 +681,6 @@ async def _play(s: Seeder, today: datetime) -> None:
 
 
 async def _rate(s: Seeder, brand: str, creator: str, collab_id: UUID) -> None:
-    from marketplace.reputation.ratings import rate_collaboration
-
     for email, stars, comment in (
         (brand, 5, "On time, great content, easy to work with."),
         (creator, 5, "Clear brief, paid the moment the post was verified."),

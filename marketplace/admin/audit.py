@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlencode
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -91,8 +93,6 @@ class AuditFilters:
         return clauses
 
     def query_string(self) -> str:
-        from urllib.parse import urlencode
-
         pairs = {"q": self.q, "action": self.action, "target_type": self.target_type, "target_id": self.target_id,
                  "since": self.since.date().isoformat() if self.since else "",
                  "until": self.until.date().isoformat() if self.until else ""}
@@ -132,7 +132,6 @@ def _csv_safe(value: str) -> str:
 
 async def export_rows(session: AsyncSession, filters: AuditFilters) -> Iterator[str]:
     """The matching entries as CSV lines (header first), oldest first."""
-    import json
 
     rows = (await session.scalars(
         sa.select(AdminAuditEntry).where(*filters.where()).order_by(AdminAuditEntry.id).limit(EXPORT_MAX))).all()

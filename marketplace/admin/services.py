@@ -19,7 +19,8 @@ from marketplace.accounts.models import User, UserKind
 from marketplace.admin import audit
 from marketplace.brands.models import Brand, BrandMember, BrandRole
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.states import TERMINAL, CollabState
+from marketplace.collaborations.states import TERMINAL, Action, CollabState, Party, TransitionActor
+from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.creators.models import Creator
 from marketplace.disputes.models import Dispute, DisputeStatus
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
@@ -30,6 +31,7 @@ from marketplace.reputation.services import linked_ghostings
 from marketplace.runtime import Runtime
 from marketplace.settings import Settings
 from reputation.models import ReliabilityScore, SubjectKind
+from reputation.services import clear_suspension
 
 #: Wrong passwords allowed per admin per window on the re-authentication page and the API decision endpoint.
 REAUTH_FAILURES = Limit(attempts=5, window_seconds=900)
@@ -304,7 +306,6 @@ async def clear_reliability_suspension(session: AsyncSession, admin: Actor, crea
                                        ip: str | None = None) -> bool:
     """The reputation engine's own suspension (two ghostings in 12 months), cleared after an admin's review."""
     require_admin(admin)
-    from reputation.services import clear_suspension
 
     creator = await session.get(Creator, creator_id)
     if creator is None:
@@ -341,8 +342,6 @@ async def clear_review(session: AsyncSession, admin: Actor, collaboration_id: UU
                        ip: str | None = None) -> Collaboration:
     """An admin looked at a deal held for review: automatic steps (reminders' consequences, releases) resume."""
     require_admin(admin)
-    from marketplace.collaborations.states import Action, Party, TransitionActor
-    from marketplace.collaborations.transition import lock_collaboration, transition
 
     note = note.strip()
     if len(note) > 1000:

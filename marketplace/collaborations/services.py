@@ -31,6 +31,7 @@ from marketplace.creators.models import Creator, ShippingAddress, SocialAccount
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.forms import REASON_MAX, URL_MAX, clean_text, clean_url
 from marketplace.gigs.models import Deliverable, Gig
+from marketplace.reputation.services import creator_eligibility
 from marketplace.settings import Settings
 from marketplace.verification.posts import InvalidPostUrl, Platform, parse_post_url
 
@@ -205,7 +206,6 @@ class DealService:
                                "send you the product.")
         # Tier caps (deal value, deals signed but not yet posted) bind at the signature too: a new creator can be
         # offered several deals at once, but can only take on as many as their track record allows.
-        from marketplace.reputation.services import creator_eligibility
 
         gig = await self.session.get(Gig, collab.gig_id)
         assert gig is not None

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.auth import Actor
+from marketplace.applications.models import Application
 from marketplace.brands.models import CreatorNote
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import TERMINAL, CollabState
@@ -31,7 +32,7 @@ from marketplace.creators.models import (
     ShippingAddress,
     SocialAccount,
 )
-from marketplace.errors import Forbidden, NotFound
+from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.forms import FormReader
 from marketplace.gigs.keyset import SortKey, page_of
 from marketplace.gigs.rows import tagged, tagged_lookup
@@ -280,7 +281,6 @@ class CreatorProfileService:
         )
         if account is None:
             raise NotFound("No such social account.")
-        from marketplace.applications.models import Application
 
         in_use = await self.session.scalar(
             sa.select(sa.func.count(Application.id)).where(Application.social_account_id == account_id)
@@ -363,8 +363,6 @@ def _claimed_message(platform: Platform, handle: str, *, mine: bool) -> str:
 
 
 def raise_invalid(field_name: str, message: str, cause: BaseException | None = None) -> None:
-    from marketplace.errors import InvalidInput
-
     raise InvalidInput({field_name: message}) from cause
 
 

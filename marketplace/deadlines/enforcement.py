@@ -13,6 +13,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
 
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import SYSTEM, Action
@@ -175,7 +176,6 @@ async def announce_brand_no_show(
     session: AsyncSession, collaboration_id: UUID, now: datetime, *, public_url: str
 ) -> str:
     """The brand didn't ship by the ship-by date: tell the creator they may cancel without penalty; record it."""
-    from uuid_utils.compat import uuid7
 
     collab = await lock_collaboration(session, collaboration_id)
     if not brand_no_show_due(collab, now):

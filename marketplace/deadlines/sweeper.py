@@ -16,6 +16,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from uuid_utils.compat import uuid7
 
 from marketplace.accounts.models import User
 from marketplace.clock import as_utc
@@ -129,7 +130,6 @@ async def _claim_reminders(session: AsyncSession, reminders: dict[UUID, Reminder
     """Write the reminder rows; returns the collaborations whose reminder this sweep claimed (not already sent)."""
     if not reminders:
         return set()
-    from uuid_utils.compat import uuid7
 
     rows: list[dict[str, object]] = [
         {

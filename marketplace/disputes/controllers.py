@@ -16,9 +16,10 @@ from litestar.response import File
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrow.money import CURRENCY_EXPONENTS
 from escrow.states import EscrowState
 from marketplace.accounts.auth import Actor
-from marketplace.accounts.guards import ReauthenticationRequired, admin_only, recent_auth, signed_in
+from marketplace.accounts.guards import RECENT_AUTH_WINDOW, ReauthenticationRequired, admin_only, recent_auth, signed_in
 from marketplace.admin.reauth import needs_password
 from marketplace.admin.services import check_password
 from marketplace.collaborations import uploads
@@ -222,7 +223,6 @@ class AdminDisputePages(PageController):
         now = runtime.clock.now()
         actor: Actor = request.user
         file = await load_case_file(db_session, actor, dispute_id, now)
-        from marketplace.accounts.guards import RECENT_AUTH_WINDOW
 
         return render(request, "disputes/admin_case.html", {
             "file": file, "case": file.case, "deal": file.deal, "c": file.case.collab, "terms": file.terms,
@@ -290,8 +290,6 @@ class AdminDisputePages(PageController):
 
 
 def _exponent(currency: str) -> int:
-    from escrow.money import CURRENCY_EXPONENTS
-
     return CURRENCY_EXPONENTS.get(currency.upper(), 2)
 
 

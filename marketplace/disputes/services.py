@@ -25,9 +25,10 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import User
 from marketplace.admin import audit
 from marketplace.brands.models import BrandRole
+from marketplace.clock import as_utc
 from marketplace.collaborations import uploads
 from marketplace.collaborations.models import Collaboration
-from marketplace.collaborations.states import Action, Party, TransitionActor, check_transition
+from marketplace.collaborations.states import Action, Party, RoleNotAllowed, TransitionActor, check_transition
 from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.disputes.attachments import IncomingFile, attachment_path, check_files
 from marketplace.disputes.links import admin_link, dispute_link
@@ -190,7 +191,6 @@ async def add_statement(session: AsyncSession, actor: Actor, collaboration_id: U
     if dispute is None:
         raise NotOpen("There is no open dispute on this deal.")
     if viewer.party is Party.BRAND and viewer.brand_role not in BRAND_DISPUTE_ROLES:
-        from marketplace.collaborations.states import RoleNotAllowed
 
         raise RoleNotAllowed("Your role can't take part in disputes.")
     errors: dict[str, str] = {}
@@ -272,8 +272,6 @@ class CaseView:
 
 
 def _utc(value: datetime) -> datetime:
-    from marketplace.clock import as_utc
-
     return as_utc(value)
 
 

@@ -12,6 +12,7 @@ from litestar.params import FromPath, FromQuery, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrow.money import CURRENCY_EXPONENTS
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.guards import brand_member, creator_only, signed_in
 from marketplace.applications.models import ApplicationStatus
@@ -53,8 +54,6 @@ def provide_gigs(db_session: NamedDependency[AsyncSession], request: Request[Any
 
 
 def form_choices() -> dict[str, Any]:
-    from escrow.money import CURRENCY_EXPONENTS
-
     return {
         "platforms": [(p.value, p.value.capitalize()) for p in Platform],
         "kinds": [(k.value, k.value.capitalize()) for k in ContentKind],

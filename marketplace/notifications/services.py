@@ -22,6 +22,7 @@ from marketplace.brands.models import BrandMember, BrandRole
 from marketplace.creators.models import Creator
 from marketplace.db import insert_stmt
 from marketplace.errors import InvalidInput, NotFound
+from marketplace.messaging.queries import unread_total_query
 from marketplace.notifications.mail import send_email
 from marketplace.notifications.models import Notification, NotificationPreference
 
@@ -214,7 +215,6 @@ class BadgeCounts:
 async def badge_counts(session: AsyncSession, actor: Actor) -> BadgeCounts:
     """Unread notifications and unread messages in ONE statement (two indexed scalar subqueries): the nav badge
     asks on every page load and every minute."""
-    from marketplace.messaging.queries import unread_total_query
 
     row = (
         await session.execute(

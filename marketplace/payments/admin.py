@@ -11,6 +11,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrow.reconcile import LABELS, MismatchKind
 from escrow.records import ReconciliationMismatch, ReconciliationRun, WebhookEvent
 from marketplace.accounts.guards import admin_only, current_actor
 from marketplace.admin import audit
@@ -31,7 +32,6 @@ class ReconciliationPages(PageController):
     async def show(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
                    run: FromQuery[UUID | None] = None) -> Response[Any]:
         """The latest runs, one run's mismatches (the newest unless ``?run=`` picks another), and stuck events."""
-        from escrow.reconcile import LABELS, MismatchKind
 
         runs = list(await db_session.scalars(
             sa.select(ReconciliationRun).order_by(ReconciliationRun.started_at.desc(), ReconciliationRun.id.desc())

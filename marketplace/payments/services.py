@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrow.models import EscrowHold, PayoutAccount, ProviderCall
+from escrow.money import basis_points
 from escrow.services import EscrowConflict, FundingRequest
 from escrow.statements import (
     StatementLine,
@@ -91,7 +92,6 @@ def _checkout_url(settings: Settings, collaboration_id: UUID, hold: EscrowHold |
 async def brand_funding_rows(session: AsyncSession, actor: Actor, settings: Settings,
                              ids: list[UUID] | None = None) -> list[FundingRow]:
     """The brand's deals that need or have escrow: signed ones to fund and those with a payment in progress."""
-    from escrow.money import basis_points
 
     query = (
         sa.select(Collaboration, EscrowHold)
