@@ -24,7 +24,7 @@ from marketplace.collaborations.terms import Terms
 from marketplace.db import session_scope
 from marketplace.jobs import JobContext, RetryLater, enqueue
 from marketplace.social.clients import ApiError, MediaGone, RateLimited, TokenRejected
-from marketplace.social.connections import active_connection, fresh_access_token, mark_reconnect, platform_kit
+from marketplace.social.connections import fresh_access_token, mark_reconnect, platform_kit
 from marketplace.social.models import MetricFetch, PostMetric, SocialConnection
 
 log = logging.getLogger(__name__)
@@ -118,7 +118,8 @@ async def _plan(ctx: JobContext, fetch_id: UUID) -> FetchPlan | str:
             return await _close(session, fetch, "removed", now)
         if not ctx.settings.social.platform(fetch.platform).enabled:
             return await _close(session, fetch, "no_connection", now)
-        conn = await active_connection(session, collab.creator_id, fetch.platform)
+        conn = await session.scalar(sa.select(SocialConnection).where(
+            SocialConnection.creator_id == collab.creator_id, SocialConnection.platform == fetch.platform))
         if conn is None:
             return await _close(session, fetch, "no_connection", now)
         token = await fresh_access_token(session, ctx.settings, conn, now)
