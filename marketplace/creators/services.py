@@ -46,6 +46,7 @@ from marketplace.reputation.services import (
     creator_views,
     join_creator_ranking,
 )
+from marketplace.social.models import ConnectionStatus, SocialConnection
 from reputation.services import ScoreView
 
 HANDLE_RE = re.compile(r"^[a-z0-9._-]{1,100}$")
@@ -427,6 +428,8 @@ class DirectoryFilters:
     limit: int = 25
     #: Minimum proven reliability, in whole percent (0-100).
     reliability_min: int | None = None
+    #: Only creators whose audience a connected account verifies (marketplace.social).
+    verified_only: bool = False
 
     def as_query(self, *, percent: bool) -> dict[str, str]:
         eng = self.engagement_min_bps
@@ -440,6 +443,7 @@ class DirectoryFilters:
             "niche": self.niche or "",
             "reliability_min": "" if self.reliability_min is None else str(self.reliability_min),
             "sort": "" if self.sort == "followers" else self.sort,
+            "verified": "1" if self.verified_only else "",
         }
         return {k: v for k, v in values.items() if v}
 
@@ -469,13 +473,15 @@ def parse_directory_filters(params: Mapping[str, Any], *, percent: bool) -> Dire
         c.error("sort", f"Sort must be one of: {', '.join(DIRECTORY_SORTS)}.")
         sort = "followers"
     cursor = f.text("cursor", max_length=500) or None
+    verified_only = f.text("verified", max_length=10).lower() in {"1", "true", "on", "yes"}
     limit = f.integer("limit", minimum=1, maximum=100, label="Limit") or 25
     for k, v in f.errors.items():
         c.error(k, v)
     c.raise_if_invalid()
     filters = DirectoryFilters(q=q, platform=platform, followers_min=fmin, followers_max=fmax,
                                engagement_min_bps=eng if eng and eng > 0 else None, country=country, niche=niche,
-                               sort=sort, cursor=cursor, limit=limit, reliability_min=reliability_min or None)
+                               sort=sort, cursor=cursor, limit=limit, reliability_min=reliability_min or None,
+                               verified_only=verified_only)
     if cursor:
         DIRECTORY_SORTS[sort].decode(cursor)
     return filters
@@ -490,6 +496,16 @@ class DirectoryEntry:
     collaborations_with_brand: int = 0
     completed_collaborations: int = 0
     reputation: Reputation = field(default_factory=Reputation)
+    #: (platform, handle) → when a connected account last verified its numbers; others are self-reported.
+    verified: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def verified_at(self, account: SocialAccount) -> datetime | None:
+        return self.verified.get((account.platform.value, account.handle))
+
+    @property
+    def audience_verified(self) -> bool:
+        """Every listed account's numbers come from a connected account."""
+        return bool(self.accounts) and all(self.verified_at(a) for a in self.accounts)
 
 
 @dataclass
@@ -532,6 +548,13 @@ async def creator_extras(session: AsyncSession, brand_id: UUID, creators: Sequen
         entries[creator_id].completed_collaborations = completed
     for creator_id, rep in (await reputation_of(session, ids, now)).items():
         entries[creator_id].reputation = rep
+    for creator_id, platform, handle, fetched in await session.execute(
+        sa.select(SocialConnection.creator_id, SocialConnection.platform, SocialConnection.handle,
+                  SocialConnection.audience_fetched_at)
+        .where(SocialConnection.creator_id.in_(ids), SocialConnection.status == ConnectionStatus.ACTIVE.value,
+               SocialConnection.audience_fetched_at.is_not(None))
+    ):
+        entries[creator_id].verified[(platform, handle)] = fetched
     return list(entries.values())
 
 
@@ -565,6 +588,13 @@ async def search_directory(session: AsyncSession, brand_id: UUID, filters: Direc
             query = query.where(Creator.best_engagement_bps >= filters.engagement_min_bps)
     if filters.country:
         query = query.where(Creator.country == filters.country)
+    if filters.verified_only:
+        connected = sa.select(SocialConnection.id).where(
+            SocialConnection.creator_id == Creator.id, SocialConnection.status == ConnectionStatus.ACTIVE.value,
+            SocialConnection.audience_fetched_at.is_not(None))
+        if filters.platform is not None:
+            connected = connected.where(SocialConnection.platform == filters.platform.value)
+        query = query.where(connected.exists())
     if filters.niche:
         query = query.where(sa.exists().where(CreatorNiche.creator_id == Creator.id,
                                               CreatorNiche.niche == filters.niche))
