@@ -12,9 +12,10 @@ from marketplace.collaborations.notices import DealNoticesListener
 from marketplace.deadlines import watch
 from marketplace.payments.listener import PaymentsListener
 from marketplace.reputation.outcomes import ReputationListener
-from marketplace.sales.services import SalesListener
+from marketplace.sales.services import AttributionListener, SalesListener
 from marketplace.settings import Settings
 from marketplace.social.listener import MetricsScheduleListener
+from marketplace.stores.processing import install_order_listeners
 from marketplace.stores.seeding import SeedingListener
 from marketplace.verification.listener import VerificationListener
 
@@ -36,3 +37,5 @@ def default_listeners(settings: Settings) -> list[transition.TransitionListener]
 def install_listeners(settings: Settings) -> None:
     watch.install()
     transition.install(default_listeners(settings))
+    # Store orders and refunds, as saved, are attributed to deals (sales).
+    install_order_listeners([AttributionListener()])

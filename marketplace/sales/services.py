@@ -53,8 +53,6 @@ CREATE_CODE_JOB = "sales.create_discount_code"
 DEFAULT_WINDOW_DAYS = 30
 #: Deals ending here stop their code counting (orders after it are outside the code's validity).
 _ENDINGS = frozenset({CollabState.CANCELLED, CollabState.GHOSTED, CollabState.REFUNDED})
-_ORDER_TOPICS = frozenset({"orders/create", "orders/updated", "orders/paid", "orders/cancelled", "orders/fulfilled",
-                           "order.created", "order.updated", "order.restored", "order.deleted"})
 _CODE_CHARS = re.compile(r"[^A-Z0-9]")
 
 
@@ -210,20 +208,12 @@ async def record_manual_code(session: AsyncSession, actor: Actor, collab_id: UUI
 
 # -- attribution ----------------------------------------------------------------------------------------------------
 
-def _order_external_id(topic: str, payload: dict[str, Any]) -> str:
-    raw = payload.get("order_id") if topic == "refunds/create" else payload.get("id")
-    return str(raw).rsplit("/", 1)[-1] if raw is not None else ""
+class AttributionListener:
+    """Told by the stores area whenever an order or a refund was saved (marketplace.stores.processing): the order
+    is attributed again, in the same transaction."""
 
-
-async def attribute_delivery(session: AsyncSession, store: StoreConnection, topic: str, payload: dict[str, Any],
-                             now: datetime) -> None:
-    """Called by store processing after it applied a delivery: re-attribute the order it touched."""
-    if topic not in _ORDER_TOPICS and topic != "refunds/create":
-        return
-    order_id = _order_external_id(topic, payload)
-    order = await session.scalar(sa.select(StoreOrder).where(StoreOrder.store_id == store.id,
-                                                             StoreOrder.external_id == order_id)) if order_id else None
-    if order is not None:
+    async def order_changed(self, session: AsyncSession, store: StoreConnection, order: StoreOrder,
+                            now: datetime) -> None:
         await attribute_order(session, order, store.brand_id, now)
 
 

@@ -13,11 +13,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.clock import Clock
 from marketplace.csvfiles import read_csv
 from marketplace.errors import InvalidInput
-from marketplace.sales.services import attribute_order
 from marketplace.settings import Settings
 from marketplace.stores.catalog import to_minor
 from marketplace.stores.models import StoreConnection, StoreOrder
-from marketplace.stores.processing import DeliveryProcessor
+from marketplace.stores.processing import DeliveryProcessor, order_changed
 
 MAX_ROWS = 10_000
 COLUMNS = ("order_id", "order_name", "email", "currency", "total", "subtotal", "tax", "refunded", "discount_codes",
@@ -91,5 +90,5 @@ async def import_orders(session: AsyncSession, store: StoreConnection, data: byt
                                                                  StoreOrder.external_id == payload["id"]))
         if order is not None:
             order.refunded_amount = to_minor(refunded, order.currency)
-            await attribute_order(session, order, store.brand_id, clock.now())
+            await order_changed(session, store, order, clock.now())
     return CsvImport(orders=len(payloads), created=len({p["id"] for p in payloads} - known))

@@ -18,7 +18,6 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.services import DealService
 from marketplace.collaborations.states import CollabState, Party, TransitionActor
 from marketplace.errors import PostPactError
-from marketplace.sales.services import attribute_delivery
 from marketplace.settings import Settings
 from marketplace.stores.catalog import mark_product_deleted, parse_time, to_minor, upsert_products
 from marketplace.stores.models import (
@@ -84,7 +83,6 @@ class DeliveryProcessor:
         try:
             async with self.session.begin_nested():
                 outcome = await self.apply(store, delivery.topic, delivery.payload)
-                await attribute_delivery(self.session, store, delivery.topic, delivery.payload, self.clock.now())
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             # A body we can't read never gets better by retrying: record why and move on.
             outcome = f"unreadable {delivery.topic}: {type(exc).__name__}: {exc}"
@@ -176,6 +174,8 @@ class DeliveryProcessor:
     async def _order_deleted(self, store: StoreConnection, payload: dict[str, Any], _: str) -> str:
         order = await self._order_row(store, external_id(payload.get("id")))
         order.cancelled_at = order.cancelled_at or self.clock.now()
+        await self.session.flush()
+        await order_changed(self.session, store, order, self.clock.now())
         return f"order {order.external_id} deleted in the store: counted as cancelled"
 
     async def _refund(self, store: StoreConnection, payload: dict[str, Any], _: str) -> str:
