@@ -64,8 +64,10 @@ class TokenBucket:
                 self._refill(now)
                 wait = self._paused_until - now
                 if wait <= 0:
-                    if self._tokens >= 1:
-                        self._tokens -= 1
+                    # A hair under one token after float refills counts as one: waiting 1e-14 s would never move
+                    # a coarse (or simulated) clock, and the caller would spin.
+                    if self._tokens >= 1 - 1e-9:
+                        self._tokens = max(0.0, self._tokens - 1)
                         return waited
                     wait = (1 - self._tokens) / self.limit.per_second
                 await self._sleep(wait)

@@ -66,3 +66,19 @@ def test_the_attempt_is_bound_to_the_session_used_once_and_expires() -> None:
     state = session["social_oauth"]["tiktok"]["state"]  # type: ignore[index]
     with pytest.raises(ConnectionRefused, match="too long"):
         take_pending(session, "tiktok", state, NOW + timedelta(minutes=11))
+
+
+async def test_the_shared_bucket_never_spins_on_a_float_hair_below_one_token() -> None:
+    from marketplace.verification.ratelimit import RateLimit, TokenBucket
+
+    clock = {"t": 1000.0, "sleeps": 0}
+
+    async def sleep(seconds: float) -> None:
+        clock["sleeps"] += 1
+        assert clock["sleeps"] < 1000, "spinning"
+        clock["t"] += seconds
+
+    bucket = TokenBucket(RateLimit(per_second=5.0, burst=10), monotonic=lambda: clock["t"], sleep=sleep)
+    for _ in range(200):
+        await bucket.acquire()
+    assert clock["t"] == pytest.approx(1000.0 + 190 / 5, abs=0.01)
