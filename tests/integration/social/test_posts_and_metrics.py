@@ -122,6 +122,8 @@ async def test_metrics_appear_after_the_scheduled_fetches(
                              .order_by(PostMetric.taken_at))).all()
     assert [(r.label, r.views, r.likes) for r in rows] == [("1h", 1_000, 100), ("24h", 4_000, 100)]
 
+    deal_page = await deal.web.get(f"/collaborations/{deal.collaboration_id}")
+    assert f'href="/collaborations/{deal.collaboration_id}/metrics"' in deal_page.text
     page = await deal.web.get(f"/collaborations/{deal.collaboration_id}/metrics")
     assert page.status_code == 200 and "4,000" in page.text and "Engagement rate" in page.text
     fragment = await deal.web.get(f"/collaborations/{deal.collaboration_id}/metrics", htmx=True)
