@@ -247,3 +247,30 @@ async def test_the_metrics_api_and_the_creators_accounts(
     assert accounts["connections"][0]["status"] == "active"
     assert all(token not in str(accounts) for token in social.tokens_issued())
     assert (await client.get("/api/v1/creator/social-accounts", headers=brand_headers)).status_code == 403
+
+
+async def test_a_youtube_video_gets_its_real_publish_date_from_the_account(
+    runtime: Any, make_web: Any, social: Any, queue: Any, db: Any, oembed: Any, limiter: Any
+) -> None:
+    from tests.support.deals import make_deal as make_offer_deal
+
+    deal = await make_offer_deal(runtime, CollabState.DRAFT_APPROVED, platform="youtube")
+    runtime.clock.advance(timedelta(hours=2))
+    published = runtime.clock.now() - timedelta(minutes=30)
+    social.add_account("youtube", deal.handle, followers=3_000)
+    social.add_media("youtube", deal.handle, "abcdefghijk", caption=f"My serum routine\n{CAPTION}",
+                     published_at=published, views=50)
+    web = await make_web()
+    await web.sign_in(deal.creator.email, deal.creator.password)
+    assert (await connect(web, social, "youtube", deal.handle)).status_code == 303
+    url = "https://www.youtube.com/watch?v=abcdefghijk"
+    queue.jobs.clear()
+    assert (await web.post(f"/collaborations/{deal.id}/submit-post", {"url": url})).status_code == 303
+    await run_jobs(runtime, queue)
+    check = await db.scalar(sa.select(PostCheck).where(PostCheck.collaboration_id == deal.id))
+    assert check.published_at is not None and abs(check.published_at - published) < timedelta(seconds=1)
+    assert check.author_handle == deal.handle and oembed.request_count(url) == 0
+    assert check.status in {"verified", "failed"}
+    if check.status == "failed":  # only a brief the caption doesn't meet may fail it, never the date or author
+        failed = {c["name"] for c in check.checks if c["status"] == "failed"}
+        assert not failed & {"published_after_signing", "author_matches", "post_exists"}
