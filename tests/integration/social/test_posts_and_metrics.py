@@ -258,7 +258,7 @@ async def test_a_youtube_video_gets_its_real_publish_date_from_the_account(
     runtime.clock.advance(timedelta(hours=2))
     published = runtime.clock.now() - timedelta(minutes=30)
     social.add_account("youtube", deal.handle, followers=3_000)
-    social.add_media("youtube", deal.handle, "abcdefghijk", caption=f"My serum routine\n{CAPTION}",
+    social.add_media("youtube", deal.handle, "abcdefghijk", caption="My serum routine\nWith @glowlab #ad #glowlab",
                      published_at=published, views=50)
     web = await make_web()
     await web.sign_in(deal.creator.email, deal.creator.password)
@@ -270,7 +270,5 @@ async def test_a_youtube_video_gets_its_real_publish_date_from_the_account(
     check = await db.scalar(sa.select(PostCheck).where(PostCheck.collaboration_id == deal.id))
     assert check.published_at is not None and abs(check.published_at - published) < timedelta(seconds=1)
     assert check.author_handle == deal.handle and oembed.request_count(url) == 0
-    assert check.status in {"verified", "failed"}
-    if check.status == "failed":  # only a brief the caption doesn't meet may fail it, never the date or author
-        failed = {c["name"] for c in check.checks if c["status"] == "failed"}
-        assert not failed & {"published_after_signing", "author_matches", "post_exists"}
+    assert check.status == "verified", check.checks
+    assert (await load(runtime, deal.id)).status == CollabState.VERIFIED
