@@ -34,6 +34,7 @@ from reputation.tiers import (
     as_person,
     eligibility,
     is_suspended,
+    ranking_evidence,
     tier_for,
 )
 
@@ -104,6 +105,10 @@ class Config:
     # ghostings there count for every such account. A whitewasher who keeps its address is caught by that; one who
     # moves to a new address (and a new audience: handles stay with their account) for every account is not.
     whitewasher_moves: bool = False
+    # Share of creators whose first account is backed by a connected social account with real history (a verified
+    # audience); it counts as a little evidence for a newcomer in ranking. A whitewasher's later accounts have new,
+    # empty audiences (a handle stays with the account it was named in), so they never get it.
+    verified_share: float = 0.7
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,6 +153,7 @@ class Account:
     deals: int = 0
     # Every account of the person at the same delivery address, this one included (the product links them).
     same_address: list[Account] = field(default_factory=list)
+    verified_audience: bool = False
 
     def record(self) -> TrackRecord:
         linked = tuple(t for other in self.same_address if other is not self for t in other.ghosted_at)
@@ -278,7 +284,9 @@ class World:
     # -- population ----------------------------------------------------------------------------------------------
 
     def _register(self, person: Person, round_no: int, same_address_as: Account | None = None) -> Account:
-        account = Account(aid=len(self.accounts), person=person, joined=round_no)
+        first = not any(a.person is person for a in self.accounts)
+        verified = first and _rng(*self.seed, "verified", person.pid).random() < self.config.verified_share
+        account = Account(aid=len(self.accounts), person=person, joined=round_no, verified_audience=verified)
         if same_address_as is not None:
             account.same_address = same_address_as.same_address or [same_address_as]
             account.same_address.append(account)
@@ -433,7 +441,9 @@ class World:
                 return (sum(account.stars) / len(account.stars),)
             # Unrated creators show "no rating yet"; brands read that as an average creator.
             return (self.star_sum / self.star_count if self.star_count else 4.5,)
-        return ranking_key(account.evidence, at)
+        linked = sum(len(other.ghosted_at) for other in account.same_address if other is not account)
+        return ranking_key(ranking_evidence(account.evidence, verified_audience=account.verified_audience,
+                                            linked_ghostings=linked), at)
 
     def _sign(self, account: Account, brand: int, value_minor: int, round_no: int, tier: Tier | None) -> None:
         person = account.person
@@ -572,7 +582,8 @@ def report(config: Config, outcome: dict[str, list[WorldResult]]) -> str:
     out = [
         f"PostPact reputation simulation - seed {config.seed}, {config.replicates} worlds x {config.rounds} weeks",
         f"{config.creators} creators ({mix}) + {config.whitewashers} whitewashers and their twins, "
-        f"{config.brands} brands, {config.gigs_per_round} gigs/week, {config.applicants} applicants/gig",
+        f"{config.brands} brands, {config.gigs_per_round} gigs/week, {config.applicants} applicants/gig; "
+        f"{config.verified_share:.0%} of creators have a connected account with real history (verified audience)",
         "",
     ]
     rows = []
@@ -633,7 +644,8 @@ def report(config: Config, outcome: dict[str, list[WorldResult]]) -> str:
         "gain = whitewasher's minus twin's ghostings. Under (c) a new account starts at the floor (score 0, New caps)",
         "and, at the same delivery address, inherits the probation and suspension the old one earned; what is left is",
         "ranking beside newcomers rather than under them during the probation. A whitewasher who moves to a new",
-        "address (and needs a new audience: a handle stays with its account) for every account escapes the link.",
+        "address (and needs a new audience: a handle stays with its account) for every account escapes the link,",
+        "but its new, empty audience is no verified one: newcomers with a verified audience rank above it.",
         "",
     ]
     ours = outcome[POSTPACT]
@@ -718,6 +730,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--whitewashers", type=int, default=defaults.whitewashers)
     parser.add_argument("--replicates", type=int, default=defaults.replicates, help="independent worlds")
     parser.add_argument("--sweep", action="store_true", help="compare alternative tier thresholds instead")
+    parser.add_argument("--verified-share", type=float, default=defaults.verified_share,
+                        help="share of creators with a connected account that has real history")
     args = parser.parse_args(argv)
     config = Config(
         seed=args.seed,
@@ -728,6 +742,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         applicants=args.applicants,
         whitewashers=args.whitewashers,
         replicates=args.replicates,
+        verified_share=args.verified_share,
     )
     print(sweep(config) if args.sweep else report(config, simulate(config)))
     return 0

@@ -26,7 +26,9 @@ from reputation.simulate import (
 )
 from reputation.tiers import RULES, SUSPENSION_GHOSTINGS, Tier
 
-SMALL = Config(seed=3, creators=150, brands=30, gigs_per_round=25, rounds=78, replicates=1, whitewashers=8)
+# The address-link defence alone (no connected accounts); the verified-audience test below turns them on.
+SMALL = Config(seed=3, creators=150, brands=30, gigs_per_round=25, rounds=78, replicates=1, whitewashers=8,
+               verified_share=0.0)
 
 
 @pytest.fixture(scope="module")
@@ -124,3 +126,32 @@ def test_command_line_prints_the_table(capsys: pytest.CaptureFixture[str]) -> No
     assert "(c) PostPact ranking + tiers" in printed
     assert "margin of (c) over (a) follower count" in printed
     assert "gain from new accounts" in printed
+
+
+def test_a_verified_audience_places_newcomers_and_leaves_the_moving_whitewasher_behind() -> None:
+    # Connected accounts with real history rank a newcomer above blank and weak records; a whitewasher's new
+    # accounts (new address, new empty audience) never have one, so moving house stops paying.
+    without = simulate(replace(SMALL, whitewasher_moves=True))
+    with_audiences = simulate(replace(SMALL, whitewasher_moves=True, verified_share=0.7))
+
+    def placed(outcome: dict[str, list[WorldResult]]) -> float:
+        results = outcome[POSTPACT]
+        return sum(r.newcomers_placed for r in results) / max(1, sum(r.newcomers for r in results))
+
+    assert placed(with_audiences) > placed(without)
+    assert sum(_ghostings_per_whitewasher(replace(SMALL, whitewasher_moves=True, verified_share=0.7))) < sum(
+        _ghostings_per_whitewasher(replace(SMALL, whitewasher_moves=True)))
+    assert ghost_rate(with_audiences[POSTPACT]) <= ghost_rate(without[POSTPACT]) + 0.005
+
+
+def test_a_verified_audience_is_a_prior_only_for_an_unlinked_account_without_a_record() -> None:
+    from datetime import UTC, datetime
+
+    from reputation.scoring import Evidence
+    from reputation.tiers import VERIFIED_AUDIENCE_EVIDENCE, ranking_evidence
+
+    blank, record = Evidence(), Evidence(r=1.0, s=2.0, updated_at=datetime(2026, 1, 1, tzinfo=UTC))
+    assert ranking_evidence(blank, verified_audience=True).r == VERIFIED_AUDIENCE_EVIDENCE
+    assert ranking_evidence(blank, verified_audience=False) is blank
+    assert ranking_evidence(blank, verified_audience=True, linked_ghostings=1) is blank
+    assert ranking_evidence(record, verified_audience=True) is record
