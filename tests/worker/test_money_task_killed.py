@@ -214,6 +214,11 @@ async def test_worker_killed_after_the_transfer_to_the_creator_pays_once(
     assert hold.state is EscrowState.RELEASE_PENDING and call.status is CallStatus.READY and call.attempts == 0
     assert list(queued.args) == [str(call.id)]
     before = await assert_ledger_invariants(db)
+    # Decided a moment ago on the worker's (real) clock: the start-up recovery a worker runs leaves such a call to its
+    # own task, which is what this test is about (the deal itself was arranged two hours back).
+    async with session_scope(runtime.session_maker) as session:
+        await session.execute(sa.update(ProviderCall).where(ProviderCall.id == call.id)
+                              .values(next_attempt_at=datetime.now(UTC)))
 
     worker = start_worker()
     transfer, task = await kill_after_the_provider_call(
