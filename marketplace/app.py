@@ -11,9 +11,6 @@ from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException
-from litestar.openapi.config import OpenAPIConfig
-from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
@@ -37,6 +34,7 @@ from marketplace.input_guard import InputGuardMiddleware, refuse_unstorable_text
 from marketplace.jobs import InProcessQueue, InProcessScheduler, load_jobs, periodic_jobs
 from marketplace.messaging.controllers import ROUTES as MESSAGING_ROUTES
 from marketplace.notifications.controllers import ROUTES as NOTIFICATION_ROUTES
+from marketplace.openapi import declare_problem_responses, openapi_config
 from marketplace.payments.controllers import ROUTES as PAYMENT_ROUTES
 from marketplace.reputation.controllers import ROUTES as RELIABILITY_ROUTES
 from marketplace.roster.controllers import ROUTES as ROSTER_ROUTES
@@ -117,7 +115,7 @@ def create_app(
     sessions = session_config(settings)
     proxies = parse_trusted_proxies(",".join(settings.app.trusted_proxies))
     refuse_unstorable_text(runtime.alchemy.get_engine())
-    return Litestar(
+    app = Litestar(
         route_handlers=route_handlers(settings),
         plugins=[SQLAlchemyPlugin(config=runtime.alchemy), HTMXPlugin()],
         template_config=TemplateConfig(
@@ -135,23 +133,11 @@ def create_app(
         before_send=[security_headers(proxies, always_https=settings.app.public_url.startswith("https://"))],
         stores={SESSION_STORE: session_store(settings)},
         exception_handlers={HTTPException: handle_exception, Exception: handle_exception},
-        openapi_config=OpenAPIConfig(
-            title="PostPact API",
-            version="1.0.0",
-            description="Gigs, applications, collaborations and escrow for brands and creators. "
-            "Authenticate with `Authorization: Bearer <token>` (create one at /account or "
-            "POST /api/v1/auth/token). Money is `{amount: <integer minor units>, currency: 'USD'}`.",
-            path="/schema",
-            render_plugins=[SwaggerRenderPlugin()],
-            components=Components(
-                security_schemes={
-                    "BearerToken": SecurityScheme(type="http", scheme="bearer", description="A PostPact API token"),
-                }
-            ),
-            security=[{"BearerToken": []}],
-        ),
+        openapi_config=openapi_config(),
         state=State({"runtime": runtime}),
         lifespan=[_lifespan(runtime, run_scheduler)],
         request_max_body_size=settings.storage.max_upload_bytes + 1024 * 1024,
         debug=settings.app.debug,
     )
+    declare_problem_responses(app)
+    return app

@@ -1,0 +1,146 @@
+"""The OpenAPI schema as the API's contract: the problem-details responses every operation can give, declared in
+one place from what the route is (its guards, path, method and body), and Swagger UI served from ``static/``.
+
+Areas may declare their own error responses (with words of their own); those win over the standard ones here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.openapi.plugins import SwaggerRenderPlugin
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.routes import HTTPRoute
+
+if TYPE_CHECKING:
+    from litestar import Litestar
+    from litestar.handlers import HTTPRouteHandler
+
+PROBLEM_JSON = "application/problem+json"
+API_PREFIX = "/api/"
+SWAGGER_ASSETS = "/static/vendor/swagger-ui"
+
+
+class ProblemFieldError(msgspec.Struct):
+    """One field's message (``field`` is the JSON path or parameter name)."""
+
+    field: str
+    message: str
+
+
+class ProblemDetails(msgspec.Struct):
+    """RFC 9457 problem details, the body of every error under ``/api`` (``application/problem+json``)."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[ProblemFieldError] | None = None
+
+
+STANDARD_WORDS: dict[int, str] = {
+    400: "The body or a parameter is not valid (malformed JSON, wrong type, too deeply nested)",
+    401: "No valid API token (send `Authorization: Bearer <token>`)",
+    403: "Your account or role may not do this",
+    404: "Not found, or not yours: other people's records are never found",
+    409: "Not possible in the record's current state",
+    413: "The body is too large",
+    415: "The body must be sent as `application/json`",
+    422: "A field breaks a rule: one message per field in `errors`",
+    429: "Too many requests: wait for `Retry-After` seconds",
+    503: "Payments can't act right now; nothing was changed",
+}
+
+
+def problem_spec(status: int, description: str | None = None) -> ResponseSpec:
+    return ResponseSpec(
+        data_container=ProblemDetails,
+        description=description or STANDARD_WORDS[status],
+        media_type=PROBLEM_JSON,
+        generate_examples=False,
+    )
+
+
+def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
+    """For a route that wants to name its error responses explicitly (the standard ones are added anyway)."""
+    return {status: problem_spec(status) for status in statuses}
+
+
+def _is_public(handler: HTTPRouteHandler) -> bool:
+    """No guard and no security requirement: the few routes anyone may call (sign-up, token, signed webhooks)."""
+    return not handler.resolve_guards() or handler.resolve_security() == [{}]
+
+
+def _takes_body(handler: HTTPRouteHandler) -> bool:
+    return "data" in handler.parsed_fn_signature.parameters
+
+
+def standard_statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> set[int]:
+    """What any operation like this one can answer besides success, from what the app does for every route:
+    parameter/body validation (400, 422), the guards (401, 403), scoped lookups (404), state checks on changes (409),
+    the JSON body rules (413, 415), rate limits (429) and escrow being unavailable (503)."""
+    statuses = {400, 422, 429}
+    if not _is_public(handler):
+        statuses |= {401, 403}
+    if route.path_parameters:
+        statuses.add(404)
+    changes = set(handler.http_methods) - {"GET", "HEAD", "OPTIONS"}
+    if changes and not _is_public(handler):
+        statuses |= {404, 409, 503}
+    if _takes_body(handler):
+        statuses |= {413, 415}
+    return statuses
+
+
+def declare_problem_responses(app: Litestar) -> None:
+    """Give every JSON API operation its error responses with the problem-details schema. The schema is built
+    lazily on the first request for it, so setting the handlers' ``responses`` here is all it takes."""
+    for route in app.routes:
+        if not isinstance(route, HTTPRoute) or not route.path.startswith(API_PREFIX):
+            continue
+        for handler in route.route_handlers:
+            if not handler.resolve_include_in_schema():
+                continue
+            declared: dict[int, ResponseSpec] = dict(handler.responses or {})
+            for status in standard_statuses(route, handler):
+                declared.setdefault(status, problem_spec(status))
+            handler.responses = declared
+
+
+def openapi_config() -> OpenAPIConfig:
+    """``/schema`` (Swagger UI, from the pinned npm package copied to ``static/vendor``) and
+    ``/schema/openapi.json``; nothing is fetched from a CDN."""
+    swagger = SwaggerRenderPlugin(
+        js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+        css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+        standalone_preset_js_url=f"{SWAGGER_ASSETS}/swagger-ui-standalone-preset.js",
+        favicon="",
+    )
+    return OpenAPIConfig(
+        title="PostPact API",
+        version="1.0.0",
+        description="Gigs, applications, collaborations and escrow for brands and creators. "
+        "Authenticate with `Authorization: Bearer <token>` (create one at /account or "
+        "POST /api/v1/auth/token). Money is `{amount: <integer minor units>, currency: 'USD'}`. "
+        "Send JSON bodies as `application/json`. Every error is `application/problem+json` "
+        "(RFC 9457), with one message per field in `errors` for a 422.",
+        path="/schema",
+        render_plugins=[swagger],
+        components=Components(
+            security_schemes={
+                "BearerToken": SecurityScheme(type="http", scheme="bearer", description="A PostPact API token"),
+            }
+        ),
+        security=[{"BearerToken": []}],
+    )
+
+
+def schema_dict(app: Litestar) -> dict[str, Any]:
+    """The schema as served at ``/schema/openapi.json``."""
+    from litestar.serialization import decode_json, encode_json
+
+    return decode_json(encode_json(app.openapi_schema.to_schema()))  # type: ignore[no-any-return]
