@@ -150,6 +150,12 @@ class StoresSettings:
     timeout_seconds: float = 10.0
     #: Lets a store's address be plain http://host:port (local stand-ins); refused in production.
     allow_http: bool = False
+    #: Lets a store's address resolve to a private, loopback or link-local address (local stand-ins in tests and
+    #: development only); refused in production.
+    allow_private_hosts: bool = False
+    #: Offers the built-in simulated store (in-process, no outside calls): on in development and test, off in
+    #: production unless STORES_SIMULATED=1.
+    simulated: bool = True
 
 
 @dataclass(frozen=True)
@@ -298,6 +304,8 @@ class Settings:
                 shopify_api_version=env.get("SHOPIFY_API_VERSION", "2025-10").strip() or "2025-10",
                 webhook_max_bytes=_int(env, "STORES_WEBHOOK_MAX_BYTES", 2 * 1024 * 1024),
                 allow_http=_bool(env.get("STORES_ALLOW_HTTP")),
+                allow_private_hosts=_bool(env.get("STORES_ALLOW_PRIVATE_HOSTS")),
+                simulated=_bool(env.get("STORES_SIMULATED"), app_env != "production"),
             ),
             social=SocialSettings(**{name: _social_platform(env, name) for name in SOCIAL_DEFAULTS}),
         )
@@ -325,6 +333,8 @@ class Settings:
                 problems.append("STRIPE_WEBHOOK_SECRET is required when STRIPE_SECRET_KEY is set")
             if self.stores.allow_http:
                 problems.append("STORES_ALLOW_HTTP is for local stand-ins; store secrets must travel over https")
+            if self.stores.allow_private_hosts:
+                problems.append("STORES_ALLOW_PRIVATE_HOSTS is for local stand-ins; stores must be public addresses")
             if self.stripe.enabled and not self.stripe.publishable_key:
                 problems.append("STRIPE_PUBLISHABLE_KEY is required when STRIPE_SECRET_KEY is set (brands pay with it)")
             if problems:
