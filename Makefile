@@ -23,12 +23,15 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 install: $(STAMP)
 
-# htmx comes from the pinned npm package; without npm the pages still work (htmx only enhances them).
+# htmx and Swagger UI (for /schema) come from the pinned npm packages; without npm the pages still work (htmx only
+# enhances them) and /schema/openapi.json is still served.
 htmx: $(HTMX)
 $(HTMX): package.json package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
-		npm ci --no-audit --no-fund --loglevel=error && mkdir -p static/vendor && \
-		cp node_modules/htmx.org/dist/htmx.min.js $(HTMX); \
+		npm ci --ignore-scripts --no-audit --no-fund --loglevel=error && mkdir -p static/vendor/swagger-ui && \
+		cp node_modules/htmx.org/dist/htmx.min.js $(HTMX) && \
+		cp node_modules/swagger-ui-dist/{swagger-ui-bundle.js,swagger-ui-standalone-preset.js,swagger-ui.css} \
+			static/vendor/swagger-ui/; \
 	else \
 		echo "npm is not installed: skipping htmx. Every page works without JavaScript; install Node.js/npm for the enhancements."; \
 	fi
