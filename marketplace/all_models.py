@@ -15,6 +15,7 @@ from marketplace.db import metadata
 from marketplace.deadlines import models as deadlines_models
 from marketplace.disputes import models as disputes_models  # noqa: F401
 from marketplace.gigs import models as gigs_models
+from marketplace.media import models as media_models  # noqa: F401
 from marketplace.messaging import models as messaging_models
 from marketplace.notifications import models as notifications_models
 from marketplace.roster import models as roster_models

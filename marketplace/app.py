@@ -18,6 +18,7 @@ from litestar.template.config import TemplateConfig
 
 from marketplace.accounts.auth import ActorMiddleware
 from marketplace.accounts.controllers import AccountApi, AccountPages
+from marketplace.accounts.locale import LocaleMiddleware, LocalePages
 from marketplace.admin.controllers import ROUTES as ADMIN_ROUTES
 from marketplace.applications.controllers import ROUTES as APPLICATION_ROUTES
 from marketplace.brands.controllers import ROUTES as BRAND_ROUTES
@@ -60,6 +61,7 @@ def route_handlers(settings: Settings) -> list[Any]:
         SitePages,
         AccountPages,
         AccountApi,
+        LocalePages,
         *BRAND_ROUTES,
         *CREATOR_ROUTES,
         *GIG_ROUTES,
@@ -128,6 +130,7 @@ def create_app(
             InputGuardMiddleware(),
             sessions.middleware,
             ActorMiddleware(),
+            LocaleMiddleware(),
             SessionCsrfMiddleware(),
         ],
         before_send=[security_headers(proxies, always_https=settings.app.public_url.startswith("https://"))],

@@ -7,42 +7,27 @@ from typing import Any
 
 from jinja2 import Environment
 
-from escrow.money import format_money, major_units
-from marketplace.clock import as_utc
+from escrow.money import major_units
+from marketplace import i18n
 
 
 def money(amount: int | None, currency: str | None = "USD") -> str:
-    if amount is None:
-        return "—"
-    return format_money(int(amount), currency or "USD")
+    """Integer minor units as the viewer's locale writes money (Babel)."""
+    return i18n.format_money(amount, currency)
 
 
-def datetime_filter(value: datetime | None, fmt: str = "%d %b %Y, %H:%M UTC") -> str:
-    if value is None:
-        return "—"
-    return as_utc(value).strftime(fmt)
+def datetime_filter(value: datetime | None) -> str:
+    """The one way a moment is shown: in the viewer's time zone, the zone named, in their locale's format."""
+    return i18n.format_datetime(value)
 
 
 def date_filter(value: datetime | None) -> str:
-    return datetime_filter(value, "%d %b %Y")
+    return i18n.format_date(value)
 
 
 def relative(value: datetime | None, now: datetime | None = None) -> str:
-    """'in 3 days' / '2 hours ago' — deadlines read faster this way."""
-    if value is None:
-        return "—"
-    from datetime import UTC
-
-    now = as_utc(now) if now else datetime.now(UTC)
-    seconds = int((as_utc(value) - now).total_seconds())
-    future = seconds >= 0
-    seconds = abs(seconds)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            text = f"{n} {unit}{'s' if n != 1 else ''}"
-            return f"in {text}" if future else f"{text} ago"
-    return "now"
+    """'in 3 days' / '2 hours ago' — deadlines read faster this way (in the viewer's language)."""
+    return i18n.format_relative(value, now)
 
 
 def field_error(errors: dict[str, str] | None, name: str) -> str:
@@ -50,6 +35,16 @@ def field_error(errors: dict[str, str] | None, name: str) -> str:
 
 
 def configure_jinja(env: Environment) -> None:
+    # gettext follows the language of whoever the page (or email) is for; see marketplace.i18n.
+    env.add_extension("jinja2.ext.i18n")
+    env.install_gettext_translations(i18n.ContextTranslations(), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["current_locale"] = i18n.current_locale
+    env.globals["current_zone"] = i18n.current_zone
+    env.globals["languages"] = i18n.LANGUAGES
+    env.globals["zone_name"] = i18n.zone_name
+    env.globals["local_input"] = i18n.to_local_input
+    env.filters["number"] = i18n.format_number
+    env.filters["percent"] = i18n.format_percent
     env.filters["money"] = money
     env.filters["major_units"] = lambda amount, currency="USD": major_units(int(amount), currency) if amount else ""
     env.filters["dt"] = datetime_filter

@@ -45,6 +45,9 @@ class Actor:
     #: When the password was last entered (None for API tokens): admin money decisions need it recent.
     authenticated_at: datetime | None = None
     via_token: bool = False
+    #: The user's language (None: the browser's) and time zone, for everything shown to them.
+    locale: str | None = None
+    timezone: str = "UTC"
 
     @property
     def is_brand(self) -> bool:
@@ -90,6 +93,8 @@ async def load_actor(
         suspended=user.is_suspended,
         authenticated_at=authenticated_at,
         via_token=via_token,
+        locale=user.locale,
+        timezone=user.timezone or "UTC",
     )
     return actor, user
 

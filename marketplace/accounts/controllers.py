@@ -13,6 +13,7 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace import i18n
 from marketplace.accounts.auth import SESSION_AUTH_AT, SESSION_FINGERPRINT, SESSION_USER, Actor, load_actor
 from marketplace.accounts.guards import signed_in
 from marketplace.accounts.models import User, UserKind
@@ -72,8 +73,10 @@ class AccountPages(PageController):
             full_name=f.text("full_name", max_length=10_000),
             brand_name=f.text("brand_name", max_length=10_000),
             display_name=f.text("display_name", max_length=10_000),
+            timezone=f.text("timezone", max_length=64),
+            locale=i18n.current_locale(),
         )
-        values = {k: form.get(k, "") for k in ("kind", "email", "full_name", "brand_name", "display_name")}
+        values = {k: form.get(k, "") for k in ("kind", "email", "full_name", "brand_name", "display_name", "timezone")}
         try:
             if kind is UserKind.ADMIN:
                 raise InvalidInput({"kind": "Choose whether you sign up as a brand or as a creator."})

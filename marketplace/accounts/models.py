@@ -31,6 +31,10 @@ class User(AuditBase):
     suspended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     suspended_reason: Mapped[str | None] = mapped_column(sa.String(500), default=None)
     last_sign_in_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    #: "en" or "zh_Hans" (marketplace.i18n.LANGUAGES); None follows the browser's Accept-Language.
+    locale: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    #: IANA zone every time is shown in; guessed from the browser at sign-up, editable in the account settings.
+    timezone: Mapped[str] = mapped_column(sa.String(64), default="UTC", server_default="UTC")
 
     __table_args__ = (sa.CheckConstraint("email = lower(email)", name="email_lower"),)
 

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace import i18n
 from marketplace.accounts.models import ApiToken, PasswordReset, User, UserKind
 from marketplace.accounts.throttle import SignInThrottle
 from marketplace.brands.models import Brand, BrandMember, BrandRole
@@ -43,6 +44,9 @@ class SignUp:
     full_name: str
     brand_name: str = ""
     display_name: str = ""
+    #: The browser's zone (filled in by a script on the sign-up page) and the page's language; both optional.
+    timezone: str = ""
+    locale: str = ""
 
 
 def _check_sign_up(data: SignUp) -> dict[str, str]:
@@ -99,6 +103,8 @@ class AccountService:
             full_name=data.full_name.strip(),
             brand_name=data.brand_name.strip(),
             display_name=(data.display_name or data.full_name).strip(),
+            timezone=data.timezone,
+            locale=data.locale,
         )
         errors = _check_sign_up(data)
         if errors:
@@ -158,6 +164,8 @@ class AccountService:
             password_hash=self.runtime.passwords.hash(data.password),
             kind=data.kind,
             full_name=data.full_name,
+            timezone=i18n.normalise_zone(data.timezone) or i18n.DEFAULT_ZONE,
+            locale=i18n.normalise_locale(data.locale),
         )
         try:
             async with self.session.begin_nested():

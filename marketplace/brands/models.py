@@ -31,6 +31,8 @@ class Brand(AuditBase):
     description: Mapped[str] = mapped_column(sa.Text, default="")
     #: Set by an admin after checking the business is real (shown to creators as "verified brand").
     verified_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    #: The logo in upload storage (marketplace.media), resized.
+    logo_key: Mapped[str | None] = mapped_column(sa.String(300), default=None)
 
 
 class BrandMember(AuditBase):

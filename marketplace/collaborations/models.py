@@ -54,6 +54,10 @@ class Collaboration(AuditBase):
     #: The terms as accepted (marketplace.collaborations.terms.Terms.to_dict()) and their SHA-256.
     terms: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
     terms_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: The language the terms were frozen in (the accepting brand's) and signed in (the creator's): each side reads
+    #: the deal in its own language and can read the signed terms in both (marketplace.i18n).
+    terms_locale: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    signed_locale: Mapped[str | None] = mapped_column(sa.String(16), default=None)
     fee_amount: Mapped[int] = mapped_column(sa.BigInteger)
     currency: Mapped[str] = mapped_column(sa.String(3))
     product_included: Mapped[bool] = mapped_column()

@@ -37,6 +37,8 @@ class Creator(AuditBase):
     total_followers: Mapped[int] = mapped_column(sa.BigInteger, default=0, index=True)
     #: Best engagement rate over the creator's accounts, in basis points (3.45% → 345).
     best_engagement_bps: Mapped[int] = mapped_column(default=0)
+    #: The profile photo in upload storage (marketplace.media), resized; None shows initials.
+    photo_key: Mapped[str | None] = mapped_column(sa.String(300), default=None)
 
 
 class CreatorNiche(AuditBase):

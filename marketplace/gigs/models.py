@@ -43,6 +43,8 @@ class Gig(AuditBase):
     product_name: Mapped[str] = mapped_column(sa.String(140), default="")
     product_retail_value: Mapped[int] = mapped_column(sa.BigInteger, default=0)
     product_image_url: Mapped[str | None] = mapped_column(sa.String(2000), default=None)
+    #: An uploaded product photo in upload storage (marketplace.media); shown before ``product_image_url``.
+    product_image_key: Mapped[str | None] = mapped_column(sa.String(300), default=None)
     product_included: Mapped[bool] = mapped_column(default=True)
     #: The product picked from a connected store's catalog (marketplace.stores), or None when typed by hand.
     store_product_id: Mapped[UUID | None] = mapped_column(
