@@ -21,8 +21,9 @@ from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.gigs.models import Gig
 from marketplace.jobs import enqueue
 from marketplace.stores.catalog import to_minor
+from marketplace.stores.errors import StoreError
 from marketplace.stores.jobs import SYNC_JOB, queue_setup
-from marketplace.stores.models import SeedingOrder, StoreConnection, StoreProduct
+from marketplace.stores.models import SeedingOrder, StoreConnection, StorePlatform, StoreProduct, StoreVariant
 from marketplace.stores.orders_csv import CsvImport, import_orders
 from marketplace.stores.schemas import (
     GigProductIn,
@@ -46,12 +47,20 @@ from marketplace.stores.schemas import (
 )
 from marketplace.stores.seeding import plan_for_gig
 from marketplace.stores.services import SECRET_FIELDS, StoreService
+from marketplace.stores.simulated import SimulatedShop
 from marketplace.stores.vault import masked
 from marketplace.stores.webhooks import CustomStorePush, StoreWebhooks
 from marketplace.web import PageController, flash, redirect, render, runtime_of
 
 MANAGERS = brand_member(BrandRole.MANAGER)
 PLATFORM_CHOICES = [("shopify", "Shopify"), ("woocommerce", "WooCommerce"), ("custom", "Other (pushes orders)")]
+SIMULATED_CHOICE = ("simulated", "Simulated store (built into PostPact, for trying it out)")
+
+
+def platform_choices(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
+    """The simulated store is offered only where settings allow it (development and test, never production
+    unless STORES_SIMULATED=1)."""
+    return PLATFORM_CHOICES + ([SIMULATED_CHOICE] if runtime_of(request).settings.stores.simulated else [])
 
 
 def _service(request: Request[Any, Any, Any], session: AsyncSession) -> StoreService:
@@ -70,7 +79,7 @@ class StorePages(PageController):
                          errors: dict[str, str], status_code: int = 200) -> Response[Any]:
         stores = await _service(request, session).list(request.user)
         return render(request, "stores/list.html", {
-            "stores": stores, "form": form, "errors": errors, "platforms": PLATFORM_CHOICES,
+            "stores": stores, "form": form, "errors": errors, "platforms": platform_choices(request),
             "secret_fields": {p.value: f for p, f in SECRET_FIELDS.items()}}, block="connect",
             status_code=status_code)
 
@@ -104,8 +113,11 @@ class StorePages(PageController):
             sa.select(SeedingOrder, Collaboration.gig_id).join(Collaboration)
             .where(SeedingOrder.store_id == store.id).order_by(SeedingOrder.created_at.desc()).limit(50))).all()
         public_url = runtime_of(request).settings.app.public_url
+        shop_orders = await SimulatedShop(session, store, service.now).orders() \
+            if store.platform is StorePlatform.SIMULATED else []
         return render(request, "stores/detail.html", {
             "store": store, "products": products, "seeding": seeding, "signing_secret": signing_secret,
+            "shop_orders": shop_orders[-50:][::-1],
             "webhook_url": webhook_url(store, public_url), "errors": errors or {}, "form": {},
             "masked": {name: masked(last4) for name, last4 in (store.secret_hints or {}).items()},
             "secret_labels": SECRET_FIELDS[store.platform]}, block="status", status_code=status_code)
@@ -175,6 +187,55 @@ class StorePages(PageController):
         flash(request, f"{result.orders} order(s) imported ({result.created} new).")
         return redirect(request, f"/brand/stores/{store_id}")
 
+    @post("/{store_id:uuid}/simulated/orders/{order_id:str}/fulfil", guards=[MANAGERS])
+    async def simulated_fulfil(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                               order_id: FromPath[str], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        """The simulated shop's warehouse ships an order: its fulfilment webhook ships the deal like a real shop's."""
+        shop = await _simulated_shop(request, db_session, store_id)
+        form = await request.form()
+        carrier = str(form.get("carrier") or "UPS").strip()[:60] or "UPS"
+        try:
+            number = await shop.fulfil(order_id, carrier=carrier)
+        except StoreError as exc:
+            raise NotFound(exc.message) from exc
+        flash(request, f"Shipped with {carrier}, tracking {number}. The deal moves to shipped in a moment.")
+        return redirect(request, f"/brand/stores/{store_id}")
+
+    @post("/{store_id:uuid}/simulated/orders", guards=[MANAGERS])
+    async def simulated_order(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
+                              db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        """A customer order in the simulated shop (optionally with a creator's code or link), for trying sales
+        attribution: it reaches PostPact through the same intake as a real shop's ``orders/create`` webhook."""
+        shop = await _simulated_shop(request, db_session, store_id)
+        form = {k: str(v) for k, v in (await request.form()).items()}
+        errors: dict[str, str] = {}
+        variant = await db_session.scalar(sa.select(StoreVariant).where(
+            StoreVariant.store_id == store_id, StoreVariant.id == _uuid_or_none(form.get("variant_id"))))
+        if variant is None:
+            errors["variant_id"] = "Choose a product to buy."
+        quantity = int(form["quantity"]) if form.get("quantity", "1").strip().isdigit() else 0
+        if not 1 <= quantity <= 20:
+            errors["quantity"] = "Buy between 1 and 20."
+        code = form.get("discount_code", "").strip().upper()[:60]
+        landing = form.get("landing_site", "").strip()[:2000]
+        percent_raw = form.get("discount_percent", "").strip() or "0"
+        percent = int(percent_raw) if percent_raw.isdigit() else -1
+        if not 0 <= percent <= 100:
+            errors["discount_percent"] = "Enter a discount between 0 and 100 (%)."
+        if errors:
+            return await self._detail(request, db_session, store_id, errors=errors, status_code=422)
+        assert variant is not None
+        discount = variant.price_amount * quantity * percent // 100 if code else 0
+        try:
+            placed = await shop.place_order([(variant.external_id, quantity)], discount_code=code or None,
+                                            discount_amount=discount, landing_site=landing or None,
+                                            email=form.get("email", "").strip()[:320] or None)
+        except StoreError as exc:
+            return await self._detail(request, db_session, store_id, errors={"variant_id": exc.message},
+                                      status_code=422)
+        flash(request, f"Order {placed.name} placed in the simulated shop.")
+        return redirect(request, f"/brand/stores/{store_id}")
+
     @post("/{store_id:uuid}/disconnect", guards=[MANAGERS])
     async def disconnect(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
                          db_session: NamedDependency[AsyncSession]) -> Response[Any]:
@@ -213,6 +274,21 @@ class StorePages(PageController):
         plans = await plan_for_gig(db_session, request.user, gig_id, runtime_of(request).clock.now(),
                                    variants=variants)
         return await _gig_page(request, db_session, gig_id, results=plans)
+
+
+async def _simulated_shop(request: Request[Any, Any, Any], session: AsyncSession, store_id: UUID) -> SimulatedShop:
+    service = _service(request, session)
+    store = await service.get(request.user, store_id)
+    if store.platform is not StorePlatform.SIMULATED:
+        raise NotFound("This store isn't the simulated one.")
+    return SimulatedShop(session, store, service.now)
+
+
+def _uuid_or_none(raw: str | None) -> UUID | None:
+    try:
+        return UUID(str(raw or ""))
+    except ValueError:
+        return None
 
 
 async def _gig_page(request: Request[Any, Any, Any], session: AsyncSession, gig_id: UUID,

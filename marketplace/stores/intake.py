@@ -16,9 +16,12 @@ from uuid import UUID
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.jobs import enqueue
 from marketplace.stores.models import StoreConnection, StorePlatform, StoreWebhookDelivery
 from marketplace.stores.vault import SecretBox, SecretUnreadable
 
+#: The job that applies a stored delivery (marketplace.stores.jobs.process_delivery).
+PROCESS_JOB = "stores.process_delivery"
 #: Custom stores sign ``"<unix seconds>.<raw body>"``; a signature older or newer than this is refused.
 CUSTOM_TOLERANCE_SECONDS = 300
 _WOO_PING = re.compile(rb"^webhook_id=\d{1,20}$")
@@ -113,3 +116,13 @@ async def store_delivery(session: AsyncSession, store_id: UUID, delivery_id: str
             .returning(StoreWebhookDelivery.id))
     new_id = (await session.execute(stmt)).scalar_one_or_none()
     return Accepted(new_id, duplicate=new_id is None)
+
+
+async def receive(session: AsyncSession, store_id: UUID, delivery_id: str, topic: str, payload: dict[str, Any],
+                  now: datetime) -> Accepted:
+    """Store a verified delivery once and queue its processing (sent after the transaction commits). Every order
+    feed comes through here: the webhook endpoints, custom stores' pushes and the simulated shop."""
+    accepted = await store_delivery(session, store_id, delivery_id, topic, payload, now)
+    if not accepted.duplicate:
+        enqueue(session, PROCESS_JOB, str(accepted.delivery_id))
+    return accepted

@@ -15,6 +15,7 @@ from marketplace.creators.models import ShippingAddress
 from marketplace.db import session_scope
 from marketplace.jobs import JobContext, RetryLater, enqueue, job
 from marketplace.stores.errors import StoreError
+from marketplace.stores.intake import PROCESS_JOB
 from marketplace.stores.models import (
     SeedingOrder,
     SeedingStatus,
@@ -32,7 +33,6 @@ from marketplace.stores.vault import SecretBox
 
 log = logging.getLogger(__name__)
 
-PROCESS_JOB = "stores.process_delivery"
 REDELIVER_JOB = "stores.requeue_stuck_deliveries"
 SYNC_JOB = "stores.sync_catalog"
 WEBHOOKS_JOB = "stores.register_webhooks"
@@ -89,7 +89,7 @@ async def register_webhooks(ctx: JobContext, store_id: str) -> None:
     """Subscribe the store's webhooks to our address; the store's own list is checked first, so reruns add nothing."""
     async with session_scope(ctx.session_maker) as session:
         store = await session.get(StoreConnection, UUID(store_id))
-        if store is None or store.disconnected_at is not None or store.platform is StorePlatform.CUSTOM:
+        if store is None or store.disconnected_at is not None or store.platform in IN_PROCESS_FEED:
             return
         url = webhook_url(store, ctx.settings.app.public_url)
         box = SecretBox.from_settings(ctx.settings)
@@ -126,10 +126,15 @@ async def reencrypt_secrets(ctx: JobContext) -> None:
     log.info("store secrets re-sealed under the newest key: %d", rotated)
 
 
+#: Platforms whose orders reach us without webhook subscriptions: custom stores push, the simulated shop is in-process.
+IN_PROCESS_FEED = frozenset({StorePlatform.CUSTOM, StorePlatform.SIMULATED})
+
+
 def queue_setup(session: AsyncSession, store: StoreConnection) -> None:
     """After connecting: pull the catalog and subscribe the webhooks (custom stores push; nothing to do)."""
     if store.platform is not StorePlatform.CUSTOM:
         enqueue(session, SYNC_JOB, str(store.id))
+    if store.platform not in IN_PROCESS_FEED:
         enqueue(session, WEBHOOKS_JOB, str(store.id))
 
 
@@ -156,8 +161,9 @@ async def create_seeding_order(ctx: JobContext, collaboration_id: str) -> None:
             return
         seeding.attempts += 1
         try:
-            placed = await place_in_store(store, seeding, variant, product, address, None, ctx.settings,
-                                          since=seeding.created_at, sleep=ctx.resources.get(SLEEP, asyncio.sleep))
+            placed = await place_in_store(session, store, seeding, variant, product, address, None, ctx.settings,
+                                          since=seeding.created_at, sleep=ctx.resources.get(SLEEP, asyncio.sleep),
+                                          now=now)
         except StoreError as exc:
             if exc.transient:
                 raise RetryLater(exc.message, exc.retry_after) from exc

@@ -19,6 +19,9 @@ class StorePlatform(enum.StrEnum):
     WOOCOMMERCE = "woocommerce"
     #: Any other shop: PostPact issues a signing secret and the shop pushes its orders to our API.
     CUSTOM = "custom"
+    #: The built-in simulated shop (development and demos): its catalog, orders and fulfilments live in PostPact's
+    #: own database and its order feed goes through the same intake as webhooks (marketplace.stores.simulated).
+    SIMULATED = "simulated"
 
 
 class SeedingStatus(enum.StrEnum):
@@ -182,3 +185,24 @@ class SeedingOrder(AuditBase):
     #: Plain words for the brand: why it is blocked, or what happened.
     message: Mapped[str] = mapped_column(sa.Text, default="")
     attempts: Mapped[int] = mapped_column(default=0)
+
+
+class SimulatedShopRecord(AuditBase):
+    """The simulated shop's side of things (what a real shop keeps on its own servers): its products, orders and
+    fulfilments, in the shapes Shopify's webhooks use. PostPact's own view lives in the tables above, as for any
+    shop."""
+
+    __tablename__ = "simulated_shop_record"
+
+    store_id: Mapped[UUID] = mapped_column(sa.ForeignKey("store_connection.id", ondelete="CASCADE"))
+    #: product, order or fulfillment.
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    external_id: Mapped[str] = mapped_column(sa.String(120))
+    #: Seeding orders carry their deterministic tag, so a retried job finds its order (as in a real shop).
+    tag: Mapped[str | None] = mapped_column(sa.String(120), default=None)
+    data: Mapped[dict[str, Any]] = mapped_column(sa.JSON)
+
+    __table_args__ = (
+        sa.UniqueConstraint("store_id", "kind", "external_id", name="uq_simulated_shop_record"),
+        sa.Index("ix_simulated_shop_record_tag", "store_id", "tag"),
+    )

@@ -40,7 +40,7 @@ def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
 
 
 class StoreIn(msgspec.Struct, forbid_unknown_fields=True):
-    #: shopify, woocommerce or custom.
+    #: shopify, woocommerce or custom (or simulated: the built-in shop, where the server offers it).
     platform: str
     name: str
     #: Shopify: glowlab.myshopify.com; WooCommerce: https://shop.example.com; custom: optional.
@@ -76,7 +76,8 @@ class StoreOut(msgspec.Struct):
     last_test_ok: bool | None
     last_test_message: str
     catalog_synced_at: datetime | None
-    #: Where the store sends its webhooks (or, for custom stores, pushes orders).
+    #: Where the store sends its webhooks (or, for custom stores, pushes orders); empty for the simulated store,
+    #: whose order feed is in-process.
     webhook_url: str
     created_at: datetime
     #: Custom stores only, only in the answer that issued it.
@@ -167,6 +168,8 @@ def store_out(store: StoreConnection, public_url: str, signing_secret: str | Non
 
 
 def webhook_url(store: StoreConnection, public_url: str) -> str:
+    if store.platform.value == "simulated":
+        return ""
     if store.platform.value == "custom":
         return f"{public_url}/api/v1/stores/{store.id}/orders"
     return f"{public_url}/webhooks/{store.platform.value}/{store.id}"

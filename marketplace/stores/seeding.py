@@ -37,6 +37,7 @@ from marketplace.stores.models import (
 )
 from marketplace.stores.services import MANAGING_ROLES, http_client, shopify_client, woocommerce_client
 from marketplace.stores.shopify import PlacedOrder, Sleep
+from marketplace.stores.simulated import SimulatedShop
 from marketplace.stores.vault import SecretBox
 from marketplace.stores.woocommerce import TAG_META_KEY
 
@@ -158,13 +159,20 @@ async def plan_for_gig(session: AsyncSession, actor: Actor, gig_id: UUID, now: d
 AfterStoreCall = Callable[[PlacedOrder], Awaitable[None]]
 
 
-async def place_in_store(store: StoreConnection, seeding: SeedingOrder, variant: StoreVariant, product: StoreProduct,
-                         address: ShippingAddress, email: str | None, settings: Settings,
-                         since: datetime, sleep: Sleep = asyncio.sleep) -> PlacedOrder:
+async def place_in_store(session: AsyncSession, store: StoreConnection, seeding: SeedingOrder, variant: StoreVariant,
+                         product: StoreProduct, address: ShippingAddress, email: str | None, settings: Settings,
+                         since: datetime, sleep: Sleep = asyncio.sleep, now: datetime | None = None) -> PlacedOrder:
     """Find the order by its tag, else create it ($0): Shopify draft order + 100% discount, completed; WooCommerce
-    an order with zero totals. Raises marketplace.stores.errors.StoreError."""
+    an order with zero totals; the simulated shop a fully discounted order. Raises
+    marketplace.stores.errors.StoreError."""
     box = SecretBox.from_settings(settings)
     first, _, last = address.recipient_name.partition(" ")
+    if store.platform is StorePlatform.SIMULATED:
+        return await SimulatedShop(session, store, now or since).create_seeding_order(
+            seeding.tag, variant.external_id,
+            {"first_name": first, "last_name": last or first, "address1": address.line1,
+             "address2": address.line2, "city": address.city, "province": address.region,
+             "zip": address.postal_code, "country_code": address.country}, email)
     async with http_client(settings) as http:
         if store.platform is StorePlatform.SHOPIFY:
             client = shopify_client(store, box, settings, http, sleep=sleep)

@@ -22,10 +22,13 @@ from marketplace.stores.catalog import upsert_products
 from marketplace.stores.errors import StoreError, StoreProblem
 from marketplace.stores.models import StoreConnection, StorePlatform, StoreProduct, StoreVariant
 from marketplace.stores.shopify import ShopifyClient
+from marketplace.stores.simulated import SimulatedShop
 from marketplace.stores.vault import SecretBox, hint, new_signing_secret
 from marketplace.stores.woocommerce import WooCommerceClient
 
 MANAGING_ROLES = (BrandRole.OWNER, BrandRole.MANAGER)
+SIMULATED_MESSAGE = ("Simulated store, built into PostPact: no outside calls. Its orders, shipments and webhooks "
+                     "happen inside PostPact.")
 _SHOP_DOMAIN = re.compile(r"^[a-z0-9][a-z0-9-]{0,60}\.myshopify\.com$")
 _LOCAL_URL = re.compile(r"^http://(127\.0\.0\.1|localhost)(:\d{1,5})?$")
 _SITE_URL = re.compile(r"^https://[a-z0-9.-]+(:\d{1,5})?(/[^\s]*)?$", re.IGNORECASE)
@@ -35,6 +38,7 @@ SECRET_FIELDS: dict[StorePlatform, dict[str, str]] = {
     StorePlatform.WOOCOMMERCE: {"access_token": "Consumer key", "api_secret": "Consumer secret",
                                 "webhook_secret": "Webhook secret"},
     StorePlatform.CUSTOM: {},
+    StorePlatform.SIMULATED: {},
 }
 
 
@@ -122,7 +126,7 @@ class StoreService:
     async def connect(self, actor: Actor, data: dict[str, Any]) -> Connected:
         brand_id = self._brand(actor, manage=True)
         errors: dict[str, str] = {}
-        platform = _platform(errors, data.get("platform"))
+        platform = _platform(errors, data.get("platform"), simulated=self.settings.stores.simulated)
         name = _text(errors, "name", data.get("name"), "Name", 120, required=True)
         shop_url = self._shop_url(errors, platform, data.get("shop_url"))
         secrets = _secrets(errors, platform, data, required=True)
@@ -137,6 +141,11 @@ class StoreService:
         self._set_secrets(store, secrets)
         self.session.add(store)
         await self.session.flush()
+        if platform is StorePlatform.SIMULATED:
+            # A new simulated shop comes stocked, so there is a catalog to pick from at once.
+            store.currency, store.last_tested_at, store.last_test_ok = "USD", self.now, True
+            store.last_test_message = SIMULATED_MESSAGE
+            await SimulatedShop(self.session, store, self.now).install_catalog()
         return Connected(store, signing_secret)
 
     async def update(self, actor: Actor, store_id: UUID, data: dict[str, Any]) -> Connected:
@@ -192,6 +201,8 @@ class StoreService:
         return result
 
     async def check(self, store: StoreConnection) -> TestResult:
+        if store.platform is StorePlatform.SIMULATED:
+            return TestResult(True, SIMULATED_MESSAGE)
         if store.platform is StorePlatform.CUSTOM:
             return TestResult(True, "Custom stores push their orders to PostPact; there is nothing to call. "
                                     "Sign each push with the signing secret.")
@@ -222,6 +233,8 @@ class StoreService:
                 pages = shopify_client(store, self.box, self.settings, http).products(page_size)
             elif store.platform is StorePlatform.WOOCOMMERCE:
                 pages = woocommerce_client(store, self.box, self.settings, http).products(100)
+            elif store.platform is StorePlatform.SIMULATED:
+                pages = SimulatedShop(self.session, store, self.now).products(page_size)
             else:
                 return 0
             async for batch in pages:
@@ -240,6 +253,8 @@ class StoreService:
 
     def _shop_url(self, errors: dict[str, str], platform: StorePlatform | None, raw: Any) -> str:
         value = str(raw or "").strip().rstrip("/")
+        if platform is StorePlatform.SIMULATED:
+            return ""
         if platform is StorePlatform.CUSTOM:
             return value[:300]
         local = self.settings.stores.allow_http and bool(_LOCAL_URL.match(value))
@@ -273,12 +288,16 @@ def _internal_host(url: str) -> bool:
     return not address.is_global
 
 
-def _platform(errors: dict[str, str], raw: Any) -> StorePlatform | None:
+def _platform(errors: dict[str, str], raw: Any, *, simulated: bool) -> StorePlatform | None:
+    """The platform asked for; the simulated shop only where settings offer it (never in production by default)."""
     try:
-        return StorePlatform(str(raw or "").strip().lower())
+        platform = StorePlatform(str(raw or "").strip().lower())
     except ValueError:
-        errors["platform"] = "Choose shopify, woocommerce or custom."
+        platform = None
+    if platform is None or (platform is StorePlatform.SIMULATED and not simulated):
+        errors["platform"] = "Choose shopify, woocommerce or custom" + (" (or simulated)." if simulated else ".")
         return None
+    return platform
 
 
 def _text(errors: dict[str, str], field: str, raw: Any, label: str, max_length: int, *, required: bool) -> str:

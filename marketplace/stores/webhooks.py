@@ -12,9 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.jobs import enqueue
 from marketplace.stores import intake
-from marketplace.stores.jobs import PROCESS_JOB
 from marketplace.stores.models import StoreConnection, StorePlatform
 from marketplace.stores.schemas import PushAccepted, problem_specs
 from marketplace.stores.vault import SecretBox
@@ -44,9 +42,7 @@ async def _receive(request: Request[Any, Any, Any], session: AsyncSession, store
     except intake.Refused as exc:
         return _refuse(request, exc.status, exc.message)
     delivery_id, topic = verified
-    accepted = await intake.store_delivery(session, store.id, delivery_id, topic, payload, runtime.clock.now())
-    if not accepted.duplicate:
-        enqueue(session, PROCESS_JOB, str(accepted.delivery_id))
+    accepted = await intake.receive(session, store.id, delivery_id, topic, payload, runtime.clock.now())
     return Response({"received": True, "duplicate": accepted.duplicate}, status_code=200)
 
 
