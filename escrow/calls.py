@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from escrow import commission
 from escrow.chargebacks import post_reversal, reversal_failed
 from escrow.context import EscrowContext
 from escrow.funding import apply_funding
@@ -63,6 +64,9 @@ async def complete_call(ctx: EscrowContext, call_id: UUID, result: Any, *, provi
     call, hold = locked
     if provider:
         call.provider = provider
+    if commission.is_commission_call(call):
+        await commission.complete(ctx, call, result)
+        return
     if call.operation == "create_funding":
         assert isinstance(result, Funding)
         if hold is not None and hold.provider is None:
@@ -102,6 +106,9 @@ async def fail_call(ctx: EscrowContext, call_id: UUID, message: str) -> None:
         return
     call, hold = locked
     if call.status not in (CallStatus.READY, CallStatus.WAITING):
+        return
+    if commission.is_commission_call(call):
+        await commission.fail(ctx, call, message)
         return
     if call.operation == "reverse_transfer" and hold is not None:
         await reversal_failed(ctx, hold, call, message)

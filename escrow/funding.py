@@ -11,7 +11,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 
-from escrow import ledger
+from escrow import commission, ledger
 from escrow.context import EscrowContext, call_metadata, transfer_group
 from escrow.errors import EscrowConflict
 from escrow.models import CallStatus, EscrowHold, Phase, ProviderCall
@@ -110,6 +110,9 @@ async def _find_hold_for_funding(ctx: EscrowContext, funding: Funding) -> Escrow
 
 async def apply_funding(ctx: EscrowContext, funding: Funding) -> EscrowHold | None:
     """A funding's status as the provider reports it (call result, webhook, reconciliation)."""
+    if funding.metadata and commission.MARK in funding.metadata:
+        await commission.apply_budget_funding(ctx, funding)
+        return None
     found = await _find_hold_for_funding(ctx, funding)
     if found is None:
         return None

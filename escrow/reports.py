@@ -10,7 +10,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from escrow import ledger
+from escrow import commission, ledger
 from escrow.chargebacks import post_reversal
 from escrow.context import EscrowContext
 from escrow.models import CallStatus, DeferredProviderObject, EscrowHold, Phase, ProviderCall
@@ -101,6 +101,11 @@ async def apply_transfer(ctx: EscrowContext, transfer: Transfer) -> EscrowHold |
     key = transfer.metadata.get("call_key") if transfer.metadata else None
     call = await ctx.session.scalar(sa.select(ProviderCall).where(
         ProviderCall.idempotency_key == key if key else ProviderCall.result_ref == transfer.ref))
+    if call is not None and commission.is_commission_call(call):
+        locked_call = await ctx.lock_call(call.id)
+        assert locked_call is not None
+        await commission.complete(ctx, locked_call[0], transfer)
+        return None
     if call is None or call.escrow_id is None:
         return None
     locked = await ctx.lock_call(call.id)

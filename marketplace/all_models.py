@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from escrow import commission_models as escrow_commission_models  # noqa: F401
 from escrow import models as escrow_models  # noqa: F401
 from escrow import records as escrow_records  # noqa: F401
 from marketplace.accounts import models as accounts_models

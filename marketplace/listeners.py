@@ -12,6 +12,7 @@ from marketplace.collaborations.notices import DealNoticesListener
 from marketplace.deadlines import watch
 from marketplace.payments.listener import PaymentsListener
 from marketplace.reputation.outcomes import ReputationListener
+from marketplace.sales.payouts import install as install_commission_listeners
 from marketplace.sales.services import AttributionListener, SalesListener
 from marketplace.settings import Settings
 from marketplace.social.listener import MetricsScheduleListener
@@ -39,3 +40,5 @@ def install_listeners(settings: Settings) -> None:
     transition.install(default_listeners(settings))
     # Store orders and refunds, as saved, are attributed to deals (sales).
     install_order_listeners([AttributionListener()])
+    # Commission payouts escrow posted or refused mark the orders they covered (sales).
+    install_commission_listeners()

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from escrow.context import EscrowContext
 from escrow.events import EscrowListener
 from escrow.executor import ProviderCallExecutor
 from escrow.providers.base import PaymentProvider
@@ -60,6 +61,12 @@ def escrow_service(session: AsyncSession, now: datetime, *, settings: Settings, 
     listener: EscrowListener = CollaborationBridge(session, public_url=settings.app.public_url)
     return EscrowService(session, now=now, listener=listener, platform_fee_bps=settings.app.platform_fee_bps,
                          actor=actor)
+
+
+def escrow_context(session: AsyncSession, now: datetime, *, settings: Settings, actor: str = "system"
+                   ) -> EscrowContext:
+    """The same transaction view ``escrow_service`` uses, for escrow's commission actions (``escrow.commission``)."""
+    return EscrowContext(session, now, CollaborationBridge(session, public_url=settings.app.public_url), actor)
 
 
 def executor_for(settings: Settings, session_maker: async_sessionmaker[AsyncSession], clock: Any,

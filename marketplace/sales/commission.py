@@ -42,7 +42,8 @@ def due_for_approval(state: CommissionState, payable: datetime | None, now: date
 class Line:
     state: CommissionState
     commission: int
-    paid: int
+    #: Carried by a payout (in flight or done): counts as settled, not as approved.
+    in_payout: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,11 +51,14 @@ class Balance:
     """One creator's commission with one brand in one currency."""
 
     pending: int
-    #: Approved and not paid yet.
+    #: Approved and in no payout yet.
     approved: int
+    #: Transferred to the creator (escrow payouts posted).
     paid: int
     #: Refunds after payment not yet recovered (≤ 0).
     carried: int
+    #: Payouts reserved whose transfer hasn't posted yet.
+    in_flight: int = 0
 
     @property
     def payable(self) -> int:
@@ -67,16 +71,16 @@ class Balance:
         return min(self.approved + self.carried, 0)
 
 
-def balance(lines: Iterable[Line]) -> Balance:
-    pending = approved = paid = carried = 0
+def balance(lines: Iterable[Line], *, sent: int = 0, paid: int = 0) -> Balance:
+    """``sent``: escrow payouts reserved or paid to this creator by this brand in this currency (``paid``: of which
+    posted). What those payouts carried is now worth ``settled``; when refunds made it less than was sent, the
+    difference is the carried negative balance."""
+    pending = approved = settled = 0
     for line in lines:
-        if line.state is CommissionState.PENDING:
+        if line.in_payout or line.state is CommissionState.PAID:
+            settled += line.commission
+        elif line.state is CommissionState.PENDING:
             pending += line.commission
         elif line.state is CommissionState.APPROVED:
             approved += line.commission
-        elif line.state is CommissionState.PAID:
-            paid += line.paid
-            # Paid more than the order is now worth (a refund after payout): carried, never reclaimed.
-            carried += min(line.commission - line.paid, 0)
-            approved += max(line.commission - line.paid, 0)
-    return Balance(pending, approved, paid, carried)
+    return Balance(pending, approved, paid, min(settled - sent, 0), sent - paid)

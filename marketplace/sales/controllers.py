@@ -14,18 +14,28 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrow.providers.simulated import SimulatedProvider
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.guards import brand_member, creator_only, signed_in
+from marketplace.brands.models import BrandRole
+from marketplace.creators.models import Creator
 from marketplace.csvfiles import attachment_headers, csv_bytes
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.gigs.models import Gig
 from marketplace.gigs.schemas import MoneyOut
+from marketplace.payments import gateway
+from marketplace.sales import payouts
 from marketplace.sales.charts import gmv_chart
 from marketplace.sales.links import TrackingLinks
 from marketplace.sales.models import DealTracking, SaleAttribution
 from marketplace.sales.reports import BrandReport, brand_report, statements
 from marketplace.sales.schemas import (
+    BudgetFundIn,
+    BudgetOut,
+    BudgetRefundIn,
     CodeIn,
+    FundingOut,
+    RefundOut,
     ReportOut,
     SalesOut,
     SalesSettingsIn,
@@ -33,6 +43,8 @@ from marketplace.sales.schemas import (
     SalesTotalOut,
     StatementOut,
     TrackingOut,
+    budget_out,
+    funding_out,
     report_out,
     sale_out,
     sales_settings_out,
@@ -42,6 +54,7 @@ from marketplace.sales.schemas import (
 from marketplace.sales.services import record_manual_code, sales_settings, save_sales_settings, tracking_for
 from marketplace.stores.models import StoreOrder
 from marketplace.stores.schemas import problem_specs
+from marketplace.templating import money as money_text
 from marketplace.web import PageController, flash, redirect, render, runtime_of
 
 CSV_HEADER = ["creator", "currency", "deals", "clicks", "orders", "gmv", "conversion", "aov", "commission", "fee",
@@ -178,6 +191,83 @@ class BrandSalesPages(PageController):
         return redirect(request, f"/brand/sales/gigs/{gig_id}")
 
 
+class BrandCommissionPages(PageController):
+    """The brand's commission budget: what it holds, fund it, payments in (weekly charges included), payouts,
+    unused money back."""
+
+    path = "/brand/sales/commission"
+    guards = [brand_member()]
+
+    async def _page(self, request: Request[Any, Any, Any], session: AsyncSession, *, form: dict[str, str],
+                    errors: dict[str, str], status_code: int = 200) -> Response[Any]:
+        actor: Actor = request.user
+        assert actor.brand_id is not None
+        runtime = runtime_of(request)
+        return render(request, "sales/commission.html", {
+            "budgets": await payouts.budget_views(session, actor.brand_id),
+            "statements": await statements(session, brand_id=actor.brand_id),
+            "creators": await _creator_names(session, brand_id=actor.brand_id),
+            "form": form, "errors": errors, "simulated": not runtime.settings.stripe.enabled,
+            "can_pay": actor.brand_role in (BrandRole.OWNER, BrandRole.FINANCE)}, status_code=status_code)
+
+    @get("/", name="brand_commission")
+    async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        return await self._page(request, db_session, form={"amount": "", "currency": "USD"}, errors={})
+
+    @post("/fund", guards=[brand_member(BrandRole.FINANCE)])
+    async def fund(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        form = {k: str(v) for k, v in (await request.form()).items() if k in ("amount", "currency")}
+        runtime = runtime_of(request)
+        try:
+            row = await payouts.fund_budget(db_session, request.user, form, runtime.clock.now(), runtime.settings)
+        except InvalidInput as exc:
+            return await self._page(request, db_session, form=form, errors=exc.errors, status_code=422)
+        flash(request, f"Budget payment of {money_text(row.amount, row.currency)} started: pay it below.")
+        return redirect(request, "/brand/sales/commission")
+
+    @post("/refund", guards=[brand_member(BrandRole.FINANCE)])
+    async def refund(self, request: Request[Any, Any, Any],
+                     db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        form = {k: str(v) for k, v in (await request.form()).items() if k in ("amount", "currency")}
+        runtime = runtime_of(request)
+        try:
+            amount = await payouts.refund_budget(db_session, request.user, form, runtime.clock.now(),
+                                                 runtime.settings)
+        except InvalidInput as exc:
+            return await self._page(request, db_session, form={"amount": "", "currency": "USD"},
+                                    errors={f"refund_{k}": v for k, v in exc.errors.items()}, status_code=422)
+        flash(request, f"{money_text(amount, form.get('currency', ''))} of unused budget is on its way back."
+              if amount else "Nothing unused to return: approved and pending commission needs what is held.")
+        return redirect(request, "/brand/sales/commission")
+
+    @post("/fundings/{funding_id:uuid}/simulated-pay", guards=[brand_member(BrandRole.FINANCE)])
+    async def simulated_pay(self, request: Request[Any, Any, Any], funding_id: FromPath[UUID],
+                            db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        """The simulated provider's checkout for a budget payment (the embedded default only)."""
+        runtime = runtime_of(request)
+        if runtime.settings.stripe.enabled:
+            raise NotFound("No such payment.")
+        row = await payouts.own_funding(db_session, request.user, funding_id)
+        if row.funding_ref is None:
+            flash(request, "The payment is still being prepared: try again in a moment.", "error")
+            return redirect(request, "/brand/sales/commission")
+        provider = gateway.build_provider(runtime.settings, runtime.session_maker)
+        assert isinstance(provider, SimulatedProvider)
+        succeed = (await request.form()).get("outcome") != "decline"
+        funding = await provider.settle_funding(db_session, row.funding_ref, succeed=succeed)
+        await gateway.escrow_service(db_session, runtime.clock.now(), settings=runtime.settings,
+                                     actor=f"brand:{request.user.user_id}").apply_funding(funding)
+        flash(request, f"Payment {'received' if succeed else 'declined'} (simulated).",
+              "success" if succeed else "error")
+        return redirect(request, "/brand/sales/commission")
+
+
+async def _creator_names(session: AsyncSession, *, brand_id: UUID) -> dict[UUID, str]:
+    return dict((await session.execute(sa.select(Creator.id, Creator.display_name).join(
+        DealTracking, DealTracking.creator_id == Creator.id).where(DealTracking.brand_id == brand_id)
+        .distinct())).all())
+
+
 class CreatorSalesPages(PageController):
     path = "/creator/sales"
     guards = [creator_only]
@@ -195,6 +285,7 @@ class CreatorSalesPages(PageController):
         return render(request, "sales/creator.html", {
             "trackings": trackings, "sales": sales, "statements": await statements(
                 db_session, creator_id=actor.creator_id),
+            "payouts": await payouts.creator_payouts(db_session, actor.creator_id),
             "public_url": runtime_of(request).settings.app.public_url})
 
 
@@ -286,4 +377,31 @@ class SalesApi(Controller):
         return [statement_out(s) for s in found]
 
 
-ROUTES = [BrandSalesPages, CreatorSalesPages, SalesApi, TrackingLinks]
+    @get("/commission/budget", summary="The brand's commission budgets: held, available, payments in, payouts",
+         guards=[brand_member()], responses=problem_specs(401, 403))
+    async def commission_budget(self, request: Request[Any, Any, Any],
+                                db_session: NamedDependency[AsyncSession]) -> list[BudgetOut]:
+        actor: Actor = request.user
+        assert actor.brand_id is not None
+        return [budget_out(v) for v in await payouts.budget_views(db_session, actor.brand_id)]
+
+    @post("/commission/budget/deposits", summary="Fund the commission budget (a cap the brand chooses)",
+          status_code=201, guards=[brand_member(BrandRole.FINANCE)], responses=problem_specs(400, 401, 403, 422))
+    async def fund_budget(self, request: Request[Any, Any, Any], data: JSONBody[BudgetFundIn],
+                          db_session: NamedDependency[AsyncSession]) -> FundingOut:
+        runtime = runtime_of(request)
+        row = await payouts.fund_budget(db_session, request.user, msgspec.structs.asdict(data), runtime.clock.now(),
+                                        runtime.settings)
+        return funding_out(row)
+
+    @post("/commission/budget/refunds", summary="Return unused commission budget to the brand's card",
+          status_code=200, guards=[brand_member(BrandRole.FINANCE)], responses=problem_specs(400, 401, 403, 422))
+    async def refund_budget(self, request: Request[Any, Any, Any], data: JSONBody[BudgetRefundIn],
+                            db_session: NamedDependency[AsyncSession]) -> RefundOut:
+        runtime = runtime_of(request)
+        raw = msgspec.structs.asdict(data)
+        amount = await payouts.refund_budget(db_session, request.user, raw, runtime.clock.now(), runtime.settings)
+        return RefundOut(MoneyOut(amount, data.currency))
+
+
+ROUTES = [BrandSalesPages, BrandCommissionPages, CreatorSalesPages, SalesApi, TrackingLinks]

@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from escrow.money import major_units
 from marketplace.db import session_scope
 from marketplace.jobs import JobContext, RetryLater, job
+from marketplace.sales import payouts
 from marketplace.sales.models import CodeStatus, DealTracking, DiscountKind, GigSalesSettings
 from marketplace.sales.services import CREATE_CODE_JOB, approve_due, sales_settings
 from marketplace.settings import Settings
@@ -105,3 +106,23 @@ async def approve_commissions(ctx: JobContext) -> None:
     async with session_scope(ctx.session_maker) as session:
         approved = await approve_due(session, ctx.clock.now())
     log.info("commission approved on %d order(s)", approved)
+
+
+PAY_JOB = "sales.pay_commissions"
+REFUND_BUDGETS_JOB = "sales.refund_unused_budgets"
+
+
+@job(PAY_JOB, every=3600)
+async def pay_commissions(ctx: JobContext) -> None:
+    """Approved commission out of each brand's budget to its creators; a weekly charge where a budget is short."""
+    async with session_scope(ctx.session_maker) as session:
+        run = await payouts.pay_commissions(session, ctx.clock.now(), ctx.settings)
+    log.info("commission: %d payout(s), %d offset(s), %d brand budget(s) short", run.paid, run.offsets,
+             len(run.short))
+
+
+@job(REFUND_BUDGETS_JOB, every=86400)
+async def refund_unused_budgets(ctx: JobContext) -> None:
+    async with session_scope(ctx.session_maker) as session:
+        total = await payouts.refund_unused_budgets(session, ctx.clock.now(), ctx.settings)
+    log.info("commission budgets: %d minor units of unused budget returned", total)

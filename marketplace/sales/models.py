@@ -139,6 +139,9 @@ class SaleAttribution(AuditBase):
     approved_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     #: What escrow paid out for this order; above ``commission_amount`` after a late refund (carried balance).
     paid_amount: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: The escrow payout (``commission:<brand>:<creator>:<currency>:payout:<seq>``) carrying this approved
+    #: commission while its transfer is in flight; cleared if the transfer is refused.
+    payout_key: Mapped[str | None] = mapped_column(sa.String(255), default=None, index=True)
 
     __table_args__ = (
         sa.Index("ix_sale_attribution_brand_placed", "brand_id", "placed_at"),

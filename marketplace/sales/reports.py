@@ -20,6 +20,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrow.commission import sent_to_creators
 from escrow.money import basis_points
 from marketplace.clock import as_utc
 from marketplace.collaborations.models import Collaboration
@@ -182,7 +183,8 @@ class Statement:
 
 async def statements(session: AsyncSession, *, brand_id: UUID | None = None,
                      creator_id: UUID | None = None) -> list[Statement]:
-    """Balances per (brand, creator, currency), scoped to a brand or a creator (one statement)."""
+    """Balances per (brand, creator, currency), scoped to a brand or a creator (two statements: the orders'
+    commission, and what escrow sent)."""
     scope = [SaleAttribution.collaboration_id.is_not(None)]
     if brand_id is not None:
         scope.append(SaleAttribution.brand_id == brand_id)
@@ -190,14 +192,19 @@ async def statements(session: AsyncSession, *, brand_id: UUID | None = None,
         scope.append(SaleAttribution.creator_id == creator_id)
     rows = (await session.execute(sa.select(
         SaleAttribution.brand_id, SaleAttribution.creator_id, SaleAttribution.currency, SaleAttribution.state,
-        SaleAttribution.commission_amount, SaleAttribution.paid_amount, SaleAttribution.payable_at).where(*scope)))
+        SaleAttribution.commission_amount, SaleAttribution.payout_key, SaleAttribution.payable_at).where(*scope)))
     lines: dict[tuple[UUID, UUID, str], list[Line]] = defaultdict(list)
     next_due: dict[tuple[UUID, UUID, str], datetime] = {}
-    for b, c, currency, state, amount, paid, payable in rows:
+    for b, c, currency, state, amount, payout, payable in rows:
         key = (b, c, currency)
-        lines[key].append(Line(CommissionState(state), amount, paid))
+        lines[key].append(Line(CommissionState(state), amount, payout is not None))
         if state == CommissionState.PENDING and payable is not None:
             due = as_utc(payable)
             next_due[key] = min(next_due.get(key, due), due)
-    return [Statement(b, c, cur, balance(ls), next_due.get((b, c, cur))) for (b, c, cur), ls in sorted(
-        lines.items(), key=lambda item: (str(item[0][0]), str(item[0][1]), item[0][2]))]
+    sent = await sent_to_creators(session, brand_id=brand_id, creator_id=creator_id)
+    for key in sent:
+        lines.setdefault(key, [])
+    return [Statement(b, c, cur, balance(ls, sent=sent.get((b, c, cur), (0, 0))[0],
+                                         paid=sent.get((b, c, cur), (0, 0))[1]), next_due.get((b, c, cur)))
+            for (b, c, cur), ls in sorted(lines.items(), key=lambda item: (str(item[0][0]), str(item[0][1]),
+                                                                           item[0][2]))]

@@ -7,8 +7,10 @@ from uuid import UUID
 
 import msgspec
 
+from escrow.commission_models import CommissionFunding, CommissionPayout
 from marketplace.gigs.schemas import MoneyOut
 from marketplace.sales.models import DealTracking, GigSalesSettings, SaleAttribution
+from marketplace.sales.payouts import BudgetView
 from marketplace.sales.reports import BrandReport, Figures, Statement
 
 
@@ -168,3 +170,78 @@ class SalesSettingsOut(msgspec.Struct):
 def sales_settings_out(s: GigSalesSettings) -> SalesSettingsOut:
     return SalesSettingsOut(s.gig_id, s.discount_kind.value, s.discount_value, s.usage_limit, s.landing_url,
                             s.attribution_window_days, s.hold_days)
+
+
+class BudgetFundIn(msgspec.Struct, forbid_unknown_fields=True):
+    #: Minor units of ``currency`` (an integer): the cap the brand puts into its commission budget.
+    amount: int
+    currency: str
+
+
+class BudgetRefundIn(msgspec.Struct, forbid_unknown_fields=True):
+    currency: str
+    #: Minor units to return; null: everything no approved or pending commission needs.
+    amount: int | None = None
+
+
+class FundingOut(msgspec.Struct):
+    id: UUID
+    #: deposit (the brand funded) or charge (the weekly statement for commission the budget couldn't cover).
+    kind: str
+    #: The statement's ISO week for a charge.
+    period: str | None
+    amount: MoneyOut
+    #: pending (waiting for the payment), succeeded or failed.
+    status: str
+    refunded: MoneyOut
+    idempotency_key: str
+    created_at: datetime
+
+
+def funding_out(f: CommissionFunding) -> FundingOut:
+    return FundingOut(f.id, f.kind.value, f.period, MoneyOut(f.amount, f.currency), f.status.value,
+                      MoneyOut(f.refunded_amount, f.currency), f.idempotency_key, f.created_at)
+
+
+class PayoutOut(msgspec.Struct):
+    id: UUID
+    creator_id: UUID
+    amount: MoneyOut
+    #: reserved (transfer in progress or waiting for the creator's payout account), paid, failed or offset.
+    status: str
+    idempotency_key: str
+    paid_at: datetime | None
+    message: str
+
+
+def payout_out(p: CommissionPayout) -> PayoutOut:
+    return PayoutOut(p.id, p.creator_id, MoneyOut(p.amount, p.currency), p.status.value, p.idempotency_key,
+                     p.paid_at, p.message)
+
+
+class BudgetOut(msgspec.Struct):
+    currency: str
+    funded: MoneyOut
+    paid_out: MoneyOut
+    refunded: MoneyOut
+    #: Held now, of which ``available`` is not reserved by payouts or refunds in flight.
+    held: MoneyOut
+    available: MoneyOut
+    #: Approved and pending commission not paid yet.
+    committed: MoneyOut
+    refund_after: datetime | None
+    fundings: list[FundingOut]
+    payouts: list[PayoutOut]
+
+
+def budget_out(view: BudgetView) -> BudgetOut:
+    b, c = view.budget, view.currency
+    assert b is not None
+    return BudgetOut(c, MoneyOut(b.funded_amount, c), MoneyOut(b.released_amount, c), MoneyOut(b.refunded_amount, c),
+                     MoneyOut(b.held_amount, c), MoneyOut(b.available_amount, c), MoneyOut(view.committed, c),
+                     b.refund_after, [funding_out(f) for f in view.fundings], [payout_out(p) for p in view.payouts])
+
+
+class RefundOut(msgspec.Struct):
+    #: What is being returned to the brand's card.
+    refunding: MoneyOut

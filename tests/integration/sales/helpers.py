@@ -34,3 +34,18 @@ async def signed_deal(runtime: Any, brand: Any, creator: Any, *, handle: str = "
                 rows.handle, True)
     await advance_deal(runtime, deal, state)
     return deal
+
+
+async def pay_budget_funding(runtime: Any, funding_id: str, *, succeed: bool = True) -> None:
+    """What the simulated checkout does when the brand pays a commission budget payment (deposit or charge)."""
+    from uuid import UUID
+
+    from escrow.commission_models import CommissionFunding
+    from marketplace.payments import gateway
+    from tests.support.escrow import simulated
+
+    async with session_scope(runtime.session_maker) as session:
+        row = await session.get(CommissionFunding, UUID(funding_id))
+        assert row is not None and row.funding_ref, "the funding call has not run yet"
+        funding = await simulated(runtime).settle_funding(session, row.funding_ref, succeed=succeed)
+        await gateway.escrow_service(session, runtime.clock.now(), settings=runtime.settings).apply_funding(funding)

@@ -127,7 +127,7 @@ async def test_redirect_counts_people_not_bots_and_is_rate_limited(client: Any, 
     assert statuses[-1] == 429 and statuses.count(302) == 27  # 30 a minute, 3 used above (the 404 counts too)
 
 
-async def test_refund_after_payout_is_carried_not_reclaimed(runtime: Any, people: Any, db: Any) -> None:
+async def test_refund_after_payout_keeps_the_paid_row_and_lowers_commission(runtime: Any, people: Any, db: Any) -> None:
     brand, creator = await people.brand(brand_name="GlowLab"), await people.creator(name="Ava")
     deal = await signed_deal(runtime, brand, creator)
     now = runtime.clock.now()
@@ -150,21 +150,9 @@ async def test_refund_after_payout_is_carried_not_reclaimed(runtime: Any, people
     # The same delivery again changes nothing.
     again = await attribute_order(db, order, brand.brand_id, now + timedelta(days=40))
     assert (again.commission_amount, again.base_amount) == (625, 5_000)
-    await db.commit()
-    creator_headers_rows = await _statements(runtime, creator)
-    assert creator_headers_rows["carried"]["amount"] == -625 and creator_headers_rows["payable"]["amount"] == 0
+    # The balance this leaves (carried -625, nothing payable) comes from escrow's payouts: see the payout through
+    # escrow in test_end_to_end.py.
     assert deal.id
-
-
-async def _statements(runtime: Any, person: Any) -> dict[str, Any]:
-    from litestar.testing import AsyncTestClient
-
-    from marketplace.app import create_app
-
-    async with AsyncTestClient(app=create_app(runtime=runtime, run_scheduler=False)) as client:
-        [statement] = (await client.get("/api/v1/commission/statements",
-                                        headers=await bearer(runtime, person))).json()
-    return statement
 
 
 async def test_brand_report_is_four_statements_whatever_its_size(runtime: Any, people: Any, db: Any) -> None:
