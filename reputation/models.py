@@ -98,6 +98,10 @@ class ReliabilityScore(DefaultBase):
     rank_order: Mapped[int] = mapped_column(sa.BigInteger, default=NEWCOMER_RANK_ORDER, server_default="500")
     tier: Mapped[str] = mapped_column(sa.String(16), default=Tier.NEW.name, server_default=Tier.NEW.name)
     ranked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    #: Set by the marketplace: a connected account with real history, linked to no ghosting. Ranking then gives a
+    #: subject without a record the prior of `tiers.ranking_evidence` (rank_order only: never the proven score, tier
+    #: or caps).
+    verified_audience: Mapped[bool] = mapped_column(sa.Boolean, default=False, server_default=sa.false())
 
     __table_args__ = (
         # Directory and application lists: ORDER BY rank_order DESC, subject_id DESC (a backward index scan).

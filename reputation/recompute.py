@@ -43,6 +43,7 @@ _RECORD_COLUMNS = (
     ReliabilityScore.distinct_counterparties,
     ReliabilityScore.ghosted_at,
     ReliabilityScore.review_cleared_at,
+    ReliabilityScore.verified_audience,
 )
 
 
@@ -160,7 +161,8 @@ async def _write_batch(conn: AsyncConnection, updates: list[dict[str, Any]]) -> 
 _DERIVED = [
     column
     for column in ReliabilityScore.__table__.columns
-    if column.name not in {"subject_kind", "subject_id", "review_cleared_at", "review_cleared_by_id", "ranked_at"}
+    if column.name not in {"subject_kind", "subject_id", "review_cleared_at", "review_cleared_by_id", "ranked_at",
+                           "verified_audience"}  # an input the marketplace keeps, like the admin's clearance
 ]
 _FLOATS = frozenset({"r", "s", "ranking_score", "expected"})
 
@@ -192,6 +194,7 @@ async def _recompute_batch(
             sa.type_coerce(ReliabilityScore.subject_kind, sa.String),
             _plain_id(ReliabilityScore.subject_id, postgres),
             ReliabilityScore.review_cleared_at,
+            ReliabilityScore.verified_audience,
             *_DERIVED,
         )
         .order_by(ReliabilityScore.subject_kind, ReliabilityScore.subject_id)
@@ -235,7 +238,7 @@ async def _recompute_batch(
             (SubjectKind(subject_kind), subject_id), (0, 0)
         )
         at = max(now, values["evidence_at"]) if values["evidence_at"] is not None else now
-        values.update(ranking_values(tally.record(review_cleared_at), at))
+        values.update(ranking_values(tally.record(review_cleared_at), at, verified_audience=bool(stored[3])))
         if _differs(stored._mapping, values):
             updates.append({"b_subject_kind": subject_kind, "b_subject_id": subject_id, **values})
     if updates:
@@ -329,7 +332,8 @@ async def refresh_rankings(
             updates = []
             for row in rows:
                 at = max(now, row.evidence_at) if row.evidence_at is not None else now
-                values = ranking_values(track_record(row), at)  # type: ignore[arg-type]
+                values = ranking_values(track_record(row), at,  # type: ignore[arg-type]
+                                        verified_audience=bool(row.verified_audience))
                 updates.append({"subject_kind": row.subject_kind, "subject_id": row.subject_id, **values})
             await session.execute(sa.update(ReliabilityScore), updates)
         after = (rows[-1].subject_kind, rows[-1].subject_id)

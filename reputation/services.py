@@ -50,6 +50,7 @@ from reputation.tiers import (
     is_suspended,
     next_tier_needs,
     on_ghost_probation_until,
+    ranking_evidence,
     tier_for,
 )
 
@@ -214,15 +215,19 @@ def rank_order(score: float, expected: float) -> int:
 NEWCOMER_RANK_ORDER = rank_order(0.0, 0.5)
 
 
-def ranking_values(record: TrackRecord, at: datetime) -> dict[str, Any]:
-    """The stored ranking columns as of `at`."""
+def ranking_values(record: TrackRecord, at: datetime, *, verified_audience: bool = False) -> dict[str, Any]:
+    """The stored ranking columns as of `at`. A subject without a record but with a verified audience is placed by
+    the prior of `tiers.ranking_evidence` (rank_order only: its proven score stays 0 and its tier New)."""
     current = decay(record.evidence, at)
     # scoring.ranking_score(record.evidence, at), without decaying a second time.
     score, expected = wilson_lower_bound(current.r, current.n), expected_reliability(current)
+    ranked = ranking_evidence(record.evidence, verified_audience=verified_audience)
+    order = rank_order(score, expected) if ranked is record.evidence else rank_order(
+        wilson_lower_bound(ranked.r, ranked.n), expected_reliability(ranked))
     return {
         "ranking_score": score,
         "expected": expected,
-        "rank_order": rank_order(score, expected),
+        "rank_order": order,
         "tier": tier_for(record, at).name,
         "ranked_at": at,
     }
@@ -232,7 +237,7 @@ def rank_row(row: ReliabilityScore, at: datetime) -> None:
     """Refresh a row's ranking columns as of `at` (never earlier than its evidence)."""
     if row.evidence_at is not None and at < row.evidence_at:
         at = row.evidence_at
-    for name, value in ranking_values(track_record(row), at).items():
+    for name, value in ranking_values(track_record(row), at, verified_audience=bool(row.verified_audience)).items():
         setattr(row, name, value)
 
 

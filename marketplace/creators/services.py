@@ -89,9 +89,14 @@ async def reputation_of(session: AsyncSession, creator_ids: Sequence[UUID], now:
 
 def creator_facts_lookup(creator_id: UUID) -> list[sa.Select[Any]]:
     """The profile part of a creator's facts as tagged lookups (``gigs.rows.tagged``), so a page can read them in
-    the same round trip as its own lookups: country ("p"), social accounts ("s": platform, followers), niches ("c")."""
+    the same round trip as its own lookups: country ("p"), social accounts ("s": platform, followers), niches ("c"),
+    and the audiences a live connection verifies ("v": platform, followers)."""
     creator, account, niche = Creator.__table__.c, SocialAccount.__table__.c, CreatorNiche.__table__.c
+    conn = SocialConnection.__table__.c
     return [
+        tagged("v", conn.creator_id, a=conn.platform, n=conn.followers).where(
+            conn.creator_id == creator_id, conn.status == ConnectionStatus.ACTIVE.value,
+            conn.audience_fetched_at.is_not(None)),
         tagged("p", creator.id, a=creator.country).where(creator.id == creator_id),
         tagged("s", account.creator_id, a=account.platform, n=account.followers).where(
             account.creator_id == creator_id
@@ -108,11 +113,14 @@ def creator_facts_from(rows: Iterable[tuple[str, str | None, int | None]], view:
     found = False
     niches: set[str] = set()
     accounts: list[tuple[str, int]] = []
+    verified: list[tuple[str, int]] = []
     for part, a, n in rows:
         if part == "p":
             found, country = True, a
         elif part == "s":
             accounts.append((str(a), int(n or 0)))
+        elif part == "v":
+            verified.append((str(a), int(n or 0)))
         elif part == "c" and a is not None:
             niches.add(a)
     if not found:
@@ -130,6 +138,7 @@ def creator_facts_from(rows: Iterable[tuple[str, str | None, int | None]], view:
         record=record,
         open_unposted=open_unposted if record is not None else 0,
         at=now if record is not None else None,
+        verified_accounts=tuple(verified),
     )
 
 

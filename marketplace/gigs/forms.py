@@ -63,6 +63,7 @@ def read_gig_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         "eligible_countries": split_words(f.text("eligible_countries", max_length=TEXT_LIMIT)),
         "niches": split_words(f.text("niches", max_length=TEXT_LIMIT)),
         "min_tier": f.text("min_tier", max_length=100) or None,
+        "verified_audience_required": f.boolean("verified_audience_required"),
     }
     reliability = f.decimal_minor("min_reliability", exponent=0, label="Minimum reliability")
     if reliability is not None and not 0 <= reliability <= 100:
@@ -139,6 +140,7 @@ def gig_form_values(gig: Gig | None, details: GigDetails | None) -> dict[str, An
         "niches": ", ".join(details.niches) if details else "",
         "min_reliability": f"{gig.min_reliability * 100:g}" if gig.min_reliability else "",
         "min_tier": (gig.min_tier or "").lower(),
+        "verified_audience_required": "on" if gig.verified_audience_required else "",
     }
     for i, d in enumerate(details.deliverables if details else []):
         key = f"deliverables[{i}]"

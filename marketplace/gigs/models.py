@@ -78,6 +78,8 @@ class Gig(AuditBase):
     min_reliability: Mapped[float | None] = mapped_column(sa.Float, default=None)
     #: Minimum reputation tier name (reputation.tiers.Tier), or None.
     min_tier: Mapped[str | None] = mapped_column(sa.String(16), default=None)
+    #: Only creators whose numbers a connected account verifies (marketplace.social) meet the follower bar.
+    verified_audience_required: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     published_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

@@ -63,6 +63,7 @@ class GigFields:
     niches: tuple[str, ...] = ()
     min_reliability: float | None = None
     min_tier: str | None = None
+    verified_audience_required: bool = False
 
 
 def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
@@ -173,6 +174,7 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
         niches=niches,
         min_reliability=min_reliability,
         min_tier=min_tier,
+        verified_audience_required=bool(raw.get("verified_audience_required", False)),
     )
 
 
@@ -244,6 +246,8 @@ class CreatorFacts:
     record: TrackRecord | None = None
     open_unposted: int = 0
     at: datetime | None = None
+    #: (platform, followers) for each account a live connection verifies (marketplace.social).
+    verified_accounts: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -257,6 +261,8 @@ class GigRequirements:
     min_tier: str | None = None
     #: The deal's value (fee plus product) in approximate US cents, for the tier caps.
     deal_value_usd_minor: int = 0
+    #: The follower bar is met only by numbers a connected account verifies.
+    verified_audience: bool = False
 
 
 @dataclass(frozen=True)
@@ -281,6 +287,7 @@ def requirements_of(gig: Any, deliverable_platforms: Sequence[str], niches: Sequ
         min_reliability=gig.min_reliability,
         min_tier=gig.min_tier,
         deal_value_usd_minor=to_usd_minor(gig_value_minor(gig), gig.currency),
+        verified_audience=bool(gig.verified_audience_required),
     )
 
 
@@ -291,11 +298,17 @@ def _followers(n: int) -> str:
 def check_eligibility(creator: CreatorFacts, gig: GigRequirements) -> Eligibility:
     """May this creator apply? Every unmet rule becomes one sentence the creator can act on."""
     reasons: list[str] = []
+    # A gig asking for a verified audience judges the numbers connected accounts verify, never typed ones.
+    accounts, verified = (creator.verified_accounts, "verified ") if gig.verified_audience else (creator.accounts, "")
     if gig.platforms:
-        on_platform = [(p, f) for p, f in creator.accounts if p in gig.platforms]
+        on_platform = [(p, f) for p, f in accounts if p in gig.platforms]
         if not on_platform:
             names = " or ".join(p.capitalize() for p in gig.platforms)
-            reasons.append(f"This gig is for {names}; add your {names} account to your profile.")
+            if gig.verified_audience:
+                reasons.append(f"This gig needs a verified audience: connect your {names} account (Connected "
+                               f"accounts) so your numbers come from {names} itself.")
+            else:
+                reasons.append(f"This gig is for {names}; add your {names} account to your profile.")
         else:
             in_range = [
                 f for _, f in on_platform
@@ -305,13 +318,17 @@ def check_eligibility(creator: CreatorFacts, gig: GigRequirements) -> Eligibilit
             if not in_range:
                 best = max(f for _, f in on_platform)
                 if gig.min_followers is not None and best < gig.min_followers:
-                    reasons.append(f"This gig needs at least {_followers(gig.min_followers)} followers; "
-                                   f"your largest matching account has {_followers(best)}.")
+                    reasons.append(f"This gig needs at least {_followers(gig.min_followers)} {verified}followers; "
+                                   f"your largest matching {'connected ' if verified else ''}account has "
+                                   f"{_followers(best)}.")
                 else:
                     assert gig.max_followers is not None
                     reasons.append(f"This gig is for accounts with up to {_followers(gig.max_followers)} followers.")
-    elif creator.accounts and (gig.min_followers is not None or gig.max_followers is not None):
-        counts = [f for _, f in creator.accounts]
+    elif gig.verified_audience and not accounts:
+        reasons.append("This gig needs a verified audience: connect one of your accounts (Connected accounts) so "
+                       "your numbers come from the platform itself.")
+    elif accounts and (gig.min_followers is not None or gig.max_followers is not None):
+        counts = [f for _, f in accounts]
         if not any((gig.min_followers is None or f >= gig.min_followers)
                    and (gig.max_followers is None or f <= gig.max_followers) for f in counts):
             reasons.append("None of your accounts is within this gig's follower range.")

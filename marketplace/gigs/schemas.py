@@ -73,6 +73,8 @@ class GigIn(msgspec.Struct, forbid_unknown_fields=True):
     niches: list[str] = []
     min_reliability: float | None = None
     min_tier: str | None = None
+    #: Only creators whose followers a connected account verifies may apply.
+    verified_audience_required: bool = False
 
 
 class GigPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -102,6 +104,7 @@ class GigPatch(msgspec.Struct, forbid_unknown_fields=True):
     niches: list[str] | msgspec.UnsetType = msgspec.UNSET
     min_reliability: float | msgspec.UnsetType | None = msgspec.UNSET
     min_tier: str | msgspec.UnsetType | None = msgspec.UNSET
+    verified_audience_required: bool | msgspec.UnsetType = msgspec.UNSET
 
 
 class EligibilityOut(msgspec.Struct):
@@ -137,6 +140,7 @@ class GigOut(msgspec.Struct):
     niches: list[str]
     min_reliability: float | None
     min_tier: str | None
+    verified_audience_required: bool
     published_at: datetime | None
     closed_at: datetime | None
     created_at: datetime
@@ -221,6 +225,7 @@ def gig_out(gig: Gig, details: GigDetails, **extra: Any) -> GigOut:
         niches=list(details.niches),
         min_reliability=gig.min_reliability,
         min_tier=gig.min_tier.lower() if gig.min_tier else None,
+        verified_audience_required=gig.verified_audience_required,
         published_at=as_utc(gig.published_at) if gig.published_at else None,
         closed_at=as_utc(gig.closed_at) if gig.closed_at else None,
         created_at=as_utc(gig.created_at),

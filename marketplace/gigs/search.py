@@ -38,7 +38,7 @@ SORTS: dict[str, SortKey] = {
 CARD_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     GIG.id, GIG.brand_id, GIG.title, GIG.currency, GIG.base_fee_amount, GIG.product_included, GIG.product_name,
     GIG.product_retail_value, GIG.apply_by, GIG.published_at, GIG.eligible_platforms, GIG.min_followers,
-    GIG.max_followers, GIG.eligible_countries, GIG.min_reliability, GIG.min_tier,
+    GIG.max_followers, GIG.eligible_countries, GIG.min_reliability, GIG.min_tier, GIG.verified_audience_required,
 )
 #: Every column the API shows (the stored full-text document is never read back).
 ALL_COLUMNS: tuple[sa.ColumnElement[Any], ...] = tuple(

@@ -19,11 +19,12 @@ from uuid import UUID
 
 import httpx
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.clock import Clock, as_utc
 from marketplace.creators.models import Creator, Platform, SocialAccount
 from marketplace.creators.services import sync_creator_totals
+from marketplace.db import session_scope
 from marketplace.settings import Settings
 from marketplace.social.clients import (
     API_CLASSES,
@@ -36,6 +37,7 @@ from marketplace.social.clients import (
 )
 from marketplace.social.models import ConnectionStatus, SocialConnection
 from marketplace.social.oauth import LABELS, OAuthFlow, OAuthRefused, OAuthUnavailable, Tokens
+from marketplace.social.ranking import sync_ranking_prior
 from marketplace.stores.vault import SecretBox
 from marketplace.verification.ratelimit import TokenBucket
 
@@ -156,16 +158,28 @@ async def fresh_access_token(session: AsyncSession, settings: Settings, conn: So
     return tokens.access_token
 
 
-async def _audience(api: AccountApi, token: str) -> tuple[Profile, int | None]:
+@dataclass(frozen=True)
+class Audience:
+    profile: Profile
+    engagement_bps: int | None
+    #: The oldest publish time among the recent media read (None: no dated media).
+    oldest_post: datetime | None
+
+
+async def _audience(api: AccountApi, token: str) -> Audience:
     profile = await api.profile(token)
-    media = await api.recent_media(token, RECENT_MEDIA)
-    return profile, engagement_bps(media[:RECENT_MEDIA], profile.followers)
+    media = (await api.recent_media(token, RECENT_MEDIA))[:RECENT_MEDIA]
+    dated = [m.published_at for m in media if m.published_at is not None]
+    return Audience(profile, engagement_bps(media, profile.followers), min(dated) if dated else None)
 
 
-async def _apply_audience(session: AsyncSession, conn: SocialConnection, profile: Profile, rate: int | None,
-                          now: datetime) -> None:
+async def _apply_audience(session: AsyncSession, conn: SocialConnection, audience: Audience, now: datetime) -> None:
+    profile, rate = audience.profile, audience.engagement_bps
     conn.followers, conn.media_count, conn.engagement_bps = profile.followers, profile.media_count, rate
     conn.audience_fetched_at = now
+    if audience.oldest_post is not None and (conn.history_since is None
+                                             or audience.oldest_post < as_utc(conn.history_since)):
+        conn.history_since = audience.oldest_post
     if profile.handle:
         conn.handle = profile.handle[:100]
     # The listed account with this handle now carries the verified numbers (the directory filters read them).
@@ -180,6 +194,8 @@ async def _apply_audience(session: AsyncSession, conn: SocialConnection, profile
         account.followers = profile.followers if profile.followers is not None else account.followers
         account.engagement_bps = rate if rate is not None else account.engagement_bps
     await sync_creator_totals(session, conn.creator_id)
+    await session.flush()
+    await sync_ranking_prior(session, conn.creator_id, now)
 
 
 def profile_url(platform: str, handle: str) -> str:
@@ -193,7 +209,8 @@ async def complete_connection(session: AsyncSession, settings: Settings, kit: Pl
     try:
         tokens = await oauth_flow(settings, platform).exchange(code, verifier, now)
         api = kit.api(settings, platform, clock)
-        profile, rate = await _audience(api, tokens.access_token)
+        audience = await _audience(api, tokens.access_token)
+        profile = audience.profile
     except OAuthRefused:
         raise ConnectionRefused(f"{LABELS[platform]} refused the connection. Start again.") from None
     except (OAuthUnavailable, ApiError) as exc:
@@ -215,29 +232,50 @@ async def complete_connection(session: AsyncSession, settings: Settings, kit: Pl
     conn.external_id, conn.handle = profile.external_id, profile.handle
     conn.status, conn.status_reason = ConnectionStatus.ACTIVE.value, ""
     _seal(SecretBox.from_settings(settings), conn, tokens)
-    await _apply_audience(session, conn, profile, rate, now)
+    await _apply_audience(session, conn, audience, now)
     await session.flush()
     log.info("creator %s connected %s account %s", creator_id, platform, profile.external_id)
     return conn
 
 
-async def refresh_audience(session: AsyncSession, settings: Settings, kit: PlatformKit, clock: Clock,
-                           conn: SocialConnection) -> str:
-    """Re-read followers, media count and engagement (the daily job); a refused token asks for a reconnect."""
+async def refresh_audience(session_maker: async_sessionmaker[AsyncSession], settings: Settings, kit: PlatformKit,
+                           clock: Clock, connection_id: UUID) -> str:
+    """Re-read followers, media count and engagement (the daily job); a refused token asks for a reconnect.
+
+    Three short transactions, none open while the platform answers: take a usable token, read the account, store
+    what it said (the connection re-read under its lock: a disconnect meanwhile wins).
+    """
     now = clock.now()
-    token = await fresh_access_token(session, settings, conn, now)
-    if token is None:
-        return "reconnect"
+    async with session_scope(session_maker) as session:
+        conn = await session.get(SocialConnection, connection_id, with_for_update=True)
+        if conn is None or conn.needs_reconnect or not settings.social.platform(conn.platform).enabled:
+            return "gone"
+        platform, creator_id = conn.platform, conn.creator_id
+        token = await fresh_access_token(session, settings, conn, now)
+        if token is None:
+            await sync_ranking_prior(session, creator_id, now)
+            return "reconnect"
     try:
-        profile, rate = await _audience(kit.api(settings, conn.platform, clock), token)
+        audience = await _audience(kit.api(settings, platform, clock), token)
     except TokenRejected as exc:
-        mark_reconnect(conn, str(exc))
-        return "reconnect"
-    await _apply_audience(session, conn, profile, rate, now)
+        refused: str | None = str(exc)
+    else:
+        refused = None
+    async with session_scope(session_maker) as session:
+        conn = await session.get(SocialConnection, connection_id, with_for_update=True)
+        if conn is None or conn.needs_reconnect:
+            return "gone"
+        if refused is not None:
+            mark_reconnect(conn, refused)
+            await session.flush()
+            await sync_ranking_prior(session, creator_id, now)
+            return "reconnect"
+        await _apply_audience(session, conn, audience, now)
     return "refreshed"
 
 
-async def disconnect(session: AsyncSession, settings: Settings, creator_id: UUID, platform: str) -> bool:
+async def disconnect(session: AsyncSession, settings: Settings, creator_id: UUID, platform: str,
+                     now: datetime) -> bool:
     """Delete the connection and its tokens (revoked at the platform where it can be, best effort)."""
     conn = await session.scalar(sa.select(SocialConnection).where(
         SocialConnection.creator_id == creator_id, SocialConnection.platform == platform).with_for_update())
@@ -248,6 +286,7 @@ async def disconnect(session: AsyncSession, settings: Settings, creator_id: UUID
             await oauth_flow(settings, platform).revoke(_tokens_of(SecretBox.from_settings(settings), conn))
     await session.delete(conn)
     await session.flush()
+    await sync_ranking_prior(session, creator_id, now)
     log.info("creator %s disconnected %s", creator_id, platform)
     return True
 

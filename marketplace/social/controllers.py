@@ -101,7 +101,8 @@ class SocialPages(PageController):
     async def disconnect(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
                          platform: FromPath[str]) -> Response[Any]:
         runtime = runtime_of(request)
-        if await disconnect(db_session, runtime.settings, creator_of(request.user), _platform(platform)):
+        if await disconnect(db_session, runtime.settings, creator_of(request.user), _platform(platform),
+                            runtime.clock.now()):
             flash(request, f"{LABELS[platform]} disconnected; its access was deleted. Your numbers are now "
                            "self-reported.")
         return redirect(request, "/creator/social")

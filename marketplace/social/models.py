@@ -41,6 +41,9 @@ class SocialConnection(AuditBase):
     #: Mean (likes + comments + shares) / followers over the recent media, in basis points.
     engagement_bps: Mapped[int | None] = mapped_column(default=None)
     audience_fetched_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    #: The oldest publish time seen among the account's recent media: real history when older than the PostPact
+    #: account (a ranking prior for a newcomer, see ``social.ranking``).
+    history_since: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
     __table_args__ = (
         sa.UniqueConstraint("creator_id", "platform", name="uq_social_connection_creator_platform"),
