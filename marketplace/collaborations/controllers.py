@@ -51,6 +51,7 @@ from marketplace.collaborations.states import CollabState, TransitionActor
 from marketplace.errors import InvalidInput, NotFound, PostPactError
 from marketplace.forms import parse_uuid
 from marketplace.payments import services as payments
+from marketplace.stores.signing import signing_choices
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of
 
 
@@ -84,7 +85,7 @@ STEP_DONE: dict[str, str] = {
 }
 
 FORM_FIELDS = ("terms_hash", "reason", "carrier", "tracking_number", "tracking_url", "problem", "caption",
-               "media_url", "comment", "url", "note")
+               "media_url", "comment", "url", "note", "store_variant_id")
 
 Step = Callable[[DealService, UUID, Actor, dict[str, str], UploadFile | None], Awaitable[StepResult]]
 
@@ -114,7 +115,8 @@ async def _submit_draft(deals: DealService, cid: UUID, actor: Actor, v: dict[str
 
 
 STEPS: dict[str, Step] = {
-    "sign": lambda d, cid, a, v, _: d.sign(cid, a, terms_hash=v["terms_hash"]),
+    "sign": lambda d, cid, a, v, _: d.sign(cid, a, terms_hash=v["terms_hash"],
+                                           store_variant_id=v["store_variant_id"] or None),
     "decline": lambda d, cid, a, v, _: d.decline_offer(cid, a, reason=v["reason"]),
     "withdraw": lambda d, cid, a, v, _: d.withdraw_offer(cid, a, reason=v["reason"]),
     "cancel": lambda d, cid, a, v, _: d.cancel(cid, a, reason=v["reason"]),
@@ -186,7 +188,11 @@ class CollaborationPages(PageController):
         runtime = runtime_of(request)
         view = await load_deal_view(db_session, collab_id, viewer_of(request), runtime.clock.now())
         escrow = await payments.timeline_for(db_session, request.user, collab_id)
-        context = {"view": view, "c": view.collab, "terms": view.terms, "errors": {}, "failed_step": None,
+        signing_product, signing_variants = await signing_choices(db_session, view.collab.gig_id,
+                                                                  view.collab.product_included) \
+            if view.collab.status == CollabState.OFFERED else (None, [])
+        context = {"signing_product": signing_product, "signing_variants": signing_variants,
+                   "view": view, "c": view.collab, "terms": view.terms, "errors": {}, "failed_step": None,
                    "escrow": escrow, "collaboration_id": collab_id,
                    "form": {}, "problem": None, "notice": None, "stage_labels": STAGE_LABELS,
                    "event_labels": EVENT_LABELS,
@@ -293,7 +299,7 @@ class CollaborationApi(Controller):
     async def sign(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
                    deals: NamedDependency[DealService], collab_id: FromPath[UUID], data: JSONBody[SignBody]
                    ) -> CollaborationOut:
-        await deals.sign(collab_id, request.user, terms_hash=data.terms_hash)
+        await deals.sign(collab_id, request.user, terms_hash=data.terms_hash, store_variant_id=data.store_variant_id)
         return await self._out(request, db_session, collab_id)
 
     @post("/{collab_id:uuid}/cancel", status_code=200, guards=[not_suspended],

@@ -18,6 +18,10 @@ from marketplace.collaborations.queries import STAGE_LABELS, STEP_SLUGS, DealVie
 class SignBody(msgspec.Struct, forbid_unknown_fields=True):
     #: The SHA-256 of the terms being accepted (``terms_hash`` of the collaboration): you sign what you read.
     terms_hash: str
+    #: The variant (size, colour) you choose when the product comes from the brand's store with options: one of
+    #: the in-stock variants of ``GET /api/v1/stores/{id}/products`` (422 naming them when missing or sold out).
+    #: It joins the terms, so the deal's ``terms_hash`` after signing covers it.
+    store_variant_id: UUID | None = None
 
 
 class CancelBody(msgspec.Struct, forbid_unknown_fields=True):

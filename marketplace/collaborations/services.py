@@ -26,6 +26,7 @@ from marketplace.collaborations.models import (
 )
 from marketplace.collaborations.states import Action, CollabState, Party, TransitionActor, check_transition
 from marketplace.collaborations.terms import DeliverableTerms, Terms
+from marketplace.collaborations.terms import terms_hash as hash_of_terms
 from marketplace.collaborations.transition import Change, lock_collaboration, transition
 from marketplace.creators.models import Creator, ShippingAddress, SocialAccount
 from marketplace.errors import Conflict, InvalidInput
@@ -33,6 +34,7 @@ from marketplace.forms import REASON_MAX, URL_MAX, clean_text, clean_url
 from marketplace.gigs.models import Deliverable, Gig
 from marketplace.reputation.services import creator_eligibility
 from marketplace.settings import Settings
+from marketplace.stores.signing import chosen_variant_terms
 from marketplace.verification.posts import InvalidPostUrl, Platform, parse_post_url
 
 if TYPE_CHECKING:
@@ -191,10 +193,14 @@ class DealService:
 
     # -- the offer
 
-    async def sign(self, collab_id: UUID, actor: Actor | TransitionActor, *, terms_hash: str) -> StepResult:
-        """The creator accepts the terms, quoting the hash of what they read."""
+    async def sign(self, collab_id: UUID, actor: Actor | TransitionActor, *, terms_hash: str,
+                   store_variant_id: str | UUID | None = None) -> StepResult:
+        """The creator accepts the terms, quoting the hash of what they read. When the product comes from a
+        connected store with options (size, colour), the creator's in-stock choice joins the terms, and the signed
+        hash is that of the terms with the choice (the event keeps the offered hash too)."""
         collab, who, now = await self._begin(collab_id, Action.SIGN, actor)
-        if (terms_hash or "").strip().lower() != collab.terms_hash:
+        offered_hash = collab.terms_hash
+        if (terms_hash or "").strip().lower() != offered_hash:
             raise InvalidInput({"terms_hash": "That isn't the hash of this deal's terms: reload the deal and sign "
                                               "the terms it shows."})
         if collab.product_included:
@@ -212,7 +218,12 @@ class DealService:
         verdict = await creator_eligibility(self.session, collab.creator_id, gig, now, fee_amount=collab.fee_amount)
         if not verdict.allowed:
             raise Conflict(" ".join(verdict.reasons))
-        result = await self._move(collab, Action.SIGN, who, now, {"terms_hash": collab.terms_hash})
+        choice = await chosen_variant_terms(self.session, gig.id, collab.product_included, store_variant_id)
+        if choice:
+            collab.terms = {**collab.terms, **choice}
+            collab.terms_hash = hash_of_terms(collab.terms)
+        result = await self._move(collab, Action.SIGN, who, now, {
+            "terms_hash": collab.terms_hash, **({"offered_terms_hash": offered_hash, **choice} if choice else {})})
         return StepResult(collab, result.event)
 
     async def decline_offer(self, collab_id: UUID, actor: Actor | TransitionActor, *, reason: str = ""

@@ -56,6 +56,10 @@ class Terms:
         "(FTC 16 CFR Part 255, ASA/CAP code): the disclosure text appears in the caption, not hidden in hashtags."
     )
     version: int = field(default=TERMS_VERSION)
+    #: The store variant (size, colour) the creator chose while signing, when the product comes from a connected
+    #: store and has options: added at the signature, so the signed hash covers the choice (stores.signing).
+    store_variant_id: str | None = None
+    product_variant: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
