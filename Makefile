@@ -11,7 +11,7 @@ PORT ?= 8000
 PYTEST_WORKERS ?= 2
 PYTEST_ARGS ?=
 
-.PHONY: run test install htmx migrate seed worker beat lint format bench clean
+.PHONY: run test install htmx translations messages migrate seed worker beat lint format bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,18 @@ $(HTMX): package.json package-lock.json
 		echo "npm is not installed: skipping htmx. Every page works without JavaScript; install Node.js/npm for the enhancements."; \
 	fi
 
+# Message catalogs: the .po files are the source (committed); the .mo files are compiled here, never committed.
+TRANSLATIONS := marketplace/translations
+MO_FILES := $(patsubst %.po,%.mo,$(wildcard $(TRANSLATIONS)/*/LC_MESSAGES/messages.po))
+translations: $(MO_FILES)
+$(TRANSLATIONS)/%/LC_MESSAGES/messages.mo: $(TRANSLATIONS)/%/LC_MESSAGES/messages.po | $(STAMP)
+	$(BIN)/pybabel compile --statistics -l $* -i $< -o $@
+
+# After marking new text: extract it and merge it into every catalog, then translate the new entries.
+messages: install
+	$(BIN)/pybabel extract -F babel.cfg -k lazy_gettext -o $(TRANSLATIONS)/messages.pot --sort-by-file .
+	$(BIN)/pybabel update -i $(TRANSLATIONS)/messages.pot -d $(TRANSLATIONS) --no-fuzzy-matching
+
 migrate: install
 	@mkdir -p var
 	$(BIN)/postpact db upgrade
@@ -43,14 +55,14 @@ migrate: install
 seed: migrate
 	$(BIN)/postpact seed --if-empty
 
-run: install htmx seed
+run: install htmx translations seed
 	$(BIN)/postpact run --host $(HOST) --port $(PORT)
 
 # Production-style background processing: Celery worker + beat against REDIS_URL.
 worker: install
 	$(BIN)/celery -A worker.celery_app worker --beat --loglevel=INFO -Q default,verification --concurrency=2
 
-test: install htmx
+test: install htmx translations
 	@if [ "$$CI" = "true" ]; then $(BIN)/python -m tests.support.preflight; fi
 	$(BIN)/python -m pytest -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 

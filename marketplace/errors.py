@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from marketplace.i18n import N_
+
 
 class PostPactError(Exception):
     status_code = 400
     slug = "bad-request"
-    title = "Bad request"
+    title = N_("Bad request")
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.title)
@@ -20,7 +22,7 @@ class InvalidInput(PostPactError):
 
     status_code = 422
     slug = "validation-error"
-    title = "Some fields need attention"
+    title = N_("Some fields need attention")
 
     def __init__(self, errors: Mapping[str, str], message: str | None = None) -> None:
         super().__init__(message or "; ".join(f"{k}: {v}" for k, v in errors.items()) or self.title)
@@ -30,13 +32,13 @@ class InvalidInput(PostPactError):
 class NotFound(PostPactError):
     status_code = 404
     slug = "not-found"
-    title = "Not found"
+    title = N_("Not found")
 
 
 class Forbidden(PostPactError):
     status_code = 403
     slug = "forbidden"
-    title = "You don't have access to this"
+    title = N_("You don't have access to this")
 
 
 class Conflict(PostPactError):
@@ -44,7 +46,7 @@ class Conflict(PostPactError):
 
     status_code = 409
     slug = "conflict"
-    title = "Not possible right now"
+    title = N_("Not possible right now")
 
 
 class PaymentsUnavailable(PostPactError):
@@ -52,13 +54,13 @@ class PaymentsUnavailable(PostPactError):
 
     status_code = 503
     slug = "payments-unavailable"
-    title = "Payments are not available"
+    title = N_("Payments are not available")
 
 
 class TooManyRequests(PostPactError):
     status_code = 429
     slug = "too-many-requests"
-    title = "Too many attempts"
+    title = N_("Too many attempts")
 
     def __init__(self, message: str | None = None, retry_after: int = 60) -> None:
         super().__init__(message)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any, TypeVar
 from urllib.parse import urlparse
 from uuid import UUID
 
 from marketplace.errors import InvalidInput
+from marketplace.i18n import N_, format_number, gettext, parse_local_datetime
 
 E = TypeVar("E", bound=Enum)
 T = TypeVar("T")
@@ -21,11 +22,11 @@ EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
 def text_problem(value: str) -> str | None:
     """Characters no database column should take: NUL (PostgreSQL refuses it) and unpaired surrogates."""
     if "\x00" in value:
-        return "contains a NUL character"
+        return gettext("contains a NUL character")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
-        return "contains characters that are not valid text"
+        return gettext("contains characters that are not valid text")
     return None
 
 
@@ -55,15 +56,19 @@ def clean_text(errors: dict[str, str], name: str, value: str | None, *, label: s
     """Trimmed text, or a message in ``errors``: characters no database stores (``text_problem``), missing, too
     short (``too_short`` says why it matters) or too long - so odd input is a field error, never a 500."""
     text = (value or "").strip()
+    label = field_label(label, name)
     if text_problem(text):
-        errors.setdefault(name, f"{label} contains characters that aren't allowed.")
+        errors.setdefault(name, gettext("%(label)s contains characters that aren't allowed.", label=label))
         return ""
     if required and not text:
-        errors.setdefault(name, f"{label} is required.")
+        errors.setdefault(name, gettext("%(label)s is required.", label=label))
     elif len(text) > max_length:
-        errors.setdefault(name, f"{label} must be at most {max_length:,} characters.")
+        errors.setdefault(name, gettext("%(label)s must be at most %(max)s characters.", label=label,
+                                        max=format_number(max_length)))
     elif text and len(text) < min_length:
-        errors.setdefault(name, f"{label} must be at least {min_length} characters{too_short}.")
+        # ``too_short`` (marked with N_ by the caller) says why the length matters: ": say what happened".
+        errors.setdefault(name, gettext("%(label)s must be at least %(min)s characters%(why)s.", label=label,
+                                        min=min_length, why=gettext(too_short) if too_short else ""))
     return text
 
 
@@ -72,9 +77,15 @@ def clean_url(errors: dict[str, str], name: str, value: str | None, *, label: st
     if name in errors or not text:
         return None
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in text) or not valid_http_url(text):
-        errors.setdefault(name, f"{label} must be a full web address starting with https://")
+        errors.setdefault(name, gettext("%(label)s must be a full web address starting with https://",
+                                        label=field_label(label, name)))
         return None
     return text
+
+
+def field_label(label: str | None, name: str) -> str:
+    """A field's name in a message, in the reader's language (labels are marked with ``N_`` where they are given)."""
+    return gettext(label) if label else gettext(name.replace("_", " ").capitalize())
 
 
 class FormReader:
@@ -98,7 +109,7 @@ class FormReader:
         (``marketplace.input_guard.refuse_unstorable_text``)."""
         problem = text_problem(value)
         if problem is not None:
-            self.error(name, f"{name.replace('_', ' ').capitalize()} {problem}.")
+            self.error(name, gettext("%(label)s %(problem)s.", label=field_label(None, name), problem=problem))
         return value
 
     def values(self, name: str) -> list[str]:
@@ -130,22 +141,23 @@ class FormReader:
         value = self._raw(name)
         if strip:
             value = value.strip()
-        label = label or name.replace("_", " ").capitalize()
+        label = field_label(label, name)
         if required and not value:
-            self.error(name, f"{label} is required.")
+            self.error(name, gettext("%(label)s is required.", label=label))
         elif len(value) > max_length:
-            self.error(name, f"{label} must be at most {max_length} characters.")
+            self.error(name, gettext("%(label)s must be at most %(max)s characters.", label=label,
+                                     max=format_number(max_length)))
         elif value and len(value) < min_length:
-            self.error(name, f"{label} must be at least {min_length} characters.")
+            self.error(name, gettext("%(label)s must be at least %(min)s characters.", label=label, min=min_length))
         return value
 
     def email(self, name: str = "email", *, required: bool = True) -> str:
         value = normalise_email(self._raw(name))
         if not value:
             if required:
-                self.error(name, "Email is required.")
+                self.error(name, gettext("Email is required."))
         elif not valid_email(value):
-            self.error(name, "Enter a valid email address, like name@example.com.")
+            self.error(name, gettext("Enter a valid email address, like name@example.com."))
         return value
 
     def integer(
@@ -158,20 +170,20 @@ class FormReader:
         label: str | None = None,
     ) -> int | None:
         raw = self._raw(name).strip()
-        label = label or name.replace("_", " ").capitalize()
+        label = field_label(label, name)
         if not raw:
             if required:
-                self.error(name, f"{label} is required.")
+                self.error(name, gettext("%(label)s is required.", label=label))
             return None
         try:
             value = int(raw)
         except ValueError:
-            self.error(name, f"{label} must be a whole number.")
+            self.error(name, gettext("%(label)s must be a whole number.", label=label))
             return None
         if minimum is not None and value < minimum:
-            self.error(name, f"{label} must be at least {minimum}.")
+            self.error(name, gettext("%(label)s must be at least %(min)s.", label=label, min=minimum))
         elif maximum is not None and value > maximum:
-            self.error(name, f"{label} must be at most {maximum}.")
+            self.error(name, gettext("%(label)s must be at most %(max)s.", label=label, max=maximum))
         return value
 
     def decimal_minor(
@@ -179,21 +191,26 @@ class FormReader:
     ) -> int | None:
         """Read an amount typed in major units ("12.50") as integer minor units (1250) without floats."""
         raw = self._raw(name).strip().replace(",", "")
-        label = label or name.replace("_", " ").capitalize()
+        label = field_label(label, name)
         if not raw:
             if required:
-                self.error(name, f"{label} is required.")
+                self.error(name, gettext("%(label)s is required.", label=label))
             return None
         match = re.fullmatch(r"(-?)(\d{1,12})(?:\.(\d+))?", raw)
         if not match or (match.group(3) and len(match.group(3)) > exponent):
-            places = f"up to {exponent} decimal places" if exponent else "no decimal places"
-            self.error(name, f"{label} must be an amount with {places}, like {'12.50' if exponent else '1200'}.")
+            if exponent:
+                self.error(name, gettext("%(label)s must be an amount with up to %(places)s decimal places, like "
+                                         "12.50.", label=label, places=exponent))
+            else:
+                self.error(name, gettext("%(label)s must be an amount with no decimal places, like 1200.",
+                                         label=label))
             return None
         sign, whole, frac = match.groups()
         value = int(whole) * 10**exponent + int((frac or "").ljust(exponent, "0") or 0)
         value = -value if sign else value
         if minimum is not None and value < minimum:
-            self.error(name, f"{label} can't be negative." if minimum == 0 else f"{label} is too small.")
+            self.error(name, gettext("%(label)s can't be negative.", label=label) if minimum == 0
+                       else gettext("%(label)s is too small.", label=label))
         return value
 
     def boolean(self, name: str) -> bool:
@@ -201,50 +218,53 @@ class FormReader:
 
     def choice(self, name: str, enum_cls: type[E], *, required: bool = True, label: str | None = None) -> E | None:
         raw = self._raw(name).strip()
-        label = label or name.replace("_", " ").capitalize()
+        label = field_label(label, name)
         if not raw:
             if required:
-                self.error(name, f"Choose a {label.lower()}.")
+                self.error(name, gettext("Choose a %(label)s.", label=label.lower()))
             return None
         try:
             return enum_cls(raw)
         except ValueError:
-            self.error(name, f"{label} must be one of: {', '.join(str(m.value) for m in enum_cls)}.")
+            self.error(name, gettext("%(label)s must be one of: %(values)s.", label=label,
+                                     values=", ".join(str(m.value) for m in enum_cls)))
             return None
 
     def url(self, name: str, *, required: bool = False, label: str | None = None) -> str:
         value = self._raw(name).strip()
-        label = label or name.replace("_", " ").capitalize()
+        label = field_label(label, name)
         if not value:
             if required:
-                self.error(name, f"{label} is required.")
+                self.error(name, gettext("%(label)s is required.", label=label))
         elif not valid_http_url(value):
-            self.error(name, f"{label} must be a full web address starting with https://")
+            self.error(name, gettext("%(label)s must be a full web address starting with https://", label=label))
         return value
 
     def _iso(self, name: str, parse: Callable[[str], T], *, required: bool, label: str | None, example: str
              ) -> T | None:
         raw = self._raw(name).strip()
-        label = label or name.replace("_", " ").capitalize()
+        label = field_label(label, name)
         if not raw:
             if required:
-                self.error(name, f"{label} is required.")
+                self.error(name, gettext("%(label)s is required.", label=label))
             return None
         try:
             return parse(raw)
         except ValueError:
-            self.error(name, f"{label} must be {example}.")
+            self.error(name, gettext("%(label)s must be %(example)s.", label=label, example=gettext(example)))
             return None
 
     def date(self, name: str, *, required: bool = False, label: str | None = None) -> date | None:
-        return self._iso(name, date.fromisoformat, required=required, label=label, example="a date like 2026-12-31")
+        return self._iso(name, date.fromisoformat, required=required, label=label,
+                         example=N_("a date like 2026-12-31"))
 
     def datetime(self, name: str, *, required: bool = False, label: str | None = None) -> datetime | None:
+        """A moment typed as wall time is read in the author's time zone (the request's: marketplace.i18n)."""
         value = self._iso(name, datetime.fromisoformat, required=required, label=label,
-                          example="a date and time like 2026-12-31T18:00")
+                          example=N_("a date and time like 2026-12-31T18:00"))
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+        return parse_local_datetime(value.isoformat()) if value.tzinfo is None else value
 
     def tags(self, name: str, *, max_items: int = 20, max_length: int = 40) -> list[str]:
         """Comma- or space-separated words, or repeated fields; lower-cased and de-duplicated."""
@@ -257,9 +277,9 @@ class FormReader:
             if tag and tag not in seen:
                 seen.append(tag)
         if len(seen) > max_items:
-            self.error(name, f"At most {max_items} entries.")
+            self.error(name, gettext("At most %(max)s entries.", max=max_items))
         if any(len(t) > max_length for t in seen):
-            self.error(name, f"Each entry must be at most {max_length} characters.")
+            self.error(name, gettext("Each entry must be at most %(max)s characters.", max=max_length))
         return seen[:max_items]
 
     def raise_if_invalid(self) -> None:

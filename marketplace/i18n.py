@@ -177,6 +177,40 @@ def N_(message: str) -> str:
     return message
 
 
+class Message:
+    """A message translated when it is shown, not when it is made: a notice composed during one user's request and
+    read (or emailed) by another is rendered in the reader's language. Dates in ``params`` are shown in the reader's
+    zone; ``(amount, currency)`` tuples as money in the reader's locale."""
+
+    __slots__ = ("msgid", "params")
+
+    def __init__(self, msgid: str, **params: Any) -> None:
+        self.msgid = msgid
+        self.params = params
+
+    def __str__(self) -> str:
+        values = {key: _shown(value) for key, value in self.params.items()}
+        return gettext(self.msgid, **values) if values else gettext(self.msgid)
+
+    def __repr__(self) -> str:
+        return f"Message({self.msgid!r}, **{self.params!r})"
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_datetime(value)
+    if isinstance(value, Message):
+        return str(value)
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], str):
+        return format_money(value[0], value[1])
+    return value
+
+
+def render_text(value: Any) -> str:
+    """Text for a reader: a Message rendered in the current language, anything else as it is."""
+    return str(value) if isinstance(value, Message) else value
+
+
 class ContextTranslations:
     """What Jinja's ``install_gettext_translations`` gets: one object whose methods follow the current locale."""
 

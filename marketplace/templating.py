@@ -43,6 +43,7 @@ def configure_jinja(env: Environment) -> None:
     env.globals["languages"] = i18n.LANGUAGES
     env.globals["zone_name"] = i18n.zone_name
     env.globals["local_input"] = i18n.to_local_input
+    env.globals["zone_choices"] = i18n.zone_choices()
     env.filters["number"] = i18n.format_number
     env.filters["percent"] = i18n.format_percent
     env.filters["money"] = money

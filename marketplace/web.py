@@ -20,6 +20,7 @@ from litestar.status_codes import HTTP_303_SEE_OTHER, HTTP_500_INTERNAL_SERVER_E
 from litestar.utils.scope.state import ScopeState
 
 from marketplace.errors import InvalidInput, PostPactError, TooManyRequests
+from marketplace.i18n import gettext
 
 if TYPE_CHECKING:
     import jinja2
@@ -170,46 +171,57 @@ def _validation_errors(exc: ValidationException) -> dict[str, str]:
     return errors
 
 
+def _translated(errors: dict[str, str] | None) -> dict[str, str] | None:
+    return {key: gettext(message) for key, message in errors.items()} if errors else errors
+
+
 def _problem_for(exc: Exception) -> tuple[Problem, dict[str, str] | None]:
+    """Titles and details in the caller's language: messages marked where they are raised (``_()`` or ``N_()``) are
+    looked up again here, so a message made before the language was known is still translated."""
     if isinstance(exc, InvalidInput):
-        return Problem(exc.status_code, exc.title, exc.message, exc.slug, exc.errors), None
+        errors = _translated(exc.errors)
+        detail = "; ".join(f"{k}: {v}" for k, v in (errors or {}).items()) if exc.message == "; ".join(
+            f"{k}: {v}" for k, v in exc.errors.items()) else gettext(exc.message)
+        return Problem(exc.status_code, gettext(exc.title), detail, exc.slug, errors), None
     if isinstance(exc, TooManyRequests):
-        return Problem(exc.status_code, exc.title, exc.message, exc.slug), {"Retry-After": str(exc.retry_after)}
+        return Problem(exc.status_code, gettext(exc.title), gettext(exc.message), exc.slug), {
+            "Retry-After": str(exc.retry_after)}
     if isinstance(exc, PostPactError):
-        return Problem(exc.status_code, exc.title, exc.message, exc.slug), None
+        return Problem(exc.status_code, gettext(exc.title), gettext(exc.message), exc.slug), None
     if isinstance(exc, UnicodeDecodeError):
         # Litestar's form parser (used by the CSRF check before any handler runs) raises this for text parts
         # that aren't UTF-8: the client sent a bad body, so it's a 400 for every form, not a 500.
-        detail = "The form contains text that isn't valid UTF-8."
-        return Problem(400, "Invalid request", detail, "invalid-encoding"), None
+        detail = gettext("The form contains text that isn't valid UTF-8.")
+        return Problem(400, gettext("Invalid request"), detail, "invalid-encoding"), None
     if isinstance(exc, ValidationException):
         errors = _validation_errors(exc)
-        detail = "The request body or parameters are not valid."
+        detail = gettext("The request body or parameters are not valid.")
         if errors:
             detail = "; ".join(f"{k}: {v}" for k, v in errors.items())
-        return Problem(400, "Invalid request", detail, "invalid-request", errors or None), None
+        return Problem(400, gettext("Invalid request"), detail, "invalid-request", errors or None), None
     if isinstance(exc, NotAuthorizedException):
-        return Problem(401, "Sign-in required", exc.detail or "Sign in or send a valid API token.", "unauthorized"), {
+        detail = gettext(exc.detail) if exc.detail else gettext("Sign in or send a valid API token.")
+        return Problem(401, gettext("Sign-in required"), detail, "unauthorized"), {
             "WWW-Authenticate": 'Bearer realm="postpact"'
         }
     if isinstance(exc, PermissionDeniedException):
-        return Problem(403, "Forbidden", exc.detail or "You don't have access to this.", "forbidden"), None
+        detail = gettext(exc.detail) if exc.detail else gettext("You don't have access to this.")
+        return Problem(403, gettext("Forbidden"), detail, "forbidden"), None
     if isinstance(exc, HTTPException):
         title = {
-            400: "Invalid request",
-            404: "Not found",
-            405: "Method not allowed",
-            413: "Too large",
-            415: "Unsupported media type",
-            429: "Too many requests",
-        }.get(exc.status_code, "Request failed")
-        return Problem(exc.status_code, title, exc.detail or title, f"http-{exc.status_code}"), (
-            dict(exc.headers) if exc.headers else None
-        )
+            400: gettext("Invalid request"),
+            404: gettext("Not found"),
+            405: gettext("Method not allowed"),
+            413: gettext("Too large"),
+            415: gettext("Unsupported media type"),
+            429: gettext("Too many requests"),
+        }.get(exc.status_code, gettext("Request failed"))
+        return Problem(exc.status_code, title, gettext(exc.detail) if exc.detail else title,
+                       f"http-{exc.status_code}"), (dict(exc.headers) if exc.headers else None)
     return Problem(
         HTTP_500_INTERNAL_SERVER_ERROR,
-        "Internal error",
-        "Something went wrong on our side; nothing was changed. Please try again.",
+        gettext("Internal error"),
+        gettext("Something went wrong on our side; nothing was changed. Please try again."),
         "internal",
     ), None
 

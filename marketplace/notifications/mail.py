@@ -17,6 +17,8 @@ import jinja2
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace import i18n
+from marketplace.accounts.models import User
 from marketplace.jobs import SETTINGS_KEY, JobContext, RetryLater, enqueue, job
 from marketplace.notifications.models import EmailStatus, OutboxEmail
 from marketplace.settings import PROJECT_ROOT
@@ -29,13 +31,21 @@ EMAIL_TEMPLATES = PROJECT_ROOT / "templates" / "email"
 @lru_cache(maxsize=1)
 def _email_env() -> jinja2.Environment:
     # Plain-text mail: no HTML escaping, but undefined variables are errors rather than silent blanks.
-    return jinja2.Environment(  # noqa: S701
+    env = jinja2.Environment(  # noqa: S701
         loader=jinja2.FileSystemLoader(EMAIL_TEMPLATES),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
     )
+    # In the recipient's language: send_email renders inside i18n.use_locale(<theirs>).
+    env.install_gettext_translations(i18n.ContextTranslations(), newstyle=True)  # type: ignore[attr-defined]
+    env.filters["dt"] = i18n.format_datetime
+    env.filters["date"] = i18n.format_date
+    env.filters["money"] = i18n.format_money
+    env.filters["number"] = i18n.format_number
+    return env
 
 
 def render_email(template: str, **context: Any) -> tuple[str, str]:
@@ -54,8 +64,23 @@ async def send_email(
     if not context.get("public_url"):
         settings = session.info.get(SETTINGS_KEY)
         context["public_url"] = settings.app.public_url if settings is not None else ""
-    subject, body = render_email(template, **context)
+    locale, zone = await recipient_locale(session, to, context.get("user"))
+    with i18n.use_locale(locale, zone):
+        shown = {key: i18n.render_text(value) for key, value in context.items()}
+        subject, body = render_email(template, **shown)
     return await queue_email(session, to, subject, body, category=category)
+
+
+async def recipient_locale(session: AsyncSession, to: str, user: Any = None) -> tuple[str, str]:
+    """The language and zone an email is written in: its recipient's settings (an account with that address), else
+    English in UTC (an invitation to someone not on PostPact yet)."""
+    if not isinstance(user, User) or user.email != to.strip().lower():
+        row = (await session.execute(sa.select(User.locale, User.timezone).where(User.email == to.strip().lower())
+                                     )).first()
+        if row is None:
+            return i18n.DEFAULT_LOCALE, i18n.DEFAULT_ZONE
+        return row.locale or i18n.DEFAULT_LOCALE, row.timezone or i18n.DEFAULT_ZONE
+    return user.locale or i18n.DEFAULT_LOCALE, user.timezone or i18n.DEFAULT_ZONE
 
 
 async def queue_email(

@@ -16,6 +16,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace import i18n
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import User, UserKind
 from marketplace.brands.models import BrandMember, BrandRole
@@ -103,13 +104,16 @@ async def notify(session: AsyncSession, user_ids: Iterable[UUID], *, kind: str, 
     no_email = await users_without_email(session, [u.id for u in users], email_group(kind)) if email_template else set()
     created = []
     for user in users:
-        note = Notification(user_id=user.id, kind=kind, title=title[:200], body=body, link=link)
+        # Each reader gets the notice in their own language and zone (title/body may be i18n.Message).
+        with i18n.use_locale(user.locale, user.timezone):
+            title_text, body_text = i18n.render_text(title), i18n.render_text(body)
+        note = Notification(user_id=user.id, kind=kind, title=title_text[:200], body=body_text, link=link)
         session.add(note)
         created.append(note)
         if email_template and user.id not in no_email:
             email_context.setdefault("settings_link", "/notifications/settings")
-            await send_email(session, user.email, email_template, category=kind, user=user, title=title, body=body,
-                             link=link, **email_context)
+            await send_email(session, user.email, email_template, category=kind, user=user, title=title_text,
+                             body=body_text, link=link, **email_context)
     await session.flush()
     return created
 
