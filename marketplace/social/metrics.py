@@ -1,8 +1,10 @@
 """Engagement after publishing: scheduled reads of a post's counts through the creator's account, as a time series.
 
-A post gets fetches at 1 h, 24 h, 72 h and 7 days after it was submitted, and one a day while the deal's keep-live
-period runs. The scheduler job finds due rows with one indexed query (``ix_social_metric_fetch_due``) and queues a
-fetch per row; each fetch is safe to run twice (a done row is skipped). A post the account no longer has during
+A post gets fetches at 1 h, 24 h, 72 h and 7 days after it was published, and one a day while the deal's keep-live
+period runs. They are scheduled from the submission time when the link arrives, and re-timed from the platform's
+publish time once verification has read it (the account's own media, or oEmbed where it tells). The scheduler
+job finds due rows with one indexed query (``ix_social_metric_fetch_due``) and queues a fetch per row; each fetch
+is safe to run twice (a done row is skipped). A post the account no longer has during
 keep-live is handed to verification's keep-live check (purpose ``keep_live_spot``: once per submission), which
 confirms it and applies the existing removed-post rule.
 """
@@ -54,6 +56,28 @@ async def _add_fetches(session: AsyncSession, collab: Collaboration, submission:
 async def schedule_after_posting(session: AsyncSession, collab: Collaboration, submission: PostSubmission,
                                  posted_at: datetime) -> None:
     await _add_fetches(session, collab, submission, [(label, posted_at + delta) for label, delta in AFTER_POSTING])
+
+
+async def retime_after_posting(session: AsyncSession, submission_id: UUID, published_at: datetime,
+                               now: datetime) -> int:
+    """Move the after-posting fetches not yet handed out to the platform's publish time. Readings whose time passed
+    before the post was verified collapse into one due now (the latest of them): the counts can't be read back."""
+    fetches = (await session.scalars(sa.select(MetricFetch).where(
+        MetricFetch.submission_id == submission_id, MetricFetch.done_at.is_(None), MetricFetch.queued_at.is_(None),
+        MetricFetch.label.in_([label for label, _ in AFTER_POSTING])).with_for_update())).all()
+    by_label = {f.label: f for f in fetches}
+    published = as_utc(published_at)
+    passed = [label for label, delta in AFTER_POSTING if label in by_label and published + delta <= now]
+    for label, delta in AFTER_POSTING:
+        fetch = by_label.get(label)
+        if fetch is None:
+            continue
+        if label in passed[:-1]:
+            fetch.due_at, fetch.done_at, fetch.outcome = published + delta, now, "skipped"
+        else:
+            fetch.due_at = max(published + delta, now) if label in passed else published + delta
+    await session.flush()
+    return len(fetches)
 
 
 async def schedule_keep_live(session: AsyncSession, collab: Collaboration, submission: PostSubmission,

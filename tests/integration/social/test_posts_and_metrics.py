@@ -51,11 +51,13 @@ async def run_jobs(runtime: Any, queue: Any) -> list[str]:
     return names
 
 
-async def posted_through_the_page(runtime: Any, people: Any, make_web: Any, social: Any, queue: Any) -> Any:
+async def posted_through_the_page(runtime: Any, people: Any, make_web: Any, social: Any, queue: Any, *,
+                                  published_before: timedelta = timedelta(0)) -> Any:
+    """A TikTok deal whose post (published ``published_before`` the link is submitted) was submitted by the page."""
     deal = await make_deal(runtime, people, until=CollabState.DRAFT_APPROVED, start=START)
-    runtime.clock.set(START + timedelta(days=1))
+    runtime.clock.set(START + timedelta(days=3))
     social.add_account("tiktok", deal.handle, followers=8_000)
-    social.add_media("tiktok", deal.handle, VIDEO, caption=CAPTION, published_at=runtime.clock.now(),
+    social.add_media("tiktok", deal.handle, VIDEO, caption=CAPTION, published_at=runtime.clock.now() - published_before,
                      views=1_000, likes=100, comments=10, shares=5)
     web = await signed_in_creator(make_web, deal)
     assert (await connect(web, social, "tiktok", deal.handle)).status_code == 303
@@ -135,6 +137,36 @@ async def test_metrics_appear_after_the_scheduled_fetches(
     other = await people.brand()
     await stranger.sign_in(other.email, other.password)
     assert (await stranger.get(f"/collaborations/{deal.collaboration_id}/metrics")).status_code == 404
+
+
+async def test_fetches_are_timed_from_the_platforms_publish_time(
+    runtime: Any, people: Any, make_web: Any, social: Any, queue: Any, db: Any, oembed: Any, limiter: Any
+) -> None:
+    # Published 30 hours before the link was submitted: the 1 h and 24 h readings can't be taken any more.
+    deal = await posted_through_the_page(runtime, people, make_web, social, queue,
+                                         published_before=timedelta(hours=30))
+    submitted = runtime.clock.now()
+    published = social.media("tiktok", VIDEO).published_at.replace(microsecond=0)
+    await run_jobs(runtime, queue)
+    assert (await load(runtime, deal.collaboration_id)).status == CollabState.VERIFIED
+    db.expire_all()
+    fetches = {f.label: f for f in (await db.scalars(sa.select(MetricFetch).where(
+        MetricFetch.collaboration_id == deal.collaboration_id))).all()}
+    assert fetches["1h"].outcome == "skipped" and fetches["1h"].done_at is not None
+    assert fetches["24h"].done_at is None and fetches["24h"].due_at == submitted  # the latest passed one: now
+    assert fetches["72h"].due_at == published + timedelta(hours=72) != submitted + timedelta(hours=72)
+    assert fetches["7d"].due_at == published + timedelta(days=7)
+
+    queue.jobs.clear()
+    ctx = runtime.job_context()
+    assert await social_jobs.queue_metric_fetches(ctx) == 1
+    await run_jobs(runtime, queue)
+    runtime.clock.set(published + timedelta(hours=72, minutes=1))
+    assert await social_jobs.queue_metric_fetches(ctx) == 1
+    await run_jobs(runtime, queue)
+    labels = (await db.scalars(sa.select(PostMetric.label).where(
+        PostMetric.collaboration_id == deal.collaboration_id).order_by(PostMetric.taken_at))).all()
+    assert labels == ["24h", "72h"]
 
 
 async def test_a_revoked_account_stops_fetching_without_errors(
