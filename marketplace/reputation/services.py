@@ -129,11 +129,27 @@ async def creator_views(session: AsyncSession, creator_ids: Iterable[UUID], now:
             for creator_id in ids}
 
 
+_CREATOR = sa.bindparam("creator_id")
+#: Built once, at import (see ``_LINKED_GHOSTINGS``): the creator's stored score with the count of their open
+#: unposted deals as a scalar subquery, so a signed-in page judging gigs reads its standing in two statements.
+_STANDING = (
+    sa.select(
+        ReliabilityScore,
+        sa.select(sa.func.count()).select_from(Collaboration).where(_unposted(_CREATOR)).scalar_subquery(),
+    )
+    .where(ReliabilityScore.subject_kind == SubjectKind.CREATOR, ReliabilityScore.subject_id == _CREATOR)
+)
+
+
 async def creator_standing(session: AsyncSession, creator_id: UUID, now: datetime) -> tuple[ScoreView, int]:
-    """A creator's live score (``creator_views``) and open unposted deals (pages that judge many gigs call this
-    once)."""
-    view = (await creator_views(session, [creator_id], now))[creator_id]
-    return view, (await open_unposted_deals(session, [creator_id]))[creator_id]
+    """A creator's live score (as ``creator_views`` computes it) and open unposted deals (pages that judge many gigs
+    call this once): two prebuilt statements."""
+    row = (await session.execute(_STANDING, {"creator_id": creator_id})).first()
+    score, open_deals = (row[0], int(row[1])) if row is not None else (None, None)
+    if open_deals is None:  # no score row yet: count the deals on their own
+        open_deals = (await open_unposted_deals(session, [creator_id]))[creator_id]
+    linked = (await linked_ghostings(session, [creator_id]))[creator_id]
+    return view_of(Subject.creator(creator_id), score, now, linked), open_deals
 
 
 async def creator_eligibility(
