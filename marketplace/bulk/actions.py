@@ -18,6 +18,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.applications.models import ApplicationStatus
 from marketplace.applications.services import ApplicationService
 from marketplace.brands.models import Brand, BrandRole
+from marketplace.bulk.batch import ApplyBatch, approve_drafts, approve_posts
 from marketplace.clock import Clock
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.services import DealService
@@ -97,6 +98,8 @@ class BulkAction:
     roles: frozenset[BrandRole] = DEAL_ROLES
     #: Deal states a filter picks by default when the caller names none.
     default_states: tuple[str, ...] = ()
+    #: The same step for a batch of deals in one transaction (``marketplace.bulk.batch``), when it has one.
+    apply_batch: ApplyBatch | None = None
 
 
 # --- message templates --------------------------------------------------------------------------------------------
@@ -326,9 +329,9 @@ ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
                roles=payments.FUNDING_ROLES, default_states=("signed",)),
     BulkAction("ship", "Record shipments", Target.DEAL, parse_nothing, do_ship, default_states=("funded",)),
     BulkAction("approve_draft", "Approve drafts", Target.DEAL, parse_comment, do_approve_draft,
-               default_states=("draft_submitted",)),
+               default_states=("draft_submitted",), apply_batch=approve_drafts),
     BulkAction("approve_post", "Approve posts and release", Target.DEAL, parse_comment, do_approve_post,
-               default_states=("verified",)),
+               default_states=("verified",), apply_batch=approve_posts),
     BulkAction("extend", "Extend deadlines", Target.DEAL, parse_extend, do_extend),
     BulkAction("cancel", "Cancel with a reason", Target.DEAL, lambda raw: parse_reason(raw, required=True),
                do_cancel),

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.auth import Actor, load_actor
 from marketplace.applications.models import Application, ApplicationStatus
 from marketplace.bulk.actions import ACTIONS, BulkAction, ItemWork, Target
+from marketplace.bulk.batch import BatchWork
 from marketplace.bulk.models import BulkJob, BulkJobItem, ItemState, JobState
 from marketplace.clock import Clock
 from marketplace.collaborations.models import Collaboration
@@ -34,6 +35,8 @@ log = logging.getLogger(__name__)
 RUN_JOB = "bulk.run_job"
 #: Items read per batch; each item still commits on its own.
 BATCH = 100
+#: Items an action with a set-based step (``BulkAction.apply_batch``) moves in one transaction.
+SET_BATCH = 500
 #: Items in flight at once on PostgreSQL (each holds a connection while it runs).
 CONCURRENCY = 4
 #: A job with nothing finished for this long lost its worker (a deploy, a crash): it is sent again.
@@ -378,6 +381,63 @@ async def process_item(ctx: JobContext, spec: BulkAction, actor: Actor | None, r
                 await _finish_item(session, item, ItemState.FAILED, reason_of(exc)[:2000], ctx.clock)
 
 
+async def process_batch(ctx: JobContext, spec: BulkAction, actor: Actor | None, parameters: dict[str, Any],
+                        item_ids: list[UUID]) -> bool:
+    """Items of a set-based action in one transaction: the pending ones are locked, the batch step runs, and every
+    item is marked done or failed (with the reason the deal was refused) in the same commit. Returns False when the
+    batch could not run as one (another error than a deal's refusal: nothing was written); the caller then does its
+    items one by one, so the failing one is reported and the others proceed."""
+    assert spec.apply_batch is not None
+    if actor is None:
+        return False
+    try:
+        async with session_scope(ctx.session_maker) as session:
+            items = list(await session.scalars(
+                sa.select(BulkJobItem)
+                .where(BulkJobItem.id.in_(item_ids), BulkJobItem.state == ItemState.PENDING)
+                .order_by(BulkJobItem.position).with_for_update()
+                .execution_options(populate_existing=True)
+            ))
+            targets = [item.target_id for item in items]
+            if not items:
+                return True
+            if None in targets or len(set(targets)) != len(targets):
+                return False  # a row naming nothing, or one deal twice: one by one says which
+            work = BatchWork(session, ctx.settings, ctx.clock, actor, parameters,
+                             [(item.target_id, dict(item.data)) for item in items if item.target_id is not None])
+            refused = await spec.apply_batch(work)
+            await _finish_items(session, items, {target: reason_of(exc)[:2000] for target, exc in refused.items()},
+                                ctx.clock)
+        return True
+    except Exception:
+        log.warning("bulk batch of %s items (%s) failed as a whole; doing them one by one", len(item_ids),
+                    spec.name, exc_info=True)
+        return False
+
+
+async def _finish_items(session: AsyncSession, items: list[BulkJobItem], failures: Mapping[UUID | None, str],
+                        clock: Clock) -> None:
+    """Mark a batch's items done, or failed with their reason: one UPDATE for the done ones, one per distinct
+    reason, one for the job's counters."""
+    now = clock.now()
+    done = [item.id for item in items if item.target_id not in failures]
+    by_reason: dict[str, list[UUID]] = {}
+    for item in items:
+        if item.target_id in failures:
+            by_reason.setdefault(failures[item.target_id], []).append(item.id)
+    groups: list[tuple[ItemState, str | None, list[UUID]]] = [(ItemState.DONE, None, done)]
+    groups += [(ItemState.FAILED, reason, ids) for reason, ids in by_reason.items()]
+    for state, error, ids in groups:
+        if ids:
+            await session.execute(
+                sa.update(BulkJobItem).where(BulkJobItem.id.in_(ids))
+                .values(state=state, error=error, attempts=BulkJobItem.attempts + 1, finished_at=now)
+                .execution_options(synchronize_session=False))
+    failed = len(items) - len(done)
+    await session.execute(sa.update(BulkJob).where(BulkJob.id == items[0].job_id)
+                          .values(done=BulkJob.done + len(done), failed=BulkJob.failed + failed))
+
+
 @job(RUN_JOB, max_retries=3)
 async def run_job(ctx: JobContext, job_id: str) -> None:
     """Work through a job's pending items in batches. Safe to run twice, or concurrently: each item is locked
@@ -397,15 +457,21 @@ async def run_job(ctx: JobContext, job_id: str) -> None:
     width = 1 if ctx.settings.db.is_sqlite else CONCURRENCY
     after = -1
     while True:
+        # Looked up per batch, so the action in force is the registry's (tests swap one in to simulate a crash).
+        current = ACTIONS.get(spec.name, spec)
         async with ctx.session_maker() as session:
             batch = (await session.execute(
                 sa.select(BulkJobItem.id, BulkJobItem.position)
                 .where(BulkJobItem.job_id == jid, BulkJobItem.state == ItemState.PENDING,
                        BulkJobItem.position > after)
-                .order_by(BulkJobItem.position).limit(BATCH)
+                .order_by(BulkJobItem.position).limit(SET_BATCH if current.apply_batch else BATCH)
             )).all()
         if not batch:
             break
+        if current.apply_batch is not None and await process_batch(
+                ctx, current, actor, parameters, [item_id for item_id, _ in batch]):
+            after = batch[-1][1]
+            continue
         for start in range(0, len(batch), width):
             chunk = batch[start:start + width]
             # Looked up per chunk, so the action in force is the registry's (tests swap one in to simulate a crash).

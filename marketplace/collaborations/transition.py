@@ -4,11 +4,16 @@ What a transition *causes* (a reputation outcome, a refund, a verification job, 
 sweeper...) never follows a call to ``transition()`` in the caller's code: it is a listener registered once at
 start-up in ``marketplace/listeners.py``, run here in the same transaction, in the order registered. A listener that
 raises rolls the whole step back, so a refused refund leaves the deal where it was.
+
+``transition_many()`` is the same step for a batch of deals (bulk actions over hundreds of deals): the rows are
+locked in one statement, each is checked against the same table in Python, and the batch moves in one UPDATE and one
+multi-row INSERT of events; a deal the table refuses is reported and the others move. Listeners see the batch through
+their optional ``after_transitions`` hook (one call per item of ``after_transition`` when they have none).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -16,11 +21,21 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.collaborations.due_dates import recompute_due_dates
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, status_change
-from marketplace.collaborations.states import Action, CollabState, TransitionActor, check_transition, record_milestones
-from marketplace.errors import NotFound
+from marketplace.collaborations.states import (
+    Action,
+    CollabState,
+    Rule,
+    TransitionActor,
+    check_transition,
+    record_milestones,
+)
+from marketplace.deadlines.rules import earliest_check_at
+from marketplace.deadlines.watch import upsert_watch
+from marketplace.errors import NotFound, PostPactError
 
 
 @dataclass(frozen=True)
@@ -43,9 +58,28 @@ class Change:
 
 
 class TransitionListener(Protocol):
-    """A consequence of deal transitions; runs inside the transition's transaction, after the event is recorded."""
+    """A consequence of deal transitions; runs inside the transition's transaction, after the event is recorded.
+
+    A listener may also define ``async def after_transitions(self, session, changes)`` for a batch moved by
+    ``transition_many()`` (to read what it needs for every deal in one query); without it, ``after_transition``
+    is called once per change of the batch (see ``tell_listeners``).
+    """
 
     async def after_transition(self, session: AsyncSession, change: Change) -> None: ...
+
+
+async def tell_listeners(session: AsyncSession, changes: Sequence[Change]) -> None:
+    """Run every registered listener on a batch of changes, in the order registered: its batch hook if it has one,
+    else ``after_transition`` per change."""
+    if not changes:
+        return
+    for listener in _listeners:
+        batch_hook = getattr(listener, "after_transitions", None)
+        if batch_hook is not None:
+            await batch_hook(session, changes)
+        else:
+            for change in changes:
+                await listener.after_transition(session, change)
 
 
 _listeners: list[TransitionListener] = []
@@ -91,6 +125,18 @@ async def transition(
     if collab is None:
         collab = await lock_collaboration(session, collaboration_id)
     rule = check_transition(collab, action, actor, now)
+    event, source, target = _apply(collab, rule, action, actor, now, payload)
+    session.add(event)
+    await session.flush()
+    change = Change(collab, event, action, source, target, actor, now, dict(payload or {}))
+    for listener in _listeners:
+        await listener.after_transition(session, change)
+    return change
+
+
+def _apply(collab: Collaboration, rule: Rule, action: Action, actor: TransitionActor, now: datetime,
+           payload: Mapping[str, Any] | None) -> tuple[CollaborationEvent, CollabState, CollabState]:
+    """Move one checked deal in memory (state, milestones, due dates) and build its event row."""
     source = CollabState(collab.status)
     target = rule.target or source
     with status_change():
@@ -107,13 +153,109 @@ async def transition(
         to_state=target.value,
         actor_party=actor.party.value,
         actor_user_id=actor.user_id,
-        payload=payload or {},
+        payload=dict(payload or {}),
         created_at=now,
     )
-    session.add(event)
     recompute_due_dates(collab, now)
+    return event, source, target
+
+
+# --- a batch of deals -----------------------------------------------------------------------------------------------
+
+@dataclass
+class BatchResult:
+    """What ``transition_many`` did: the changes (in the order asked) and, per refused deal, why."""
+
+    changes: list[Change]
+    refused: dict[UUID, PostPactError]
+
+
+async def lock_collaborations(session: AsyncSession, collaboration_ids: Sequence[UUID]) -> dict[UUID, Collaboration]:
+    """The deals' rows, locked for this transaction in one statement (in id order, so two batches never wait on
+    each other in a circle); ids that don't exist are missing from the result."""
+    if not collaboration_ids:
+        return {}
+    rows = await session.scalars(
+        sa.select(Collaboration)
+        .where(Collaboration.id.in_(list(dict.fromkeys(collaboration_ids))))
+        .order_by(Collaboration.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {collab.id: collab for collab in rows}
+
+
+async def transition_many(
+    session: AsyncSession,
+    collaboration_ids: Sequence[UUID],
+    action: Action,
+    actor: TransitionActor,
+    *,
+    now: datetime,
+    payloads: Mapping[UUID, Mapping[str, Any]] | None = None,
+    locked: Mapping[UUID, Collaboration] | None = None,
+    refused: Mapping[UUID, PostPactError] | None = None,
+) -> BatchResult:
+    """``transition()`` for a batch: lock the rows in one statement, check each against the table (a refused deal
+    gets the error ``transition()`` would raise, and nothing is written for it), move the others with one UPDATE,
+    record their events with one multi-row INSERT, refresh their deadline watches in one statement, then tell the
+    listeners once for the batch. A listener's error rolls the caller's transaction (the whole batch) back.
+
+    ``locked``: rows this transaction already locked with ``lock_collaborations``. ``refused``: deals the caller
+    already refused (its own checks); they are skipped and reported with the rest.
+    """
+    rows = locked if locked is not None else await lock_collaborations(session, collaboration_ids)
+    result = BatchResult([], dict(refused or {}))
+    moved: list[tuple[Collaboration, CollaborationEvent, CollabState, CollabState]] = []
+    for collab_id in dict.fromkeys(collaboration_ids):
+        if collab_id in result.refused:
+            continue
+        collab = rows.get(collab_id)
+        try:
+            if collab is None:
+                raise NotFound("No such collaboration.")
+            rule = check_transition(collab, action, actor, now)
+        except PostPactError as exc:
+            result.refused[collab_id] = exc
+            continue
+        payload = (payloads or {}).get(collab_id)
+        moved.append((collab, *_apply(collab, rule, action, actor, now, payload)))
+    if not moved:
+        return result
+    await _write_batch(session, [collab for collab, *_ in moved], now)
+    session.add_all([event for _, event, _, _ in moved])
     await session.flush()
-    change = Change(collab, event, action, source, target, actor, now, dict(payload or {}))
-    for listener in _listeners:
-        await listener.after_transition(session, change)
-    return change
+    result.changes = [
+        Change(collab, event, action, source, target, actor, now, dict(event.payload or {}))
+        for collab, event, source, target in moved
+    ]
+    await tell_listeners(session, result.changes)
+    return result
+
+
+async def _write_batch(session: AsyncSession, collabs: list[Collaboration], now: datetime) -> None:
+    """One UPDATE (a single statement, executed with every row's values) of the columns the moves changed, and one
+    upsert of the deadline watches; the in-memory rows are then marked as saved, so the session's flush writes
+    nothing more for them."""
+    columns = {attr.key: attr.columns[0].name for attr in sa.inspect(Collaboration).column_attrs}
+    changed: set[str] = {"updated_at"}
+    for collab in collabs:
+        collab.updated_at = now
+        changed.update(set(columns) - sa.inspect(collab).unmodified)
+    names = sorted(changed)
+    table = Collaboration.__table__
+    update = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("row_id"))
+        .values({columns[name]: sa.bindparam(f"new_{name}") for name in names})
+    )
+    await session.execute(update, [
+        {"row_id": collab.id, **{f"new_{name}": getattr(collab, name) for name in names}} for collab in collabs
+    ])
+    for collab in collabs:
+        for name in names:
+            set_committed_value(collab, name, getattr(collab, name))
+    dialect = session.get_bind().dialect.name
+    await session.execute(upsert_watch(dialect, [
+        {"collaboration_id": collab.id, "check_at": earliest_check_at(collab)} for collab in collabs
+    ]))

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from escrow.models import EscrowHold, ProviderCall
 from marketplace.applications.models import Application
 from marketplace.bulk.actions import ACTIONS, ItemWork
+from marketplace.bulk.batch import BatchWork
 from marketplace.bulk.models import BulkJob, BulkJobItem, ItemState, JobState
 from marketplace.bulk.services import BulkService, NewItem, Selection, run_job
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, ExtensionRequest
@@ -133,7 +134,15 @@ async def test_a_job_crashed_at_any_item_and_run_again_does_each_item_once(actio
             if calls == crash_at + 1:
                 raise SimulatedCrash()  # ...and the process dies before it commits
 
-        monkeypatch.setitem(ACTIONS, action, dataclasses.replace(real, apply=crashing))
+        async def crashing_batch(work: BatchWork) -> dict[uuid.UUID, Any]:
+            assert real.apply_batch is not None
+            await real.apply_batch(work)  # a set-based step moves the whole batch...
+            raise SimulatedCrash()  # ...and the process dies before the batch commits
+
+        swapped = dataclasses.replace(real, apply=crashing)
+        if real.apply_batch is not None:
+            swapped = dataclasses.replace(swapped, apply_batch=crashing_batch)
+        monkeypatch.setitem(ACTIONS, action, swapped)
         try:
             await run_job(runtime.job_context(), str(job.id))
             errors = list(await db.scalars(sa.select(BulkJobItem.error).where(BulkJobItem.job_id == job.id)))

@@ -1,0 +1,127 @@
+"""Set-based bulk steps: a batch of deals moved by one ``transition_many()`` instead of one transaction per deal.
+
+Each function does for a batch exactly what its ``DealService`` step does for one deal, in the same order of checks
+(the deal exists and is the brand's, the table allows the step, the input is valid, the step's own record is there),
+so a deal refused here gets the same reason it would get alone, and the others proceed. What differs is the number
+of statements: the deals are locked in one, their records read and written in one each, and the move is one UPDATE
+plus one multi-row INSERT of events (see ``marketplace.collaborations.transition``). The bulk job runs a batch in one
+transaction; if anything other than a per-deal refusal goes wrong, the job redoes the batch one deal at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.auth import Actor
+from marketplace.clock import Clock
+from marketplace.collaborations.models import ContentDraft, DraftReview
+from marketplace.collaborations.services import COMMENT_MAX, as_transition_actor
+from marketplace.collaborations.states import Action, TransitionActor, check_transition
+from marketplace.collaborations.transition import lock_collaborations, transition_many
+from marketplace.errors import Conflict, InvalidInput, NotFound, PostPactError
+from marketplace.forms import clean_text
+from marketplace.settings import Settings
+
+
+@dataclass
+class BatchWork:
+    """Everything one batch's transaction needs: the targets are deal ids, each with its item's data."""
+
+    session: AsyncSession
+    settings: Settings
+    clock: Clock
+    actor: Actor
+    parameters: dict[str, Any]
+    targets: list[tuple[UUID, dict[str, Any]]]
+
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    @property
+    def ids(self) -> list[UUID]:
+        return [target for target, _ in self.targets]
+
+
+#: Runs a batch; returns, per refused deal, the error its one-deal step would have raised (nothing is written for
+#: those). Raising rolls the whole batch back.
+ApplyBatch = Callable[[BatchWork], Awaitable[dict[UUID, PostPactError]]]
+
+
+def _comment(work: BatchWork, *, required: bool = False) -> tuple[str, InvalidInput | None]:
+    errors: dict[str, str] = {}
+    comment = clean_text(errors, "comment", str(work.parameters.get("comment", "")), label="Comment",
+                         max_length=COMMENT_MAX, required=required)
+    return comment, InvalidInput(errors) if errors else None
+
+
+async def _checked(work: BatchWork, action: Action, who: TransitionActor, now: datetime,
+                   input_error: PostPactError | None) -> tuple[dict[UUID, Any], dict[UUID, PostPactError]]:
+    """Lock the batch's deals, then refuse as the one-deal step would: missing or another brand's (404), not
+    allowed by the table (409/403), then invalid input (422)."""
+    rows = await lock_collaborations(work.session, work.ids)
+    refused: dict[UUID, PostPactError] = {}
+    for deal_id in work.ids:
+        collab = rows.get(deal_id)
+        try:
+            if collab is None:
+                raise NotFound("No such collaboration.")
+            check_transition(collab, action, who, now)
+            if input_error is not None:
+                raise input_error
+        except PostPactError as exc:
+            refused[deal_id] = exc
+    return rows, refused
+
+
+async def approve_drafts(work: BatchWork) -> dict[UUID, PostPactError]:
+    """``DealService.approve_draft`` for a batch: each deal's draft under review is approved with the same comment,
+    in one UPDATE; then the deals move together."""
+    who, now = as_transition_actor(work.actor), work.now
+    comment, invalid = _comment(work)
+    rows, refused = await _checked(work, Action.APPROVE_DRAFT, who, now, invalid)
+    candidates = [deal_id for deal_id in work.ids if deal_id not in refused]
+    drafts: dict[UUID, tuple[UUID, int]] = {}
+    if candidates:
+        found = await work.session.execute(
+            sa.select(ContentDraft.collaboration_id, ContentDraft.id, ContentDraft.round)
+            .where(ContentDraft.collaboration_id.in_(candidates), ContentDraft.review == DraftReview.PENDING)
+            .order_by(ContentDraft.collaboration_id, ContentDraft.round.desc())
+        )
+        for deal_id, draft_id, round_ in found:
+            drafts.setdefault(deal_id, (draft_id, round_))
+    for deal_id in candidates:
+        if deal_id not in drafts:
+            refused[deal_id] = Conflict("There is no draft waiting for review.")
+    if drafts:
+        await work.session.execute(
+            sa.update(ContentDraft)
+            .where(ContentDraft.id.in_([draft_id for draft_id, _ in drafts.values()]))
+            .values(review=DraftReview.APPROVED, review_comment=comment or None, reviewed_at=now,
+                    reviewed_by_id=who.user_id, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    payloads = {deal_id: {"draft_id": str(draft_id), "round": round_, "comment": comment}
+                for deal_id, (draft_id, round_) in drafts.items()}
+    result = await transition_many(work.session, work.ids, Action.APPROVE_DRAFT, who, now=now, payloads=payloads,
+                                   locked=rows, refused=refused)
+    return result.refused
+
+
+async def approve_posts(work: BatchWork) -> dict[UUID, PostPactError]:
+    """``DealService.approve_post`` for a batch: the deals move together and escrow releases each creator's fee
+    (the payments listener, through the escrow gateway, one idempotency key per deal)."""
+    who, now = as_transition_actor(work.actor), work.now
+    comment, invalid = _comment(work)
+    rows, refused = await _checked(work, Action.APPROVE_POST, who, now, invalid)
+    payload = {"comment": comment} if comment else {}
+    result = await transition_many(work.session, work.ids, Action.APPROVE_POST, who, now=now,
+                                   payloads=dict.fromkeys(work.ids, payload), locked=rows, refused=refused)
+    return result.refused

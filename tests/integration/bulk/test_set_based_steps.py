@@ -1,0 +1,156 @@
+"""Set-based bulk steps end exactly where the one-deal-at-a-time path ends.
+
+Property: a mixed selection (deals in the right state, in other states, a draft already reviewed) is made twice,
+identically; one copy runs through the per-item path (``BulkAction.apply``, one transaction per deal), the other
+through the set-based step (``BulkAction.apply_batch``, one ``transition_many`` per batch). Every deal must end in
+the same place: the item's outcome and reason, the state, the due dates, the event rows, the draft's review, the
+notices, the deadline watch and the money asked of escrow.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import strategies as st
+
+from escrow.models import EscrowHold, ProviderCall
+from marketplace.bulk.actions import ACTIONS
+from marketplace.bulk.models import BulkJobItem
+from marketplace.bulk.services import BulkService, Selection, run_job
+from marketplace.collaborations.models import STAGES, Collaboration, CollaborationEvent, ContentDraft, DraftReview
+from marketplace.collaborations.states import CollabState
+from marketplace.collaborations.transition import transition_many
+from marketplace.db import session_scope
+from marketplace.deadlines.models import DeadlineWatch
+from marketplace.notifications.models import Notification
+from tests.support.deals import make_deal
+from tests.support.escrow import actor_of
+from tests.support.properties import run_property
+
+#: The factory's post links are random: they are compared as "a link".
+LINK = re.compile(r"https?://\S+")
+#: Payload keys that differ between the two copies by construction (ids, hashes of terms naming them, post links).
+VARYING = ("_id", "_hash", "url")
+#: What a generated deal is before the step: a state, or a draft under review that was already reviewed.
+KINDS = {
+    "approve_draft": ["draft_submitted", "draft_submitted", "reviewed_draft", "offered", "draft_approved"],
+    "approve_post": ["verified", "verified", "posted", "draft_submitted"],
+}
+
+
+async def _deal_like(runtime: Any, kind: str, brand: Any, creator: Any) -> uuid.UUID:
+    state = CollabState.DRAFT_SUBMITTED if kind == "reviewed_draft" else CollabState(kind)
+    deal = await make_deal(runtime, state, brand=brand, creator=creator, product_included=False, with_address=False)
+    if kind == "reviewed_draft":
+        async with session_scope(runtime.session_maker) as session:
+            await session.execute(sa.update(ContentDraft).where(ContentDraft.collaboration_id == deal.id)
+                                  .values(review=DraftReview.CHANGES_REQUESTED))
+    return deal.id
+
+
+async def _run(runtime: Any, actor: Any, action: str, ids: list[uuid.UUID], comment: str, *, batch: bool,
+               monkeypatch: Any) -> uuid.UUID:
+    real = ACTIONS[action]
+    monkeypatch.setitem(ACTIONS, action, real if batch else dataclasses.replace(real, apply_batch=None))
+    try:
+        async with session_scope(runtime.session_maker) as session:
+            job = await BulkService(session, runtime.clock).start(actor, action, {"comment": comment},
+                                                                  Selection(ids=ids))
+        await run_job(runtime.job_context(), str(job.id))
+    finally:
+        monkeypatch.setitem(ACTIONS, action, real)
+    return job.id
+
+
+async def _where(db: Any, job_id: uuid.UUID, deal_id: uuid.UUID) -> dict[str, Any]:
+    """Everything a deal's step may have changed, without ids that differ between the two copies."""
+    item = await db.scalar(sa.select(BulkJobItem).where(BulkJobItem.job_id == job_id,
+                                                        BulkJobItem.target_id == deal_id))
+    collab = await db.get(Collaboration, deal_id)
+    events = (await db.execute(
+        sa.select(CollaborationEvent.seq, CollaborationEvent.action, CollaborationEvent.from_state,
+                  CollaborationEvent.to_state, CollaborationEvent.actor_party, CollaborationEvent.payload)
+        .where(CollaborationEvent.collaboration_id == deal_id).order_by(CollaborationEvent.seq))).all()
+    drafts = (await db.execute(
+        sa.select(ContentDraft.round, ContentDraft.review, ContentDraft.review_comment, ContentDraft.reviewed_at)
+        .where(ContentDraft.collaboration_id == deal_id).order_by(ContentDraft.round))).all()
+    notices = sorted((kind, title, LINK.sub("<link>", body)) for kind, title, body in (await db.execute(
+        sa.select(Notification.kind, Notification.title, Notification.body)
+        .where(Notification.link == f"/collaborations/{deal_id}"))).all())
+    calls = sorted(await db.scalars(
+        sa.select(ProviderCall.operation).join(EscrowHold, EscrowHold.id == ProviderCall.escrow_id)
+        .where(EscrowHold.collaboration_id == deal_id)))
+    hold = await db.scalar(sa.select(EscrowHold.status).where(EscrowHold.collaboration_id == deal_id))
+    watch = await db.scalar(sa.select(DeadlineWatch.check_at).where(DeadlineWatch.collaboration_id == deal_id))
+    return {
+        "item": (item.state, item.error, item.attempts),
+        "status": collab.status,
+        "milestones": [getattr(collab, f"{name}_at") for name in (
+            "signed", "funded", "draft_submitted", "draft_approved", "posted", "verified", "approved", "released",
+            "ended")],
+        "due": [collab.due(stage) for stage in STAGES],
+        "next_due": (collab.next_due_stage, collab.next_due_party, collab.next_due_at),
+        "event_count": collab.event_count,
+        "events": [(seq, act, src, dst, party, {k: v for k, v in payload.items() if not k.endswith(VARYING)})
+                   for seq, act, src, dst, party, payload in events],
+        "drafts": drafts,
+        "notices": notices,
+        "escrow": (hold, calls),
+        "watch": watch,
+    }
+
+
+@pytest.mark.parametrize("action", sorted(KINDS))
+async def test_a_batch_ends_where_one_by_one_ends(action, runtime, people, db, monkeypatch) -> None:
+    cases = st.tuples(st.lists(st.sampled_from(KINDS[action]), min_size=1, max_size=5),
+                      st.sampled_from(["", "Lovely, thank you!"]))
+
+    async def check(case: tuple[list[str], str]) -> None:
+        kinds, comment = case
+        brand = await people.brand()
+        actor = await actor_of(runtime, brand)
+        pairs = []
+        for kind in kinds:
+            creator = await people.creator()
+            pairs.append((await _deal_like(runtime, kind, brand, creator),
+                          await _deal_like(runtime, kind, brand, creator)))
+        one_by_one = await _run(runtime, actor, action, [a for a, _ in pairs], comment, batch=False,
+                                monkeypatch=monkeypatch)
+        batched = await _run(runtime, actor, action, [b for _, b in pairs], comment, batch=True,
+                             monkeypatch=monkeypatch)
+        for kind, (a, b) in zip(kinds, pairs, strict=True):
+            alone, together = await _where(db, one_by_one, a), await _where(db, batched, b)
+            assert together == alone, (kind, {k: (together[k], alone[k]) for k in alone if together[k] != alone[k]})
+        # The property is about something: at least the right-state deals moved, the others were refused.
+        outcomes = {kind: (await _where(db, batched, b))["item"][0].value for kind, (_, b) in zip(kinds, pairs,
+                                                                                                   strict=True)}
+        ready = KINDS[action][0]
+        assert all(outcome == ("done" if kind == ready else "failed") for kind, outcome in outcomes.items()), outcomes
+
+    await run_property(cases, check, examples=5)
+
+
+async def test_transition_many_reports_a_refused_deal_and_moves_the_others(runtime, people, db) -> None:
+    brand = await people.brand()
+    ready = await make_deal(runtime, CollabState.DRAFT_SUBMITTED, brand=brand, product_included=False)
+    early = await make_deal(runtime, CollabState.OFFERED, brand=brand, product_included=False)
+    other = await make_deal(runtime, CollabState.DRAFT_SUBMITTED, product_included=False)
+    actor = await actor_of(runtime, brand)
+    from marketplace.collaborations.states import Action, TransitionActor
+
+    async with session_scope(runtime.session_maker) as session:
+        result = await transition_many(session, [ready.id, early.id, other.id, uuid.uuid4()], Action.APPROVE_DRAFT,
+                                       TransitionActor.of(actor), now=runtime.clock.now())
+    assert [c.collaboration.id for c in result.changes] == [ready.id]
+    assert {k: type(v).__name__ for k, v in result.refused.items()} == {
+        early.id: "IllegalTransition", other.id: "NotFound", **{k: "NotFound" for k in result.refused
+                                                               if k not in {early.id, other.id}}}
+    assert len(result.refused) == 3
+    assert (await db.get(Collaboration, ready.id)).status is CollabState.DRAFT_APPROVED
+    assert (await db.get(Collaboration, early.id)).status is CollabState.OFFERED
+    assert (await db.get(Collaboration, other.id)).status is CollabState.DRAFT_SUBMITTED
