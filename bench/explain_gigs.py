@@ -43,7 +43,8 @@ async def explain(url: str, show_plans: bool) -> None:
                     timing = next(line for line in plan if "Execution Time" in line).split(":")[1].strip()
                     buffers = next((line.strip() for line in plan if "Buffers:" in line), "")
                     scans = sorted({m.group(0) for line in plan for m in [SCAN.search(line)] if m})
-                    print(f"{name + (f' #{n + 1}' if n else ''):<32} {timing:>10}  {buffers[:40]:<40} {'; '.join(scans)}")
+                    label = name + (f" #{n + 1}" if n else "")
+                    print(f"{label:<32} {timing:>10}  {buffers[:40]:<40} {'; '.join(scans)}")
                     if show_plans:
                         print("\n".join("    " + line for line in plan))
     finally:
