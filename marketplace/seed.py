@@ -37,6 +37,7 @@ from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.reputation.ratings import rate_collaboration
 from marketplace.roster.demo import seed_roster
+from marketplace.stores.demo import seed_demo_store
 from marketplace.runtime import Runtime, build_runtime
 
 DEMO_PASSWORD = "postpact-demo-2026"  # noqa: S105 - published on purpose: demo logins for a local database
@@ -677,6 +678,7 @@ async def _play(s: Seeder, today: datetime) -> None:
     await s.apply(finn, story, "Short-form outdoor content with an engaged audience (8.8% engagement).")
     s.at(today)
     await s.run_jobs()
+    await seed_demo_store(s, glow, [finn, dev], today)  # GlowLab's simulated shop; sizes picked at signing
     await seed_roster(s.runtime, s.users[glow])
 
 

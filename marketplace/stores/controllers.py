@@ -46,7 +46,7 @@ from marketplace.stores.schemas import (
     webhook_url,
 )
 from marketplace.stores.seeding import plan_for_gig
-from marketplace.stores.services import SECRET_FIELDS, StoreService
+from marketplace.stores.services import SECRET_FIELDS, StoreService, pick_gig_product
 from marketplace.stores.simulated import SimulatedShop
 from marketplace.stores.vault import masked
 from marketplace.stores.webhooks import CustomStorePush, StoreWebhooks
@@ -310,31 +310,6 @@ async def _gig_page(request: Request[Any, Any, Any], session: AsyncSession, gig_
     return render(request, "stores/gig.html", {
         "gig": gig, "product": product, "variants": variants, "deals": deals, "results": results,
         "choices": await service.catalog_choices(actor.brand_id)}, block="seeding")  # type: ignore[arg-type]
-
-
-async def pick_gig_product(session: AsyncSession, actor: Actor, gig_id: UUID, product_id: UUID | None) -> Gig:
-    """Point the gig at a catalog product (copying its name and picture when the gig has none), or clear it."""
-    if actor.brand_role not in (BrandRole.OWNER, BrandRole.MANAGER):
-        raise Forbidden("Only owners and managers change gigs.")
-    gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id)
-                               .with_for_update())
-    if gig is None:
-        raise NotFound("No such gig.")
-    if product_id is None:
-        gig.store_product_id = None
-        return gig
-    product = await session.scalar(
-        sa.select(StoreProduct).join(StoreConnection, StoreConnection.id == StoreProduct.store_id)
-        .where(StoreProduct.id == product_id, StoreConnection.brand_id == actor.brand_id,
-               StoreConnection.disconnected_at.is_(None), StoreProduct.deleted_at.is_(None)))
-    if product is None:
-        raise InvalidInput({"store_product_id": "Pick a product from one of your connected stores."})
-    gig.store_product_id = product.id
-    if not gig.product_name:
-        gig.product_name = product.title[:140]
-    if not gig.product_image_url and product.image_url:
-        gig.product_image_url = product.image_url
-    return gig
 
 
 # --- JSON API -------------------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.auth import Actor
 from marketplace.brands.models import BrandRole
 from marketplace.errors import Forbidden, InvalidInput, NotFound
+from marketplace.gigs.models import Gig
 from marketplace.settings import Settings
 from marketplace.stores.catalog import upsert_products
 from marketplace.stores.errors import StoreError, StoreProblem
@@ -325,3 +326,28 @@ def _secrets(errors: dict[str, str], platform: StorePlatform | None, data: dict[
             continue
         found[name] = value
     return found
+
+
+async def pick_gig_product(session: AsyncSession, actor: Actor, gig_id: UUID, product_id: UUID | None) -> Gig:
+    """Point the gig at a catalog product (copying its name and picture when the gig has none), or clear it."""
+    if actor.brand_role not in (BrandRole.OWNER, BrandRole.MANAGER):
+        raise Forbidden("Only owners and managers change gigs.")
+    gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id)
+                               .with_for_update())
+    if gig is None:
+        raise NotFound("No such gig.")
+    if product_id is None:
+        gig.store_product_id = None
+        return gig
+    product = await session.scalar(
+        sa.select(StoreProduct).join(StoreConnection, StoreConnection.id == StoreProduct.store_id)
+        .where(StoreProduct.id == product_id, StoreConnection.brand_id == actor.brand_id,
+               StoreConnection.disconnected_at.is_(None), StoreProduct.deleted_at.is_(None)))
+    if product is None:
+        raise InvalidInput({"store_product_id": "Pick a product from one of your connected stores."})
+    gig.store_product_id = product.id
+    if not gig.product_name:
+        gig.product_name = product.title[:140]
+    if not gig.product_image_url and product.image_url:
+        gig.product_image_url = product.image_url
+    return gig
