@@ -33,6 +33,7 @@ from marketplace.gigs.controllers import ROUTES as GIG_ROUTES
 from marketplace.headers import ProxyHeadersMiddleware, parse_trusted_proxies, security_headers
 from marketplace.input_guard import InputGuardMiddleware, refuse_unstorable_text
 from marketplace.jobs import InProcessQueue, InProcessScheduler, load_jobs, periodic_jobs
+from marketplace.media.controllers import ROUTES as MEDIA_ROUTES
 from marketplace.messaging.controllers import ROUTES as MESSAGING_ROUTES
 from marketplace.notifications.controllers import ROUTES as NOTIFICATION_ROUTES
 from marketplace.openapi import declare_problem_responses, openapi_config
@@ -62,6 +63,7 @@ def route_handlers(settings: Settings) -> list[Any]:
         AccountPages,
         AccountApi,
         LocalePages,
+        *MEDIA_ROUTES,
         *BRAND_ROUTES,
         *CREATOR_ROUTES,
         *GIG_ROUTES,

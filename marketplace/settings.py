@@ -227,6 +227,22 @@ def _social_platform(env: Mapping[str, str], name: str) -> SocialPlatformSetting
 class StorageSettings:
     var_dir: Path = VAR_DIR
     max_upload_bytes: int = 25 * 1024 * 1024
+    #: Where marketplace pictures (photos, logos, product images, portfolios) live: "local" (files under var/media)
+    #: or "s3" (any S3-compatible object storage, so several web machines share them). See marketplace.storage.
+    backend: str = "local"
+    s3_bucket: str | None = None
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = field(default=None, repr=False)
+    #: Set: pictures are linked there directly (a CDN or a public bucket); unset: PostPact serves them at /media/.
+    media_public_url: str | None = None
+    #: Largest picture accepted, before resizing.
+    max_image_bytes: int = 10 * 1024 * 1024
+
+    @property
+    def media_dir(self) -> Path:
+        return self.var_dir / "media"
 
     @property
     def upload_dir(self) -> Path:
@@ -297,7 +313,16 @@ class Settings:
                 ),
                 instagram_app_token=env.get("INSTAGRAM_APP_TOKEN") or None,
             ),
-            storage=StorageSettings(var_dir=var_dir),
+            storage=StorageSettings(
+                var_dir=var_dir,
+                backend=(env.get("STORAGE_BACKEND") or "local").strip().lower(),
+                s3_bucket=env.get("S3_BUCKET") or None,
+                s3_endpoint_url=env.get("S3_ENDPOINT_URL") or None,
+                s3_region=env.get("S3_REGION") or "us-east-1",
+                s3_access_key_id=env.get("S3_ACCESS_KEY_ID") or None,
+                s3_secret_access_key=env.get("S3_SECRET_ACCESS_KEY") or None,
+                media_public_url=(env.get("MEDIA_PUBLIC_URL") or "").rstrip("/") or None,
+            ),
             disputes=DisputeSettings(response_days=_int(env, "DISPUTE_RESPONSE_DAYS", 5)),
             stores=StoresSettings(
                 encryption_keys=tuple(k.strip() for k in env.get("STORES_ENCRYPTION_KEYS", "").split(",") if k.strip()),
@@ -309,6 +334,10 @@ class Settings:
             ),
             social=SocialSettings(**{name: _social_platform(env, name) for name in SOCIAL_DEFAULTS}),
         )
+        if settings.storage.backend not in {"local", "s3"}:
+            raise ConfigurationError(f"STORAGE_BACKEND must be local or s3, got {settings.storage.backend!r}")
+        if settings.storage.backend == "s3" and not settings.storage.s3_bucket:
+            raise ConfigurationError("STORAGE_BACKEND=s3 needs S3_BUCKET (and S3_ENDPOINT_URL for non-AWS storage)")
         if not 1 <= settings.disputes.response_days <= 30:
             raise ConfigurationError(
                 f"DISPUTE_RESPONSE_DAYS must be between 1 and 30, got {settings.disputes.response_days}")
