@@ -28,6 +28,7 @@ STAGE_WORDS = {
     "draft": "submit a draft",
     "review": "review the draft",
     "post": "publish the post",
+    "check": "check the post by hand",
     "approve": "approve the post",
     "keep_live": "keep the post live",
 }

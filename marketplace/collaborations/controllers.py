@@ -31,6 +31,7 @@ from marketplace.collaborations.queries import (
 )
 from marketplace.collaborations.schemas import (
     AcceptPostBody,
+    ApproveDraftBody,
     CancelBody,
     CollaborationOut,
     CollaborationPageOut,
@@ -85,7 +86,7 @@ STEP_DONE: dict[str, str] = {
 }
 
 FORM_FIELDS = ("terms_hash", "reason", "carrier", "tracking_number", "tracking_url", "problem", "caption",
-               "media_url", "comment", "url", "note", "store_variant_id")
+               "media_url", "comment", "url", "note", "approve_anyway", "store_variant_id")
 
 Step = Callable[[DealService, UUID, Actor, dict[str, str], UploadFile | None], Awaitable[StepResult]]
 
@@ -127,7 +128,8 @@ STEPS: dict[str, Step] = {
     "report-problem": lambda d, cid, a, v, _: d.report_problem(cid, a, problem=v["problem"]),
     "submit-draft": _submit_draft,
     "request-changes": lambda d, cid, a, v, _: d.request_changes(cid, a, comment=v["comment"]),
-    "approve-draft": lambda d, cid, a, v, _: d.approve_draft(cid, a, comment=v["comment"]),
+    "approve-draft": lambda d, cid, a, v, _: d.approve_draft(cid, a, comment=v["comment"],
+                                                             approve_anyway=bool(v["approve_anyway"])),
     "submit-post": lambda d, cid, a, v, _: d.submit_post(cid, a, url=v["url"]),
     "accept-post": lambda d, cid, a, v, _: d.accept_post_by_hand(cid, a, note=v["note"]),
     "approve-post": lambda d, cid, a, v, _: d.approve_post(cid, a, comment=v["comment"]),
@@ -346,8 +348,8 @@ class CollaborationApi(Controller):
           summary="Brand: approve the draft under review")
     async def approve_draft(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
                             deals: NamedDependency[DealService], collab_id: FromPath[UUID],
-                            data: JSONBody[ReviewBody]) -> CollaborationOut:
-        await deals.approve_draft(collab_id, request.user, comment=data.comment)
+                            data: JSONBody[ApproveDraftBody]) -> CollaborationOut:
+        await deals.approve_draft(collab_id, request.user, comment=data.comment, approve_anyway=data.approve_anyway)
         return await self._out(request, db_session, collab_id)
 
     @post("/{collab_id:uuid}/request-changes", status_code=200, guards=[not_suspended],

@@ -38,6 +38,7 @@ NEXT_STAGE: dict[CollabState, tuple[str, str]] = {
     CollabState.DRAFT_SUBMITTED: ("review", "brand"),
     CollabState.DRAFT_APPROVED: ("post", "creator"),
     CollabState.VERIFIED: ("approve", "brand"),
+    # POSTED is the creator's wait for the automatic check, unless the check asked the brand to look ("check").
     CollabState.RELEASED: ("keep_live", "system"),
 }
 
@@ -55,7 +56,7 @@ def compute_due_dates(c: Collaboration) -> dict[str, datetime | None]:
     verified, posted = _opt(c.verified_at), _opt(c.posted_at)
 
     due: dict[str, datetime | None] = dict.fromkeys(
-        ("sign", "fund", "ship", "receipt", "draft", "review", "post", "approve", "keep_live")
+        ("sign", "fund", "ship", "receipt", "draft", "review", "post", "check", "approve", "keep_live")
     )
     due["sign"] = created + t.sign_within_hours * HOUR if created else None
     due["fund"] = signed + t.fund_within_hours * HOUR if signed else None
@@ -74,6 +75,10 @@ def compute_due_dates(c: Collaboration) -> dict[str, datetime | None]:
         lead = min(DRAFT_LEAD, t.review_window_hours * HOUR)
         due["draft"] = max(post - lead, creator_clock + DAY)
     due["review"] = submitted + t.review_window_hours * HOUR if submitted else None
+    # A post the automatic check could not confirm waits on the brand for the same review window as a verified post;
+    # when it passes, PostPact accepts and approves it (deadlines.rules.auto_accept_at) unless the brand disputes.
+    review_requested = _opt(c.post_review_requested_at)
+    due["check"] = review_requested + t.review_window_hours * HOUR if review_requested else None
     due["approve"] = verified + t.review_window_hours * HOUR if verified else None
     due["keep_live"] = posted + t.keep_live_days * DAY if posted else None
 
@@ -87,8 +92,11 @@ def next_due(c: Collaboration, due: dict[str, datetime | None]) -> NextDue | Non
     if c.deadlines_paused_at is not None:
         return None
     state = CollabState(c.status)
+    stage_party: tuple[str, str] | None
     if state is CollabState.FUNDED:
         stage_party = ("ship", "brand") if c.product_included else ("draft", "creator")
+    elif state is CollabState.POSTED:
+        stage_party = ("check", "brand") if c.post_review_requested_at is not None else None
     else:
         stage_party = NEXT_STAGE.get(state)
     if stage_party is None:

@@ -32,7 +32,7 @@ def status_change() -> Iterator[None]:
 
 
 #: The stages that have a due time, in deal order; ``due_<stage>`` columns hold them.
-STAGES = ("sign", "fund", "ship", "receipt", "draft", "review", "post", "approve", "keep_live")
+STAGES = ("sign", "fund", "ship", "receipt", "draft", "review", "post", "check", "approve", "keep_live")
 
 
 class Collaboration(AuditBase):
@@ -77,6 +77,8 @@ class Collaboration(AuditBase):
     released_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     ended_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     post_removed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    #: When verification asked the brand to check the current post by hand (needs review); cleared by a new post.
+    post_review_requested_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
     # Due times per stage, computed from the terms by deadlines.recompute_due_dates().
     due_sign: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
@@ -86,6 +88,7 @@ class Collaboration(AuditBase):
     due_draft: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     due_review: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     due_post: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    due_check: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     due_approve: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     due_keep_live: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     #: Accepted extensions: stage name → ISO due time that replaces the computed one.

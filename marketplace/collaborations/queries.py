@@ -32,6 +32,8 @@ from marketplace.collaborations.states import (
 from marketplace.collaborations.terms import Terms
 from marketplace.creators.models import ShippingAddress
 from marketplace.errors import InvalidInput, NotFound
+from marketplace.verification.checks import check_label
+from marketplace.verification.drafts import CaptionGap, caption_gaps
 
 DEFAULT_PAGE_SIZE = 25
 MAX_PAGE_SIZE = 100
@@ -52,6 +54,7 @@ STAGE_LABELS: dict[str, str] = {
     "draft": "Submit a draft",
     "review": "Review the draft",
     "post": "Publish the post",
+    "check": "Check the post by hand",
     "approve": "Approve the post",
     "keep_live": "Keep the post live",
 }
@@ -194,6 +197,19 @@ class TimelineEntry:
     actor_name: str | None
 
 
+@dataclass(frozen=True)
+class PostAcceptance:
+    #: "checks" (every required check passed), "by_hand" (a brand member accepted it), "review_window" (PostPact
+    #: accepted it because nobody reviewed it in time).
+    how: str
+    who: str
+    at: datetime
+    #: The checks that couldn't run (or failed, when the brand accepted a failed post), in words.
+    unchecked: list[str]
+    note: str
+    check_status: str
+
+
 @dataclass
 class DealView:
     """Everything the deal page and the API detail show, loaded in a fixed handful of queries."""
@@ -265,6 +281,40 @@ class DealView:
 
     def due_dates(self) -> dict[str, datetime | None]:
         return {stage: self.collab.due(stage) for stage in STAGE_LABELS}
+
+    def caption_gaps(self, draft: ContentDraft) -> list[CaptionGap]:
+        """What the draft's caption lacks against the terms (disclosure, hashtags, mentions); both sides see it."""
+        return caption_gaps(self.terms, draft.caption)
+
+    @property
+    def pending_draft_gaps(self) -> list[CaptionGap]:
+        pending = [d for d in self.drafts if d.review.value == "pending"]
+        return self.caption_gaps(pending[-1]) if pending else []
+
+    @property
+    def acceptance(self) -> PostAcceptance | None:
+        """How the current post came to count as delivered: PostPact's checks, a person, or the review rule."""
+        verified = next((e for e in reversed(self.timeline) if e.event.action == Action.MARK_VERIFIED.value), None)
+        if verified is None:
+            return None
+        check = next((e for e in reversed(self.timeline) if e.event.action == Action.RECORD_VERIFICATION.value
+                      and e.event.seq < verified.event.seq), None)
+        said = verified.event.payload or {}
+        unchecked: list[str] = []
+        if check is not None and (said.get("by_hand") or said.get("accepted_unchecked")):
+            found = check.event.payload or {}
+            unchecked = list(found.get("unchecked") or [])
+            failed = [check_label(str(name)) for name in found.get("failed_checks") or []]
+            if found.get("status") == "failed":
+                unchecked = failed  # the brand accepted a post whose checks failed: say which ones
+        how = "checks"
+        if said.get("by_hand"):
+            how = "by_hand"
+        elif said.get("accepted_unchecked"):
+            how = "review_window"
+        unchecked = [u[:1].lower() + u[1:] for u in unchecked]
+        return PostAcceptance(how, self.event_actor(verified), verified.event.created_at, unchecked,
+                              str(said.get("note") or ""), str(check.event.payload.get("status", "")) if check else "")
 
 
 async def load_deal_view(session: AsyncSession, collab_id: UUID, viewer: TransitionActor, now: datetime

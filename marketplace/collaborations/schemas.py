@@ -59,6 +59,12 @@ class ReviewBody(msgspec.Struct, forbid_unknown_fields=True):
     comment: str = ""
 
 
+class ApproveDraftBody(msgspec.Struct, forbid_unknown_fields=True):
+    comment: str = ""
+    #: Required when the caption lacks the disclosure, a required hashtag or mention (else 422 naming them).
+    approve_anyway: bool = False
+
+
 class RequestChangesBody(msgspec.Struct, forbid_unknown_fields=True):
     comment: str
 

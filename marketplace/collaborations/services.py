@@ -35,6 +35,7 @@ from marketplace.gigs.models import Deliverable, Gig
 from marketplace.reputation.services import creator_eligibility
 from marketplace.settings import Settings
 from marketplace.stores.signing import chosen_variant_terms
+from marketplace.verification.drafts import caption_gaps, gaps_in_words
 from marketplace.verification.posts import InvalidPostUrl, Platform, parse_post_url
 
 if TYPE_CHECKING:
@@ -359,17 +360,20 @@ class DealService:
             raise Conflict("There is no draft waiting for review.")
         return draft
 
-    async def approve_draft(self, collab_id: UUID, actor: Actor | TransitionActor, *, comment: str = ""
-                            ) -> StepResult:
-        return await self._review(collab_id, Action.APPROVE_DRAFT, actor, comment)
+    async def approve_draft(self, collab_id: UUID, actor: Actor | TransitionActor, *, comment: str = "",
+                            approve_anyway: bool = False) -> StepResult:
+        """A draft whose caption lacks the disclosure, a required hashtag or mention (``verification.drafts``) is
+        approved only when the brand says so explicitly (``approve_anyway``); the approval event records what was
+        missing."""
+        return await self._review(collab_id, Action.APPROVE_DRAFT, actor, comment, approve_anyway=approve_anyway)
 
     async def request_changes(self, collab_id: UUID, actor: Actor | TransitionActor, *, comment: str
                               ) -> StepResult:
         """Uses one revision round; refused (409) once the terms' rounds are used up."""
         return await self._review(collab_id, Action.REQUEST_CHANGES, actor, comment)
 
-    async def _review(self, collab_id: UUID, action: Action, actor: Actor | TransitionActor, comment: str
-                      ) -> StepResult:
+    async def _review(self, collab_id: UUID, action: Action, actor: Actor | TransitionActor, comment: str, *,
+                      approve_anyway: bool = False) -> StepResult:
         collab, who, now = await self._begin(collab_id, action, actor)
         errors: dict[str, str] = {}
         comment = clean_text(errors, "comment", comment, label="Comment", max_length=COMMENT_MAX,
@@ -378,12 +382,20 @@ class DealService:
             raise InvalidInput(errors)
         draft = await self._draft_under_review(collab)
         approved = action is Action.APPROVE_DRAFT
+        extra: dict[str, Any] = {}
+        if approved:
+            gaps = caption_gaps(Terms.from_dict(collab.terms), draft.caption)
+            if gaps and not approve_anyway:
+                raise InvalidInput({"approve_anyway": f"The caption is missing {gaps_in_words(gaps)}. Ask for "
+                                                      "changes, or tick “Approve anyway” to approve it as it is."})
+            if gaps:
+                extra = {"approved_anyway": True, "missing": [g.text for g in gaps]}
         draft.review = DraftReview.APPROVED if approved else DraftReview.CHANGES_REQUESTED
         draft.review_comment = comment or None
         draft.reviewed_at = now
         draft.reviewed_by_id = who.user_id
         result = await self._move(collab, action, who, now,
-                                  {"draft_id": str(draft.id), "round": draft.round, "comment": comment})
+                                  {"draft_id": str(draft.id), "round": draft.round, "comment": comment, **extra})
         return StepResult(collab, result.event, draft)
 
     # -- the live post

@@ -472,6 +472,7 @@ def record_milestones(
         setattr(collab, _MILESTONES[target], now)
     if action is Action.SUBMIT_POST:
         collab.posted_at = now  # a resubmitted post restarts verification from now
+        collab.post_review_requested_at = None  # ... and a check of the old post no longer waits on the brand
     elif action is Action.REQUEST_CHANGES:
         collab.revision_rounds_used += 1
     elif action is Action.APPROVE_POST:

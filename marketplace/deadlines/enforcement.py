@@ -23,7 +23,14 @@ from marketplace.db import insert_stmt
 from marketplace.deadlines.models import DeadlineNotice
 from marketplace.deadlines.recipients import admin_ids, deal_parties
 from marketplace.deadlines.reminders import collaboration_link, format_due
-from marketplace.deadlines.rules import auto_approve_due, brand_no_show_due, ghost_at, ghosting_due, held_for_admin
+from marketplace.deadlines.rules import (
+    auto_accept_due,
+    auto_approve_due,
+    brand_no_show_due,
+    ghost_at,
+    ghosting_due,
+    held_for_admin,
+)
 from marketplace.notifications.services import notify
 
 log = logging.getLogger(__name__)
@@ -160,6 +167,59 @@ async def auto_approve_post(session: AsyncSession, collaboration_id: UUID, now: 
     )
     log.info("collaboration %s auto-approved after the review window", collab.id)
     return "approved"
+
+
+async def auto_accept_post(session: AsyncSession, collaboration_id: UUID, now: datetime, *, public_url: str) -> str:
+    """The automatic check couldn't confirm the post and the brand neither checked it by hand nor opened a dispute
+    within the review window: accept it as delivered and approve it, so the creator's money doesn't sit in escrow
+    because nobody looked (the rule the brand was told when the review was asked for)."""
+    collab = await lock_collaboration(session, collaboration_id)
+    if not auto_accept_due(collab, now):
+        return "not due"
+    if held_for_admin(collab):
+        return "held for admin review"
+    terms = Terms.from_dict(collab.terms)
+    window_end = collab.due("check")
+    assert window_end is not None
+    payload = {
+        "reason": (f"the brand didn't check the post within the {terms.review_window_hours}-hour review window "
+                   "or open a dispute"),
+        "review_window_hours": terms.review_window_hours,
+        "window_ended_at": window_end.isoformat(),
+        "automatic": True,
+        "accepted_unchecked": True,
+    }
+    await transition(session, collab.id, Action.MARK_VERIFIED, SYSTEM, now=now, payload=payload, collab=collab)
+    await transition(session, collab.id, Action.APPROVE_POST, SYSTEM, now=now, payload=payload, collab=collab)
+    await _tell(
+        session,
+        await _creator_user_ids(session, collab),
+        collab,
+        kind="deadline.auto_accepted",
+        title=f"“{terms.gig_title}”: your post was accepted; payment is on its way",
+        body=(
+            f"PostPact couldn't check your post automatically and {terms.brand_name} didn't review it within "
+            f"{terms.review_window_hours} hours, so PostPact accepted it and is releasing your payment."
+        ),
+        deadline=window_end,
+        public_url=public_url,
+    )
+    await _tell(
+        session,
+        await _brand_user_ids(session, collab),
+        collab,
+        kind="deadline.auto_accepted",
+        title=f"“{terms.gig_title}”: the post you didn't review was accepted automatically",
+        body=(
+            f"PostPact couldn't check {terms.creator_display_name}'s post automatically and asked you to check it "
+            f"by hand. The {terms.review_window_hours}-hour review window ended without a review or a dispute, so "
+            "PostPact accepted the post and released the payment."
+        ),
+        deadline=window_end,
+        public_url=public_url,
+    )
+    log.info("collaboration %s: unreviewed post accepted after the review window", collab.id)
+    return "accepted"
 
 
 def _insert_notice(dialect_name: str, row: dict[str, object]) -> sa.Insert:

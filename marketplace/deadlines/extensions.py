@@ -37,7 +37,7 @@ from marketplace.notifications.services import notify
 MAX_EXTENSION = timedelta(days=60)
 REASON_MAX = 1000
 #: Stages PostPact watches itself or that end in an automatic decision the other side relies on.
-NOT_EXTENDABLE = frozenset({"approve", "keep_live"})
+NOT_EXTENDABLE = frozenset({"check", "approve", "keep_live"})
 
 
 def party_of(collab: Collaboration, actor: Actor) -> Party:

@@ -76,6 +76,11 @@ async def auto_approve_post(ctx: JobContext, collaboration_id: str) -> str:
     return await _enforce(ctx, "review-window check", enforcement.auto_approve_post, collaboration_id)
 
 
+@job("deadlines.auto_accept_post", max_retries=12)
+async def auto_accept_post(ctx: JobContext, collaboration_id: str) -> str:
+    return await _enforce(ctx, "post review window check", enforcement.auto_accept_post, collaboration_id)
+
+
 @job("deadlines.announce_brand_no_show", max_retries=5)
 async def announce_brand_no_show(ctx: JobContext, collaboration_id: str) -> str:
     return await _enforce(ctx, "brand no-show check", enforcement.announce_brand_no_show, collaboration_id)

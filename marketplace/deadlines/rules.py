@@ -22,7 +22,7 @@ DEFAULT_REMINDER_OFFSETS_HOURS: tuple[int, ...] = (-72, -24, 24, 72)
 #: Reminders go to people; stages PostPact watches itself (keep-live) get none.
 REMINDED_PARTIES = frozenset({"brand", "creator"})
 #: When the review window of a verified post passes PostPact approves it, so nagging the brand afterwards is moot.
-NO_OVERDUE_REMINDERS = frozenset({"approve"})
+NO_OVERDUE_REMINDERS = frozenset({"check", "approve"})
 #: After handing a consequence to a job, look again this much later in case the job was lost; the job's own
 #: transition moves the next look earlier or clears it.
 ACTION_LEASE = timedelta(minutes=15)
@@ -39,6 +39,7 @@ STAGE_ASKS: dict[str, str] = {
     "draft": "submit the draft",
     "review": "review the creator's draft",
     "post": "publish the post and submit its link",
+    "check": "check the post by hand (the automatic check couldn't confirm it)",
     "approve": "approve the verified post",
     "keep_live": "keep the post live",
 }
@@ -50,6 +51,8 @@ class Consequence(enum.StrEnum):
     GHOST = "ghost"
     BRAND_NO_SHOW = "brand_no_show"
     AUTO_APPROVE = "auto_approve"
+    #: The brand didn't check a post that needs review within the review window: PostPact accepts and approves it.
+    AUTO_ACCEPT = "auto_accept"
     KEEP_LIVE_MIDPOINT = "keep_live_midpoint"
     KEEP_LIVE_FINAL = "keep_live_final"
 
@@ -184,6 +187,21 @@ def auto_approve_due(c: Collaboration, now: datetime) -> bool:
     return at is not None and now >= at
 
 
+def auto_accept_at(c: Collaboration) -> datetime | None:
+    """The documented rule for a post the automatic check couldn't confirm: the brand has the review window to
+    check it by hand (or open a dispute); after that PostPact accepts it as delivered and pays, as for a verified
+    post whose window passed."""
+    if (CollabState(c.status) is not CollabState.POSTED or c.post_review_requested_at is None
+            or c.deadlines_paused_at is not None):
+        return None
+    return c.due("check")
+
+
+def auto_accept_due(c: Collaboration, now: datetime) -> bool:
+    at = auto_accept_at(c)
+    return at is not None and now >= at
+
+
 def keep_live_midpoint_at(c: Collaboration) -> datetime | None:
     """Halfway through the keep-live period: the one check between the start and the end."""
     if CollabState(c.status) is not CollabState.RELEASED or c.deadlines_paused_at is not None:
@@ -225,6 +243,7 @@ def follow_up(c: Collaboration, now: datetime, history: History = History()) -> 
     consider(Consequence.GHOST, ghost_at(c))
     consider(Consequence.BRAND_NO_SHOW, brand_no_show_at(c), "brand_no_show" in history.notices)
     consider(Consequence.AUTO_APPROVE, auto_approve_at(c))
+    consider(Consequence.AUTO_ACCEPT, auto_accept_at(c))
     final_at = keep_live_end_at(c)
     if final_at is None or now < final_at:
         consider(Consequence.KEEP_LIVE_MIDPOINT, keep_live_midpoint_at(c), history.midpoint_checked)
@@ -258,7 +277,8 @@ def earliest_check_at(c: Collaboration) -> datetime | None:
     times = [r.fire_at for r in reminder_schedule(c)[:1]]
     times += [
         t
-        for t in (ghost_at(c), brand_no_show_at(c), auto_approve_at(c), keep_live_midpoint_at(c), keep_live_end_at(c))
+        for t in (ghost_at(c), brand_no_show_at(c), auto_approve_at(c), auto_accept_at(c), keep_live_midpoint_at(c),
+                  keep_live_end_at(c))
         if t is not None
     ]
     return min(times, default=None)

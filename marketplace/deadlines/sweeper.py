@@ -38,6 +38,7 @@ CONSEQUENCE_JOBS: dict[Consequence, tuple[str, tuple[str, ...]]] = {
     Consequence.GHOST: ("deadlines.ghost_collaboration", ()),
     Consequence.BRAND_NO_SHOW: ("deadlines.announce_brand_no_show", ()),
     Consequence.AUTO_APPROVE: ("deadlines.auto_approve_post", ()),
+    Consequence.AUTO_ACCEPT: ("deadlines.auto_accept_post", ()),
     Consequence.KEEP_LIVE_MIDPOINT: ("verification.check_keep_live", (CheckPurpose.KEEP_LIVE_MIDPOINT.value,)),
     Consequence.KEEP_LIVE_FINAL: ("verification.check_keep_live", (CheckPurpose.KEEP_LIVE_FINAL.value,)),
 }

@@ -127,6 +127,42 @@ class VerificationResult:
 
 
 # --------------------------------------------------------------------------------------------------------------------
+# Words for people: checks are stored by name (``hashtags_present:#glowlab``); pages, emails and summaries say what
+# was checked.
+
+_CHECK_LABELS: dict[str, str] = {
+    "platform_matches": "Posted on the platform the deal is for",
+    "post_exists": "The post exists",
+    "is_public": "The post is public",
+    "author_matches": "Posted from the creator's linked account",
+    "disclosure_present": "Disclosure in the caption",
+    "published_after_signing": "Published after the deal was signed",
+    "post_link_valid": "The link is a post on a supported platform",
+}
+_STATUS_WORDS = {"passed": "Passed", "failed": "Failed", "unknown": "Couldn't be checked"}
+
+
+def check_label(name: str) -> str:
+    """``hashtags_present:#glowlab`` → "Hashtag #glowlab in the caption"; unknown names are shown as they are."""
+    kind, _, subject = name.partition(":")
+    if kind == "hashtags_present" and subject:
+        return f"Hashtag {subject} in the caption"
+    if kind == "mentions_present" and subject:
+        return f"Mention of {subject} in the caption"
+    return _CHECK_LABELS.get(name, name.replace("_", " "))
+
+
+def check_status_words(status: str) -> str:
+    return _STATUS_WORDS.get(status, status)
+
+
+def checks_in_words(names: Iterable[str]) -> str:
+    """A short list for titles and summaries: "hashtag #glowlab in the caption, the post is public"."""
+    labels = [check_label(n) for n in names]
+    return ", ".join(label[0].lower() + label[1:] if label[:3] != "The" else "the" + label[3:] for label in labels)
+
+
+# --------------------------------------------------------------------------------------------------------------------
 # Text
 
 
@@ -334,11 +370,11 @@ def _summary(status: VerificationStatus, checks: tuple[CheckResult, ...], outcom
     if status is VerificationStatus.VERIFIED:
         return "Verified: every required check passed."
     if status is VerificationStatus.FAILED:
-        return "Failed: " + ", ".join(c.name for c in checks if c.status is CheckStatus.FAILED) + "."
+        return "Failed: not met — " + checks_in_words(c.name for c in checks if c.status is CheckStatus.FAILED) + "."
     if isinstance(outcome, FetchError):
         return f"Needs review: the post could not be checked ({outcome.reason})."
     unknown = [c.name for c in checks if c.status is CheckStatus.UNKNOWN and c.required]
-    return "Needs review: could not tell " + ", ".join(unknown) + "."
+    return "Needs review: couldn't check " + checks_in_words(unknown) + "."
 
 
 def verify_post(outcome: FetchOutcome, requirements: DealRequirements) -> VerificationResult:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.auth import Actor
 from marketplace.collaborations.models import Collaboration
 from marketplace.errors import NotFound
+from marketplace.verification.checks import check_label, check_status_words
 from marketplace.verification.models import EngagementSnapshot, PostCheck
 
 PURPOSE_LABELS = {
@@ -44,6 +45,14 @@ class EvidenceView:
     @staticmethod
     def status_label(check: PostCheck) -> str:
         return STATUS_LABELS.get(check.status, check.status)
+
+    @staticmethod
+    def check_label(name: str) -> str:
+        return check_label(name)
+
+    @staticmethod
+    def check_status(status: str) -> str:
+        return check_status_words(status)
 
 
 def _may_see(collab: Collaboration, actor: Actor) -> bool:

@@ -34,6 +34,9 @@ from marketplace.verification.checks import (
     DealRequirements,
     VerificationResult,
     VerificationStatus,
+    check_label,
+    check_status_words,
+    checks_in_words,
     verify_post,
 )
 from marketplace.verification.models import CheckPurpose, CheckState, EngagementSnapshot, PostCheck
@@ -75,7 +78,8 @@ def deal_requirements(collab: Collaboration) -> DealRequirements:
 
 def invalid_link_result(message: str) -> VerificationResult:
     check = CheckResult("post_link_valid", CheckStatus.FAILED, message)
-    return VerificationResult(VerificationStatus.FAILED, (check,), "Failed: post_link_valid.", "invalid_link")
+    summary = f"Failed: not met — {checks_in_words([check.name])}."
+    return VerificationResult(VerificationStatus.FAILED, (check,), summary, "invalid_link")
 
 
 # --- starting checks --------------------------------------------------------------------------------------------------
@@ -234,7 +238,8 @@ async def _tell(
         body=body,
         link=f"/collaborations/{collab.id}",
         email_template="verification_result",
-        checks=[c for c in result.to_dict()["checks"] if c["status"] != "passed"],
+        checks=[{**c, "label": check_label(c["name"]), "status_words": check_status_words(c["status"])}
+                for c in result.to_dict()["checks"] if c["status"] != "passed"],
         public_url=public_url,
     )
 
@@ -259,6 +264,9 @@ async def _apply_submitted(
         "status": result.status.value,
         "summary": result.summary,
         "failed_checks": [c.name for c in result.failed_checks],
+        # What the automatic check couldn't confirm, in words: the deal page says so after a hand or automatic
+        # acceptance instead of claiming the post passed.
+        "unchecked": [check_label(c.name) for c in result.unknown_checks if c.required],
     }
     terms = Terms.from_dict(collab.terms)
     brand_ids, creator_ids = await _people(session, collab)
@@ -276,26 +284,34 @@ async def _apply_submitted(
                     body=f"Every check passed. {terms.brand_name} now reviews it; payment follows approval.",
                     result=result, public_url=public_url)
         return "verified"
+    if result.status is VerificationStatus.NEEDS_REVIEW:
+        # The brand now owns the next step, with a due time (the "check" stage): the transition recomputes it.
+        collab.post_review_requested_at = now
     await transition(session, collab.id, Action.RECORD_VERIFICATION, SYSTEM, now=now, payload=payload, collab=collab)
     if result.status is VerificationStatus.FAILED:
-        names = ", ".join(c.name for c in result.failed_checks)
+        names = checks_in_words(c.name for c in result.failed_checks)
         await _tell(session, creator_ids, collab, kind="verification.failed",
-                    title=f"“{terms.gig_title}”: your post failed verification ({names})",
+                    title=f"“{terms.gig_title}”: your post failed verification (not met: {names})",
                     body="Fix what the checks below name (or publish a corrected post) and submit the link again.",
                     result=result, public_url=public_url)
         await _tell(session, brand_ids, collab, kind="verification.failed",
-                    title=f"“{terms.gig_title}”: the submitted post failed verification ({names})",
+                    title=f"“{terms.gig_title}”: the submitted post failed verification (not met: {names})",
                     body=f"{terms.creator_display_name} has been asked to fix it and submit the link again.",
                     result=result, public_url=public_url)
         return "failed"
+    check_by = collab.due("check")
+    by = f" by {check_by:%a %d %b %Y, %H:%M} UTC" if check_by else ""
     await _tell(session, brand_ids, collab, kind="verification.needs_review",
-                title=f"“{terms.gig_title}”: please check the post by hand",
+                title=f"“{terms.gig_title}”: please check the post by hand{by}",
                 body=(f"PostPact could not verify {terms.creator_display_name}'s post automatically: "
-                      f"{result.summary} Open the post, and mark it verified if it meets the brief."),
+                      f"{result.summary} Open the post and accept it by hand if it meets the brief{by}, or open a "
+                      "dispute. If you do neither, PostPact accepts it and releases the payment, as for a verified "
+                      "post."),
                 result=result, public_url=public_url)
     await _tell(session, creator_ids, collab, kind="verification.needs_review",
                 title=f"“{terms.gig_title}”: your post is waiting for the brand's review",
-                body=f"The automatic check was inconclusive ({result.summary}); {terms.brand_name} will check it.",
+                body=(f"The automatic check was inconclusive ({result.summary}); {terms.brand_name} checks it by "
+                      f"hand{by}. If they don't, PostPact accepts it and releases your payment."),
                 result=result, public_url=public_url)
     return "needs_review"
 

@@ -128,7 +128,7 @@ async def _step(deals: DealService, deal: Deal, step: str) -> None:
         if deal.product_included:
             await deals.confirm_receipt(deal.id, creator)
     elif step == "draft":
-        await deals.submit_draft(deal.id, creator, caption="Morning glow with @glowlab #ad",
+        await deals.submit_draft(deal.id, creator, caption="Morning glow with @glowlab #ad #glowlab",
                                  media_url="https://drive.example.com/draft.mp4")
     elif step == "approve":
         await deals.approve_draft(deal.id, brand, comment="Lovely")

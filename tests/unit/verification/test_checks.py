@@ -156,7 +156,9 @@ def test_every_failed_check_is_named() -> None:
         "published_after_signing",
     }
     assert "@someone_else" in result.check("author_matches").message  # type: ignore[union-attr]
-    assert result.summary.startswith("Failed: author_matches")
+    # Summaries are for people: checks in words, never their stored names.
+    assert result.summary.startswith("Failed: not met — posted from the creator's linked account, disclosure")
+    assert "hashtag #glow in the caption" in result.summary and "_present" not in result.summary
 
 
 def test_missing_disclosure_fails_even_with_adventure_hashtag() -> None:
@@ -176,7 +178,7 @@ def test_unknown_author_needs_review() -> None:
     result = verify_post(make_post(author=None), make_requirements())
     assert result.status is VerificationStatus.NEEDS_REVIEW
     assert result.check("author_matches").status is CheckStatus.UNKNOWN  # type: ignore[union-attr]
-    assert "author_matches" in result.summary
+    assert "posted from the creator's linked account" in result.summary
 
 
 def test_missing_caption_needs_review_rather_than_failing() -> None:

@@ -14,6 +14,7 @@ from marketplace.collaborations.states import CollabState
 from marketplace.jobs import RetryLater
 from marketplace.notifications.models import Notification
 from marketplace.verification import jobs as verification_jobs
+from marketplace.verification.checks import check_label
 from marketplace.verification.models import CheckPurpose, EngagementSnapshot, PostCheck
 from marketplace.verification.services import MAX_FETCH_ATTEMPTS
 from tests.conftest import START
@@ -130,7 +131,7 @@ async def test_a_bad_post_fails_with_the_check_named_and_the_deal_waits_for_a_fi
     assert collab.status == CollabState.POSTED  # the creator may fix it and submit again
     check = await the_check(db, deal)
     assert check.status == "failed" and failed_check in failed_names(check)
-    assert check.summary.startswith("Failed:") and failed_check in check.summary
+    assert check.summary.startswith("Failed:") and check_label(failed_check).lower()[4:] in check.summary.lower()
     assert check.attempts == 1
     assert (await db.get(PostSubmission, deal.submission_id)).verification_status == "failed"
     assert (await actions(db, deal))[-1] == "record_verification"
@@ -141,7 +142,7 @@ async def test_a_bad_post_fails_with_the_check_named_and_the_deal_waits_for_a_fi
             )
         )
     ).all()
-    assert len(notes) == 1 and failed_check in notes[0].title
+    assert len(notes) == 1 and check_label(failed_check).lower()[4:] in notes[0].title.lower()
 
 
 async def test_deleted_post_evidence_keeps_the_platform_answer(
