@@ -48,7 +48,7 @@ def backend(request: pytest.FixtureRequest, test_env: dict[str, str]) -> dict[st
         endpoint = request.getfixturevalue("s3_server")
         bucket = f"postpact-{uuid.uuid4().hex[:12]}"
         client = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", aws_access_key_id="test",
-                              aws_secret_access_key="test")  # noqa: S106 - moto accepts any key
+                              aws_secret_access_key="test")
         client.create_bucket(Bucket=bucket)
         test_env.update({"STORAGE_BACKEND": "s3", "S3_BUCKET": bucket, "S3_ENDPOINT_URL": endpoint,
                          "S3_ACCESS_KEY_ID": "test", "S3_SECRET_ACCESS_KEY": "test"})
@@ -63,7 +63,7 @@ def picture(width: int = 2000, height: int = 1500, fmt: str = "PNG") -> bytes:
 
 def _bucket_has(env: dict[str, str], key: str) -> bool:
     client = boto3.client("s3", endpoint_url=env["S3_ENDPOINT_URL"], region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")  # noqa: S106
+                          aws_access_key_id="test", aws_secret_access_key="test")
     keys = [o["Key"] for o in client.list_objects_v2(Bucket=env["S3_BUCKET"]).get("Contents", [])]
     return key in keys
 
