@@ -1,20 +1,24 @@
-"""Connected accounts pages (/creator/social: connect, callback, disconnect), a deal's metrics page, and the API."""
+"""Connected accounts pages (/creator/social: connect, callback, disconnect), a deal's metrics page, the brand's
+engagement report (/brand/engagement, CSV), and the API."""
 
 from __future__ import annotations
 
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.auth import Actor
-from marketplace.accounts.guards import creator_only, current_actor, signed_in
+from marketplace.accounts.guards import brand_member, creator_only, current_actor, signed_in
 from marketplace.collaborations.models import Collaboration
 from marketplace.creators.services import creator_of
-from marketplace.errors import NotFound
+from marketplace.csvfiles import CSV_MEDIA_TYPE, attachment_headers, csv_bytes
+from marketplace.errors import InvalidInput, NotFound
+from marketplace.gigs.models import Gig
 from marketplace.social.connections import (
     ConnectionRefused,
     begin_connection,
@@ -26,10 +30,15 @@ from marketplace.social.connections import (
 )
 from marketplace.social.metrics import deal_metrics
 from marketplace.social.oauth import LABELS
+from marketplace.social.reports import EngagementReport, engagement_report
 from marketplace.social.schemas import (
+    ENGAGEMENT_CSV_HEADER,
     DealMetricsOut,
+    EngagementReportOut,
     SocialAccountsOut,
     accounts_out,
+    engagement_csv_rows,
+    engagement_report_out,
     metrics_out,
     problem_specs,
 )
@@ -119,6 +128,39 @@ class DealMetricsPages(PageController):
                       block="metrics")
 
 
+async def _brand_report(request: Request[Any, Any, Any], session: AsyncSession) -> tuple[EngagementReport, Any]:
+    """The signed-in brand's report, for one of its own gigs when ``gig_id`` names one (another brand's: 404)."""
+    actor: Actor = request.user
+    raw = request.query_params.get("gig_id") or ""
+    gig = None
+    if raw:
+        try:
+            gig_id = UUID(raw)
+        except ValueError:
+            raise InvalidInput({"gig_id": "Not an id."}) from None
+        gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id))
+        if gig is None:
+            raise NotFound("No such gig.")
+    assert actor.brand_id is not None
+    return await engagement_report(session, actor.brand_id, gig_id=gig.id if gig else None), gig
+
+
+class BrandEngagementPages(PageController):
+    path = "/brand/engagement"
+    guards = [brand_member()]
+
+    @get("/", name="brand_engagement")
+    async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        report, gig = await _brand_report(request, db_session)
+        return render(request, "social/engagement.html", {"report": report, "gig": gig}, block="report")
+
+    @get("/report.csv", name="brand_engagement_csv")
+    async def csv(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
+        report, _ = await _brand_report(request, db_session)
+        return Response(csv_bytes(ENGAGEMENT_CSV_HEADER, engagement_csv_rows(report)), media_type=CSV_MEDIA_TYPE,
+                        headers=attachment_headers("engagement.csv"))
+
+
 class SocialApi(Controller):
     path = "/api/v1"
     tags = ["Connected accounts"]
@@ -140,4 +182,14 @@ class SocialApi(Controller):
         return await accounts_out(db_session, creator_id, await connections_of(db_session, creator_id))
 
 
-ROUTES: list[Any] = [SocialPages, DealMetricsPages, SocialApi]
+    @get("/reports/engagement", guards=[brand_member()], responses=problem_specs(401, 403, 404, 422),
+         summary="The brand's engagement report: per deal and per gig (views, likes, comments, shares, engagement "
+                 "rate, cost per 1,000 views and per engagement) and per creator (verified audience, median "
+                 "engagement over recent deals); gig_id limits it to one gig.")
+    async def engagement_report(self, request: Request[Any, Any, Any],
+                                db_session: NamedDependency[AsyncSession]) -> EngagementReportOut:
+        report, _ = await _brand_report(request, db_session)
+        return engagement_report_out(report)
+
+
+ROUTES: list[Any] = [SocialPages, DealMetricsPages, BrandEngagementPages, SocialApi]

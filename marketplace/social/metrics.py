@@ -27,6 +27,7 @@ from marketplace.db import session_scope
 from marketplace.jobs import JobContext, RetryLater, enqueue
 from marketplace.social.clients import ApiError, MediaGone, RateLimited, TokenRejected
 from marketplace.social.connections import fresh_access_token, mark_reconnect, platform_kit
+from marketplace.social.figures import cost_per_1000_views, cost_per_engagement, engagement_rate_bps, engagements_of
 from marketplace.social.models import MetricFetch, PostMetric, SocialConnection
 
 log = logging.getLogger(__name__)
@@ -219,7 +220,7 @@ class MetricPoint:
 
     @property
     def engagements(self) -> int:
-        return sum(v or 0 for v in (self.likes, self.comments, self.shares, self.saves))
+        return engagements_of(self.likes, self.comments, self.shares, self.saves)
 
 
 @dataclass(frozen=True)
@@ -237,20 +238,18 @@ class DealMetrics:
     @property
     def engagement_rate_bps(self) -> int | None:
         latest = self.latest
-        if latest is None or not latest.views:
-            return None
-        return round(latest.engagements * 10_000 / latest.views)
+        return engagement_rate_bps(latest.engagements, latest.views) if latest else None
 
     @property
     def cost_per_view(self) -> int | None:
         """Minor units per 1,000 views (CPM), since one view costs a fraction of a cent."""
         latest = self.latest
-        return round(self.fee_amount * 1000 / latest.views) if latest and latest.views else None
+        return cost_per_1000_views(self.fee_amount, latest.views) if latest else None
 
     @property
     def cost_per_engagement(self) -> int | None:
         latest = self.latest
-        return round(self.fee_amount / latest.engagements) if latest and latest.engagements else None
+        return cost_per_engagement(self.fee_amount, latest.engagements) if latest else None
 
 
 async def deal_metrics(session: AsyncSession, collab: Collaboration) -> DealMetrics:

@@ -14,12 +14,13 @@ from marketplace.clock import as_utc
 from marketplace.creators.models import SocialAccount
 from marketplace.social.metrics import DealMetrics
 from marketplace.social.models import SocialConnection
+from marketplace.social.reports import EngagementReport
 from marketplace.stores.schemas import ProblemOut
 
 
 def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
-    words = {401: "Sign-in required", 403: "Only creators have social accounts",
-             404: "Not found (or not your deal)"}
+    words = {401: "Sign-in required", 403: "Not allowed for this kind of account",
+             404: "Not found (or not yours)", 422: "A parameter is not valid"}
     return {s: ResponseSpec(data_container=ProblemOut, description=words[s], media_type="application/problem+json")
             for s in statuses}
 
@@ -113,3 +114,107 @@ async def accounts_out(session: AsyncSession, creator_id: UUID,
     return SocialAccountsOut(out, [ConnectionOut(
         c.platform, c.handle, c.status, c.followers, c.media_count, c.engagement_bps,
         as_utc(c.audience_fetched_at) if c.audience_fetched_at else None) for c in connections.values()])
+
+
+# --- the brand's engagement report ------------------------------------------------------------------------------------
+
+
+class DealEngagementOut(msgspec.Struct):
+    collaboration_id: UUID
+    gig_id: UUID
+    gig_title: str
+    creator_id: UUID
+    creator_name: str
+    #: When the latest reading was taken; the figures are that reading's.
+    taken_at: datetime
+    views: int | None
+    likes: int | None
+    comments: int | None
+    shares: int | None
+    saves: int | None
+    engagements: int
+    engagement_rate_bps: int | None
+    fee: MoneyOut
+    cost_per_1000_views: MoneyOut | None
+    cost_per_engagement: MoneyOut | None
+
+
+class GigEngagementOut(msgspec.Struct):
+    gig_id: UUID
+    gig_title: str
+    deals: int
+    views: int
+    likes: int
+    comments: int
+    shares: int
+    engagements: int
+    engagement_rate_bps: int | None
+    fees: MoneyOut
+    cost_per_1000_views: MoneyOut | None
+    cost_per_engagement: MoneyOut | None
+
+
+class CreatorEngagementOut(msgspec.Struct):
+    creator_id: UUID
+    creator_name: str
+    #: Followers verified by the creator's live connections (None: self-reported only).
+    verified_followers: int | None
+    verified_at: datetime | None
+    #: Median engagement rate over the creator's most recent deals with readings (up to 10).
+    median_engagement_bps: int | None
+    deals_counted: int
+
+
+class EngagementReportOut(msgspec.Struct):
+    deals: list[DealEngagementOut]
+    gigs: list[GigEngagementOut]
+    creators: list[CreatorEngagementOut]
+
+
+def engagement_report_out(report: EngagementReport) -> EngagementReportOut:
+    def money(v: int | None, currency: str) -> MoneyOut | None:
+        return MoneyOut(v, currency) if v is not None else None
+
+    return EngagementReportOut(
+        deals=[DealEngagementOut(
+            d.collaboration_id, d.gig_id, d.gig_title, d.creator_id, d.creator_name, d.taken_at, d.views, d.likes,
+            d.comments, d.shares, d.saves, d.engagements, d.engagement_rate_bps, MoneyOut(d.fee_amount, d.currency),
+            money(d.cost_per_1000_views, d.currency), money(d.cost_per_engagement, d.currency)) for d in report.deals],
+        gigs=[GigEngagementOut(
+            g.gig_id, g.gig_title, g.deals, g.views, g.likes, g.comments, g.shares, g.engagements,
+            g.engagement_rate_bps, MoneyOut(g.fee_amount, g.currency), money(g.cost_per_1000_views, g.currency),
+            money(g.cost_per_engagement, g.currency)) for g in report.gigs],
+        creators=[CreatorEngagementOut(c.creator_id, c.creator_name, c.verified_followers, c.verified_at,
+                                       c.median_engagement_bps, len(c.recent_rates)) for c in report.creators])
+
+
+ENGAGEMENT_CSV_HEADER = ["level", "gig", "creator", "collaboration_id", "taken_at", "views", "likes", "comments",
+                         "shares", "engagements", "engagement_rate_pct", "currency", "fee_minor",
+                         "cost_per_1000_views_minor", "cost_per_engagement_minor", "median_engagement_pct",
+                         "verified_followers"]
+
+
+def _pct(bps: int | None) -> str:
+    return "" if bps is None else f"{bps / 100:.2f}"
+
+
+def _blank(value: object) -> object:
+    return "" if value is None else value
+
+
+def engagement_csv_rows(report: EngagementReport) -> list[list[object]]:
+    """One row per deal, per gig and per creator (``level`` says which), from the same figures as the page."""
+    rows: list[list[object]] = []
+    for d in report.deals:
+        rows.append(["deal", d.gig_title, d.creator_name, d.collaboration_id, d.taken_at.isoformat(),
+                     _blank(d.views), _blank(d.likes), _blank(d.comments), _blank(d.shares), d.engagements,
+                     _pct(d.engagement_rate_bps), d.currency, d.fee_amount, _blank(d.cost_per_1000_views),
+                     _blank(d.cost_per_engagement), "", ""])
+    for g in report.gigs:
+        rows.append(["gig", g.gig_title, "", "", "", g.views, g.likes, g.comments, g.shares, g.engagements,
+                     _pct(g.engagement_rate_bps), g.currency, g.fee_amount, _blank(g.cost_per_1000_views),
+                     _blank(g.cost_per_engagement), "", ""])
+    for c in report.creators:
+        rows.append(["creator", "", c.creator_name, "", "", "", "", "", "", "", "", "", "", "", "",
+                     _pct(c.median_engagement_bps), _blank(c.verified_followers)])
+    return rows

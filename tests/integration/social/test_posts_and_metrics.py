@@ -304,3 +304,50 @@ async def test_a_youtube_video_gets_its_real_publish_date_from_the_account(
     assert check.author_handle == deal.handle and oembed.request_count(url) == 0
     assert check.status == "verified", check.checks
     assert (await load(runtime, deal.id)).status == CollabState.VERIFIED
+
+
+async def test_the_brands_engagement_report_page_csv_and_api_agree(
+    runtime: Any, people: Any, make_web: Any, social: Any, queue: Any, db: Any, oembed: Any, limiter: Any,
+    client: Any
+) -> None:
+    from tests.support.deals import bearer
+
+    deal = await posted_through_the_page(runtime, people, make_web, social, queue)
+    await run_jobs(runtime, queue)
+    runtime.clock.advance(timedelta(hours=2))
+    await social_jobs.queue_metric_fetches(runtime.job_context())
+    await run_jobs(runtime, queue)
+    # 1,000 views, 100 + 10 + 5 engagements: 11.50%; the fee over 1,000 views and over 115 engagements.
+    collab = await load(runtime, deal.collaboration_id)
+    fee, currency = collab.terms["fee_amount"], collab.terms["currency"]
+
+    brand = await make_web()
+    await brand.sign_in(deal.brand.email, deal.brand.password)
+    page = await brand.get("/brand/engagement")
+    assert page.status_code == 200, page.text[:500]
+    assert "11.50%" in page.text and "1,000" in page.text and "verified" in page.text
+    fragment = await brand.get("/brand/engagement", htmx=True)
+    assert fragment.status_code == 200 and "<html" not in fragment.text and "11.50%" in fragment.text
+    csv_text = (await brand.get("/brand/engagement/report.csv")).content.decode("utf-8-sig")
+    deal_row = next(line for line in csv_text.splitlines() if line.startswith("deal,"))
+    assert f",1000,100,10,5,115,11.50,{currency},{fee},{round(fee * 1000 / 1000)},{round(fee / 115)}," in deal_row
+    creator_row = next(line for line in csv_text.splitlines() if line.startswith("creator,"))
+    assert creator_row.endswith(",11.50,8000")
+
+    headers = await bearer(runtime, deal.brand)
+    body = (await client.get("/api/v1/reports/engagement", headers=headers)).json()
+    assert body["deals"][0]["engagement_rate_bps"] == 1150 and body["deals"][0]["views"] == 1_000
+    assert body["deals"][0]["cost_per_engagement"] == {"amount": round(fee / 115), "currency": currency}
+    assert body["gigs"][0]["deals"] == 1 and body["gigs"][0]["engagement_rate_bps"] == 1150
+    assert body["creators"][0]["median_engagement_bps"] == 1150 and body["creators"][0]["verified_followers"] == 8_000
+    one_gig = await client.get(f"/api/v1/reports/engagement?gig_id={collab.gig_id}", headers=headers)
+    assert one_gig.json()["deals"][0]["collaboration_id"] == str(deal.collaboration_id)
+
+    # Another brand sees none of it, and not this brand's gig either.
+    other = await bearer(runtime, await people.brand())
+    assert (await client.get("/api/v1/reports/engagement", headers=other)).json() == {
+        "deals": [], "gigs": [], "creators": []}
+    assert (await client.get(f"/api/v1/reports/engagement?gig_id={collab.gig_id}", headers=other)).status_code == 404
+    assert (await client.get("/api/v1/reports/engagement?gig_id=nope", headers=headers)).status_code == 422
+    creator = await bearer(runtime, deal.creator)
+    assert (await client.get("/api/v1/reports/engagement", headers=creator)).status_code == 403
