@@ -15,15 +15,23 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import warnings
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 from authlib.common.security import generate_token
-from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
+from authlib.deprecate import AuthlibDeprecationWarning
 
 from marketplace.settings import SocialPlatformSettings
+
+with warnings.catch_warnings():
+    # Authlib 1.9 prefers the "httpx2" fork and warns once, at import, when it falls back to httpx. PostPact (and
+    # its other clients: stripe, the stores) uses httpx, and Authlib's httpx client works with it; the warning is
+    # about a future Authlib release, whose upgrade is a decision for then, not a message for every start-up.
+    warnings.filterwarnings("ignore", message="The httpx module is deprecated", category=AuthlibDeprecationWarning)
+    from authlib.integrations.httpx_client import AsyncOAuth2Client, OAuthError
 
 SCOPES = {
     "instagram": "instagram_business_basic,instagram_business_manage_insights",
