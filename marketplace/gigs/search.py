@@ -39,6 +39,7 @@ CARD_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
     GIG.id, GIG.brand_id, GIG.title, GIG.currency, GIG.base_fee_amount, GIG.product_included, GIG.product_name,
     GIG.product_retail_value, GIG.apply_by, GIG.published_at, GIG.eligible_platforms, GIG.min_followers,
     GIG.max_followers, GIG.eligible_countries, GIG.min_reliability, GIG.min_tier, GIG.verified_audience_required,
+    GIG.product_image_key, GIG.product_image_url,
 )
 #: Every column the API shows (the stored full-text document is never read back).
 ALL_COLUMNS: tuple[sa.ColumnElement[Any], ...] = tuple(
