@@ -72,7 +72,10 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 
+# bench/web.py drives the servers with wrk (a C load generator), installed from Debian when missing.
 bench: install
+	@command -v wrk >/dev/null 2>&1 || { echo "installing wrk (Debian package)"; SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get install -y wrk || { $$SUDO apt-get update && $$SUDO apt-get install -y wrk; }; }
 	@ls bench/*.py | while read f; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:

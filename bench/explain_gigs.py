@@ -57,7 +57,12 @@ def main() -> None:
     parser.add_argument("--database", default="postpact_bench_web")
     args = parser.parse_args()
     url = sa.engine.make_url(gig_search.SERVER).set(database=args.database).render_as_string(hide_password=False)
-    asyncio.run(explain(url, args.plans))
+    try:
+        asyncio.run(explain(url, args.plans))
+    except Exception as exc:  # no bench database: say how to make one rather than fail `make bench`
+        if "does not exist" not in str(exc):
+            raise
+        print(f"database {args.database} not found: run `bench/web.py --keep` first")
 
 
 if __name__ == "__main__":
