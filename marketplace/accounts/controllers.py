@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
@@ -21,6 +21,7 @@ from marketplace.accounts.services import AccountService, SignUp
 from marketplace.accounts.throttle import DEVICE_COOKIE, DEVICE_LIFETIME
 from marketplace.errors import InvalidInput, TooManyRequests
 from marketplace.forms import FormReader, normalise_email
+from marketplace.openapi import documented
 from marketplace.runtime import Runtime
 from marketplace.security import password_fingerprint
 from marketplace.sessions import ROTATE_SESSION_KEY
@@ -270,10 +271,10 @@ class AccountPages(PageController):
 
 
 class SignUpBody(msgspec.Struct, forbid_unknown_fields=True):
-    kind: str
-    email: str
-    password: str
-    full_name: str
+    kind: Annotated[str, documented(enum=["brand", "creator"])]
+    email: Annotated[str, documented(min_length=3, max_length=254, pattern="@")]
+    password: Annotated[str, documented(min_length=10)]
+    full_name: Annotated[str, documented(min_length=1, max_length=200)]
     brand_name: str = ""
     display_name: str = ""
 
@@ -281,11 +282,11 @@ class SignUpBody(msgspec.Struct, forbid_unknown_fields=True):
 class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
     email: str
     password: str
-    name: str = "API token"
+    name: Annotated[str, documented(pattern=r"\S", max_length=80)] = "API token"
 
 
 class NewTokenBody(msgspec.Struct, forbid_unknown_fields=True):
-    name: str
+    name: Annotated[str, documented(pattern=r"\S", max_length=80)]
 
 
 class UserOut(msgspec.Struct):

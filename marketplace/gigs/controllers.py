@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import Annotated, Any, NamedTuple
 from urllib.parse import urlencode
 from uuid import UUID
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -38,8 +38,10 @@ from marketplace.gigs.schemas import (
     invitations_out,
     raw_from_gig_in,
 )
-from marketplace.gigs.search import SORT_LABELS, GigFilters, parse_gig_filters
+from marketplace.gigs.search import SORT_LABELS, SORTS, GigFilters, parse_gig_filters
 from marketplace.gigs.services import GIG_EDITORS, GigCard, GigService
+from marketplace.i18n import gettext
+from marketplace.storage import media_url
 from marketplace.templating import datetime_filter, money
 from marketplace.web import PageController, flash, redirect, render, runtime_of
 from reputation.tiers import Tier
@@ -78,16 +80,20 @@ class ResultCard(NamedTuple):
     eligible: bool
     reason: str
     invited: bool
+    #: The product's picture (uploaded, else the store's), or None.
+    image: str | None = None
 
 
 def result_card(card: GigCard) -> ResultCard:
     gig = card.gig
     meta = card.brand_name
     if gig.product_included:
-        meta += f" · {gig.product_name} worth {money(gig.product_retail_value, gig.currency)}"
+        meta += " · " + gettext("%(product)s worth %(value)s", product=gig.product_name,
+                                value=money(gig.product_retail_value, gig.currency))
     if gig.apply_by:
-        meta += f" · apply by {datetime_filter(gig.apply_by)}"
+        meta += " · " + gettext("apply by %(when)s", when=datetime_filter(gig.apply_by))
     return ResultCard(
+        image=media_url(gig.product_image_key) or gig.product_image_url,
         id=gig.id, title=gig.title, fee=money(gig.base_fee_amount, gig.currency), meta=meta,
         deliverables=[f"{d.count} {TIMES} {d.platform.value} {d.kind.value}" for d in card.details.deliverables],
         niches=card.details.niches, application_status=card.application_status,
@@ -291,16 +297,16 @@ class GigApi(Controller):
         platform: FromQuery[str | None] = None,
         niche: FromQuery[str | None] = None,
         country: FromQuery[str | None] = None,
-        currency: FromQuery[str | None] = None,
+        currency: Annotated[str | None, Parameter(schema_extra={"enum": [*sorted(CURRENCY_EXPONENTS), None]})] = None,
         fee_min: FromQuery[str | None] = None,
         fee_max: FromQuery[str | None] = None,
         product_value_min: FromQuery[str | None] = None,
         product_value_max: FromQuery[str | None] = None,
         apply_before: FromQuery[str | None] = None,
-        sort: FromQuery[str | None] = None,
+        sort: Annotated[str | None, Parameter(schema_extra={"enum": [*SORTS, None]})] = None,
         cursor: FromQuery[str | None] = None,
-        limit: FromQuery[str | None] = None,
-        status: FromQuery[str | None] = None,
+        limit: Annotated[str | None, Parameter(schema_extra={"pattern": r"^[0-9]{1,3}$"})] = None,
+        status: Annotated[str | None, Parameter(schema_extra={"enum": [*(s.value for s in GigStatus), None]})] = None,
     ) -> GigListOut:
         """Creators: money filters are in minor units of ``currency`` (default USD); ``apply_before`` is a date;
         ``sort`` is newest, fee or deadline. Brands: ``status`` filters their own gigs."""

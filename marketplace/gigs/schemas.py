@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 
+from escrow.money import CURRENCY_EXPONENTS, MAX_AMOUNT
 from marketplace.clock import as_utc
 from marketplace.gigs.models import Gig
 from marketplace.gigs.services import GigDetails, InviteResult
+from marketplace.openapi import documented
 
 
 class MoneyIn(msgspec.Struct, forbid_unknown_fields=True):
     """An amount in integer minor units (cents) and an ISO 4217 currency: {"amount": 1500, "currency": "USD"}."""
 
-    amount: int | None = None
-    currency: str | None = None
+    amount: Annotated[int | None, documented(minimum=0, maximum=MAX_AMOUNT)] = None
+    currency: Annotated[str | None, documented(enum=[*sorted(CURRENCY_EXPONENTS), None])] = None
 
 
 class MoneyOut(msgspec.Struct):
