@@ -154,3 +154,42 @@ async def test_an_account_connected_elsewhere_is_refused(
 async def test_forms_need_the_csrf_token(creator_web: Any) -> None:
     response = await creator_web.post("/creator/social/tiktok/connect", csrf=False)
     assert response.status_code == 403
+
+
+async def test_the_daily_refresh_reads_in_batches_of_concurrent_accounts_within_the_rate_limit(
+    make_web: Any, people: Any, social: Any, db: Any, runtime: Any, limiter: Any, monkeypatch: Any
+) -> None:
+    from marketplace.social import jobs
+
+    for n in range(5):
+        person = await people.creator()
+        web = await make_web()
+        await web.sign_in(person.email, person.password)
+        social.add_account("tiktok", f"mia{n}", followers=100 + n)
+        assert (await connect(web, social, "tiktok", f"mia{n}")).status_code == 303
+        social.accounts[("tiktok", f"mia{n}")].followers = 1_000 + n
+
+    in_flight, most = 0, 0
+    real = jobs.refresh_audience
+
+    async def counted(*args: Any) -> str:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            return await real(*args)
+        finally:
+            in_flight -= 1
+
+    monkeypatch.setattr(jobs, "refresh_audience", counted)
+    monkeypatch.setattr(jobs, "REFRESH_BATCH", 2)
+    monkeypatch.setattr(jobs, "REFRESH_CONCURRENCY", 2)
+    social.rate_limit_next("tiktok", times=1, retry_after=30)
+    limiter.sleeps.clear()
+    runtime.clock.advance(timedelta(minutes=5))
+    # One account meets the 429 and is left for tomorrow; the others are read, after the platform's 30 s pause.
+    assert await jobs.refresh_audiences(runtime.job_context()) == 4
+    assert most == 2, "two accounts at a time, not one and not all"
+    assert sum(limiter.sleeps) >= 30
+    followers = sorted((await db.scalars(sa.select(SocialConnection.followers))).all())
+    assert len([f for f in followers if f >= 1_000]) == 4 and len([f for f in followers if f < 1_000]) == 1
