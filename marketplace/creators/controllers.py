@@ -35,6 +35,7 @@ from marketplace.gigs.forms import TEXT_LIMIT as UNLIMITED
 from marketplace.gigs.models import Gig, GigStatus
 from marketplace.gigs.services import GIG_EDITORS, GigService
 from marketplace.gigs.validation import split_words
+from marketplace.media.services import MediaService
 from marketplace.payments.services import payout_status
 from marketplace.ratelimit import Limit
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of, safe_next
@@ -244,6 +245,8 @@ class CreatorDirectoryPages(PageController):
         except InvalidInput as exc:
             filters, errors = DirectoryFilters(), exc.errors
         page = await search_directory(brands.session, actor.brand_id, filters, brands.now)
+        media = MediaService(brands.session, runtime_of(request))
+        portfolios = await media.previews([e.creator.id for e in page.items])
         query = filters.as_query(percent=True)
         here = f"/brand/creators?{urlencode({**query, 'cursor': filters.cursor} if filters.cursor else query)}"
         return render(request, "creators/directory.html", {
@@ -254,6 +257,7 @@ class CreatorDirectoryPages(PageController):
             "here": here, "sorts": DIRECTORY_SORT_LABELS,
             "gigs": await self._invitable_gigs(brands.session, actor.brand_id),
             "can_invite": actor.brand_role in GIG_EDITORS, "can_note": actor.brand_role in NOTE_WRITERS, **choices(),
+            "portfolios": portfolios, "photo_url": media.url,
         }, block="results", status_code=422 if errors else 200)
 
     @post("/invite", guards=[MANAGERS])

@@ -111,6 +111,32 @@ class MediaService:
             raise NotFound(N_("Portfolio item not found."))
         await self.session.delete(item)
 
+    async def previews(self, creator_ids: list[UUID], per_creator: int = 3) -> dict[UUID, list[PortfolioEntry]]:
+        """A few portfolio entries per creator for directory cards: two queries for the whole page, not one each."""
+        found: dict[UUID, list[PortfolioEntry]] = {cid: [] for cid in creator_ids}
+        if not creator_ids:
+            return found
+        verified = (await self.session.execute(
+            sa.select(Collaboration.creator_id, PostSubmission.url, Gig.title, Gig.product_image_key)
+            .join(Collaboration, Collaboration.id == PostSubmission.collaboration_id)
+            .join(Gig, Gig.id == Collaboration.gig_id)
+            .where(Collaboration.creator_id.in_(creator_ids), Collaboration.status.in_(VERIFIED_STATES),
+                   PostSubmission.is_current.is_(True))
+            .order_by(Collaboration.verified_at.desc().nulls_last(), Collaboration.id)
+        )).all()
+        for cid, url, title, image in verified:
+            if len(found[cid]) < per_creator:
+                found[cid].append(PortfolioEntry(title, url, self.url(image), True))
+        items = (await self.session.scalars(
+            sa.select(PortfolioItem).where(PortfolioItem.creator_id.in_(creator_ids))
+            .order_by(PortfolioItem.position, PortfolioItem.created_at)
+        )).all()
+        for i in items:
+            if len(found[i.creator_id]) < per_creator:
+                found[i.creator_id].append(PortfolioEntry(i.title, i.post_url, self.url(i.image_key),
+                                                          i.collaboration_id is not None, i.id))
+        return found
+
     async def portfolio(self, creator_id: UUID) -> list[PortfolioEntry]:
         """The creator's verified PostPact posts first (newest first), then what they added themselves."""
         verified = (await self.session.execute(

@@ -178,3 +178,26 @@ def test_s3_settings_need_a_bucket() -> None:
     with pytest.raises(ConfigurationError):
         Settings.from_env({"STORAGE_BACKEND": "s3", "POSTPACT_ENV": "test"})
     assert build_storage(Settings.from_env({"POSTPACT_ENV": "test"}).storage).__class__.__name__ == "LocalStorage"
+
+
+async def test_cards_in_search_and_directory_show_the_pictures(web: Any, make_web: Any, people: Any, db: Any,
+                                                               runtime: Any) -> None:
+    from tests.support.marketplace import make_creator_with_account
+
+    brand = await people.brand()
+    gig = await make_open_gig(runtime, brand)
+    await web.sign_in(brand.email, brand.password)
+    await web.post(f"/brand/gigs/{gig.id}/image", files={"image": ("p.png", picture(), "image/png")})
+    image_key = await db.scalar(sa.select(Gig.product_image_key).where(Gig.id == gig.id))
+
+    creator, _account = await make_creator_with_account(runtime, people)
+    viewer = await make_web()
+    await viewer.sign_in(creator.email, creator.password)
+    await viewer.post("/creator/photo", files={"photo": ("me.png", picture(600, 600), "image/png")})
+    photo_key = await db.scalar(sa.select(Creator.photo_key).where(Creator.id == creator.creator_id))
+    search = await viewer.get("/gigs")
+    assert f'src="/media/{image_key}"' in search.text
+
+    directory = await web.get("/brand/creators")
+    assert directory.status_code == 200
+    assert f'src="/media/{photo_key}"' in directory.text
