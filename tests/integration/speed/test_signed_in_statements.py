@@ -1,0 +1,74 @@
+"""Statements a signed-in /gigs page and a creator's standing cost, counted on the engine (bench/web.py measures the
+throughput; these keep the round trips from creeping back)."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from marketplace.db import make_alchemy_config
+from marketplace.gigs.services import page_lookup_statement
+from marketplace.reputation.services import creator_standing
+from marketplace.settings import Settings
+from tests.support.marketplace import make_creator_with_account, make_gig
+
+#: Sign-in (the actor), the page's gigs, one UNION for everything about them and the creator's profile, and the
+#: creator's standing (score with open deals; linked ghostings). Transaction control is not counted.
+MAX_GIGS_PAGE_STATEMENTS = 6
+
+
+@contextmanager
+def count_statements(runtime: Any):
+    engine = runtime.alchemy.get_engine().sync_engine
+    statements: list[str] = []
+
+    def listener(conn, cursor, statement, parameters, context, executemany) -> None:
+        if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+async def test_signed_in_gigs_page_statements(web, runtime, people) -> None:
+    brand = await people.brand()
+    for i in range(6):
+        await make_gig(runtime, brand, title=f"Serum gig {i}", niches=["skincare"],
+                       deliverables=[{"platform": "tiktok", "kind": "video", "count": 1}])
+    creator = await make_creator_with_account(runtime, people, niches=["skincare"])
+    await web.sign_in(creator.person.email, creator.person.password)
+    await web.get("/gigs")  # warm-up: template compile and statement caches are first-request work
+    for path in ("/gigs", "/gigs?q=serum&niche=skincare&sort=fee", "/gigs?platform=tiktok&sort=deadline"):
+        with count_statements(runtime) as statements:
+            response = await web.get(path)
+        assert response.status_code == 200
+        assert response.text.count('class="card gig-card"') == 6, path
+        assert len(statements) <= MAX_GIGS_PAGE_STATEMENTS + (1 if "deadline" in path else 0), (path, statements)
+
+
+async def test_creator_standing_is_two_statements(runtime, people) -> None:
+    creator = await make_creator_with_account(runtime, people)
+    async with runtime.session_maker() as session:
+        with count_statements(runtime) as statements:
+            view, open_deals = await creator_standing(session, creator.creator_id, runtime.clock.now())
+    assert open_deals == 0 and view.is_newcomer
+    assert len(statements) == 2, statements
+
+
+def test_page_lookups_are_built_once() -> None:
+    first = page_lookup_statement(full=False, creator=True, facts=True)
+    assert page_lookup_statement(full=False, creator=True, facts=True) is first
+    assert page_lookup_statement(full=True, creator=True, facts=False) is not first
+
+
+def test_postgres_pool_does_not_ping_every_checkout() -> None:
+    settings = Settings.from_env({"POSTPACT_ENV": "test", "SECRET_KEY": "s" * 40,
+                                  "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"})
+    pool = make_alchemy_config(settings).get_engine().pool
+    assert pool._pre_ping is False
+    assert pool._recycle == 1800
