@@ -156,21 +156,47 @@ def reputation_recompute(batch_size: int) -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--reload", is_flag=True)
-@click.option("--workers", default=1, show_default=True, type=int)
-def run(host: str, port: int, reload: bool, workers: int) -> None:
+@click.option("--workers", default=None, type=int,
+              help="Web processes. Default: one per CPU core in production with REDIS_URL, else 1.")
+@click.option("--server", type=click.Choice(["granian", "uvicorn"]), default=None,
+              help="Default: granian in production (bench/web.py --scaling measures both), uvicorn otherwise.")
+def run(host: str, port: int, reload: bool, workers: int | None, server: str | None) -> None:
     """Serve the web app."""
-    import uvicorn
+    import os
 
     settings = _settings()
+    if not settings.app.is_production and not os.environ.get("PUBLIC_URL"):
+        # Links in emails must reach this server: in development the public address is the one being served
+        # (the web processes read their settings from the environment, so they see it too).
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        os.environ["PUBLIC_URL"] = f"http://{shown}:{port}"
+        get_settings.cache_clear()
+        settings = _settings()
+    if workers is None:
+        shared = settings.app.is_production and not settings.runs_tasks_in_process and not reload
+        workers = (os.cpu_count() or 1) if shared else 1
     if settings.runs_tasks_in_process and workers > 1:
         raise click.ClickException(
             "more than one web worker needs REDIS_URL (jobs, sessions and rate limits must be shared)"
         )
+    server = server or ("granian" if settings.app.is_production and not reload else "uvicorn")
     click.echo(
-        f"PostPact on http://{host}:{port}  ({settings.app.env}; database {settings.db.url.split(':')[0]}; "
+        f"PostPact on http://{host}:{port}  ({settings.app.env}; {server}, {workers} worker(s); "
+        f"database {settings.db.url.split(':')[0]}; "
         f"{'payments simulated' if not settings.stripe.enabled else 'Stripe'}; "
         f"{'jobs in-process' if settings.runs_tasks_in_process else 'jobs on Celery/Redis'})"
     )
+    if server == "granian":
+        from granian import Granian
+        from granian.constants import Interfaces, Loops
+
+        # Forwarded headers are the app's job (TRUSTED_PROXIES), as with uvicorn's defaults.
+        Granian("marketplace.app:create_app", address=host, port=port, interface=Interfaces.ASGI, workers=workers,
+                factory=True, loop=Loops.uvloop, log_access=False, reload=reload,
+                respawn_failed_workers=True).serve()
+        return
+    import uvicorn
+
     uvicorn.run(
         "marketplace.app:create_app",
         factory=True,
