@@ -37,8 +37,9 @@ from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.reputation.ratings import rate_collaboration
 from marketplace.roster.demo import seed_roster
-from marketplace.stores.demo import seed_demo_store
 from marketplace.runtime import Runtime, build_runtime
+from marketplace.social.demo import seed_demo_social
+from marketplace.stores.demo import seed_demo_store
 
 DEMO_PASSWORD = "postpact-demo-2026"  # noqa: S105 - published on purpose: demo logins for a local database
 ADMIN = "admin@postpact.test"
@@ -680,6 +681,7 @@ async def _play(s: Seeder, today: datetime) -> None:
     await s.run_jobs()
     await seed_demo_store(s, glow, [finn, dev], today)  # GlowLab's simulated shop; sizes picked at signing
     await seed_roster(s.runtime, s.users[glow])
+    await seed_demo_social(s.runtime, s.users, s.clock.now())  # verified audiences and a post's readings
 
 
 async def _rate(s: Seeder, brand: str, creator: str, collab_id: UUID) -> None:

@@ -173,7 +173,8 @@ async def _audience(api: AccountApi, token: str) -> Audience:
     return Audience(profile, engagement_bps(media, profile.followers), min(dated) if dated else None)
 
 
-async def _apply_audience(session: AsyncSession, conn: SocialConnection, audience: Audience, now: datetime) -> None:
+async def record_audience(session: AsyncSession, conn: SocialConnection, audience: Audience, now: datetime) -> None:
+    """Store what the platform said about the account: verified numbers, history, the listed account's figures."""
     profile, rate = audience.profile, audience.engagement_bps
     conn.followers, conn.media_count, conn.engagement_bps = profile.followers, profile.media_count, rate
     conn.audience_fetched_at = now
@@ -232,7 +233,7 @@ async def complete_connection(session: AsyncSession, settings: Settings, kit: Pl
     conn.external_id, conn.handle = profile.external_id, profile.handle
     conn.status, conn.status_reason = ConnectionStatus.ACTIVE.value, ""
     _seal(SecretBox.from_settings(settings), conn, tokens)
-    await _apply_audience(session, conn, audience, now)
+    await record_audience(session, conn, audience, now)
     await session.flush()
     log.info("creator %s connected %s account %s", creator_id, platform, profile.external_id)
     return conn
@@ -270,7 +271,7 @@ async def refresh_audience(session_maker: async_sessionmaker[AsyncSession], sett
             await session.flush()
             await sync_ranking_prior(session, creator_id, now)
             return "reconnect"
-        await _apply_audience(session, conn, audience, now)
+        await record_audience(session, conn, audience, now)
     return "refreshed"
 
 

@@ -25,7 +25,7 @@ from marketplace.collaborations.states import CollabState
 from marketplace.collaborations.terms import Terms
 from marketplace.db import session_scope
 from marketplace.jobs import JobContext, RetryLater, enqueue
-from marketplace.social.clients import ApiError, MediaGone, RateLimited, TokenRejected
+from marketplace.social.clients import ApiError, Media, MediaGone, RateLimited, TokenRejected
 from marketplace.social.connections import fresh_access_token, mark_reconnect, platform_kit
 from marketplace.social.figures import cost_per_1000_views, cost_per_engagement, engagement_rate_bps, engagements_of
 from marketplace.social.models import MetricFetch, PostMetric, SocialConnection
@@ -184,10 +184,15 @@ async def fetch_post_metrics(ctx: JobContext, fetch_id: UUID) -> str:
         fetch = await session.get(MetricFetch, plan.fetch_id, with_for_update=True)
         if fetch is None or fetch.done_at is not None:
             return "already done"
-        session.add(PostMetric(collaboration_id=fetch.collaboration_id, submission_id=fetch.submission_id,
-                               label=fetch.label, taken_at=now, views=media.views, likes=media.likes,
-                               comments=media.comments, shares=media.shares, saves=media.saves, reach=media.reach))
-        return await _close(session, fetch, "fetched", now)
+        return await record_reading(session, fetch, media, now)
+
+
+async def record_reading(session: AsyncSession, fetch: MetricFetch, media: Media, now: datetime) -> str:
+    """Store what the platform said about the post as this fetch's reading, and close the fetch."""
+    session.add(PostMetric(collaboration_id=fetch.collaboration_id, submission_id=fetch.submission_id,
+                           label=fetch.label, taken_at=now, views=media.views, likes=media.likes,
+                           comments=media.comments, shares=media.shares, saves=media.saves, reach=media.reach))
+    return await _close(session, fetch, "fetched", now)
 
 
 async def _post_gone(ctx: JobContext, plan: FetchPlan) -> str:
