@@ -60,7 +60,7 @@ async def test_typed_numbers_do_not_meet_a_verified_bar_connected_ones_do(
 
     page = await web.get(f"/gigs/{gig.id}")
     assert page.status_code == 200
-    assert "This gig needs a verified audience: connect your Tiktok account" in page.text
+    assert "this gig needs a verified audience: connect your tiktok account" in page.text.lower()
 
     social.add_account("tiktok", "mia", followers=8_000)
     assert (await connect(web, social, "tiktok", "mia")).status_code == 303
