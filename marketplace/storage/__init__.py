@@ -7,31 +7,16 @@ cached for a year.
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
     from marketplace.runtime import Runtime
     from marketplace.settings import StorageSettings
 
-#: Lower-case words, digits, dots, dashes and slashes; no "..", no leading slash.
-_KEY = re.compile(r"^[a-z0-9][a-z0-9._-]*(/[a-z0-9][a-z0-9._-]*)*$")
-MEDIA_PATH = "/media"
+from marketplace.storage.base import MEDIA_PATH, StorageError, StoredFile, valid_key
 
-
-class StorageError(RuntimeError):
-    """The storage could not be reached or refused the operation; the request that needed it fails cleanly."""
-
-
-@dataclass(frozen=True)
-class StoredFile:
-    data: bytes
-    content_type: str
-
-
-def valid_key(key: str) -> bool:
-    return len(key) <= 300 and bool(_KEY.match(key)) and ".." not in key
+__all__ = ["MEDIA_PATH", "Storage", "StorageError", "StoredFile", "build_storage", "media_url", "storage_of",
+           "valid_key"]
 
 
 class Storage(Protocol):

@@ -8,7 +8,7 @@ import os
 import tempfile
 from pathlib import Path
 
-from marketplace.storage import StorageError, StoredFile, valid_key
+from marketplace.storage.base import StorageError, StoredFile, valid_key
 
 _TYPES = {".webp": "image/webp", ".jpg": "image/jpeg", ".png": "image/png"}
 

@@ -12,7 +12,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from marketplace.storage import StorageError, StoredFile, valid_key
+from marketplace.storage.base import StorageError, StoredFile, valid_key
 
 
 class S3Storage:
