@@ -13,6 +13,7 @@ from litestar.exceptions import PermissionDeniedException
 from litestar.middleware import ASGIMiddleware
 from litestar.utils.scope.state import ScopeState
 
+from marketplace.i18n import gettext
 from marketplace.sessions import ROTATE_SESSION_KEY
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class SessionCsrfMiddleware(ASGIMiddleware):
                 submitted = value if isinstance(value, str) else None
             expected = _session_token(scope)
             if not submitted or expected is None or not secrets.compare_digest(submitted, expected):
-                raise PermissionDeniedException("CSRF token verification failed")
+                raise PermissionDeniedException(gettext('CSRF token verification failed'))
             state.csrf_token = expected
         cookie_token = self._cookie(scope)
 

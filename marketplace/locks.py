@@ -17,6 +17,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.transition import lock_collaboration
 from marketplace.disputes.models import Dispute
 from marketplace.errors import NotFound
+from marketplace.i18n import gettext
 
 
 async def lock_deal_dispute_and_hold(session: AsyncSession, dispute_id: UUID
@@ -25,7 +26,7 @@ async def lock_deal_dispute_and_hold(session: AsyncSession, dispute_id: UUID
     without a lock, only to learn its deal)."""
     collaboration_id = await session.scalar(sa.select(Dispute.collaboration_id).where(Dispute.id == dispute_id))
     if collaboration_id is None:
-        raise NotFound("No such dispute.")
+        raise NotFound(gettext('No such dispute.'))
     collab = await lock_collaboration(session, collaboration_id)
     dispute = await session.scalar(sa.select(Dispute).where(Dispute.id == dispute_id).with_for_update()
                                    .execution_options(populate_existing=True))

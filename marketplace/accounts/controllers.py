@@ -21,6 +21,7 @@ from marketplace.accounts.services import AccountService, SignUp
 from marketplace.accounts.throttle import DEVICE_COOKIE, DEVICE_LIFETIME
 from marketplace.errors import InvalidInput, TooManyRequests
 from marketplace.forms import FormReader, normalise_email
+from marketplace.i18n import N_, gettext
 from marketplace.openapi import documented
 from marketplace.runtime import Runtime
 from marketplace.security import password_fingerprint
@@ -66,7 +67,7 @@ class AccountPages(PageController):
     async def signup(self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]) -> Response[Any]:
         form = await request.form()
         f = FormReader(form)
-        kind = f.choice("kind", UserKind, label="Account type")
+        kind = f.choice("kind", UserKind, label=N_('Account type'))
         data = SignUp(
             kind=kind or UserKind.CREATOR,
             email=f.text("email", max_length=320),
@@ -80,7 +81,7 @@ class AccountPages(PageController):
         values = {k: form.get(k, "") for k in ("kind", "email", "full_name", "brand_name", "display_name", "timezone")}
         try:
             if kind is UserKind.ADMIN:
-                raise InvalidInput({"kind": "Choose whether you sign up as a brand or as a creator."})
+                raise InvalidInput({"kind": gettext('Choose whether you sign up as a brand or as a creator.')})
             f.raise_if_invalid()
             # New address or not, the same page: the email (a welcome with a sign-in link, or a note to the
             # address's owner) is the only place the difference shows.
@@ -107,7 +108,7 @@ class AccountPages(PageController):
             problem = Problem(400, "Link not valid", exc.errors["token"], "invalid-link")
             return render(request, "error.html", {"problem": problem}, status_code=400)
         start_session(request, user, accounts.runtime)
-        flash(request, "Welcome to PostPact! Your account is ready.")
+        flash(request, gettext('Welcome to PostPact! Your account is ready.'))
         return redirect(request, "/brand" if user.kind is UserKind.BRAND else "/creator")
 
     @get("/signin", name="signin")
@@ -217,7 +218,7 @@ class AccountPages(PageController):
                 status_code=400 if invalid else 422,
             )
         start_session(request, user, accounts.runtime)
-        flash(request, "Your password was changed. Other devices have been signed out.")
+        flash(request, gettext('Your password was changed. Other devices have been signed out.'))
         loaded = await load_actor(accounts.session, user.id)
         return redirect(request, home_for(loaded[0] if loaded else None))
 
@@ -258,7 +259,7 @@ class AccountPages(PageController):
     ) -> Response[Any]:
         actor: Actor = request.user
         await accounts.revoke_api_token(actor.user_id, token_id)
-        flash(request, "Token revoked. Anything using it stops working now.")
+        flash(request, gettext('Token revoked. Anything using it stops working now.'))
         if request.headers.get("hx-request") == "true":
             tokens = await accounts.list_api_tokens(actor.user_id)
             return render(
@@ -350,7 +351,7 @@ class AccountApi(Controller):
         except ValueError:
             kind = UserKind.ADMIN
         if kind is UserKind.ADMIN:
-            raise InvalidInput({"kind": "kind must be 'brand' or 'creator'."})
+            raise InvalidInput({"kind": gettext("kind must be 'brand' or 'creator'.")})
         await accounts.request_sign_up(
             SignUp(
                 kind=kind,

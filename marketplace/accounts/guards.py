@@ -12,6 +12,7 @@ from litestar.handlers import BaseRouteHandler
 
 from marketplace.accounts.auth import Actor
 from marketplace.brands.models import BrandRole
+from marketplace.i18n import gettext
 
 Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
 
@@ -25,7 +26,7 @@ class ReauthenticationRequired(PermissionDeniedException):
 def current_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
     actor = connection.scope.get("user")
     if actor is None:
-        raise NotAuthorizedException("Sign in to continue.")
+        raise NotAuthorizedException(gettext('Sign in to continue.'))
     return actor  # type: ignore[no-any-return]
 
 
@@ -35,12 +36,12 @@ def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandle
 
 def creator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not current_actor(connection).is_creator:
-        raise PermissionDeniedException("This page is for creators.")
+        raise PermissionDeniedException(gettext('This page is for creators.'))
 
 
 def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not current_actor(connection).is_admin:
-        raise PermissionDeniedException("This page is for PostPact admins.")
+        raise PermissionDeniedException(gettext('This page is for PostPact admins.'))
 
 
 def brand_member(*roles: BrandRole) -> Guard:
@@ -50,17 +51,17 @@ def brand_member(*roles: BrandRole) -> Guard:
     def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         actor = current_actor(connection)
         if not actor.is_brand:
-            raise PermissionDeniedException("This page is for brand teams.")
+            raise PermissionDeniedException(gettext('This page is for brand teams.'))
         if allowed and actor.brand_role not in allowed:
             names = ", ".join(sorted(r.value for r in allowed))
-            raise PermissionDeniedException(f"Your role can't do this (needs: {names}).")
+            raise PermissionDeniedException(gettext("Your role can't do this (needs: %(names)s).", names=names))
 
     return guard
 
 
 def not_suspended(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if current_actor(connection).suspended:
-        raise PermissionDeniedException("Your account is suspended; contact support to appeal.")
+        raise PermissionDeniedException(gettext('Your account is suspended; contact support to appeal.'))
 
 
 def recent_auth(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:

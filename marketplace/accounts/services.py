@@ -19,6 +19,7 @@ from marketplace.clock import as_utc
 from marketplace.creators.models import Creator
 from marketplace.errors import InvalidInput, NotFound, TooManyRequests
 from marketplace.forms import normalise_email, text_problem, valid_email
+from marketplace.i18n import gettext
 from marketplace.notifications.mail import send_email
 from marketplace.ratelimit import (
     PASSWORD_RESET_PER_ACCOUNT,
@@ -52,25 +53,25 @@ class SignUp:
 def _check_sign_up(data: SignUp) -> dict[str, str]:
     errors: dict[str, str] = {}
     if data.kind not in (UserKind.BRAND, UserKind.CREATOR):
-        errors["kind"] = "Choose whether you sign up as a brand or as a creator."
+        errors["kind"] = gettext('Choose whether you sign up as a brand or as a creator.')
     if not data.email:
-        errors["email"] = "Email is required."
+        errors["email"] = gettext('Email is required.')
     elif not valid_email(data.email):
-        errors["email"] = "Enter a valid email address, like name@example.com."
+        errors["email"] = gettext('Enter a valid email address, like name@example.com.')
     problems = password_problems(data.password, email=data.email)
     if problems:
         errors["password"] = " ".join(problems)
     if not data.full_name.strip():
-        errors["full_name"] = "Your name is required."
+        errors["full_name"] = gettext('Your name is required.')
     elif len(data.full_name) > 120:
-        errors["full_name"] = "Your name must be at most 120 characters."
+        errors["full_name"] = gettext('Your name must be at most 120 characters.')
     if data.kind is UserKind.BRAND:
         if not data.brand_name.strip():
-            errors["brand_name"] = "Brand name is required."
+            errors["brand_name"] = gettext('Brand name is required.')
         elif len(data.brand_name) > 120:
-            errors["brand_name"] = "Brand name must be at most 120 characters."
+            errors["brand_name"] = gettext('Brand name must be at most 120 characters.')
     if data.kind is UserKind.CREATOR and len(data.display_name) > 120:
-        errors["display_name"] = "Display name must be at most 120 characters."
+        errors["display_name"] = gettext('Display name must be at most 120 characters.')
     labels = {"email": "Email", "full_name": "Your name", "brand_name": "Brand name", "display_name": "Display name"}
     for name, label in labels.items():
         problem = text_problem(getattr(data, name) or "")
@@ -116,7 +117,7 @@ class AccountService:
         """An account for trusted callers (seeding, the command line, roster claims): says so if the email is taken."""
         data = await self._checked_sign_up(data, ip)
         if await self.email_taken(data.email):
-            raise InvalidInput({"email": "An account with this email already exists. Sign in instead?"})
+            raise InvalidInput({"email": gettext('An account with this email already exists. Sign in instead?')})
         return await self._create_account(data)
 
     async def request_sign_up(self, data: SignUp, *, ip: str | None) -> User | None:
@@ -145,7 +146,7 @@ class AccountService:
         return f"{self.runtime.settings.app.public_url}/signup/welcome/{token}"
 
     async def sign_in_with_welcome_link(self, token: str) -> User:
-        invalid = InvalidInput({"token": "This link was already used or has expired. Sign in with your password."})
+        invalid = InvalidInput({"token": gettext('This link was already used or has expired. Sign in with your password.')})
         payload = self.runtime.signer.loads(WELCOME_PURPOSE, token, int(WELCOME_LINK_LIFETIME.total_seconds()))
         try:
             user_id = UUID(str((payload or {})["u"]))
@@ -173,7 +174,7 @@ class AccountService:
                 await self.session.flush()
         except IntegrityError as exc:
             # Two sign-ups racing for the same address: the unique index decides.
-            raise InvalidInput({"email": "An account with this email already exists. Sign in instead?"}) from exc
+            raise InvalidInput({"email": gettext('An account with this email already exists. Sign in instead?')}) from exc
         if data.kind is UserKind.BRAND:
             brand = Brand(name=data.brand_name)
             self.session.add(brand)
@@ -197,12 +198,12 @@ class AccountService:
         email = normalise_email(email)
         errors: dict[str, str] = {}
         if not valid_email(email):
-            errors["email"] = "Enter a valid email address."
+            errors["email"] = gettext('Enter a valid email address.')
         problems = password_problems(password, email=email)
         if problems:
             errors["password"] = " ".join(problems)
         if not errors and await self.email_taken(email):
-            errors["email"] = "An account with this email already exists."
+            errors["email"] = gettext('An account with this email already exists.')
         if errors:
             raise InvalidInput(errors)
         user = User(
@@ -239,7 +240,7 @@ class AccountService:
         email = normalise_email(email)
         await self._limit(ip, "reset-ip", PASSWORD_RESET_PER_IP, "Too many reset requests; try again later.")
         if not valid_email(email):
-            raise InvalidInput({"email": "Enter a valid email address."})
+            raise InvalidInput({"email": gettext('Enter a valid email address.')})
         decision = await self.runtime.rate_limiter.hit(f"reset-account:{email}", PASSWORD_RESET_PER_ACCOUNT)
         if not decision.allowed:
             return
@@ -263,7 +264,7 @@ class AccountService:
         )
 
     async def _reset_for_token(self, token: str) -> tuple[PasswordReset, User]:
-        invalid = InvalidInput({"token": "This reset link is invalid or has expired. Ask for a new one."})
+        invalid = InvalidInput({"token": gettext('This reset link is invalid or has expired. Ask for a new one.')})
         payload = self.runtime.signer.loads(RESET_PURPOSE, token, int(RESET_LINK_LIFETIME.total_seconds()))
         if payload is None:
             raise invalid
@@ -307,9 +308,9 @@ class AccountService:
     async def create_api_token(self, user_id: UUID, name: str) -> tuple[ApiToken, str]:
         name = re.sub(r"\s+", " ", name).strip()
         if not name:
-            raise InvalidInput({"name": "Give the token a name, like 'Shopify sync'."})
+            raise InvalidInput({"name": gettext("Give the token a name, like 'Shopify sync'.")})
         if len(name) > 80:
-            raise InvalidInput({"name": "Token name must be at most 80 characters."})
+            raise InvalidInput({"name": gettext('Token name must be at most 80 characters.')})
         raw = new_api_token()
         token = ApiToken(user_id=user_id, name=name, token_digest=token_digest(raw), token_prefix=raw[:10])
         self.session.add(token)
@@ -327,7 +328,7 @@ class AccountService:
             sa.select(ApiToken).where(ApiToken.id == token_id, ApiToken.user_id == user_id).with_for_update()
         )
         if token is None:
-            raise NotFound("No such token.")
+            raise NotFound(gettext('No such token.'))
         if token.revoked_at is None:
             token.revoked_at = self.runtime.clock.now()
         return token

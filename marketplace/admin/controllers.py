@@ -22,6 +22,7 @@ from marketplace.csvfiles import CSV_MEDIA_TYPE
 from marketplace.disputes.services import list_cases
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.forms import FormReader, parse_uuid
+from marketplace.i18n import gettext
 from marketplace.notifications.models import EmailStatus
 from marketplace.reputation.services import accounts_sharing_address, creator_standing
 from marketplace.web import PageController, client_ip, flash, redirect, render, runtime_of, safe_next
@@ -34,7 +35,7 @@ def _day(raw: str | None, name: str, errors: dict[str, str]) -> datetime | None:
     try:
         return datetime.fromisoformat(raw).replace(tzinfo=UTC)
     except ValueError:
-        errors[name] = "A date like 2026-11-21."
+        errors[name] = gettext('A date like 2026-11-21.')
         return None
 
 
@@ -78,7 +79,7 @@ class AdminPages(PageController):
             try:
                 chosen = UserKind(kind)
             except ValueError:
-                errors["kind"] = "Brand, creator or admin."
+                errors["kind"] = gettext('Brand, creator or admin.')
         rows = [] if errors else await services.search_users(db_session, (q or "")[:200], kind=chosen,
                                                             suspended_only=suspended == "1",
                                                             reliability_review_only=reliability == "1")
@@ -120,7 +121,7 @@ class AdminPages(PageController):
             await db_session.rollback()
             errors = exc.errors if isinstance(exc, InvalidInput) else {"form": exc.message}
             return await self._user(request, db_session, user_id, errors=errors, status_code=exc.status_code)
-        flash(request, "Suspended. Their open deals are held for admin review.")
+        flash(request, gettext('Suspended. Their open deals are held for admin review.'))
         return redirect(request, f"/admin/users/{user_id}")
 
     @post("/users/{user_id:uuid}/unsuspend")
@@ -133,7 +134,7 @@ class AdminPages(PageController):
         except Conflict as exc:
             await db_session.rollback()
             return await self._user(request, db_session, user_id, errors={"form": exc.message}, status_code=409)
-        flash(request, "Suspension lifted. Their deals stay in review until you clear each one.")
+        flash(request, gettext('Suspension lifted. Their deals stay in review until you clear each one.'))
         return redirect(request, f"/admin/users/{user_id}")
 
     @post("/creators/{creator_id:uuid}/clear-reliability-suspension")
@@ -144,7 +145,7 @@ class AdminPages(PageController):
         try:
             await services.clear_reliability_suspension(db_session, request.user, creator_id,
                                                         now=runtime_of(request).clock.now(), ip=client_ip(request))
-            flash(request, "Reliability suspension cleared: the creator can apply again.")
+            flash(request, gettext('Reliability suspension cleared: the creator can apply again.'))
         except Conflict as exc:
             flash(request, exc.message, "warning")
         return redirect(request, back)
@@ -157,7 +158,7 @@ class AdminPages(PageController):
         back = safe_next(f.text("next", max_length=500), "/admin/users")
         brand = await services.set_brand_verified(db_session, request.user, brand_id, verified=verified,
                                                   now=runtime_of(request).clock.now(), ip=client_ip(request))
-        flash(request, f"{brand.name} is {'now verified' if verified else 'no longer verified'}.")
+        flash(request, gettext('%(name)s is %(verified)s.', name=brand.name, verified='now verified' if verified else 'no longer verified'))
         return redirect(request, back)
 
     @post("/collaborations/{collab_id:uuid}/review-done")
@@ -168,7 +169,7 @@ class AdminPages(PageController):
         try:
             await services.clear_review(db_session, request.user, collab_id, note=f.text("note", max_length=5000),
                                         now=runtime_of(request).clock.now(), ip=client_ip(request))
-            flash(request, "Review done: PostPact's automatic steps run on this deal again.")
+            flash(request, gettext("Review done: PostPact's automatic steps run on this deal again."))
         except (InvalidInput, Conflict) as exc:
             await db_session.rollback()
             flash(request, exc.message, "warning")
@@ -215,7 +216,7 @@ class AdminPages(PageController):
             try:
                 chosen = EmailStatus(status)
             except ValueError:
-                errors["status"] = "queued, sent, stored or failed."
+                errors["status"] = gettext('queued, sent, stored or failed.')
         cursor = parse_uuid(before, "before", errors)
         emails, nxt = ([], None) if errors else await services.outbox(db_session, q=(q or "")[:200], status=chosen,
                                                                       before=cursor)

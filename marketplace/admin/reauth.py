@@ -20,6 +20,7 @@ from marketplace.accounts.guards import RECENT_AUTH_WINDOW, admin_only
 from marketplace.admin.services import check_password
 from marketplace.errors import InvalidInput, TooManyRequests
 from marketplace.forms import FormReader
+from marketplace.i18n import gettext
 from marketplace.web import PageController, flash, handle_exception, is_api, redirect, render, runtime_of, safe_next
 
 REAUTH_PATH = "/admin/reauth"
@@ -39,8 +40,7 @@ def needs_password(request: Request[Any, Any, Any], exc: PermissionDeniedExcepti
     if is_api(request):
         return handle_exception(request, exc)
     target = f"{REAUTH_PATH}?next={quote(_return_to(request))}"
-    flash(request, "Enter your password again before deciding: it has been more than "
-                   f"{int(RECENT_AUTH_WINDOW.total_seconds() // 60)} minutes since you last did.", "info")
+    flash(request, gettext('Enter your password again before deciding: it has been more than %(total_seconds)s minutes since you last did.', total_seconds=int(RECENT_AUTH_WINDOW.total_seconds() // 60)), "info")
     return redirect(request, target)
 
 
@@ -71,6 +71,5 @@ class ReauthPages(PageController):
         session = request.scope.get("session")
         if isinstance(session, dict):
             session[SESSION_AUTH_AT] = runtime.clock.now().isoformat()
-        flash(request, f"Password confirmed: you can decide for the next "
-                       f"{int(RECENT_AUTH_WINDOW.total_seconds() // 60)} minutes.")
+        flash(request, gettext('Password confirmed: you can decide for the next %(total_seconds)s minutes.', total_seconds=int(RECENT_AUTH_WINDOW.total_seconds() // 60)))
         return redirect(request, nxt)

@@ -24,6 +24,7 @@ from marketplace.collaborations.transition import lock_collaboration, transition
 from marketplace.creators.models import Creator
 from marketplace.disputes.models import Dispute, DisputeStatus
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from marketplace.i18n import gettext
 from marketplace.notifications.models import EmailStatus, OutboxEmail
 from marketplace.payments import hooks
 from marketplace.ratelimit import Limit
@@ -47,7 +48,7 @@ AT_RISK_SHOWN = 20
 
 def require_admin(actor: Actor | None) -> Actor:
     if actor is None or not actor.is_admin:
-        raise Forbidden("This is for PostPact admins.")
+        raise Forbidden(gettext('This is for PostPact admins.'))
     return actor
 
 
@@ -222,7 +223,7 @@ async def search_users(session: AsyncSession, q: str = "", *, kind: UserKind | N
 async def user_row(session: AsyncSession, user_id: UUID) -> UserRow:
     row = (await session.execute(_USER_QUERY.where(User.id == user_id))).first()
     if row is None:
-        raise NotFound("No such user.")
+        raise NotFound(gettext('No such user.'))
     return UserRow(*row)
 
 
@@ -252,17 +253,17 @@ async def suspend_user(session: AsyncSession, admin: Actor, user_id: UUID, *, re
     require_admin(admin)
     reason = reason.strip()
     if not reason:
-        raise InvalidInput({"reason": "Say why (the user can ask support to appeal)."})
+        raise InvalidInput({"reason": gettext('Say why (the user can ask support to appeal).')})
     if len(reason) > 500:
-        raise InvalidInput({"reason": "At most 500 characters."})
+        raise InvalidInput({"reason": gettext('At most 500 characters.')})
     row = await user_row(session, user_id)
     user = await session.scalar(sa.select(User).where(User.id == user_id).with_for_update()
                                 .execution_options(populate_existing=True))
     assert user is not None
     if user.kind is UserKind.ADMIN:
-        raise Conflict("Admins are not suspended here; deactivate the account on the command line instead.")
+        raise Conflict(gettext('Admins are not suspended here; deactivate the account on the command line instead.'))
     if user.suspended_at is not None:
-        raise Conflict("This account is already suspended.")
+        raise Conflict(gettext('This account is already suspended.'))
     before = {"suspended_at": None}
     user.suspended_at = now
     user.suspended_reason = reason
@@ -285,9 +286,9 @@ async def unsuspend_user(session: AsyncSession, admin: Actor, user_id: UUID, *, 
     user = await session.scalar(sa.select(User).where(User.id == user_id).with_for_update()
                                 .execution_options(populate_existing=True))
     if user is None:
-        raise NotFound("No such user.")
+        raise NotFound(gettext('No such user.'))
     if user.suspended_at is None:
-        raise Conflict("This account is not suspended.")
+        raise Conflict(gettext('This account is not suspended.'))
     before = {"suspended_at": user.suspended_at, "reason": user.suspended_reason}
     user.suspended_at = None
     user.suspended_reason = None
@@ -309,11 +310,11 @@ async def clear_reliability_suspension(session: AsyncSession, admin: Actor, crea
 
     creator = await session.get(Creator, creator_id)
     if creator is None:
-        raise NotFound("No such creator.")
+        raise NotFound(gettext('No such creator.'))
     linked = (await linked_ghostings(session, [creator_id]))[creator_id]
     cleared = await clear_suspension(session, creator_id, admin.user_id, now, linked_ghosted_at=linked)
     if not cleared:
-        raise Conflict("This creator is not suspended by their reliability record.")
+        raise Conflict(gettext('This creator is not suspended by their reliability record.'))
     await audit.record(session, admin, "creator.clear_reliability_suspension", target_type="creator",
                        target_id=creator_id, summary=f"Cleared the reliability suspension of {creator.display_name}",
                        now=now, before={"reliability_suspended": True}, after={"reliability_suspended": False}, ip=ip)
@@ -326,7 +327,7 @@ async def set_brand_verified(session: AsyncSession, admin: Actor, brand_id: UUID
     brand = await session.scalar(sa.select(Brand).where(Brand.id == brand_id).with_for_update()
                                  .execution_options(populate_existing=True))
     if brand is None:
-        raise NotFound("No such brand.")
+        raise NotFound(gettext('No such brand.'))
     before = {"verified_at": brand.verified_at}
     if verified == (brand.verified_at is not None):
         return brand  # already as asked: nothing to record
@@ -345,14 +346,14 @@ async def clear_review(session: AsyncSession, admin: Actor, collaboration_id: UU
 
     note = note.strip()
     if len(note) > 1000:
-        raise InvalidInput({"note": "At most 1000 characters."})
+        raise InvalidInput({"note": gettext('At most 1000 characters.')})
     collab = await lock_collaboration(session, collaboration_id)
     if not collab.needs_admin_review:
-        raise Conflict("This deal is not waiting for an admin review.")
+        raise Conflict(gettext('This deal is not waiting for an admin review.'))
     open_case = await session.scalar(sa.select(Dispute.id).where(Dispute.collaboration_id == collab.id,
                                                                  Dispute.status == DisputeStatus.OPEN))
     if open_case is not None:
-        raise Conflict("A dispute is open on this deal: decide it instead (that clears the review).")
+        raise Conflict(gettext('A dispute is open on this deal: decide it instead (that clears the review).'))
     collab.needs_admin_review = False
     await transition(session, collab.id, Action.ADMIN_NOTE, TransitionActor(Party.ADMIN, admin.user_id), now=now,
                      collab=collab, payload={"note": note or "admin review done", "review_cleared": True})
@@ -390,10 +391,10 @@ async def check_password(session: AsyncSession, runtime: Runtime, actor: Actor, 
     key = f"reauth-fail:{actor.user_id}"
     peek = await runtime.rate_limiter.peek(key, REAUTH_FAILURES)
     if not peek.allowed:
-        raise TooManyRequests("Too many wrong passwords; wait a few minutes.", retry_after=peek.retry_after)
+        raise TooManyRequests(gettext('Too many wrong passwords; wait a few minutes.'), retry_after=peek.retry_after)
     stored = await session.scalar(sa.select(User.password_hash).where(User.id == actor.user_id,
                                                                       User.is_active.is_(True)))
     if not runtime.passwords.verify(stored, password):
         await runtime.rate_limiter.hit(key, REAUTH_FAILURES)
-        raise InvalidInput({"password": "That password is not right."}, message="That password is not right.")
+        raise InvalidInput({"password": gettext('That password is not right.')}, message=gettext('That password is not right.'))
     await runtime.rate_limiter.reset(key)

@@ -42,6 +42,7 @@ from marketplace.gigs.controllers import gig_detail_page
 from marketplace.gigs.forms import TEXT_LIMIT as UNLIMITED
 from marketplace.gigs.models import Gig
 from marketplace.gigs.services import GIG_EDITORS
+from marketplace.i18n import gettext
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of
 
 MANAGERS = brand_member(BrandRole.MANAGER)
@@ -80,7 +81,7 @@ class CreatorApplicationPages(PageController):
             values = {k: form.get(k) for k in ("pitch", "social_account_id", "counter_offer.amount")}
             return await gig_detail_page(request, applications.gigs, gig_id, form=values, errors=errors,
                                          status_code=exc.status_code, block="apply")
-        flash(request, "Application sent. You'll hear back here and by email.")
+        flash(request, gettext("Application sent. You'll hear back here and by email."))
         return redirect(request, f"/gigs/{gig_id}")
 
     @get("/creator/applications", name="creator_applications")
@@ -107,7 +108,7 @@ class CreatorApplicationPages(PageController):
             return await self._list(request, applications, error=exc.message, status_code=409)
         if is_htmx(request):  # the re-rendered list shows the change; a flash would linger to the next page
             return await self._list(request, applications)
-        flash(request, "Application withdrawn.")
+        flash(request, gettext('Application withdrawn.'))
         return redirect(request, "/creator/applications")
 
 
@@ -165,7 +166,7 @@ class BrandApplicationPages(PageController):
         ids, bad = ids_from(chosen)
         try:
             if bad:
-                raise InvalidInput({"application_ids": "Choose applications from the list."})
+                raise InvalidInput({"application_ids": gettext('Choose applications from the list.')})
             if decision == "accept":
                 result = await applications.accept(request.user, gig_id, ids)
                 message = f"Accepted {len(result.decided)}; each creator was sent the terms to sign."
@@ -173,7 +174,7 @@ class BrandApplicationPages(PageController):
                 result = await applications.decline(request.user, gig_id, ids, f.text("reason", max_length=10_000))
                 message = f"Declined {len(result.decided)}; the creators were told."
             else:
-                raise InvalidInput({"decision": "Choose accept or decline."})
+                raise InvalidInput({"decision": gettext('Choose accept or decline.')})
         except (InvalidInput, Conflict) as exc:
             errors = exc.errors if isinstance(exc, InvalidInput) else {"form": exc.message}
             return await self._page(request, applications, gig_id, filters, errors=errors,
@@ -206,7 +207,7 @@ class ApplicationApi(Controller):
             return ApplicationListOut([applicant_out(r, gig.currency) for r in page.items], page.next_cursor,
                                       page.slots, page.slots_taken)
         if not actor.is_creator or actor.creator_id is None:
-            raise Forbidden("Applications are for brands and creators.")
+            raise Forbidden(gettext('Applications are for brands and creators.'))
         gig = await applications.gigs.get_for_creator(actor, gig_id)
         own = await applications.own_application(actor.creator_id, gig.id)
         if own is None:

@@ -28,6 +28,7 @@ from marketplace.gigs.models import Gig, GigStatus
 from marketplace.gigs.rules import check_eligibility, requirements_of
 from marketplace.gigs.services import GigService, brand_of, creator_of
 from marketplace.gigs.validation import Checker
+from marketplace.i18n import N_, gettext
 from marketplace.notifications.services import brand_user_ids, notify
 from marketplace.reputation.deal_values import gig_value_minor, to_usd_minor
 from marketplace.reputation.services import creator_rank_order, creator_ranking_score, join_creator_ranking
@@ -85,18 +86,18 @@ class ApplicationFilters:
 def parse_application_filters(params: Mapping[str, Any]) -> ApplicationFilters:
     f = FormReader(params)
     c = Checker()
-    status = c.choice("status", f.text("status", max_length=100) or None, ApplicationStatus, label="Status",
+    status = c.choice("status", f.text("status", max_length=100) or None, ApplicationStatus, label=N_('Status'),
                       required=False)
-    platform = c.choice("platform", f.text("platform", max_length=100) or None, Platform, label="Platform",
+    platform = c.choice("platform", f.text("platform", max_length=100) or None, Platform, label=N_('Platform'),
                         required=False)
-    followers_min = f.integer("followers_min", minimum=0, maximum=10_000_000_000, label="Minimum followers")
-    reliability_min = f.integer("reliability_min", minimum=0, maximum=100, label="Minimum proven reliability %")
+    followers_min = f.integer("followers_min", minimum=0, maximum=10_000_000_000, label=N_('Minimum followers'))
+    reliability_min = f.integer("reliability_min", minimum=0, maximum=100, label=N_('Minimum proven reliability %'))
     sort = f.text("sort", max_length=100) or "newest"
     if sort not in APPLICATION_SORTS:
-        c.error("sort", f"Sort must be one of: {', '.join(APPLICATION_SORTS)}.")
+        c.error("sort", gettext('Sort must be one of: %(application_sorts)s.', application_sorts=', '.join(APPLICATION_SORTS)))
         sort = "newest"
     cursor = f.text("cursor", max_length=500) or None
-    limit = f.integer("limit", minimum=1, maximum=200, label="Limit") or 50
+    limit = f.integer("limit", minimum=1, maximum=200, label=N_('Limit')) or 50
     for k, v in f.errors.items():
         c.error(k, v)
     c.raise_if_invalid()
@@ -160,26 +161,26 @@ class ApplicationService:
         creator_id = creator_of(actor)
         assert actor is not None
         if actor.suspended:
-            raise Forbidden("Your account is suspended; contact support to appeal.")
+            raise Forbidden(gettext('Your account is suspended; contact support to appeal.'))
         gig = await self.gigs.get_for_creator(actor, gig_id)
         if gig.status is not GigStatus.OPEN:
-            raise Conflict("This gig is not taking applications any more.")
+            raise Conflict(gettext('This gig is not taking applications any more.'))
         if gig.apply_by is not None and as_utc(gig.apply_by) <= self.now:
             raise Conflict("Applications for this gig closed on " + f"{as_utc(gig.apply_by):%d %b %Y, %H:%M UTC}.")
         c = Checker()
         for k, v in (parse_errors or {}).items():
             c.error(k, v)
-        pitch = c.text("pitch", raw.get("pitch"), label="Pitch", max_length=PITCH_MAX, required=True,
+        pitch = c.text("pitch", raw.get("pitch"), label=N_('Pitch'), max_length=PITCH_MAX, required=True,
                        single_line=False)
         account_raw = raw.get("social_account_id")
         account_id: UUID | None = None
         if account_raw in (None, ""):
-            c.error("social_account_id", "Choose which of your social accounts this is for.")
+            c.error("social_account_id", gettext('Choose which of your social accounts this is for.'))
         else:
             try:
                 account_id = account_raw if isinstance(account_raw, UUID) else UUID(str(account_raw))
             except ValueError:
-                c.error("social_account_id", "Choose one of your own social accounts.")
+                c.error("social_account_id", gettext('Choose one of your own social accounts.'))
         counter_currency = raw.get("counter_offer_currency")
         other_currency = counter_currency not in (None, "") and str(counter_currency).strip().upper() != gig.currency
         # The minimum fee is the gig currency's; an amount in another currency is refused for that alone.
@@ -187,7 +188,7 @@ class ApplicationService:
                    if other_currency else
                    c.fee("counter_offer.amount", raw.get("counter_offer_amount"), gig.currency, label="Counter-offer"))
         if counter is not None and other_currency:
-            c.error("counter_offer.currency", f"A counter-offer is in the gig's currency, {gig.currency}.")
+            c.error("counter_offer.currency", gettext("A counter-offer is in the gig's currency, %(currency)s.", currency=gig.currency))
         account = None
         if account_id is not None:
             account = await self.session.scalar(
@@ -195,7 +196,7 @@ class ApplicationService:
                                                SocialAccount.creator_id == creator_id)
             )
             if account is None:
-                c.error("social_account_id", "Choose one of your own social accounts.")
+                c.error("social_account_id", gettext('Choose one of your own social accounts.'))
         details = (await self.gigs.details([gig.id]))[gig.id]
         requirements = requirements_of(gig, details.platforms, details.niches)
         if counter is not None:  # the tier caps judge the deal the creator asks for
@@ -203,7 +204,7 @@ class ApplicationService:
                                                                                    gig.currency))
         if account is not None and requirements.platforms and str(account.platform) not in requirements.platforms:
             wanted = " or ".join(p.capitalize() for p in requirements.platforms)
-            c.error("social_account_id", f"This gig is for {wanted}; choose an account there.")
+            c.error("social_account_id", gettext('This gig is for %(wanted)s; choose an account there.', wanted=wanted))
         c.raise_if_invalid()
         assert account is not None
         eligibility = check_eligibility(await creator_facts(self.session, creator_id, self.now), requirements)
@@ -214,7 +215,7 @@ class ApplicationService:
             .with_for_update()
         )
         if existing is not None and existing.status is not ApplicationStatus.WITHDRAWN:
-            raise Conflict(f"You already applied to this gig (your application is {existing.status}).")
+            raise Conflict(gettext('You already applied to this gig (your application is %(status)s).', status=existing.status))
         if existing is not None:
             application = existing
             application.status = ApplicationStatus.PENDING
@@ -231,7 +232,7 @@ class ApplicationService:
             async with self.session.begin_nested():
                 await self.session.flush()
         except IntegrityError as exc:  # a double submit racing itself: the unique constraint decides
-            raise Conflict("You already applied to this gig.") from exc
+            raise Conflict(gettext('You already applied to this gig.')) from exc
         creator_name = await self.session.scalar(sa.select(Creator.display_name).where(Creator.id == creator_id))
         managers = await brand_user_ids(self.session, gig.brand_id, [BrandRole.OWNER, BrandRole.MANAGER])
         await notify(self.session, managers, kind="application.received", title=f"New application: {gig.title}"[:200],
@@ -246,14 +247,12 @@ class ApplicationService:
             .with_for_update()
         )
         if application is None:
-            raise NotFound("No such application.")
+            raise NotFound(gettext('No such application.'))
         if application.status is ApplicationStatus.WITHDRAWN:
             return application
         if application.status is not ApplicationStatus.PENDING:
             raise Conflict(
-                "This application was accepted; decline or cancel the deal instead."
-                if application.status is ApplicationStatus.ACCEPTED
-                else f"This application was already {application.status}."
+                (gettext('This application was accepted; decline or cancel the deal instead.') if application.status is ApplicationStatus.ACCEPTED else gettext('This application was already %(status)s.', status=application.status))
             )
         application.status = ApplicationStatus.WITHDRAWN
         application.decided_at = self.now
@@ -289,7 +288,7 @@ class ApplicationService:
             sa.select(Application.gig_id).where(Application.id == application_id, Application.brand_id == brand_id)
         )
         if gig_id is None:
-            raise NotFound("No such application.")
+            raise NotFound(gettext('No such application.'))
         return gig_id
 
     async def _batch(self, actor: Actor | None, gig_id: UUID, application_ids: Sequence[UUID]) -> tuple[
@@ -297,10 +296,10 @@ class ApplicationService:
     ]:
         ids = list(dict.fromkeys(application_ids))
         if not ids:
-            raise InvalidInput({"application_ids": "Choose at least one application."})
+            raise InvalidInput({"application_ids": gettext('Choose at least one application.')})
         # Counted as sent, before duplicates are dropped: a request of 100,000 copies is refused, not shrunk.
         if len(application_ids) > MAX_BATCH:
-            raise InvalidInput({"application_ids": f"At most {MAX_BATCH} applications at a time."})
+            raise InvalidInput({"application_ids": gettext('At most %(max_batch)s applications at a time.', max_batch=MAX_BATCH)})
         # The gig row lock serialises every decision on this gig, so two accepts can't both take the last slot.
         gig = await self.gigs.get_for_brand(actor, gig_id, write=True, lock=True)
         applications = list(await self.session.scalars(
@@ -321,7 +320,7 @@ class ApplicationService:
         gig, applications = await self._batch(actor, gig_id, application_ids)
         assert actor is not None
         if gig.status not in (GigStatus.OPEN, GigStatus.CLOSED):
-            raise Conflict(f"This gig is {gig.status}; applications can't be accepted.")
+            raise Conflict(gettext("This gig is %(status)s; applications can't be accepted.", status=gig.status))
         decision = Decision()
         blocked = [a for a in applications if a.status not in (ApplicationStatus.PENDING, ApplicationStatus.ACCEPTED)]
         if blocked:
@@ -333,8 +332,7 @@ class ApplicationService:
         free = gig.slots - taken
         if len(to_accept) > free:
             raise Conflict(
-                f"This gig has {gig.slots} slot(s) and {taken} are taken, so {max(free, 0)} left; "
-                f"you chose {len(to_accept)}. Raise the slots or accept fewer."
+                gettext('This gig has %(slots)s slot(s) and %(taken)s are taken, so %(free)s left; you chose %(to_accept)s. Raise the slots or accept fewer.', slots=gig.slots, taken=taken, free=max(free, 0), to_accept=len(to_accept))
             )
         now = self.now
         for application in to_accept:
@@ -364,7 +362,7 @@ class ApplicationService:
         gig, applications = await self._batch(actor, gig_id, application_ids)
         assert actor is not None
         c = Checker()
-        text = c.text("reason", reason, label="Reason", max_length=500, single_line=False) or None
+        text = c.text("reason", reason, label=N_('Reason'), max_length=500, single_line=False) or None
         c.raise_if_invalid()
         blocked = [a for a in applications if a.status not in (ApplicationStatus.PENDING, ApplicationStatus.DECLINED)]
         if blocked:

@@ -18,6 +18,7 @@ from marketplace.brands.services import PROFILE_EDITORS, BrandService
 from marketplace.errors import Conflict, Forbidden, InvalidInput
 from marketplace.forms import FormReader
 from marketplace.gigs.forms import TEXT_LIMIT as UNLIMITED
+from marketplace.i18n import gettext
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of
 
 OWNERS = brand_member(BrandRole.OWNER)
@@ -59,7 +60,7 @@ class BrandPages(PageController):
             brand = await brands.brand(request.user)
             return render(request, "brands/profile.html", {"brand": brand, "form": dict(form), "errors": exc.errors,
                                                            "can_edit": True}, block="form", status_code=422)
-        flash(request, "Brand profile saved.")
+        flash(request, gettext('Brand profile saved.'))
         return redirect(request, "/brand/profile")
 
     async def _team(self, request: Request[Any, Any, Any], brands: BrandService, *,
@@ -177,7 +178,7 @@ class TeamJoinPages(PageController):
         except (Conflict, Forbidden) as exc:
             return await self._page(request, brands, token, errors={"form": exc.message},
                                     status_code=exc.status_code)
-        flash(request, f"Welcome to the team! You joined as {member.role.value}.")
+        flash(request, gettext('Welcome to the team! You joined as %(role)s.', role=member.role.value))
         return redirect(request, "/brand")
 
 

@@ -21,6 +21,7 @@ from marketplace.creators.models import Creator
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.forms import normalise_email, valid_email
 from marketplace.gigs.validation import Checker
+from marketplace.i18n import N_, gettext
 from marketplace.notifications.mail import send_email
 from marketplace.runtime import Runtime
 from marketplace.security import password_problems
@@ -35,9 +36,9 @@ BAD_INVITE = "This invitation link is invalid, was already used, or has expired.
 def member_of(actor: Actor | None, roles: frozenset[BrandRole] | None = None) -> UUID:
     """The actor's brand; other people are refused, and so are members whose role is not in ``roles``."""
     if actor is None or not actor.is_brand or actor.brand_id is None:
-        raise Forbidden("This is for brand teams.")
+        raise Forbidden(gettext('This is for brand teams.'))
     if roles is not None and actor.brand_role not in roles:
-        raise Forbidden(f"Your role can't do this (needs: {', '.join(sorted(r.value for r in roles))}).")
+        raise Forbidden(gettext("Your role can't do this (needs: %(roles)s).", roles=', '.join(sorted((r.value for r in roles)))))
     return actor.brand_id
 
 
@@ -75,21 +76,21 @@ class BrandService:
     async def brand(self, actor: Actor | None) -> Brand:
         brand = await self.session.get(Brand, member_of(actor))
         if brand is None:
-            raise NotFound("No such brand.")
+            raise NotFound(gettext('No such brand.'))
         return brand
 
     async def update_profile(self, actor: Actor | None, raw: Mapping[str, Any]) -> Brand:
         brand_id = member_of(actor, PROFILE_EDITORS)
         c = Checker()
-        name = c.text("name", raw.get("name"), label="Brand name", max_length=120, required=True)
-        website = c.url("website", raw.get("website"), label="Website")
+        name = c.text("name", raw.get("name"), label=N_('Brand name'), max_length=120, required=True)
+        website = c.url("website", raw.get("website"), label=N_('Website'))
         country = c.country("country", raw.get("country"))
-        description = c.text("description", raw.get("description"), label="Description", max_length=5000,
+        description = c.text("description", raw.get("description"), label=N_('Description'), max_length=5000,
                              single_line=False)
         c.raise_if_invalid()
         brand = await self.session.get(Brand, brand_id, with_for_update=True)
         if brand is None:
-            raise NotFound("No such brand.")
+            raise NotFound(gettext('No such brand.'))
         brand.name, brand.website, brand.country, brand.description = name, website, country, description
         await self.session.flush()
         return brand
@@ -119,10 +120,10 @@ class BrandService:
         brand_id = member_of(actor, frozenset({BrandRole.OWNER}))
         assert actor is not None
         c = Checker()
-        email = normalise_email(c.text("email", email, label="Email", max_length=320, required=True))
+        email = normalise_email(c.text("email", email, label=N_('Email'), max_length=320, required=True))
         if email and not valid_email(email):
-            c.error("email", "Enter a valid email address, like name@example.com.")
-        chosen = c.choice("role", role, BrandRole, label="Role")
+            c.error("email", gettext('Enter a valid email address, like name@example.com.'))
+        chosen = c.choice("role", role, BrandRole, label=N_('Role'))
         c.raise_if_invalid()
         assert chosen is not None
         already = await self.session.scalar(
@@ -130,7 +131,7 @@ class BrandService:
             .where(BrandMember.brand_id == brand_id, User.email == email)
         )
         if already is not None:
-            raise InvalidInput({"email": "This person is already on your team."})
+            raise InvalidInput({"email": gettext('This person is already on your team.')})
         now = self.now
         await self.session.execute(
             sa.update(BrandInvitation).where(
@@ -157,9 +158,9 @@ class BrandService:
             .with_for_update()
         )
         if invitation is None:
-            raise NotFound("No such invitation.")
+            raise NotFound(gettext('No such invitation.'))
         if invitation.accepted_at is not None:
-            raise Conflict("This invitation was already accepted.")
+            raise Conflict(gettext('This invitation was already accepted.'))
         invitation.revoked_at = invitation.revoked_at or self.now
 
     async def _owner_count(self, brand_id: UUID) -> int:
@@ -175,17 +176,17 @@ class BrandService:
             sa.select(BrandMember).where(BrandMember.brand_id == brand_id).with_for_update()
         )}
         if member_id not in members:
-            raise NotFound("No such team member.")
+            raise NotFound(gettext('No such team member.'))
         return members[member_id]
 
     async def change_role(self, actor: Actor | None, member_id: UUID, role: object) -> BrandMember:
         brand_id = member_of(actor, frozenset({BrandRole.OWNER}))
         c = Checker()
-        chosen = c.choice("role", role, BrandRole, label="Role")
+        chosen = c.choice("role", role, BrandRole, label=N_('Role'))
         c.raise_if_invalid()
         member = await self._member(brand_id, member_id)
         if member.role is BrandRole.OWNER and chosen is not BrandRole.OWNER and await self._owner_count(brand_id) <= 1:
-            raise Conflict("A brand needs at least one owner; make someone else an owner first.")
+            raise Conflict(gettext('A brand needs at least one owner; make someone else an owner first.'))
         member.role = chosen  # type: ignore[assignment]
         return member
 
@@ -193,7 +194,7 @@ class BrandService:
         brand_id = member_of(actor, frozenset({BrandRole.OWNER}))
         member = await self._member(brand_id, member_id)
         if member.role is BrandRole.OWNER and await self._owner_count(brand_id) <= 1:
-            raise Conflict("A brand needs at least one owner; make someone else an owner first.")
+            raise Conflict(gettext('A brand needs at least one owner; make someone else an owner first.'))
         await self.session.delete(member)
         await self.session.flush()
 
@@ -239,9 +240,9 @@ class BrandService:
         """A signed-in person accepts: only with the invited email, and only if the account can join a team."""
         pending = await self.pending_invitation(token, lock=True)
         if actor is None:
-            raise Forbidden("Sign in first.")
+            raise Forbidden(gettext('Sign in first.'))
         if actor.email != pending.invitation.email:
-            raise Forbidden(f"This invitation is for {pending.invitation.email}; sign in with that address.")
+            raise Forbidden(gettext('This invitation is for %(email)s; sign in with that address.', email=pending.invitation.email))
         user = await self.session.get(User, actor.user_id)
         assert user is not None
         problem = await self.why_user_cannot_join(user, pending.brand.id)
@@ -253,11 +254,11 @@ class BrandService:
         """Someone without an account accepts: the account is created for the invited email."""
         pending = await self.pending_invitation(token, lock=True)
         if pending.existing_user is not None:
-            raise Conflict("An account with this email exists; sign in to accept the invitation.")
+            raise Conflict(gettext('An account with this email exists; sign in to accept the invitation.'))
         c = Checker()
-        name = c.text("full_name", full_name, label="Your name", max_length=120, required=True)
-        if not isinstance(password, str) or c.text("password", password, label="Password", max_length=10_000) == "":
-            c.error("password", "Password is required.")
+        name = c.text("full_name", full_name, label=N_('Your name'), max_length=120, required=True)
+        if not isinstance(password, str) or c.text("password", password, label=N_('Password'), max_length=10_000) == "":
+            c.error("password", gettext('Password is required.'))
         else:
             problems = password_problems(password, email=pending.invitation.email)
             if problems:
@@ -270,7 +271,7 @@ class BrandService:
                 self.session.add(user)
                 await self.session.flush()
         except IntegrityError as exc:
-            raise Conflict("An account with this email exists; sign in to accept the invitation.") from exc
+            raise Conflict(gettext('An account with this email exists; sign in to accept the invitation.')) from exc
         return await self._join(pending, user), user
 
     async def _join(self, pending: PendingInvitation, user: User) -> BrandMember:
@@ -294,10 +295,10 @@ class BrandService:
         brand_id = member_of(actor, NOTE_WRITERS)
         assert actor is not None
         c = Checker()
-        text = c.text("body", body, label="Note", max_length=5000, required=True, single_line=False)
+        text = c.text("body", body, label=N_('Note'), max_length=5000, required=True, single_line=False)
         c.raise_if_invalid()
         if await self.session.get(Creator, creator_id) is None:
-            raise NotFound("No such creator.")
+            raise NotFound(gettext('No such creator.'))
         note = CreatorNote(brand_id=brand_id, creator_id=creator_id, author_id=actor.user_id, body=text)
         self.session.add(note)
         await self.session.flush()
@@ -309,7 +310,7 @@ class BrandService:
             sa.select(CreatorNote).where(CreatorNote.id == note_id, CreatorNote.brand_id == brand_id)
         )
         if note is None:
-            raise NotFound("No such note.")
+            raise NotFound(gettext('No such note.'))
         await self.session.delete(note)
         await self.session.flush()
         return note

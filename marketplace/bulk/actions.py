@@ -27,6 +27,7 @@ from marketplace.deadlines.extensions import MAX_EXTENSION, extendable_stages, r
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.gigs.models import Gig, GigStatus
 from marketplace.gigs.services import GigService
+from marketplace.i18n import N_, gettext
 from marketplace.messaging.services import Subject, post_to_subject
 from marketplace.payments import services as payments
 from marketplace.settings import Settings
@@ -121,19 +122,19 @@ def template_fields(template: str) -> list[str]:
 def check_template(errors: dict[str, str], key: str, template: str, *, required: bool, label: str) -> str:
     text = (template or "").strip()
     if required and not text:
-        errors[key] = f"Write the {label.lower()}."
+        errors[key] = gettext('Write the %(label)s.', label=label.lower())
         return text
     if len(text) > MESSAGE_MAX:
-        errors[key] = f"Keep the {label.lower()} under {MESSAGE_MAX:,} characters."
+        errors[key] = gettext('Keep the %(label)s under %(message_max)s characters.', label=label.lower(), message_max=format(MESSAGE_MAX, ','))
         return text
     try:
         unknown = [f for f in template_fields(text) if f not in MERGE_FIELDS]
     except ValueError:
-        errors[key] = "A brace is not closed: write merge fields like {first_name}, and {{ for a literal brace."
+        errors[key] = gettext('A brace is not closed: write merge fields like {first_name}, and {{ for a literal brace.')
         return text
     if unknown:
         known = ", ".join("{" + f + "}" for f in MERGE_FIELDS)
-        errors[key] = f"Unknown merge field {{{unknown[0]}}}; you can use {known}."
+        errors[key] = gettext('Unknown merge field {%(unknown)s}; you can use %(known)s.', unknown=unknown[0], known=known)
     return text
 
 
@@ -165,7 +166,7 @@ def parse_nothing(raw: Mapping[str, Any]) -> dict[str, Any]:
 def parse_comment(raw: Mapping[str, Any]) -> dict[str, Any]:
     comment = _text(raw, "comment")
     if len(comment) > REASON_MAX:
-        raise InvalidInput({"comment": f"Keep the comment under {REASON_MAX:,} characters."})
+        raise InvalidInput({"comment": gettext('Keep the comment under %(reason_max)s characters.', reason_max=format(REASON_MAX, ','))})
     return {"comment": comment}
 
 
@@ -173,9 +174,9 @@ def parse_reason(raw: Mapping[str, Any], *, required: bool) -> dict[str, Any]:
     reason = _text(raw, "reason")
     errors: dict[str, str] = {}
     if required and not reason:
-        errors["reason"] = "Say why: the creators are told."
+        errors["reason"] = gettext('Say why: the creators are told.')
     elif len(reason) > REASON_MAX:
-        errors["reason"] = f"Keep the reason under {REASON_MAX:,} characters."
+        errors["reason"] = gettext('Keep the reason under %(reason_max)s characters.', reason_max=format(REASON_MAX, ','))
     _raise(errors)
     return {"reason": reason}
 
@@ -186,15 +187,15 @@ def parse_invite(raw: Mapping[str, Any]) -> dict[str, Any]:
     try:
         UUID(gig_id)
     except ValueError:
-        errors["gig_id"] = "Choose the gig to invite them to."
-    message = check_template(errors, "message", _text(raw, "message"), required=False, label="Message")
+        errors["gig_id"] = gettext('Choose the gig to invite them to.')
+    message = check_template(errors, "message", _text(raw, "message"), required=False, label=N_('Message'))
     _raise(errors)
     return {"gig_id": gig_id, "message": message}
 
 
 def parse_message(raw: Mapping[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
-    body = check_template(errors, "body", _text(raw, "body"), required=True, label="Message")
+    body = check_template(errors, "body", _text(raw, "body"), required=True, label=N_('Message'))
     _raise(errors)
     return {"body": body}
 
@@ -207,13 +208,13 @@ def parse_extend(raw: Mapping[str, Any]) -> dict[str, Any]:
     except ValueError:
         days = 0
     if not 1 <= days <= MAX_EXTENSION.days:
-        errors["days"] = f"Give a whole number of days from 1 to {MAX_EXTENSION.days}."
+        errors["days"] = gettext('Give a whole number of days from 1 to %(days)s.', days=MAX_EXTENSION.days)
     stage = _text(raw, "stage")
     if stage and stage not in {"sign", "fund", "ship", "receipt", "draft", "review", "post"}:
-        errors["stage"] = "Choose a deadline: sign, fund, ship, receipt, draft, review or post."
+        errors["stage"] = gettext('Choose a deadline: sign, fund, ship, receipt, draft, review or post.')
     reason = _text(raw, "reason")
     if len(reason) > REASON_MAX:
-        errors["reason"] = f"Keep the reason under {REASON_MAX:,} characters."
+        errors["reason"] = gettext('Keep the reason under %(reason_max)s characters.', reason_max=format(REASON_MAX, ','))
     _raise(errors)
     return {"days": days, "stage": stage, "reason": reason}
 
@@ -231,7 +232,7 @@ async def _deal_values(session: AsyncSession, collab: Collaboration) -> dict[str
 async def _own_deal(work: ItemWork) -> Collaboration:
     collab = await work.session.get(Collaboration, work.target_id)
     if collab is None or collab.brand_id != work.actor.brand_id:
-        raise NotFound("This deal isn't one of yours.")
+        raise NotFound(gettext("This deal isn't one of yours."))
     return collab
 
 
@@ -239,12 +240,12 @@ async def do_invite(work: ItemWork) -> None:
     gig_id = UUID(work.parameters["gig_id"])
     gig = await work.session.get(Gig, gig_id)
     if gig is None or gig.brand_id != work.actor.brand_id:
-        raise NotFound("The gig is no longer there.")
+        raise NotFound(gettext('The gig is no longer there.'))
     if GigStatus(gig.status) is not GigStatus.OPEN:
-        raise Conflict(f"The gig is {GigStatus(gig.status).value}; only open gigs take invitations.")
+        raise Conflict(gettext('The gig is %(status)s; only open gigs take invitations.', status=GigStatus(gig.status).value))
     creator = await work.session.get(Creator, work.target_id)
     if creator is None:
-        raise NotFound("This creator is no longer on PostPact.")
+        raise NotFound(gettext('This creator is no longer on PostPact.'))
     brand_name = await work.session.scalar(sa.select(Brand.name).where(Brand.id == gig.brand_id)) or ""
     message = fill_template(work.parameters.get("message", ""), {
         "first_name": first_name(creator.display_name), "name": creator.display_name, "gig": gig.title,
@@ -308,8 +309,7 @@ async def do_extend(work: ItemWork) -> None:
     stages = extendable_stages(collab)
     stage = work.parameters.get("stage") or (stages[0] if stages else "")
     if stage not in stages:
-        raise Conflict("No deadline of this deal can be moved now." if not stages
-                       else f"The {stage} deadline can't be moved now; this deal's next deadline is {stages[0]}.")
+        raise Conflict((gettext('No deadline of this deal can be moved now.') if not stages else gettext("The %(stage)s deadline can't be moved now; this deal's next deadline is %(stages)s.", stage=stage, stages=stages[0])))
     current = collab.due(stage)
     assert current is not None
     await request_extension(work.session, collab.id, work.actor, stage=stage,

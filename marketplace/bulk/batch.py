@@ -27,6 +27,7 @@ from marketplace.collaborations.states import Action, TransitionActor, check_tra
 from marketplace.collaborations.transition import lock_collaborations, transition_many
 from marketplace.errors import Conflict, InvalidInput, NotFound, PostPactError
 from marketplace.forms import clean_text
+from marketplace.i18n import N_, gettext
 from marketplace.settings import Settings
 
 
@@ -57,7 +58,7 @@ ApplyBatch = Callable[[BatchWork], Awaitable[dict[UUID, PostPactError]]]
 
 def _comment(work: BatchWork, *, required: bool = False) -> tuple[str, InvalidInput | None]:
     errors: dict[str, str] = {}
-    comment = clean_text(errors, "comment", str(work.parameters.get("comment", "")), label="Comment",
+    comment = clean_text(errors, "comment", str(work.parameters.get("comment", "")), label=N_('Comment'),
                          max_length=COMMENT_MAX, required=required)
     return comment, InvalidInput(errors) if errors else None
 
@@ -72,7 +73,7 @@ async def _checked(work: BatchWork, action: Action, who: TransitionActor, now: d
         collab = rows.get(deal_id)
         try:
             if collab is None:
-                raise NotFound("No such collaboration.")
+                raise NotFound(gettext('No such collaboration.'))
             check_transition(collab, action, who, now)
             if input_error is not None:
                 raise input_error
@@ -99,7 +100,7 @@ async def approve_drafts(work: BatchWork) -> dict[UUID, PostPactError]:
             drafts.setdefault(deal_id, (draft_id, round_))
     for deal_id in candidates:
         if deal_id not in drafts:
-            refused[deal_id] = Conflict("There is no draft waiting for review.")
+            refused[deal_id] = Conflict(gettext('There is no draft waiting for review.'))
     if drafts:
         await work.session.execute(
             sa.update(ContentDraft)

@@ -23,6 +23,7 @@ from marketplace.bulk.tracking import tracking_items
 from marketplace.creators.services import ids_from
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.forms import FormReader
+from marketplace.i18n import gettext
 from marketplace.roster.query import RosterFilter
 from marketplace.web import PageController, is_htmx, redirect, render, runtime_of, safe_next
 
@@ -121,7 +122,7 @@ class BulkPages(PageController):
         actor: Actor = request.user
         try:
             if not isinstance(upload, UploadFile):
-                raise InvalidInput({"file": "Choose the tracking CSV to upload."})
+                raise InvalidInput({"file": gettext('Choose the tracking CSV to upload.')})
             assert actor.brand_id is not None
             items = await tracking_items(bulk.session, actor.brand_id, await upload.read())
             job = await bulk.start(actor, "ship", {}, Selection(), items=items)
@@ -173,16 +174,16 @@ class BulkApi(Controller):
                     bulk: NamedDependency[BulkService]) -> JobOut:
         actor: Actor = request.user
         if not actor.is_brand:
-            raise Forbidden("Bulk actions are for brand teams.")
+            raise Forbidden(gettext('Bulk actions are for brand teams.'))
         if action not in ACTIONS:
-            raise NotFound(f"There is no bulk action called {action!r}; use one of {', '.join(ACTIONS)}.")
+            raise NotFound(gettext('There is no bulk action called %(action)s; use one of %(actions)s.', action=repr(action), actions=', '.join(ACTIONS)))
         items: list[NewItem] | None = None
         selection = Selection()
         if action == "ship" and data.csv is not None:
             assert actor.brand_id is not None
             items = await tracking_items(bulk.session, actor.brand_id, data.csv)
         elif data.ids is not None and data.filter is not None:
-            raise InvalidInput({"ids": "Send ids or a filter, not both."})
+            raise InvalidInput({"ids": gettext('Send ids or a filter, not both.')})
         elif data.ids is not None:
             selection = Selection(ids=_ids(data.ids))
         elif data.filter is not None and data.filter.roster_view_id is not None:
@@ -193,7 +194,7 @@ class BulkApi(Controller):
         elif data.filter is not None:
             selection = Selection(gig_id=data.filter.gig_id, states=list(data.filter.status))
         else:
-            raise InvalidInput({"ids": "Send the ids to act on, or a filter."})
+            raise InvalidInput({"ids": gettext('Send the ids to act on, or a filter.')})
         job = await bulk.start(actor, action, data.parameters, selection, items=items)
         return await self._out(bulk, job)
 

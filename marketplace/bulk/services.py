@@ -26,6 +26,7 @@ from marketplace.creators.models import Creator
 from marketplace.db import session_scope
 from marketplace.errors import Forbidden, InvalidInput, NotFound, PostPactError
 from marketplace.gigs.models import Gig, GigStatus
+from marketplace.i18n import gettext
 from marketplace.jobs import JobContext, enqueue, job
 from marketplace.roster.models import RosterEntry, RosterView
 from marketplace.roster.query import RosterFilter, resolve_tag, roster_query
@@ -58,17 +59,17 @@ def reason_of(exc: Exception) -> str:
 def action_of(name: str) -> BulkAction:
     spec = ACTIONS.get(name)
     if spec is None:
-        raise NotFound(f"There is no bulk action called {name!r}; use one of {', '.join(ACTIONS)}.")
+        raise NotFound(gettext('There is no bulk action called %(name)s; use one of %(actions)s.', name=repr(name), actions=', '.join(ACTIONS)))
     return spec
 
 
 def require_role(actor: Actor, spec: BulkAction) -> None:
     if not actor.is_brand:
-        raise Forbidden("Bulk actions are for brand teams.")
+        raise Forbidden(gettext('Bulk actions are for brand teams.'))
     if actor.brand_role not in spec.roles:
-        raise Forbidden(f"Your role can't {spec.label.lower()}.")
+        raise Forbidden(gettext("Your role can't %(label)s.", label=spec.label.lower()))
     if actor.suspended:
-        raise Forbidden("Your account is suspended; contact support to appeal.")
+        raise Forbidden(gettext('Your account is suspended; contact support to appeal.'))
 
 
 @dataclass
@@ -93,8 +94,7 @@ class NewItem:
 
 def _too_many(spec: BulkAction, count: int | str) -> InvalidInput:
     noun = {Target.DEAL: "deals", Target.APPLICATION: "applications", Target.CREATOR: "creators"}[spec.target]
-    return InvalidInput({"ids": f"{spec.label} takes at most {spec.max_items:,} {noun} per request; "
-                                f"this selection has {count}. Narrow the filter or split the list."})
+    return InvalidInput({"ids": gettext('%(label)s takes at most %(max_items)s %(noun)s per request; this selection has %(count)s. Narrow the filter or split the list.', label=spec.label, max_items=format(spec.max_items, ','), noun=noun, count=count)})
 
 
 #: The deals list's groups, so "all matching" on that page means what the page shows.
@@ -122,7 +122,7 @@ async def _check_states(spec: BulkAction, states: Sequence[str]) -> list[str]:
              else {s.value for s in CollabState} | set(DEAL_GROUPS))
     unknown = [s for s in states if s not in known]
     if unknown:
-        raise InvalidInput({"status": f"Unknown status {unknown[0]!r}; use one of {', '.join(sorted(known))}."})
+        raise InvalidInput({"status": gettext('Unknown status %(unknown)s; use one of %(known)s.', unknown=repr(unknown[0]), known=', '.join(sorted(known)))})
     return list(states) or list(spec.default_states)
 
 
@@ -137,7 +137,7 @@ class BulkService:
         limit = spec.max_items + 1
         if spec.target == Target.CREATOR:
             if selection.ids is None:
-                raise InvalidInput({"ids": "Tick the creators to invite."})
+                raise InvalidInput({"ids": gettext('Tick the creators to invite.')})
             rows = (await self.session.execute(
                 sa.select(Creator.id, Creator.display_name).where(Creator.id.in_(selection.ids))
             )).all()
@@ -167,7 +167,7 @@ class BulkService:
         """What a selection resolves to for an action, with ``start``'s scope and limit (roles are checked when the
         action starts: this only reads the brand's own rows)."""
         if not actor.is_brand:
-            raise Forbidden("Bulk actions are for brand teams.")
+            raise Forbidden(gettext('Bulk actions are for brand teams.'))
         return await self._items(action_of(action), actor, selection)
 
     async def roster_filter(self, actor: Actor, view_id: UUID) -> RosterFilter:
@@ -175,7 +175,7 @@ class BulkService:
         query = await self.session.scalar(
             sa.select(RosterView.query).where(RosterView.id == view_id, RosterView.brand_id == actor.brand_id))
         if query is None:
-            raise NotFound("No such saved view.")
+            raise NotFound(gettext('No such saved view.'))
         return RosterFilter.from_params(dict(parse_qsl(query)))
 
     async def _roster_items(self, spec: BulkAction, actor: Actor, roster: RosterFilter) -> list[NewItem]:
@@ -183,7 +183,7 @@ class BulkService:
         import emails them a claim link instead)."""
         assert actor.brand_id is not None
         if spec.target != Target.CREATOR:
-            raise InvalidInput({"ids": f"{spec.label} acts on deals or applications, not on roster entries."})
+            raise InvalidInput({"ids": gettext('%(label)s acts on deals or applications, not on roster entries.', label=spec.label)})
         roster = await resolve_tag(self.session, actor.brand_id, roster)
         rows = (await self.session.execute(
             roster_query(self.session, actor.brand_id, roster)
@@ -193,9 +193,9 @@ class BulkService:
         if len(rows) > spec.max_items:
             raise _too_many(spec, f"more than {spec.max_items:,}")
         if roster.ids and len(rows) != len(set(roster.ids)):
-            raise NotFound("Some of these roster entries are not yours or don't exist.")
+            raise NotFound(gettext("Some of these roster entries are not yours or don't exist."))
         if not rows:
-            raise InvalidInput({"ids": "Nothing in your roster matches this selection."})
+            raise InvalidInput({"ids": gettext('Nothing in your roster matches this selection.')})
         unique: dict[UUID, NewItem] = {}
         missing: list[NewItem] = []
         for _entry, creator_id, name in rows:
@@ -212,7 +212,7 @@ class BulkService:
         if selection.ids is not None:
             unique = list(dict.fromkeys(selection.ids))
             if not unique:
-                raise InvalidInput({"ids": "Choose at least one item."})
+                raise InvalidInput({"ids": gettext('Choose at least one item.')})
             if len(unique) > spec.max_items:
                 raise _too_many(spec, f"{len(unique):,}")
             selection = Selection(ids=unique)
@@ -221,9 +221,9 @@ class BulkService:
             raise _too_many(spec, f"more than {spec.max_items:,}")
         if selection.ids is not None and len(found) != len(selection.ids):
             # Someone else's (or no) deal among the ids: refuse the whole request without saying which exists.
-            raise NotFound(f"Some of these {spec.target}s are not yours or don't exist.")
+            raise NotFound(gettext("Some of these %(target)ss are not yours or don't exist.", target=spec.target))
         if not found:
-            raise InvalidInput({"ids": "Nothing matches this selection."})
+            raise InvalidInput({"ids": gettext('Nothing matches this selection.')})
         order = {target: i for i, target in enumerate(selection.ids or [])}
         found.sort(key=lambda row: order.get(row[0], 0))
         return [NewItem(target, label[:200]) for target, label in found]
@@ -231,10 +231,9 @@ class BulkService:
     async def _check_gig(self, actor: Actor, parameters: Mapping[str, Any]) -> None:
         gig = await self.session.get(Gig, UUID(str(parameters["gig_id"])))
         if gig is None or gig.brand_id != actor.brand_id:
-            raise InvalidInput({"gig_id": "Choose one of your open gigs."})
+            raise InvalidInput({"gig_id": gettext('Choose one of your open gigs.')})
         if GigStatus(gig.status) is not GigStatus.OPEN:
-            raise InvalidInput({"gig_id": f"“{gig.title}” is {GigStatus(gig.status).value}; invite creators to an "
-                                          "open gig (publish it first)."})
+            raise InvalidInput({"gig_id": gettext('“%(title)s” is %(status)s; invite creators to an open gig (publish it first).', title=gig.title, status=GigStatus(gig.status).value)})
 
     # -- starting, reading, retrying
 
@@ -272,7 +271,7 @@ class BulkService:
             sa.select(BulkJob).where(BulkJob.id == job_id, BulkJob.brand_id == actor.brand_id)
         )
         if row is None or not actor.is_brand:
-            raise NotFound("No such job.")
+            raise NotFound(gettext('No such job.'))
         return row
 
     async def failures(self, job_row: BulkJob, limit: int | None = PAGE_ITEMS) -> list[BulkJobItem]:
@@ -298,7 +297,7 @@ class BulkService:
             sa.select(BulkJob).where(BulkJob.id == job_id, BulkJob.brand_id == actor.brand_id).with_for_update()
         )
         if row is None or not actor.is_brand:
-            raise NotFound("No such job.")
+            raise NotFound(gettext('No such job.'))
         require_role(actor, action_of(row.action))
         retried = (await self.session.execute(
             sa.update(BulkJobItem)

@@ -15,6 +15,7 @@ from marketplace.collaborations.states import CollabState
 from marketplace.creators.models import Creator, SocialAccount
 from marketplace.csvfiles import read_csv
 from marketplace.errors import InvalidInput
+from marketplace.i18n import gettext
 
 #: Header spellings people use, mapped to our columns (compared lower-case, spaces and dashes as underscores).
 COLUMNS = {
@@ -53,10 +54,9 @@ async def tracking_items(session: AsyncSession, brand_id: UUID, data: bytes | st
     present = set(columns)
     missing = [c for c in ("carrier", "tracking_number") if c not in present]
     if missing:
-        raise InvalidInput({"file": f"The file needs a {' and a '.join(missing)} column (found: "
-                                    f"{', '.join(table.header)})."})
+        raise InvalidInput({"file": gettext('The file needs a %(missing)s column (found: %(header)s).', missing=' and a '.join(missing), header=', '.join(table.header))})
     if not present & {"deal_id", "email", "handle"}:
-        raise InvalidInput({"file": "Name each deal with a deal_id, email or handle column."})
+        raise InvalidInput({"file": gettext('Name each deal with a deal_id, email or handle column.')})
     rows = []
     for number, record in table.records():
         row = {col: record[h].strip() for h, col in zip(table.header, columns, strict=True) if col}
@@ -89,7 +89,7 @@ async def tracking_items(session: AsyncSession, brand_id: UUID, data: bytes | st
         who = r.get("email") or r.get("handle") or r.get("deal_id") or ""
         items.append(NewItem(target, f"{label}: {who}"[:200], data, f"{label}: {error}" if error else None))
     if not items:
-        raise InvalidInput({"file": "The file has a header but no rows."})
+        raise InvalidInput({"file": gettext('The file has a header but no rows.')})
     return items
 
 

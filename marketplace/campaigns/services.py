@@ -21,6 +21,7 @@ from marketplace.creators.models import Creator
 from marketplace.csvfiles import csv_text
 from marketplace.errors import NotFound
 from marketplace.gigs.models import Gig, GigInvitation
+from marketplace.i18n import gettext
 
 #: Cards drawn per column; the count (and "select all") covers the whole column.
 CARDS_PER_COLUMN = 100
@@ -86,7 +87,7 @@ class Board:
 async def own_gig(session: AsyncSession, actor: Actor, gig_id: UUID) -> Gig:
     gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id))
     if gig is None or not actor.is_brand:
-        raise NotFound("No such gig.")
+        raise NotFound(gettext('No such gig.'))
     return gig
 
 

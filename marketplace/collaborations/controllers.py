@@ -51,6 +51,7 @@ from marketplace.collaborations.services import DealService, StepResult
 from marketplace.collaborations.states import CollabState, TransitionActor
 from marketplace.errors import InvalidInput, NotFound, PostPactError
 from marketplace.forms import parse_uuid
+from marketplace.i18n import gettext
 from marketplace.payments import services as payments
 from marketplace.stores.signing import signing_choices
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of
@@ -218,7 +219,7 @@ class CollaborationPages(PageController):
         step = request.url.path.rstrip("/").rsplit("/", 1)[-1]
         handler = STEPS.get(step)
         if handler is None:
-            raise NotFound("No such step.")
+            raise NotFound(gettext('No such step.'))
         values, upload = _form_values(await request.form())
         try:
             await handler(deals, collab_id, request.user, values, upload)
@@ -241,10 +242,10 @@ async def _draft_file(request: Request[Any, Any, Any], db_session: AsyncSession,
                       ) -> File:
     draft = await get_draft(db_session, collab_id, draft_id, viewer_of(request))
     if not draft.upload_path or not draft.upload_content_type:
-        raise NotFound("This draft has no uploaded file.")
+        raise NotFound(gettext('This draft has no uploaded file.'))
     path = uploads.resolve(runtime_of(request).settings.storage.upload_dir, draft.upload_path)
     if not path.is_file():
-        raise NotFound("The file is missing.")
+        raise NotFound(gettext('The file is missing.'))
     return File(path, media_type=draft.upload_content_type, content_disposition_type="inline",
                 filename=f"draft-{draft.round}{path.suffix}", headers=uploads.serving_headers())
 
@@ -276,7 +277,7 @@ class CollaborationApi(Controller):
         """``status``: one or more deal states separated by commas, or ``active``, ``waiting`` (your move) or
         ``ended``. ``gig``: only deals of that gig. ``after``: the ``next_cursor`` of the previous page."""
         if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise InvalidInput({"limit": f"limit must be between 1 and {MAX_PAGE_SIZE}."})
+            raise InvalidInput({"limit": gettext('limit must be between 1 and %(max_page_size)s.', max_page_size=MAX_PAGE_SIZE)})
         page = await list_collaborations(db_session, viewer_of(request), statuses=parse_status_filter(status),
                                          gig_id=gig, after=after, limit=limit)
         return CollaborationPageOut([summary_out(c) for c in page.items], page.next_cursor)

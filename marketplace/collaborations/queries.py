@@ -32,6 +32,7 @@ from marketplace.collaborations.states import (
 from marketplace.collaborations.terms import Terms
 from marketplace.creators.models import ShippingAddress
 from marketplace.errors import InvalidInput, NotFound
+from marketplace.i18n import gettext
 from marketplace.verification.checks import check_label
 from marketplace.verification.drafts import CaptionGap, caption_gaps
 
@@ -126,7 +127,7 @@ async def get_collaboration(session: AsyncSession, collab_id: UUID, viewer: Tran
     """The deal if the viewer is one of its parties (or an admin); otherwise 404, never a hint it exists."""
     collab = await session.scalar(sa.select(Collaboration).where(Collaboration.id == collab_id, visible_to(viewer)))
     if collab is None:
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     return collab
 
 
@@ -136,8 +137,7 @@ def parse_status_filter(raw: str | None) -> list[str]:
     known = {s.value for s in CollabState} | set(STATUS_GROUPS)
     unknown = [v for v in values if v not in known]
     if unknown:
-        raise InvalidInput({"status": f"Unknown status {unknown[0]!r}; use a deal state or one of "
-                                      f"{', '.join(STATUS_GROUPS)}."})
+        raise InvalidInput({"status": gettext('Unknown status %(unknown)s; use a deal state or one of %(status_groups)s.', unknown=repr(unknown[0]), status_groups=', '.join(STATUS_GROUPS))})
     return values
 
 
@@ -375,7 +375,7 @@ async def get_draft(session: AsyncSession, collab_id: UUID, draft_id: UUID, view
         sa.select(ContentDraft).where(ContentDraft.id == draft_id, ContentDraft.collaboration_id == collab.id)
     )
     if draft is None:
-        raise NotFound("No such draft.")
+        raise NotFound(gettext('No such draft.'))
     return draft
 
 

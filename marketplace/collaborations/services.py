@@ -32,6 +32,7 @@ from marketplace.creators.models import Creator, ShippingAddress, SocialAccount
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.forms import REASON_MAX, URL_MAX, clean_text, clean_url
 from marketplace.gigs.models import Deliverable, Gig
+from marketplace.i18n import N_, gettext
 from marketplace.reputation.services import creator_eligibility
 from marketplace.settings import Settings
 from marketplace.stores.signing import chosen_variant_terms
@@ -202,15 +203,13 @@ class DealService:
         collab, who, now = await self._begin(collab_id, Action.SIGN, actor)
         offered_hash = collab.terms_hash
         if (terms_hash or "").strip().lower() != offered_hash:
-            raise InvalidInput({"terms_hash": "That isn't the hash of this deal's terms: reload the deal and sign "
-                                              "the terms it shows."})
+            raise InvalidInput({"terms_hash": gettext("That isn't the hash of this deal's terms: reload the deal and sign the terms it shows.")})
         if collab.product_included:
             has_address = await self.session.scalar(
                 sa.select(ShippingAddress.id).where(ShippingAddress.creator_id == collab.creator_id)
             )
             if has_address is None:
-                raise Conflict("Add your shipping address to your profile before signing: the brand needs it to "
-                               "send you the product.")
+                raise Conflict(gettext('Add your shipping address to your profile before signing: the brand needs it to send you the product.'))
         # Tier caps (deal value, deals signed but not yet posted) bind at the signature too: a new creator can be
         # offered several deals at once, but can only take on as many as their track record allows.
 
@@ -256,7 +255,7 @@ class DealService:
                    ) -> StepResult:
         collab, who, now = await self._begin(collab_id, action, actor)
         errors: dict[str, str] = {}
-        reason = clean_text(errors, "reason", reason, label="Reason", max_length=REASON_MAX)
+        reason = clean_text(errors, "reason", reason, label=N_('Reason'), max_length=REASON_MAX)
         if errors:
             raise InvalidInput(errors)
         # The refund of a signed or funded deal follows the move (marketplace.payments.listener).
@@ -269,13 +268,13 @@ class DealService:
                    tracking_url: str | None = None) -> StepResult:
         collab, who, now = await self._begin(collab_id, Action.SHIP, actor)
         errors: dict[str, str] = {}
-        carrier = clean_text(errors, "carrier", carrier, label="Carrier", max_length=60, required=True,
+        carrier = clean_text(errors, "carrier", carrier, label=N_('Carrier'), max_length=60, required=True,
                              min_length=2)
-        tracking_number = clean_text(errors, "tracking_number", tracking_number, label="Tracking number",
+        tracking_number = clean_text(errors, "tracking_number", tracking_number, label=N_('Tracking number'),
                                      max_length=100, required=True)
         if "tracking_number" not in errors and not _TRACKING_NUMBER.match(tracking_number):
-            errors["tracking_number"] = "Enter the tracking number as the carrier shows it (letters and digits)."
-        url = clean_url(errors, "tracking_url", tracking_url, label="Tracking link", required=False)
+            errors["tracking_number"] = gettext('Enter the tracking number as the carrier shows it (letters and digits).')
+        url = clean_url(errors, "tracking_url", tracking_url, label=N_('Tracking link'), required=False)
         if errors:
             raise InvalidInput(errors)
         result = await self._move(collab, Action.SHIP, who, now,
@@ -304,7 +303,7 @@ class DealService:
         """The parcel is late, damaged or wrong: recorded (state unchanged) and the brand is told."""
         collab, who, now = await self._begin(collab_id, Action.REPORT_PROBLEM, actor)
         errors: dict[str, str] = {}
-        problem = clean_text(errors, "problem", problem, label="What went wrong", max_length=REASON_MAX,
+        problem = clean_text(errors, "problem", problem, label=N_('What went wrong'), max_length=REASON_MAX,
                              required=True)
         if errors:
             raise InvalidInput(errors)
@@ -322,15 +321,15 @@ class DealService:
         """A draft is a caption plus a link to the media or an uploaded photo/video (type checked by content)."""
         collab, who, now = await self._begin(collab_id, Action.SUBMIT_DRAFT, actor)
         errors: dict[str, str] = {}
-        caption = clean_text(errors, "caption", caption, label="Caption", max_length=CAPTION_MAX, required=True)
-        url = clean_url(errors, "media_url", media_url, label="Media link", required=False)
+        caption = clean_text(errors, "caption", caption, label=N_('Caption'), max_length=CAPTION_MAX, required=True)
+        url = clean_url(errors, "media_url", media_url, label=N_('Media link'), required=False)
         media: uploads.MediaType | None = None
         if upload is not None:
             media, problem = uploads.check_upload(upload, self.settings.storage.max_upload_bytes)
             if problem:
                 errors["file"] = problem
         if upload is None and not url and "media_url" not in errors:
-            errors["media_url"] = "Add a link to the photo or video, or upload the file."
+            errors["media_url"] = gettext('Add a link to the photo or video, or upload the file.')
         if errors:
             raise InvalidInput(errors)
         rounds = await self.session.scalar(
@@ -357,7 +356,7 @@ class DealService:
             .order_by(ContentDraft.round.desc()).limit(1)
         )
         if draft is None:
-            raise Conflict("There is no draft waiting for review.")
+            raise Conflict(gettext('There is no draft waiting for review.'))
         return draft
 
     async def approve_draft(self, collab_id: UUID, actor: Actor | TransitionActor, *, comment: str = "",
@@ -376,7 +375,7 @@ class DealService:
                       approve_anyway: bool = False) -> StepResult:
         collab, who, now = await self._begin(collab_id, action, actor)
         errors: dict[str, str] = {}
-        comment = clean_text(errors, "comment", comment, label="Comment", max_length=COMMENT_MAX,
+        comment = clean_text(errors, "comment", comment, label=N_('Comment'), max_length=COMMENT_MAX,
                              required=action is Action.REQUEST_CHANGES)
         if errors:
             raise InvalidInput(errors)
@@ -386,8 +385,7 @@ class DealService:
         if approved:
             gaps = caption_gaps(Terms.from_dict(collab.terms), draft.caption)
             if gaps and not approve_anyway:
-                raise InvalidInput({"approve_anyway": f"The caption is missing {gaps_in_words(gaps)}. Ask for "
-                                                      "changes, or tick “Approve anyway” to approve it as it is."})
+                raise InvalidInput({"approve_anyway": gettext('The caption is missing %(gaps)s. Ask for changes, or tick “Approve anyway” to approve it as it is.', gaps=gaps_in_words(gaps))})
             if gaps:
                 extra = {"approved_anyway": True, "missing": [g.text for g in gaps]}
         draft.review = DraftReview.APPROVED if approved else DraftReview.CHANGES_REQUESTED
@@ -406,7 +404,7 @@ class DealService:
         approval does the same for brands who don't answer)."""
         collab, who, now = await self._begin(collab_id, Action.APPROVE_POST, actor)
         errors: dict[str, str] = {}
-        comment = clean_text(errors, "comment", comment, label="Comment", max_length=COMMENT_MAX)
+        comment = clean_text(errors, "comment", comment, label=N_('Comment'), max_length=COMMENT_MAX)
         if errors:
             raise InvalidInput(errors)
         result = await self._move(collab, Action.APPROVE_POST, who, now, {"comment": comment} if comment else {})
@@ -418,7 +416,7 @@ class DealService:
         failed: the brand looked at the post itself and accepts it as delivered."""
         collab, who, now = await self._begin(collab_id, Action.MARK_VERIFIED, actor)
         errors: dict[str, str] = {}
-        note = clean_text(errors, "note", note, label="Note", max_length=COMMENT_MAX)
+        note = clean_text(errors, "note", note, label=N_('Note'), max_length=COMMENT_MAX)
         if errors:
             raise InvalidInput(errors)
         submission = await self.session.scalar(
@@ -426,8 +424,7 @@ class DealService:
                                             PostSubmission.is_current.is_(True))
         )
         if submission is None or submission.verification_status not in {"needs_review", "failed"}:
-            raise Conflict("PostPact is still checking this post; you can accept it by hand if the check needs your "
-                           "review or fails.")
+            raise Conflict(gettext('PostPact is still checking this post; you can accept it by hand if the check needs your review or fails.'))
         result = await self._move(collab, Action.MARK_VERIFIED, who, now, {
             "submission_id": str(submission.id), "by_hand": True,
             "verification_status": submission.verification_status, **({"note": note} if note else {}),
@@ -438,7 +435,7 @@ class DealService:
         """Store the live post's link (checked against the deal's platform); verification takes it from here."""
         collab, who, now = await self._begin(collab_id, Action.SUBMIT_POST, actor)
         errors: dict[str, str] = {}
-        text = clean_text(errors, "url", url, label="Post link", max_length=URL_MAX, required=True)
+        text = clean_text(errors, "url", url, label=N_('Post link'), max_length=URL_MAX, required=True)
         if errors:
             raise InvalidInput(errors)
         try:
@@ -448,7 +445,7 @@ class DealService:
         platform = str(collab.terms.get("platform", ""))
         if ref.platform.value != platform:
             label = Platform(platform).label if platform in {p.value for p in Platform} else platform
-            raise InvalidInput({"url": f"This deal is for a {label} post; that is a {ref.platform.label} link."})
+            raise InvalidInput({"url": gettext('This deal is for a %(label)s post; that is a %(label2)s link.', label=label, label2=ref.platform.label)})
         elsewhere = await self.session.scalar(
             sa.select(PostSubmission.id).where(
                 PostSubmission.platform == ref.platform.value,
@@ -457,8 +454,7 @@ class DealService:
             ).limit(1)
         )
         if elsewhere is not None:
-            raise InvalidInput({"url": "That post was already submitted for another deal; each deal needs its own "
-                                       "post."})
+            raise InvalidInput({"url": gettext('That post was already submitted for another deal; each deal needs its own post.')})
         await self.session.execute(
             sa.update(PostSubmission)
             .where(PostSubmission.collaboration_id == collab.id, PostSubmission.is_current.is_(True))

@@ -36,6 +36,7 @@ from marketplace.collaborations.states import (
 from marketplace.deadlines.rules import earliest_check_at
 from marketplace.deadlines.watch import upsert_watch
 from marketplace.errors import NotFound, PostPactError
+from marketplace.i18n import gettext
 
 
 @dataclass(frozen=True)
@@ -103,7 +104,7 @@ async def lock_collaboration(session: AsyncSession, collaboration_id: UUID) -> C
         .execution_options(populate_existing=True)
     )
     if collab is None:
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     return collab
 
 
@@ -213,7 +214,7 @@ async def transition_many(
         collab = rows.get(collab_id)
         try:
             if collab is None:
-                raise NotFound("No such collaboration.")
+                raise NotFound(gettext('No such collaboration.'))
             rule = check_transition(collab, action, actor, now)
         except PostPactError as exc:
             result.refused[collab_id] = exc

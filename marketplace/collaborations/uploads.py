@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from marketplace.errors import NotFound
+from marketplace.i18n import gettext
 
 #: Files written in the current transaction; removed again if it rolls back, so a failed request leaves nothing.
 NEW_FILES_KEY = "postpact.new_upload_files"
@@ -108,7 +109,7 @@ def resolve(upload_dir: Path, relative: str) -> Path:
     base = upload_dir.resolve()
     path = (base / relative).resolve()
     if not path.is_relative_to(base):
-        raise NotFound("No such file.")
+        raise NotFound(gettext('No such file.'))
     return path
 
 

@@ -35,6 +35,7 @@ from marketplace.gigs.forms import TEXT_LIMIT as UNLIMITED
 from marketplace.gigs.models import Gig, GigStatus
 from marketplace.gigs.services import GIG_EDITORS, GigService
 from marketplace.gigs.validation import split_words
+from marketplace.i18n import N_, gettext
 from marketplace.media.services import MediaService
 from marketplace.payments.services import payout_status
 from marketplace.ratelimit import Limit
@@ -130,10 +131,10 @@ class CreatorProfilePages(PageController):
             "platform": f.text("platform", max_length=100),
             "handle": f.text("handle", max_length=10_000),
             "profile_url": f.text("profile_url", max_length=10_000),
-            "followers": f.integer("followers", label="Followers"),
-            "average_views": f.integer("average_views", label="Average views"),
+            "followers": f.integer("followers", label=N_('Followers')),
+            "average_views": f.integer("average_views", label=N_('Average views')),
             # An engagement rate typed as a percentage with two decimals is exactly basis points (3.45% → 345).
-            "engagement_bps": f.decimal_minor("engagement_rate", exponent=2, label="Engagement rate"),
+            "engagement_bps": f.decimal_minor("engagement_rate", exponent=2, label=N_('Engagement rate')),
         }
 
     async def _save_account(self, request: Request[Any, Any, Any], profiles: CreatorProfileService,
@@ -184,7 +185,7 @@ class CreatorProfilePages(PageController):
             "kind": f.text("rate.kind", max_length=100),
             "currency": currency,
             "base_fee_amount": f.decimal_minor("rate.amount", exponent=CURRENCY_EXPONENTS.get(currency, 2),
-                                               label="Base fee"),
+                                               label=N_('Base fee')),
         }
         try:
             await profiles.save_rate(request.user, raw, f.errors)
@@ -270,11 +271,11 @@ class CreatorDirectoryPages(PageController):
         gig_ids, _ = ids_from([f.text("gig_id", max_length=100)] if f.text("gig_id", max_length=100) else [])
         try:
             if not gig_ids:
-                raise InvalidInput({"gig_id": "Choose the gig to invite them to."})
+                raise InvalidInput({"gig_id": gettext('Choose the gig to invite them to.')})
             # Another brand's gig (or none) stays a 404 from the service; the brand's own draft is a field error.
             chosen = await brands.session.get(Gig, gig_ids[0])
             if chosen is not None and chosen.brand_id == request.user.brand_id and chosen.status is not GigStatus.OPEN:
-                raise InvalidInput({"gig_id": "Choose one of your open gigs; publish a draft before inviting."})
+                raise InvalidInput({"gig_id": gettext('Choose one of your open gigs; publish a draft before inviting.')})
             result = await GigService(brands.session, brands.runtime).invite_creators(
                 request.user, gig_ids[0], ids, f.text("message", max_length=UNLIMITED, strip=False))
         except (InvalidInput, Conflict) as exc:
@@ -321,7 +322,7 @@ class CreatorDirectoryPages(PageController):
                                             block="notes", status_code=422)
         if is_htmx(request) and not back:
             return await self._creator_page(request, brands, creator_id, block="notes")
-        flash(request, "Note saved. Only your team sees it.")
+        flash(request, gettext('Note saved. Only your team sees it.'))
         return redirect(request, back or f"/brand/creators/{creator_id}#notes")
 
     @post("/{creator_id:uuid}/notes/{note_id:uuid}/delete")
@@ -330,7 +331,7 @@ class CreatorDirectoryPages(PageController):
         await brands.delete_note(request.user, note_id)
         if is_htmx(request):
             return await self._creator_page(request, brands, creator_id, block="notes")
-        flash(request, "Note deleted.")
+        flash(request, gettext('Note deleted.'))
         return redirect(request, f"/brand/creators/{creator_id}#notes")
 
 

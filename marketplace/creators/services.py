@@ -38,6 +38,7 @@ from marketplace.gigs.keyset import SortKey, page_of
 from marketplace.gigs.rows import tagged, tagged_lookup
 from marketplace.gigs.rules import CreatorFacts
 from marketplace.gigs.validation import LANGUAGE_RE, NICHE_RE, Checker
+from marketplace.i18n import N_, gettext
 from marketplace.reputation.services import (
     creator_rank_order,
     creator_rank_tie,
@@ -59,7 +60,7 @@ ADDRESS_VISIBLE_STATES = frozenset(s for s in CollabState if s not in TERMINAL a
 
 def creator_of(actor: Actor | None) -> UUID:
     if actor is None or not actor.is_creator or actor.creator_id is None:
-        raise Forbidden("This is for creators.")
+        raise Forbidden(gettext('This is for creators.'))
     return actor.creator_id
 
 
@@ -124,7 +125,7 @@ def creator_facts_from(rows: Iterable[tuple[str, str | None, int | None]], view:
         elif part == "c" and a is not None:
             niches.add(a)
     if not found:
-        raise NotFound("No such creator.")
+        raise NotFound(gettext('No such creator.'))
     if isinstance(view, Reputation):
         reputation, record = view, None
     else:
@@ -152,7 +153,7 @@ async def creator_facts(session: AsyncSession, creator_id: UUID, now: datetime) 
         tagged_lookup(creator_facts_lookup(creator_id))
     )]
     if not any(part == "p" for part, _, _ in rows):
-        raise NotFound("No such creator.")
+        raise NotFound(gettext('No such creator.'))
     view, open_unposted = await creator_standing(session, creator_id, now)
     return creator_facts_from(rows, view, open_unposted, now)
 
@@ -176,7 +177,7 @@ class CreatorProfileService:
     async def profile(self, creator_id: UUID) -> Profile:
         creator = await self.session.get(Creator, creator_id)
         if creator is None:
-            raise NotFound("No such creator.")
+            raise NotFound(gettext('No such creator.'))
         niches = list(await self.session.scalars(
             sa.select(CreatorNiche.niche).where(CreatorNiche.creator_id == creator_id).order_by(CreatorNiche.niche)
         ))
@@ -194,7 +195,7 @@ class CreatorProfileService:
     async def _lock_creator(self, creator_id: UUID) -> Creator:
         creator = await self.session.get(Creator, creator_id, with_for_update=True)
         if creator is None:
-            raise NotFound("No such creator.")
+            raise NotFound(gettext('No such creator.'))
         return creator
 
     async def update_details(self, actor: Actor | None, raw: Mapping[str, Any],
@@ -203,17 +204,17 @@ class CreatorProfileService:
         c = Checker()
         for k, v in (parse_errors or {}).items():
             c.error(k, v)
-        name = c.text("display_name", raw.get("display_name"), label="Display name", max_length=120, required=True)
-        bio = c.text("bio", raw.get("bio"), label="Bio", max_length=2000, single_line=False)
+        name = c.text("display_name", raw.get("display_name"), label=N_('Display name'), max_length=120, required=True)
+        bio = c.text("bio", raw.get("bio"), label=N_('Bio'), max_length=2000, single_line=False)
         country = c.country("country", raw.get("country"))
-        languages = c.words("languages", raw.get("languages"), pattern=LANGUAGE_RE, label="language code",
+        languages = c.words("languages", raw.get("languages"), pattern=LANGUAGE_RE, label=N_('language code'),
                             max_items=10, example="en or de")
         niches = c.words("niches", raw.get("niches"), pattern=NICHE_RE, label="niche", max_items=10,
                          example="skincare or home-fitness")
         c.raise_if_invalid()
         creator = await self.session.get(Creator, creator_id, with_for_update=True)
         if creator is None:
-            raise NotFound("No such creator.")
+            raise NotFound(gettext('No such creator.'))
         creator.display_name = name
         creator.bio = bio
         creator.country = country
@@ -230,17 +231,17 @@ class CreatorProfileService:
         c = Checker()
         for k, v in (parse_errors or {}).items():
             c.error(k, v)
-        platform = c.choice("platform", raw.get("platform"), Platform, label="Platform")
-        handle_raw = c.text("handle", raw.get("handle"), label="Handle", max_length=101, required=True)
+        platform = c.choice("platform", raw.get("platform"), Platform, label=N_('Platform'))
+        handle_raw = c.text("handle", raw.get("handle"), label=N_('Handle'), max_length=101, required=True)
         handle = normalise_handle(handle_raw)
         if handle_raw and not HANDLE_RE.match(handle):
-            c.error("handle", "A handle has letters, digits, dots, dashes or underscores, like @glow.with.ava.")
-        url = c.url("profile_url", raw.get("profile_url"), label="Profile URL", required=True)
-        followers = c.integer("followers", raw.get("followers"), label="Followers", minimum=0,
+            c.error("handle", gettext('A handle has letters, digits, dots, dashes or underscores, like @glow.with.ava.'))
+        url = c.url("profile_url", raw.get("profile_url"), label=N_('Profile URL'), required=True)
+        followers = c.integer("followers", raw.get("followers"), label=N_('Followers'), minimum=0,
                               maximum=MAX_FOLLOWERS, required=True)
-        views = c.integer("average_views", raw.get("average_views"), label="Average views", minimum=0,
+        views = c.integer("average_views", raw.get("average_views"), label=N_('Average views'), minimum=0,
                           maximum=MAX_FOLLOWERS * 10)
-        engagement = c.integer("engagement_bps", raw.get("engagement_bps"), label="Engagement rate", minimum=0,
+        engagement = c.integer("engagement_bps", raw.get("engagement_bps"), label=N_('Engagement rate'), minimum=0,
                                maximum=10_000)
         c.raise_if_invalid()
         assert platform is not None and followers is not None and url is not None
@@ -258,7 +259,7 @@ class CreatorProfileService:
                 .with_for_update()
             )
             if account is None:
-                raise NotFound("No such social account.")
+                raise NotFound(gettext('No such social account.'))
         claimed_by = await self.session.scalar(
             sa.select(SocialAccount.creator_id).where(SocialAccount.platform == platform,
                                                       SocialAccount.handle == handle)
@@ -290,7 +291,7 @@ class CreatorProfileService:
             sa.select(SocialAccount).where(SocialAccount.id == account_id, SocialAccount.creator_id == creator_id)
         )
         if account is None:
-            raise NotFound("No such social account.")
+            raise NotFound(gettext('No such social account.'))
 
         in_use = await self.session.scalar(
             sa.select(sa.func.count(Application.id)).where(Application.social_account_id == account_id)
@@ -309,10 +310,10 @@ class CreatorProfileService:
         c = Checker()
         for k, v in (parse_errors or {}).items():
             c.error(k, v)
-        platform = c.choice("rate.platform", raw.get("platform"), Platform, label="Platform")
-        kind = c.choice("rate.kind", raw.get("kind"), ContentKind, label="Kind")
+        platform = c.choice("rate.platform", raw.get("platform"), Platform, label=N_('Platform'))
+        kind = c.choice("rate.kind", raw.get("kind"), ContentKind, label=N_('Kind'))
         currency = c.currency("rate.currency", raw.get("currency"))
-        fee = c.amount("rate.amount", raw.get("base_fee_amount"), label="Base fee", required=True)
+        fee = c.amount("rate.amount", raw.get("base_fee_amount"), label=N_('Base fee'), required=True)
         c.raise_if_invalid()
         entry = await self.session.scalar(sa.select(RateCardEntry).where(
             RateCardEntry.creator_id == creator_id, RateCardEntry.platform == platform,
@@ -332,22 +333,22 @@ class CreatorProfileService:
             sa.delete(RateCardEntry).where(RateCardEntry.id == entry_id, RateCardEntry.creator_id == creator_id)
         )
         if not result.rowcount:  # type: ignore[attr-defined]
-            raise NotFound("No such rate.")
+            raise NotFound(gettext('No such rate.'))
 
     async def save_address(self, actor: Actor | None, raw: Mapping[str, Any]) -> ShippingAddress:
         creator_id = creator_of(actor)
         c = Checker()
         values = {
-            "recipient_name": c.text("recipient_name", raw.get("recipient_name"), label="Recipient", max_length=120,
+            "recipient_name": c.text("recipient_name", raw.get("recipient_name"), label=N_('Recipient'), max_length=120,
                                      required=True),
-            "line1": c.text("line1", raw.get("line1"), label="Address line 1", max_length=200, required=True),
-            "line2": c.text("line2", raw.get("line2"), label="Address line 2", max_length=200),
-            "city": c.text("city", raw.get("city"), label="City", max_length=100, required=True),
-            "region": c.text("region", raw.get("region"), label="Region", max_length=100),
-            "postal_code": c.text("postal_code", raw.get("postal_code"), label="Postal code", max_length=20,
+            "line1": c.text("line1", raw.get("line1"), label=N_('Address line 1'), max_length=200, required=True),
+            "line2": c.text("line2", raw.get("line2"), label=N_('Address line 2'), max_length=200),
+            "city": c.text("city", raw.get("city"), label=N_('City'), max_length=100, required=True),
+            "region": c.text("region", raw.get("region"), label=N_('Region'), max_length=100),
+            "postal_code": c.text("postal_code", raw.get("postal_code"), label=N_('Postal code'), max_length=20,
                                   required=True),
             "country": c.country("address_country", raw.get("country"), required=True),
-            "phone": c.text("phone", raw.get("phone"), label="Phone", max_length=40),
+            "phone": c.text("phone", raw.get("phone"), label=N_('Phone'), max_length=40),
         }
         c.raise_if_invalid()
         values["address_key"] = address_key(line1=values["line1"], line2=values["line2"],
@@ -387,7 +388,7 @@ async def sync_creator_totals(session: AsyncSession, creator_id: UUID) -> Creato
     )).one()
     creator = await session.get(Creator, creator_id)
     if creator is None:
-        raise NotFound("No such creator.")
+        raise NotFound(gettext('No such creator.'))
     creator.total_followers = int(total)
     creator.best_engagement_bps = int(best)
     await session.flush()
@@ -461,29 +462,29 @@ def parse_directory_filters(params: Mapping[str, Any], *, percent: bool) -> Dire
     """Pages take the engagement minimum as a percentage ("3.5"), the API in basis points (350)."""
     f = FormReader(params)
     c = Checker()
-    q = c.text("q", f.text("q", max_length=10_000), label="Search", max_length=100)
-    platform = c.choice("platform", f.text("platform", max_length=100) or None, Platform, label="Platform",
+    q = c.text("q", f.text("q", max_length=10_000), label=N_('Search'), max_length=100)
+    platform = c.choice("platform", f.text("platform", max_length=100) or None, Platform, label=N_('Platform'),
                         required=False)
-    fmin = f.integer("followers_min", minimum=0, maximum=MAX_FOLLOWERS, label="Minimum followers")
-    fmax = f.integer("followers_max", minimum=0, maximum=MAX_FOLLOWERS, label="Maximum followers")
+    fmin = f.integer("followers_min", minimum=0, maximum=MAX_FOLLOWERS, label=N_('Minimum followers'))
+    fmax = f.integer("followers_max", minimum=0, maximum=MAX_FOLLOWERS, label=N_('Maximum followers'))
     if fmin is not None and fmax is not None and fmin > fmax:
-        c.error("followers_max", "Maximum followers must be at least the minimum.")
+        c.error("followers_max", gettext('Maximum followers must be at least the minimum.'))
     if percent:
-        eng = f.decimal_minor("engagement_min", exponent=2, label="Minimum engagement")
+        eng = f.decimal_minor("engagement_min", exponent=2, label=N_('Minimum engagement'))
     else:
-        eng = f.integer("engagement_min", minimum=0, maximum=10_000, label="Minimum engagement")
+        eng = f.integer("engagement_min", minimum=0, maximum=10_000, label=N_('Minimum engagement'))
     country = c.country("country", f.text("country", max_length=100) or None)
     niche = f.text("niche", max_length=100).lower() or None
     if niche and not NICHE_RE.match(niche):
-        c.error("niche", "Niche must be a word like skincare or home-fitness.")
-    reliability_min = f.integer("reliability_min", minimum=0, maximum=100, label="Minimum proven reliability %")
+        c.error("niche", gettext('Niche must be a word like skincare or home-fitness.'))
+    reliability_min = f.integer("reliability_min", minimum=0, maximum=100, label=N_('Minimum proven reliability %'))
     sort = f.text("sort", max_length=100) or "followers"
     if sort not in DIRECTORY_SORTS:
-        c.error("sort", f"Sort must be one of: {', '.join(DIRECTORY_SORTS)}.")
+        c.error("sort", gettext('Sort must be one of: %(directory_sorts)s.', directory_sorts=', '.join(DIRECTORY_SORTS)))
         sort = "followers"
     cursor = f.text("cursor", max_length=500) or None
     verified_only = f.text("verified", max_length=10).lower() in {"1", "true", "on", "yes"}
-    limit = f.integer("limit", minimum=1, maximum=100, label="Limit") or 25
+    limit = f.integer("limit", minimum=1, maximum=100, label=N_('Limit')) or 25
     for k, v in f.errors.items():
         c.error(k, v)
     c.raise_if_invalid()
@@ -635,7 +636,7 @@ async def creator_for_brand(session: AsyncSession, brand_id: UUID, creator_id: U
     when ``shipping_address_for_brand`` allows it."""
     creator = await session.get(Creator, creator_id)
     if creator is None:
-        raise NotFound("No such creator.")
+        raise NotFound(gettext('No such creator.'))
     entry = (await creator_extras(session, brand_id, [creator], now))[0]
     rates = list(await session.scalars(
         sa.select(RateCardEntry).where(RateCardEntry.creator_id == creator_id)

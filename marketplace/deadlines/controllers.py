@@ -19,6 +19,7 @@ from marketplace.deadlines.extensions import (
 )
 from marketplace.errors import InvalidInput
 from marketplace.forms import FormReader
+from marketplace.i18n import N_, gettext
 from marketplace.web import PageController, flash, redirect, render, runtime_of
 
 TEMPLATE = "deadlines/extensions.html"
@@ -32,7 +33,7 @@ async def _decide(request: Request[Any, Any, Any], db_session: AsyncSession, col
                   extension_id: UUID, *, accept: bool) -> Response[Any]:
     await decide_extension(db_session, collaboration_id, extension_id, current_actor(request), accept=accept,
                            now=runtime_of(request).clock.now())
-    flash(request, "Extension accepted: the deadline moved." if accept else "Extension declined: the deadline stays.")
+    flash(request, (gettext('Extension accepted: the deadline moved.') if accept else gettext('Extension declined: the deadline stays.')))
     return redirect(request, _path(collaboration_id))
 
 
@@ -61,7 +62,7 @@ class ExtensionPages(PageController):
         form = await request.form()
         f = FormReader(form)
         stage = f.text("stage", max_length=16)
-        proposed = f.datetime("proposed_due_at", label="New deadline")
+        proposed = f.datetime("proposed_due_at", label=N_('New deadline'))
         reason = f.text("reason", required=False, max_length=10_000)
         now = runtime_of(request).clock.now()
         try:
@@ -79,7 +80,7 @@ class ExtensionPages(PageController):
                 block="extensions",
                 status_code=422,
             )
-        flash(request, "Your request was sent; you'll be told when the other side answers.")
+        flash(request, gettext("Your request was sent; you'll be told when the other side answers."))
         return redirect(request, _path(collaboration_id))
 
     @post("/{extension_id:uuid}/accept", guards=[not_suspended])
@@ -113,7 +114,7 @@ class ExtensionPages(PageController):
         await withdraw_extension(
             db_session, collaboration_id, extension_id, current_actor(request), now=runtime_of(request).clock.now()
         )
-        flash(request, "Request withdrawn.")
+        flash(request, gettext('Request withdrawn.'))
         return redirect(request, _path(collaboration_id))
 
 

@@ -31,6 +31,7 @@ from marketplace.deadlines.recipients import brand_team, creator_accounts
 from marketplace.deadlines.reminders import collaboration_link, format_due
 from marketplace.deadlines.rules import STAGE_ASKS
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.i18n import gettext
 from marketplace.notifications.services import notify
 
 #: An extension moves a date by at most this much at once (a second request can move it further).
@@ -48,7 +49,7 @@ def party_of(collab: Collaboration, actor: Actor) -> Party:
         return Party.BRAND
     if actor.is_creator and actor.creator_id == collab.creator_id:
         return Party.CREATOR
-    raise NotFound("No such collaboration.")
+    raise NotFound(gettext('No such collaboration.'))
 
 
 def may_act(collab: Collaboration, actor: Actor) -> bool:
@@ -61,12 +62,12 @@ def may_act(collab: Collaboration, actor: Actor) -> bool:
 def _require_actor(collab: Collaboration, actor: Actor) -> Party:
     party = party_of(collab, actor)
     if party is Party.ADMIN:
-        raise Forbidden("Admins can see extension requests but only the brand and the creator agree on them.")
+        raise Forbidden(gettext('Admins can see extension requests but only the brand and the creator agree on them.'))
     if party is Party.BRAND and actor.brand_role not in DEAL_ROLES:
         role = actor.brand_role.value if actor.brand_role else "none"
-        raise Forbidden(f"Your role ({role}) can't change deal deadlines; ask an owner or manager.")
+        raise Forbidden(gettext("Your role (%(role)s) can't change deal deadlines; ask an owner or manager.", role=role))
     if actor.suspended:
-        raise Forbidden("Your account is suspended.")
+        raise Forbidden(gettext('Your account is suspended.'))
     return party
 
 
@@ -90,7 +91,7 @@ async def _load(session: AsyncSession, collaboration_id: UUID, *, lock: bool) ->
         return await lock_collaboration(session, collaboration_id)
     collab = await session.get(Collaboration, collaboration_id)
     if collab is None:
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     return collab
 
 
@@ -155,22 +156,22 @@ async def request_extension(
     party = _require_actor(collab, actor)
     stages = extendable_stages(collab)
     if not stages:
-        raise Conflict("No deadline of this deal can be moved now.")
+        raise Conflict(gettext('No deadline of this deal can be moved now.'))
     errors: dict[str, str] = {}
     current = collab.due(stage) if stage in stages else None
     if stage not in stages:
-        errors["stage"] = "Choose one of the deadlines listed."
+        errors["stage"] = gettext('Choose one of the deadlines listed.')
     if proposed_due_at is None:
-        errors["proposed_due_at"] = "Give the new date and time."
+        errors["proposed_due_at"] = gettext('Give the new date and time.')
     elif current is not None:
         if proposed_due_at <= current:
-            errors["proposed_due_at"] = f"The new date must be after the current one ({format_due(current)})."
+            errors["proposed_due_at"] = gettext('The new date must be after the current one (%(current)s).', current=format_due(current))
         elif proposed_due_at <= now:
-            errors["proposed_due_at"] = "The new date must be in the future."
+            errors["proposed_due_at"] = gettext('The new date must be in the future.')
         elif proposed_due_at - current > MAX_EXTENSION:
-            errors["proposed_due_at"] = f"Move it by at most {MAX_EXTENSION.days} days at a time."
+            errors["proposed_due_at"] = gettext('Move it by at most %(days)s days at a time.', days=MAX_EXTENSION.days)
     if len(reason) > REASON_MAX:
-        errors["reason"] = f"Keep the reason under {REASON_MAX} characters."
+        errors["reason"] = gettext('Keep the reason under %(reason_max)s characters.', reason_max=REASON_MAX)
     if errors:
         raise InvalidInput(errors)
     assert current is not None and proposed_due_at is not None
@@ -182,7 +183,7 @@ async def request_extension(
         )
     )
     if pending is not None:
-        raise Conflict("There is already an open request for this deadline; wait for the answer or withdraw it.")
+        raise Conflict(gettext('There is already an open request for this deadline; wait for the answer or withdraw it.'))
     request = ExtensionRequest(
         collaboration_id=collab.id,
         stage=stage,
@@ -215,9 +216,9 @@ async def _pending_request(session: AsyncSession, collab: Collaboration, extensi
         .with_for_update()
     )
     if request is None:
-        raise NotFound("No such extension request.")
+        raise NotFound(gettext('No such extension request.'))
     if ExtensionStatus(request.status) is not ExtensionStatus.PENDING:
-        raise Conflict(f"This request was already {ExtensionStatus(request.status).value}.")
+        raise Conflict(gettext('This request was already %(status)s.', status=ExtensionStatus(request.status).value))
     return request
 
 
@@ -229,11 +230,11 @@ async def decide_extension(
     party = _require_actor(collab, actor)
     request = await _pending_request(session, collab, extension_id)
     if request.requested_by_party == party.value:
-        raise Forbidden("The other side decides on your request; you can withdraw it.")
+        raise Forbidden(gettext('The other side decides on your request; you can withdraw it.'))
     if accept:
         current = collab.due(request.stage)
         if request.stage not in extendable_stages(collab) or current is None or current != request.current_due_at:
-            raise Conflict("That deadline has changed since the request was made; ask again with a new date.")
+            raise Conflict(gettext('That deadline has changed since the request was made; ask again with a new date.'))
         overrides = dict(collab.due_overrides or {})
         overrides[request.stage] = request.proposed_due_at.isoformat()
         collab.due_overrides = overrides
@@ -281,7 +282,7 @@ async def withdraw_extension(
     party = _require_actor(collab, actor)
     request = await _pending_request(session, collab, extension_id)
     if request.requested_by_party != party.value:
-        raise Forbidden("Only the side that asked can withdraw a request; you can accept or decline it.")
+        raise Forbidden(gettext('Only the side that asked can withdraw a request; you can accept or decline it.'))
     request.status = ExtensionStatus.WITHDRAWN
     request.decided_at = now
     request.decided_by_id = actor.user_id

@@ -31,6 +31,7 @@ from marketplace.disputes.models import (
     DisputeStatement,
     DisputeStatus,
 )
+from marketplace.i18n import gettext
 from marketplace.notifications.services import admin_user_ids, notify
 
 #: Freezes a party's dispute (or the admin deciding one) causes: the case already exists.
@@ -112,7 +113,7 @@ async def open_chargeback_cases(session: AsyncSession, hold: EscrowHold, now: da
             continue
         dispute = await _system_case(
             session, collab, now, kind=DisputeKind.CHARGEBACK, reason=DisputeReason.CHARGEBACK,
-            statement=chargeback_statement(case), label=f"chargeback {case.provider_dispute_id}",
+            statement=chargeback_statement(case), label=gettext('chargeback %(provider_dispute_id)s', provider_dispute_id=case.provider_dispute_id),
             chargeback_id=case.id)
         opened.append(dispute)
     return opened

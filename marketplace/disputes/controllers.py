@@ -49,6 +49,7 @@ from marketplace.disputes.schemas import (
 )
 from marketplace.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 from marketplace.forms import FormReader, parse_uuid, text_problem
+from marketplace.i18n import N_, gettext
 from marketplace.web import PageController, client_ip, flash, redirect, render, runtime_of
 
 REASON_OPTIONS = [("", "Choose…"), *((r.value, label) for r, label in PARTY_REASONS.items())]
@@ -68,18 +69,18 @@ async def _files(form: Any) -> list[IncomingFile]:
 def _decoded(attachments: list[AttachmentBody]) -> list[IncomingFile]:
     """The API's base64 attachments as files; the count and each file's size are checked before decoding it."""
     if len(attachments) > MAX_ATTACHMENTS:
-        raise InvalidInput({"attachments": f"Attach at most {MAX_ATTACHMENTS} files."})
+        raise InvalidInput({"attachments": gettext('Attach at most %(max_attachments)s files.', max_attachments=MAX_ATTACHMENTS)})
     files = []
     for n, item in enumerate(attachments):
         if problem := text_problem(item.filename):
-            raise InvalidInput({"attachments": f"The name of attachment {n + 1} {problem}."})
+            raise InvalidInput({"attachments": gettext('The name of attachment %(n)s %(problem)s.', n=n + 1, problem=problem)})
         name = clean_filename(item.filename)
         if len(item.content_base64) > (MAX_ATTACHMENT_BYTES + 2) // 3 * 4 + 4:
-            raise InvalidInput({"attachments": f"{name} is larger than {MAX_ATTACHMENT_BYTES // 1048576} MB."})
+            raise InvalidInput({"attachments": gettext('%(name)s is larger than %(max_attachment_bytes)s MB.', name=name, max_attachment_bytes=MAX_ATTACHMENT_BYTES // 1048576)})
         try:
             data = base64.b64decode(item.content_base64, validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidInput({"attachments": f"{name}: content_base64 isn't valid base64."}) from None
+            raise InvalidInput({"attachments": gettext("%(name)s: content_base64 isn't valid base64.", name=name)}) from None
         files.append(IncomingFile(item.filename, data))
     return files
 
@@ -92,7 +93,7 @@ def _unreadable_form(_: Request[Any, Any, Any], __: Exception) -> Response[Any]:
 def _file_response(request: Request[Any, Any, Any], path: str, content_type: str, filename: str) -> File:
     full = uploads.resolve(runtime_of(request).settings.storage.upload_dir, path)
     if not full.is_file():
-        raise NotFound("No such file.")
+        raise NotFound(gettext('No such file.'))
     return File(full, media_type=content_type, filename=filename, content_disposition_type="attachment",
                 headers=uploads.serving_headers())
 
@@ -149,7 +150,7 @@ class DisputePages(PageController):
             await db_session.rollback()
             return await self._page(request, db_session, collab_id, errors={"form": exc.message},
                                     form={"reason": reason, "statement": statement}, status_code=409)
-        flash(request, "Your dispute is open. The payment is frozen until a PostPact admin decides.")
+        flash(request, gettext('Your dispute is open. The payment is frozen until a PostPact admin decides.'))
         return redirect(request, services.dispute_link(collab_id))
 
     @post("/collaborations/{collab_id:uuid}/dispute/statements", guards=[signed_in])
@@ -169,7 +170,7 @@ class DisputePages(PageController):
             await db_session.rollback()
             return await self._page(request, db_session, collab_id, errors={"form": exc.message},
                                     form={"statement": statement}, status_code=409)
-        flash(request, "Added to the dispute. The other side and PostPact's admins can read it now.")
+        flash(request, gettext("Added to the dispute. The other side and PostPact's admins can read it now."))
         return redirect(request, services.dispute_link(collab_id))
 
     @get("/collaborations/{collab_id:uuid}/dispute/attachments/{attachment_id:uuid}", guards=[signed_in])
@@ -189,7 +190,7 @@ def _status_filter(raw: str | None) -> DisputeStatus | None:
         return DisputeStatus.DECIDED
     if raw == "all":
         return None
-    raise InvalidInput({"status": "Show open, decided or all disputes."})
+    raise InvalidInput({"status": gettext('Show open, decided or all disputes.')})
 
 
 def _uuid_or_none(raw: str | None, name: str) -> UUID | None:
@@ -246,7 +247,7 @@ class AdminDisputePages(PageController):
         form = {k: f.text(k, max_length=20_000) for k in ("outcome", "rationale", "at_fault", "creator_amount")}
         case = await services.admin_case(db_session, dispute_id)
         exponent = _exponent(case.collab.currency)
-        amount = f.decimal_minor("creator_amount", exponent=exponent, label="The creator's part")
+        amount = f.decimal_minor("creator_amount", exponent=exponent, label=N_("The creator's part"))
         data = decisions.DecisionInput(outcome=form["outcome"], rationale=form["rationale"], creator_amount=amount,
                                       at_fault=form["at_fault"] or None)
         try:
@@ -260,7 +261,7 @@ class AdminDisputePages(PageController):
             await db_session.rollback()
             return await self._case(request, db_session, dispute_id, errors={"form": exc.message}, form=form,
                                     status_code=409)
-        flash(request, f"Decided: {OUTCOME_LABELS[decision.outcome.value].lower()}. Both sides were told.")
+        flash(request, gettext('Decided: %(outcome)s. Both sides were told.', outcome=OUTCOME_LABELS[decision.outcome.value].lower()))
         return redirect(request, services.admin_link(dispute_id))
 
     @post("/{dispute_id:uuid}/notes")
@@ -275,7 +276,7 @@ class AdminDisputePages(PageController):
             await db_session.rollback()
             return await self._case(request, db_session, dispute_id, errors=exc.errors, form={"note": body},
                                     status_code=422)
-        flash(request, "Note added to the case (admins only).")
+        flash(request, gettext('Note added to the case (admins only).'))
         return redirect(request, services.admin_link(dispute_id))
 
     @get("/{dispute_id:uuid}/attachments/{attachment_id:uuid}")
@@ -286,7 +287,7 @@ class AdminDisputePages(PageController):
             for a in sv.attachments:
                 if a.id == attachment_id:
                     return _file_response(request, a.path, a.content_type, a.filename)
-        raise NotFound("No such file.")
+        raise NotFound(gettext('No such file.'))
 
 
 def _exponent(currency: str) -> int:
@@ -329,7 +330,7 @@ class DisputeApi(Controller):
         for c in cases:
             if c.dispute.id == dispute_id:
                 return dispute_out(c, now)
-        raise NotFound("No such dispute.")
+        raise NotFound(gettext('No such dispute.'))
 
     @post("/{collab_id:uuid}/disputes/statements", status_code=HTTP_201_CREATED,
           summary="Answer the open dispute or add to it")
@@ -360,7 +361,7 @@ class AdminDisputeApi(Controller):
             try:
                 chosen_kind = DisputeKind(kind)
             except ValueError as exc:
-                raise InvalidInput({"kind": "dispute or chargeback"}) from exc
+                raise InvalidInput({"kind": gettext('dispute or chargeback')}) from exc
         rows, nxt = await services.list_cases(db_session, status=_status_filter(status), kind=chosen_kind,
                                               before=_uuid_or_none(cursor, "cursor"))
         return DisputePageOut([summary_out(r, now) for r in rows], str(nxt) if nxt else None)
@@ -390,13 +391,13 @@ class AdminDisputeApi(Controller):
         except TooManyRequests:
             raise
         except InvalidInput as exc:
-            raise InvalidInput({"password": "That password is not right."},
-                               message="Confirm the decision with your password.") from exc
+            raise InvalidInput({"password": gettext('That password is not right.')},
+                               message=gettext('Confirm the decision with your password.')) from exc
         case = await services.admin_case(db_session, dispute_id)
         amount = None
         if data.creator_amount is not None:
             if data.creator_amount.currency.upper() != case.collab.currency.upper():
-                raise InvalidInput({"creator_amount.currency": f"Use the deal's currency, {case.collab.currency}."})
+                raise InvalidInput({"creator_amount.currency": gettext("Use the deal's currency, %(currency)s.", currency=case.collab.currency)})
             amount = data.creator_amount.amount
         await decisions.decide(db_session, request.user, dispute_id,
                               decisions.DecisionInput(outcome=data.outcome, rationale=data.rationale,

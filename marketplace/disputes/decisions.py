@@ -41,6 +41,7 @@ from marketplace.disputes.services import (
     party_user_ids,
 )
 from marketplace.errors import Conflict, Forbidden, InvalidInput
+from marketplace.i18n import N_, gettext
 from marketplace.locks import lock_deal_dispute_and_hold
 from marketplace.notifications.services import notify
 from marketplace.payments.gateway import escrow_service
@@ -68,14 +69,14 @@ def _parse_decision(data: DecisionInput) -> tuple[Outcome, str, str]:
     try:
         outcome = Outcome(data.outcome or "")
     except ValueError:
-        errors["outcome"] = "Choose release, refund or split."
-    rationale = check_text(errors, "rationale", data.rationale, label="The rationale", minimum=RATIONALE_MIN,
+        errors["outcome"] = gettext('Choose release, refund or split.')
+    rationale = check_text(errors, "rationale", data.rationale, label=N_('The rationale'), minimum=RATIONALE_MIN,
                             maximum=RATIONALE_MAX)
     at_fault = (data.at_fault or "").strip() or (DEFAULT_AT_FAULT[outcome] if outcome else "none")
     if at_fault not in AT_FAULT_CHOICES:
-        errors["at_fault"] = "Choose creator, brand, both or none."
+        errors["at_fault"] = gettext('Choose creator, brand, both or none.')
     if outcome is Outcome.SPLIT and data.creator_amount is None:
-        errors["creator_amount"] = "Say how much of the creator's fee goes to the creator."
+        errors["creator_amount"] = gettext("Say how much of the creator's fee goes to the creator.")
     if errors:
         raise InvalidInput(errors)
     assert outcome is not None
@@ -94,7 +95,7 @@ async def decide(session: AsyncSession, admin: Actor, dispute_id: UUID, data: De
     """Decide a case once. Raises NotFound, AlreadyDecided (409, someone was first), InvalidInput (422) or
     Conflict (409: a payment for the deal is still with the provider; decide once it finishes)."""
     if not admin.is_admin:
-        raise Forbidden("Only PostPact admins decide disputes.")
+        raise Forbidden(gettext('Only PostPact admins decide disputes.'))
     collab, dispute, hold = await lock_deal_dispute_and_hold(session, dispute_id)
     if dispute.status is not DisputeStatus.OPEN:
         await _raise_already_decided(session, dispute)
@@ -104,8 +105,7 @@ async def decide(session: AsyncSession, admin: Actor, dispute_id: UUID, data: De
     if hold is not None and hold.state is EscrowState.FUNDED and hold.held_amount > 0:
         await service.freeze(collab.id, reason="dispute decision")
     if hold is not None and hold.state in PENDING:
-        raise Conflict("A payment for this deal is still with the payment provider. Decide once it has finished "
-                       "(the escrow timeline shows it); nothing was changed.")
+        raise Conflict(gettext('A payment for this deal is still with the payment provider. Decide once it has finished (the escrow timeline shows it); nothing was changed.'))
     movable = hold if hold is not None and hold.state is EscrowState.FROZEN and hold.available_amount > 0 else None
     split = _split_of(movable, data.creator_amount or 0) if outcome is Outcome.SPLIT and movable else None
     # The deal moves first (collaboration already locked), then the money, so every later lock is in order. A case
@@ -149,8 +149,7 @@ def _split_of(hold: EscrowHold, creator_amount: int) -> SplitPreview:
         return preview_split(HoldFigures.of(hold), creator_amount)
     except EscrowConflict as exc:
         raise InvalidInput({"creator_amount": (
-            f"The creator's part must be between {format_money(0, hold.currency)} and "
-            f"{format_money(hold.creator_amount_remaining, hold.currency)}.")}) from exc
+            gettext("The creator's part must be between %(currency)s and %(currency2)s.", currency=format_money(0, hold.currency), currency2=format_money(hold.creator_amount_remaining, hold.currency)))}) from exc
 
 
 async def _move_money(service: EscrowService, hold: EscrowHold | None, outcome: Outcome, split: SplitPreview | None,

@@ -47,6 +47,7 @@ from marketplace.disputes.models import (
 )
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.forms import clean_text
+from marketplace.i18n import N_, gettext
 from marketplace.notifications.services import admin_user_ids, brand_user_ids, creator_user_id, notify
 from marketplace.payments import hooks
 from marketplace.settings import Settings
@@ -127,8 +128,8 @@ async def open_dispute(session: AsyncSession, actor: Actor, collaboration_id: UU
     except ValueError:
         chosen = None
     if chosen not in PARTY_REASONS:
-        errors["reason"] = "Choose what the dispute is about."
-    body = check_text(errors, "statement", statement, label="Your statement", minimum=STATEMENT_MIN,
+        errors["reason"] = gettext('Choose what the dispute is about.')
+    body = check_text(errors, "statement", statement, label=N_('Your statement'), minimum=STATEMENT_MIN,
                        maximum=STATEMENT_MAX)
     _, problem = check_files(files or [])
     if problem:
@@ -137,7 +138,7 @@ async def open_dispute(session: AsyncSession, actor: Actor, collaboration_id: UU
         raise InvalidInput(errors)
     assert chosen is not None
     if not await hooks.is_funded(session, collab):
-        raise Conflict("Nothing is held in escrow for this deal, so there is no payment to decide about.")
+        raise Conflict(gettext('Nothing is held in escrow for this deal, so there is no payment to decide about.'))
     party = viewer.party.value
     respondent = "creator" if party == "brand" else "brand"
     dispute = Dispute(collaboration_id=collab.id, kind=DisputeKind.DISPUTE, status=DisputeStatus.OPEN, reason=chosen,
@@ -182,7 +183,7 @@ async def add_statement(session: AsyncSession, actor: Actor, collaboration_id: U
     """A party answers (the first statement of the side asked to respond is their response) or adds evidence."""
     viewer = TransitionActor.of(actor)
     if viewer.party not in (Party.BRAND, Party.CREATOR):
-        raise Forbidden("Only the brand and the creator give statements; admins add notes on the case page.")
+        raise Forbidden(gettext('Only the brand and the creator give statements; admins add notes on the case page.'))
     collab = await lock_collaboration(session, collaboration_id)
     _check_party(collab, viewer)
     dispute = await session.scalar(
@@ -194,7 +195,7 @@ async def add_statement(session: AsyncSession, actor: Actor, collaboration_id: U
 
         raise RoleNotAllowed("Your role can't take part in disputes.")
     errors: dict[str, str] = {}
-    text = check_text(errors, "statement", body, label="Your statement", minimum=STATEMENT_MIN,
+    text = check_text(errors, "statement", body, label=N_('Your statement'), minimum=STATEMENT_MIN,
                        maximum=STATEMENT_MAX)
     _, problem = check_files(files or [])
     if problem:
@@ -225,9 +226,9 @@ async def add_statement(session: AsyncSession, actor: Actor, collaboration_id: U
 
 def _check_party(collab: Collaboration, viewer: TransitionActor) -> None:
     if viewer.party is Party.BRAND and viewer.brand_id != collab.brand_id:
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     if viewer.party is Party.CREATOR and viewer.creator_id != collab.creator_id:
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
 
 
 # --- what parties and admins read ----------------------------------------------------------------------------------
@@ -311,7 +312,7 @@ async def party_cases(session: AsyncSession, actor: Actor, collaboration_id: UUI
     viewer = TransitionActor.of(actor)
     collab = await session.get(Collaboration, collaboration_id)
     if collab is None:
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     if viewer.party is not Party.ADMIN:
         _check_party(collab, viewer)
     disputes = list((await session.scalars(
@@ -325,21 +326,21 @@ async def party_attachment(session: AsyncSession, actor: Actor, collaboration_id
     viewer = TransitionActor.of(actor)
     collab = await session.get(Collaboration, collaboration_id)
     if collab is None:
-        raise NotFound("No such file.")
+        raise NotFound(gettext('No such file.'))
     if viewer.party is not Party.ADMIN:
         _check_party(collab, viewer)
     found = await session.scalar(
         sa.select(DisputeAttachment).join(Dispute, Dispute.id == DisputeAttachment.dispute_id)
         .where(DisputeAttachment.id == attachment_id, Dispute.collaboration_id == collab.id))
     if found is None:
-        raise NotFound("No such file.")
+        raise NotFound(gettext('No such file.'))
     return found
 
 
 async def admin_case(session: AsyncSession, dispute_id: UUID) -> CaseView:
     dispute = await session.get(Dispute, dispute_id)
     if dispute is None:
-        raise NotFound("No such dispute.")
+        raise NotFound(gettext('No such dispute.'))
     collab = await session.get(Collaboration, dispute.collaboration_id)
     assert collab is not None
     return await _case_view(session, dispute, collab, admin=True)
@@ -403,12 +404,12 @@ async def add_admin_note(session: AsyncSession, admin: Actor, dispute_id: UUID, 
                          ip: str | None = None) -> DisputeStatement:
     """A note on the case for other admins (parties don't see it); written to the audit log."""
     if not admin.is_admin:
-        raise Forbidden("Only PostPact admins add case notes.")
+        raise Forbidden(gettext('Only PostPact admins add case notes.'))
     dispute = await session.get(Dispute, dispute_id)
     if dispute is None:
-        raise NotFound("No such dispute.")
+        raise NotFound(gettext('No such dispute.'))
     errors: dict[str, str] = {}
-    text = check_text(errors, "note", body, label="The note", minimum=2, maximum=STATEMENT_MAX)
+    text = check_text(errors, "note", body, label=N_('The note'), minimum=2, maximum=STATEMENT_MAX)
     if errors:
         raise InvalidInput(errors)
     note = DisputeStatement(created_at=now, updated_at=now, dispute_id=dispute.id, party="admin",

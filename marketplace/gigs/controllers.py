@@ -135,7 +135,7 @@ class BrandGigPages(PageController):
             return render(request, "gigs/edit.html", {"gig": None, "form": values, "errors": exc.errors,
                                                       "rows": deliverable_rows(values), **form_choices()},
                           block="form", status_code=422)
-        flash(request, "Draft saved. Publish it when you're ready for applications.")
+        flash(request, gettext("Draft saved. Publish it when you're ready for applications."))
         return redirect(request, f"/brand/gigs/{gig.id}")
 
     async def _page(self, request: Request[Any, Any, Any], gigs: GigService, gig: Gig, *,
@@ -169,7 +169,7 @@ class BrandGigPages(PageController):
             errors = exc.errors if isinstance(exc, InvalidInput) else {"form": exc.message}
             return await self._page(request, gigs, gig, form=form_values(form), errors=errors,
                                     status_code=exc.status_code, block="form")
-        flash(request, "Gig updated. Deals already made keep the terms they were accepted under.")
+        flash(request, gettext('Gig updated. Deals already made keep the terms they were accepted under.'))
         return redirect(request, f"/brand/gigs/{gig_id}")
 
     async def _status_change(self, request: Request[Any, Any, Any], gigs: GigService, gig_id: UUID,
@@ -177,13 +177,13 @@ class BrandGigPages(PageController):
         try:
             if action == "publish":
                 await gigs.publish_gig(request.user, gig_id)
-                flash(request, "Published: creators can find the gig and apply.")
+                flash(request, gettext('Published: creators can find the gig and apply.'))
             elif action == "close":
                 await gigs.close_gig(request.user, gig_id)
-                flash(request, "Closed: no new applications. You can still decide on pending ones.")
+                flash(request, gettext('Closed: no new applications. You can still decide on pending ones.'))
             else:
                 await gigs.archive_gig(request.user, gig_id)
-                flash(request, "Archived.")
+                flash(request, gettext('Archived.'))
         except (InvalidInput, Conflict) as exc:
             gig = await gigs.get_for_brand(request.user, gig_id)
             errors = exc.errors if isinstance(exc, InvalidInput) else {}
@@ -220,7 +220,7 @@ class BrandGigPages(PageController):
             return await self._page(request, gigs, gig, errors=exc.errors, status_code=422, block="reminders")
         if request.headers.get("hx-request") == "true":
             return await self._page(request, gigs, gig, block="reminders")
-        flash(request, "Reminder schedule saved for deals made from now on.")
+        flash(request, gettext('Reminder schedule saved for deals made from now on.'))
         return redirect(request, f"/brand/gigs/{gig_id}")
 
 
@@ -317,12 +317,12 @@ class GigApi(Controller):
                 try:
                     chosen = GigStatus(status)
                 except ValueError as exc:
-                    raise InvalidInput({"status": "Status must be draft, open, closed or archived."}) from exc
+                    raise InvalidInput({"status": gettext('Status must be draft, open, closed or archived.')}) from exc
             rows = await gigs.brand_gigs(actor, chosen)
             details = await gigs.details([r.gig.id for r in rows])
             return GigListOut([gig_out(r.gig, details[r.gig.id], slots_taken=r.accepted) for r in rows])
         if not actor.is_creator:
-            raise Forbidden("Gigs are for brands and creators.")
+            raise Forbidden(gettext('Gigs are for brands and creators.'))
         filters = parse_gig_filters(request.query_params, major_units=False)
         assert actor.creator_id is not None
         page, _ = await gigs.creator_search(actor.creator_id, filters, full=True)

@@ -10,6 +10,7 @@ from marketplace.forms import FormReader
 from marketplace.gigs.models import DEFAULT_REMINDER_OFFSETS_HOURS, Gig
 from marketplace.gigs.services import GigDetails
 from marketplace.gigs.validation import split_words
+from marketplace.i18n import N_, gettext
 
 #: Deliverable rows the plain (no JavaScript) form offers; blank rows are ignored.
 MIN_DELIVERABLE_ROWS = 3
@@ -27,7 +28,7 @@ def read_offsets(f: FormReader, name: str) -> list[int] | None:
         try:
             offsets.append(int(part))
         except ValueError:
-            f.error(name, "Reminder offsets are whole hours separated by commas, like -72, -24, 24.")
+            f.error(name, gettext('Reminder offsets are whole hours separated by commas, like -72, -24, 24.'))
             return None
     return offsets
 
@@ -41,33 +42,33 @@ def read_gig_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         "title": f.text("title", max_length=TEXT_LIMIT, strip=False),
         "brief": f.text("brief", max_length=TEXT_LIMIT, strip=False),
         "currency": currency,
-        "base_fee_amount": f.decimal_minor("base_fee.amount", exponent=exponent, label="Base fee"),
+        "base_fee_amount": f.decimal_minor("base_fee.amount", exponent=exponent, label=N_('Base fee')),
         "product_name": f.text("product_name", max_length=TEXT_LIMIT),
         "product_retail_value": f.decimal_minor("product_retail_value.amount", exponent=exponent,
-                                                label="Product retail value"),
+                                                label=N_('Product retail value')),
         "product_image_url": f.text("product_image_url", max_length=TEXT_LIMIT) or None,
         "product_included": f.boolean("product_included"),
         # A percentage with up to two decimals is exactly a number of basis points (12.5% → 1250).
-        "commission_bps": f.decimal_minor("commission_bps", exponent=2, label="Commission"),
+        "commission_bps": f.decimal_minor("commission_bps", exponent=2, label=N_('Commission')),
         "apply_by": f.datetime("apply_by", label="Apply-by"),
-        "ship_within_days": f.integer("ship_within_days", label="Ship within (days)"),
-        "post_within_days": f.integer("post_within_days", label="Post within (days)"),
-        "revision_rounds": f.integer("revision_rounds", label="Revision rounds"),
-        "review_window_hours": f.integer("review_window_hours", label="Review window (hours)"),
-        "keep_live_days": f.integer("keep_live_days", label="Keep live (days)"),
+        "ship_within_days": f.integer("ship_within_days", label=N_('Ship within (days)')),
+        "post_within_days": f.integer("post_within_days", label=N_('Post within (days)')),
+        "revision_rounds": f.integer("revision_rounds", label=N_('Revision rounds')),
+        "review_window_hours": f.integer("review_window_hours", label=N_('Review window (hours)')),
+        "keep_live_days": f.integer("keep_live_days", label=N_('Keep live (days)')),
         "reminder_offsets_hours": read_offsets(f, "reminder_offsets_hours"),
-        "slots": f.integer("slots", label="Slots"),
+        "slots": f.integer("slots", label=N_('Slots')),
         "eligible_platforms": f.values("eligible_platforms"),
-        "min_followers": f.integer("min_followers", label="Minimum followers"),
-        "max_followers": f.integer("max_followers", label="Maximum followers"),
+        "min_followers": f.integer("min_followers", label=N_('Minimum followers')),
+        "max_followers": f.integer("max_followers", label=N_('Maximum followers')),
         "eligible_countries": split_words(f.text("eligible_countries", max_length=TEXT_LIMIT)),
         "niches": split_words(f.text("niches", max_length=TEXT_LIMIT)),
         "min_tier": f.text("min_tier", max_length=100) or None,
         "verified_audience_required": f.boolean("verified_audience_required"),
     }
-    reliability = f.decimal_minor("min_reliability", exponent=0, label="Minimum reliability")
+    reliability = f.decimal_minor("min_reliability", exponent=0, label=N_('Minimum reliability'))
     if reliability is not None and not 0 <= reliability <= 100:
-        f.error("min_reliability", "Minimum reliability is a percentage from 0 to 100.")
+        f.error("min_reliability", gettext('Minimum reliability is a percentage from 0 to 100.'))
         reliability = None
     raw["min_reliability"] = reliability / 100 if reliability else None
     deliverables = []
@@ -79,7 +80,7 @@ def read_gig_form(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
         deliverables.append({
             "platform": platform,
             "kind": f.text(f"{key}.kind", max_length=100),
-            "count": f.integer(f"{key}.count", label="Count") or 1,
+            "count": f.integer(f"{key}.count", label=N_('Count')) or 1,
             "required_hashtags": split_words(f.text(f"{key}.required_hashtags", max_length=TEXT_LIMIT)),
             "required_mentions": split_words(f.text(f"{key}.required_mentions", max_length=TEXT_LIMIT)),
             "disclosure_required": f.boolean(f"{key}.disclosure_required"),

@@ -10,6 +10,7 @@ from typing import Any
 from marketplace.creators.models import ContentKind, Platform
 from marketplace.gigs.models import DEFAULT_REMINDER_OFFSETS_HOURS
 from marketplace.gigs.validation import HASHTAG_RE, MENTION_RE, NICHE_RE, Checker
+from marketplace.i18n import N_, gettext
 from marketplace.reputation.deal_values import gig_value_minor, to_usd_minor
 from reputation.tiers import GigRequirements as ReputationBar
 from reputation.tiers import Tier, TrackRecord
@@ -76,27 +77,27 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
     c = Checker()
     for key, message in (parse_errors or {}).items():
         c.error(key, message)
-    title = c.text("title", raw.get("title"), label="Title", max_length=TITLE_MAX, required=True)
-    brief = c.text("brief", raw.get("brief"), label="Brief", max_length=BRIEF_MAX, required=True, single_line=False)
+    title = c.text("title", raw.get("title"), label=N_('Title'), max_length=TITLE_MAX, required=True)
+    brief = c.text("brief", raw.get("brief"), label=N_('Brief'), max_length=BRIEF_MAX, required=True, single_line=False)
     currency = c.currency("base_fee.currency", raw.get("currency"))
-    fee = c.fee("base_fee.amount", raw.get("base_fee_amount"), currency, label="Base fee", required=True)
+    fee = c.fee("base_fee.amount", raw.get("base_fee_amount"), currency, label=N_('Base fee'), required=True)
     product_included = bool(raw.get("product_included", True))
-    product_name = c.text("product_name", raw.get("product_name"), label="Product name", max_length=140,
+    product_name = c.text("product_name", raw.get("product_name"), label=N_('Product name'), max_length=140,
                           required=product_included)
     product_value = c.amount("product_retail_value.amount", raw.get("product_retail_value"),
-                             label="Product retail value")
+                             label=N_('Product retail value'))
     product_currency = raw.get("product_currency")
     if product_currency not in (None, "") and str(product_currency).strip().upper() != currency:
-        c.error("product_retail_value.currency", "The product value must be in the gig's currency.")
-    image = c.url("product_image_url", raw.get("product_image_url"), label="Product image URL")
-    commission = c.integer("commission_bps", raw.get("commission_bps"), label="Commission (basis points)",
+        c.error("product_retail_value.currency", gettext("The product value must be in the gig's currency."))
+    image = c.url("product_image_url", raw.get("product_image_url"), label=N_('Product image URL'))
+    commission = c.integer("commission_bps", raw.get("commission_bps"), label=N_('Commission (basis points)'),
                            minimum=0, maximum=10_000)
     apply_by = raw.get("apply_by")
     if apply_by is not None and not isinstance(apply_by, datetime):
-        c.error("apply_by", "Apply-by must be a date and time.")
+        c.error("apply_by", gettext('Apply-by must be a date and time.'))
         apply_by = None
     if apply_by is not None and apply_by.tzinfo is None:
-        c.error("apply_by", "Apply-by needs a time zone (for example 2026-12-31T18:00:00Z).")
+        c.error("apply_by", gettext('Apply-by needs a time zone (for example 2026-12-31T18:00:00Z).'))
         apply_by = None
     c.future("apply_by", apply_by, now=now, label="Apply-by", max_days=APPLY_BY_MAX_DAYS)
 
@@ -114,16 +115,16 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
     keep_live = number("keep_live_days", "Keep live (days)", 0, 365, 14)
     slots = number("slots", "Slots", 1, MAX_SLOTS, 1)
     if c.ok("slots") and slots < min_slots:
-        c.error("slots", f"{min_slots} application(s) are already accepted; slots can't be fewer.")
+        c.error("slots", gettext("%(min_slots)s application(s) are already accepted; slots can't be fewer.", min_slots=min_slots))
     offsets = check_reminder_offsets(c, raw.get("reminder_offsets_hours"))
 
-    platforms = tuple(c.choices("eligible_platforms", raw.get("eligible_platforms"), Platform, label="Platform"))
-    min_followers = c.integer("min_followers", raw.get("min_followers"), label="Minimum followers", minimum=0,
+    platforms = tuple(c.choices("eligible_platforms", raw.get("eligible_platforms"), Platform, label=N_('Platform')))
+    min_followers = c.integer("min_followers", raw.get("min_followers"), label=N_('Minimum followers'), minimum=0,
                               maximum=MAX_FOLLOWERS)
-    max_followers = c.integer("max_followers", raw.get("max_followers"), label="Maximum followers", minimum=0,
+    max_followers = c.integer("max_followers", raw.get("max_followers"), label=N_('Maximum followers'), minimum=0,
                               maximum=MAX_FOLLOWERS)
     if min_followers is not None and max_followers is not None and min_followers > max_followers:
-        c.error("max_followers", "Maximum followers must be at least the minimum.")
+        c.error("max_followers", gettext('Maximum followers must be at least the minimum.'))
     countries = tuple(c.countries("eligible_countries", raw.get("eligible_countries")))
     niches = tuple(c.words("niches", raw.get("niches"), pattern=NICHE_RE, label="niche", max_items=10,
                            example="skincare or home-fitness"))
@@ -132,7 +133,7 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
         if isinstance(min_reliability, bool) or not isinstance(min_reliability, int | float) or not (
             0 <= min_reliability <= 1
         ):
-            c.error("min_reliability", "Minimum reliability must be a number from 0 to 1 (0.8 = 80%).")
+            c.error("min_reliability", gettext('Minimum reliability must be a number from 0 to 1 (0.8 = 80%).'))
             min_reliability = None
         else:
             min_reliability = float(min_reliability)
@@ -140,7 +141,7 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
     if min_tier in (None, ""):
         min_tier = None
     elif not isinstance(min_tier, str) or min_tier.strip().upper() not in Tier.__members__:
-        c.error("min_tier", f"Minimum tier must be one of: {', '.join(t.name.lower() for t in Tier)}.")
+        c.error("min_tier", gettext('Minimum tier must be one of: %(tier)s.', tier=', '.join((t.name.lower() for t in Tier))))
         min_tier = None
     else:
         min_tier = min_tier.strip().upper()
@@ -183,43 +184,43 @@ def check_reminder_offsets(c: Checker, value: object) -> tuple[int, ...]:
     if value is None or value == "":
         return tuple(DEFAULT_REMINDER_OFFSETS_HOURS)
     if not isinstance(value, list | tuple):
-        c.error("reminder_offsets_hours", "Reminder offsets must be a list of hours, like -72, -24, 24.")
+        c.error("reminder_offsets_hours", gettext('Reminder offsets must be a list of hours, like -72, -24, 24.'))
         return tuple(DEFAULT_REMINDER_OFFSETS_HOURS)
     offsets: list[int] = []
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int) or not -720 <= item <= 720 or item == 0:
             c.error("reminder_offsets_hours",
-                    "Each reminder offset is a non-zero whole number of hours between -720 and 720.")
+                    gettext('Each reminder offset is a non-zero whole number of hours between -720 and 720.'))
             return tuple(DEFAULT_REMINDER_OFFSETS_HOURS)
         if item not in offsets:
             offsets.append(item)
     if len(offsets) > 8:
-        c.error("reminder_offsets_hours", "At most 8 reminders per deadline.")
+        c.error("reminder_offsets_hours", gettext('At most 8 reminders per deadline.'))
     return tuple(sorted(offsets))
 
 
 def check_deliverables(c: Checker, value: object) -> tuple[DeliverableFields, ...]:
     if not isinstance(value, list | tuple) or not value:
-        c.error("deliverables", "Add at least one deliverable (platform, kind and count).")
+        c.error("deliverables", gettext('Add at least one deliverable (platform, kind and count).'))
         return ()
     if len(value) > MAX_DELIVERABLES:
-        c.error("deliverables", f"At most {MAX_DELIVERABLES} deliverables per gig.")
+        c.error("deliverables", gettext('At most %(max_deliverables)s deliverables per gig.', max_deliverables=MAX_DELIVERABLES))
         return ()
     result: list[DeliverableFields] = []
     for i, item in enumerate(value):
         key = f"deliverables[{i}]"
         if not isinstance(item, Mapping):
-            c.error(key, "Each deliverable needs a platform, a kind and a count.")
+            c.error(key, gettext('Each deliverable needs a platform, a kind and a count.'))
             continue
-        platform = c.choice(f"{key}.platform", item.get("platform"), Platform, label="Platform")
-        kind = c.choice(f"{key}.kind", item.get("kind"), ContentKind, label="Kind")
-        count = c.integer(f"{key}.count", item.get("count", 1), label="Count", minimum=1, maximum=20, required=True)
+        platform = c.choice(f"{key}.platform", item.get("platform"), Platform, label=N_('Platform'))
+        kind = c.choice(f"{key}.kind", item.get("kind"), ContentKind, label=N_('Kind'))
+        count = c.integer(f"{key}.count", item.get("count", 1), label=N_('Count'), minimum=1, maximum=20, required=True)
         hashtags = c.words(f"{key}.required_hashtags", item.get("required_hashtags"), pattern=HASHTAG_RE,
                            label="hashtag", max_items=20, example="#glowlab", prefix="#")
         mentions = c.words(f"{key}.required_mentions", item.get("required_mentions"), pattern=MENTION_RE,
                            label="mention", max_items=20, example="@glowlab", prefix="@")
         disclosure_required = bool(item.get("disclosure_required", True))
-        disclosure = c.text(f"{key}.disclosure_text", item.get("disclosure_text", "#ad"), label="Disclosure",
+        disclosure = c.text(f"{key}.disclosure_text", item.get("disclosure_text", "#ad"), label=N_('Disclosure'),
                             max_length=40, required=disclosure_required) or "#ad"
         if platform is not None and kind is not None and count is not None:
             result.append(DeliverableFields(platform, kind, count, tuple(hashtags), tuple(mentions),

@@ -16,6 +16,7 @@ from marketplace.forms import FormReader
 from marketplace.gigs.keyset import SortKey
 from marketplace.gigs.models import Deliverable, Gig, GigNiche, GigStatus, gig_search_term
 from marketplace.gigs.validation import NICHE_RE, Checker
+from marketplace.i18n import N_, gettext
 
 # Search statements are built from the Core tables: ORM attributes cost a comparator chain per condition and make
 # the statement load entities, and a results page needs neither.
@@ -111,8 +112,8 @@ def parse_gig_filters(params: Mapping[str, Any], *, major_units: bool, page_size
     """Read search parameters; pages type money in major units ("50"), the API in minor units (5000)."""
     f = FormReader(params)
     c = Checker()
-    q = c.text("q", f.text("q", max_length=10_000), label="Search", max_length=200)
-    platform = c.choice("platform", f.text("platform", max_length=100) or None, Platform, label="Platform",
+    q = c.text("q", f.text("q", max_length=10_000), label=N_('Search'), max_length=200)
+    platform = c.choice("platform", f.text("platform", max_length=100) or None, Platform, label=N_('Platform'),
                         required=False)
     niche_raw = f.text("niche", max_length=100).lower()
     niche = None
@@ -120,7 +121,7 @@ def parse_gig_filters(params: Mapping[str, Any], *, major_units: bool, page_size
         if NICHE_RE.match(niche_raw):
             niche = niche_raw
         else:
-            c.error("niche", "Niche must be a word like skincare or home-fitness.")
+            c.error("niche", gettext('Niche must be a word like skincare or home-fitness.'))
     country = c.country("country", f.text("country", max_length=100) or None)
     currency_raw = f.text("currency", max_length=100)
     currency = c.currency("currency", currency_raw) if currency_raw else None
@@ -138,16 +139,16 @@ def parse_gig_filters(params: Mapping[str, Any], *, major_units: bool, page_size
     fee_min, fee_max = money("fee_min"), money("fee_max")
     value_min, value_max = money("product_value_min"), money("product_value_max")
     if fee_min is not None and fee_max is not None and fee_min > fee_max:
-        c.error("fee_max", "The highest fee must be at least the lowest.")
+        c.error("fee_max", gettext('The highest fee must be at least the lowest.'))
     if value_min is not None and value_max is not None and value_min > value_max:
-        c.error("product_value_max", "The highest product value must be at least the lowest.")
-    apply_date = f.date("apply_before", label="Closing by")
+        c.error("product_value_max", gettext('The highest product value must be at least the lowest.'))
+    apply_date = f.date("apply_before", label=N_('Closing by'))
     sort = f.text("sort", max_length=100) or "newest"
     if sort not in SORTS:
-        c.error("sort", f"Sort must be one of: {', '.join(SORTS)}.")
+        c.error("sort", gettext('Sort must be one of: %(sorts)s.', sorts=', '.join(SORTS)))
         sort = "newest"
     cursor = f.text("cursor", max_length=500) or None
-    limit = page_size or f.integer("limit", minimum=1, maximum=MAX_PAGE_SIZE, label="Limit") or DEFAULT_PAGE_SIZE
+    limit = page_size or f.integer("limit", minimum=1, maximum=MAX_PAGE_SIZE, label=N_('Limit')) or DEFAULT_PAGE_SIZE
     for key, message in f.errors.items():
         c.error(key, message)
     c.raise_if_invalid()

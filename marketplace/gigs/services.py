@@ -47,6 +47,7 @@ from marketplace.gigs.search import (
     search_terms,
 )
 from marketplace.gigs.validation import Checker, format_minor, minimum_fee
+from marketplace.i18n import N_, gettext
 from marketplace.notifications.services import notify
 from marketplace.reputation.services import creator_standing
 from marketplace.runtime import Runtime
@@ -60,17 +61,17 @@ NOT_FOUND = "No such gig."
 def brand_of(actor: Actor | None, *, write: bool = False) -> UUID:
     """The actor's brand id; anyone else is refused. ``write`` needs an owner or manager (finance only reads)."""
     if actor is None or not actor.is_brand or actor.brand_id is None:
-        raise Forbidden("This is for brand teams.")
+        raise Forbidden(gettext('This is for brand teams.'))
     if write and actor.brand_role not in GIG_EDITORS:
-        raise Forbidden("Only owners and managers can change gigs.")
+        raise Forbidden(gettext('Only owners and managers can change gigs.'))
     if write and actor.suspended:
-        raise Forbidden("Your account is suspended; contact support to appeal.")
+        raise Forbidden(gettext('Your account is suspended; contact support to appeal.'))
     return actor.brand_id
 
 
 def creator_of(actor: Actor | None) -> UUID:
     if actor is None or not actor.is_creator or actor.creator_id is None:
-        raise Forbidden("This is for creators.")
+        raise Forbidden(gettext('This is for creators.'))
     return actor.creator_id
 
 
@@ -427,7 +428,7 @@ class GigService:
         under (each collaboration holds its own snapshot), so an edit only affects future acceptances."""
         gig = await self.get_for_brand(actor, gig_id, write=True, lock=True)
         if gig.status in (GigStatus.CLOSED, GigStatus.ARCHIVED):
-            raise Conflict(f"This gig is {gig.status}; closed and archived gigs can't be edited.")
+            raise Conflict(gettext("This gig is %(status)s; closed and archived gigs can't be edited.", status=gig.status))
         details = (await self.details([gig.id]))[gig.id]
         raw = gig_as_raw(gig, details)
         raw.update(changes)
@@ -444,7 +445,7 @@ class GigService:
         if raw.get("currency") not in (None, gig.currency) and await self.session.scalar(
             sa.select(sa.func.count(Application.id)).where(Application.gig_id == gig.id)
         ):
-            errors.setdefault("base_fee.currency", "Creators have applied in this currency; it can't change now.")
+            errors.setdefault("base_fee.currency", gettext("Creators have applied in this currency; it can't change now."))
         fields = check_gig(raw, now=self.now, min_slots=max(accepted, 1), parse_errors=errors)
         if unchanged_deadline:
             fields = _with_apply_by(fields, old_apply_by)
@@ -466,7 +467,7 @@ class GigService:
     async def publish_gig(self, actor: Actor | None, gig_id: UUID) -> Gig:
         gig = await self.get_for_brand(actor, gig_id, write=True, lock=True)
         if gig.status is not GigStatus.DRAFT:
-            raise Conflict(f"Only drafts can be published; this gig is {gig.status}.")
+            raise Conflict(gettext('Only drafts can be published; this gig is %(status)s.', status=gig.status))
         details = (await self.details([gig.id]))[gig.id]
         problems: dict[str, str] = {}
         if not details.deliverables:
@@ -493,7 +494,7 @@ class GigService:
         """No new applications; pending ones can still be accepted or declined."""
         gig = await self.get_for_brand(actor, gig_id, write=True, lock=True)
         if gig.status is not GigStatus.OPEN:
-            raise Conflict(f"Only open gigs can be closed; this gig is {gig.status}.")
+            raise Conflict(gettext('Only open gigs can be closed; this gig is %(status)s.', status=gig.status))
         gig.status = GigStatus.CLOSED
         gig.closed_at = self.now
         return gig
@@ -501,8 +502,7 @@ class GigService:
     async def archive_gig(self, actor: Actor | None, gig_id: UUID) -> Gig:
         gig = await self.get_for_brand(actor, gig_id, write=True, lock=True)
         if gig.status not in (GigStatus.DRAFT, GigStatus.CLOSED):
-            raise Conflict("Close the gig before archiving it." if gig.status is GigStatus.OPEN
-                           else "This gig is already archived.")
+            raise Conflict((gettext('Close the gig before archiving it.') if gig.status is GigStatus.OPEN else gettext('This gig is already archived.')))
         gig.status = GigStatus.ARCHIVED
         return gig
 
@@ -513,14 +513,14 @@ class GigService:
         """Invite many creators to apply, in a few set-based statements (brands invite 100+ at once)."""
         gig = await self.get_for_brand(actor, gig_id, write=True)
         if gig.status not in (GigStatus.OPEN, GigStatus.DRAFT):
-            raise Conflict(f"This gig is {gig.status}; invite creators to an open gig.")
+            raise Conflict(gettext('This gig is %(status)s; invite creators to an open gig.', status=gig.status))
         c = Checker()
-        message = c.text("message", message, label="Message", max_length=2000, single_line=False)
+        message = c.text("message", message, label=N_('Message'), max_length=2000, single_line=False)
         ids = list(dict.fromkeys(creator_ids))
         if not ids:
-            c.error("creator_ids", "Choose at least one creator to invite.")
+            c.error("creator_ids", gettext('Choose at least one creator to invite.'))
         elif len(creator_ids) > MAX_INVITES_PER_REQUEST:  # as sent: 100,000 copies of one id are refused too
-            c.error("creator_ids", f"Invite at most {MAX_INVITES_PER_REQUEST} creators at a time.")
+            c.error("creator_ids", gettext('Invite at most %(max_invites_per_request)s creators at a time.', max_invites_per_request=MAX_INVITES_PER_REQUEST))
         c.raise_if_invalid()
         result = InviteResult()
         creators = dict((await self.session.execute(

@@ -11,6 +11,7 @@ from typing import TypeVar
 from escrow.money import CURRENCY_EXPONENTS, MAX_AMOUNT
 from marketplace.errors import InvalidInput
 from marketplace.forms import text_problem, valid_http_url
+from marketplace.i18n import N_, gettext
 
 E = TypeVar("E", bound=Enum)
 
@@ -77,7 +78,7 @@ class Checker:
         if value is None:
             value = ""
         if not isinstance(value, str):
-            self.error(name, f"{label} must be text.")
+            self.error(name, gettext('%(label)s must be text.', label=label))
             return ""
         problem = text_problem(value)
         if problem:
@@ -87,9 +88,9 @@ class Checker:
         if single_line:
             value = re.sub(r"\s+", " ", value)
         if required and not value:
-            self.error(name, f"{label} is required.")
+            self.error(name, gettext('%(label)s is required.', label=label))
         elif len(value) > max_length:
-            self.error(name, f"{label} must be at most {max_length:,} characters.")
+            self.error(name, gettext('%(label)s must be at most %(max_length)s characters.', label=label, max_length=format(max_length, ',')))
             return ""
         return value
 
@@ -98,7 +99,7 @@ class Checker:
         if not text:
             return None
         if not valid_http_url(text):
-            self.error(name, f"{label} must be a full web address starting with https://")
+            self.error(name, gettext('%(label)s must be a full web address starting with https://', label=label))
             return None
         return text
 
@@ -107,16 +108,16 @@ class Checker:
     ) -> int | None:
         if value is None or value == "":
             if required:
-                self.error(name, f"{label} is required.")
+                self.error(name, gettext('%(label)s is required.', label=label))
             return None
         if isinstance(value, bool) or not isinstance(value, int):
-            self.error(name, f"{label} must be a whole number.")
+            self.error(name, gettext('%(label)s must be a whole number.', label=label))
             return None
         if value < minimum:
-            self.error(name, f"{label} must be at least {minimum:,}." if minimum else f"{label} can't be negative.")
+            self.error(name, (gettext('%(label)s must be at least %(minimum)s.', label=label, minimum=format(minimum, ',')) if minimum else gettext("%(label)s can't be negative.", label=label)))
             return None
         if value > maximum:
-            self.error(name, f"{label} must be at most {maximum:,}.")
+            self.error(name, gettext('%(label)s must be at most %(maximum)s.', label=label, maximum=format(maximum, ',')))
             return None
         return value
 
@@ -129,26 +130,26 @@ class Checker:
         amount = self.amount(name, value, label=label, required=required)
         if amount is not None and currency in CURRENCY_EXPONENTS and amount < minimum_fee(currency):
             minimum = minimum_fee(currency)
-            self.error(name, f"{label} must be at least {format_minor(minimum, currency)} ({minimum} minor units).")
+            self.error(name, gettext('%(label)s must be at least %(currency)s (%(minimum)s minor units).', label=label, currency=format_minor(minimum, currency), minimum=minimum))
             return None
         return amount
 
     def currency(self, name: str, value: object) -> str:
         code = value.strip().upper() if isinstance(value, str) else ""
         if code not in CURRENCY_EXPONENTS:
-            self.error(name, f"Currency must be one of: {', '.join(sorted(CURRENCY_EXPONENTS))}.")
+            self.error(name, gettext('Currency must be one of: %(currency_exponents)s.', currency_exponents=', '.join(sorted(CURRENCY_EXPONENTS))))
             return "USD"
         return code
 
     def choice(self, name: str, value: object, enum_cls: type[E], *, label: str, required: bool = True) -> E | None:
         if value is None or value == "":
             if required:
-                self.error(name, f"Choose a {label.lower()}.")
+                self.error(name, gettext('Choose a %(label)s.', label=label.lower()))
             return None
         try:
             return enum_cls(value.strip().lower() if isinstance(value, str) else value)
         except ValueError:
-            self.error(name, f"{label} must be one of: {', '.join(str(m.value) for m in enum_cls)}.")
+            self.error(name, gettext('%(label)s must be one of: %(enum_cls)s.', label=label, enum_cls=', '.join((str(m.value) for m in enum_cls))))
             return None
 
     def choices(self, name: str, values: Iterable[object] | None, enum_cls: type[E], *, label: str) -> list[E]:
@@ -163,21 +164,21 @@ class Checker:
         code = value.strip().upper() if isinstance(value, str) else ""
         if not code:
             if required:
-                self.error(name, f"{label} is required.")
+                self.error(name, gettext('%(label)s is required.', label=label))
             return None
         if code not in COUNTRY_CODES:
-            self.error(name, f"{label} must be a two-letter country code, like US or DE.")
+            self.error(name, gettext('%(label)s must be a two-letter country code, like US or DE.', label=label))
             return None
         return code
 
     def countries(self, name: str, values: Iterable[object] | None, *, max_items: int = 60) -> list[str]:
         result: list[str] = []
         for value in values or []:
-            code = self.country(name, value, label="Each country")
+            code = self.country(name, value, label=N_('Each country'))
             if code and code not in result:
                 result.append(code)
         if len(result) > max_items:
-            self.error(name, f"At most {max_items} countries.")
+            self.error(name, gettext('At most %(max_items)s countries.', max_items=max_items))
         return result[:max_items]
 
     def words(
@@ -188,29 +189,29 @@ class Checker:
         result: list[str] = []
         for value in values or []:
             if not isinstance(value, str) or text_problem(value):
-                self.error(name, f"Each {label} must be text.")
+                self.error(name, gettext('Each %(label)s must be text.', label=label))
                 continue
             word = value.strip().lower() if not prefix else value.strip()
             if not word:
                 continue
             match = pattern.match(word)
             if not match:
-                self.error(name, f"'{word[:40]}' is not a valid {label}; use something like {example}.")
+                self.error(name, gettext("'%(word)s' is not a valid %(label)s; use something like %(example)s.", word=word[:40], label=label, example=example))
                 continue
             word = prefix + (match.group(1) if match.groups() else word)
             if word.lower() not in [w.lower() for w in result]:
                 result.append(word)
         if len(result) > max_items:
-            self.error(name, f"At most {max_items} entries.")
+            self.error(name, gettext('At most %(max_items)s entries.', max_items=max_items))
         return result[:max_items]
 
     def future(self, name: str, value: datetime | None, *, now: datetime, label: str, max_days: int) -> None:
         if value is None:
             return
         if value <= now:
-            self.error(name, f"{label} must be in the future.")
+            self.error(name, gettext('%(label)s must be in the future.', label=label))
         elif (value - now).days > max_days:
-            self.error(name, f"{label} must be within {max_days} days from now.")
+            self.error(name, gettext('%(label)s must be within %(max_days)s days from now.', label=label, max_days=max_days))
 
 
 def split_words(raw: str) -> list[str]:

@@ -16,6 +16,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.guards import signed_in
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.forms import FormReader
+from marketplace.i18n import gettext
 from marketplace.messaging import queries
 from marketplace.messaging import services as messaging
 from marketplace.messaging.models import Thread
@@ -72,7 +73,7 @@ class MessagePages(PageController):
                 )
             ).first()
             if row is None or messaging.reader_party(actor, row.brand_id, row.creator_id) is None:
-                raise NotFound("No such conversation.")
+                raise NotFound(gettext('No such conversation.'))
             if row.message_count == known:
                 return Response(content=b"", status_code=204)
         view = await queries.open_thread(db_session, actor, thread_id, before_seq=before_seq)
@@ -143,7 +144,7 @@ async def _to_thread(
     """The stable link other pages use ("Messages" on a deal): opens, and on first use creates, the thread."""
     thread = await messaging.thread_for_actor(session, request.user, subject)
     if thread is None:
-        raise NotFound("Nobody has written about this yet.")
+        raise NotFound(gettext('Nobody has written about this yet.'))
     return redirect(request, f"/messages/{thread.id}")
 
 

@@ -26,6 +26,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.creators.models import Creator
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.gigs.models import Gig
+from marketplace.i18n import gettext
 from marketplace.messaging.models import Message, Thread, ThreadReadState
 from marketplace.messaging.services import (
     MESSAGES_PER_PAGE,
@@ -161,11 +162,11 @@ async def open_thread(
     Records nothing; call ``mark_read()`` after showing it."""
     row = (await session.execute(_header_query(actor.user_id).where(Thread.id == thread_id))).first()
     if row is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(gettext('No such conversation.'))
     thread: Thread = row.Thread
     party = reader_party(actor, thread.brand_id, thread.creator_id)
     if party is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(gettext('No such conversation.'))
     closed = closed_reason(row.application_status, thread.application_id is not None)
     refusal = write_refusal(actor, party, closed)
     messages, earlier = await _messages(session, thread, row.brand_name, row.creator_name, before_seq=before_seq)
@@ -255,7 +256,7 @@ async def messages_after(
     and the reader's unread count before this call."""
     parties = await subject_parties(session, subject)
     if parties is None or (party := reader_party(actor, parties.brand_id, parties.creator_id)) is None:
-        raise NotFound(f"No such {subject.kind}.")
+        raise NotFound(gettext('No such %(kind)s.', kind=subject.kind))
     thread = await find_thread(session, subject)
     if thread is None:
         return None, [], 0
@@ -302,7 +303,7 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
     try:
         return as_utc(datetime.fromisoformat(stamp)), UUID(raw_id)
     except ValueError:
-        raise InvalidInput({"before": "Not a valid page cursor."}) from None
+        raise InvalidInput({"before": gettext('Not a valid page cursor.')}) from None
 
 
 async def inbox(

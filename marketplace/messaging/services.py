@@ -35,6 +35,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.creators.models import Creator
 from marketplace.db import insert_stmt
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.i18n import gettext
 from marketplace.messaging.models import Message, Thread, ThreadReadState
 
 #: Brand roles that may write in threads (all roles read).
@@ -104,17 +105,17 @@ class MessageView:
 def clean_body(raw: Any, field_name: str = "body") -> str:
     """The message as stored: trimmed, CRLF normalised; empty, over-long or unstorable text is a field error."""
     if not isinstance(raw, str):
-        raise InvalidInput({field_name: "The message must be text."})
+        raise InvalidInput({field_name: gettext('The message must be text.')})
     text = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
     if not text:
-        raise InvalidInput({field_name: "Write a message before sending."})
+        raise InvalidInput({field_name: gettext('Write a message before sending.')})
     if len(text) > MESSAGE_MAX_CHARS:
         raise InvalidInput(
-            {field_name: f"A message can be at most {MESSAGE_MAX_CHARS:,} characters (this one has {len(text):,})."}
+            {field_name: gettext('A message can be at most %(message_max_chars)s characters (this one has %(text)s).', message_max_chars=format(MESSAGE_MAX_CHARS, ','), text=format(len(text), ','))}
         )
     # NUL can't be stored in PostgreSQL text and lone surrogates can't be encoded: refuse rather than fail later.
     if "\x00" in text or _has_unencodable(text):
-        raise InvalidInput({field_name: "The message contains characters that can't be stored; remove them."})
+        raise InvalidInput({field_name: gettext("The message contains characters that can't be stored; remove them.")})
     return text
 
 
@@ -207,7 +208,7 @@ async def ensure_thread(session: AsyncSession, subject: Subject, parties: Subjec
         return existing
     parties = parties or await subject_parties(session, subject)
     if parties is None:
-        raise NotFound(f"No such {subject.kind}.")
+        raise NotFound(gettext('No such %(kind)s.', kind=subject.kind))
     thread = Thread(
         application_id=subject.id if subject.kind == "application" else None,
         collaboration_id=subject.id if subject.kind == "collaboration" else None,
@@ -232,7 +233,7 @@ async def thread_for_actor(session: AsyncSession, actor: Actor, subject: Subject
     Outsiders (and unknown subjects) get NotFound."""
     parties = await subject_parties(session, subject)
     if parties is None or reader_party(actor, parties.brand_id, parties.creator_id) is None:
-        raise NotFound(f"No such {subject.kind}.")
+        raise NotFound(gettext('No such %(kind)s.', kind=subject.kind))
     if actor.is_admin:
         return await find_thread(session, subject)
     return await ensure_thread(session, subject, parties)
@@ -310,7 +311,7 @@ async def _append(
         sa.select(Thread).where(Thread.id == thread_id).with_for_update().execution_options(populate_existing=True)
     )
     if thread is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(gettext('No such conversation.'))
     thread.message_count += 1
     thread.last_message_at = now
     message = Message(
@@ -337,7 +338,7 @@ async def post_message(session: AsyncSession, actor: Actor, thread_id: UUID, bod
         )
     ).first()
     if row is None or (party := reader_party(actor, row.brand_id, row.creator_id)) is None:
-        raise NotFound("No such conversation.")
+        raise NotFound(gettext('No such conversation.'))
     _require_writer(actor, party, closed_reason(row.status, row.application_id is not None))
     text = clean_body(body)
     return await _append(session, thread_id, party=party, sender_user_id=actor.user_id, body=text, now=now)
@@ -349,7 +350,7 @@ async def post_to_subject(
     """Write about an application or collaboration, creating its thread on the first message."""
     parties = await subject_parties(session, subject)
     if parties is None or (party := reader_party(actor, parties.brand_id, parties.creator_id)) is None:
-        raise NotFound(f"No such {subject.kind}.")
+        raise NotFound(gettext('No such %(kind)s.', kind=subject.kind))
     _require_writer(actor, party, parties.closed_reason)
     text = clean_body(body)
     thread = await ensure_thread(session, subject, parties)

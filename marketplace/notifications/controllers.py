@@ -16,6 +16,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.guards import signed_in
 from marketplace.errors import InvalidInput
 from marketplace.forms import FormReader
+from marketplace.i18n import gettext
 from marketplace.notifications import services as notifications
 from marketplace.notifications.models import Notification
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of, safe_next
@@ -80,7 +81,7 @@ class NotificationPages(PageController):
         )
         if is_htmx(request):
             return await _render_list(request, db_session, first_page=True)
-        flash(request, f"Marked {count} notification{'s' if count != 1 else ''} as read." if count else "All read.")
+        flash(request, (gettext('Marked %(count)s notification%(else_value)s as read.', count=count, else_value='s' if count != 1 else '') if count else gettext('All read.')))
         return redirect(request, "/notifications")
 
     @get("/settings", name="notification_settings", guards=[signed_in])
@@ -101,7 +102,7 @@ class NotificationPages(PageController):
         try:
             known = set(notifications.EMAIL_GROUPS) | set(notifications.ALWAYS_EMAILED)
             if any(group not in known for group in chosen):
-                raise InvalidInput({"email": "Choose from the listed kinds of email."})
+                raise InvalidInput({"email": gettext('Choose from the listed kinds of email.')})
             wanted = {group: group in chosen for group in notifications.EMAIL_GROUPS}
             prefs = await notifications.set_email_preferences(db_session, actor.user_id, wanted)
         except InvalidInput as exc:
@@ -112,7 +113,7 @@ class NotificationPages(PageController):
             )
         if is_htmx(request):
             return render(request, SETTINGS_TEMPLATE, _settings_context(prefs, {}, saved=True), block="settings")
-        flash(request, "Email settings saved.")
+        flash(request, gettext('Email settings saved.'))
         return redirect(request, "/notifications/settings")
 
 

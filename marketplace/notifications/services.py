@@ -23,6 +23,7 @@ from marketplace.brands.models import BrandMember, BrandRole
 from marketplace.creators.models import Creator
 from marketplace.db import insert_stmt
 from marketplace.errors import InvalidInput, NotFound
+from marketplace.i18n import gettext
 from marketplace.messaging.queries import unread_total_query
 from marketplace.notifications.mail import send_email
 from marketplace.notifications.models import Notification, NotificationPreference
@@ -188,7 +189,7 @@ async def mark_notification_read(session: AsyncSession, user_id: UUID, notificat
         sa.select(Notification).where(Notification.id == notification_id, Notification.user_id == user_id)
     )
     if note is None:
-        raise NotFound("No such notification.")
+        raise NotFound(gettext('No such notification.'))
     if note.read_at is None:
         note.read_at = now
         await session.flush()
@@ -248,7 +249,7 @@ async def set_email_preferences(session: AsyncSession, user_id: UUID, wanted: di
     """Save the user's choice per group; unknown groups are a field error. Returns the saved settings."""
     unknown = sorted(set(wanted) - set(EMAIL_GROUPS))
     if unknown:
-        raise InvalidInput({"groups": f"Unknown email group(s): {', '.join(unknown)[:200]}."})
+        raise InvalidInput({"groups": gettext('Unknown email group(s): %(unknown)s.', unknown=', '.join(unknown)[:200])})
     if wanted:
         # An upsert, so two saves at once (double click, two tabs) can't collide on the unique constraint.
         insert = insert_stmt(session, NotificationPreference)

@@ -16,6 +16,7 @@ from escrow.records import ReconciliationMismatch, ReconciliationRun, WebhookEve
 from marketplace.accounts.guards import admin_only, current_actor
 from marketplace.admin import audit
 from marketplace.errors import NotFound
+from marketplace.i18n import gettext
 from marketplace.jobs import enqueue
 from marketplace.payments.webhooks import PROCESS_JOB, RECONCILE_JOB
 from marketplace.web import PageController, client_ip, flash, redirect, render, runtime_of
@@ -40,7 +41,7 @@ class ReconciliationPages(PageController):
         if run is not None:
             selected = await db_session.get(ReconciliationRun, run)
             if selected is None:
-                raise NotFound("No such reconciliation run.")
+                raise NotFound(gettext('No such reconciliation run.'))
         elif runs:
             selected = runs[0]
         mismatches = []
@@ -68,7 +69,7 @@ class ReconciliationPages(PageController):
                            summary="Started a full reconciliation with the payment provider.",
                            now=runtime_of(request).clock.now(), ip=client_ip(request))
         enqueue(db_session, RECONCILE_JOB, f"admin:{actor.email}")
-        flash(request, "Reconciliation started; refresh in a minute to see the result.", "info")
+        flash(request, gettext('Reconciliation started; refresh in a minute to see the result.'), "info")
         return redirect(request, "/admin/reconciliation")
 
     @post("/events/{event_id:uuid}/retry", name="admin_webhook_retry")
@@ -77,14 +78,14 @@ class ReconciliationPages(PageController):
         """Process a stored webhook event again (e.g. after fixing what made it fail)."""
         row = await db_session.get(WebhookEvent, event_id)
         if row is None:
-            raise NotFound("No such webhook event.")
+            raise NotFound(gettext('No such webhook event.'))
         if row.processed_at is None:
             await audit.record(db_session, current_actor(request), "webhook.retry", target_type="webhook_event",
                                target_id=row.id, summary=f"Queued webhook event {row.event_id} ({row.type}) "
                                f"again after {row.attempts} failed attempt(s).", now=runtime_of(request).clock.now(),
                                before={"attempts": row.attempts}, ip=client_ip(request))
             enqueue(db_session, PROCESS_JOB, str(row.id))
-            flash(request, f"Event {row.event_id} queued again.", "info")
+            flash(request, gettext('Event %(event_id)s queued again.', event_id=row.event_id), "info")
         else:
-            flash(request, f"Event {row.event_id} was already processed.", "info")
+            flash(request, gettext('Event %(event_id)s was already processed.', event_id=row.event_id), "info")
         return redirect(request, "/admin/reconciliation")

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.collaborations.states import FUNDED_UNRESOLVED, Action, CollabState, Party
 from marketplace.collaborations.transition import Change
 from marketplace.errors import PaymentsUnavailable
+from marketplace.i18n import gettext
 from marketplace.payments import hooks
 from marketplace.settings import Settings
 
@@ -31,8 +32,7 @@ class PaymentsListener:
             except hooks.EscrowUnavailable as exc:
                 if change.from_state in FUNDED_UNRESOLVED:
                     raise PaymentsUnavailable(
-                        "Payments are not available right now, so a funded deal can't be cancelled and refunded "
-                        "yet. Nothing was changed; please try again later."
+                        gettext("Payments are not available right now, so a funded deal can't be cancelled and refunded yet. Nothing was changed; please try again later.")
                     ) from exc
                 # Not funded, and no escrow running that could be taking a payment: nothing to return.
         elif action is Action.GHOST:
@@ -45,8 +45,7 @@ class PaymentsListener:
             except hooks.EscrowUnavailable as exc:
                 if automatic:
                     raise  # the sweeper's job retries later
-                raise PaymentsUnavailable("Payments are not available right now, so the post can't be approved and "
-                                          "paid yet. Nothing was changed; please try again later.") from exc
+                raise PaymentsUnavailable(gettext("Payments are not available right now, so the post can't be approved and paid yet. Nothing was changed; please try again later.")) from exc
         elif action is Action.OPEN_DISPUTE and change.actor.party is not Party.SYSTEM:
             # PostPact opens cases only because escrow already froze (a chargeback): only a party's dispute freezes.
             await hooks.freeze(session, collab, now=now, reason="dispute", settings=self.settings)

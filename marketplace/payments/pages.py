@@ -22,6 +22,7 @@ from marketplace.accounts.guards import brand_member, creator_only, not_suspende
 from marketplace.csvfiles import CSV_MEDIA_TYPE
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.forms import FormReader
+from marketplace.i18n import gettext
 from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.web import PageController, flash, redirect, render, runtime_of, safe_next
@@ -37,7 +38,7 @@ def _ids(raw: list[str], field: str = "collaboration_id") -> list[UUID]:
         try:
             ids.append(UUID(value))
         except ValueError as exc:
-            raise InvalidInput({field: "That is not a deal PostPact knows."}) from exc
+            raise InvalidInput({field: gettext('That is not a deal PostPact knows.')}) from exc
     return ids
 
 
@@ -49,7 +50,7 @@ def _csv_response(body: str, name: str) -> Response[str]:
 def _month(request: Request[Any, Any, Any]) -> str | None:
     month = request.query_params.get("month") or None
     if month and not (len(month) == 7 and month[4] == "-" and month.replace("-", "").isdigit()):
-        raise InvalidInput({"month": "Use a month like 2026-11."})
+        raise InvalidInput({"month": gettext('Use a month like 2026-11.')})
     return month
 
 
@@ -94,7 +95,7 @@ class BrandPaymentPages(PageController):
         ids = _ids(request.query_params.getall("c", []), "c")
         rows = await payments.brand_funding_rows(db_session, actor, runtime.settings, ids=ids) if ids else []
         if ids and len(rows) != len(set(ids)):
-            raise NotFound("No such collaboration.")
+            raise NotFound(gettext('No such collaboration.'))
         preparing = any(r.escrow_state is not None and r.escrow_state.value == "funding" and not r.checkout_url
                         for r in rows)
         refs = []
@@ -124,7 +125,7 @@ class BrandPaymentPages(PageController):
         hold = await session.scalar(sa.select(EscrowHold).where(EscrowHold.collaboration_id == collaboration_id,
                                                                 EscrowHold.brand_id == actor.brand_id))
         if hold is None or hold.funding_ref is None:
-            raise NotFound("No payment has been started for this deal.")
+            raise NotFound(gettext('No payment has been started for this deal.'))
         provider = gateway.provider_for(runtime.settings, runtime.session_maker, runtime.resources)
         return hold, await provider.retrieve_funding(hold.funding_ref)
 
@@ -151,11 +152,11 @@ class BrandPaymentPages(PageController):
         await gateway.escrow_service(db_session, runtime.clock.now(), settings=runtime.settings,
                                       actor=payments.actor_label(_actor(request))).apply_funding(funding)
         if funding.status is FundingStatus.SUCCEEDED:
-            flash(request, "Payment received: the money is held in escrow until the post is verified.")
+            flash(request, gettext('Payment received: the money is held in escrow until the post is verified.'))
         elif funding.status is FundingStatus.FAILED:
-            flash(request, f"The payment didn't go through: {funding.failure_message or 'try another card'}.", "error")
+            flash(request, gettext("The payment didn't go through: %(card)s.", card=funding.failure_message or 'try another card'), "error")
         else:
-            flash(request, "Your payment is processing; this page updates when Stripe confirms it.", "info")
+            flash(request, gettext('Your payment is processing; this page updates when Stripe confirms it.'), "info")
         return redirect(request, f"/brand/payments/checkout?c={collaboration_id}")
 
 
@@ -236,7 +237,7 @@ class SimulatedProviderPages(PageController):
                         refs: list[str]) -> list[tuple[SimulatedObject, EscrowHold]]:
         actor = _actor(request)
         if not actor.is_brand:
-            raise Forbidden("The checkout is for the brand's team.")
+            raise Forbidden(gettext("The checkout is for the brand's team."))
         rows = (await session.execute(
             sa.select(SimulatedObject, EscrowHold)
             .join(EscrowHold, EscrowHold.funding_ref == SimulatedObject.ref)
@@ -244,7 +245,7 @@ class SimulatedProviderPages(PageController):
                    EscrowHold.brand_id == actor.brand_id)
         )).all()
         if not refs or len(rows) != len(set(refs)):
-            raise NotFound("No such payment.")
+            raise NotFound(gettext('No such payment.'))
         return [(obj, hold) for obj, hold in rows]
 
     @get("/payments/simulated/checkout", name="simulated_checkout")
@@ -270,7 +271,7 @@ class SimulatedProviderPages(PageController):
         for obj, _hold in sorted(fundings, key=lambda pair: pair[1].collaboration_id):
             funding = await provider.settle_funding(db_session, obj.ref, succeed=succeed)
             await service.apply_funding(funding)
-        flash(request, f"Payment {'received' if succeed else 'declined'} (simulated).",
+        flash(request, gettext('Payment %(declined)s (simulated).', declined='received' if succeed else 'declined'),
               "success" if succeed else "error")
         query = "&".join(f"c={hold.collaboration_id}" for _, hold in fundings)
         return redirect(request, f"/brand/payments/checkout?{query}")
@@ -279,7 +280,7 @@ class SimulatedProviderPages(PageController):
         actor = _actor(request)
         account = await session.scalar(sa.select(PayoutAccount).where(PayoutAccount.account_ref == ref))
         if account is None or not actor.is_creator or account.creator_id != actor.creator_id:
-            raise NotFound("No such payout account.")
+            raise NotFound(gettext('No such payout account.'))
         return account
 
     @get("/payments/simulated/onboarding/{account_ref:str}", name="simulated_onboarding")
@@ -300,7 +301,7 @@ class SimulatedProviderPages(PageController):
         update = await provider.complete_onboarding(db_session, account_ref)
         await gateway.escrow_service(db_session, runtime.clock.now(), settings=runtime.settings).apply_payout_account(
             update)
-        flash(request, "Payouts are ready (simulated): payments are sent to you as soon as they are released.")
+        flash(request, gettext('Payouts are ready (simulated): payments are sent to you as soon as they are released.'))
         return redirect(request, safe_next(form.text("return_to", max_length=2000), "/creator/payments"))
 
 

@@ -36,6 +36,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import CollabState
 from marketplace.collaborations.transition import lock_collaboration
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.i18n import gettext
 from marketplace.payments.gateway import escrow_service
 from marketplace.settings import Settings
 
@@ -75,9 +76,9 @@ class FundingRow:
 
 def require_funder(actor: Actor) -> None:
     if not actor.is_brand:
-        raise Forbidden("Only brand teams fund deals.")
+        raise Forbidden(gettext('Only brand teams fund deals.'))
     if actor.brand_role not in FUNDING_ROLES:
-        raise Forbidden("Your role can't fund deals.")
+        raise Forbidden(gettext("Your role can't fund deals."))
 
 
 def _checkout_url(settings: Settings, collaboration_id: UUID, hold: EscrowHold | None) -> str | None:
@@ -131,16 +132,16 @@ async def fund_collaborations(session: AsyncSession, actor: Actor, ids: list[UUI
     require_funder(actor)
     unique = list(dict.fromkeys(ids))
     if not unique:
-        raise InvalidInput({"collaboration_id": "Choose at least one deal to fund."})
+        raise InvalidInput({"collaboration_id": gettext('Choose at least one deal to fund.')})
     if len(unique) > MAX_BULK:
-        raise InvalidInput({"collaboration_id": f"Fund at most {MAX_BULK} deals at once."})
+        raise InvalidInput({"collaboration_id": gettext('Fund at most %(max_bulk)s deals at once.', max_bulk=MAX_BULK)})
     service = escrow_service(session, now, settings=settings, actor=actor_label(actor))
     calls = []
     problems = []
     for collaboration_id in sorted(unique):  # one lock order across concurrent bulk fundings
         collab = await lock_collaboration(session, collaboration_id)
         if collab.brand_id != actor.brand_id:
-            raise NotFound("No such collaboration.")
+            raise NotFound(gettext('No such collaboration.'))
         title = str((collab.terms or {}).get("gig_title", "this deal"))
         if CollabState(collab.status) is not CollabState.SIGNED:
             problems.append(f"{title}: it is {CollabState(collab.status).value.replace('_', ' ')}, not signed.")
@@ -152,7 +153,7 @@ async def fund_collaborations(session: AsyncSession, actor: Actor, ids: list[UUI
         except EscrowConflict as exc:
             problems.append(f"{title}: {exc.message}")
     if problems:
-        raise InvalidInput({"collaboration_id": " ".join(problems)}, message="Some deals can't be funded now.")
+        raise InvalidInput({"collaboration_id": " ".join(problems)}, message=gettext("Some deals can't be funded now."))
     return calls
 
 
@@ -184,7 +185,7 @@ async def payout_status(session: AsyncSession, creator_id: UUID) -> PayoutStatus
 
 async def start_payout_onboarding(session: AsyncSession, actor: Actor, *, now: datetime, settings: Settings) -> None:
     if not actor.is_creator or actor.creator_id is None:
-        raise Forbidden("Only creators set up payouts.")
+        raise Forbidden(gettext('Only creators set up payouts.'))
     service = escrow_service(session, now, settings=settings, actor=actor_label(actor))
     provider = "stripe" if settings.stripe.enabled else "simulated"
     await service.request_payout_account(actor.creator_id, email=actor.email, country=None, provider=provider)
@@ -198,11 +199,11 @@ async def timeline_for(session: AsyncSession, actor: Actor, collaboration_id: UU
     their own amounts only: PostPact's fee and the provider's fee are the brand's business."""
     collab = await session.get(Collaboration, collaboration_id)
     if collab is None:
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     own_brand = actor.is_brand and collab.brand_id == actor.brand_id
     own_deal = actor.is_creator and collab.creator_id == actor.creator_id
     if not (own_brand or own_deal or actor.is_admin):
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     timeline = await escrow_timeline(session, collaboration_id)
     if timeline is not None and actor.is_creator:
         timeline.platform_fee_amount = 0
@@ -233,7 +234,7 @@ async def statement_for(session: AsyncSession, actor: Actor) -> tuple[list[State
     if actor.is_creator and actor.creator_id is not None:
         lines = await creator_statement_lines(session, actor.creator_id)
         return lines, by_month(lines, CREATOR_KINDS)
-    raise Forbidden("Statements are for brands and creators.")
+    raise Forbidden(gettext('Statements are for brands and creators.'))
 
 
 async def statement_csv(session: AsyncSession, actor: Actor, month: str | None = None) -> str:

@@ -16,6 +16,7 @@ from marketplace.brands.models import Brand
 from marketplace.creators.models import Creator
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.forms import FormReader
+from marketplace.i18n import N_, gettext
 from marketplace.reputation.ratings import COMMENT_MAX, rate_collaboration, rating_panel
 from marketplace.reputation.services import creator_standing
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of, safe_next
@@ -80,7 +81,7 @@ class ReliabilityPages(PageController):
     ) -> Response[Any]:
         creator = await db_session.get(Creator, creator_id)
         if creator is None:
-            raise NotFound("No such creator.")
+            raise NotFound(gettext('No such creator.'))
         return await _reliability_page(request, db_session, Subject.creator(creator_id), creator.display_name)
 
     @get("/brands/{brand_id:uuid}/reliability", name="brand_reliability")
@@ -89,7 +90,7 @@ class ReliabilityPages(PageController):
     ) -> Response[Any]:
         brand = await db_session.get(Brand, brand_id)
         if brand is None:
-            raise NotFound("No such brand.")
+            raise NotFound(gettext('No such brand.'))
         return await _reliability_page(request, db_session, Subject.brand(brand_id), brand.name)
 
     @get("/collaborations/{collab_id:uuid}/rating", name="collaboration_rating", guards=[signed_in])
@@ -103,7 +104,7 @@ class ReliabilityPages(PageController):
         self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession], collab_id: FromPath[UUID]
     ) -> Response[Any]:
         f = FormReader(await request.form())
-        stars = f.integer("stars", label="Stars")
+        stars = f.integer("stars", label=N_('Stars'))
         comment = f.text("comment", max_length=100_000)
         target = safe_next(f.text("next", max_length=2000), default=f"/collaborations/{collab_id}/rating")
         form = {"stars": "" if stars is None else str(stars), "comment": comment, "next": target}
@@ -118,7 +119,7 @@ class ReliabilityPages(PageController):
             return await _rating(request, db_session, collab_id, errors=errors, form=form, status_code=exc.status_code)
         if is_htmx(request):
             return await _rating(request, db_session, collab_id, notice="Thanks, your rating is saved.")
-        flash(request, "Thanks, your rating is saved.")
+        flash(request, gettext('Thanks, your rating is saved.'))
         return redirect(request, target)
 
 

@@ -14,6 +14,7 @@ from marketplace.clock import as_utc
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import CollabState
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.i18n import gettext
 from marketplace.notifications.services import brand_user_ids, creator_user_id, notify
 from reputation.models import Rating, SubjectKind
 from reputation.ratings import (
@@ -65,7 +66,7 @@ def _viewer(actor: Actor | None, collab: Collaboration) -> SubjectKind | None:
         return SubjectKind.BRAND
     if actor is not None and actor.is_admin:
         return None
-    raise NotFound("No such collaboration.")
+    raise NotFound(gettext('No such collaboration.'))
 
 
 def _completed_at(collab: Collaboration) -> datetime | None:
@@ -94,7 +95,7 @@ async def _load(
 ) -> tuple[Collaboration, SubjectKind | None]:
     collab = await session.get(Collaboration, collaboration_id)
     if collab is None:
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     return collab, _viewer(actor, collab)
 
 
@@ -133,9 +134,9 @@ async def rating_panel(session: AsyncSession, actor: Actor, collaboration_id: UU
 def _check_input(stars: int | None, comment: str) -> None:
     errors: dict[str, str] = {}
     if stars is None or isinstance(stars, bool) or not 1 <= stars <= 5:
-        errors["stars"] = "Choose from 1 to 5 stars."
+        errors["stars"] = gettext('Choose from 1 to 5 stars.')
     if len(comment) > COMMENT_MAX:
-        errors["comment"] = f"Keep the comment under {COMMENT_MAX:,} characters (it has {len(comment):,})."
+        errors["comment"] = gettext('Keep the comment under %(comment_max)s characters (it has %(comment)s).', comment_max=format(COMMENT_MAX, ','), comment=format(len(comment), ','))
     if errors:
         raise InvalidInput(errors)
 

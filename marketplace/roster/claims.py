@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from marketplace.brands.models import Brand
 from marketplace.errors import Conflict
 from marketplace.gigs.models import Gig
+from marketplace.i18n import gettext
 from marketplace.roster.csvio import CLAIM_LIFETIME_DAYS, CLAIM_PURPOSE
 from marketplace.roster.models import RosterEntry
 from marketplace.roster.services import RosterService
@@ -55,11 +56,11 @@ async def link(roster: RosterService, claim: PendingClaim, creator_id: UUID) -> 
     entry = await roster.session.scalar(
         sa.select(RosterEntry).where(RosterEntry.id == claim.entry.id).with_for_update())
     if entry is None:
-        raise Conflict("This invitation is no longer valid.")
+        raise Conflict(gettext('This invitation is no longer valid.'))
     if entry.creator_id == creator_id:
         return
     if entry.creator_id is not None:
-        raise Conflict("This invitation was already claimed by another account.")
+        raise Conflict(gettext('This invitation was already claimed by another account.'))
     already = await roster.session.scalar(sa.select(RosterEntry.id).where(
         RosterEntry.brand_id == entry.brand_id, RosterEntry.creator_id == creator_id))
     if already is None:

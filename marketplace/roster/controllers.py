@@ -29,6 +29,7 @@ from marketplace.csvfiles import CSV_MEDIA_TYPE, attachment_headers, read_csv
 from marketplace.errors import Forbidden, InvalidInput, PostPactError
 from marketplace.forms import FormReader
 from marketplace.gigs.models import Gig, GigStatus
+from marketplace.i18n import gettext
 from marketplace.roster import claims
 from marketplace.roster.csvio import (
     IMPORT_FIELDS,
@@ -90,7 +91,7 @@ def _selection(form: Any) -> RosterFilter:
         return filters
     ids, _ = ids_from(FormReader(form).values("entry_id"))
     if not ids:
-        raise InvalidInput({"selection": "Tick at least one person, or choose \"all matching\"."})
+        raise InvalidInput({"selection": gettext('Tick at least one person, or choose "all matching".')})
     return filters.with_ids(ids)
 
 
@@ -172,14 +173,14 @@ class RosterPages(PageController):
             view = await roster.save_view(request.user, form.get("view_name"), form.get("query", ""))
         except InvalidInput as exc:
             return await self._table(request, roster, errors=exc.errors, status_code=422)
-        flash(request, f"View “{view.name}” saved for your team.")
+        flash(request, gettext('View “%(name)s” saved for your team.', name=view.name))
         return redirect(request, "/brand/roster?" + view.query)
 
     @post("/views/{view_id:uuid}/delete", guards=[MANAGERS])
     async def delete_view(self, request: Request[Any, Any, Any], view_id: FromPath[UUID],
                           roster: NamedDependency[RosterService]) -> Response[Any]:
         await roster.delete_view(request.user, view_id)
-        flash(request, "View deleted.")
+        flash(request, gettext('View deleted.'))
         return redirect(request, "/brand/roster")
 
     @post("/fields", guards=[MANAGERS])
@@ -190,7 +191,7 @@ class RosterPages(PageController):
             created = await roster.add_field(request.user, form.get("label"))
         except InvalidInput as exc:
             return await self._table(request, roster, errors=exc.errors, status_code=422)
-        flash(request, f"Custom field “{created.label}” added (CSV column field:{created.key}).")
+        flash(request, gettext('Custom field “%(label)s” added (CSV column field:%(key)s).', label=created.label, key=created.key))
         return redirect(request, "/brand/roster")
 
     # --- one entry -------------------------------------------------------------------------------------------
@@ -234,7 +235,7 @@ class RosterPages(PageController):
         except (InvalidInput, PostPactError) as exc:
             errors = exc.errors if isinstance(exc, InvalidInput) else {"form": exc.message}
             return await self._entry_page(request, roster, None, form=raw, errors=errors, status_code=exc.status_code)
-        flash(request, f"{entry.name} added to your roster.")
+        flash(request, gettext('%(name)s added to your roster.', name=entry.name))
         return redirect(request, f"/brand/roster/{entry.id}")
 
     @get("/{entry_id:uuid}", name="roster_entry")
@@ -251,14 +252,14 @@ class RosterPages(PageController):
             await roster.update(request.user, entry_id, raw)
         except InvalidInput as exc:
             return await self._entry_page(request, roster, entry_id, form=raw, errors=exc.errors, status_code=422)
-        flash(request, "Saved.")
+        flash(request, gettext('Saved.'))
         return redirect(request, f"/brand/roster/{entry_id}")
 
     @post("/{entry_id:uuid}/delete", guards=[MANAGERS])
     async def remove(self, request: Request[Any, Any, Any], entry_id: FromPath[UUID],
                      roster: NamedDependency[RosterService]) -> Response[Any]:
         await roster.delete(request.user, entry_id)
-        flash(request, "Removed from your roster.")
+        flash(request, gettext('Removed from your roster.'))
         return redirect(request, "/brand/roster")
 
     # --- CSV ---------------------------------------------------------------------------------------------------
@@ -279,7 +280,7 @@ class RosterPages(PageController):
         actor: Actor = request.user
         try:
             if not isinstance(file, UploadFile) or not file.filename:
-                raise InvalidInput({"file": "Choose a CSV file to upload."})
+                raise InvalidInput({"file": gettext('Choose a CSV file to upload.')})
             stored = await store_upload(roster, member_of(actor), actor.user_id, file.filename, await file.read())
         except InvalidInput as exc:
             return render(request, "roster/import.html", {"upload": None, "errors": exc.errors,
@@ -327,8 +328,7 @@ class RosterPages(PageController):
         stored.gig_id = gig_ids[0] if gig_ids else None
         if not dry_run:
             stored.imported_at = roster.now
-            flash(request, f"Imported: {report.created} added, {report.updated} updated, {report.unchanged} "
-                           f"unchanged, {report.invalid} rows with problems (not imported).")
+            flash(request, gettext('Imported: %(created)s added, %(updated)s updated, %(unchanged)s unchanged, %(invalid)s rows with problems (not imported).', created=report.created, updated=report.updated, unchanged=report.unchanged, invalid=report.invalid))
             return redirect(request, f"/brand/roster/imports/{import_id}")
         status = 422 if report.errors else 200
         return await self._import_page(request, roster, import_id, mapping=mapping, status_code=status)
@@ -361,7 +361,7 @@ class ClaimPages(PageController):
         try:
             if actor is not None:
                 if not actor.is_creator or actor.creator_id is None:
-                    raise Forbidden("Sign in with a creator account to accept this invitation.")
+                    raise Forbidden(gettext('Sign in with a creator account to accept this invitation.'))
                 await claims.link(roster, pending, actor.creator_id)
             else:
                 name = f.text("full_name", max_length=10_000)
@@ -378,7 +378,7 @@ class ClaimPages(PageController):
             values = {k: form.get(k, "") for k in ("email", "full_name")}
             return render(request, "roster/claim.html", {"pending": pending, "token": token, "errors": errors,
                                                          "form": values}, block="form", status_code=exc.status_code)
-        flash(request, f"Welcome! {pending.brand.name} can now see you on PostPact.")
+        flash(request, gettext('Welcome! %(name)s can now see you on PostPact.', name=pending.brand.name))
         return redirect(request, pending.target)
 
 
@@ -388,7 +388,7 @@ async def _api_csv(request: Request[Any, Any, Any]) -> bytes:
     if content_type == "multipart/form-data":
         upload = (await request.form()).get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInput({"file": "Send the CSV as the multipart part named 'file'."})
+            raise InvalidInput({"file": gettext("Send the CSV as the multipart part named 'file'.")})
         return await upload.read()
     if content_type in ("text/csv", "text/plain", "application/csv", "application/vnd.ms-excel"):
         return await request.body()
@@ -401,9 +401,9 @@ def _api_mapping(raw: str | None) -> dict[str, str] | None:
     try:
         value = json.loads(raw)
     except ValueError as exc:
-        raise InvalidInput({"mapping": "Send the mapping as a JSON object: {\"CSV column\": \"field\"}."}) from exc
+        raise InvalidInput({"mapping": gettext('Send the mapping as a JSON object: {"CSV column": "field"}.')}) from exc
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise InvalidInput({"mapping": "Send the mapping as a JSON object: {\"CSV column\": \"field\"}."})
+        raise InvalidInput({"mapping": gettext('Send the mapping as a JSON object: {"CSV column": "field"}.')})
     return value
 
 

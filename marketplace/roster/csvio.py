@@ -28,6 +28,7 @@ from marketplace.db import insert_stmt
 from marketplace.errors import NotFound
 from marketplace.gigs.models import Gig
 from marketplace.gigs.validation import Checker
+from marketplace.i18n import gettext
 from marketplace.notifications.mail import send_email
 from marketplace.roster.bulkload import upsert_rows
 from marketplace.roster.inputs import check_entry
@@ -93,17 +94,17 @@ def check_mapping(mapping: Mapping[str, str], header: Sequence[str], field_keys:
     used: dict[str, str] = {}
     for column, target in mapping.items():
         if column not in header:
-            errors["mapping"] = f"The file has no column {column!r}."
+            errors["mapping"] = gettext('The file has no column %(column)s.', column=repr(column))
         elif target and target not in known:
-            errors[f"mapping:{column}"] = f"{target!r} is not a roster field."
+            errors[f"mapping:{column}"] = gettext('%(target)s is not a roster field.', target=repr(target))
         elif target and target in used:
-            errors[f"mapping:{column}"] = f"{used[target]!r} already fills {target}."
+            errors[f"mapping:{column}"] = gettext('%(target)s already fills %(target2)s.', target=repr(used[target]), target2=target)
         elif target:
             used[target] = column
     if "name" not in used:
-        errors.setdefault("mapping", "Choose the column that holds each person's name.")
+        errors.setdefault("mapping", gettext("Choose the column that holds each person's name."))
     elif not ({"email", *HANDLE_COLUMNS} & set(used)):
-        errors.setdefault("mapping", "Choose a column with emails or handles, so people can be found again.")
+        errors.setdefault("mapping", gettext('Choose a column with emails or handles, so people can be found again.'))
     return errors
 
 
@@ -171,7 +172,7 @@ class RosterImporter:
                   dry_run: bool, invite: bool = False, gig_id: UUID | None = None) -> ImportReport:
         if gig_id is not None and await self.session.scalar(
                 sa.select(Gig.id).where(Gig.id == gig_id, Gig.brand_id == brand_id)) is None:
-            raise NotFound("No such gig.")  # another brand's gig is as unknown as a made-up id
+            raise NotFound(gettext('No such gig.'))  # another brand's gig is as unknown as a made-up id
         field_keys = await self.roster.field_keys(brand_id)
         if mapping is None:
             mapping = auto_mapping(table.header, field_keys, await self.saved_mapping(brand_id))
@@ -218,10 +219,10 @@ class RosterImporter:
             c = Checker()
             checked = check_entry(c, raw, field_keys=field_keys, team=team, partial=True)
             if c.ok("email") and not _keys(checked.values):
-                c.error("email", "Give an email or at least one handle, so the person can be found again.")
+                c.error("email", gettext('Give an email or at least one handle, so the person can be found again.'))
             for key in _keys(checked.values):
                 if key in seen and c.ok(key[0]):
-                    c.error(key[0], f"The same {key[0]} as row {seen[key]}.")
+                    c.error(key[0], gettext('The same %(key)s as row %(key2)s.', key=key[0], key2=seen[key]))
             for name, message in c.errors.items():
                 report.errors.append(RowError(number, name, message))
             if c.errors:
@@ -417,7 +418,7 @@ async def load_upload(roster: RosterService, brand_id: UUID, import_id: UUID) ->
     upload = await roster.session.scalar(
         sa.select(RosterImport).where(RosterImport.id == import_id, RosterImport.brand_id == brand_id))
     if upload is None:
-        raise NotFound("No such import.")
+        raise NotFound(gettext('No such import.'))
     return upload
 
 

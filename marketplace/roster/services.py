@@ -27,6 +27,7 @@ from marketplace.db import insert_stmt
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.gigs.models import Gig, GigInvitation
 from marketplace.gigs.validation import Checker
+from marketplace.i18n import N_, gettext
 from marketplace.roster.inputs import TAG_RE, check_entry
 from marketplace.roster.models import (
     HANDLE_COLUMNS,
@@ -161,7 +162,7 @@ class RosterService:
         query = sa.select(RosterEntry).where(RosterEntry.id == entry_id, RosterEntry.brand_id == brand_id)
         entry = await self.session.scalar(query.with_for_update() if lock else query)
         if entry is None:
-            raise NotFound("No such roster entry.")
+            raise NotFound(gettext('No such roster entry.'))
         return entry
 
     async def row(self, actor: Actor | None, entry_id: UUID) -> RosterRow:
@@ -236,7 +237,7 @@ class RosterService:
                 query = query.where(RosterEntry.id != entry_id)
             other = await self.session.scalar(query.limit(1))
             if other is not None:
-                errors[name] = f"{other} already has this {'email' if name == 'email' else 'handle'} on your roster."
+                errors[name] = gettext('%(other)s already has this %(handle)s on your roster.', other=other, handle='email' if name == 'email' else 'handle')
         return errors
 
     async def link_creator(self, values: Mapping[str, Any]) -> UUID | None:
@@ -268,7 +269,7 @@ class RosterService:
         creator_id = await self.link_creator(checked.values)
         if creator_id is not None and await self.session.scalar(sa.select(RosterEntry.id).where(
                 RosterEntry.brand_id == brand_id, RosterEntry.creator_id == creator_id)) is not None:
-            raise Conflict("This creator is already on your roster.")
+            raise Conflict(gettext('This creator is already on your roster.'))
         entry = RosterEntry(brand_id=brand_id, creator_id=creator_id, source="manual", custom_fields=checked.custom,
                             **checked.values)
         self.session.add(entry)
@@ -285,7 +286,7 @@ class RosterService:
                               team=await self._team_by_email(brand_id), partial=True)
         merged = {name: checked.values.get(name, getattr(entry, name)) for name in ("email", *HANDLE_COLUMNS)}
         if c.ok("email") and not any(merged.values()):
-            c.error("email", "Give an email or at least one handle, so the person can be found again.")
+            c.error("email", gettext('Give an email or at least one handle, so the person can be found again.'))
         c.raise_if_invalid()
         clashes = await self._clashes(brand_id, checked.values, entry.id)
         if clashes:
@@ -338,7 +339,7 @@ class RosterService:
     def _check_tag(self, name: object) -> str:
         tag = str(name or "").strip().lower()
         if not TAG_RE.match(tag):
-            raise InvalidInput({"tag": "A tag is 1-40 letters, digits, spaces or dashes."})
+            raise InvalidInput({"tag": gettext('A tag is 1-40 letters, digits, spaces or dashes.')})
         return tag
 
     async def tag_selection(self, actor: Actor | None, filters: RosterFilter, tag: object, *, add: bool) -> int:
@@ -374,7 +375,7 @@ class RosterService:
     async def add_to_list(self, actor: Actor | None, filters: RosterFilter, list_name: object) -> int:
         brand_id = member_of(actor, NOTE_WRITERS)
         c = Checker()
-        name = c.text("list", list_name, label="List name", max_length=80, required=True)
+        name = c.text("list", list_name, label=N_('List name'), max_length=80, required=True)
         c.raise_if_invalid()
         now = self.now
         await self.session.execute(insert_stmt(self.session, RosterList.__table__).values(
@@ -409,8 +410,8 @@ class RosterService:
         brand_id = member_of(actor, NOTE_WRITERS)
         assert actor is not None
         c = Checker()
-        label = c.text("view_name", name, label="View name", max_length=80, required=True)
-        text = c.text("query", query, label="View", max_length=2000)
+        label = c.text("view_name", name, label=N_('View name'), max_length=80, required=True)
+        text = c.text("query", query, label=N_('View'), max_length=2000)
         c.raise_if_invalid()
         view = await self.session.scalar(
             sa.select(RosterView).where(RosterView.brand_id == brand_id, RosterView.name == label).with_for_update())
@@ -427,7 +428,7 @@ class RosterService:
         view = await self.session.scalar(
             sa.select(RosterView).where(RosterView.id == view_id, RosterView.brand_id == brand_id))
         if view is None:
-            raise NotFound("No such saved view.")
+            raise NotFound(gettext('No such saved view.'))
         await self.session.delete(view)
         await self.session.flush()
 
@@ -438,16 +439,16 @@ class RosterService:
     async def add_field(self, actor: Actor | None, label: object) -> RosterField:
         brand_id = member_of(actor, NOTE_WRITERS)
         c = Checker()
-        text = c.text("label", label, label="Field name", max_length=80, required=True)
+        text = c.text("label", label, label=N_('Field name'), max_length=80, required=True)
         c.raise_if_invalid()
         key = slugify(text, separator="_")[:40]
         if not FIELD_KEY_RE.match(key):
-            raise InvalidInput({"label": "Use letters or digits in the field name."})
+            raise InvalidInput({"label": gettext('Use letters or digits in the field name.')})
         existing = await self.fields(brand_id)
         if any(f.key == key for f in existing):
-            raise InvalidInput({"label": "You already have a field with this name."})
+            raise InvalidInput({"label": gettext('You already have a field with this name.')})
         if len(existing) >= MAX_CUSTOM_FIELDS:
-            raise InvalidInput({"label": f"At most {MAX_CUSTOM_FIELDS} custom fields."})
+            raise InvalidInput({"label": gettext('At most %(max_custom_fields)s custom fields.', max_custom_fields=MAX_CUSTOM_FIELDS)})
         result = RosterField(brand_id=brand_id, key=key, label=text)
         self.session.add(result)
         await self.session.flush()

@@ -23,6 +23,7 @@ from marketplace.csvfiles import attachment_headers, csv_bytes
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.gigs.models import Gig
 from marketplace.gigs.schemas import MoneyOut
+from marketplace.i18n import gettext
 from marketplace.payments import gateway
 from marketplace.sales import payouts
 from marketplace.sales.charts import gmv_chart
@@ -70,13 +71,13 @@ def date_range(raw_from: str | None, raw_to: str | None, today: date) -> tuple[d
             try:
                 parsed[name] = date.fromisoformat(raw)
             except ValueError:
-                errors[name] = "A date as YYYY-MM-DD."
+                errors[name] = gettext('A date as YYYY-MM-DD.')
     end = parsed.get("to", today)
     start = parsed.get("from", end - timedelta(days=29))
     if not errors and start > end:
-        errors["from"] = "Must be on or before 'to'."
+        errors["from"] = gettext("Must be on or before 'to'.")
     if not errors and (end - start).days > 3_660:
-        errors["from"] = "At most ten years at once."
+        errors["from"] = gettext('At most ten years at once.')
     if errors:
         raise InvalidInput(errors)
     return (datetime.combine(start, datetime.min.time(), UTC),
@@ -87,7 +88,7 @@ def _uuid_param(name: str, raw: str | None) -> UUID | None:
     try:
         return UUID(raw) if raw else None
     except ValueError as exc:
-        raise InvalidInput({name: "Not an id."}) from exc
+        raise InvalidInput({name: gettext('Not an id.')}) from exc
 
 
 async def _own_gig(session: AsyncSession, actor: Actor, gig_id: UUID | None) -> Gig | None:
@@ -95,7 +96,7 @@ async def _own_gig(session: AsyncSession, actor: Actor, gig_id: UUID | None) -> 
         return None
     gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id))
     if gig is None:
-        raise NotFound("No such gig.")
+        raise NotFound(gettext('No such gig.'))
     return gig
 
 
@@ -159,7 +160,7 @@ class BrandSalesPages(PageController):
         except InvalidInput as exc:
             flash(request, "; ".join(exc.errors.values()), "error")
             return redirect(request, "/brand/sales")
-        flash(request, f"Code {tracking.code} recorded: orders carrying it count from now on.")
+        flash(request, gettext('Code %(code)s recorded: orders carrying it count from now on.', code=tracking.code))
         return redirect(request, "/brand/sales")
 
 
@@ -187,7 +188,7 @@ class BrandSalesPages(PageController):
             await save_sales_settings(db_session, request.user, gig_id, form, runtime_of(request).clock.now())
         except InvalidInput as exc:
             return await self._settings_page(request, db_session, gig, form, exc.errors, status_code=422)
-        flash(request, "Sales settings saved: deals signed from now on use them.")
+        flash(request, gettext('Sales settings saved: deals signed from now on use them.'))
         return redirect(request, f"/brand/sales/gigs/{gig_id}")
 
 
@@ -222,7 +223,7 @@ class BrandCommissionPages(PageController):
             row = await payouts.fund_budget(db_session, request.user, form, runtime.clock.now(), runtime.settings)
         except InvalidInput as exc:
             return await self._page(request, db_session, form=form, errors=exc.errors, status_code=422)
-        flash(request, f"Budget payment of {money_text(row.amount, row.currency)} started: pay it below.")
+        flash(request, gettext('Budget payment of %(currency)s started: pay it below.', currency=money_text(row.amount, row.currency)))
         return redirect(request, "/brand/sales/commission")
 
     @post("/refund", guards=[brand_member(BrandRole.FINANCE)])
@@ -236,8 +237,7 @@ class BrandCommissionPages(PageController):
         except InvalidInput as exc:
             return await self._page(request, db_session, form={"amount": "", "currency": "USD"},
                                     errors={f"refund_{k}": v for k, v in exc.errors.items()}, status_code=422)
-        flash(request, f"{money_text(amount, form.get('currency', ''))} of unused budget is on its way back."
-              if amount else "Nothing unused to return: approved and pending commission needs what is held.")
+        flash(request, (gettext('%(currency)s of unused budget is on its way back.', currency=money_text(amount, form.get('currency', ''))) if amount else gettext('Nothing unused to return: approved and pending commission needs what is held.')))
         return redirect(request, "/brand/sales/commission")
 
     @post("/fundings/{funding_id:uuid}/simulated-pay", guards=[brand_member(BrandRole.FINANCE)])
@@ -246,10 +246,10 @@ class BrandCommissionPages(PageController):
         """The simulated provider's checkout for a budget payment (the embedded default only)."""
         runtime = runtime_of(request)
         if runtime.settings.stripe.enabled:
-            raise NotFound("No such payment.")
+            raise NotFound(gettext('No such payment.'))
         row = await payouts.own_funding(db_session, request.user, funding_id)
         if row.funding_ref is None:
-            flash(request, "The payment is still being prepared: try again in a moment.", "error")
+            flash(request, gettext('The payment is still being prepared: try again in a moment.'), "error")
             return redirect(request, "/brand/sales/commission")
         provider = gateway.build_provider(runtime.settings, runtime.session_maker)
         assert isinstance(provider, SimulatedProvider)
@@ -257,7 +257,7 @@ class BrandCommissionPages(PageController):
         funding = await provider.settle_funding(db_session, row.funding_ref, succeed=succeed)
         await gateway.escrow_service(db_session, runtime.clock.now(), settings=runtime.settings,
                                      actor=f"brand:{request.user.user_id}").apply_funding(funding)
-        flash(request, f"Payment {'received' if succeed else 'declined'} (simulated).",
+        flash(request, gettext('Payment %(declined)s (simulated).', declined='received' if succeed else 'declined'),
               "success" if succeed else "error")
         return redirect(request, "/brand/sales/commission")
 

@@ -27,6 +27,7 @@ from escrow.money import normalise_currency
 from marketplace.accounts.auth import Actor
 from marketplace.brands.models import BrandRole
 from marketplace.errors import Forbidden, InvalidInput, NotFound
+from marketplace.i18n import gettext
 from marketplace.payments import gateway
 from marketplace.sales.commission import Balance, Line, balance
 from marketplace.sales.models import CommissionState, SaleAttribution
@@ -144,9 +145,9 @@ async def refund_unused_budgets(session: AsyncSession, now: datetime, settings: 
 
 def _require_money_role(actor: Actor) -> UUID:
     if not actor.is_brand or actor.brand_id is None:
-        raise NotFound("No such budget.")
+        raise NotFound(gettext('No such budget.'))
     if actor.brand_role not in (BrandRole.OWNER, BrandRole.FINANCE):
-        raise Forbidden("Only owners and finance fund or refund the commission budget.")
+        raise Forbidden(gettext('Only owners and finance fund or refund the commission budget.'))
     return actor.brand_id
 
 
@@ -161,14 +162,14 @@ def parse_amount(raw: dict[str, Any], *, required: bool = True) -> tuple[int | N
             if isinstance(raw.get("amount"), bool) or not 1 <= amount <= MAX_DEPOSIT:
                 raise ValueError
         except ValueError:
-            errors["amount"] = f"A whole number of minor units from 1 to {MAX_DEPOSIT}."
+            errors["amount"] = gettext('A whole number of minor units from 1 to %(max_deposit)s.', max_deposit=MAX_DEPOSIT)
     currency = str(raw.get("currency") or "").strip()
     try:
         if currency != currency.upper():
             raise ValueError
         currency = normalise_currency(currency)
     except ValueError:
-        errors["currency"] = "A three-letter ISO 4217 code in capitals, e.g. USD."
+        errors["currency"] = gettext('A three-letter ISO 4217 code in capitals, e.g. USD.')
     if errors:
         raise InvalidInput(errors)
     return amount, currency
@@ -238,5 +239,5 @@ async def own_funding(session: AsyncSession, actor: Actor, funding_id: UUID) -> 
         CommissionBudget, CommissionBudget.id == CommissionFunding.budget_id).where(
         CommissionFunding.id == funding_id, CommissionBudget.brand_id == actor.brand_id))
     if row is None or not actor.is_brand:
-        raise NotFound("No such payment.")
+        raise NotFound(gettext('No such payment.'))
     return row

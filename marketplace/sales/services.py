@@ -25,6 +25,7 @@ from marketplace.collaborations.transition import Change
 from marketplace.creators.models import Creator, SocialAccount
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.gigs.models import Gig
+from marketplace.i18n import gettext
 from marketplace.jobs import enqueue
 from marketplace.sales.attribution import (
     Candidates,
@@ -179,7 +180,7 @@ async def tracking_for(session: AsyncSession, actor: Actor,
     if collab is None or not (
             (actor.is_brand and collab.brand_id == actor.brand_id)
             or (actor.is_creator and collab.creator_id == actor.creator_id)):
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     tracking = await session.scalar(sa.select(DealTracking).where(DealTracking.collaboration_id == collab_id))
     return collab, tracking
 
@@ -188,19 +189,19 @@ async def record_manual_code(session: AsyncSession, actor: Actor, collab_id: UUI
                              now: datetime) -> DealTracking:
     """The brand created the code in its store by hand: orders carrying it count from now on."""
     if not actor.is_brand:
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     if actor.brand_role not in (BrandRole.OWNER, BrandRole.MANAGER):
-        raise Forbidden("Only owners and managers record discount codes.")
+        raise Forbidden(gettext('Only owners and managers record discount codes.'))
     _, tracking = await tracking_for(session, actor, collab_id)
     if tracking is None:
-        raise NotFound("This deal has no tracking yet: it gets a code and a link when it is signed.")
+        raise NotFound(gettext('This deal has no tracking yet: it gets a code and a link when it is signed.'))
     code = raw_code.strip().upper()
     if not re.fullmatch(r"[A-Z0-9][A-Z0-9_-]{2,59}", code):
-        raise InvalidInput({"code": "3 to 60 letters, digits, - or _."})
+        raise InvalidInput({"code": gettext('3 to 60 letters, digits, - or _.')})
     clash = await session.scalar(sa.select(DealTracking.id).where(
         DealTracking.brand_id == tracking.brand_id, DealTracking.code == code, DealTracking.id != tracking.id))
     if clash is not None:
-        raise InvalidInput({"code": "Another of your deals already uses this code."})
+        raise InvalidInput({"code": gettext('Another of your deals already uses this code.')})
     tracking.code, tracking.code_status, tracking.updated_at = code, CodeStatus.MANUAL, now
     tracking.message = "Entered by the brand."
     return tracking
@@ -341,10 +342,10 @@ def _whole(raw: Any, name: str, low: int, high: int, errors: dict[str, str], *, 
     try:
         value = int(text)
     except ValueError:
-        errors[name] = f"A whole number from {low} to {high}."
+        errors[name] = gettext('A whole number from %(low)s to %(high)s.', low=low, high=high)
         return None
     if not low <= value <= high:
-        errors[name] = f"A whole number from {low} to {high}."
+        errors[name] = gettext('A whole number from %(low)s to %(high)s.', low=low, high=high)
     return value
 
 
@@ -354,7 +355,7 @@ def parse_sales_settings(raw: dict[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
     kind = str(raw.get("discount_kind") or "percent").strip().lower()
     if kind not in (DiscountKind.PERCENT.value, DiscountKind.FIXED.value):
-        errors["discount_kind"] = "percent or fixed."
+        errors["discount_kind"] = gettext('percent or fixed.')
     value = _whole(raw.get("discount_value"), "discount_value", 1, 100 if kind == "percent" else 10_000_000, errors)
     usage = _whole(raw.get("usage_limit"), "usage_limit", 1, 1_000_000, errors, optional=True)
     window = _whole(raw.get("attribution_window_days", DEFAULT_WINDOW_DAYS), "attribution_window_days", 1, 365,
@@ -362,7 +363,7 @@ def parse_sales_settings(raw: dict[str, Any]) -> dict[str, Any]:
     hold = _whole(raw.get("hold_days", DEFAULT_HOLD_DAYS), "hold_days", 0, 90, errors)
     landing = str(raw.get("landing_url") or "").strip()
     if landing and (len(landing) > 2000 or not _LANDING.match(landing)):
-        errors["landing_url"] = "An https:// address of your shop (or leave it empty for the store's home page)."
+        errors["landing_url"] = gettext("An https:// address of your shop (or leave it empty for the store's home page).")
     if errors:
         raise InvalidInput(errors)
     return {"discount_kind": DiscountKind(kind), "discount_value": value, "usage_limit": usage,
@@ -373,12 +374,12 @@ async def save_sales_settings(session: AsyncSession, actor: Actor, gig_id: UUID,
                               now: datetime) -> GigSalesSettings:
     """Set how the gig's future deals sell (deals already signed keep their code and link)."""
     if not actor.is_brand:
-        raise NotFound("No such gig.")
+        raise NotFound(gettext('No such gig.'))
     if actor.brand_role not in (BrandRole.OWNER, BrandRole.MANAGER):
-        raise Forbidden("Only owners and managers change gigs.")
+        raise Forbidden(gettext('Only owners and managers change gigs.'))
     gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id))
     if gig is None:
-        raise NotFound("No such gig.")
+        raise NotFound(gettext('No such gig.'))
     values = parse_sales_settings(raw)
     found = await session.scalar(sa.select(GigSalesSettings).where(GigSalesSettings.gig_id == gig_id)
                                  .with_for_update())

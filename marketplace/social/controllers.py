@@ -19,6 +19,7 @@ from marketplace.creators.services import creator_of
 from marketplace.csvfiles import CSV_MEDIA_TYPE, attachment_headers, csv_bytes
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.gigs.models import Gig
+from marketplace.i18n import gettext
 from marketplace.social.connections import (
     ConnectionRefused,
     begin_connection,
@@ -49,7 +50,7 @@ PLATFORMS = ("instagram", "tiktok", "youtube")
 
 def _platform(platform: str) -> str:
     if platform not in PLATFORMS:
-        raise NotFound("No such platform.")
+        raise NotFound(gettext('No such platform.'))
     return platform
 
 
@@ -57,7 +58,7 @@ async def _party_deal(session: AsyncSession, collaboration_id: UUID, actor: Acto
     collab = await session.get(Collaboration, collaboration_id)
     if collab is None or not (actor.is_admin or (actor.is_brand and actor.brand_id == collab.brand_id)
                               or (actor.is_creator and actor.creator_id == collab.creator_id)):
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     return collab
 
 
@@ -103,7 +104,7 @@ class SocialPages(PageController):
                                              str(params.get("code")), verifier)
         except ConnectionRefused as exc:
             return await self._page(request, db_session, error=str(exc), status_code=400)
-        flash(request, f"{LABELS[platform]} connected: @{conn.handle}, {conn.followers or 0:,} followers (verified).")
+        flash(request, gettext('%(platform)s connected: @%(handle)s, %(or_value)s followers (verified).', platform=LABELS[platform], handle=conn.handle, or_value=format(conn.followers or 0, ',')))
         return redirect(request, "/creator/social")
 
     @post("/{platform:str}/disconnect")
@@ -112,8 +113,7 @@ class SocialPages(PageController):
         runtime = runtime_of(request)
         if await disconnect(db_session, runtime.settings, creator_of(request.user), _platform(platform),
                             runtime.clock.now()):
-            flash(request, f"{LABELS[platform]} disconnected; its access was deleted. Your numbers are now "
-                           "self-reported.")
+            flash(request, gettext('%(platform)s disconnected; its access was deleted. Your numbers are now self-reported.', platform=LABELS[platform]))
         return redirect(request, "/creator/social")
 
 
@@ -137,10 +137,10 @@ async def _brand_report(request: Request[Any, Any, Any], session: AsyncSession) 
         try:
             gig_id = UUID(raw)
         except ValueError:
-            raise InvalidInput({"gig_id": "Not an id."}) from None
+            raise InvalidInput({"gig_id": gettext('Not an id.')}) from None
         gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id))
         if gig is None:
-            raise NotFound("No such gig.")
+            raise NotFound(gettext('No such gig.'))
     assert actor.brand_id is not None
     return await engagement_report(session, actor.brand_id, gig_id=gig.id if gig else None), gig
 

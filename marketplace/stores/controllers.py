@@ -19,6 +19,7 @@ from marketplace.brands.models import BrandRole
 from marketplace.collaborations.models import Collaboration
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.gigs.models import Gig
+from marketplace.i18n import gettext
 from marketplace.jobs import enqueue
 from marketplace.stores.catalog import to_minor
 from marketplace.stores.errors import StoreError
@@ -100,7 +101,7 @@ class StorePages(PageController):
             # Shown on this one answer only (never stored in the session or shown again).
             return await self._detail(request, db_session, connected.store.id, signing_secret=connected.signing_secret)
         queue_setup(db_session, connected.store)
-        flash(request, f"{connected.store.name} connected. Test the connection; the catalog is being synced.")
+        flash(request, gettext('%(name)s connected. Test the connection; the catalog is being synced.', name=connected.store.name))
         return redirect(request, f"/brand/stores/{connected.store.id}")
 
     async def _detail(self, request: Request[Any, Any, Any], session: AsyncSession, store_id: UUID, *,
@@ -138,7 +139,7 @@ class StorePages(PageController):
                    db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         store = await _service(request, db_session).get(request.user, store_id)
         enqueue(db_session, SYNC_JOB, str(store.id))
-        flash(request, "The catalog sync is queued; reload in a minute.")
+        flash(request, gettext('The catalog sync is queued; reload in a minute.'))
         return redirect(request, f"/brand/stores/{store_id}")
 
     @post("/{store_id:uuid}/secrets", guards=[MANAGERS])
@@ -152,7 +153,7 @@ class StorePages(PageController):
             return await self._detail(request, db_session, store_id, errors=exc.errors, status_code=422)
         if changed.signing_secret:
             return await self._detail(request, db_session, store_id, signing_secret=changed.signing_secret)
-        flash(request, "Saved. Test the connection to check the new details.")
+        flash(request, gettext('Saved. Test the connection to check the new details.'))
         return redirect(request, f"/brand/stores/{store_id}")
 
     @post("/{store_id:uuid}/variants/{variant_id:uuid}/cost", guards=[MANAGERS])
@@ -170,7 +171,7 @@ class StorePages(PageController):
             await service.set_variant_cost(request.user, store_id, variant_id, amount)
         except InvalidInput as exc:
             return await self._detail(request, db_session, store_id, errors=exc.errors, status_code=422)
-        flash(request, "Cost saved; catalog syncs keep it.")
+        flash(request, gettext('Cost saved; catalog syncs keep it.'))
         return redirect(request, f"/brand/stores/{store_id}")
 
     @post("/{store_id:uuid}/orders/import", guards=[MANAGERS])
@@ -180,11 +181,11 @@ class StorePages(PageController):
         upload = (await request.form()).get("file")
         try:
             if not isinstance(upload, UploadFile) or not upload.filename:
-                raise InvalidInput({"file": "Choose a CSV file to upload."})
+                raise InvalidInput({"file": gettext('Choose a CSV file to upload.')})
             result = await _import(request, db_session, store, await upload.read())
         except InvalidInput as exc:
             return await self._detail(request, db_session, store_id, errors=exc.errors, status_code=422)
-        flash(request, f"{result.orders} order(s) imported ({result.created} new).")
+        flash(request, gettext('%(orders)s order(s) imported (%(created)s new).', orders=result.orders, created=result.created))
         return redirect(request, f"/brand/stores/{store_id}")
 
     @post("/{store_id:uuid}/simulated/orders/{order_id:str}/fulfil", guards=[MANAGERS])
@@ -198,7 +199,7 @@ class StorePages(PageController):
             number = await shop.fulfil(order_id, carrier=carrier)
         except StoreError as exc:
             raise NotFound(exc.message) from exc
-        flash(request, f"Shipped with {carrier}, tracking {number}. The deal moves to shipped in a moment.")
+        flash(request, gettext('Shipped with %(carrier)s, tracking %(number)s. The deal moves to shipped in a moment.', carrier=carrier, number=number))
         return redirect(request, f"/brand/stores/{store_id}")
 
     @post("/{store_id:uuid}/simulated/orders", guards=[MANAGERS])
@@ -212,16 +213,16 @@ class StorePages(PageController):
         variant = await db_session.scalar(sa.select(StoreVariant).where(
             StoreVariant.store_id == store_id, StoreVariant.id == _uuid_or_none(form.get("variant_id"))))
         if variant is None:
-            errors["variant_id"] = "Choose a product to buy."
+            errors["variant_id"] = gettext('Choose a product to buy.')
         quantity = int(form["quantity"]) if form.get("quantity", "1").strip().isdigit() else 0
         if not 1 <= quantity <= 20:
-            errors["quantity"] = "Buy between 1 and 20."
+            errors["quantity"] = gettext('Buy between 1 and 20.')
         code = form.get("discount_code", "").strip().upper()[:60]
         landing = form.get("landing_site", "").strip()[:2000]
         percent_raw = form.get("discount_percent", "").strip() or "0"
         percent = int(percent_raw) if percent_raw.isdigit() else -1
         if not 0 <= percent <= 100:
-            errors["discount_percent"] = "Enter a discount between 0 and 100 (%)."
+            errors["discount_percent"] = gettext('Enter a discount between 0 and 100 (%).')
         if errors:
             return await self._detail(request, db_session, store_id, errors=errors, status_code=422)
         assert variant is not None
@@ -233,14 +234,14 @@ class StorePages(PageController):
         except StoreError as exc:
             return await self._detail(request, db_session, store_id, errors={"variant_id": exc.message},
                                       status_code=422)
-        flash(request, f"Order {placed.name} placed in the simulated shop.")
+        flash(request, gettext('Order %(name)s placed in the simulated shop.', name=placed.name))
         return redirect(request, f"/brand/stores/{store_id}")
 
     @post("/{store_id:uuid}/disconnect", guards=[MANAGERS])
     async def disconnect(self, request: Request[Any, Any, Any], store_id: FromPath[UUID],
                          db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         await _service(request, db_session).disconnect(request.user, store_id)
-        flash(request, "Store disconnected; its secrets are deleted. Orders already received are kept.")
+        flash(request, gettext('Store disconnected; its secrets are deleted. Orders already received are kept.'))
         return redirect(request, "/brand/stores")
 
     @get("/gigs/{gig_id:uuid}", name="brand_gig_seeding")
@@ -257,7 +258,7 @@ class StorePages(PageController):
         except ValueError:
             product_id = None
         await pick_gig_product(db_session, request.user, gig_id, product_id)
-        flash(request, "The gig's product is set." if product_id else "The gig's product is typed by hand again.")
+        flash(request, (gettext("The gig's product is set.") if product_id else gettext("The gig's product is typed by hand again.")))
         return redirect(request, f"/brand/stores/gigs/{gig_id}")
 
     @post("/gigs/{gig_id:uuid}/seeding", guards=[MANAGERS])
@@ -280,7 +281,7 @@ async def _simulated_shop(request: Request[Any, Any, Any], session: AsyncSession
     service = _service(request, session)
     store = await service.get(request.user, store_id)
     if store.platform is not StorePlatform.SIMULATED:
-        raise NotFound("This store isn't the simulated one.")
+        raise NotFound(gettext("This store isn't the simulated one."))
     return SimulatedShop(session, store, service.now)
 
 
@@ -296,7 +297,7 @@ async def _gig_page(request: Request[Any, Any, Any], session: AsyncSession, gig_
     actor: Actor = request.user
     gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id))
     if gig is None:
-        raise NotFound("No such gig.")
+        raise NotFound(gettext('No such gig.'))
     service = _service(request, session)
     product = await session.get(StoreProduct, gig.store_product_id) if gig.store_product_id else None
     variants = []
@@ -424,7 +425,7 @@ async def _import(request: Request[Any, Any, Any], session: AsyncSession, store:
                   data: bytes) -> CsvImport:
     actor: Actor = request.user
     if actor.brand_role not in (BrandRole.OWNER, BrandRole.MANAGER):
-        raise Forbidden("Only owners and managers import orders.")
+        raise Forbidden(gettext('Only owners and managers import orders.'))
     runtime = runtime_of(request)
     return await import_orders(session, store, data, runtime.settings, runtime.clock)
 
@@ -434,7 +435,7 @@ async def _csv_body(request: Request[Any, Any, Any]) -> bytes:
     if content_type == "multipart/form-data":
         upload = (await request.form()).get("file")
         if not isinstance(upload, UploadFile):
-            raise InvalidInput({"file": "Send the CSV as the multipart part named 'file'."})
+            raise InvalidInput({"file": gettext("Send the CSV as the multipart part named 'file'.")})
         return await upload.read()
     if content_type in ("text/csv", "text/plain", "application/csv"):
         return await request.body()

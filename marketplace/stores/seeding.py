@@ -25,6 +25,7 @@ from marketplace.collaborations.transition import Change
 from marketplace.creators.models import ShippingAddress
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.gigs.models import Gig
+from marketplace.i18n import gettext
 from marketplace.jobs import enqueue
 from marketplace.settings import Settings
 from marketplace.stores.models import (
@@ -130,14 +131,14 @@ async def plan_for_gig(session: AsyncSession, actor: Actor, gig_id: UUID, now: d
                        variants: dict[UUID, UUID] | None = None) -> list[SeedingPlan]:
     """The brand's bulk action: seeding orders for the gig's funded deals (or the ones named), one answer each."""
     if not actor.is_brand:
-        raise NotFound("No such gig.")
+        raise NotFound(gettext('No such gig.'))
     if actor.brand_role not in MANAGING_ROLES:
-        raise Forbidden("Only owners and managers create seeding orders.")
+        raise Forbidden(gettext('Only owners and managers create seeding orders.'))
     gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id))
     if gig is None:
-        raise NotFound("No such gig.")
+        raise NotFound(gettext('No such gig.'))
     if collaboration_ids is not None and len(collaboration_ids) > MAX_BULK:
-        raise InvalidInput({"collaboration_ids": f"At most {MAX_BULK} deals at once."})
+        raise InvalidInput({"collaboration_ids": gettext('At most %(max_bulk)s deals at once.', max_bulk=MAX_BULK)})
     query = sa.select(Collaboration).where(Collaboration.gig_id == gig.id).order_by(Collaboration.created_at)
     if collaboration_ids is not None:
         query = query.where(Collaboration.id.in_(collaboration_ids))

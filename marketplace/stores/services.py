@@ -18,6 +18,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.brands.models import BrandRole
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.gigs.models import Gig
+from marketplace.i18n import gettext
 from marketplace.settings import Settings
 from marketplace.stores.catalog import upsert_products
 from marketplace.stores.errors import StoreError, StoreProblem
@@ -95,7 +96,7 @@ class StoreService:
                                                  StoreConnection.disconnected_at.is_(None))
         store = await self.session.scalar(query.with_for_update() if for_update else query)
         if store is None:
-            raise NotFound("No such store.")
+            raise NotFound(gettext('No such store.'))
         return store
 
     async def products(self, actor: Actor, store_id: UUID, *, limit: int = 100,
@@ -188,9 +189,9 @@ class StoreService:
         variant = await self.session.scalar(sa.select(StoreVariant).where(StoreVariant.id == variant_id,
                                                                           StoreVariant.store_id == store.id))
         if variant is None:
-            raise NotFound("No such variant.")
+            raise NotFound(gettext('No such variant.'))
         if cost_amount is not None and not 0 <= cost_amount <= 10**12:
-            raise InvalidInput({"cost_amount": "Enter a cost of 0 or more."})
+            raise InvalidInput({"cost_amount": gettext('Enter a cost of 0 or more.')})
         variant.cost_amount, variant.cost_edited = cost_amount, cost_amount is not None
         return variant
 
@@ -247,9 +248,9 @@ class StoreService:
 
     def _brand(self, actor: Actor, *, manage: bool = False) -> UUID:
         if not actor.is_brand or actor.brand_id is None:
-            raise NotFound("No such store.")
+            raise NotFound(gettext('No such store.'))
         if manage and actor.brand_role not in MANAGING_ROLES:
-            raise Forbidden("Only owners and managers connect and change stores.")
+            raise Forbidden(gettext('Only owners and managers connect and change stores.'))
         return actor.brand_id
 
     def _shop_url(self, errors: dict[str, str], platform: StorePlatform | None, raw: Any) -> str:
@@ -262,12 +263,12 @@ class StoreService:
         if platform is StorePlatform.SHOPIFY:
             value = value.lower().removeprefix("https://")
             if not (local or _SHOP_DOMAIN.match(value)):
-                errors["shop_url"] = "Enter the shop's myshopify.com domain, e.g. glowlab.myshopify.com."
+                errors["shop_url"] = gettext("Enter the shop's myshopify.com domain, e.g. glowlab.myshopify.com.")
         elif platform is StorePlatform.WOOCOMMERCE and not (local or (_SITE_URL.match(value) and len(value) <= 300)):
-            errors["shop_url"] = "Enter the site's https:// address, e.g. https://shop.example.com."
+            errors["shop_url"] = gettext("Enter the site's https:// address, e.g. https://shop.example.com.")
         elif platform is StorePlatform.WOOCOMMERCE and not local and _internal_host(value):
             # PostPact calls this address from its servers: never let it point inside our network.
-            errors["shop_url"] = "Enter the shop's public address (not a private or local one)."
+            errors["shop_url"] = gettext("Enter the shop's public address (not a private or local one).")
         return value
 
     def _set_secrets(self, store: StoreConnection, secrets: dict[str, str]) -> None:
@@ -304,11 +305,11 @@ def _platform(errors: dict[str, str], raw: Any, *, simulated: bool) -> StorePlat
 def _text(errors: dict[str, str], field: str, raw: Any, label: str, max_length: int, *, required: bool) -> str:
     value = str(raw if raw is not None else "").strip()
     if required and not value:
-        errors[field] = f"{label} is required."
+        errors[field] = gettext('%(label)s is required.', label=label)
     elif len(value) > max_length:
-        errors[field] = f"{label} can be at most {max_length} characters."
+        errors[field] = gettext('%(label)s can be at most %(max_length)s characters.', label=label, max_length=max_length)
     elif any(ord(c) < 32 for c in value):
-        errors[field] = f"{label} can't contain control characters."
+        errors[field] = gettext("%(label)s can't contain control characters.", label=label)
     return value
 
 
@@ -319,10 +320,10 @@ def _secrets(errors: dict[str, str], platform: StorePlatform | None, data: dict[
         value = str(data.get(name) or "").strip()
         if not value:
             if required:
-                errors[name] = f"{label} is required."
+                errors[name] = gettext('%(label)s is required.', label=label)
             continue
         if len(value) < 8 or len(value) > 500 or any(c.isspace() for c in value):
-            errors[name] = f"{label} doesn't look right: paste it exactly as the store shows it (8-500 characters)."
+            errors[name] = gettext("%(label)s doesn't look right: paste it exactly as the store shows it (8-500 characters).", label=label)
             continue
         found[name] = value
     return found
@@ -331,11 +332,11 @@ def _secrets(errors: dict[str, str], platform: StorePlatform | None, data: dict[
 async def pick_gig_product(session: AsyncSession, actor: Actor, gig_id: UUID, product_id: UUID | None) -> Gig:
     """Point the gig at a catalog product (copying its name and picture when the gig has none), or clear it."""
     if actor.brand_role not in (BrandRole.OWNER, BrandRole.MANAGER):
-        raise Forbidden("Only owners and managers change gigs.")
+        raise Forbidden(gettext('Only owners and managers change gigs.'))
     gig = await session.scalar(sa.select(Gig).where(Gig.id == gig_id, Gig.brand_id == actor.brand_id)
                                .with_for_update())
     if gig is None:
-        raise NotFound("No such gig.")
+        raise NotFound(gettext('No such gig.'))
     if product_id is None:
         gig.store_product_id = None
         return gig
@@ -344,7 +345,7 @@ async def pick_gig_product(session: AsyncSession, actor: Actor, gig_id: UUID, pr
         .where(StoreProduct.id == product_id, StoreConnection.brand_id == actor.brand_id,
                StoreConnection.disconnected_at.is_(None), StoreProduct.deleted_at.is_(None)))
     if product is None:
-        raise InvalidInput({"store_product_id": "Pick a product from one of your connected stores."})
+        raise InvalidInput({"store_product_id": gettext('Pick a product from one of your connected stores.')})
     gig.store_product_id = product.id
     if not gig.product_name:
         gig.product_name = product.title[:140]

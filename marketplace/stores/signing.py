@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import InvalidInput
 from marketplace.gigs.models import Gig
+from marketplace.i18n import gettext
 from marketplace.stores.catalog import variants_to_offer
 from marketplace.stores.models import StoreProduct, StoreVariant
 
@@ -56,8 +57,7 @@ async def chosen_variant_terms(session: AsyncSession, gig_id: UUID, product_incl
         return {}
     option = " or ".join(str(o).lower() for o in product.options or []) or "variant"
     if not offered:
-        raise InvalidInput({FIELD: f"Every {option} of {product.title} is out of stock right now: message the "
-                                   "brand, who can restock or change the product."})
+        raise InvalidInput({FIELD: gettext('Every %(option)s of %(title)s is out of stock right now: message the brand, who can restock or change the product.', option=option, title=product.title)})
     try:
         wanted = UUID(str(raw)) if raw else None
     except ValueError:
@@ -65,6 +65,5 @@ async def chosen_variant_terms(session: AsyncSession, gig_id: UUID, product_incl
     chosen = next((v for v in offered if v.id == wanted), None)
     if chosen is None:
         names = ", ".join(v.title for v in offered)
-        raise InvalidInput({FIELD: (f"Choose your {option} ({names})." if wanted is None else
-                                    f"That {option} is no longer in stock: choose one of {names}.")})
+        raise InvalidInput({FIELD: ((gettext('Choose your %(option)s (%(names)s).', option=option, names=names) if wanted is None else gettext('That %(option)s is no longer in stock: choose one of %(names)s.', option=option, names=names)))})
     return {FIELD: str(chosen.id), "product_variant": variant_label(product, chosen)}

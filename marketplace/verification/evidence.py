@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.auth import Actor
 from marketplace.collaborations.models import Collaboration
 from marketplace.errors import NotFound
+from marketplace.i18n import gettext
 from marketplace.verification.checks import check_label, check_status_words
 from marketplace.verification.models import EngagementSnapshot, PostCheck
 
@@ -67,7 +68,7 @@ async def load_evidence(session: AsyncSession, collaboration_id: UUID, actor: Ac
     """Every post check of the deal (newest first) with its snapshot, and the engagement counts over time."""
     collab = await session.get(Collaboration, collaboration_id)
     if collab is None or not _may_see(collab, actor):
-        raise NotFound("No such collaboration.")
+        raise NotFound(gettext('No such collaboration.'))
     checks = list(
         (
             await session.scalars(
