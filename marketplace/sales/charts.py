@@ -8,6 +8,7 @@ from datetime import date
 from markupsafe import Markup, escape
 
 from escrow.money import format_money
+from marketplace.sales.reports import Figures
 
 WIDTH, HEIGHT, PAD = 640, 220, 36
 
@@ -36,4 +37,36 @@ def gmv_chart(series: Sequence[tuple[date, str, int]]) -> Markup:
     # Every interpolated text is escaped above; the rest is numbers we computed.
     svg = (f'<svg class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
            f'aria-label="GMV per day in {escape(currency)}">{axis}{"".join(bars)}</svg>')
+    return Markup(svg)  # noqa: S704
+
+
+def cost_revenue_chart(rows: Sequence[Figures], *, limit: int = 12) -> Markup:
+    """Per creator, GMV beside total cost as paired horizontal bars (first currency only, the ``limit`` largest by
+    GMV): a creator whose GMV bar is longer than their cost bar returned more than they cost."""
+    if not rows:
+        return Markup("")
+    currency = rows[0].currency
+    shown = [f for f in rows if f.currency == currency][:limit]
+    top = max((max(f.gmv, f.total_cost) for f in shown), default=0) or 1
+    label_w, row_h = 150, 34
+    height = PAD + row_h * len(shown) + 20
+    span = WIDTH - label_w - PAD
+    parts = []
+    for i, f in enumerate(shown):
+        y = PAD + i * row_h
+        name = escape(f.label[:22])
+        gmv_w, cost_w = span * max(f.gmv, 0) / top, span * max(f.total_cost, 0) / top
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 16}" text-anchor="end">{name}</text>'
+            f'<rect class="revenue" fill="#2f7d5b" x="{label_w}" y="{y}" width="{gmv_w:.1f}" height="12">'
+            f"<title>{name}: GMV {escape(format_money(f.gmv, currency))}</title></rect>"
+            f'<rect class="cost" fill="#c2693e" x="{label_w}" y="{y + 14}" width="{cost_w:.1f}" height="12">'
+            f"<title>{name}: cost {escape(format_money(f.total_cost, currency))}</title></rect>")
+    legend = (f'<rect class="revenue" fill="#2f7d5b" x="{label_w}" y="8" width="12" height="12"/>'
+              f'<text x="{label_w + 16}" y="18">GMV</text>'
+              f'<rect class="cost" fill="#c2693e" x="{label_w + 70}" y="8" width="12" height="12"/>'
+              f'<text x="{label_w + 86}" y="18">Total cost</text>'
+              f'<text x="{WIDTH - PAD}" y="18" text-anchor="end">{escape(format_money(top, currency))}</text>')
+    svg = (f'<svg class="chart" viewBox="0 0 {WIDTH} {height}" role="img" '
+           f'aria-label="GMV and total cost per creator in {escape(currency)}">{legend}{"".join(parts)}</svg>')
     return Markup(svg)  # noqa: S704

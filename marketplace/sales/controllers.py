@@ -26,7 +26,7 @@ from marketplace.gigs.schemas import MoneyOut
 from marketplace.i18n import gettext
 from marketplace.payments import gateway
 from marketplace.sales import payouts
-from marketplace.sales.charts import gmv_chart
+from marketplace.sales.charts import cost_revenue_chart, gmv_chart
 from marketplace.sales.links import TrackingLinks
 from marketplace.sales.models import DealTracking, SaleAttribution
 from marketplace.sales.reports import BrandReport, brand_report, statements
@@ -59,7 +59,12 @@ from marketplace.templating import money as money_text
 from marketplace.web import PageController, flash, redirect, render, runtime_of
 
 CSV_HEADER = ["creator", "currency", "deals", "clicks", "orders", "gmv", "conversion", "aov", "commission", "fee",
-              "product_cost", "postpact_fee", "total_cost", "roi"]
+              "product_cost", "postpact_fee", "total_cost", "roi", "posts", "cost_per_post", "posts_live", "ghosted",
+              "on_time_rate", "ghost_rate", "days_to_post"]
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.4f}"
 
 
 def date_range(raw_from: str | None, raw_to: str | None, today: date) -> tuple[datetime, datetime]:
@@ -135,7 +140,8 @@ class BrandSalesPages(PageController):
                                           .order_by(DealTracking.created_at.desc()).limit(100))).all()
         return render(request, "sales/brand.html", {
             "report": report, "form": form, "errors": {}, "gigs": gigs, "deals": deals,
-            "chart": gmv_chart(report.series), "public_url": runtime_of(request).settings.app.public_url},
+            "chart": gmv_chart(report.series), "cost_chart": cost_revenue_chart(report.by_creator),
+            "public_url": runtime_of(request).settings.app.public_url},
             block="report")
 
     @get("/report.csv", name="brand_sales_csv")
@@ -145,8 +151,10 @@ class BrandSalesPages(PageController):
                                gig_id=_uuid_param("gig_id", params.get("gig_id")))
         rows = [[f.label, f.currency, f.deals, f.clicks, f.orders, f.gmv,
                  "" if f.conversion is None else f"{f.conversion:.4f}", "" if f.aov is None else f.aov,
-                 f.commission, f.fee, f.product_cost, f.postpact_fee, f.total_cost,
-                 "" if f.roi is None else f"{f.roi:.4f}"] for f in [*report.by_creator, *report.totals]]
+                 f.commission, f.fee, f.product_cost, f.postpact_fee, f.total_cost, _ratio(f.roi), f.posts,
+                 "" if f.cost_per_post is None else f.cost_per_post, f.posts_live, f.ghosted, _ratio(f.on_time_rate),
+                 _ratio(f.ghost_rate), "" if f.days_to_post is None else f"{f.days_to_post:.1f}"]
+                for f in [*report.by_creator, *report.totals]]
         return Response(csv_bytes(CSV_HEADER, rows), media_type="text/csv; charset=utf-8",
                         headers=attachment_headers(f"sales-{report.start:%Y%m%d}-{report.end:%Y%m%d}.csv"))
 

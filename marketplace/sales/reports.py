@@ -24,6 +24,7 @@ from escrow.commission import sent_to_creators
 from escrow.money import basis_points
 from marketplace.clock import as_utc
 from marketplace.collaborations.models import Collaboration
+from marketplace.collaborations.states import CollabState
 from marketplace.creators.models import Creator
 from marketplace.gigs.models import Gig
 from marketplace.sales.commission import Balance, Line, balance
@@ -55,6 +56,26 @@ def roi(gmv: int, cost: int) -> float | None:
     return gmv / cost if cost else None
 
 
+def cost_per_post(cost: int, posts: int) -> int | None:
+    """Total cost over the posts that went live (integer minor units, rounded down); None before any post."""
+    return cost // posts if posts else None
+
+
+def on_time_rate(on_time: int, decided: int) -> float | None:
+    """Posts made by their deadline, over the deals whose post was due and got decided (posted or ghosted)."""
+    return on_time / decided if decided else None
+
+
+def ghost_rate(ghosted: int, decided: int) -> float | None:
+    """Deals ghosted, over the deals whose post was due and got decided (posted or ghosted)."""
+    return ghosted / decided if decided else None
+
+
+def days_to_post(total_seconds: float, posts: int) -> float | None:
+    """Average days from receiving the product to posting, over the posts with both dates."""
+    return total_seconds / posts / 86_400 if posts else None
+
+
 @dataclass
 class Figures:
     key: str
@@ -68,6 +89,34 @@ class Figures:
     fee: int = 0
     product_cost: int = 0
     postpact_fee: int = 0
+    #: Delivery, over the deals signed in the range: posts made, of which on time and still live; ghosted deals;
+    #: receipt-to-post time summed over the posts that have both dates.
+    posts: int = 0
+    on_time: int = 0
+    posts_live: int = 0
+    ghosted: int = 0
+    receipt_to_post_seconds: float = 0.0
+    receipt_to_post_count: int = 0
+
+    @property
+    def decided(self) -> int:
+        return self.posts + self.ghosted
+
+    @property
+    def cost_per_post(self) -> int | None:
+        return cost_per_post(self.total_cost, self.posts)
+
+    @property
+    def on_time_rate(self) -> float | None:
+        return on_time_rate(self.on_time, self.decided)
+
+    @property
+    def ghost_rate(self) -> float | None:
+        return ghost_rate(self.ghosted, self.decided)
+
+    @property
+    def days_to_post(self) -> float | None:
+        return days_to_post(self.receipt_to_post_seconds, self.receipt_to_post_count)
 
     @property
     def total_cost(self) -> int:
@@ -87,7 +136,8 @@ class Figures:
         return roi(self.gmv, self.total_cost)
 
     def add(self, other: Figures) -> None:
-        for name in ("deals", "clicks", "orders", "gmv", "commission", "fee", "product_cost", "postpact_fee"):
+        for name in ("deals", "clicks", "orders", "gmv", "commission", "fee", "product_cost", "postpact_fee",
+                     "posts", "on_time", "posts_live", "ghosted", "receipt_to_post_seconds", "receipt_to_post_count"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -117,6 +167,8 @@ async def brand_report(session: AsyncSession, brand_id: UUID, start: datetime, e
     deals = (await session.execute(
         sa.select(Collaboration.id, Collaboration.creator_id, Collaboration.gig_id, Collaboration.currency,
                   Collaboration.fee_amount, Collaboration.signed_at, Collaboration.product_included,
+                  Collaboration.status, Collaboration.posted_at, Collaboration.due_post, Collaboration.received_at,
+                  Collaboration.post_removed_at,
                   Creator.display_name, Gig.title, Gig.product_retail_value, StoreVariant.cost_amount)
         .join(Creator, Creator.id == Collaboration.creator_id).join(Gig, Gig.id == Collaboration.gig_id)
         .outerjoin(SeedingOrder, SeedingOrder.collaboration_id == Collaboration.id)
@@ -152,10 +204,26 @@ async def brand_report(session: AsyncSession, brand_id: UUID, start: datetime, e
                           orders=int(sale.orders) if sale else 0, gmv=int(sale.gmv) if sale else 0,
                           commission=int(sale.commission) if sale else 0, fee=fee, product_cost=product,
                           postpact_fee=platform_fee(fee, fee_bps))
+        if in_range:
+            _delivery(figures, d)
         per_deal.append((d, figures))
     return BrandReport(start, end, by_creator=_group(per_deal, lambda d: (str(d.creator_id), d.display_name)),
                        by_gig=_group(per_deal, lambda d: (str(d.gig_id), d.title)),
                        totals=_group(per_deal, lambda d: ("brand", "All creators")), series=series)
+
+
+def _delivery(figures: Figures, deal: sa.Row[tuple[object, ...]]) -> None:
+    posted = as_utc(deal.posted_at) if deal.posted_at is not None else None  # type: ignore[arg-type]
+    if posted is not None:
+        figures.posts = 1
+        figures.on_time = int(deal.due_post is None or posted <= as_utc(deal.due_post))  # type: ignore[arg-type]
+        figures.posts_live = int(deal.post_removed_at is None)
+        if deal.received_at is not None:
+            figures.receipt_to_post_seconds = max(
+                (posted - as_utc(deal.received_at)).total_seconds(), 0.0)  # type: ignore[arg-type]
+            figures.receipt_to_post_count = 1
+    elif CollabState(deal.status) is CollabState.GHOSTED:
+        figures.ghosted = 1
 
 
 def _group(per_deal: Iterable[tuple[sa.Row[tuple[object, ...]], Figures]], key_of: object) -> list[Figures]:

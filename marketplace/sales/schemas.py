@@ -96,13 +96,26 @@ class FiguresOut(msgspec.Struct):
     total_cost: MoneyOut
     #: GMV / total cost; null without cost.
     roi: float | None
+    #: Posts made by the deals signed in the range, and total cost / posts (null before any post).
+    posts: int
+    cost_per_post: MoneyOut | None
+    #: Posts still live (not deleted).
+    posts_live: int
+    ghosted: int
+    #: Over the deals whose post was decided (posted or ghosted); null before any.
+    on_time_rate: float | None
+    ghost_rate: float | None
+    #: Average days from receiving the product to posting.
+    days_to_post: float | None
 
 
 def figures_out(f: Figures) -> FiguresOut:
     c = f.currency
     return FiguresOut(f.key, f.label, f.deals, f.clicks, f.orders, MoneyOut(f.gmv, c), f.conversion,
                       money(f.aov, c), MoneyOut(f.commission, c), MoneyOut(f.fee, c), MoneyOut(f.product_cost, c),
-                      MoneyOut(f.postpact_fee, c), MoneyOut(f.total_cost, c), f.roi)
+                      MoneyOut(f.postpact_fee, c), MoneyOut(f.total_cost, c), f.roi, f.posts,
+                      money(f.cost_per_post, c), f.posts_live, f.ghosted, f.on_time_rate, f.ghost_rate,
+                      f.days_to_post)
 
 
 class SeriesPoint(msgspec.Struct):

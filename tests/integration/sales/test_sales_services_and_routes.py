@@ -13,6 +13,9 @@ from sqlalchemy import event
 
 from marketplace.brands.models import Brand
 from marketplace.clock import as_utc
+from marketplace.collaborations.models import Collaboration
+from marketplace.collaborations.states import CollabState
+from marketplace.db import session_scope
 from marketplace.jobs import REGISTRY
 from marketplace.sales.models import CodeStatus, CommissionState, DealTracking, LinkClick, SaleAttribution
 from marketplace.sales.reports import brand_report
@@ -20,7 +23,7 @@ from marketplace.sales.services import CREATE_CODE_JOB, attribute_order
 from marketplace.stores.models import StoreConnection, StoreOrder
 from tests.fakes.shopify_server import ShopifyServer
 from tests.integration.sales.helpers import connect_shopify, signed_deal
-from tests.support.deals import bearer
+from tests.support.deals import bearer, make_deal
 
 
 @contextmanager
@@ -224,8 +227,83 @@ async def test_the_api_is_in_the_openapi_schema_with_its_errors(client: Any) -> 
         "/api/v1/gigs/{gig_id}/report": ("get", {"401", "403", "404", "422"}),
         "/api/v1/commission/statements": ("get", {"401", "403"}),
         "/api/v1/gigs/{gig_id}/sales-settings": ("put", {"400", "401", "403", "404", "422"}),
+        "/api/v1/commission/budget": ("get", {"401", "403"}),
+        "/api/v1/commission/budget/deposits": ("post", {"400", "401", "403", "422"}),
+        "/api/v1/commission/budget/refunds": ("post", {"400", "401", "403", "422"}),
     }
     for path, (method, errors) in expected.items():
         responses = schema["paths"][path][method]["responses"]
         assert errors <= set(responses), (path, sorted(responses))
     assert not any(p.startswith("/r/") for p in schema["paths"])
+
+
+async def test_delivery_figures_cost_per_post_and_the_cost_chart(web: Any, client: Any, runtime: Any,
+                                                                 people: Any) -> None:
+    brand = await people.brand(brand_name="GlowLab")
+    start = runtime.clock.now() - timedelta(days=1)
+    on_time = await make_deal(runtime, CollabState.POSTED, brand=brand, creator=await people.creator(name="Ava"))
+    late = await make_deal(runtime, CollabState.POSTED, brand=brand, creator=await people.creator(name="Bo"))
+    await make_deal(runtime, CollabState.GHOSTED, brand=brand, creator=await people.creator(name="Cy"))
+    async with session_scope(runtime.session_maker) as session:
+        for deal, posted_days, due_days in ((on_time, 3, 5), (late, 6, 5)):
+            collab = await session.get(Collaboration, deal.id)
+            collab.received_at = start + timedelta(days=1)
+            collab.posted_at = start + timedelta(days=1 + posted_days)
+            collab.due_post = start + timedelta(days=1 + due_days)
+        (await session.get(Collaboration, late.id)).post_removed_at = start + timedelta(days=9)
+    async with runtime.session_maker() as session:
+        report = await brand_report(session, brand.brand_id, start, start + timedelta(days=30), fee_bps=800)
+    [total] = report.totals
+    assert (total.deals, total.posts, total.posts_live, total.ghosted) == (3, 2, 1, 1)
+    assert total.on_time_rate == 1 / 3 and total.ghost_rate == 1 / 3
+    assert total.days_to_post == (3 + 6) / 2
+    assert total.cost_per_post == total.total_cost // 2 and total.total_cost > 0
+    by_name = {f.label: f for f in report.by_creator}
+    assert by_name["Ava"].on_time_rate == 1.0 and by_name["Bo"].on_time_rate == 0.0
+    assert by_name["Cy"].ghost_rate == 1.0 and by_name["Cy"].cost_per_post is None
+    await web.sign_in(brand.email, brand.password)
+    page = await web.get(f"/brand/sales?from={start.date()}")
+    assert page.status_code == 200 and "GMV and total cost per creator" in page.text and 'class="cost"' in page.text
+    csv = await web.get(f"/brand/sales/report.csv?from={start.date()}")
+    header, *rows = csv.text.lstrip("\ufeff").splitlines()
+    assert header.endswith("posts,cost_per_post,posts_live,ghosted,on_time_rate,ghost_rate,days_to_post")
+    assert rows[-1].endswith(f"2,{total.total_cost // 2},1,1,0.3333,0.3333,4.5")
+    api = (await client.get(f"/api/v1/reports/creators?from={start.date()}",
+                            headers=await bearer(runtime, brand))).json()
+    assert api["totals"][0]["cost_per_post"]["amount"] == total.total_cost // 2
+    assert api["totals"][0]["on_time_rate"] == 1 / 3
+
+
+async def test_commission_budget_is_the_brands_own_and_money_roles_only(web: Any, client: Any, runtime: Any,
+                                                                       people: Any, queue: Any) -> None:
+    brand, other = await people.brand(brand_name="GlowLab"), await people.brand(brand_name="Other")
+    await web.sign_in(brand.email, brand.password)
+    bad = await web.post("/brand/sales/commission/fund", data={"amount": "12.50", "currency": "usd"})
+    assert bad.status_code == 422 and "whole number" in bad.text and "ISO 4217" in bad.text
+    assert (await web.get("/brand/sales/commission")).text.count("No commission budget yet") == 1
+    ok = await web.post("/brand/sales/commission/fund", data={"amount": "5000", "currency": "USD"})
+    assert ok.status_code in (302, 303)
+    page = await web.get("/brand/sales/commission")
+    assert page.status_code == 200 and "$50.00" in page.text and "being prepared" in page.text
+    await queue.run_all(runtime.job_context())  # the provider call
+    page = await web.get("/brand/sales/commission")
+    assert "Pay (simulated)" in page.text
+    headers = await bearer(runtime, other)
+    assert (await client.get("/api/v1/commission/budget", headers=headers)).json() == []
+    [budget] = (await client.get("/api/v1/commission/budget", headers=await bearer(runtime, brand))).json()
+    funding_id = budget["fundings"][0]["id"]
+    assert budget["available"]["amount"] == 0
+    paid = await web.post(f"/brand/sales/commission/fundings/{funding_id}/simulated-pay", data={})
+    assert paid.status_code in (302, 303)
+    [budget] = (await client.get("/api/v1/commission/budget", headers=await bearer(runtime, brand))).json()
+    assert budget["available"]["amount"] == 5_000 and budget["fundings"][0]["status"] == "succeeded"
+    await web.sign_out()
+    await web.sign_in(other.email, other.password)
+    assert (await web.post(f"/brand/sales/commission/fundings/{funding_id}/simulated-pay", data={})).status_code == 404
+    creator = await people.creator(name="Ava")
+    response = await client.post("/api/v1/commission/budget/deposits", json={"amount": 100, "currency": "USD"},
+                                 headers=await bearer(runtime, creator))
+    assert response.status_code == 403
+    bad_api = await client.post("/api/v1/commission/budget/deposits", json={"amount": 0, "currency": "XXX"},
+                                headers=headers)
+    assert bad_api.status_code == 422 and {"amount", "currency"} <= set(bad_api.text.replace('"', " ").split())

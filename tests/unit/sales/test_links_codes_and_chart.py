@@ -7,9 +7,10 @@ from datetime import date
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from marketplace.sales.attribution import ref_in
-from marketplace.sales.charts import gmv_chart
+from marketplace.sales.charts import cost_revenue_chart, gmv_chart
 from marketplace.sales.links import is_bot, visitor_hash
 from marketplace.sales.models import DiscountKind
+from marketplace.sales.reports import Figures, cost_per_post, days_to_post, ghost_rate, on_time_rate
 from marketplace.sales.services import code_for, defaults, target_url
 from marketplace.stores.models import StorePlatform
 
@@ -57,3 +58,19 @@ def test_chart_is_escaped_svg_with_a_bar_per_day() -> None:
                          (date(2026, 3, 3), "EUR", 1)]))
     assert svg.startswith("<svg") and svg.count("<rect") == 2 and "$80.00" in svg
     assert str(gmv_chart([])) == ""
+
+
+def test_cost_revenue_chart_pairs_gmv_and_cost_per_creator() -> None:
+    rows = [Figures("a", "Ava <script>", "USD", gmv=20_000, fee=10_000), Figures("b", "Bo", "USD", gmv=0, fee=5_000),
+            Figures("c", "Cy", "EUR", gmv=1, fee=1)]
+    svg = str(cost_revenue_chart(rows))
+    assert svg.startswith("<svg") and svg.count('class="revenue"') == 3 and svg.count('class="cost"') == 3  # + legend
+    assert "&lt;script&gt;" in svg and "<script>" not in svg and "$200.00" in svg and "Cy" not in svg
+    assert str(cost_revenue_chart([])) == ""
+
+
+def test_delivery_figures_and_cost_per_post() -> None:
+    assert cost_per_post(10_001, 2) == 5_000 and cost_per_post(500, 0) is None
+    assert on_time_rate(1, 4) == 0.25 and on_time_rate(0, 0) is None
+    assert ghost_rate(1, 4) == 0.25 and ghost_rate(0, 0) is None
+    assert days_to_post(3 * 86_400, 2) == 1.5 and days_to_post(0, 0) is None
