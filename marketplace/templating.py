@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime
 from typing import Any
 
@@ -68,6 +69,18 @@ def install_macros(env: Environment) -> None:
                 env.globals[attr] = value
 
 
+def precompile(env: Environment) -> None:
+    """Compile every page, fragment and email template once, before the first request, and stop checking them
+    against their files: with ``auto_reload`` each render (and each ``extends``/``include`` inside it) stats the
+    template's file again. Development keeps reloading edited templates."""
+    env.auto_reload = False
+    for name in env.list_templates(filter_func=lambda n: n.endswith((".html", ".txt"))):
+        env.get_template(name)
+
+
 def jinja_engine_callback(engine: Any) -> None:
     configure_jinja(engine.engine)
     install_macros(engine.engine)
+    # The settings aren't passed to Litestar's engine callback; the environment variable they are read from is.
+    if os.environ.get("POSTPACT_ENV", "development") == "production":
+        precompile(engine.engine)
