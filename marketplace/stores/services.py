@@ -23,6 +23,7 @@ from marketplace.settings import Settings
 from marketplace.stores.catalog import upsert_products
 from marketplace.stores.errors import StoreError, StoreProblem
 from marketplace.stores.models import StoreConnection, StorePlatform, StoreProduct, StoreVariant
+from marketplace.stores.netguard import PublicOnlyTransport, Resolver, check_host, resolve
 from marketplace.stores.shopify import ShopifyClient
 from marketplace.stores.simulated import SimulatedShop
 from marketplace.stores.vault import SecretBox, hint, new_signing_secret
@@ -57,8 +58,10 @@ class Connected:
     signing_secret: str | None = None
 
 
-def http_client(settings: Settings) -> httpx.AsyncClient:
-    return httpx.AsyncClient(timeout=settings.stores.timeout_seconds)
+def http_client(settings: Settings, resolver: Resolver = resolve) -> httpx.AsyncClient:
+    """The client every call to a shop goes through: public addresses only (unless STORES_ALLOW_PRIVATE_HOSTS)."""
+    return httpx.AsyncClient(timeout=settings.stores.timeout_seconds, transport=PublicOnlyTransport(
+        allow_private=settings.stores.allow_private_hosts, resolver=resolver))
 
 
 def shopify_client(store: StoreConnection, box: SecretBox, settings: Settings, http: httpx.AsyncClient,
@@ -81,6 +84,8 @@ class StoreService:
         self.settings = settings
         self.now = now
         self.box = SecretBox.from_settings(settings)
+        #: Name resolution for the private-address check (tests pass their own).
+        self.resolver: Resolver = resolve
 
     # -- reading
 
@@ -132,6 +137,8 @@ class StoreService:
         name = _text(errors, "name", data.get("name"), "Name", 120, required=True)
         shop_url = self._shop_url(errors, platform, data.get("shop_url"))
         secrets = _secrets(errors, platform, data, required=True)
+        if not errors:
+            await self._check_public(errors, platform, shop_url)
         if errors:
             raise InvalidInput(errors)
         assert platform is not None
@@ -160,6 +167,8 @@ class StoreService:
         if data.get("shop_url") not in (None, "") and store.platform is not StorePlatform.CUSTOM:
             store.shop_url = self._shop_url(errors, store.platform, data.get("shop_url"))
         secrets = _secrets(errors, store.platform, data, required=False)
+        if not errors and data.get("shop_url") not in (None, ""):
+            await self._check_public(errors, store.platform, store.shop_url)
         if errors:
             raise InvalidInput(errors)
         signing_secret = None
@@ -270,6 +279,18 @@ class StoreService:
             # PostPact calls this address from its servers: never let it point inside our network.
             errors["shop_url"] = gettext("Enter the shop's public address (not a private or local one).")
         return value
+
+    async def _check_public(self, errors: dict[str, str], platform: StorePlatform | None, shop_url: str) -> None:
+        """The name must not resolve inside our network (every call checks again, against DNS rebinding)."""
+        if platform not in (StorePlatform.SHOPIFY, StorePlatform.WOOCOMMERCE) or \
+                self.settings.stores.allow_private_hosts:
+            return
+        parts = urlsplit(shop_url if "://" in shop_url else f"https://{shop_url}")
+        if parts.hostname:
+            message = await check_host(parts.hostname, parts.port or (80 if parts.scheme == "http" else 443),
+                                       self.resolver)
+            if message:
+                errors["shop_url"] = message
 
     def _set_secrets(self, store: StoreConnection, secrets: dict[str, str]) -> None:
         hints = dict(store.secret_hints or {})

@@ -15,6 +15,7 @@ import httpx
 
 from marketplace.stores.catalog import CatalogProduct, CatalogVariant, parse_time, to_minor
 from marketplace.stores.errors import StoreError, StoreProblem
+from marketplace.stores.netguard import BlockedAddress
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -125,6 +126,8 @@ class ShopifyClient:
                 response = await self._http.post(
                     self._endpoint, json={"query": document, "variables": variables or {}},
                     headers={"X-Shopify-Access-Token": self._token, "Accept": "application/json"})
+            except BlockedAddress as exc:
+                raise StoreError(StoreProblem.REFUSED, str(exc)) from exc
             except httpx.TimeoutException as exc:
                 raise StoreError(StoreProblem.UNREACHABLE, "The shop didn't answer in time.") from exc
             except httpx.HTTPError as exc:

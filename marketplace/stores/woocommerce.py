@@ -11,6 +11,7 @@ import httpx
 
 from marketplace.stores.catalog import CatalogProduct, CatalogVariant, parse_time, to_minor
 from marketplace.stores.errors import StoreError, StoreProblem
+from marketplace.stores.netguard import BlockedAddress
 from marketplace.stores.shopify import PlacedOrder
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -42,6 +43,8 @@ class WooCommerceClient:
             try:
                 response = await self._http.request(method, f"{self._api}/{path}", params=params, json=json,
                                                     auth=self._auth)
+            except BlockedAddress as exc:
+                raise StoreError(StoreProblem.REFUSED, str(exc)) from exc
             except httpx.TimeoutException as exc:
                 raise StoreError(StoreProblem.UNREACHABLE, "The shop didn't answer in time.") from exc
             except httpx.HTTPError as exc:

@@ -16,8 +16,9 @@ from tests.support.deals import bearer
 
 @pytest.fixture
 def test_env(test_env: dict[str, str]) -> dict[str, str]:
-    # The stand-ins listen on plain http://127.0.0.1.
+    # The stand-ins listen on plain http://127.0.0.1: a private address, which only tests and development allow.
     test_env["STORES_ALLOW_HTTP"] = "1"
+    test_env["STORES_ALLOW_PRIVATE_HOSTS"] = "1"
     return test_env
 
 
