@@ -78,7 +78,7 @@ def run(database_url: str, products: int, variants: int, only: str | None) -> No
     settings = Settings.from_env({
         "POSTPACT_ENV": "test", "SECRET_KEY": "bench-secret-key-long-enough-0123456789",
         "DATABASE_URL": database_url, "POSTPACT_VAR_DIR": tempfile.mkdtemp(prefix="postpact-bench-"),
-        "STORES_ALLOW_HTTP": "1", "DATABASE_POOL_SIZE": "0",
+        "STORES_ALLOW_HTTP": "1", "STORES_ALLOW_PRIVATE_HOSTS": "1", "DATABASE_POOL_SIZE": "0",
     })
     runtime = build_runtime(settings, queue=RecordingQueue())
     if only in (None, "shopify"):
