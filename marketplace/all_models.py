@@ -24,6 +24,7 @@ from marketplace.sales import models as sales_models  # noqa: F401
 from marketplace.social import models as social_models  # noqa: F401
 from marketplace.stores import models as stores_models  # noqa: F401
 from marketplace.verification import models as verification_models
+from marketplace.webhooks import models as webhooks_models  # noqa: F401
 from reputation import models as reputation_models  # noqa: F401
 
 __all__ = [

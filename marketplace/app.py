@@ -49,6 +49,7 @@ from marketplace.social.controllers import ROUTES as SOCIAL_ROUTES
 from marketplace.stores.controllers import ROUTES as STORE_ROUTES
 from marketplace.templating import jinja_engine_callback
 from marketplace.verification.controllers import ROUTES as VERIFICATION_ROUTES
+from marketplace.webhooks.controllers import ROUTES as WEBHOOK_ROUTES
 from marketplace.web import handle_exception
 
 log = logging.getLogger("postpact")
@@ -83,6 +84,7 @@ def route_handlers(settings: Settings) -> list[Any]:
         *SALES_ROUTES,
         *BULK_ROUTES,
         *CAMPAIGN_ROUTES,
+        *WEBHOOK_ROUTES,
         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
     ]
     if not settings.app.is_production:

@@ -46,6 +46,7 @@ JOB_MODULES: list[str] = [
     "marketplace.social.jobs",
     "marketplace.sales.jobs",
     "marketplace.bulk.services",
+    "marketplace.webhooks.delivery",
 ]
 
 

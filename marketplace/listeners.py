@@ -19,6 +19,7 @@ from marketplace.social.listener import MetricsScheduleListener
 from marketplace.stores.processing import install_order_listeners
 from marketplace.stores.seeding import SeedingListener
 from marketplace.verification.listener import VerificationListener
+from marketplace.webhooks.listener import OutgoingWebhookListener
 
 
 def default_listeners(settings: Settings) -> list[transition.TransitionListener]:
@@ -32,6 +33,8 @@ def default_listeners(settings: Settings) -> list[transition.TransitionListener]
         VerificationListener(),
         MetricsScheduleListener(),
         DealNoticesListener(public_url=settings.app.public_url),
+        # Outgoing webhooks last: an event is recorded only for a move every other consequence accepted.
+        OutgoingWebhookListener(),
     ]
 
 
