@@ -44,10 +44,23 @@ def _cookie(scope: Scope, name: str) -> str:
     return ""
 
 
+def _query_language(scope: Scope) -> str | None:
+    """``?lang=zh_Hans`` on a GET: this one page in another language (e.g. a deal's terms in the language the other
+    side signed them in), without changing anyone's setting."""
+    if scope.get("method") != "GET":
+        return None
+    for part in scope.get("query_string", b"").decode("latin-1").split("&"):
+        key, _, value = part.partition("=")
+        if key == "lang":
+            return i18n.normalise_locale(value)
+    return None
+
+
 def locale_for(scope: Scope) -> tuple[str, str]:
-    """(locale, zone) for a request: the user's settings, else the switcher's cookie, else ``Accept-Language``."""
+    """(locale, zone) for a request: ``?lang=`` for one page, the user's settings, else the switcher's cookie, else
+    ``Accept-Language``."""
     actor: Actor | None = scope.get("user")
-    locale = actor.locale if actor is not None else None
+    locale = _query_language(scope) or (actor.locale if actor is not None else None)
     locale = i18n.normalise_locale(locale) or i18n.normalise_locale(_cookie(scope, i18n.LANGUAGE_COOKIE))
     locale = locale or i18n.negotiate(_header(scope, b"accept-language"))
     zone = actor.timezone if actor is not None else i18n.DEFAULT_ZONE

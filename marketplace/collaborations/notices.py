@@ -16,6 +16,7 @@ from marketplace.brands.models import BrandRole
 from marketplace.collaborations.models import Collaboration, DraftReview
 from marketplace.collaborations.states import DEAL_ROLES, Action, Party, TransitionActor
 from marketplace.collaborations.transition import Change
+from marketplace.i18n import N_, Message
 from marketplace.notifications.services import brand_user_ids, creator_user_id, notify
 
 #: Everyone on the brand's team hears about money-related steps (finance funds the escrow).
@@ -61,7 +62,8 @@ class DealNotices:
         self.public_url = public_url
 
     async def _send(self, user_ids: Iterable[UUID], collab: Collaboration, actor: TransitionActor, kind: str,
-                    title: str, body: str) -> None:
+                    title: str | Message, body: str | Message) -> None:
+        """``title``/``body`` as ``i18n.Message`` are written in each recipient's language and time zone."""
         recipients = [uid for uid in user_ids if uid != actor.user_id]
         await notify(self.session, recipients, kind=f"deal.{kind}", title=title, body=body,
                      link=f"/collaborations/{collab.id}", email_template="notification", public_url=self.public_url)
@@ -82,8 +84,9 @@ class DealNotices:
     async def signed(self, collab: Collaboration, actor: TransitionActor) -> None:
         gig, _, creator = self._names(collab)
         await self._send(await self._brand(collab, ALL_BRAND_ROLES), collab, actor, "signed",
-                         f"{creator} signed the deal for “{gig}”",
-                         "Fund the escrow so the deal can start; the creator is paid only when the post is verified.")
+                         Message(N_("%(creator)s signed the deal for “%(gig)s”"), creator=creator, gig=gig),
+                         Message(N_("Fund the escrow so the deal can start; the creator is paid only when the post "
+                                    "is verified.")))
 
     async def ended(self, collab: Collaboration, actor: TransitionActor, action: Action, reason: str) -> None:
         gig, brand, creator = self._names(collab)

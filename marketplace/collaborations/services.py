@@ -32,7 +32,7 @@ from marketplace.creators.models import Creator, ShippingAddress, SocialAccount
 from marketplace.errors import Conflict, InvalidInput
 from marketplace.forms import REASON_MAX, URL_MAX, clean_text, clean_url
 from marketplace.gigs.models import Deliverable, Gig
-from marketplace.i18n import N_, gettext
+from marketplace.i18n import N_, current_locale, gettext
 from marketplace.reputation.services import creator_eligibility
 from marketplace.settings import Settings
 from marketplace.stores.signing import chosen_variant_terms
@@ -113,6 +113,8 @@ async def create_collaboration(session: AsyncSession, application_id: UUID, *, n
         event_count=1,
         terms=terms.to_dict(),
         terms_hash=terms.content_hash(),
+        # The language the offer was made in (the accepting brand's): the deal page offers the terms in it.
+        terms_locale=current_locale(),
         fee_amount=terms.fee_amount,
         currency=terms.currency,
         product_included=terms.product_included,
@@ -222,6 +224,7 @@ class DealService:
         if choice:
             collab.terms = {**collab.terms, **choice}
             collab.terms_hash = hash_of_terms(collab.terms)
+        collab.signed_locale = current_locale()  # the language the creator read the terms in when signing
         result = await self._move(collab, Action.SIGN, who, now, {
             "terms_hash": collab.terms_hash, **({"offered_terms_hash": offered_hash, **choice} if choice else {})})
         return StepResult(collab, result.event)

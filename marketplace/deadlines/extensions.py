@@ -31,7 +31,7 @@ from marketplace.deadlines.recipients import brand_team, creator_accounts
 from marketplace.deadlines.reminders import collaboration_link, format_due
 from marketplace.deadlines.rules import STAGE_ASKS
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
-from marketplace.i18n import gettext
+from marketplace.i18n import N_, Message, gettext
 from marketplace.notifications.services import notify
 
 #: An extension moves a date by at most this much at once (a second request can move it further).
@@ -96,8 +96,8 @@ async def _load(session: AsyncSession, collaboration_id: UUID, *, lock: bool) ->
 
 
 async def _tell_other_side(
-    session: AsyncSession, collab: Collaboration, other: str, *, kind: str, title: str, body: str
-) -> None:
+    session: AsyncSession, collab: Collaboration, other: str, *, kind: str, title: str | Message,
+    body: str | Message) -> None:
     if other == Party.BRAND.value:
         team = await brand_team(session, [collab.brand_id], NOTIFY_ROLES)
         ids = [user.id for user, _role in team.get(collab.brand_id, [])]
@@ -203,8 +203,11 @@ async def request_extension(
         collab,
         _other(party.value),
         kind="deadline.extension_requested",
-        title=f"“{terms.gig_title}”: {who} asks for more time to {STAGE_ASKS.get(stage, stage)}",
-        body=f"From {format_due(current)} to {format_due(proposed_due_at)}. {reason}".strip(),
+        # Rendered for each reader: their language, the dates in their time zone.
+        title=Message(N_("“%(gig)s”: %(who)s asks for more time to %(ask)s"), gig=terms.gig_title, who=who,
+                      ask=STAGE_ASKS.get(stage, stage)),
+        body=Message(N_("From %(current)s to %(proposed)s. %(reason)s"), current=current, proposed=proposed_due_at,
+                     reason=reason),
     )
     return request
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from escrow.money import CURRENCY_EXPONENTS, major_units
-from marketplace.clock import as_utc
 from marketplace.forms import FormReader
 from marketplace.gigs.models import DEFAULT_REMINDER_OFFSETS_HOURS, Gig
 from marketplace.gigs.services import GigDetails
 from marketplace.gigs.validation import split_words
-from marketplace.i18n import N_, gettext
+from marketplace.i18n import N_, gettext, to_local_input
 
 #: Deliverable rows the plain (no JavaScript) form offers; blank rows are ignored.
 MIN_DELIVERABLE_ROWS = 3
@@ -126,7 +125,8 @@ def gig_form_values(gig: Gig | None, details: GigDetails | None) -> dict[str, An
         "product_image_url": gig.product_image_url or "",
         "product_included": "on" if gig.product_included else "",
         "commission_bps": f"{gig.commission_bps / 100:g}" if gig.commission_bps else "",
-        "apply_by": as_utc(gig.apply_by).strftime("%Y-%m-%dT%H:%M") if gig.apply_by else "",
+        # Wall time in the editor's zone, as the datetime-local field is read back (marketplace.forms).
+        "apply_by": to_local_input(gig.apply_by) if gig.apply_by else "",
         "ship_within_days": str(gig.ship_within_days),
         "post_within_days": str(gig.post_within_days),
         "revision_rounds": str(gig.revision_rounds),
