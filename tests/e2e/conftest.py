@@ -133,6 +133,9 @@ class LiveStacks:
                 "SECRET_KEY": TEST_SECRET,
                 "DATABASE_URL": self._database_url(backend, var_dir),
                 "POSTPACT_VAR_DIR": str(var_dir),
+                # Store stand-ins (tests/fakes) listen on plain http://127.0.0.1.
+                "STORES_ALLOW_HTTP": "1",
+                "STORES_ALLOW_PRIVATE_HOSTS": "1",
                 **{f"{platform.upper()}_OEMBED_URL": url for platform, url in self.oembed.endpoints.items()},
             }
         )
