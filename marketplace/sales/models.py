@@ -4,14 +4,14 @@ attribution record (with its commission) per store order."""
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 import sqlalchemy as sa
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy.orm import Mapped, mapped_column
 
-from marketplace.db import AuditBase, enum_column
+from marketplace.db import AuditBase, Base, enum_column
 
 
 class DiscountKind(enum.StrEnum):
@@ -146,4 +146,28 @@ class SaleAttribution(AuditBase):
     __table_args__ = (
         sa.Index("ix_sale_attribution_brand_placed", "brand_id", "placed_at"),
         sa.Index("ix_sale_attribution_state_payable", "state", "payable_at"),
+    )
+
+
+class SaleDaily(Base):
+    """Attributed sales per deal, day (UTC, by order time) and currency: what the brand report reads instead of
+    every order. Kept exact by ``attribute_order``, which applies each order's change as one upsert of deltas; the
+    whole table can be rebuilt set-based (``marketplace.sales.rollup.rebuild``)."""
+
+    __tablename__ = "sale_daily"
+
+    brand_id: Mapped[UUID] = mapped_column(sa.ForeignKey("brand.id", ondelete="CASCADE"))
+    collaboration_id: Mapped[UUID] = mapped_column(sa.ForeignKey("collaboration.id", ondelete="CASCADE"))
+    creator_id: Mapped[UUID] = mapped_column(sa.ForeignKey("creator.id", ondelete="CASCADE"))
+    gig_id: Mapped[UUID] = mapped_column(sa.ForeignKey("gig.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(sa.Date)
+    currency: Mapped[str] = mapped_column(sa.String(3))
+    #: Orders that count (pending, approved or paid commission on a base above zero).
+    orders: Mapped[int] = mapped_column(default=0)
+    gmv: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    commission: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+    __table_args__ = (
+        sa.UniqueConstraint("collaboration_id", "day", "currency", name="uq_sale_daily_deal_day_currency"),
+        sa.Index("ix_sale_daily_brand_day", "brand_id", "day"),
     )

@@ -27,6 +27,7 @@ from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.gigs.models import Gig
 from marketplace.i18n import gettext
 from marketplace.jobs import enqueue
+from marketplace.sales import rollup
 from marketplace.sales.attribution import (
     Candidates,
     DealCode,
@@ -279,12 +280,14 @@ async def attribute_order(session: AsyncSession, order: StoreOrder, brand_id: UU
                           now: datetime) -> SaleAttribution | None:
     """Decide (again) what ``order`` means for sales, from the order as we hold it now: the same order gives the
     same row, so duplicated and reordered deliveries change nothing twice. Paid commission keeps its deal, and so
-    does an order whose customer data was redacted. Three statements: the row, the candidates, the write."""
+    does an order whose customer data was redacted. Four statements: the row, the candidates, the write, and the
+    change to its day in the roll-up."""
     if order.placed_at is None and not order.total_amount:
         return None  # only a refund for an order we haven't seen yet: decided when the order arrives
     row = await session.scalar(sa.select(SaleAttribution).where(SaleAttribution.store_order_id == order.id)
                                .with_for_update())
     facts = order_facts(order)
+    before = rollup.contribution(row) if row is not None else None
     deal: DealTerms | None = None
     if row is not None and (row.paid_amount > 0 or order.redacted_at is not None):
         collab_id, reason, detail = row.collaboration_id, row.reason, row.detail.split(" | ")[0]
@@ -318,6 +321,7 @@ async def attribute_order(session: AsyncSession, order: StoreOrder, brand_id: UU
         row.approved_at = None
     row.updated_at = now
     await session.flush()
+    await rollup.apply_change(session, before, rollup.contribution(row))
     return row
 
 

@@ -37,7 +37,7 @@ from marketplace.db import session_scope
 from marketplace.jobs import RecordingQueue
 from marketplace.payments import gateway
 from marketplace.runtime import build_runtime
-from marketplace.sales import payouts
+from marketplace.sales import payouts, rollup
 from marketplace.sales.models import CommissionState, SaleAttribution
 from marketplace.sales.services import approve_due, attribute_order
 from marketplace.security import Passwords
@@ -260,6 +260,13 @@ class CommissionMachine(RuleBasedStateMachine):
             [owed] = (await payouts.balances(db, creator_id=creator_id)).values() or [None]
             if owed is not None:
                 assert owed.carried == min(settled - sent, 0) and owed.paid == paid
+
+        self.run(check())
+
+    @invariant()
+    def the_daily_rollup_matches_the_orders(self) -> None:
+        async def check() -> None:
+            assert await rollup.stored(self.env["db"]) == await rollup.recomputed(self.env["db"])
 
         self.run(check())
 
