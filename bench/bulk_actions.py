@@ -66,7 +66,8 @@ async def prepare(runtime: Any, deals: int) -> tuple[Any, list[uuid.UUID]]:
             "draft_submitted_at = now(), state_changed_at = now() WHERE id = ANY(:ids)"), {"ids": ids})
         await session.execute(sa.text(
             "INSERT INTO content_draft (id, collaboration_id, round, caption, media_url, review, created_at, "
-            "updated_at) SELECT gen_random_uuid(), id, 1, 'Morning glow #ad', 'https://drive.example.com/d.mp4', "
+            "updated_at) SELECT gen_random_uuid(), id, 1, 'Morning glow with @glowlab #ad #glowlab', "
+            "'https://drive.example.com/d.mp4', "
             "'pending', now(), now() FROM collaboration WHERE id = ANY(:ids)"), {"ids": ids})
     async with runtime.session_maker() as session:
         loaded = await load_actor(session, brand.user_id)

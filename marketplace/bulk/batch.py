@@ -24,11 +24,13 @@ from marketplace.clock import Clock
 from marketplace.collaborations.models import ContentDraft, DraftReview
 from marketplace.collaborations.services import COMMENT_MAX, as_transition_actor
 from marketplace.collaborations.states import Action, TransitionActor, check_transition
+from marketplace.collaborations.terms import Terms
 from marketplace.collaborations.transition import lock_collaborations, transition_many
 from marketplace.errors import Conflict, InvalidInput, NotFound, PostPactError
 from marketplace.forms import clean_text
 from marketplace.i18n import N_, gettext
 from marketplace.settings import Settings
+from marketplace.verification.drafts import caption_gaps, gaps_in_words
 
 
 @dataclass
@@ -89,18 +91,32 @@ async def approve_drafts(work: BatchWork) -> dict[UUID, PostPactError]:
     comment, invalid = _comment(work)
     rows, refused = await _checked(work, Action.APPROVE_DRAFT, who, now, invalid)
     candidates = [deal_id for deal_id in work.ids if deal_id not in refused]
-    drafts: dict[UUID, tuple[UUID, int]] = {}
+    latest: dict[UUID, tuple[UUID, int, str]] = {}
     if candidates:
         found = await work.session.execute(
-            sa.select(ContentDraft.collaboration_id, ContentDraft.id, ContentDraft.round)
+            sa.select(ContentDraft.collaboration_id, ContentDraft.id, ContentDraft.round, ContentDraft.caption)
             .where(ContentDraft.collaboration_id.in_(candidates), ContentDraft.review == DraftReview.PENDING)
             .order_by(ContentDraft.collaboration_id, ContentDraft.round.desc())
         )
-        for deal_id, draft_id, round_ in found:
-            drafts.setdefault(deal_id, (draft_id, round_))
+        for deal_id, draft_id, round_, caption in found:
+            latest.setdefault(deal_id, (draft_id, round_, caption))
+    drafts: dict[UUID, tuple[UUID, int]] = {}
+    extra: dict[UUID, dict[str, Any]] = {}
+    approve_anyway = bool(work.parameters.get("approve_anyway"))
     for deal_id in candidates:
-        if deal_id not in drafts:
+        if deal_id not in latest:
             refused[deal_id] = Conflict(gettext('There is no draft waiting for review.'))
+            continue
+        draft_id, round_, caption = latest[deal_id]
+        gaps = caption_gaps(Terms.from_dict(rows[deal_id].terms), caption)
+        if gaps and not approve_anyway:
+            refused[deal_id] = InvalidInput({"approve_anyway": gettext(
+                'The caption is missing %(gaps)s. Ask for changes, or tick “Approve anyway” to approve it as it is.',
+                gaps=gaps_in_words(gaps))})
+            continue
+        if gaps:
+            extra[deal_id] = {"approved_anyway": True, "missing": [g.text for g in gaps]}
+        drafts[deal_id] = (draft_id, round_)
     if drafts:
         await work.session.execute(
             sa.update(ContentDraft)
@@ -109,7 +125,7 @@ async def approve_drafts(work: BatchWork) -> dict[UUID, PostPactError]:
                     reviewed_by_id=who.user_id, updated_at=now)
             .execution_options(synchronize_session=False)
         )
-    payloads = {deal_id: {"draft_id": str(draft_id), "round": round_, "comment": comment}
+    payloads = {deal_id: {"draft_id": str(draft_id), "round": round_, "comment": comment, **extra.get(deal_id, {})}
                 for deal_id, (draft_id, round_) in drafts.items()}
     result = await transition_many(work.session, work.ids, Action.APPROVE_DRAFT, who, now=now, payloads=payloads,
                                    locked=rows, refused=refused)

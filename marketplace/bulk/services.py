@@ -1,4 +1,9 @@
-"""Starting bulk jobs (scoped, checked, limited), running them item by item, showing their progress, retrying."""
+"""Starting bulk jobs (scoped, checked, limited), running them item by item or a batch at a time (actions with a
+set-based step), showing their progress, retrying.
+
+Long because a job's life is one story told in one place: how a selection becomes items, how items are run
+(alone or as a batch, with the same outcome and the same per-item failures) and how a crashed run is picked up.
+"""
 
 from __future__ import annotations
 

@@ -7,17 +7,19 @@ the deadline or check that explains them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from uuid import UUID
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.brands.models import BrandRole
 from marketplace.collaborations.models import Collaboration, DraftReview
 from marketplace.collaborations.states import DEAL_ROLES, Action, Party, TransitionActor
 from marketplace.collaborations.transition import Change
+from marketplace.creators.models import Creator
 from marketplace.i18n import N_, Message
-from marketplace.notifications.services import brand_user_ids, creator_user_id, notify
+from marketplace.notifications.services import Notice, brand_user_ids, creator_user_id, notify, notify_many
 
 #: Everyone on the brand's team hears about money-related steps (finance funds the escrow).
 ALL_BRAND_ROLES: frozenset[BrandRole] = frozenset(BrandRole)
@@ -31,7 +33,18 @@ class DealNoticesListener:
         self.public_url = public_url
 
     async def after_transition(self, session: AsyncSession, change: Change) -> None:
-        notices = DealNotices(session, public_url=self.public_url)
+        await self._announce(DealNotices(session, public_url=self.public_url), change)
+
+    async def after_transitions(self, session: AsyncSession, changes: Sequence[Change]) -> None:
+        """A batch (a bulk step): the same notices, with the creators' accounts read in one query and every
+        notification and email written together."""
+        notices = DealNotices(session, public_url=self.public_url, collect=True)
+        await notices.know_creators({change.collaboration.creator_id for change in changes})
+        for change in changes:
+            await self._announce(notices, change)
+        await notices.send_collected()
+
+    async def _announce(self, notices: DealNotices, change: Change) -> None:
         collab, who, action, said = change.collaboration, change.actor, change.action, change.payload
         text = str(said.get("reason") or said.get("comment") or said.get("note") or "")
         if action is Action.SIGN:
@@ -57,22 +70,49 @@ class DealNoticesListener:
 
 
 class DealNotices:
-    def __init__(self, session: AsyncSession, *, public_url: str) -> None:
+    def __init__(self, session: AsyncSession, *, public_url: str, collect: bool = False) -> None:
         self.session = session
         self.public_url = public_url
+        #: With ``collect``, notices wait here for ``send_collected`` (one write for a batch of deals).
+        self._collected: list[Notice] | None = [] if collect else None
+        self._creator_users: dict[UUID, UUID | None] = {}
+        self._brand_users: dict[tuple[UUID, frozenset[BrandRole]], list[UUID]] = {}
 
     async def _send(self, user_ids: Iterable[UUID], collab: Collaboration, actor: TransitionActor, kind: str,
                     title: str | Message, body: str | Message) -> None:
         """``title``/``body`` as ``i18n.Message`` are written in each recipient's language and time zone."""
         recipients = [uid for uid in user_ids if uid != actor.user_id]
+        if self._collected is not None:
+            link = f"/collaborations/{collab.id}"
+            self._collected.append(Notice(tuple(recipients), f"deal.{kind}", title, body, link))
+            return
         await notify(self.session, recipients, kind=f"deal.{kind}", title=title, body=body,
                      link=f"/collaborations/{collab.id}", email_template="notification", public_url=self.public_url)
 
+    async def send_collected(self) -> None:
+        if self._collected:
+            await notify_many(self.session, self._collected, email_template="notification",
+                              public_url=self.public_url)
+            self._collected.clear()
+
+    async def know_creators(self, creator_ids: Iterable[UUID]) -> None:
+        """Read the accounts of these creators in one query (a batch's notices then need no query each)."""
+        ids = [cid for cid in creator_ids if cid not in self._creator_users]
+        if ids:
+            rows = await self.session.execute(sa.select(Creator.id, Creator.user_id).where(Creator.id.in_(ids)))
+            self._creator_users.update(dict.fromkeys(ids))
+            self._creator_users.update({cid: uid for cid, uid in rows.tuples()})
+
     async def _brand(self, collab: Collaboration, roles: Iterable[BrandRole] = DEAL_ROLES) -> list[UUID]:
-        return await brand_user_ids(self.session, collab.brand_id, roles=roles)
+        key = (collab.brand_id, frozenset(roles))
+        if key not in self._brand_users:
+            self._brand_users[key] = await brand_user_ids(self.session, collab.brand_id, roles=key[1])
+        return self._brand_users[key]
 
     async def _creator(self, collab: Collaboration) -> list[UUID]:
-        user_id = await creator_user_id(self.session, collab.creator_id)
+        if collab.creator_id not in self._creator_users:
+            self._creator_users[collab.creator_id] = await creator_user_id(self.session, collab.creator_id)
+        user_id = self._creator_users[collab.creator_id]
         return [user_id] if user_id else []
 
     @staticmethod

@@ -21,7 +21,6 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.collaborations.due_dates import recompute_due_dates
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, status_change
@@ -250,13 +249,17 @@ async def _write_batch(session: AsyncSession, collabs: list[Collaboration], now:
         .where(table.c.id == sa.bindparam("row_id"))
         .values({columns[name]: sa.bindparam(f"new_{name}") for name in names})
     )
-    await session.execute(update, [
-        {"row_id": collab.id, **{f"new_{name}": getattr(collab, name) for name in names}} for collab in collabs
-    ])
-    for collab in collabs:
-        for name in names:
-            set_committed_value(collab, name, getattr(collab, name))
-    dialect = session.get_bind().dialect.name
-    await session.execute(upsert_watch(dialect, [
-        {"collaboration_id": collab.id, "check_at": earliest_check_at(collab)} for collab in collabs
-    ]))
+    # Without autoflush: the rows' pending changes must reach the database through this one UPDATE, not row by
+    # row through the session's flush (which would also upsert each deadline watch on its own).
+    with session.sync_session.no_autoflush:
+        await session.execute(update, [
+            {"row_id": collab.id, **{f"new_{name}": getattr(collab, name) for name in names}} for collab in collabs
+        ])
+        # What a flush does to the rows it saved: their current values become the committed ones and they are no
+        # longer dirty, so the flush hooks (deadline watch, updated_at) have nothing more to do for them.
+        states = [sa.inspect(collab) for collab in collabs]
+        states[0]._commit_all_states([(state, state.dict) for state in states], session.sync_session.identity_map)
+        dialect = session.get_bind().dialect.name
+        await session.execute(upsert_watch(dialect, [
+            {"collaboration_id": collab.id, "check_at": earliest_check_at(collab)} for collab in collabs
+        ]))

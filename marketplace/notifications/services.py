@@ -7,7 +7,7 @@ the first dot picks an email group (``email_group()``); users choose per group w
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -25,7 +25,7 @@ from marketplace.db import insert_stmt
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.i18n import gettext
 from marketplace.messaging.queries import unread_total_query
-from marketplace.notifications.mail import send_email
+from marketplace.notifications.mail import send_email, send_emails
 from marketplace.notifications.models import Notification, NotificationPreference
 
 #: Email groups a user can switch off, with the label the settings page shows.
@@ -116,6 +116,50 @@ async def notify(session: AsyncSession, user_ids: Iterable[UUID], *, kind: str, 
             await send_email(session, user.email, email_template, category=kind, user=user, title=title_text,
                              body=body_text, link=link, **email_context)
     await session.flush()
+    return created
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One notice for ``notify_many``: what ``notify`` takes, for one event."""
+
+    user_ids: tuple[UUID, ...]
+    kind: str
+    title: Any
+    body: Any = ""
+    link: str | None = None
+
+
+async def notify_many(session: AsyncSession, notices: Sequence[Notice], *, email_template: str | None = None,
+                      **email_context: Any) -> list[Notification]:
+    """``notify`` for many notices at once (a bulk step on hundreds of deals): the recipients and their email
+    settings are read once, and every notification and email is written with one flush."""
+    ids = list(dict.fromkeys(uid for notice in notices for uid in notice.user_ids))
+    if not ids:
+        return []
+    users = {u.id: u for u in (await session.scalars(
+        sa.select(User).where(User.id.in_(ids), User.is_active.is_(True)))).all()}
+    no_email: dict[str, set[UUID]] = {}
+    if email_template:
+        for group in {email_group(notice.kind) for notice in notices}:
+            no_email[group] = await users_without_email(session, list(users), group)
+    created: list[Notification] = []
+    emails: list[tuple[User, str, str, dict[str, Any]]] = []
+    for notice in notices:
+        for user_id in dict.fromkeys(notice.user_ids):
+            user = users.get(user_id)
+            if user is None:
+                continue
+            with i18n.use_locale(user.locale, user.timezone):
+                title_text, body_text = i18n.render_text(notice.title), i18n.render_text(notice.body)
+            created.append(Notification(user_id=user.id, kind=notice.kind, title=title_text[:200], body=body_text,
+                                        link=notice.link))
+            if email_template and user.id not in no_email[email_group(notice.kind)]:
+                emails.append((user, email_template, notice.kind, {
+                    "settings_link": "/notifications/settings", **email_context, "title": title_text,
+                    "body": body_text, "link": notice.link}))
+    session.add_all(created)
+    await send_emails(session, emails)
     return created
 
 

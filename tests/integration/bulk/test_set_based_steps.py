@@ -38,18 +38,23 @@ LINK = re.compile(r"https?://\S+")
 VARYING = ("_id", "_hash", "url")
 #: What a generated deal is before the step: a state, or a draft under review that was already reviewed.
 KINDS = {
-    "approve_draft": ["draft_submitted", "draft_submitted", "reviewed_draft", "offered", "draft_approved"],
+    "approve_draft": ["draft_submitted", "draft_submitted", "reviewed_draft", "no_disclosure", "offered",
+                      "draft_approved"],
     "approve_post": ["verified", "verified", "posted", "draft_submitted"],
 }
 
 
 async def _deal_like(runtime: Any, kind: str, brand: Any, creator: Any) -> uuid.UUID:
-    state = CollabState.DRAFT_SUBMITTED if kind == "reviewed_draft" else CollabState(kind)
+    state = CollabState.DRAFT_SUBMITTED if kind in {"reviewed_draft", "no_disclosure"} else CollabState(kind)
     deal = await make_deal(runtime, state, brand=brand, creator=creator, product_included=False, with_address=False)
     if kind == "reviewed_draft":
         async with session_scope(runtime.session_maker) as session:
             await session.execute(sa.update(ContentDraft).where(ContentDraft.collaboration_id == deal.id)
                                   .values(review=DraftReview.CHANGES_REQUESTED))
+    if kind == "no_disclosure":  # approving it needs "approve anyway", which a bulk approval doesn't give
+        async with session_scope(runtime.session_maker) as session:
+            await session.execute(sa.update(ContentDraft).where(ContentDraft.collaboration_id == deal.id)
+                                  .values(caption="Morning glow with the serum"))
     return deal.id
 
 
