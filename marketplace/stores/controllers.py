@@ -101,7 +101,8 @@ class StorePages(PageController):
             # Shown on this one answer only (never stored in the session or shown again).
             return await self._detail(request, db_session, connected.store.id, signing_secret=connected.signing_secret)
         queue_setup(db_session, connected.store)
-        flash(request, gettext('%(name)s connected. Test the connection; the catalog is being synced.', name=connected.store.name))
+        flash(request, gettext("%(name)s connected. Test the connection; the catalog is being synced.",
+                               name=connected.store.name))
         return redirect(request, f"/brand/stores/{connected.store.id}")
 
     async def _detail(self, request: Request[Any, Any, Any], session: AsyncSession, store_id: UUID, *,
@@ -185,7 +186,8 @@ class StorePages(PageController):
             result = await _import(request, db_session, store, await upload.read())
         except InvalidInput as exc:
             return await self._detail(request, db_session, store_id, errors=exc.errors, status_code=422)
-        flash(request, gettext('%(orders)s order(s) imported (%(created)s new).', orders=result.orders, created=result.created))
+        flash(request, gettext("%(orders)s order(s) imported (%(created)s new).", orders=result.orders,
+                               created=result.created))
         return redirect(request, f"/brand/stores/{store_id}")
 
     @post("/{store_id:uuid}/simulated/orders/{order_id:str}/fulfil", guards=[MANAGERS])
@@ -199,7 +201,8 @@ class StorePages(PageController):
             number = await shop.fulfil(order_id, carrier=carrier)
         except StoreError as exc:
             raise NotFound(exc.message) from exc
-        flash(request, gettext('Shipped with %(carrier)s, tracking %(number)s. The deal moves to shipped in a moment.', carrier=carrier, number=number))
+        flash(request, gettext("Shipped with %(carrier)s, tracking %(number)s. The deal moves to shipped in a moment.",
+                               carrier=carrier, number=number))
         return redirect(request, f"/brand/stores/{store_id}")
 
     @post("/{store_id:uuid}/simulated/orders", guards=[MANAGERS])
@@ -258,7 +261,8 @@ class StorePages(PageController):
         except ValueError:
             product_id = None
         await pick_gig_product(db_session, request.user, gig_id, product_id)
-        flash(request, (gettext("The gig's product is set.") if product_id else gettext("The gig's product is typed by hand again.")))
+        flash(request, gettext("The gig's product is set.") if product_id else
+              gettext("The gig's product is typed by hand again."))
         return redirect(request, f"/brand/stores/gigs/{gig_id}")
 
     @post("/gigs/{gig_id:uuid}/seeding", guards=[MANAGERS])

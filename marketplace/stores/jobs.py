@@ -14,6 +14,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.creators.models import ShippingAddress
 from marketplace.db import session_scope
 from marketplace.jobs import JobContext, RetryLater, enqueue, job
+from marketplace.stores.catalog import upsert_products
 from marketplace.stores.errors import StoreError
 from marketplace.stores.intake import PROCESS_JOB
 from marketplace.stores.models import (
@@ -25,7 +26,7 @@ from marketplace.stores.models import (
     StoreVariant,
     StoreWebhookDelivery,
 )
-from marketplace.stores.processing import DeliveryProcessor, external_id
+from marketplace.stores.processing import SYNC_PRODUCT_JOB, DeliveryProcessor, external_id
 from marketplace.stores.schemas import webhook_url
 from marketplace.stores.seeding import CREATE_JOB, place_in_store
 from marketplace.stores.services import StoreService, http_client, shopify_client, woocommerce_client
@@ -35,6 +36,13 @@ log = logging.getLogger(__name__)
 
 REDELIVER_JOB = "stores.requeue_stuck_deliveries"
 SYNC_JOB = "stores.sync_catalog"
+RESYNC_JOB = "stores.resync_catalogs"
+#: How old a catalog may get before the scheduled re-sync reads it again. WooCommerce's product webhooks don't
+#: carry variations (sizes, their stock and prices), so its catalogs are re-read often; Shopify's carry them, so a
+#: daily re-read only catches what a lost webhook missed.
+RESYNC_AFTER = {StorePlatform.WOOCOMMERCE: timedelta(hours=6), StorePlatform.SHOPIFY: timedelta(hours=24)}
+#: Most stores queued per run (hourly): a backlog spreads over the next runs.
+RESYNC_BATCH = 200
 WEBHOOKS_JOB = "stores.register_webhooks"
 REENCRYPT_JOB = "stores.reencrypt_secrets"
 #: Test hook (JobContext.resources): awaited with the placed order between the store's answer and our commit.
@@ -82,6 +90,45 @@ async def sync_catalog(ctx: JobContext, store_id: str) -> None:
             store.last_test_ok, store.last_test_message = False, f"Catalog sync failed: {exc.message}"
             return
     log.info("store %s: %d product(s) synced", store_id, count)
+
+
+@job(RESYNC_JOB, every=3600)
+async def resync_catalogs(ctx: JobContext) -> None:
+    """Queue a catalog sync for every connected shop whose catalog is older than its platform's limit, the oldest
+    first."""
+    now = ctx.clock.now()
+    async with session_scope(ctx.session_maker) as session:
+        due = (await session.scalars(
+            sa.select(StoreConnection.id).where(
+                StoreConnection.disconnected_at.is_(None),
+                sa.or_(*(sa.and_(StoreConnection.platform == platform,
+                                 sa.or_(StoreConnection.catalog_synced_at.is_(None),
+                                        StoreConnection.catalog_synced_at < now - age))
+                         for platform, age in RESYNC_AFTER.items())))
+            .order_by(StoreConnection.catalog_synced_at.asc().nulls_first()).limit(RESYNC_BATCH))).all()
+        for store_id in due:
+            enqueue(session, SYNC_JOB, str(store_id))
+    log.info("catalog re-sync queued for %d store(s)", len(due))
+
+
+@job(SYNC_PRODUCT_JOB, max_retries=5)
+async def sync_product(ctx: JobContext, store_id: str, product_external_id: str) -> None:
+    """One WooCommerce product with its variations, after a product webhook that named them without their details
+    (sizes, stock, prices)."""
+    async with session_scope(ctx.session_maker) as session:
+        store = await session.get(StoreConnection, UUID(store_id))
+        if store is None or store.disconnected_at is not None or store.platform is not StorePlatform.WOOCOMMERCE:
+            return
+        box = SecretBox.from_settings(ctx.settings)
+        try:
+            async with http_client(ctx.settings) as http:
+                product = await woocommerce_client(store, box, ctx.settings, http).product(product_external_id)
+        except StoreError as exc:
+            if exc.transient:
+                raise RetryLater(exc.message, exc.retry_after) from exc
+            log.warning("store %s: product %s not re-read: %s", store_id, product_external_id, exc.message)
+            return
+        await upsert_products(session, store.id, [product], ctx.clock.now())
 
 
 @job(WEBHOOKS_JOB, max_retries=5)

@@ -46,7 +46,8 @@ def _row_payload(row: dict[str, str], currency: str, errors: dict[str, str], num
             if to_minor(raw, currency) < 0 or not raw:
                 raise ValueError(raw)
         except ValueError:
-            errors[f"row {number}"] = gettext('%(column)s must be an amount like 19.90 (got %(raw)s) in %(currency)s.', column=column, raw=repr(raw), currency=currency)
+            errors[f"row {number}"] = gettext("%(column)s must be an amount like 19.90 (got %(raw)s) in %(currency)s.",
+                                              column=column, raw=repr(raw), currency=currency)
             return None
         amounts[column] = raw
     placed = (row.get("placed_at") or "").strip()
@@ -54,7 +55,8 @@ def _row_payload(row: dict[str, str], currency: str, errors: dict[str, str], num
         try:
             datetime.fromisoformat(placed.replace("Z", "+00:00"))
         except ValueError:
-            errors[f"row {number}"] = gettext('placed_at must be a date like 2026-12-01T14:30:00Z (got %(placed)s).', placed=repr(placed))
+            errors[f"row {number}"] = gettext("placed_at must be a date like 2026-12-01T14:30:00Z (got %(placed)s).",
+                                              placed=repr(placed))
             return None
     codes = [c for c in (row.get("discount_codes") or "").replace(";", " ").replace(",", " ").split() if c]
     cancelled = (row.get("cancelled") or "").strip().lower() in ("yes", "true", "1", "cancelled")
@@ -73,12 +75,15 @@ async def import_orders(session: AsyncSession, store: StoreConnection, data: byt
     table = read_csv(data, max_rows=MAX_ROWS)
     missing = [c for c in REQUIRED if c not in table.header]
     if missing:
-        raise InvalidInput({"file": gettext('The first row must name the columns %(missing)s (and may name %(required)s).', missing=', '.join(missing), required=', '.join((c for c in COLUMNS if c not in REQUIRED)))})
+        raise InvalidInput({"file": gettext(
+            "The first row must name the columns %(missing)s (and may name %(required)s).",
+            missing=", ".join(missing), required=", ".join(c for c in COLUMNS if c not in REQUIRED))})
     errors: dict[str, str] = {}
     payloads = [p for number, row in table.records()
                 if (p := _row_payload(row, store.currency or "USD", errors, number, clock.now())) is not None]
     if errors:
-        raise InvalidInput(dict(list(errors.items())[:50]), message=gettext('%(errors)s row(s) need attention; nothing was imported.', errors=len(errors)))
+        raise InvalidInput(dict(list(errors.items())[:50]), message=gettext(
+            "%(errors)s row(s) need attention; nothing was imported.", errors=len(errors)))
     known = set((await session.scalars(sa.select(StoreOrder.external_id).where(
         StoreOrder.store_id == store.id, StoreOrder.external_id.in_([p["id"] for p in payloads])))).all())
     processor = DeliveryProcessor(session, settings, clock)

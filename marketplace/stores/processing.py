@@ -18,6 +18,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.services import DealService
 from marketplace.collaborations.states import CollabState, Party, TransitionActor
 from marketplace.errors import PostPactError
+from marketplace.jobs import enqueue
 from marketplace.settings import Settings
 from marketplace.stores.catalog import mark_product_deleted, parse_time, to_minor, upsert_products
 from marketplace.stores.models import (
@@ -40,6 +41,8 @@ FULFILLMENT_TOPICS = frozenset({"fulfillments/create", "fulfillments/update"})
 PRODUCT_TOPICS = frozenset({"products/create", "products/update", "product.created", "product.updated"})
 PRODUCT_DELETE_TOPICS = frozenset({"products/delete", "product.deleted"})
 WOO_TRACKING_META = "_wc_shipment_tracking_items"
+#: Re-reads one product with its variations (marketplace.stores.jobs.sync_product).
+SYNC_PRODUCT_JOB = "stores.sync_product"
 
 
 def external_id(raw: Any) -> str:
@@ -253,8 +256,14 @@ class DeliveryProcessor:
     async def _product(self, store: StoreConnection, payload: dict[str, Any], _: str) -> str:
         currency = store.currency or "USD"
         try:
-            if store.platform is StorePlatform.WOOCOMMERCE:
-                # Webhooks don't carry variations; the next catalog sync fills them.
+            if store.platform is StorePlatform.WOOCOMMERCE and payload.get("type") == "variable":
+                # The webhook names the variations but doesn't carry them: keep the ones we hold (no made-up
+                # "Default" variant), and re-read this product with its variations from the store.
+                product = product_from_rest({**payload, "attributes": payload.get("attributes") or []}, [], currency)
+                product.variants, product.options = [], [str(a.get("name")) for a in payload.get("attributes") or []
+                                                         if a.get("variation", True)]
+                enqueue(self.session, SYNC_PRODUCT_JOB, str(store.id), str(payload.get("id")))
+            elif store.platform is StorePlatform.WOOCOMMERCE:
                 product = product_from_rest(payload, [], currency)
             else:
                 product = product_from_webhook(payload, currency)

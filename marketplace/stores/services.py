@@ -328,7 +328,8 @@ def _text(errors: dict[str, str], field: str, raw: Any, label: str, max_length: 
     if required and not value:
         errors[field] = gettext('%(label)s is required.', label=label)
     elif len(value) > max_length:
-        errors[field] = gettext('%(label)s can be at most %(max_length)s characters.', label=label, max_length=max_length)
+        errors[field] = gettext("%(label)s can be at most %(max_length)s characters.", label=label,
+                                max_length=max_length)
     elif any(ord(c) < 32 for c in value):
         errors[field] = gettext("%(label)s can't contain control characters.", label=label)
     return value
@@ -344,7 +345,8 @@ def _secrets(errors: dict[str, str], platform: StorePlatform | None, data: dict[
                 errors[name] = gettext('%(label)s is required.', label=label)
             continue
         if len(value) < 8 or len(value) > 500 or any(c.isspace() for c in value):
-            errors[name] = gettext("%(label)s doesn't look right: paste it exactly as the store shows it (8-500 characters).", label=label)
+            errors[name] = gettext("%(label)s doesn't look right: paste it exactly as the store shows it "
+                                   "(8-500 characters).", label=label)
             continue
         found[name] = value
     return found

@@ -57,7 +57,9 @@ async def chosen_variant_terms(session: AsyncSession, gig_id: UUID, product_incl
         return {}
     option = " or ".join(str(o).lower() for o in product.options or []) or "variant"
     if not offered:
-        raise InvalidInput({FIELD: gettext('Every %(option)s of %(title)s is out of stock right now: message the brand, who can restock or change the product.', option=option, title=product.title)})
+        raise InvalidInput({FIELD: gettext("Every %(option)s of %(title)s is out of stock right now: message the "
+                                           "brand, who can restock or change the product.", option=option,
+                                           title=product.title)})
     try:
         wanted = UUID(str(raw)) if raw else None
     except ValueError:
@@ -65,5 +67,8 @@ async def chosen_variant_terms(session: AsyncSession, gig_id: UUID, product_incl
     chosen = next((v for v in offered if v.id == wanted), None)
     if chosen is None:
         names = ", ".join(v.title for v in offered)
-        raise InvalidInput({FIELD: ((gettext('Choose your %(option)s (%(names)s).', option=option, names=names) if wanted is None else gettext('That %(option)s is no longer in stock: choose one of %(names)s.', option=option, names=names)))})
+        raise InvalidInput({FIELD: gettext("Choose your %(option)s (%(names)s).", option=option, names=names)
+                            if wanted is None else
+                            gettext("That %(option)s is no longer in stock: choose one of %(names)s.", option=option,
+                                    names=names)})
     return {FIELD: str(chosen.id), "product_variant": variant_label(product, chosen)}

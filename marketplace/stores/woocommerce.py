@@ -81,6 +81,13 @@ class WooCommerceClient:
                 return
             page += 1
 
+    async def product(self, product_id: str) -> CatalogProduct:
+        """One product with its variations (a product webhook names a variable product's variations, no more)."""
+        currency = await self.currency()
+        item = (await self.call("GET", f"products/{product_id}")).json()
+        variations = await self._variations(str(item["id"])) if item.get("type") == "variable" else []
+        return product_from_rest(item, variations, currency)
+
     async def _variations_of(self, item: dict[str, Any], gate: asyncio.Semaphore) -> list[dict[str, Any]]:
         if item.get("type") != "variable":
             return []

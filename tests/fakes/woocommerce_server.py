@@ -109,6 +109,15 @@ class WooCommerceServer:
             self.products[pid] = product
             return pid
 
+    def update_variation(self, variation_id: int, **changes: Any) -> None:
+        """Change a variation (stock, price) as the shop's staff would; WooCommerce's product.updated webhook
+        carries the parent product (its variation ids, not the variations)."""
+        with self._lock:
+            self.variations[variation_id].update(changes)
+            product = self.products[self.variations[variation_id]["product_id"]]
+            product["date_modified_gmt"] = now_gmt()
+            self.queue_webhook("product.updated", self._product_json(product))
+
     def subscribe(self, topic: str, url: str) -> int:
         with self._lock:
             hook = {"id": next(self._ids), "topic": topic, "delivery_url": url, "secret": self.webhook_secret,
@@ -219,6 +228,11 @@ class WooCommerceServer:
             if product is None:
                 return _error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
             return _paged([self.variations[v] for v in product["variation_ids"]], query)
+        if method == "GET" and (m := re.fullmatch(r"/products/(\d+)", route)):
+            product = self.products.get(int(m.group(1)))
+            if product is None:
+                return _error(404, "woocommerce_rest_product_invalid_id", "Invalid ID.")
+            return _reply(200, self._product_json(product))
         if method == "GET" and route == "/orders":
             after = query.get("after", "")
             rows = [o for o in self.orders.values() if not after or o["date_created_gmt"] >= after[:19]]
