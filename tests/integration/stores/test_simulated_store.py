@@ -9,7 +9,6 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.collaborations.models import Collaboration, Shipment
-from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
 from marketplace.settings import Settings
 from marketplace.stores.intake import PROCESS_JOB

@@ -12,7 +12,7 @@ from marketplace.stores.netguard import BlockedAddress, check_host, is_public, p
 
 
 @pytest.mark.parametrize("address", ["10.0.0.1", "172.16.5.4", "192.168.1.1", "127.0.0.1", "169.254.169.254",
-                                     "100.64.0.1", "0.0.0.0", "224.0.0.1", "::1", "fe80::1", "fc00::1",
+                                     "100.64.0.1", "0.0.0.0", "224.0.0.1",  # noqa: S104 (an address to refuse) "::1", "fe80::1", "fc00::1",
                                      "::ffff:127.0.0.1", "::ffff:10.0.0.1", "not-an-address"])
 def test_private_loopback_link_local_and_reserved_are_not_public(address: str) -> None:
     assert not is_public(address)
