@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.auth import Actor
 from marketplace.accounts.guards import brand_member, creator_only, current_actor, signed_in
 from marketplace.collaborations.models import Collaboration
+from marketplace.creators.models import Creator
 from marketplace.creators.services import creator_of
 from marketplace.csvfiles import CSV_MEDIA_TYPE, attachment_headers, csv_bytes
 from marketplace.errors import InvalidInput, NotFound
@@ -31,13 +32,15 @@ from marketplace.social.connections import (
 )
 from marketplace.social.metrics import deal_metrics
 from marketplace.social.oauth import LABELS
-from marketplace.social.reports import EngagementReport, engagement_report
+from marketplace.social.reports import CreatorEngagement, EngagementReport, creator_engagements, engagement_report
 from marketplace.social.schemas import (
     ENGAGEMENT_CSV_HEADER,
+    CreatorEngagementOut,
     DealMetricsOut,
     EngagementReportOut,
     SocialAccountsOut,
     accounts_out,
+    creator_engagement_out,
     engagement_csv_rows,
     engagement_report_out,
     metrics_out,
@@ -104,7 +107,9 @@ class SocialPages(PageController):
                                              str(params.get("code")), verifier)
         except ConnectionRefused as exc:
             return await self._page(request, db_session, error=str(exc), status_code=400)
-        flash(request, gettext('%(platform)s connected: @%(handle)s, %(or_value)s followers (verified).', platform=LABELS[platform], handle=conn.handle, or_value=format(conn.followers or 0, ',')))
+        flash(request, gettext('%(platform)s connected: @%(handle)s, %(or_value)s followers (verified).',
+                               platform=LABELS[platform], handle=conn.handle,
+                               or_value=format(conn.followers or 0, ',')))
         return redirect(request, "/creator/social")
 
     @post("/{platform:str}/disconnect")
@@ -113,7 +118,8 @@ class SocialPages(PageController):
         runtime = runtime_of(request)
         if await disconnect(db_session, runtime.settings, creator_of(request.user), _platform(platform),
                             runtime.clock.now()):
-            flash(request, gettext('%(platform)s disconnected; its access was deleted. Your numbers are now self-reported.', platform=LABELS[platform]))
+            flash(request, gettext('%(platform)s disconnected; its access was deleted. Your numbers are now '
+                                   'self-reported.', platform=LABELS[platform]))
         return redirect(request, "/creator/social")
 
 
@@ -145,6 +151,13 @@ async def _brand_report(request: Request[Any, Any, Any], session: AsyncSession) 
     return await engagement_report(session, actor.brand_id, gig_id=gig.id if gig else None), gig
 
 
+async def _creator_engagement(session: AsyncSession, creator_id: UUID) -> CreatorEngagement:
+    name = await session.scalar(sa.select(Creator.display_name).where(Creator.id == creator_id))
+    if name is None:
+        raise NotFound(gettext('No such creator.'))
+    return (await creator_engagements(session, {creator_id: name}))[0]
+
+
 class BrandEngagementPages(PageController):
     path = "/brand/engagement"
     guards = [brand_member()]
@@ -159,6 +172,13 @@ class BrandEngagementPages(PageController):
         report, _ = await _brand_report(request, db_session)
         return Response(csv_bytes(ENGAGEMENT_CSV_HEADER, engagement_csv_rows(report)), media_type=CSV_MEDIA_TYPE,
                         headers=attachment_headers("engagement.csv"))
+
+    @get("/creators/{creator_id:uuid}", name="brand_creator_engagement")
+    async def creator(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+                      creator_id: FromPath[UUID]) -> Response[Any]:
+        """One creator's verified audience and median engagement (the creator page loads it as a fragment)."""
+        return render(request, "social/creator_engagement.html",
+                      {"engagement": await _creator_engagement(db_session, creator_id)}, block="engagement")
 
 
 class SocialApi(Controller):
@@ -190,6 +210,14 @@ class SocialApi(Controller):
                                 db_session: NamedDependency[AsyncSession]) -> EngagementReportOut:
         report, _ = await _brand_report(request, db_session)
         return engagement_report_out(report)
+
+
+    @get("/creators/{creator_id:uuid}/engagement", guards=[brand_member()], responses=problem_specs(401, 403, 404),
+         summary="A creator's verified audience and median engagement rate over their most recent deals with "
+                 "readings (the counts of their public posts).")
+    async def creator_engagement(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+                                 creator_id: FromPath[UUID]) -> CreatorEngagementOut:
+        return creator_engagement_out(await _creator_engagement(db_session, creator_id))
 
 
 ROUTES: list[Any] = [SocialPages, DealMetricsPages, BrandEngagementPages, SocialApi]

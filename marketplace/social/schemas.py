@@ -14,7 +14,7 @@ from marketplace.clock import as_utc
 from marketplace.creators.models import SocialAccount
 from marketplace.social.metrics import DealMetrics
 from marketplace.social.models import SocialConnection
-from marketplace.social.reports import EngagementReport
+from marketplace.social.reports import CreatorEngagement, EngagementReport
 from marketplace.stores.schemas import ProblemOut
 
 
@@ -184,8 +184,12 @@ def engagement_report_out(report: EngagementReport) -> EngagementReportOut:
             g.gig_id, g.gig_title, g.deals, g.views, g.likes, g.comments, g.shares, g.engagements,
             g.engagement_rate_bps, MoneyOut(g.fee_amount, g.currency), money(g.cost_per_1000_views, g.currency),
             money(g.cost_per_engagement, g.currency)) for g in report.gigs],
-        creators=[CreatorEngagementOut(c.creator_id, c.creator_name, c.verified_followers, c.verified_at,
-                                       c.median_engagement_bps, len(c.recent_rates)) for c in report.creators])
+        creators=[creator_engagement_out(c) for c in report.creators])
+
+
+def creator_engagement_out(c: CreatorEngagement) -> CreatorEngagementOut:
+    return CreatorEngagementOut(c.creator_id, c.creator_name, c.verified_followers, c.verified_at,
+                                c.median_engagement_bps, len(c.recent_rates))
 
 
 ENGAGEMENT_CSV_HEADER = ["level", "gig", "creator", "collaboration_id", "taken_at", "views", "likes", "comments",

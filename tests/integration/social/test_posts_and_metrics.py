@@ -5,6 +5,7 @@ through the keep-live rule once."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -351,3 +352,36 @@ async def test_the_brands_engagement_report_page_csv_and_api_agree(
     assert (await client.get("/api/v1/reports/engagement?gig_id=nope", headers=headers)).status_code == 422
     creator = await bearer(runtime, deal.creator)
     assert (await client.get("/api/v1/reports/engagement", headers=creator)).status_code == 403
+
+
+async def test_a_creators_median_engagement_on_the_brands_creator_page_and_api(
+    runtime: Any, people: Any, make_web: Any, social: Any, queue: Any, db: Any, oembed: Any, limiter: Any,
+    client: Any
+) -> None:
+    from tests.support.deals import bearer
+
+    deal = await posted_through_the_page(runtime, people, make_web, social, queue)
+    await run_jobs(runtime, queue)
+    runtime.clock.advance(timedelta(hours=2))
+    await social_jobs.queue_metric_fetches(runtime.job_context())
+    await run_jobs(runtime, queue)
+    creator_id = (await load(runtime, deal.collaboration_id)).creator_id
+
+    # Any brand deciding whether to invite the creator sees it, not only the one the deal was with.
+    other = await people.brand()
+    web = await make_web()
+    await web.sign_in(other.email, other.password)
+    card = await web.get(f"/brand/creators/{creator_id}")
+    assert f'href="/brand/engagement/creators/{creator_id}"' in card.text
+    page = await web.get(f"/brand/engagement/creators/{creator_id}")
+    assert page.status_code == 200 and "11.50%" in page.text and "8,000 followers" in page.text
+    fragment = await web.get(f"/brand/engagement/creators/{creator_id}", htmx=True)
+    assert "<html" not in fragment.text and "11.50%" in fragment.text and "1 deal(s)" in fragment.text
+    headers = await bearer(runtime, other)
+    body = (await client.get(f"/api/v1/creators/{creator_id}/engagement", headers=headers)).json()
+    assert body["median_engagement_bps"] == 1150 and body["deals_counted"] == 1
+    assert body["verified_followers"] == 8_000
+    missing = await client.get(f"/api/v1/creators/{uuid.uuid4()}/engagement", headers=headers)
+    assert missing.status_code == 404
+    as_creator = await bearer(runtime, deal.creator)
+    assert (await client.get(f"/api/v1/creators/{creator_id}/engagement", headers=as_creator)).status_code == 403
