@@ -56,6 +56,8 @@ from marketplace.roster.schemas import (
     RosterEntryOut,
     RosterEntryPatch,
     RosterListOut,
+    RosterTagIn,
+    RosterTagOut,
     entry_out,
     list_out,
     problems,
@@ -449,6 +451,23 @@ class RosterApi(Controller):
     async def remove(self, request: Request[Any, Any, Any], entry_id: FromPath[UUID],
                      roster: NamedDependency[RosterService]) -> None:
         await roster.delete(request.user, entry_id)
+
+    @post("/tags", status_code=HTTP_200_OK, guards=[MANAGERS],
+          summary="Tag or untag a selection: ids, a filter (all matching) or a saved view",
+          responses=problems(400, 404, 422))
+    async def tag_selection(self, request: Request[Any, Any, Any], data: JSONBody[RosterTagIn],
+                            roster: NamedDependency[RosterService]) -> RosterTagOut:
+        if data.ids is None and data.filter is None and data.view_id is None:
+            raise InvalidInput({"ids": gettext('Send ids, a filter ({} for the whole roster) or a view_id.')})
+        ids = None
+        if data.ids is not None:
+            ids, bad = ids_from(data.ids)
+            if bad or not ids:
+                raise InvalidInput({"ids": gettext('Send the ids of roster entries.')})
+        filters = await roster.selection_of(request.user, ids=ids, params=data.filter, view_id=data.view_id)
+        matched = await roster.count(member_of(request.user), filters)
+        changed = await roster.tag_selection(request.user, filters, data.tag, add=not data.untag)
+        return RosterTagOut(tag=data.tag.strip().lower(), matched=matched, changed=changed)
 
     @post("/import", status_code=HTTP_200_OK, guards=[MANAGERS],
           summary="Import a CSV (text/csv body or multipart 'file'); dry_run=true only reports",

@@ -50,6 +50,26 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+class RosterTagIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Tag (or, with ``untag``, untag) a selection in one statement, whatever its size: ticked entries (``ids``),
+    everything a ``filter`` matches — the roster page's query-string keys q, tag, list, platform, country, owner,
+    has_deals; ``{}`` is the whole roster ("select all N matching") — or a saved view (``view_id``). ``ids`` may be
+    combined with a filter or a view (the ticked entries among those matching)."""
+
+    tag: str
+    untag: bool = False
+    ids: list[str] | None = None
+    filter: dict[str, str] | None = None
+    view_id: UUID | None = None
+
+
+class RosterTagOut(msgspec.Struct):
+    tag: str
+    #: How many entries the selection matched, and how many gained (or lost) the tag now.
+    matched: int
+    changed: int
+
+
 class RosterEntryIn(msgspec.Struct, forbid_unknown_fields=True):
     """Add a person. ``name`` and an email or at least one handle are required."""
 

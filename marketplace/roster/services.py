@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -357,6 +358,24 @@ class RosterService:
         result = await self.session.execute(sa.delete(RosterEntryTag).where(
             RosterEntryTag.tag_id == tag_id_or_none, RosterEntryTag.entry_id.in_(selected)))
         return int(result.rowcount or 0)
+
+    async def selection_of(self, actor: Actor | None, *, ids: Sequence[UUID] | None = None,
+                           params: Mapping[str, Any] | None = None, view_id: UUID | None = None) -> RosterFilter:
+        """A selection an API call names: ticked entries (all must be the brand's, else 404 without saying which),
+        everything a filter matches ("select all N matching"), or a saved view of the brand (else 404)."""
+        brand_id = member_of(actor)
+        filters = RosterFilter.from_params(params or {})
+        if view_id is not None:
+            query = await self.session.scalar(
+                sa.select(RosterView.query).where(RosterView.id == view_id, RosterView.brand_id == brand_id))
+            if query is None:
+                raise NotFound(gettext('No such saved view.'))
+            filters = RosterFilter.from_params(dict(parse_qsl(query)))
+        if ids is not None:
+            filters = filters.with_ids(ids)
+            if await self.count(brand_id, filters) != len(filters.ids):
+                raise NotFound(gettext('Some of these roster entries are not yours or don\'t exist.'))
+        return filters
 
     async def _insert_links(self, table: sa.Table, key: str, key_id: UUID, selected: sa.Select[Any]) -> int:
         """INSERT INTO <link table> (id, entry_id, <key>) SELECT ... FROM the selection ON CONFLICT DO NOTHING.
