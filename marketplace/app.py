@@ -21,10 +21,12 @@ from marketplace.accounts.controllers import AccountApi, AccountPages
 from marketplace.accounts.locale import LocaleMiddleware, LocalePages
 from marketplace.admin.controllers import ROUTES as ADMIN_ROUTES
 from marketplace.applications.controllers import ROUTES as APPLICATION_ROUTES
+from marketplace.brands.api import ROUTES as BRAND_API_ROUTES
 from marketplace.brands.controllers import ROUTES as BRAND_ROUTES
 from marketplace.bulk.controllers import ROUTES as BULK_ROUTES
 from marketplace.campaigns.controllers import ROUTES as CAMPAIGN_ROUTES
 from marketplace.collaborations.controllers import ROUTES as COLLABORATION_ROUTES
+from marketplace.creators.api import ROUTES as CREATOR_API_ROUTES
 from marketplace.creators.controllers import ROUTES as CREATOR_ROUTES
 from marketplace.csrf import SessionCsrfMiddleware
 from marketplace.deadlines.controllers import ROUTES as DEADLINE_ROUTES
@@ -37,7 +39,9 @@ from marketplace.media.controllers import ROUTES as MEDIA_ROUTES
 from marketplace.messaging.controllers import ROUTES as MESSAGING_ROUTES
 from marketplace.notifications.controllers import ROUTES as NOTIFICATION_ROUTES
 from marketplace.openapi import declare_problem_responses, openapi_config
+from marketplace.payments.api import ROUTES as PAYMENT_API_ROUTES
 from marketplace.payments.controllers import ROUTES as PAYMENT_ROUTES
+from marketplace.reputation.api import ROUTES as RELIABILITY_API_ROUTES
 from marketplace.reputation.controllers import ROUTES as RELIABILITY_ROUTES
 from marketplace.roster.controllers import ROUTES as ROSTER_ROUTES
 from marketplace.runtime import Runtime, build_runtime
@@ -49,8 +53,8 @@ from marketplace.social.controllers import ROUTES as SOCIAL_ROUTES
 from marketplace.stores.controllers import ROUTES as STORE_ROUTES
 from marketplace.templating import jinja_engine_callback
 from marketplace.verification.controllers import ROUTES as VERIFICATION_ROUTES
-from marketplace.webhooks.controllers import ROUTES as WEBHOOK_ROUTES
 from marketplace.web import handle_exception
+from marketplace.webhooks.controllers import ROUTES as WEBHOOK_ROUTES
 
 log = logging.getLogger("postpact")
 
@@ -85,6 +89,10 @@ def route_handlers(settings: Settings) -> list[Any]:
         *BULK_ROUTES,
         *CAMPAIGN_ROUTES,
         *WEBHOOK_ROUTES,
+        *BRAND_API_ROUTES,
+        *CREATOR_API_ROUTES,
+        *PAYMENT_API_ROUTES,
+        *RELIABILITY_API_ROUTES,
         create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
     ]
     if not settings.app.is_production:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -282,6 +282,11 @@ async def gig_detail_page(request: Request[Any, Any, Any], gigs: GigService, gig
 # --- JSON API -----------------------------------------------------------------------------------------------------
 
 
+#: The values the list filters take, as the OpenAPI schema states them (null: no filter).
+CURRENCY_CHOICES: list[str | None] = [*sorted(CURRENCY_EXPONENTS), None]
+STATUS_CHOICES: list[str | None] = [*(s.value for s in GigStatus), None]
+
+
 class GigApi(Controller):
     path = "/api/v1"
     tags = ["gigs"]
@@ -297,16 +302,16 @@ class GigApi(Controller):
         platform: FromQuery[str | None] = None,
         niche: FromQuery[str | None] = None,
         country: FromQuery[str | None] = None,
-        currency: Annotated[str | None, Parameter(schema_extra={"enum": [*sorted(CURRENCY_EXPONENTS), None]})] = None,
+        currency: Annotated[str | None, QueryParameter(schema_extra={"enum": CURRENCY_CHOICES})] = None,
         fee_min: FromQuery[str | None] = None,
         fee_max: FromQuery[str | None] = None,
         product_value_min: FromQuery[str | None] = None,
         product_value_max: FromQuery[str | None] = None,
         apply_before: FromQuery[str | None] = None,
-        sort: Annotated[str | None, Parameter(schema_extra={"enum": [*SORTS, None]})] = None,
+        sort: Annotated[str | None, QueryParameter(schema_extra={"enum": [*SORTS, None]})] = None,
         cursor: FromQuery[str | None] = None,
-        limit: Annotated[str | None, Parameter(schema_extra={"pattern": r"^[0-9]{1,3}$"})] = None,
-        status: Annotated[str | None, Parameter(schema_extra={"enum": [*(s.value for s in GigStatus), None]})] = None,
+        limit: Annotated[str | None, QueryParameter(schema_extra={"pattern": r"^[0-9]{1,3}$"})] = None,
+        status: Annotated[str | None, QueryParameter(schema_extra={"enum": STATUS_CHOICES})] = None,
     ) -> GigListOut:
         """Creators: money filters are in minor units of ``currency`` (default USD); ``apply_before`` is a date;
         ``sort`` is newest, fee or deadline. Brands: ``status`` filters their own gigs."""
