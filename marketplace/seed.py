@@ -37,6 +37,7 @@ from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.reputation.ratings import rate_collaboration
 from marketplace.roster.demo import seed_roster
+from marketplace.sales.demo import seed_demo_sales
 from marketplace.runtime import Runtime, build_runtime
 from marketplace.social.demo import seed_demo_social
 from marketplace.stores.demo import seed_demo_store
@@ -680,6 +681,7 @@ async def _play(s: Seeder, today: datetime) -> None:
     s.at(today)
     await s.run_jobs()
     await seed_demo_store(s, glow, [finn, dev], today)  # GlowLab's simulated shop; sizes picked at signing
+    await seed_demo_sales(s, glow, [ava, chloe], today)  # codes, clicks, orders, refunds, commission paid via escrow
     await seed_roster(s.runtime, s.users[glow])
     await seed_demo_social(s.runtime, s.users, s.clock.now())  # verified audiences and a post's readings
 

@@ -20,6 +20,7 @@ from marketplace.settings import Settings
 from marketplace.stores.errors import StoreError
 from marketplace.stores.models import StoreConnection, StorePlatform
 from marketplace.stores.services import http_client, shopify_client, woocommerce_client
+from marketplace.stores.simulated import SimulatedShop
 from marketplace.stores.vault import SecretBox
 from marketplace.stores.woocommerce import TAG_META_KEY
 
@@ -89,8 +90,12 @@ async def create_discount_code(ctx: JobContext, collaboration_id: str) -> None:
         settings = await sales_settings(session, tracking.gig_id)
         currency = store.currency or "USD"
         try:
-            tracking.external_id = await ensure_in_store(store, tracking, settings, currency, ctx.settings,
-                                                         ctx.resources.get(SLEEP, asyncio.sleep))
+            if store.platform is StorePlatform.SIMULATED:
+                tracking.external_id = await SimulatedShop(session, store, now).ensure_discount_code(
+                    tracking.code, tracking.tag)
+            else:
+                tracking.external_id = await ensure_in_store(store, tracking, settings, currency, ctx.settings,
+                                                             ctx.resources.get(SLEEP, asyncio.sleep))
         except StoreError as exc:
             if exc.transient:
                 raise RetryLater(exc.message, exc.retry_after) from exc
