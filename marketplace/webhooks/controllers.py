@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.guards import current_actor
 from marketplace.brands.models import BrandRole
 from marketplace.errors import InvalidInput
+from marketplace.i18n import gettext
 from marketplace.web import PageController, flash, redirect, render, runtime_of
 from marketplace.webhooks.events import EVENT_KINDS
 from marketplace.webhooks.models import OutgoingEvent
@@ -40,9 +41,9 @@ def webhook_managers(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRout
     if actor.is_creator:
         return
     if not actor.is_brand:
-        raise PermissionDeniedException("Webhooks are for brand teams and creators.")
+        raise PermissionDeniedException(gettext('Webhooks are for brand teams and creators.'))
     if actor.brand_role not in _BRAND_ROLES:
-        raise PermissionDeniedException("Your role can't manage webhooks (needs: manager, owner).")
+        raise PermissionDeniedException(gettext("Your role can't manage webhooks (needs: manager, owner)."))
 
 
 def _service(request: Request[Any, Any, Any], session: AsyncSession) -> WebhookService:
@@ -98,7 +99,7 @@ class WebhookPages(PageController):
     async def test(self, request: Request[Any, Any, Any], endpoint_id: FromPath[UUID],
                    db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         await _service(request, db_session).send_test(request.user, endpoint_id)
-        flash(request, "Test event queued: it shows in the log below once sent.")
+        flash(request, gettext('Test event queued: it shows in the log below once sent.'))
         return redirect(request, f"/settings/webhooks/{endpoint_id}")
 
     @post("/{endpoint_id:uuid}/deliveries/{delivery_id:uuid}/replay")
@@ -107,7 +108,7 @@ class WebhookPages(PageController):
         service = _service(request, db_session)
         await service.get(request.user, endpoint_id)
         await service.replay(request.user, delivery_id)
-        flash(request, "Delivery queued again.")
+        flash(request, gettext('Delivery queued again.'))
         return redirect(request, f"/settings/webhooks/{endpoint_id}")
 
     @post("/{endpoint_id:uuid}/active")
@@ -116,7 +117,7 @@ class WebhookPages(PageController):
         form = await request.form()
         active = str(form.get("active") or "") == "1"
         await _service(request, db_session).update(request.user, endpoint_id, active=active)
-        flash(request, "Endpoint switched on." if active else "Endpoint paused: events wait (for up to 3 days).")
+        flash(request, (gettext('Endpoint switched on.') if active else gettext('Endpoint paused: events wait (for up to 3 days).')))
         return redirect(request, f"/settings/webhooks/{endpoint_id}")
 
     @post("/{endpoint_id:uuid}/rotate")
@@ -129,7 +130,7 @@ class WebhookPages(PageController):
     async def remove(self, request: Request[Any, Any, Any], endpoint_id: FromPath[UUID],
                      db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         await _service(request, db_session).delete(request.user, endpoint_id)
-        flash(request, "Endpoint removed.")
+        flash(request, gettext('Endpoint removed.'))
         return redirect(request, "/settings/webhooks")
 
 
