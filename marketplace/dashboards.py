@@ -15,6 +15,7 @@ from escrow.states import HOLDING, PENDING
 from marketplace.applications.models import Application, ApplicationStatus
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import TERMINAL, CollabState
+from marketplace.disputes.models import Dispute, DisputeStatus
 from marketplace.gigs.models import Gig, GigInvitation, GigStatus
 
 #: How many waiting deals a dashboard lists (the deal list pages have the rest).
@@ -48,9 +49,19 @@ class WaitingDeal:
         return STAGE_WORDS.get(self.stage or "", "take a look")
 
 
+@dataclass(frozen=True)
+class DisputeToAnswer:
+    """An open dispute the other side opened, waiting for this side's statement."""
+
+    collaboration_id: UUID
+    title: str
+    due_at: datetime | None
+
+
 @dataclass
 class Dashboard:
     waiting_on_you: list[WaitingDeal] = field(default_factory=list)
+    disputes_to_answer: list[DisputeToAnswer] = field(default_factory=list)
     waiting_on_them: int = 0
     active_deals: int = 0
     completed_deals: int = 0
@@ -90,6 +101,19 @@ async def _escrow(
         .group_by(EscrowHold.currency)
     )
     return {currency: int(total) for currency, total in rows.all() if total}
+
+
+async def _disputes_to_answer(session: AsyncSession, scope: sa.ColumnElement[bool], party: str
+                              ) -> list[DisputeToAnswer]:
+    rows = await session.execute(
+        sa.select(Collaboration.id, Collaboration.terms, Dispute.response_due_at)
+        .join(Dispute, Dispute.collaboration_id == Collaboration.id)
+        .where(scope, Dispute.status == DisputeStatus.OPEN, Dispute.respondent_party == party,
+               Dispute.responded_at.is_(None))
+        .order_by(Dispute.response_due_at.asc(), Dispute.id)
+        .limit(ATTENTION_LIMIT)
+    )
+    return [DisputeToAnswer(cid, str((terms or {}).get("gig_title", "Deal")), due) for cid, terms, due in rows.all()]
 
 
 #: Everything the brand paid that is still in escrow (fee and PostPact's share).
@@ -141,6 +165,7 @@ async def brand_dashboard(session: AsyncSession, brand_id: UUID) -> Dashboard:
     )
     return Dashboard(
         waiting_on_you=waiting,
+        disputes_to_answer=await _disputes_to_answer(session, scope, "brand"),
         waiting_on_them=on_them,
         active_deals=active,
         completed_deals=completed,
@@ -193,6 +218,7 @@ async def creator_dashboard(session: AsyncSession, creator_id: UUID) -> Dashboar
     )
     return Dashboard(
         waiting_on_you=waiting,
+        disputes_to_answer=await _disputes_to_answer(session, scope, "creator"),
         waiting_on_them=on_them,
         active_deals=active,
         completed_deals=completed,

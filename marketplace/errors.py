@@ -25,7 +25,9 @@ class InvalidInput(PostPactError):
     title = N_("Some fields need attention")
 
     def __init__(self, errors: Mapping[str, str], message: str | None = None) -> None:
-        super().__init__(message or "; ".join(f"{k}: {v}" for k, v in errors.items()) or self.title)
+        # The messages are sentences for people; field names stay in ``errors`` (pages put each message beside its
+        # field, the API lists them), so a flashed or shown message never reads "creator_ids: ...".
+        super().__init__(message or " ".join(errors.values()) or self.title)
         self.errors = dict(errors)
 
 

@@ -26,6 +26,7 @@ from marketplace.clock import FrozenClock, SystemClock
 from marketplace.collaborations.models import Collaboration, PostSubmission
 from marketplace.collaborations.services import DealService
 from marketplace.collaborations.states import SYSTEM, Action
+from marketplace.collaborations.terms import Terms
 from marketplace.collaborations.transition import transition
 from marketplace.creators.services import CreatorProfileService
 from marketplace.db import session_scope
@@ -41,6 +42,7 @@ from marketplace.sales.demo import seed_demo_sales
 from marketplace.runtime import Runtime, build_runtime
 from marketplace.social.demo import seed_demo_social
 from marketplace.stores.demo import seed_demo_store
+from marketplace.verification.drafts import caption_gaps
 
 DEMO_PASSWORD = "postpact-demo-2026"  # noqa: S105 - published on purpose: demo logins for a local database
 ADMIN = "admin@postpact.test"
@@ -402,11 +404,15 @@ class Seeder:
             self.clock.advance(days=3)
             await self.step(creator, collab_id, "confirm_receipt")
         self.clock.advance(days=4)
+        async with self.runtime.session_maker() as session:
+            terms = Terms.from_dict((await session.get(Collaboration, collab_id)).terms)  # type: ignore[union-attr]
+        caption = "My honest first week with it #ad"  # plus the tags this gig asks for, as a careful creator would
+        caption = " ".join([caption, *(gap.text for gap in caption_gaps(terms, caption))])
         await self.step(
             creator,
             collab_id,
             "submit_draft",
-            caption="My honest first week with it #ad",
+            caption=caption,
             media_url="https://drive.example.com/drafts/first-cut.mp4",
         )
         self.clock.advance(days=1)
@@ -449,9 +455,15 @@ async def seed_demo(runtime: Runtime, *, only_if_empty: bool = True) -> list[tup
     # Post checks in the demo go to a closed local port: the result is "needs review" on every machine, with or
     # without internet (the demo's posts don't exist on TikTok).
     closed = "http://127.0.0.1:9/oembed"
+    # Demo data never depends on an outside service: its money moves through the simulated provider (each hold
+    # records its provider, so reconciliation and later steps know) and its emails stay in the outbox, even when
+    # STRIPE_SECRET_KEY or SMTP_URL are set for the running app.
     offline = replace(runtime.settings, verification=replace(
         runtime.settings.verification, tiktok_oembed_url=closed, youtube_oembed_url=closed,
-        instagram_oembed_url=closed, timeout_seconds=1.0))
+        instagram_oembed_url=closed, timeout_seconds=1.0),
+        stripe=replace(runtime.settings.stripe, secret_key=None, publishable_key=None, webhook_secret=None,
+                       api_base=None),
+        email=replace(runtime.settings.email, smtp_url=None))
     seeding = build_runtime(offline, clock=clock, queue=queue, passwords=runtime.passwords,
                             rate_limiter=runtime.rate_limiter)
     try:
@@ -512,17 +524,33 @@ async def _play(s: Seeder, today: datetime) -> None:
     first = await s.deal(glow, ava, summer, "I post a skincare routine every morning; SPF is my most asked topic.")
     second = await s.deal(glow, chloe, lip_balm, "Mes abonnées adorent les routines minimalistes.")
     ghosted = await s.deal(trail, dev, trail_pack, "I hike every weekend and film everything I eat on the trail.")
+    # Ava's second delivered deal lifts her out of probation (Bronze: two unposted deals at a time), so the tour's
+    # "Ava applies" works while her serum draft waits for GlowLab's review.
+    sunny_trail = await s.gig(
+        trail,
+        _gig(
+            "Sunny trail snacks",
+            "Show what you pack for a sunny day out: sun care, water and our bars.",
+            fee=7_000,
+            product="Trail pack (6 bars)",
+            value=2_400,
+            slots=1,
+            niches=["outdoors", "skincare"],
+        ),
+    )
+    trail_ava = await s.deal(trail, ava, sunny_trail, "My morning hikes end with a snack review, every Sunday.")
     await s.through_post(glow, ava, first, _tiktok_post("avabrooks", s.clock.now() + timedelta(days=11)))
     await s.through_post(glow, chloe, second, "https://www.instagram.com/p/DAbCdEfGhIj/")
-    for collab_id in (first, second):
+    await s.through_post(trail, ava, trail_ava, _tiktok_post("avabrooks", s.clock.now() + timedelta(days=11)))
+    for collab_id, brand in ((first, glow), (second, glow), (trail_ava, trail)):
         await s.system(collab_id, Action.MARK_VERIFIED, {"seeded": "verified for the demo"})
         async with session_scope(s.runtime.session_maker) as session:
             await session.execute(sa.update(PostSubmission).where(PostSubmission.collaboration_id == collab_id)
                                   .values(verification_status="verified"))
         s.clock.advance(hours=30)
-        await s.step(glow, collab_id, "approve_post", comment="Thank you — great post!")
+        await s.step(brand, collab_id, "approve_post", comment="Thank you — great post!")
     s.clock.advance(days=15)
-    for collab_id in (first, second):
+    for collab_id in (first, second, trail_ava):
         await s.system(collab_id, Action.COMPLETE, {"kept_live_days": 14})
     await _rate(s, glow, ava, first)
     await _rate(s, glow, chloe, second)
@@ -544,6 +572,7 @@ async def _play(s: Seeder, today: datetime) -> None:
     await s.close_gig(glow, summer)
     await s.close_gig(glow, lip_balm, archive=True)
     await s.close_gig(trail, trail_pack, archive=True)
+    await s.close_gig(trail, sunny_trail, archive=True)
 
     # --- today: gigs in every status and deals at every stage --------------------------------------------------
     s.at(today - timedelta(days=12))
@@ -681,7 +710,7 @@ async def _play(s: Seeder, today: datetime) -> None:
     s.at(today)
     await s.run_jobs()
     await seed_demo_store(s, glow, [finn, dev], today)  # GlowLab's simulated shop; sizes picked at signing
-    await seed_demo_sales(s, glow, [ava, chloe], today)  # codes, clicks, orders, refunds, commission paid via escrow
+    await seed_demo_sales(s, glow, today)  # Mia's and Noah's codes, clicks, orders, refunds, commission via escrow
     await seed_roster(s.runtime, s.users[glow])
     await seed_demo_social(s.runtime, s.users, s.clock.now())  # verified audiences and a post's readings
 

@@ -10,6 +10,7 @@ from jinja2 import Environment
 
 from escrow.money import major_units
 from marketplace import i18n
+from marketplace.verification.posts import platform_label
 
 
 def money(amount: int | None, currency: str | None = "USD") -> str:
@@ -52,6 +53,7 @@ def configure_jinja(env: Environment) -> None:
     env.filters["dt"] = datetime_filter
     env.filters["date"] = date_filter
     env.filters["relative"] = relative
+    env.filters["platform"] = platform_label
     env.globals["field_error"] = field_error
     env.globals["zip"] = zip
 

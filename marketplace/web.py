@@ -180,8 +180,8 @@ def _problem_for(exc: Exception) -> tuple[Problem, dict[str, str] | None]:
     looked up again here, so a message made before the language was known is still translated."""
     if isinstance(exc, InvalidInput):
         errors = _translated(exc.errors)
-        detail = "; ".join(f"{k}: {v}" for k, v in (errors or {}).items()) if exc.message == "; ".join(
-            f"{k}: {v}" for k, v in exc.errors.items()) else gettext(exc.message)
+        detail = "; ".join(f"{k}: {v}" for k, v in (errors or {}).items()) if exc.message == " ".join(
+            exc.errors.values()) else gettext(exc.message)
         return Problem(exc.status_code, gettext(exc.title), detail, exc.slug, errors), None
     if isinstance(exc, TooManyRequests):
         return Problem(exc.status_code, gettext(exc.title), gettext(exc.message), exc.slug), {

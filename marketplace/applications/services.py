@@ -33,6 +33,7 @@ from marketplace.notifications.services import brand_user_ids, notify
 from marketplace.reputation.deal_values import gig_value_minor, to_usd_minor
 from marketplace.reputation.services import creator_rank_order, creator_ranking_score, join_creator_ranking
 from marketplace.runtime import Runtime
+from marketplace.verification.posts import platform_label
 from reputation.models import ReliabilityScore
 from reputation.services import NEWCOMER_RANK_ORDER
 
@@ -203,7 +204,7 @@ class ApplicationService:
             requirements = replace(requirements, deal_value_usd_minor=to_usd_minor(gig_value_minor(gig, counter),
                                                                                    gig.currency))
         if account is not None and requirements.platforms and str(account.platform) not in requirements.platforms:
-            wanted = " or ".join(p.capitalize() for p in requirements.platforms)
+            wanted = " or ".join(platform_label(p) for p in requirements.platforms)
             c.error("social_account_id", gettext('This gig is for %(wanted)s; choose an account there.', wanted=wanted))
         c.raise_if_invalid()
         assert account is not None

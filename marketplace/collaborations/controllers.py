@@ -87,7 +87,7 @@ STEP_DONE: dict[str, str] = {
 }
 
 FORM_FIELDS = ("terms_hash", "reason", "carrier", "tracking_number", "tracking_url", "problem", "caption",
-               "media_url", "comment", "url", "note", "approve_anyway", "store_variant_id")
+               "media_url", "comment", "url", "note", "approve_anyway", "store_variant_id", "confirm")
 
 Step = Callable[[DealService, UUID, Actor, dict[str, str], UploadFile | None], Awaitable[StepResult]]
 
@@ -121,7 +121,7 @@ STEPS: dict[str, Step] = {
                                            store_variant_id=v["store_variant_id"] or None),
     "decline": lambda d, cid, a, v, _: d.decline_offer(cid, a, reason=v["reason"]),
     "withdraw": lambda d, cid, a, v, _: d.withdraw_offer(cid, a, reason=v["reason"]),
-    "cancel": lambda d, cid, a, v, _: d.cancel(cid, a, reason=v["reason"]),
+    "cancel": lambda d, cid, a, v, _: d.cancel(cid, a, reason=v["reason"], confirmed=bool(v["confirm"])),
     "cancel-no-show": lambda d, cid, a, v, _: d.cancel(cid, a, reason=v["reason"], no_show=True),
     "ship": lambda d, cid, a, v, _: d.ship(cid, a, carrier=v["carrier"], tracking_number=v["tracking_number"],
                                            tracking_url=v["tracking_url"] or None),

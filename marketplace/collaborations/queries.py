@@ -110,6 +110,9 @@ STEP_SLUGS: dict[Action, str] = {
     Action.APPROVE_POST: "approve-post",
 }
 
+#: Steps that end the deal: shown after the steps that move it on.
+ENDING_ACTIONS = frozenset({Action.CANCEL, Action.CANCEL_NO_SHOW, Action.WITHDRAW_OFFER, Action.DECLINE_OFFER})
+
 #: Events only admins see (their notes about a case).
 ADMIN_ONLY_ACTIONS = frozenset({Action.ADMIN_NOTE.value})
 
@@ -227,8 +230,10 @@ class DealView:
 
     @property
     def steps(self) -> list[tuple[str, AvailableAction]]:
-        """(slug, action) for each step the viewer may take now that has a form here, in table order."""
-        return [(STEP_SLUGS[a.action], a) for a in self.actions if a.action in STEP_SLUGS]
+        """(slug, action) for each step the viewer may take now that has a form here, in table order, except that
+        the steps that end the deal come last (never above "Record shipment")."""
+        found = [(STEP_SLUGS[a.action], a) for a in self.actions if a.action in STEP_SLUGS]
+        return sorted(found, key=lambda step: step[1].action in ENDING_ACTIONS)
 
     @property
     def can_fund(self) -> bool:

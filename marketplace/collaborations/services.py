@@ -238,11 +238,13 @@ class DealService:
         return await self._end(collab_id, Action.WITHDRAW_OFFER, actor, reason)
 
     async def cancel(self, collab_id: UUID, actor: Actor | TransitionActor, *, reason: str = "",
-                     no_show: bool = False) -> StepResult:
+                     no_show: bool = False, confirmed: bool = True) -> StepResult:
         """Cancel a signed or funded deal (``no_show``: the creator cancels because the brand never shipped).
         A funded deal is refunded to the brand through escrow in the same transaction; if escrow can't act, the
-        cancellation is refused with PaymentsUnavailable (503) and nothing changes."""
-        return await self._end(collab_id, Action.CANCEL_NO_SHOW if no_show else Action.CANCEL, actor, reason)
+        cancellation is refused with PaymentsUnavailable (503) and nothing changes. The deal page's form asks for
+        an explicit confirmation (``confirmed``), checked once the step itself is allowed."""
+        return await self._end(collab_id, Action.CANCEL_NO_SHOW if no_show else Action.CANCEL, actor, reason,
+                               confirmed=confirmed)
 
     async def end_deal(self, collab_id: UUID, actor: Actor | TransitionActor, *, reason: str = "",
                        no_show: bool = False) -> StepResult:
@@ -254,10 +256,14 @@ class DealService:
             action = Action.WITHDRAW_OFFER if who.party is Party.BRAND else Action.DECLINE_OFFER
         return await self._end(collab_id, action, who, reason)
 
-    async def _end(self, collab_id: UUID, action: Action, actor: Actor | TransitionActor, reason: str
-                   ) -> StepResult:
+    async def _end(self, collab_id: UUID, action: Action, actor: Actor | TransitionActor, reason: str, *,
+                   confirmed: bool = True) -> StepResult:
         collab, who, now = await self._begin(collab_id, action, actor)
         errors: dict[str, str] = {}
+        if not confirmed:
+            money = " and the escrowed payment goes back to the brand" if collab.funded_at else ""
+            errors["confirm"] = gettext("Tick the box to confirm: cancelling ends the deal for both sides%(money)s.",
+                                        money=money)
         reason = clean_text(errors, "reason", reason, label=N_('Reason'), max_length=REASON_MAX)
         if errors:
             raise InvalidInput(errors)
@@ -388,7 +394,9 @@ class DealService:
         if approved:
             gaps = caption_gaps(Terms.from_dict(collab.terms), draft.caption)
             if gaps and not approve_anyway:
-                raise InvalidInput({"approve_anyway": gettext('The caption is missing %(gaps)s. Ask for changes, or tick “Approve anyway” to approve it as it is.', gaps=gaps_in_words(gaps))})
+                raise InvalidInput({"approve_anyway": gettext(
+                    "The caption is missing %(gaps)s. Ask for changes, or tick “Approve anyway” to approve it as it "
+                    "is.", gaps=gaps_in_words(gaps))})
             if gaps:
                 extra = {"approved_anyway": True, "missing": [g.text for g in gaps]}
         draft.review = DraftReview.APPROVED if approved else DraftReview.CHANGES_REQUESTED
@@ -447,8 +455,9 @@ class DealService:
             raise InvalidInput({"url": str(exc)}) from exc
         platform = str(collab.terms.get("platform", ""))
         if ref.platform.value != platform:
-            label = Platform(platform).label if platform in {p.value for p in Platform} else platform
-            raise InvalidInput({"url": gettext('This deal is for a %(label)s post; that is a %(label2)s link.', label=label, label2=ref.platform.label)})
+            wanted = Platform(platform).with_article if platform in {p.value for p in Platform} else f"a {platform}"
+            raise InvalidInput({"url": gettext("This deal is for %(wanted)s post; that is %(with_article)s link.",
+                                               wanted=wanted, with_article=ref.platform.with_article)})
         elsewhere = await self.session.scalar(
             sa.select(PostSubmission.id).where(
                 PostSubmission.platform == ref.platform.value,

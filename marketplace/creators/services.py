@@ -48,6 +48,7 @@ from marketplace.reputation.services import (
     join_creator_ranking,
 )
 from marketplace.social.models import ConnectionStatus, SocialConnection
+from marketplace.verification.posts import platform_label
 from reputation.services import ScoreView
 
 HANDLE_RE = re.compile(r"^[a-z0-9._-]{1,100}$")
@@ -242,7 +243,11 @@ class CreatorProfileService:
         views = c.integer("average_views", raw.get("average_views"), label=N_('Average views'), minimum=0,
                           maximum=MAX_FOLLOWERS * 10)
         engagement = c.integer("engagement_bps", raw.get("engagement_bps"), label=N_('Engagement rate'), minimum=0,
-                               maximum=10_000)
+                               maximum=2**62)
+        if engagement is not None and engagement > 10_000:
+            # The page takes a percentage, the API basis points: say both, not the number the user didn't type.
+            c.error("engagement_bps", gettext("Engagement rate is a percentage from 0 to 100 (in the API, 0 to "
+                                              "10,000 basis points)."))
         c.raise_if_invalid()
         assert platform is not None and followers is not None and url is not None
         await self._lock_creator(creator_id)
@@ -368,8 +373,8 @@ class CreatorProfileService:
 
 def _claimed_message(platform: Platform, handle: str, *, mine: bool) -> str:
     if mine:
-        return f"You already linked @{handle} on {platform.value.capitalize()}."
-    return (f"@{handle} on {platform.value.capitalize()} is already linked to another PostPact creator. "
+        return f"You already linked @{handle} on {platform_label(platform)}."
+    return (f"@{handle} on {platform_label(platform)} is already linked to another PostPact creator. "
             "If it is yours, contact support and we'll check.")
 
 

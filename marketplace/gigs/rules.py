@@ -12,6 +12,7 @@ from marketplace.gigs.models import DEFAULT_REMINDER_OFFSETS_HOURS
 from marketplace.gigs.validation import HASHTAG_RE, MENTION_RE, NICHE_RE, Checker
 from marketplace.i18n import N_, gettext
 from marketplace.reputation.deal_values import gig_value_minor, to_usd_minor
+from marketplace.verification.posts import platform_label
 from reputation.tiers import GigRequirements as ReputationBar
 from reputation.tiers import Tier, TrackRecord
 from reputation.tiers import eligibility as reputation_eligibility
@@ -90,8 +91,12 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
     if product_currency not in (None, "") and str(product_currency).strip().upper() != currency:
         c.error("product_retail_value.currency", gettext("The product value must be in the gig's currency."))
     image = c.url("product_image_url", raw.get("product_image_url"), label=N_('Product image URL'))
-    commission = c.integer("commission_bps", raw.get("commission_bps"), label=N_('Commission (basis points)'),
-                           minimum=0, maximum=10_000)
+    # Pages take a percentage and the API basis points: the message speaks of both, never of one the user didn't type.
+    commission = c.integer("commission_bps", raw.get("commission_bps"), label=N_('Commission'), minimum=0,
+                           maximum=2**62)
+    if commission is not None and commission > 10_000:
+        c.error("commission_bps", gettext("Commission is a percentage from 0 to 100 (in the API, 0 to 10,000 basis "
+                                          "points)."))
     apply_by = raw.get("apply_by")
     if apply_by is not None and not isinstance(apply_by, datetime):
         c.error("apply_by", gettext('Apply-by must be a date and time.'))
@@ -304,7 +309,7 @@ def check_eligibility(creator: CreatorFacts, gig: GigRequirements) -> Eligibilit
     if gig.platforms:
         on_platform = [(p, f) for p, f in accounts if p in gig.platforms]
         if not on_platform:
-            names = " or ".join(p.capitalize() for p in gig.platforms)
+            names = " or ".join(platform_label(p) for p in gig.platforms)
             if gig.verified_audience:
                 reasons.append(f"This gig needs a verified audience: connect your {names} account (Connected "
                                f"accounts) so your numbers come from {names} itself.")

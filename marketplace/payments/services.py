@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrow.models import EscrowHold, PayoutAccount, ProviderCall
-from escrow.money import basis_points
+from escrow.money import basis_points, major_units
 from escrow.services import EscrowConflict, FundingRequest
 from escrow.statements import (
     StatementLine,
@@ -238,16 +238,23 @@ async def statement_for(session: AsyncSession, actor: Actor) -> tuple[list[State
 
 
 async def statement_csv(session: AsyncSession, actor: Actor, month: str | None = None) -> str:
+    """One row per money movement. ``amount`` is in the currency's units (45.00), as people and spreadsheets read
+    it; ``amount_minor`` (4500) stays for machines. The other side of each deal is named: the creator on a brand's
+    statement, the brand on a creator's."""
     lines, _ = await statement_for(session, actor)
-    titles = await _titles(session, {line.collaboration_id for line in lines if line.collaboration_id})
+    deals = await _deal_names(session, {line.collaboration_id for line in lines if line.collaboration_id})
+    other, other_key = ("creator", 1) if actor.is_brand else ("brand", 2)
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["date", "month", "collaboration_id", "deal", "kind", "amount_minor", "currency", "reference"])
+    writer.writerow(["date", "month", "collaboration_id", "deal", other, "kind", "amount", "currency", "amount_minor",
+                     "reference"])
     for line in lines:
         if month and line.month != month:
             continue
+        names = deals.get(line.collaboration_id, ("", "", ""))
         writer.writerow([line.at.strftime("%Y-%m-%d %H:%M:%S"), line.month, line.collaboration_id or "",
-                         _csv_safe(titles.get(line.collaboration_id, "")), line.kind, line.amount, line.currency,
+                         _csv_safe(names[0]), _csv_safe(names[other_key]), line.kind,
+                         major_units(line.amount, line.currency), line.currency, line.amount,
                          line.provider_ref or ""])
     return out.getvalue()
 
@@ -257,11 +264,13 @@ def _csv_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@") else value
 
 
-async def _titles(session: AsyncSession, ids: set[UUID | None]) -> dict[UUID | None, str]:
+async def _deal_names(session: AsyncSession, ids: set[UUID | None]) -> dict[UUID | None, tuple[str, str, str]]:
+    """(gig title, creator name, brand name) of each deal, from its frozen terms."""
     if not ids:
         return {}
     rows = await session.execute(sa.select(Collaboration.id, Collaboration.terms).where(Collaboration.id.in_(ids)))
-    return {cid: str((terms or {}).get("gig_title", "")) for cid, terms in rows}
+    return {cid: (str((t or {}).get("gig_title", "")), str((t or {}).get("creator_display_name", "")),
+                  str((t or {}).get("brand_name", ""))) for cid, t in rows}
 
 
 def conflict(exc: EscrowConflict) -> Conflict:

@@ -13,6 +13,7 @@ from marketplace.forms import normalise_email, valid_email
 from marketplace.gigs.validation import Checker
 from marketplace.i18n import N_, gettext
 from marketplace.roster.models import HANDLE_COLUMNS
+from marketplace.verification.posts import platform_label
 
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9 _-]{0,39}$")
 MAX_TAGS_PER_ENTRY = 30
@@ -65,7 +66,8 @@ def check_entry(c: Checker, raw: Mapping[str, Any], *, field_keys: Sequence[str]
                                         maximum=MAX_FOLLOWERS) or 0
     for platform in HANDLE_COLUMNS:
         if given(platform):
-            text = c.text(prefix + platform, raw.get(platform), label=gettext('%(capitalize)s handle', capitalize=platform.capitalize()),
+            text = c.text(prefix + platform, raw.get(platform),
+                          label=gettext("%(platform)s handle", platform=platform_label(platform)),
                           max_length=2000)
             handle = normalise_handle(text)
             if handle and not HANDLE_RE.match(handle):

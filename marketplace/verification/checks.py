@@ -309,12 +309,14 @@ def _platform_check(platform: Platform, req: DealRequirements) -> list[CheckResu
     if req.platform is None:
         return []
     if platform is req.platform:
-        return [CheckResult("platform_matches", CheckStatus.PASSED, f"A {platform.label} post, as the deal asks.")]
+        return [CheckResult("platform_matches", CheckStatus.PASSED,
+                            f"{platform.with_article[0].upper()}{platform.with_article[1:]} post, as the deal asks.")]
     return [
         CheckResult(
             "platform_matches",
             CheckStatus.FAILED,
-            f"A {platform.label} post, but the deal is for {req.platform.label}.",
+            f"{platform.with_article[0].upper()}{platform.with_article[1:]} post, but the deal is for "
+            f"{req.platform.label}.",
         )
     ]
 

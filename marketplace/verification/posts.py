@@ -19,6 +19,17 @@ class Platform(StrEnum):
     def label(self) -> str:
         return {"tiktok": "TikTok", "youtube": "YouTube", "instagram": "Instagram"}[self.value]
 
+    @property
+    def with_article(self) -> str:
+        """"a TikTok", "a YouTube", "an Instagram": for sentences such as "an Instagram link"."""
+        return ("an " if self.label[0] in "AEIOU" else "a ") + self.label
+
+
+def platform_label(value: object) -> str:
+    """The platform's name as the platform writes it (TikTok, YouTube, Instagram); anything else as it is."""
+    text = str(getattr(value, "value", value))
+    return Platform(text).label if text in Platform._value2member_map_ else text
+
 
 
 

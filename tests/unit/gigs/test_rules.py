@@ -77,7 +77,7 @@ def test_a_valid_gig_is_normalised() -> None:
         ({"min_tier": "platinum"}, "min_tier", "Minimum tier must be one of"),
         ({"reminder_offsets_hours": [0]}, "reminder_offsets_hours", "non-zero"),
         ({"slots": 0}, "slots", "Slots must be at least 1."),
-        ({"commission_bps": 10_001}, "commission_bps", "at most 10,000"),
+        ({"commission_bps": 10_001}, "commission_bps", "a percentage from 0 to 100"),
     ],
 )
 def test_each_rule_names_its_field(overrides, field, message) -> None:
@@ -103,7 +103,7 @@ def test_eligibility_reasons() -> None:
                           niches=("skincare",))
     assert check_eligibility(facts(), gig).eligible
     assert check_eligibility(facts(accounts=(("instagram", 9_000),)), gig).reasons == (
-        "This gig is for Tiktok; add your Tiktok account to your profile.",)
+        "This gig is for TikTok; add your TikTok account to your profile.",)
     assert "at least 1,000 followers" in check_eligibility(facts(accounts=(("tiktok", 500),)), gig).reason
     assert "up to 50,000 followers" in check_eligibility(facts(accounts=(("tiktok", 90_000),)), gig).reason
     assert "Add your country" in check_eligibility(facts(country=None), gig).reason

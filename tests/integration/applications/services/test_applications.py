@@ -47,7 +47,7 @@ async def test_apply_checks_the_gig_the_account_and_eligibility(runtime, people,
     assert "own social accounts" in caught.value.errors["social_account_id"]
     with pytest.raises(InvalidInput) as caught:
         await service_call(runtime, creator.person, "apply", gig.id, {**base, "social_account_id": youtube.id})
-    assert "This gig is for Tiktok" in caught.value.errors["social_account_id"]
+    assert "This gig is for TikTok" in caught.value.errors["social_account_id"]
     with pytest.raises(InvalidInput) as caught:
         await service_call(runtime, creator.person, "apply", gig.id,
                            {**base, "pitch": "", "counter_offer_amount": -5})

@@ -48,7 +48,7 @@ async def test_claimed_handles_and_bad_input_are_refused_clearly(web, make_web, 
     await other.sign_in(second.email, second.password)
     claimed = await other.post("/creator/profile/accounts", {**ACCOUNT, "handle": "GLOW.WITH.AVA"}, htmx=True)
     assert claimed.status_code == 422 and "<html" not in claimed.text
-    assert "@glow.with.ava on Tiktok is already linked to another PostPact creator" in unescape(claimed.text)
+    assert "@glow.with.ava on TikTok is already linked to another PostPact creator" in unescape(claimed.text)
     bad = await other.post("/creator/profile/accounts", {"platform": "myspace", "handle": "no spaces!",
                                                          "profile_url": "ftp://x", "followers": "-3",
                                                          "engagement_rate": "abc"})
