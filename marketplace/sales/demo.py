@@ -1,12 +1,13 @@
 """The demo's sales (`make run`): GlowLab's serum gigs with a 10% commission, sold through its simulated shop.
 
 ``seed_demo_sales`` is called once from ``marketplace.seed`` after the demo store exists. Everything goes through the
-real paths: two creators sign (their codes are created in the simulated shop by the sales job), people click their
-links, customers order in the shop with the codes or through a link (``orders/create`` through the store intake, as
-a real shop's webhook), one order is partly refunded inside the hold and one after its commission was paid; the
-brand funds a commission budget (simulated checkout), the hold passes, commission is approved and paid out through
-escrow (a weekly charge covers what the budget lacks), and recent orders are still pending. GlowLab's sales page
-then shows GMV, costs and ROI per creator; Ava's and Chloé's show their codes, sales and commission.
+real paths: two new creators sign up, sign and post (their codes are created in the simulated shop by the sales
+job); people click their links; customers order in the shop with the codes or through a link (``orders/create``
+through the store intake, as a real shop's webhook); one order is partly refunded inside the hold and one after its
+commission was paid; the brand funds a commission budget (simulated checkout), the hold passes, commission is
+approved and paid out through escrow (a weekly charge covers what the budget lacks), and recent orders are still
+pending. GlowLab's sales page then shows GMV, costs and ROI per creator; Mia's and Noah's show their codes, sales
+and commission.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from uuid import UUID
 import sqlalchemy as sa
 
 from escrow.commission_models import CommissionFunding, MoneyStatus
+from marketplace.accounts.models import UserKind
+from marketplace.accounts.services import AccountService, SignUp
+from marketplace.creators.services import CreatorProfileService
 from marketplace.db import session_scope
 from marketplace.jobs import REGISTRY, RetryLater
 from marketplace.payments import gateway
@@ -31,6 +35,15 @@ from marketplace.stores.models import StoreConnection, StorePlatform, StoreProdu
 from marketplace.stores.processing import DeliveryProcessor
 from marketplace.stores.simulated import SimulatedShop
 
+#: Two creators of the sales story, signed up like everyone (the demo's published password): new accounts, so the
+#: probation cap (one unposted deal at a time) never collides with the rest of the demo's deals.
+DEMO_PASSWORD = "postpact-demo-2026"  # noqa: S105 - the demo's published password (marketplace.seed)
+SALES_CREATORS = [
+    # email, name, country, platform, handle, followers, address (line1, city, region, postal code)
+    ("mia@creators.test", "Mia Santos", "US", "tiktok", "miasantos", 24_600, ("5 Bay Street", "Miami", "FL", "33101")),
+    ("noah@creators.test", "Noah Kim", "US", "instagram", "noah.kim", 18_900,
+     ("77 Lake Drive", "Chicago", "IL", "60601")),
+]
 SERUM = "Vitamin C serum"
 COMMISSION_BPS = 1_000
 
@@ -104,8 +117,39 @@ async def _pay(seeder: Any, brand_id: UUID) -> None:
         await seeder.run_jobs()
 
 
-async def seed_demo_sales(seeder: Any, brand_email: str, creators: list[str], today: datetime) -> None:
-    """Sales for ``creators`` (two, with a TikTok and an Instagram account) on GlowLab's simulated shop."""
+async def _sign_up_creators(seeder: Any) -> list[str]:
+    runtime = seeder.runtime
+    emails = []
+    for email, name, country, platform, handle, followers, (line1, city, region, postal) in SALES_CREATORS:
+        async with session_scope(runtime.session_maker) as session:
+            user = await AccountService(session, runtime).sign_up(
+                SignUp(UserKind.CREATOR, email, DEMO_PASSWORD, name), ip=None)
+            seeder.users[email] = user.id
+        actor = await seeder.actor(email)
+        async with session_scope(runtime.session_maker) as session:
+            profiles = CreatorProfileService(session)
+            await profiles.update_details(actor, {"display_name": name, "country": country, "niches": ["beauty"],
+                                                  "languages": ["en"], "bio": f"{name.split()[0]} reviews skincare."})
+            url = f"https://www.tiktok.com/@{handle}" if platform == "tiktok" else f"https://www.instagram.com/{handle}/"
+            account = await profiles.save_social_account(actor, {
+                "platform": platform, "handle": handle, "profile_url": url, "followers": followers,
+                "average_views": followers // 2, "engagement_bps": 540})
+            seeder.accounts[email] = account.id
+            await profiles.save_address(actor, {"recipient_name": name, "line1": line1, "city": city,
+                                                "region": region, "postal_code": postal, "country": country})
+        await seeder.onboard(email)
+        emails.append(email)
+    return emails
+
+
+def _post_url(platform: str, handle: str, when: datetime) -> str:
+    if platform == "tiktok":  # TikTok ids carry their creation time in the upper 32 bits
+        return f"https://www.tiktok.com/@{handle}/video/{(int(when.timestamp()) << 32) | 0x5A1E}"
+    return f"https://www.instagram.com/p/Sales{int(when.timestamp())}/"
+
+
+async def seed_demo_sales(seeder: Any, brand_email: str, today: datetime) -> None:
+    """Sales for two creators of the brand's (Mia on TikTok, Noah on Instagram) on its simulated shop."""
     runtime = seeder.runtime
     owner = await seeder.actor(brand_email)
     async with runtime.session_maker() as session:
@@ -121,17 +165,21 @@ async def seed_demo_sales(seeder: Any, brand_email: str, creators: list[str], to
         assert variant is not None
         variant_id, price = variant.id, int(variant.price_amount or 3_200)
 
-    seeder.at(today - timedelta(days=75))
+    seeder.at(today - timedelta(days=90))
+    creators = await _sign_up_creators(seeder)
+    seeder.at(today - timedelta(days=84))
     pitches = ["My morning routine videos are my most saved; a serum with a code fits right in.",
                "Mes abonnées me demandent toujours mes soins du matin."]
     collab_ids: list[UUID] = []
-    for creator, platform, pitch in zip(creators[:2], ("tiktok", "instagram"), pitches, strict=False):
+    for (creator, *_, platform, handle, _f, _a), pitch in zip(SALES_CREATORS, pitches, strict=True):
         gig_id = await seeder.gig(brand_email, _serum_gig(platform))
         collab_id = await seeder.deal(brand_email, creator, gig_id, pitch)
-        await seeder.step(creator, collab_id, "sign")
+        await seeder.through_post(brand_email, creator, collab_id, _post_url(platform, handle, seeder.clock.now()
+                                                                              + timedelta(days=11)))
         await _create_code(seeder, collab_id)
         collab_ids.append(collab_id)
-        await seeder.fund(brand_email, collab_id)
+        seeder.at(today - timedelta(days=84))
+    assert len(creators) == 2
     async with runtime.session_maker() as session:
         found = {t.collaboration_id: t for t in await session.scalars(sa.select(DealTracking).where(
             DealTracking.collaboration_id.in_(collab_ids)))}
