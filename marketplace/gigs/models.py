@@ -89,6 +89,11 @@ class Gig(AuditBase):
     search_vector: Mapped[str | None] = mapped_column(
         postgresql.TSVECTOR().with_variant(sa.Text(), "sqlite"), default=None, deferred=True
     )
+    #: PostgreSQL: the gig's niches (from gig_niche), copied here by a trigger so the niche filter and a search word
+    #: share one GIN index (ix_gig_search_niches). SQLite leaves it empty. Never loaded by the ORM.
+    niches: Mapped[list[str] | None] = mapped_column(
+        postgresql.ARRAY(sa.String(40)).with_variant(sa.JSON(), "sqlite"), default=None, deferred=True
+    )
 
     __table_args__ = (
         sa.CheckConstraint("base_fee_amount >= 0", name="fee_not_negative"),
@@ -100,6 +105,8 @@ class Gig(AuditBase):
         sa.Index("ix_gig_status_apply_by", "status", "apply_by", "id"),
         # PostgreSQL full-text search (GIN); on SQLite the same index exists over an always-empty column.
         sa.Index("ix_gig_search_vector", "search_vector", postgresql_using="gin"),
+        # A search word and a niche in one bitmap scan (migration 0027).
+        sa.Index("ix_gig_search_niches", "search_vector", "niches", postgresql_using="gin"),
     )
 
 
