@@ -20,6 +20,7 @@ from marketplace.stores.processing import install_order_listeners
 from marketplace.stores.seeding import SeedingListener
 from marketplace.verification.listener import VerificationListener
 from marketplace.webhooks.listener import OutgoingWebhookListener
+from marketplace.webhooks.sales import SalesWebhookListener
 
 
 def default_listeners(settings: Settings) -> list[transition.TransitionListener]:
@@ -41,7 +42,7 @@ def default_listeners(settings: Settings) -> list[transition.TransitionListener]
 def install_listeners(settings: Settings) -> None:
     watch.install()
     transition.install(default_listeners(settings))
-    # Store orders and refunds, as saved, are attributed to deals (sales).
-    install_order_listeners([AttributionListener()])
+    # Store orders and refunds, as saved, are attributed to deals (sales), then told to outgoing webhooks.
+    install_order_listeners([AttributionListener(), SalesWebhookListener()])
     # Commission payouts escrow posted or refused mark the orders they covered (sales).
     install_commission_listeners()

@@ -17,6 +17,8 @@ EVENT_KINDS: dict[str, str] = {
     "deal.ghosted": "The creator missed the posting deadline (the deal ended as ghosted)",
     "dispute.opened": "A party opened a dispute",
     "dispute.decided": "PostPact decided a dispute",
+    "sales.order_attributed": "A store order was credited to a deal (again, with new amounts, after a refund)",
+    "sales.order_cancelled": "A store order's credit was withdrawn (cancelled or fully refunded)",
     "webhook.test": "Sent by the test button; nothing happened",
 }
 
