@@ -56,6 +56,15 @@ ROSTER_FIELDS = ("q", "tag", "list", "platform", "country", "owner", "has_deals"
 async def selection_from_form(f: FormReader, bulk: BulkService, actor: Actor) -> Selection:
     """Ticked ids, "all N matching" a gig/state filter, or (invitations) a roster selection: ``roster_match`` with
     the roster's filter fields, ``roster_ids`` for ticked entries, or ``roster_view`` for a saved view."""
+    if f.text("from_roster", max_length=5):
+        # The roster page's own form: its filter fields, then "all matching" or the ticked entries.
+        roster = RosterFilter.from_params({k: f.text(k, max_length=200) for k in ROSTER_FIELDS})
+        if f.text("all_matching", max_length=5) == "1":
+            return Selection(roster=roster)
+        ticked = _ids(f.values("entry_id"), "entry_id")
+        if not ticked:
+            raise InvalidInput({"selection": gettext('Tick at least one person, or choose "all matching".')})
+        return Selection(roster=roster.with_ids(ticked))
     view = f.text("roster_view", max_length=100)
     if view:
         return Selection(roster=await bulk.roster_filter(actor, _ids([view], "roster_view")[0]))

@@ -23,6 +23,7 @@ from marketplace.accounts.models import UserKind
 from marketplace.accounts.services import AccountService, SignUp
 from marketplace.brands.models import BrandRole
 from marketplace.brands.services import member_of
+from marketplace.bulk.actions import MERGE_FIELDS
 from marketplace.creators.models import Creator
 from marketplace.creators.services import ids_from
 from marketplace.csvfiles import CSV_MEDIA_TYPE, attachment_headers, read_csv
@@ -126,6 +127,10 @@ class RosterPages(PageController):
             "platform_options": [(p, p.capitalize()) for p in HANDLE_COLUMNS],
             "team_options": [(str(t.user_id), t.name) for t in await roster.team(brand_id)],
             "per_page_options": [(str(n), str(n)) for n in PER_PAGE_CHOICES],
+            "gig_options": [(str(gig_id), title) for gig_id, title in await roster.session.execute(
+                sa.select(Gig.id, Gig.title).where(Gig.brand_id == brand_id, Gig.status == GigStatus.OPEN)
+                .order_by(Gig.title))],
+            "merge_fields": MERGE_FIELDS,
             "errors": errors or {}, "message": message,
             "can_edit": actor.brand_role in (BrandRole.OWNER, BrandRole.MANAGER),
             "page_url": lambda n: "/brand/roster?" + urlencode([*state.items(), ("page", str(n)),

@@ -3,6 +3,8 @@ PostPact yet are listed as not invitable; another brand's roster is out of reach
 
 from __future__ import annotations
 
+from html import unescape
+
 import sqlalchemy as sa
 
 from marketplace.db import session_scope
@@ -73,3 +75,34 @@ async def test_invite_a_roster_selection_with_a_template(client, web, runtime, p
     assert (await client.post("/api/v1/bulk/invite", headers=headers, json={
         "filter": {"roster": {"tag": "summer"}, "status": []}, "parameters": {"gig_id": str(rival_gig.id)}}
     )).status_code == 422
+
+
+async def test_the_roster_page_invites_all_matching_or_the_ticked_people(web, runtime, people, db) -> None:
+    brand = await people.brand(brand_name="GlowLab")
+    gig = await make_gig(runtime, brand, title="Summer glow")
+    await make_gig(runtime, brand, publish=False, title="Still a draft")
+    creators = [await make_creator_with_account(runtime, people, name=f"Ava {n} Brooks") for n in range(3)]
+    entries, _view = await _roster(runtime, brand, creators)
+    await web.sign_in(brand.email, brand.password)
+    page = await web.get("/brand/roster?tag=summer")
+    assert "Invite to the gig" in page.text and "Summer glow" in page.text and "Still a draft" not in page.text
+
+    # Everyone the filter matches (tag "summer": two on PostPact and one who isn't yet), not only ticked rows.
+    started = await web.post("/brand/bulk", {"from_roster": "1", "all_matching": "1", "tag": "summer",
+                                             "action": "invite", "gig_id": str(gig.id),
+                                             "message": "Hi {first_name}, join {gig}"})
+    assert started.status_code == 303 and started.headers["location"].startswith("/brand/jobs/")
+    await run_jobs(runtime)
+    job = await web.get(started.headers["location"])
+    assert "<strong>2</strong> done" in job.text and "isn't on PostPact yet" in unescape(job.text)
+    invited = set(await db.scalars(sa.select(GigInvitation.creator_id).where(GigInvitation.gig_id == gig.id)))
+    assert invited == {creators[1].creator_id, creators[2].creator_id}
+
+    # Ticked rows only; nothing ticked (and not "all matching") is refused with a message, nothing started.
+    ticked = await web.post("/brand/bulk", [("from_roster", "1"), ("action", "invite"), ("gig_id", str(gig.id)),
+                                            ("entry_id", str(entries[0].id))])
+    assert ticked.status_code == 303
+    await run_jobs(runtime)
+    assert creators[0].creator_id in set(await db.scalars(sa.select(GigInvitation.creator_id)))
+    refused = await web.post("/brand/bulk", {"from_roster": "1", "action": "invite", "gig_id": str(gig.id)})
+    assert refused.status_code == 422 and "Tick at least one person" in refused.text
