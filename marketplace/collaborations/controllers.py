@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, MediaType, Request, Response, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, FromQuery, JSONBody
+from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -272,7 +272,8 @@ class CollaborationApi(Controller):
         status: FromQuery[str | None] = None,
         gig: FromQuery[UUID | None] = None,
         after: FromQuery[UUID | None] = None,
-        limit: FromQuery[int] = DEFAULT_PAGE_SIZE,
+        limit: Annotated[int, QueryParameter(schema_extra={"minimum": 1, "maximum": MAX_PAGE_SIZE})] = (
+            DEFAULT_PAGE_SIZE),
     ) -> CollaborationPageOut:
         """``status``: one or more deal states separated by commas, or ``active``, ``waiting`` (your move) or
         ``ended``. ``gig``: only deals of that gig. ``after``: the ``next_cursor`` of the previous page."""

@@ -8,7 +8,7 @@ from uuid import UUID
 import sqlalchemy as sa
 from litestar import Controller, Request, Response, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -250,7 +250,9 @@ class MessageApi(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        before: FromQuery[str | None] = None,
+        before: Annotated[str | None, QueryParameter(
+            description="The next_cursor of the previous page.",
+            schema_extra={"pattern": r"^\d{4}-\d{2}-\d{2}T[0-9:.]+(\+00:00)?~[0-9a-fA-F-]{36}$"})] = None,
     ) -> InboxOut:
         page = await queries.inbox(db_session, request.user, before=before)
         return InboxOut(threads=[thread_summary_out(e) for e in page.entries], next_cursor=page.next_cursor)
