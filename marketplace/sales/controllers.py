@@ -231,7 +231,8 @@ class BrandCommissionPages(PageController):
             row = await payouts.fund_budget(db_session, request.user, form, runtime.clock.now(), runtime.settings)
         except InvalidInput as exc:
             return await self._page(request, db_session, form=form, errors=exc.errors, status_code=422)
-        flash(request, gettext('Budget payment of %(currency)s started: pay it below.', currency=money_text(row.amount, row.currency)))
+        flash(request, gettext("Budget payment of %(currency)s started: pay it below.",
+                               currency=money_text(row.amount, row.currency)))
         return redirect(request, "/brand/sales/commission")
 
     @post("/refund", guards=[brand_member(BrandRole.FINANCE)])
@@ -245,7 +246,9 @@ class BrandCommissionPages(PageController):
         except InvalidInput as exc:
             return await self._page(request, db_session, form={"amount": "", "currency": "USD"},
                                     errors={f"refund_{k}": v for k, v in exc.errors.items()}, status_code=422)
-        flash(request, (gettext('%(currency)s of unused budget is on its way back.', currency=money_text(amount, form.get('currency', ''))) if amount else gettext('Nothing unused to return: approved and pending commission needs what is held.')))
+        flash(request, gettext("%(currency)s of unused budget is on its way back.",
+                               currency=money_text(amount, form.get("currency", ""))) if amount else
+              gettext("Nothing unused to return: approved and pending commission needs what is held."))
         return redirect(request, "/brand/sales/commission")
 
     @post("/fundings/{funding_id:uuid}/simulated-pay", guards=[brand_member(BrandRole.FINANCE)])

@@ -29,8 +29,9 @@ from marketplace.brands.models import BrandRole
 from marketplace.errors import Forbidden, InvalidInput, NotFound
 from marketplace.i18n import gettext
 from marketplace.payments import gateway
-from marketplace.sales.commission import Balance, Line, balance
+from marketplace.sales.commission import Balance
 from marketplace.sales.models import CommissionState, SaleAttribution
+from marketplace.sales.reports import statements
 from marketplace.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,20 +64,9 @@ def install() -> None:
 
 async def balances(session: AsyncSession, *, brand_id: UUID | None = None, creator_id: UUID | None = None
                    ) -> dict[tuple[UUID, UUID, str], Balance]:
-    """Balance per (brand, creator, currency) from the orders' commission and escrow's payouts: two statements."""
-    scope = [SaleAttribution.creator_id.is_not(None)]
-    if brand_id is not None:
-        scope.append(SaleAttribution.brand_id == brand_id)
-    if creator_id is not None:
-        scope.append(SaleAttribution.creator_id == creator_id)
-    lines: dict[tuple[UUID, UUID, str], list[Line]] = defaultdict(list)
-    for b, c, cur, state, amount, key in await session.execute(sa.select(
-            SaleAttribution.brand_id, SaleAttribution.creator_id, SaleAttribution.currency, SaleAttribution.state,
-            SaleAttribution.commission_amount, SaleAttribution.payout_key).where(*scope)):
-        lines[(b, c, cur)].append(Line(CommissionState(state), int(amount), key is not None))
-    sent = await escrow_commission.sent_to_creators(session, brand_id=brand_id, creator_id=creator_id)
-    return {key: balance(lines.get(key, []), sent=sent.get(key, (0, 0))[0], paid=sent.get(key, (0, 0))[1])
-            for key in set(lines) | set(sent)}
+    """Balance per (brand, creator, currency): the statements' figures (``marketplace.sales.reports.statements``)."""
+    return {(s.brand_id, s.creator_id, s.currency): s.balance
+            for s in await statements(session, brand_id=brand_id, creator_id=creator_id)}
 
 
 @dataclass
@@ -162,7 +152,8 @@ def parse_amount(raw: dict[str, Any], *, required: bool = True) -> tuple[int | N
             if isinstance(raw.get("amount"), bool) or not 1 <= amount <= MAX_DEPOSIT:
                 raise ValueError
         except ValueError:
-            errors["amount"] = gettext('A whole number of minor units from 1 to %(max_deposit)s.', max_deposit=MAX_DEPOSIT)
+            errors["amount"] = gettext("A whole number of minor units from 1 to %(max_deposit)s.",
+                                       max_deposit=MAX_DEPOSIT)
     currency = str(raw.get("currency") or "").strip()
     try:
         if currency != currency.upper():

@@ -290,7 +290,7 @@ async def statements(session: AsyncSession, *, brand_id: UUID | None = None,
                      creator_id: UUID | None = None) -> list[Statement]:
     """Balances per (brand, creator, currency), scoped to a brand or a creator (two statements: the orders'
     commission, and what escrow sent)."""
-    scope = [SaleAttribution.collaboration_id.is_not(None)]
+    scope = [SaleAttribution.creator_id.is_not(None)]
     if brand_id is not None:
         scope.append(SaleAttribution.brand_id == brand_id)
     if creator_id is not None:

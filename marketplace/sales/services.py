@@ -367,7 +367,8 @@ def parse_sales_settings(raw: dict[str, Any]) -> dict[str, Any]:
     hold = _whole(raw.get("hold_days", DEFAULT_HOLD_DAYS), "hold_days", 0, 90, errors)
     landing = str(raw.get("landing_url") or "").strip()
     if landing and (len(landing) > 2000 or not _LANDING.match(landing)):
-        errors["landing_url"] = gettext("An https:// address of your shop (or leave it empty for the store's home page).")
+        errors["landing_url"] = gettext(
+            "An https:// address of your shop (or leave it empty for the store's home page).")
     if errors:
         raise InvalidInput(errors)
     return {"discount_kind": DiscountKind(kind), "discount_value": value, "usage_limit": usage,

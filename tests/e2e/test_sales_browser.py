@@ -54,7 +54,8 @@ async def test_brand_sees_attributed_sales_and_pays_commission_creator_sees_code
         await expect(creator.get_by_role("cell", name="AVA-GLOW15", exact=True)).to_be_visible()
         await expect(creator.get_by_role("cell", name="#1001", exact=True)).to_be_visible()
         await expect(creator.get_by_role("cell", name="pending", exact=True).first).to_be_visible()
-        await expect(creator.get_by_role("cell", name="$17.50", exact=True).first).to_be_visible()  # 1,250 + 500 pending
+        # 1,250 + 500 pending
+        await expect(creator.get_by_role("cell", name="$17.50", exact=True).first).to_be_visible()
 
         # The brand funds a $50.00 commission budget and pays at the simulated checkout.
         brand = await brand_context.new_page()
