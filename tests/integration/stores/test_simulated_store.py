@@ -154,3 +154,54 @@ async def test_a_server_without_the_simulated_store_refuses_it(client: Any, web:
     assert "platform" in response.text
     page = await web.get("/brand/stores")
     assert page.status_code == 200 and "Connect a store" in page.text and "Simulated store" not in page.text
+
+
+async def test_the_store_page_ships_an_order_and_places_a_customer_order(
+        client: Any, web: Any, make_web: Any, people: Any, brand_api: Any, db: Any, queue: Any, runtime: Any) -> None:
+    store = await _connect(client, brand_api, queue, runtime)
+    catalog = (await client.get(f"/api/v1/stores/{store['id']}/products", headers=brand_api.headers)).json()
+    crewneck = next(p for p in catalog["products"] if p["title"] == "GlowLab crewneck")
+    gig_id, [deal] = await _funded_deals_on_one_gig(runtime, db, brand_api.person, 1)
+    await client.post(f"/api/v1/gigs/{gig_id}/store-product", json={"store_product_id": crewneck["id"]},
+                      headers=brand_api.headers)
+    await client.post(f"/api/v1/gigs/{gig_id}/seeding-orders",
+                      json={"variants": {str(deal.id): crewneck["variants"][0]["id"]}}, headers=brand_api.headers)
+    await queue.run_all(runtime.job_context())
+
+    await web.sign_in(brand_api.person.email, brand_api.person.password)
+    page = await web.get(f"/brand/stores/{store['id']}")
+    assert page.status_code == 200 and "The simulated shop" in page.text and "Order feed" in page.text
+    assert 'action="/brand/stores/' + store["id"] + '/simulated/orders/1001/fulfil"' in page.text
+    shipped = await web.post(f"/brand/stores/{store['id']}/simulated/orders/1001/fulfil", {"carrier": "USPS"})
+    assert shipped.status_code in (302, 303)
+    await queue.run_all(runtime.job_context())
+    db.expire_all()
+    assert (await db.get(Collaboration, deal.id)).status.value == "shipped"
+    shipment = await db.scalar(sa.select(Shipment).where(Shipment.collaboration_id == deal.id))
+    assert shipment.carrier == "USPS" and shipment.tracking_url.startswith("https://tools.usps.com/")
+    after = await web.get(f"/brand/stores/{store['id']}")
+    assert 'simulated/orders/1001/fulfil"' not in after.text
+
+    # Bad input re-renders the form with its message; nothing is ordered.
+    bad = await web.post(f"/brand/stores/{store['id']}/simulated/orders",
+                         {"variant_id": crewneck["variants"][1]["id"], "quantity": "0", "discount_percent": "15"})
+    assert bad.status_code == 422 and "Buy between 1 and 20." in bad.text
+    sold_out = await web.post(f"/brand/stores/{store['id']}/simulated/orders",
+                              {"variant_id": crewneck["variants"][3]["id"], "quantity": "1"})
+    assert sold_out.status_code == 422 and "out of stock" in sold_out.text
+    placed = await web.post(f"/brand/stores/{store['id']}/simulated/orders",
+                            {"variant_id": crewneck["variants"][1]["id"], "quantity": "2",
+                             "discount_code": "ava-glow15", "discount_percent": "15",
+                             "landing_site": "/products/crewneck?ref=ava"})
+    assert placed.status_code in (302, 303)
+    await queue.run_all(runtime.job_context())
+    order = await db.scalar(sa.select(StoreOrder).where(StoreOrder.name == "#1002"))
+    assert (order.subtotal_amount, order.discount_codes[0]["code"]) == (9600 - 1440, "AVA-GLOW15")
+    # Another brand can't reach this shop's pages or its warehouse.
+    stranger = await people.brand(brand_name="Other brand")
+    other = await make_web()
+    await other.sign_in(stranger.email, stranger.password)
+    assert (await other.get(f"/brand/stores/{store['id']}")).status_code == 404
+    assert (await other.post(f"/brand/stores/{store['id']}/simulated/orders/1002/fulfil", {})).status_code == 404
+    assert (await db.scalar(sa.select(sa.func.count()).select_from(SimulatedShopRecord).where(
+        SimulatedShopRecord.kind == "fulfillment"))) == 1
