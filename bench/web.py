@@ -13,6 +13,7 @@ Run ``make bench`` once (it installs wrk from Debian when missing), or ``apt-get
 
     .venv/bin/python bench/web.py [--seconds 10] [--connections 32] [--server uvicorn|granian] [--workers 1]
                                   [--scaling] [--servers uvicorn,granian] [--only gigs] [--keep] [--reuse]
+                                  [--against /path/to/older/export]   # before/after, measured in turns
 """
 
 from __future__ import annotations
@@ -147,9 +148,9 @@ class Running:
                 self.process.wait(timeout=5)
 
 
-def start(name: str, command: list[str], env: dict[str, str], probe: str) -> Running:
+def start(name: str, command: list[str], env: dict[str, str], probe: str, cwd: Path = ROOT) -> Running:
     port = int(command[command.index("--port") + 1])
-    process = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
+    process = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -182,11 +183,14 @@ def start_bare(server: str, workers: int) -> Running:
                  {**os.environ, "PYTHONPATH": str(ROOT)}, "/")
 
 
-def start_postpact(server: str, workers: int, url: str, var_dir: str) -> Running:
+def start_postpact(server: str, workers: int, url: str, var_dir: str, tree: Path = ROOT) -> Running:
+    """PostPact from this work tree, or from ``tree`` (another checkout: its own code and templates)."""
     port = free_port()
-    return start(f"PostPact ({server}, {workers}w)",
-                 server_command(server, "marketplace.app:create_app", port, workers, factory=True),
-                 postpact_env(url, var_dir, port), "/healthz")
+    env = postpact_env(url, var_dir, port)
+    if tree != ROOT:
+        env["PYTHONPATH"] = str(tree)
+    command = server_command(server, "marketplace.app:create_app", port, workers, factory=True)
+    return start(f"PostPact ({server}, {workers}w, {tree})", command, env, "/healthz", cwd=tree)
 
 
 # --- signing in -----------------------------------------------------------------------------------------------------
@@ -418,6 +422,63 @@ def scaling(args: argparse.Namespace, url: str, var_dir: str, brand_deals: list[
               f"{m.rps / one[server][1].rps:>12.2f}x")
 
 
+def paired(args: argparse.Namespace, url: str, var_dir: str, brand_deals: list[str],
+           creator_deals: list[str]) -> None:
+    """Before/after in one run: PostPact from ``--against`` (an export of an older commit) and from this tree,
+    served side by side and measured in turns, request by request, so both meet the same load on the machine."""
+    bare = start_bare(args.server, args.workers)
+    try:
+        wrk("warm-up", bare.base, "/", args, seconds=2)
+        bare_before = wrk("bare", bare.base, "/", args)
+    finally:
+        bare.stop()
+    apps = {"before": start_postpact(args.server, args.workers, url, var_dir, Path(args.against).resolve())}
+    apps["after"] = start_postpact(args.server, args.workers, url, var_dir)
+    rows: list[tuple[str, Result, Result]] = []
+    try:
+        cookies = {k: {who: cookie_header(app.base, email) for who, email in
+                       (("creator", CREATOR_EMAIL), ("deal_creator", DEAL_CREATOR_EMAIL), ("brand", BRAND_EMAIL))}
+                   for k, app in apps.items()}
+        requests = [("/gigs newest", "/gigs", "creator", False),
+                    ("/gigs full text", "/gigs?q=serum", "creator", False),
+                    ("/gigs full text + platform", "/gigs?q=vegan+protein&platform=tiktok", "creator", False),
+                    ("/gigs everything", gig_search.scenarios()["everything"], "creator", False),
+                    ("/notifications/badge (htmx)", "/notifications/badge", "creator", True),
+                    ("deal page (brand)", f"/collaborations/{brand_deals[0]}", "brand", False)]
+        for name, path, who, hx in requests:
+            measured = {}
+            for k, app in apps.items():
+                headers = {"Cookie": cookies[k][who], **({"HX-Request": "true"} if hx else {})}
+                wrk("warm-up", app.base, path, args, headers=headers, seconds=1)
+                measured[k] = wrk(name, app.base, path, args, headers=headers)
+            rows.append((name, measured["before"], measured["after"]))
+            print(f"  {name}: before {measured['before'].rps:.0f}, after {measured['after'].rps:.0f} req/s "
+                  f"(load {loadavg()})", flush=True)
+        measured = {}
+        for k, app in apps.items():
+            c = cookies[k]
+            items = mixed_items(c["creator"], c["deal_creator"], c["brand"], brand_deals, creator_deals)
+            measured[k] = wrk("mixed", app.base, "/", args, script=lua_script(items, var_dir))
+        rows.append((f"mixed signed-in ({len(items)} page kinds)", measured["before"], measured["after"]))
+    finally:
+        for app in apps.values():
+            app.stop()
+    bare = start_bare(args.server, args.workers)
+    try:
+        bare_after = wrk("bare", bare.base, "/", args)
+    finally:
+        bare.stop()
+    base_rps = (bare_before.rps + bare_after.rps) / 2
+    print(f"\nbefore: {args.against}; after: this tree; {args.server}, {args.workers} worker(s), wrk "
+          f"{args.connections} connections, {args.seconds:g} s each, in turns; bare Litestar {bare_before.rps:.0f} "
+          f"and {bare_after.rps:.0f} req/s (start, end); load average after: {loadavg()}")
+    print(f"{'request':<36}{'before':>9}{'p99':>9}{'share':>8}{'after':>9}{'p99':>9}{'share':>8}{'after/before':>14}"
+          f"{'errors':>8}")
+    for name, b, a in rows:
+        print(f"{name:<36}{b.rps:>9.0f}{b.p99_ms:>7.0f}ms{b.rps / base_rps:>8.2%}{a.rps:>9.0f}{a.p99_ms:>7.0f}ms"
+              f"{a.rps / base_rps:>8.2%}{a.rps / b.rps:>13.2f}x{a.errors + b.errors:>8}")
+
+
 async def prepare(args: argparse.Namespace) -> tuple[str, list[str], list[str]]:
     url = await prepare_database(args)
     brand_deals, creator_deals = await deal_ids(url)
@@ -438,6 +499,7 @@ def main() -> None:
     parser.add_argument("--servers", default="uvicorn,granian")
     parser.add_argument("--only", default="", help="only the requests whose name contains this")
     parser.add_argument("--no-table", action="store_true", help="skip the per-request table (with --scaling)")
+    parser.add_argument("--against", default="", help="before/after: an export of an older commit to compare with")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (for --reuse)")
     parser.add_argument("--reuse", action="store_true", help="use the database a --keep run left")
     args = parser.parse_args()
@@ -447,7 +509,9 @@ def main() -> None:
     url, brand_deals, creator_deals = asyncio.run(prepare(args))
     try:
         with tempfile.TemporaryDirectory() as var_dir:
-            if not args.no_table:
+            if args.against:
+                paired(args, url, var_dir, brand_deals, creator_deals)
+            elif not args.no_table:
                 main_table(args, url, var_dir, brand_deals, creator_deals)
             if args.scaling:
                 scaling(args, url, var_dir, brand_deals, creator_deals)
