@@ -117,7 +117,8 @@ class WebhookPages(PageController):
         form = await request.form()
         active = str(form.get("active") or "") == "1"
         await _service(request, db_session).update(request.user, endpoint_id, active=active)
-        flash(request, (gettext('Endpoint switched on.') if active else gettext('Endpoint paused: events wait (for up to 3 days).')))
+        flash(request, gettext("Endpoint switched on.") if active
+              else gettext("Endpoint paused: events wait (for up to 3 days)."))
         return redirect(request, f"/settings/webhooks/{endpoint_id}")
 
     @post("/{endpoint_id:uuid}/rotate")

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from marketplace.db import session_scope
 from marketplace.jobs import JobContext, job
+from marketplace.stores.netguard import BlockedAddress, PublicOnlyTransport
 from marketplace.stores.vault import SecretBox, SecretUnreadable
 from marketplace.webhooks.models import (
     DeliveryStatus,
@@ -102,6 +103,8 @@ async def _post(client: httpx.AsyncClient, url: str, secret: str, event: Outgoin
     started = time.monotonic()
     try:
         response = await client.post(url, content=body, headers=headers)
+    except BlockedAddress as exc:
+        return Outcome(None, str(exc)[:500], int((time.monotonic() - started) * 1000))
     except httpx.HTTPError as exc:
         return Outcome(None, f"{type(exc).__name__}: {exc}"[:500], int((time.monotonic() - started) * 1000))
     elapsed = int((time.monotonic() - started) * 1000)
@@ -155,7 +158,10 @@ async def _record(ctx: JobContext, delivery_id: UUID, outcome: Outcome) -> None:
 async def flush(ctx: JobContext, endpoint_id: UUID | None = None) -> int:
     """Send what is due (for one endpoint, or all); returns how many attempts were made."""
     sent = 0
-    async with httpx.AsyncClient(timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
+    # Public addresses only, checked and pinned per request (as for stores): an endpoint can't reach inside our
+    # network; STORES_ALLOW_PRIVATE_HOSTS lets local receivers through in tests and development.
+    transport = PublicOnlyTransport(allow_private=ctx.settings.stores.allow_private_hosts)
+    async with httpx.AsyncClient(transport=transport, timeout=TIMEOUT_SECONDS, follow_redirects=False) as client:
         while claimed := await _claim(ctx, endpoint_id):
             for delivery_id in claimed:
                 await _attempt(ctx, client, delivery_id)

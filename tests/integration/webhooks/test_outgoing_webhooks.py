@@ -5,6 +5,7 @@ pages), secrets encrypted at rest, and nobody else's endpoints reachable."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -193,3 +194,17 @@ async def test_test_button_secret_at_rest_and_denials(web, make_web, client, run
     assert anonymous.status_code == 401
     assert len(receiver.received) == 1
     assert (await db.get(OutgoingEndpoint, endpoint.id)).active
+
+
+async def test_an_endpoint_inside_our_network_is_never_called(client, runtime, queue, receiver, db,
+                                                             monkeypatch) -> None:
+    """Without STORES_ALLOW_PRIVATE_HOSTS (production), 127.0.0.1 is refused at send time and the log says why."""
+    deal = await make_deal(runtime)
+    await _register(client, await bearer(runtime, deal.brand), receiver)
+    monkeypatch.setattr(runtime, "settings", replace(runtime.settings, stores=replace(
+        runtime.settings.stores, allow_private_hosts=False)))
+    await advance_deal(runtime, deal, CollabState.SIGNED)
+    await queue.run_all(runtime.job_context())
+    assert receiver.received == []
+    delivery = await db.scalar(sa.select(OutgoingDelivery))
+    assert delivery.status is DeliveryStatus.PENDING and "private network" in delivery.last_error
