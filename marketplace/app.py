@@ -31,6 +31,7 @@ from marketplace.creators.controllers import ROUTES as CREATOR_ROUTES
 from marketplace.csrf import SessionCsrfMiddleware
 from marketplace.deadlines.controllers import ROUTES as DEADLINE_ROUTES
 from marketplace.disputes.controllers import ROUTES as DISPUTE_ROUTES
+from marketplace.explore import ExplorePages
 from marketplace.gigs.controllers import ROUTES as GIG_ROUTES
 from marketplace.headers import ProxyHeadersMiddleware, parse_trusted_proxies, security_headers
 from marketplace.input_guard import InputGuardMiddleware, refuse_unstorable_text
@@ -65,6 +66,7 @@ STATIC_DIR = PROJECT_ROOT / "static"
 def route_handlers(settings: Settings) -> list[Any]:
     handlers: list[Any] = [
         SitePages,
+        ExplorePages,
         AccountPages,
         AccountApi,
         LocalePages,
