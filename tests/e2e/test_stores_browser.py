@@ -1,7 +1,8 @@
 """Stores through the real pages in Chromium, against the Shopify stand-in: the brand connects the shop and picks a
 product with sizes for the gig, each creator chooses a size while signing, the brand funds the three deals in one
 checkout, PostPact creates the $0 seeding orders (the bulk button then has nothing left to do), the stand-in ships
-them and its signed webhooks move every deal to shipped, with the tracking link shown to the creator."""
+them and its signed webhooks move every deal to shipped, with the tracking link shown to the creator. The same with
+the WooCommerce stand-in (its Shipment Tracking metadata on order.updated ships the deal)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from marketplace.collaborations.models import Collaboration, Shipment
 from marketplace.db import session_scope
 from marketplace.stores.models import SeedingOrder
 from tests.fakes.shopify_server import ShopifyServer, http_post
+from tests.fakes.woocommerce_server import WooCommerceServer
 from tests.support.browser import live_backends, server_jobs_done, sign_in
 from tests.support.deals import make_deal
 
@@ -138,5 +140,76 @@ async def test_shopify_store_to_shipped_deals_through_the_pages(browser: Any, li
         assert tracking is not None and tracking.carrier == "UPS"
         link = creator.get_by_role("link", name=tracking.tracking_number)
         await expect(link).to_have_attribute("href", f"https://www.ups.com/track?tracknum={tracking.tracking_number}")
+    finally:
+        await context.close()
+
+
+@pytest.fixture
+def site() -> Any:
+    with WooCommerceServer() as server:
+        yield server
+
+
+async def test_woocommerce_store_to_shipped_deal_through_the_pages(browser: Any, live_server: Any, live_people: Any,
+                                                                   site: WooCommerceServer) -> None:
+    runtime = live_people.runtime
+    site.add_product("Linen tee", price="25.00", attributes={"Size": ["S", "M"]},
+                     variations=[{"options": ["S"], "stock": 0}, {"options": ["M"], "stock": 4}])
+    brand_person = await live_people.brand(brand_name="GlowLab")
+    deal = await make_deal(runtime, brand=brand_person, title="Linen tee on WooCommerce")
+    context = await browser.new_context(base_url=live_server.url)
+    try:
+        brand = await context.new_page()
+        await sign_in(brand, brand_person)
+        await brand.goto("/brand/stores")
+        await brand.get_by_label("Platform").select_option("woocommerce")
+        await brand.get_by_label("Name (for you)").fill("GlowLab Woo")
+        await brand.get_by_label("Shop address").fill(site.url)
+        await brand.get_by_label("Admin API access token (Shopify) or consumer key (WooCommerce)").fill(
+            site.consumer_key)
+        await brand.get_by_label("App client secret (Shopify) or webhook secret (WooCommerce)").fill(
+            site.webhook_secret)
+        await brand.get_by_label("Consumer secret").fill(site.consumer_secret)
+        await brand.get_by_role("button", name="Connect").click()
+        await expect(brand.get_by_text("GlowLab Woo connected.")).to_be_visible()
+        await server_jobs_done(live_server)
+        await brand.goto(f"/brand/stores/gigs/{deal.gig_id}")
+        await brand.get_by_label("Product from your store").select_option(label="GlowLab Woo · Linen tee")
+        await brand.get_by_role("button", name="Use this product").click()
+        await expect(brand.get_by_text("The gig's product is set.")).to_be_visible()
+
+        creator_context = await browser.new_context(base_url=live_server.url)
+        try:
+            creator = await creator_context.new_page()
+            await sign_in(creator, deal.creator)
+            await creator.goto(deal.url)
+            choice = creator.get_by_label("Your size of Linen tee")
+            await expect(choice.locator("option")).to_have_text(["Choose", "M"])  # S is sold out
+            await choice.select_option(label="M")
+            await creator.get_by_role("button", name="Sign the terms").click()
+            await status_is(creator, "signed")
+        finally:
+            await creator_context.close()
+
+        await brand.goto("/brand/payments")
+        await brand.get_by_role("button", name="Fund selected deals").click()
+        await brand.get_by_role("link", name=re.compile(r"^Pay \$")).click()
+        await brand.get_by_role("button", name="Pay (simulated)").click()
+        await expect(brand.get_by_text("Payment received (simulated).")).to_be_visible()
+        await server_jobs_done(live_server)
+        [order] = site.orders.values()
+        assert order["total"] == "0.00" and order["shipping"]["address_1"] == "12 Orchard Lane"
+        assert [line.get("variation_id") for line in order["line_items"]] == [
+            next(vid for vid, v in site.variations.items() if v["attributes"][0]["option"] == "M")]
+
+        site.ship(order["id"], "USPS", "9400111899223197428490")
+        statuses = site.flush(lambda url, headers, body: http_post(live_server.url + urlsplit(url).path, headers,
+                                                                   body))
+        assert statuses and set(statuses) == {200}
+        await server_jobs_done(live_server)
+        await brand.goto(deal.url)
+        await status_is(brand, "shipped")
+        await expect(brand.get_by_role("link", name="9400111899223197428490")).to_have_attribute(
+            "href", re.compile(r"^https://tools\.usps\.com/"))
     finally:
         await context.close()
