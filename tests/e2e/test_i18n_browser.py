@@ -105,6 +105,7 @@ async def test_chinese_brand_and_english_creator_each_in_their_language_and_zone
         await creator.goto(f"{deal.url}/extensions")
         await expect(creator.locator("#extensions")).to_contain_text(f"{in_la:%d %b %Y, %H:%M} Pacific Time")
         await creator.get_by_role("button", name="Accept").click()
+        await expect(creator.locator("#extensions")).to_contain_text("accepted")
         async with session_scope(runtime.session_maker) as session:
             collab = await session.get(Collaboration, deal.id)
             assert collab is not None and collab.due_ship == wanted.astimezone(ZoneInfo("UTC"))

@@ -190,7 +190,7 @@ async def test_cards_in_search_and_directory_show_the_pictures(web: Any, make_we
     await web.post(f"/brand/gigs/{gig.id}/image", files={"image": ("p.png", picture(), "image/png")})
     image_key = await db.scalar(sa.select(Gig.product_image_key).where(Gig.id == gig.id))
 
-    creator, _account = await make_creator_with_account(runtime, people)
+    creator = (await make_creator_with_account(runtime, people)).person
     viewer = await make_web()
     await viewer.sign_in(creator.email, creator.password)
     await viewer.post("/creator/photo", files={"photo": ("me.png", picture(600, 600), "image/png")})
