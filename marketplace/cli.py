@@ -168,7 +168,7 @@ def run(host: str, port: int, reload: bool, workers: int | None, server: str | N
     if not settings.app.is_production and not os.environ.get("PUBLIC_URL"):
         # Links in emails must reach this server: in development the public address is the one being served
         # (the web processes read their settings from the environment, so they see it too).
-        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host  # noqa: S104 - a comparison, not a bind
         os.environ["PUBLIC_URL"] = f"http://{shown}:{port}"
         get_settings.cache_clear()
         settings = _settings()
