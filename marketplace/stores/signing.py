@@ -13,7 +13,7 @@ from marketplace.errors import InvalidInput
 from marketplace.gigs.models import Gig
 from marketplace.i18n import gettext
 from marketplace.stores.catalog import variants_to_offer
-from marketplace.stores.models import StoreProduct, StoreVariant
+from marketplace.stores.models import StoreConnection, StoreProduct, StoreVariant
 
 #: The sign form's and the API's field name (and the terms key the seeding listener reads).
 FIELD = "store_variant_id"
@@ -29,8 +29,12 @@ def variant_label(product: StoreProduct, variant: StoreVariant) -> str:
 
 async def _product_with_options(session: AsyncSession, gig_id: UUID) -> StoreProduct | None:
     """The gig's store product when it has more than one variant (else there is nothing to choose)."""
+    # A product gone from the store, or a store disconnected, leaves nothing to choose from: the deal is signed
+    # without a variant (the brand ships by hand), never blocked.
     product = await session.scalar(sa.select(StoreProduct).join(Gig, Gig.store_product_id == StoreProduct.id)
-                                   .where(Gig.id == gig_id, StoreProduct.deleted_at.is_(None)))
+                                   .join(StoreConnection, StoreConnection.id == StoreProduct.store_id)
+                                   .where(Gig.id == gig_id, StoreProduct.deleted_at.is_(None),
+                                          StoreConnection.disconnected_at.is_(None)))
     if product is None:
         return None
     count = await session.scalar(sa.select(sa.func.count()).select_from(StoreVariant)

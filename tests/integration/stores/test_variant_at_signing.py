@@ -118,3 +118,18 @@ async def test_a_product_without_options_asks_nothing(client: Any, web: Any, bra
     db.expire_all()
     collab = await db.get(Collaboration, deal.id)
     assert collab.status is CollabState.SIGNED and collab.terms_hash == offered_hash
+
+
+async def test_a_disconnected_store_never_blocks_the_signature(client: Any, web: Any, brand_api: Any, db: Any,
+                                                               runtime: Any, queue: Any) -> None:
+    deal, _ = await _deal_with_crewneck(client, brand_api, runtime, queue)
+    [store] = (await client.get("/api/v1/stores", headers=brand_api.headers)).json()
+    assert (await client.delete(f"/api/v1/stores/{store['id']}", headers=brand_api.headers)).status_code == 204
+    await web.sign_in(deal.creator.email, PASSWORD)
+    assert 'id="store-variant"' not in (await web.get(deal.url)).text
+    offered_hash = (await db.get(Collaboration, deal.id)).terms_hash
+    signed = await web.post(f"{deal.url}/sign", {"terms_hash": offered_hash})
+    assert signed.status_code in (302, 303), signed.text[:300]
+    db.expire_all()
+    collab = await db.get(Collaboration, deal.id)
+    assert collab.status is CollabState.SIGNED and "store_variant_id" not in {k for k, v in collab.terms.items() if v}
