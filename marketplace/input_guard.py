@@ -163,8 +163,9 @@ class InputGuardMiddleware(ASGIMiddleware):
             elif path.startswith("/api/"):
                 # The API speaks JSON only: a JSON body posted as text/plain or a form is a cross-site "simple"
                 # request a browser sends without asking, and a sign of a confused client. CSV imports
-                # (``.../import``) are the exception: a CSV file as text/csv or a multipart upload.
-                csv_upload = path.endswith("/import") and content_type in ("text/csv", RequestEncodingType.MULTI_PART)
+                # (``.../import``, ``.../import/jobs``) are the exception: a CSV file as text/csv or a multipart upload.
+                csv_upload = path.endswith(("/import", "/import/jobs")) and content_type in (
+                    "text/csv", RequestEncodingType.MULTI_PART)
                 if not csv_upload and (await request.body()).strip():
                     raise InputRefused(
                         status_code=415, detail="Send the body as JSON with Content-Type: application/json."

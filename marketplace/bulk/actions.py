@@ -23,6 +23,7 @@ from marketplace.clock import Clock
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.services import DealService
 from marketplace.creators.models import Creator
+from marketplace.csvfiles import read_csv
 from marketplace.deadlines.extensions import MAX_EXTENSION, extendable_stages, request_extension
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.gigs.models import Gig, GigStatus
@@ -30,6 +31,9 @@ from marketplace.gigs.services import GigService
 from marketplace.i18n import N_, gettext
 from marketplace.messaging.services import Subject, post_to_subject
 from marketplace.payments import services as payments
+from marketplace.roster.csvio import MAX_IMPORT_ROWS, RosterImporter, auto_mapping, load_upload
+from marketplace.roster.services import RosterService
+from marketplace.security import Signer
 from marketplace.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,6 +60,8 @@ class Target:
     DEAL = "deal"
     APPLICATION = "application"
     CREATOR = "creator"
+    #: A stored roster upload (``RosterImport``): a large CSV imported in the background.
+    ROSTER_IMPORT = "roster import"
 
 
 @dataclass
@@ -78,9 +84,11 @@ class ItemWork:
         return DealService(self.session, settings=self.settings, clock=self.clock)
 
     def runtime(self) -> Runtime:
-        # GigService and ApplicationService read only the clock and the settings from the runtime; a job has
-        # both but no web runtime (no rate limiter, no password hasher), so it lends them this stand-in.
-        return cast("Runtime", SimpleNamespace(settings=self.settings, clock=self.clock))
+        # GigService, ApplicationService and the roster read only the clock, the settings and the signer (claim
+        # links) from the runtime; a job has those but no web runtime (no rate limiter, no password hasher), so it
+        # lends them this stand-in.
+        return cast("Runtime", SimpleNamespace(settings=self.settings, clock=self.clock,
+                                               signer=Signer(self.settings.app.secret_key)))
 
 
 Parse = Callable[[Mapping[str, Any]], dict[str, Any]]
@@ -200,6 +208,10 @@ def parse_message(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {"body": body}
 
 
+def parse_import(raw: Mapping[str, Any]) -> dict[str, Any]:
+    return {"invite": str(raw.get("invite", "")).lower() in {"1", "true", "yes", "on"}}
+
+
 def parse_extend(raw: Mapping[str, Any]) -> dict[str, Any]:
     errors: dict[str, str] = {}
     days_raw = raw.get("days")
@@ -317,6 +329,29 @@ async def do_extend(work: ItemWork) -> None:
                             reason=work.parameters.get("reason", ""), now=work.now)
 
 
+async def do_import(work: ItemWork) -> None:
+    """A stored roster upload, imported with the mapping and invitation choices saved on it when the job started.
+    Importing the same file again changes nothing, and a claim link is sent once per person, so a retried item
+    never duplicates anyone."""
+    assert work.actor.brand_id is not None
+    roster = RosterService(work.session, work.runtime())
+    stored = await load_upload(roster, work.actor.brand_id, work.target_id)
+    table = read_csv(stored.content, max_rows=MAX_IMPORT_ROWS)
+    gig_id = UUID(str(stored.gig_id)) if stored.gig_id else None
+    importer = RosterImporter(roster)
+    mapping = dict(stored.mapping or {}) or auto_mapping(table.header, await roster.field_keys(work.actor.brand_id),
+                                                         await importer.saved_mapping(work.actor.brand_id))
+    report = await importer.run(work.actor.brand_id, table, mapping, dry_run=False,
+                                invite=bool(work.parameters.get("invite")), gig_id=gig_id)
+    stored.report = report.as_dict()
+    stored.imported_at = work.now
+    if report.rows and report.invalid == report.rows:
+        # Nothing could be imported: the item fails with the reason (and, rolled back, writes nothing).
+        first = report.errors[0] if report.errors else None
+        detail = f" Row {first.row}, {first.field}: {first.message}" if first else ""
+        raise InvalidInput({"file": f"No row of the file could be imported.{detail}"})
+
+
 ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
     BulkAction("invite", "Invite to a gig", Target.CREATOR, parse_invite, do_invite),
     BulkAction("message", "Send a message", Target.DEAL, parse_message, do_message),
@@ -335,4 +370,5 @@ ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
     BulkAction("extend", "Extend deadlines", Target.DEAL, parse_extend, do_extend),
     BulkAction("cancel", "Cancel with a reason", Target.DEAL, lambda raw: parse_reason(raw, required=True),
                do_cancel),
+    BulkAction("import", "Import creators from a CSV", Target.ROSTER_IMPORT, parse_import, do_import, max_items=20),
 ]}

@@ -98,7 +98,8 @@ class NewItem:
 
 
 def _too_many(spec: BulkAction, count: int | str) -> InvalidInput:
-    noun = {Target.DEAL: "deals", Target.APPLICATION: "applications", Target.CREATOR: "creators"}[spec.target]
+    noun = {Target.DEAL: "deals", Target.APPLICATION: "applications", Target.CREATOR: "creators",
+            Target.ROSTER_IMPORT: "files"}[spec.target]
     return InvalidInput({"ids": gettext('%(label)s takes at most %(max_items)s %(noun)s per request; this selection has %(count)s. Narrow the filter or split the list.', label=spec.label, max_items=format(spec.max_items, ','), noun=noun, count=count)})
 
 

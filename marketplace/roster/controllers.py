@@ -1,4 +1,8 @@
-"""Roster pages (table, entry, CSV import and export, claim links) and the roster JSON API."""
+"""Roster pages (table, entry, CSV import and export, claim links) and the roster JSON API.
+
+Long because the pages and the API of one area share their selection, import and export helpers here: each route is
+short, and splitting them would only scatter the same few helpers over two modules.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import HTTPException
 from litestar.params import FromPath, FromQuery, JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.auth import Actor
@@ -24,10 +28,13 @@ from marketplace.accounts.services import AccountService, SignUp
 from marketplace.brands.models import BrandRole
 from marketplace.brands.services import member_of
 from marketplace.bulk.actions import MERGE_FIELDS
+from marketplace.bulk.models import BulkJob
+from marketplace.bulk.schemas import JobOut, job_out
+from marketplace.bulk.services import BulkService, NewItem, Selection
 from marketplace.creators.models import Creator
 from marketplace.creators.services import ids_from
 from marketplace.csvfiles import CSV_MEDIA_TYPE, attachment_headers, read_csv
-from marketplace.errors import Forbidden, InvalidInput, PostPactError
+from marketplace.errors import Forbidden, InvalidInput, NotFound, PostPactError
 from marketplace.forms import FormReader
 from marketplace.gigs.models import Gig, GigStatus
 from marketplace.i18n import gettext
@@ -66,6 +73,7 @@ from marketplace.roster.schemas import (
     report_out,
 )
 from marketplace.roster.services import RosterService
+from marketplace.verification.posts import platform_label
 from marketplace.web import PageController, client_ip, flash, is_htmx, redirect, render, runtime_of
 
 MANAGERS = brand_member(BrandRole.MANAGER)
@@ -124,7 +132,7 @@ class RosterPages(PageController):
             "tags": tags, "lists": lists, "views": await roster.views(actor), "platforms": HANDLE_COLUMNS,
             "tag_options": [(name, f"{name} ({count})") for name, count in tags],
             "list_options": [(str(item.id), item.name) for item in lists],
-            "platform_options": [(p, p.capitalize()) for p in HANDLE_COLUMNS],
+            "platform_options": [(p, platform_label(p)) for p in HANDLE_COLUMNS],
             "team_options": [(str(t.user_id), t.name) for t in await roster.team(brand_id)],
             "per_page_options": [(str(n), str(n)) for n in PER_PAGE_CHOICES],
             "gig_options": [(str(gig_id), title) for gig_id, title in await roster.session.execute(
@@ -328,6 +336,11 @@ class RosterPages(PageController):
         mapping = {column: str(form.get(f"map_{i}", "")) for i, column in enumerate(table.header)}
         dry_run = form.get("action") != "import"
         gig_ids, _ = ids_from([form.get("gig_id")] if form.get("gig_id") else [])
+        if not dry_run and len(table.rows) > SYNC_IMPORT_ROWS:
+            # A large file is imported by a background job: its page shows the progress, failures and a retry.
+            stored.mapping, stored.gig_id = mapping, (gig_ids[0] if gig_ids else None)
+            job = await start_import_job(roster, request.user, stored, invite=form.get("invite") == "1")
+            return redirect(request, f"/brand/jobs/{job.id}")
         report = await RosterImporter(roster).run(brand_id, table, mapping, dry_run=dry_run,
                                                   invite=form.get("invite") == "1",
                                                   gig_id=gig_ids[0] if gig_ids else None)
@@ -339,6 +352,16 @@ class RosterPages(PageController):
             return redirect(request, f"/brand/roster/imports/{import_id}")
         status = 422 if report.errors else 200
         return await self._import_page(request, roster, import_id, mapping=mapping, status_code=status)
+
+
+#: Files up to this many rows are imported while the page waits; bigger ones by a background job.
+SYNC_IMPORT_ROWS = 2_000
+
+
+async def start_import_job(roster: RosterService, actor: Actor, stored: Any, *, invite: bool) -> BulkJob:
+    return await BulkService(roster.session, roster.runtime.clock).start(
+        actor, "import", {"invite": "1" if invite else ""}, Selection(),
+        items=[NewItem(stored.id, (stored.filename or "roster.csv")[:200])])
 
 
 class ClaimPages(PageController):
@@ -491,6 +514,29 @@ class RosterApi(Controller):
         report = await RosterImporter(roster).run(member_of(request.user), table, _api_mapping(mapping),
                                                   dry_run=dry_run, invite=invite, gig_id=gig_id)
         return report_out(report)
+
+    @post("/import/jobs", status_code=HTTP_202_ACCEPTED, guards=[MANAGERS],
+          summary="Import a large CSV in the background: returns the job (poll GET /api/v1/jobs/{id})",
+          description="The same file, mapping and invitation choices as POST /api/v1/roster/import (dry runs stay "
+                      "there); the job's one item is the file, its report is on the import "
+                      "(GET /brand/roster/imports/{id}); a retried job never imports or invites twice.",
+          responses=problems(400, 404, 413, 415, 422))
+    async def import_job(self, request: Request[Any, Any, Any], roster: NamedDependency[RosterService],
+                         invite: FromQuery[bool] = False, gig_id: FromQuery[UUID | None] = None,
+                         mapping: FromQuery[str | None] = None) -> JobOut:
+        actor: Actor = request.user
+        brand_id = member_of(actor)
+        stored = await store_upload(roster, brand_id, actor.user_id, "api.csv", await _api_csv(request))
+        if gig_id is not None and await roster.session.scalar(
+                sa.select(Gig.id).where(Gig.id == gig_id, Gig.brand_id == brand_id)) is None:
+            raise NotFound(gettext("No such gig."))
+        table = read_csv(stored.content, max_rows=MAX_IMPORT_ROWS)
+        importer = RosterImporter(roster)
+        stored.mapping = _api_mapping(mapping) or auto_mapping(table.header, await roster.field_keys(brand_id),
+                                                               await importer.saved_mapping(brand_id))
+        stored.gig_id = gig_id
+        job = await start_import_job(roster, actor, stored, invite=invite)
+        return job_out(job)
 
     @get("/export.csv", summary="Your roster (or the filtered part) as CSV: UTF-8 with BOM, formula-safe",
          responses=problems(400), media_type=CSV_MEDIA_TYPE)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 import sqlalchemy as sa
 from playwright.async_api import expect
 
@@ -17,7 +18,7 @@ from marketplace.collaborations.states import Action, CollabState
 from marketplace.collaborations.transition import transition
 from marketplace.csvfiles import csv_text
 from marketplace.db import session_scope
-from tests.support.browser import server_jobs_done, sign_in
+from tests.support.browser import live_backends, server_jobs_done, sign_in
 from tests.support.deals import Deal, advance_deal, creator_actor
 from tests.support.escrow import onboard_creator
 from tests.support.marketplace import apply_to_gig, make_creator_with_account, make_open_gig
@@ -42,6 +43,7 @@ async def _finished(page, live_server, done: int, failed: int = 0) -> None:
     await expect(page.locator("#job-progress")).to_contain_text(f"{failed} failed")
 
 
+@pytest.mark.parametrize("live_server", live_backends(), indirect=True)
 async def test_a_campaign_of_three_hundred_creators_on_the_pages(browser, live_server, live_people, tmp_path) -> None:
     runtime = live_people.runtime
     brand = await live_people.brand(brand_name="GlowLab")

@@ -22,6 +22,7 @@ from marketplace.creators.models import Creator
 from marketplace.db import session_scope
 from marketplace.messaging.models import Message, Thread
 from marketplace.notifications.models import Notification
+from marketplace.roster.models import RosterEntry, RosterImport
 from tests.support.deals import make_deal
 from tests.support.escrow import actor_of
 from tests.support.marketplace import apply_to_gig, make_creator_with_account, make_open_gig
@@ -65,6 +66,14 @@ async def _setup(runtime: Any, people: Any, action: str, n: int) -> tuple[Any, l
                      for k, i in enumerate(ids)]
         return first.brand, ids, PARAMETERS.get(action, {}), items
     brand = await people.brand()
+    if action == "import":  # n stored uploads of two people each, imported in the background
+        async with session_scope(runtime.session_maker) as session:
+            uploads = [RosterImport(brand_id=brand.brand_id, filename=f"f{k}.csv", content=(
+                f"name,email\r\nA {k},imp{k}a-{brand.brand_id.hex[-8:]}@example.test\r\n"
+                f"B {k},imp{k}b-{brand.brand_id.hex[-8:]}@example.test\r\n")) for k in range(n)]
+            session.add_all(uploads)
+            await session.flush()
+        return brand, [u.id for u in uploads], {}, [NewItem(u.id, u.filename) for u in uploads]
     gig = await make_open_gig(runtime, brand, slots=10)
     creators = [await make_creator_with_account(runtime, people) for _ in range(n)]
     if action == "invite":
@@ -94,6 +103,13 @@ async def _effects(db: Any, action: str, job: BulkJob, ids: list[uuid.UUID]) -> 
             query = sa.select(sa.func.count()).select_from(Notification).join(
                 Creator, Creator.user_id == Notification.user_id).where(
                 Creator.id == target, Notification.kind == "gig.invitation")
+        elif action == "import":  # both people of the file are on the roster, once each
+            upload = await db.get(RosterImport, target)
+            emails = [line.split(",")[1] for line in upload.content.splitlines()[1:]]
+            entries = await db.scalar(sa.select(sa.func.count()).select_from(RosterEntry).where(
+                RosterEntry.brand_id == upload.brand_id, RosterEntry.email.in_(emails)))
+            counts.append(entries // 2 if upload.imported_at else 0)
+            continue
         elif action == "accept":
             query = sa.select(sa.func.count()).select_from(Collaboration).where(Collaboration.application_id == target)
         else:  # decline: the creator is told once
@@ -105,7 +121,7 @@ async def _effects(db: Any, action: str, job: BulkJob, ids: list[uuid.UUID]) -> 
     return counts
 
 
-ALL_ACTIONS = sorted({*DEAL_SETUPS, "invite", "accept", "decline"})
+ALL_ACTIONS = sorted({*DEAL_SETUPS, "invite", "accept", "decline", "import"})
 
 
 def test_every_action_is_covered() -> None:
