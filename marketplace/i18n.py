@@ -235,7 +235,12 @@ _DATE_PATTERNS = {"en": "dd MMM yyyy", "zh_Hans": "yyyy年M月d日"}
 
 
 def babel_locale(locale: str | None = None) -> Locale:
-    return Locale.parse(locale or current_locale())
+    return _parsed_locale(locale or current_locale())
+
+
+@lru_cache(maxsize=16)
+def _parsed_locale(code: str) -> Locale:
+    return Locale.parse(code)
 
 
 def _aware(value: datetime) -> datetime:
@@ -244,7 +249,11 @@ def _aware(value: datetime) -> datetime:
 
 def zone_name(zone: str | None = None, locale: str | None = None) -> str:
     """The zone as people say it in their language: "UTC", "Pacific Time", "中国时间"."""
-    zone = zone or current_zone()
+    return _zone_name(zone or current_zone(), locale or current_locale())
+
+
+@lru_cache(maxsize=512)
+def _zone_name(zone: str, locale: str) -> str:
     if zone == "UTC":
         return "UTC"
     return dates.get_timezone_name(ZoneInfo(zone), "long", locale=babel_locale(locale), return_zone=False)
@@ -257,8 +266,8 @@ def format_datetime(value: datetime | None, *, zone: str | None = None, locale: 
         return "—"
     locale = locale or current_locale()
     zone = zone or current_zone()
-    pattern = _DATETIME_PATTERNS.get(locale, "medium")
-    text = dates.format_datetime(_aware(value), pattern, tzinfo=ZoneInfo(zone), locale=babel_locale(locale))
+    local = _aware(value).astimezone(ZoneInfo(zone))
+    text = f"{_date_text(local, locale)}{_SEPARATOR.get(locale, ' ')}{local:%H:%M}"
     return f"{text} {zone_name(zone, locale)}" if with_zone else text
 
 
@@ -268,7 +277,26 @@ def format_date(value: datetime | date | None, *, zone: str | None = None, local
     locale = locale or current_locale()
     if isinstance(value, datetime):
         value = _aware(value).astimezone(ZoneInfo(zone or current_zone())).date()
+    return _date_text(value, locale)
+
+
+#: Between the date and the time ("07 Dec 2026, 11:40" / "2026年12月8日 03:40").
+_SEPARATOR = {"en": ", ", "zh_Hans": " "}
+
+
+def _date_text(value: date, locale: str) -> str:
+    """The locale's date pattern (``_DATE_PATTERNS``, Babel's CLDR month names), without Babel's per-call pattern
+    parsing: listing pages show dozens of dates."""
+    if locale == "zh_Hans":
+        return f"{value.year}年{value.month}月{value.day}日"
+    if locale == "en":
+        return f"{value.day:02d} {_month_abbreviations(locale)[value.month]} {value.year}"
     return dates.format_date(value, _DATE_PATTERNS.get(locale, "medium"), locale=babel_locale(locale))
+
+
+@lru_cache(maxsize=8)
+def _month_abbreviations(locale: str) -> dict[int, str]:
+    return dict(dates.get_month_names("abbreviated", locale=babel_locale(locale)))
 
 
 def format_relative(value: datetime | None, now: datetime | None = None, *, locale: str | None = None) -> str:
@@ -286,9 +314,13 @@ def format_money(amount: int | None, currency: str | None = "USD", *, locale: st
     """Integer minor units shown as the viewer's locale writes money ("$1,234.50", "US$1,234.50")."""
     if amount is None:
         return "—"
-    code = (currency or "USD").upper()
-    exp = CURRENCY_EXPONENTS.get(code, 2)
-    value = Decimal(int(amount)).scaleb(-exp)
+    return _money_text(int(amount), (currency or "USD").upper(), locale or current_locale())
+
+
+@lru_cache(maxsize=4096)
+def _money_text(amount: int, code: str, locale: str) -> str:
+    """Babel's currency formatting is slow per call; a page repeats the same few amounts, so they are remembered."""
+    value = Decimal(amount).scaleb(-CURRENCY_EXPONENTS.get(code, 2))
     return numbers.format_currency(value, code, locale=babel_locale(locale))
 
 
