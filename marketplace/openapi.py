@@ -60,6 +60,10 @@ STANDARD_WORDS: dict[int, str] = {
 }
 
 
+#: Text the database can store: no NUL (``InputGuard`` and the engine refuse it with a 422), not only spaces.
+TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$|^$"
+
+
 def documented(**schema: Any) -> msgspec.Meta:
     """Rules a service checks itself (answering 422 with a message per field), written into the schema so clients
     and the contract test know them: ``name: Annotated[str, documented(min_length=1, max_length=100)]``. msgspec does

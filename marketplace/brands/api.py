@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.guards import brand_member
 from marketplace.brands.models import Brand
 from marketplace.brands.services import BrandService
-from marketplace.openapi import documented
+from marketplace.openapi import TEXT, documented
 from marketplace.web import runtime_of
 
 
@@ -33,10 +33,10 @@ class BrandOut(msgspec.Struct):
 class BrandIn(msgspec.Struct, forbid_unknown_fields=True):
     """Replace the profile (owners and managers)."""
 
-    name: Annotated[str, documented(min_length=1, max_length=120)]
-    website: Annotated[str | None, documented(max_length=2000)] = None
+    name: Annotated[str, documented(min_length=1, max_length=120, pattern=TEXT)]
+    website: Annotated[str | None, documented(max_length=2000, pattern=r"^https?://[^\s\x00]+$")] = None
     country: Annotated[str | None, documented(pattern="^[A-Z]{2}$")] = None
-    description: Annotated[str, documented(max_length=5000)] = ""
+    description: Annotated[str, documented(max_length=5000, pattern=TEXT)] = ""
 
 
 class MemberOut(msgspec.Struct):

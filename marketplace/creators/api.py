@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.guards import creator_only
 from marketplace.creators.services import CreatorProfileService, Profile, creator_of
-from marketplace.openapi import documented
+from marketplace.openapi import TEXT, documented
 from marketplace.web import runtime_of
 
 
@@ -55,11 +55,13 @@ class CreatorProfileOut(msgspec.Struct):
 class CreatorProfileIn(msgspec.Struct, forbid_unknown_fields=True):
     """Replace the profile details (accounts, rates and address have their own pages)."""
 
-    display_name: Annotated[str, documented(min_length=1, max_length=120)]
-    bio: Annotated[str, documented(max_length=2000)] = ""
+    display_name: Annotated[str, documented(min_length=1, max_length=120, pattern=TEXT)]
+    bio: Annotated[str, documented(max_length=2000, pattern=TEXT)] = ""
     country: Annotated[str | None, documented(pattern="^[A-Z]{2}$")] = None
-    languages: Annotated[list[str], documented(max_items=10)] = []
-    niches: Annotated[list[str], documented(max_items=10)] = []
+    #: Two-letter language codes (en, de).
+    languages: Annotated[list[str], documented(max_items=10, items={"type": "string", "pattern": "^[a-z]{2}$"})] = []
+    niches: Annotated[list[str], documented(max_items=10, items={"type": "string",
+                                                                 "pattern": "^[a-z0-9][a-z0-9-]{0,39}$"})] = []
 
 
 def profile_out(profile: Profile, public_url: str) -> CreatorProfileOut:

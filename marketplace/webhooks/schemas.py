@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from marketplace.openapi import documented
+from marketplace.openapi import TEXT, documented
 from marketplace.webhooks.events import EVENT_KINDS
 from marketplace.webhooks.models import OutgoingDelivery, OutgoingEndpoint, OutgoingEvent
 
@@ -21,7 +21,7 @@ class EndpointIn(msgspec.Struct, forbid_unknown_fields=True):
 
     url: Annotated[str, documented(min_length=1, max_length=2000, pattern=r"^https?://\S+$")]
     events: EventList = []
-    description: Annotated[str, documented(max_length=200)] = ""
+    description: Annotated[str, documented(max_length=200, pattern=TEXT)] = ""
 
 
 class EndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
@@ -30,7 +30,7 @@ class EndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
     url: Annotated[str | None, documented(min_length=1, max_length=2000, pattern=r"^https?://\S+$")] = None
     events: Annotated[list[str] | None,
                       documented(items={"type": "string", "enum": _KINDS}, max_items=len(_KINDS))] = None
-    description: Annotated[str | None, documented(max_length=200)] = None
+    description: Annotated[str | None, documented(max_length=200, pattern=TEXT)] = None
     active: bool | None = None
 
 
