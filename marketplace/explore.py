@@ -24,6 +24,7 @@ from marketplace.brands.models import Brand
 from marketplace.creators.models import Creator, CreatorNiche, SocialAccount
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.gigs.models import Deliverable, Gig, GigNiche, GigStatus
+from marketplace.i18n import gettext
 from marketplace.web import PageController, render, runtime_of
 from reputation.services import Subject, score_for
 
@@ -109,7 +110,7 @@ async def open_gigs(session: AsyncSession, now: datetime, *, after: UUID | None 
 async def open_gig(session: AsyncSession, gig_id: UUID, now: datetime) -> PublicGig:
     found = await _public_gigs(session, sa.and_(_open(now), Gig.id == gig_id), 1)
     if not found:
-        raise NotFound("No such open gig.")
+        raise NotFound(gettext('No such open gig.'))
     return found[0]
 
 
@@ -140,7 +141,7 @@ class ExplorePages(PageController):
         try:
             after = UUID(raw) if raw else None
         except ValueError as exc:
-            raise InvalidInput({"after": "That page link is broken; start again from the first page."}) from exc
+            raise InvalidInput({"after": gettext('That page link is broken; start again from the first page.')}) from exc
         gigs, next_cursor = await open_gigs(db_session, runtime_of(request).clock.now(), after=after)
         return render(request, "explore/gigs.html", {"gigs": gigs, "next_cursor": next_cursor})
 
@@ -159,7 +160,7 @@ class ExplorePages(PageController):
         now = runtime_of(request).clock.now()
         brand = await db_session.get(Brand, brand_id)
         if brand is None:
-            raise NotFound("No such brand.")
+            raise NotFound(gettext('No such brand.'))
         gigs, _ = await open_gigs(db_session, now, brand_id=brand_id, limit=PAGE_SIZE)
         reliability = await reliability_of(db_session, Subject.brand(brand_id), now, f"/brands/{brand_id}/reliability")
         return render(request, "explore/brand.html", {"brand": brand, "gigs": gigs, "reliability": reliability})
@@ -173,7 +174,7 @@ class ExplorePages(PageController):
             .where(Creator.id == creator_id, User.is_active.is_(True))
         )
         if creator is None:
-            raise NotFound("No such creator.")
+            raise NotFound(gettext('No such creator.'))
         accounts = list(await db_session.scalars(
             sa.select(SocialAccount).where(SocialAccount.creator_id == creator_id).order_by(SocialAccount.platform)))
         niches = list(await db_session.scalars(

@@ -349,7 +349,7 @@ async def do_import(work: ItemWork) -> None:
         # Nothing could be imported: the item fails with the reason (and, rolled back, writes nothing).
         first = report.errors[0] if report.errors else None
         detail = f" Row {first.row}, {first.field}: {first.message}" if first else ""
-        raise InvalidInput({"file": f"No row of the file could be imported.{detail}"})
+        raise InvalidInput({"file": gettext('No row of the file could be imported.%(detail)s', detail=detail)})
 
 
 ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
