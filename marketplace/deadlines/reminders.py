@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
+from marketplace import i18n
 from marketplace.accounts.models import User
 from marketplace.collaborations.models import Collaboration
 from marketplace.deadlines.rules import STAGE_ASKS, ReminderDue
@@ -23,7 +24,8 @@ REMINDER_KIND = "deadline.reminder"
 
 
 def format_due(at: datetime) -> str:
-    return at.strftime("%a %d %b %Y, %H:%M UTC")
+    """A deadline in the reader's zone and language (the request's, or the email recipient's: i18n.use_locale)."""
+    return i18n.format_datetime(at)
 
 
 def format_span(delta: timedelta) -> str:
@@ -142,9 +144,10 @@ async def deliver_reminders(
             continue
         items.sort(key=lambda i: (i.due_at, i.gig_title))
         user = users[user_id]
-        subject, body = render_email(
-            "reminder_digest", user=user, items=items, subject=digest_subject(items), public_url=public_url
-        )
+        with i18n.use_locale(user.locale, user.timezone):  # each digest in its recipient's language and zone
+            subject, body = render_email(
+                "reminder_digest", user=user, items=items, subject=digest_subject(items), public_url=public_url
+            )
         emails.append(
             {
                 "id": uuid7(),
