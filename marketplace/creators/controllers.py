@@ -39,6 +39,7 @@ from marketplace.i18n import N_, gettext
 from marketplace.media.services import MediaService
 from marketplace.payments.services import payout_status
 from marketplace.ratelimit import Limit
+from marketplace.verification.posts import platform_label
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of, safe_next
 
 MANAGERS = brand_member(BrandRole.MANAGER)
@@ -55,7 +56,7 @@ def provide_brands(db_session: NamedDependency[AsyncSession], request: Request[A
 
 def choices() -> dict[str, Any]:
     return {
-        "platforms": [(p.value, p.value.capitalize()) for p in Platform],
+        "platforms": [(p.value, platform_label(p)) for p in Platform],
         "kinds": [(k.value, k.value.capitalize()) for k in ContentKind],
         "currencies": [(c, c) for c in sorted(CURRENCY_EXPONENTS)],
     }

@@ -43,6 +43,7 @@ from marketplace.gigs.services import GIG_EDITORS, GigCard, GigService
 from marketplace.i18n import gettext
 from marketplace.storage import media_url
 from marketplace.templating import datetime_filter, money
+from marketplace.verification.posts import platform_label
 from marketplace.web import PageController, flash, redirect, render, runtime_of
 from reputation.tiers import Tier
 
@@ -57,7 +58,7 @@ def provide_gigs(db_session: NamedDependency[AsyncSession], request: Request[Any
 
 def form_choices() -> dict[str, Any]:
     return {
-        "platforms": [(p.value, p.value.capitalize()) for p in Platform],
+        "platforms": [(p.value, platform_label(p)) for p in Platform],
         "kinds": [(k.value, k.value.capitalize()) for k in ContentKind],
         "currencies": [(c, c) for c in sorted(CURRENCY_EXPONENTS)],
         "tiers": [("", "Any")] + [(t.name.lower(), t.label) for t in Tier],

@@ -62,7 +62,7 @@ async def test_the_whole_happy_path_in_the_browser(browser, live_server, live_oe
         await creator.locator('#accounts [name="followers"]').last.fill("48200")
         await creator.locator('#accounts [name="engagement_rate"]').last.fill("6.10")
         await creator.get_by_role("button", name="Link account").click()
-        await expect(creator.get_by_role("link", name=f"Tiktok @{handle}")).to_be_visible()
+        await expect(creator.get_by_role("link", name=f"TikTok @{handle}")).to_be_visible()
         await creator.get_by_label("Recipient").fill("Ava Brooks")
         await creator.get_by_label("Address line 1").fill("12 Elm Street")
         await creator.get_by_label("City").fill("Austin")
