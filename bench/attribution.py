@@ -6,8 +6,9 @@ PostgreSQL, in a throw-away database ``postpact_bench_attribution`` (BENCH_DATAB
 The deals are clones of one real deal (inserted with foreign-key triggers off, so 10k deals take a second): every
 deal has its code and link and one click; orders carry a code (50%), a ref in the landing URL (30%) or nothing.
 
-Then the brand report (every creator's clicks, orders, GMV, commission, costs; four statements) over the attributed
-orders topped up to ``--report-orders`` rows (added straight into sale_attribution), median and p99 of 20 runs.
+Then the brand report (every creator's clicks, orders, GMV, commission, costs) over the attributed orders topped up
+to ``--report-orders`` rows (added straight into sale_attribution, then the daily roll-up rebuilt set-based), median
+and p99 of 20 runs: reading every order (the baseline) against reading the daily roll-up, in the same run.
 
     .venv/bin/python bench/attribution.py [--deals 10000] [--orders 100000] [--batch 500] [--requests 2000]
                                           [--report-orders 1000000]
@@ -35,6 +36,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.db import session_scope
 from marketplace.jobs import RecordingQueue
 from marketplace.runtime import build_runtime
+from marketplace.sales import rollup
 from marketplace.sales.models import SaleAttribution
 from marketplace.sales.reports import brand_report
 from marketplace.sales.services import attribute_order
@@ -151,17 +153,41 @@ async def report_bench(runtime: object, brand_id: object, total: int) -> None:
     async with runtime.alchemy.get_engine().connect() as conn:  # type: ignore[attr-defined]
         await conn.execute(sa.text("ANALYZE sale_attribution"))
         rows = (await conn.execute(sa.text("SELECT count(*) FROM sale_attribution"))).scalar_one()
-    times = []
-    start, end = T0, T0 + timedelta(days=90)
-    for _ in range(20):
-        async with runtime.session_maker() as session:  # type: ignore[attr-defined]
-            began = time.perf_counter()
-            report = await brand_report(session, brand_id, start, end, fee_bps=800)  # type: ignore[arg-type]
-            times.append(time.perf_counter() - began)
-    ms = sorted(t * 1000 for t in times)
-    total_row = report.totals[0]
-    print(f"brand report over {rows:,} attributed orders: median {statistics.median(ms):.0f} ms, "
-          f"p99 {ms[-1]:.0f} ms (4 statements; GMV {total_row.gmv:,}, {total_row.deals:,} deals)", flush=True)
+    # The top-up bypassed attribute_order, so the roll-up is rebuilt from the orders (set-based), timed.
+    async with session_scope(runtime.session_maker) as session:  # type: ignore[attr-defined]
+        began = time.perf_counter()
+        await rollup.rebuild(session, brand_id)  # type: ignore[arg-type]
+        rebuilt = time.perf_counter() - began
+    async with runtime.alchemy.get_engine().connect() as conn:  # type: ignore[attr-defined]
+        await conn.execute(sa.text("ANALYZE sale_daily"))
+        days = (await conn.execute(sa.text("SELECT count(*) FROM sale_daily"))).scalar_one()
+    print(f"roll-up rebuilt set-based from {rows:,} orders in {rebuilt:.1f} s ({days:,} deal-days)", flush=True)
+    # Whole days (the page's ranges) and a range with partial edge days (read from the orders).
+    ranges = {"whole days": (T0, T0 + timedelta(days=90)),
+              "partial edges": (T0 + timedelta(hours=7), T0 + timedelta(days=89, hours=5))}
+    results: dict[tuple[str, bool], list[float]] = {}
+    reports = {}
+    for label, (start, end) in ranges.items():
+        for use_rollup in (False, True):
+            times = []
+            for _ in range(20):
+                async with runtime.session_maker() as session:  # type: ignore[attr-defined]
+                    began = time.perf_counter()
+                    report = await brand_report(session, brand_id, start, end, fee_bps=800,  # type: ignore[arg-type]
+                                                use_rollup=use_rollup)
+                    times.append(time.perf_counter() - began)
+            results[(label, use_rollup)] = sorted(t * 1000 for t in times)
+            reports[(label, use_rollup)] = report
+        slow, fast = reports[(label, False)].totals[0], reports[(label, True)].totals[0]
+        assert (slow.orders, slow.gmv, slow.commission) == (fast.orders, fast.gmv, fast.commission), label
+    for label in ranges:
+        before, after = results[(label, False)], results[(label, True)]
+        total_row = reports[(label, True)].totals[0]
+        print(f"brand report over {rows:,} attributed orders, {label}: every order (4 statements) median "
+              f"{statistics.median(before):.0f} ms, p99 {before[-1]:.0f} ms; roll-up (3 statements) median "
+              f"{statistics.median(after):.0f} ms, p99 {after[-1]:.0f} ms; "
+              f"{statistics.median(before) / statistics.median(after):.1f}x faster "
+              f"(same GMV {total_row.gmv:,}, {total_row.deals:,} deals)", flush=True)
 
 
 async def http_bench(runtime: object, requests: int, slugs: list[str]) -> None:

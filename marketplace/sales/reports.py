@@ -79,7 +79,7 @@ def days_to_post(total_seconds: float, posts: int) -> float | None:
     return total_seconds / posts / 86_400 if posts else None
 
 
-@dataclass
+@dataclass(slots=True)
 class Figures:
     key: str
     label: str
@@ -139,9 +139,21 @@ class Figures:
         return roi(self.gmv, self.total_cost)
 
     def add(self, other: Figures) -> None:
-        for name in ("deals", "clicks", "orders", "gmv", "commission", "fee", "product_cost", "postpact_fee",
-                     "posts", "on_time", "posts_live", "ghosted", "receipt_to_post_seconds", "receipt_to_post_count"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
+        # Spelled out: this runs three times per deal (creator, gig, brand), 30,000 times for 10,000 deals.
+        self.deals += other.deals
+        self.clicks += other.clicks
+        self.orders += other.orders
+        self.gmv += other.gmv
+        self.commission += other.commission
+        self.fee += other.fee
+        self.product_cost += other.product_cost
+        self.postpact_fee += other.postpact_fee
+        self.posts += other.posts
+        self.on_time += other.on_time
+        self.posts_live += other.posts_live
+        self.ghosted += other.ghosted
+        self.receipt_to_post_seconds += other.receipt_to_post_seconds
+        self.receipt_to_post_count += other.receipt_to_post_count
 
 
 @dataclass
