@@ -30,7 +30,7 @@ from tests.support.deals import bearer
 from tests.support.live import start_live_server
 from tests.support.marketplace import make_creator_with_account, make_gig
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("openapi-contract")]
+pytestmark = pytest.mark.slow
 
 MAX_EXAMPLES = int(os.environ.get("SCHEMATHESIS_MAX_EXAMPLES", "4"))
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]

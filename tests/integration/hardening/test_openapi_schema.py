@@ -9,8 +9,6 @@ import pytest
 
 from tests.conftest import IN_CI
 
-pytestmark = pytest.mark.xdist_group("openapi-contract")
-
 METHODS = ("get", "post", "put", "patch", "delete")
 #: Anyone may call these: sign-up, token, and a custom store's signed order push (its signature is the credential).
 PUBLIC = {("post", "/api/v1/auth/signup"), ("post", "/api/v1/auth/token"), ("post", "/api/v1/stores/{store_id}/orders")}
