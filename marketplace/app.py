@@ -49,7 +49,7 @@ from marketplace.runtime import Runtime, build_runtime
 from marketplace.sales.controllers import ROUTES as SALES_ROUTES
 from marketplace.sessions import SESSION_STORE, session_config, session_store
 from marketplace.settings import PROJECT_ROOT, Settings, get_settings
-from marketplace.site import DevOutbox, SitePages
+from marketplace.site import DevOutbox, LivenessMiddleware, SitePages
 from marketplace.social.controllers import ROUTES as SOCIAL_ROUTES
 from marketplace.stores.controllers import ROUTES as STORE_ROUTES
 from marketplace.templating import jinja_engine_callback
@@ -140,6 +140,7 @@ def create_app(
         # Outermost first: the real client and scheme, then input no layer should see, then who is asking; the
         # CSRF check (bound to the session) runs inside the session it reads.
         middleware=[
+            LivenessMiddleware(),  # /healthz answered before any of the layers below
             ProxyHeadersMiddleware(proxies),
             InputGuardMiddleware(),
             sessions.middleware,
