@@ -21,6 +21,7 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
 
 from marketplace.collaborations.due_dates import recompute_due_dates
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, status_change
@@ -223,14 +224,23 @@ async def transition_many(
     if not moved:
         return result
     await _write_batch(session, [collab for collab, *_ in moved], now)
-    session.add_all([event for _, event, _, _ in moved])
-    await session.flush()
+    # The events in one INSERT, written as rows (the Change keeps each as an object, with its id).
+    events = [event for _, event, _, _ in moved]
+    for event in events:
+        event.id = uuid7()
+    await session.execute(sa.insert(CollaborationEvent.__table__), [
+        {name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events
+    ])
     result.changes = [
         Change(collab, event, action, source, target, actor, now, dict(event.payload or {}))
         for collab, event, source, target in moved
     ]
     await tell_listeners(session, result.changes)
     return result
+
+
+_EVENT_COLUMNS = ("id", "collaboration_id", "seq", "action", "from_state", "to_state", "actor_party", "actor_user_id",
+                  "payload", "created_at")
 
 
 async def _write_batch(session: AsyncSession, collabs: list[Collaboration], now: datetime) -> None:
