@@ -10,6 +10,7 @@ from collections import deque
 from typing import Any
 from urllib.parse import urldefrag, urlsplit
 
+import pytest
 import sqlalchemy as sa
 from playwright.async_api import Page, expect
 
@@ -21,6 +22,7 @@ from marketplace.creators.models import Creator
 from marketplace.db import session_scope
 from marketplace.disputes.services import open_dispute
 from marketplace.seed import DEMO_PASSWORD, demo_logins, has_demo_accounts, seed_demo
+from tests.support.browser import live_backends
 
 PHONE = {"width": 360, "height": 740}
 #: Pages per demo user: every distinct page kind the dashboard leads to is reached well before this.
@@ -107,6 +109,7 @@ async def sign_in_as(page: Page, email: str) -> None:
     await expect(page).not_to_have_url(re.compile(r"/signin"))
 
 
+@pytest.mark.parametrize("live_server", live_backends(), indirect=True)
 async def test_every_page_the_demo_users_reach_fits_360_px(browser: Any, live_server: Any, live_people: Any) -> None:
     await seeded(live_people)
     problems: dict[str, str] = {}
@@ -143,6 +146,7 @@ async def test_every_page_the_demo_users_reach_fits_360_px(browser: Any, live_se
     assert not problems, "pages wider than 360 px:\n" + "\n".join(f"{k}: {v}" for k, v in sorted(problems.items()))
 
 
+@pytest.mark.parametrize("live_server", live_backends(), indirect=True)
 async def test_compact_menu_and_results_before_filters_on_a_phone(browser: Any, live_server: Any,
                                                                    live_people: Any) -> None:
     await seeded(live_people)
@@ -164,6 +168,7 @@ async def test_compact_menu_and_results_before_filters_on_a_phone(browser: Any, 
         await context.close()
 
 
+@pytest.mark.parametrize("live_server", live_backends(), indirect=True)
 async def test_public_pages_work_signed_out(browser: Any, live_server: Any, live_people: Any) -> None:
     await seeded(live_people)
     context = await browser.new_context(base_url=live_server.url)
@@ -182,6 +187,7 @@ async def test_public_pages_work_signed_out(browser: Any, live_server: Any, live
         await context.close()
 
 
+@pytest.mark.parametrize("live_server", live_backends(), indirect=True)
 async def test_the_post_that_needs_review_is_on_the_dashboard_and_accepted_by_name(
     browser: Any, live_server: Any, live_people: Any
 ) -> None:
