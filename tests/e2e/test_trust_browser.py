@@ -17,12 +17,14 @@ from playwright.async_api import Page, expect
 from marketplace.accounts.auth import load_actor
 from marketplace.accounts.models import User
 from marketplace.collaborations.models import Collaboration
+from marketplace.collaborations.services import DealService
 from marketplace.collaborations.states import CollabState
 from marketplace.creators.models import Creator
 from marketplace.db import session_scope
 from marketplace.disputes.services import open_dispute
 from marketplace.seed import DEMO_PASSWORD, demo_logins, has_demo_accounts, seed_demo
-from tests.support.browser import live_backends
+from tests.support.browser import live_backends, sign_in, sign_out
+from tests.support.deals import creator_actor, make_deal
 
 PHONE = {"width": 360, "height": 740}
 #: Pages per demo user: every distinct page kind the dashboard leads to is reached well before this.
@@ -207,5 +209,35 @@ async def test_the_post_that_needs_review_is_on_the_dashboard_and_accepted_by_na
         await expect(page.get_by_test_id("post-accepted")).to_contain_text("accepted it by hand")
         await expect(page.get_by_test_id("acceptance")).not_to_contain_text("passed PostPact's checks")
         await expect(page.get_by_test_id("acceptance")).to_contain_text("couldn't check")
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("live_server", live_backends(), indirect=True)
+async def test_a_draft_without_the_disclosure_needs_approve_anyway(browser: Any, live_server: Any,
+                                                                   live_people: Any) -> None:
+    runtime = live_people.runtime
+    deal = await make_deal(runtime, CollabState.RECEIVED, through_applications=True)
+    async with session_scope(runtime.session_maker) as session:
+        await DealService.of(session, runtime).submit_draft(deal.id, creator_actor(deal.creator),
+                                                            caption="Morning routine, love it",
+                                                            media_url="https://drive.example.com/v1.mp4")
+    context = await browser.new_context(base_url=live_server.url)
+    try:
+        page = await context.new_page()
+        await sign_in(page, deal.creator)
+        await page.goto(deal.url)
+        await expect(page.get_by_test_id("draft-gaps-1")).to_contain_text("#ad, #glowlab, @glowlab")
+        await sign_out(page)
+        await sign_in(page, deal.brand)
+        await page.goto(deal.url)
+        await expect(page.get_by_test_id("approve-gaps")).to_contain_text("The disclosure #ad")
+        await page.get_by_role("button", name="Approve the draft anyway").click()
+        await expect(page.get_by_text("Ask for changes, or tick")).to_be_visible()
+        await expect(page.get_by_test_id("deal-status")).to_have_text("draft submitted")
+        await page.get_by_label("Approve anyway").check()
+        await page.get_by_role("button", name="Approve the draft anyway").click()
+        await expect(page.get_by_test_id("deal-status")).to_have_text("draft approved")
+        await expect(page.get_by_test_id("approved-anyway")).to_contain_text("#ad, #glowlab, @glowlab")
     finally:
         await context.close()
