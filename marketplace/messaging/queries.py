@@ -361,14 +361,22 @@ async def inbox(
 
 def unread_total_query(actor: Actor) -> sa.ScalarSelect[int]:
     """Unread messages over all the actor's threads, as a scalar subquery (the badge folds it into one query)."""
+    party_id = actor.creator_id if actor.is_creator else actor.brand_id
+    return unread_total_for(actor.is_creator, actor.is_brand, actor.user_id, party_id)
+
+
+def unread_total_for(is_creator: bool, is_brand: bool, user_id: Any, party_id: Any) -> sa.ScalarSelect[int]:
+    """``unread_total_query`` by the actor's side; the ids may be bind parameters, so a caller can build the
+    statement once per side and run it for every user (the badge poll does)."""
     read = aliased(ThreadReadState)
-    if not (actor.is_creator or actor.is_brand):
+    if not (is_creator or is_brand):
         return sa.select(sa.literal(0)).scalar_subquery()
+    scope = Thread.creator_id == party_id if is_creator else Thread.brand_id == party_id
     return (
         sa.select(sa.func.coalesce(sa.func.sum(_unread_expression(read)), 0))
         .select_from(Thread)
-        .join(read, sa.and_(read.thread_id == Thread.id, read.user_id == actor.user_id))
-        .where(_scope(actor), Thread.message_count > read.last_read_seq)
+        .join(read, sa.and_(read.thread_id == Thread.id, read.user_id == user_id))
+        .where(scope, Thread.message_count > read.last_read_seq)
         .scalar_subquery()
     )
 

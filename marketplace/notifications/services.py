@@ -7,6 +7,7 @@ the first dot picks an email group (``email_group()``); users choose per group w
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +25,7 @@ from marketplace.creators.models import Creator
 from marketplace.db import insert_stmt
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.i18n import gettext
-from marketplace.messaging.queries import unread_total_query
+from marketplace.messaging.queries import unread_total_for
 from marketplace.notifications.mail import send_email, send_emails
 from marketplace.notifications.models import Notification, NotificationPreference
 
@@ -212,7 +213,7 @@ async def list_notifications(
     return NotificationPage(items[:limit], next_before, await unread_notification_count(session, user_id))
 
 
-def unread_notifications_query(user_id: UUID) -> sa.ScalarSelect[int]:
+def unread_notifications_query(user_id: UUID | sa.BindParameter[Any]) -> sa.ScalarSelect[int]:
     # Served by ix_notification_user_unread (user_id, read_at, created_at).
     return (
         sa.select(sa.func.count())
@@ -261,15 +262,21 @@ class BadgeCounts:
         return self.notifications + self.messages
 
 
+@functools.cache
+def badge_statement(is_creator: bool, is_brand: bool) -> sa.Select[tuple[int, int]]:
+    """The badge's statement, built once per side (creator, brand, neither): building it per poll cost more than
+    PostgreSQL took to run it. Parameters: ``user_id``, ``party_id`` (the creator's or brand's id)."""
+    id_type = Notification.__table__.c.user_id.type
+    user_id, party_id = sa.bindparam("user_id", type_=id_type), sa.bindparam("party_id", type_=id_type)
+    return sa.select(unread_notifications_query(user_id), unread_total_for(is_creator, is_brand, user_id, party_id))
+
+
 async def badge_counts(session: AsyncSession, actor: Actor) -> BadgeCounts:
     """Unread notifications and unread messages in ONE statement (two indexed scalar subqueries): the nav badge
     asks on every page load and every minute."""
-
-    row = (
-        await session.execute(
-            sa.select(unread_notifications_query(actor.user_id), unread_total_query(actor))
-        )
-    ).one()
+    party_id = actor.creator_id if actor.is_creator else actor.brand_id
+    statement = badge_statement(actor.is_creator, actor.is_brand)
+    row = (await session.execute(statement, {"user_id": actor.user_id, "party_id": party_id})).one()
     return BadgeCounts(int(row[0] or 0), int(row[1] or 0))
 
 
