@@ -101,7 +101,7 @@ class DealNotices:
         if ids:
             rows = await self.session.execute(sa.select(Creator.id, Creator.user_id).where(Creator.id.in_(ids)))
             self._creator_users.update(dict.fromkeys(ids))
-            self._creator_users.update({cid: uid for cid, uid in rows.tuples()})
+            self._creator_users.update({cid: uid for cid, uid in rows})
 
     async def _brand(self, collab: Collaboration, roles: Iterable[BrandRole] = DEAL_ROLES) -> list[UUID]:
         key = (collab.brand_id, frozenset(roles))
