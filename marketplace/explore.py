@@ -141,7 +141,8 @@ class ExplorePages(PageController):
         try:
             after = UUID(raw) if raw else None
         except ValueError as exc:
-            raise InvalidInput({"after": gettext('That page link is broken; start again from the first page.')}) from exc
+            raise InvalidInput(
+                {"after": gettext("That page link is broken; start again from the first page.")}) from exc
         gigs, next_cursor = await open_gigs(db_session, runtime_of(request).clock.now(), after=after)
         return render(request, "explore/gigs.html", {"gigs": gigs, "next_cursor": next_cursor})
 

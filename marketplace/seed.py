@@ -38,8 +38,8 @@ from marketplace.payments import gateway
 from marketplace.payments import services as payments
 from marketplace.reputation.ratings import rate_collaboration
 from marketplace.roster.demo import seed_roster
-from marketplace.sales.demo import seed_demo_sales
 from marketplace.runtime import Runtime, build_runtime
+from marketplace.sales.demo import seed_demo_sales
 from marketplace.social.demo import seed_demo_social
 from marketplace.stores.demo import seed_demo_store
 from marketplace.verification.drafts import caption_gaps
