@@ -36,8 +36,8 @@ BAD: dict[int, tuple[int, str, str]] = {  # row index -> (column, field, bad val
 async def _finished(page, live_server, done: int, failed: int = 0) -> None:
     """The job page: the progress bar fills (htmx polling) until the job is finished."""
     await expect(page).to_have_url(re.compile(r"/brand/jobs/"))
+    await expect(page.get_by_text("Finished")).to_be_visible(timeout=120_000)
     await server_jobs_done(live_server)
-    await expect(page.get_by_text("Finished")).to_be_visible(timeout=30_000)
     await expect(page.locator("#job-bar")).to_have_attribute("value", str(done + failed))
     await expect(page.locator("#job-progress")).to_contain_text(f"{done} done")
     await expect(page.locator("#job-progress")).to_contain_text(f"{failed} failed")
