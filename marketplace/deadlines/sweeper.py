@@ -64,17 +64,20 @@ class SweepReport:
         }
 
 
-async def due_collaboration_ids(session: AsyncSession, now: datetime, limit: int) -> list[UUID]:
-    """The next batch of collaborations to look at: one range scan of ix_deadline_watch_check_at."""
+async def due_collaborations(session: AsyncSession, now: datetime, limit: int) -> list[Collaboration]:
+    """The next batch of collaborations to look at, loaded in the same statement: one range scan of
+    ix_deadline_watch_check_at joined to the collaborations by primary key."""
     query = (
-        sa.select(DeadlineWatch.collaboration_id)
+        sa.select(Collaboration)
+        .join(DeadlineWatch, DeadlineWatch.collaboration_id == Collaboration.id)
         .where(DeadlineWatch.check_at <= now)
         .order_by(DeadlineWatch.check_at)
         .limit(limit)
     )
     if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # Two sweepers (a beat tick overlapping a slow sweep) split the work instead of doing it twice.
-        query = query.with_for_update(skip_locked=True)
+        # Two sweepers (a beat tick overlapping a slow sweep) split the work instead of doing it twice. Only the
+        # watch rows are locked: a deal's own lock belongs to transition(), in the consequence's job.
+        query = query.with_for_update(skip_locked=True, of=DeadlineWatch)
     return list((await session.scalars(query)).all())
 
 
@@ -181,13 +184,11 @@ async def _recipients(
 async def sweep_batch(session: AsyncSession, now: datetime, *, batch_size: int, public_url: str) -> SweepReport:
     """Look at one batch of due collaborations inside the caller's transaction."""
     report = SweepReport(batches=1)
-    ids = await due_collaboration_ids(session, now, batch_size)
+    collabs = {c.id: c for c in await due_collaborations(session, now, batch_size)}
+    ids = list(collabs)  # a watch row goes with its collaboration (ON DELETE CASCADE), so none is orphaned
     report.examined = len(ids)
     if not ids:
         return report
-    collabs = {
-        c.id: c for c in (await session.scalars(sa.select(Collaboration).where(Collaboration.id.in_(ids)))).all()
-    }
     histories = await _histories(session, list(collabs.values()))
     plans: dict[UUID, FollowUp] = {cid: follow_up(c, now, histories[cid]) for cid, c in collabs.items()}
 
@@ -207,8 +208,7 @@ async def sweep_batch(session: AsyncSession, now: datetime, *, batch_size: int, 
             enqueue(session, name, str(cid), *extra)
             report.consequences[consequence.value] += 1
 
-    # Rows whose collaboration vanished are cleared too, so they are never read again.
-    updates = [{"b_cid": cid, "b_at": plans[cid].check_at if cid in plans else None} for cid in ids]
+    updates = [{"b_cid": cid, "b_at": plans[cid].check_at} for cid in ids]
     table = DeadlineWatch.__table__
     await session.execute(
         sa.update(table).where(table.c.collaboration_id == sa.bindparam("b_cid")).values(check_at=sa.bindparam("b_at")),
