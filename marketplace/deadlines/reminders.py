@@ -161,10 +161,11 @@ async def deliver_reminders(
                 "updated_at": now,
             }
         )
+    # Table inserts (not the ORM's bulk path): the rows are plain dicts and nothing needs them back as objects.
     if notifications:
-        await session.execute(sa.insert(Notification), notifications)
+        await session.execute(sa.insert(Notification.__table__), notifications)
     if emails:
-        await session.execute(sa.insert(OutboxEmail), emails)
+        await session.execute(sa.insert(OutboxEmail.__table__), emails)
     for email in emails:
         enqueue(session, "mail.deliver_email", str(email["id"]))
     return len(notifications), len(emails)
