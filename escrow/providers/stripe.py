@@ -103,7 +103,12 @@ def provider_error(exc: stripe.StripeError) -> ProviderError:
     code = exc.code
     message = str(exc.user_message or exc)
     if isinstance(exc, stripe.APIConnectionError):
-        return TransientProviderError(f"Could not reach Stripe: {message}", code="connection_error")
+        return TransientProviderError(
+            f"Could not reach Stripe ({message}). PostPact keeps the payment and retries it. Check that this machine "
+            "can reach Stripe's API (STRIPE_API_BASE if set, else api.stripe.com); to run without Stripe, unset "
+            "STRIPE_SECRET_KEY and PostPact uses its simulated provider.",
+            code="connection_error",
+        )
     if isinstance(exc, stripe.RateLimitError) or status == 429:
         return TransientProviderError(f"Stripe is rate limiting us: {message}", code=code or "rate_limit",
                                       http_status=status)
