@@ -27,7 +27,7 @@ from marketplace.collaborations.states import CollabState
 from marketplace.collaborations.transition import transition_many
 from marketplace.db import session_scope
 from marketplace.deadlines.models import DeadlineWatch
-from marketplace.notifications.models import Notification
+from marketplace.notifications.models import Notification, OutboxEmail
 from tests.support.deals import make_deal
 from tests.support.escrow import actor_of
 from tests.support.properties import run_property
@@ -87,6 +87,11 @@ async def _where(db: Any, job_id: uuid.UUID, deal_id: uuid.UUID) -> dict[str, An
     notices = sorted((kind, title, LINK.sub("<link>", body)) for kind, title, body in (await db.execute(
         sa.select(Notification.kind, Notification.title, Notification.body)
         .where(Notification.link == f"/collaborations/{deal_id}"))).all())
+    emails = sorted((category, to, subject, LINK.sub("<link>", body), status) for
+                    category, to, subject, body, status in (await db.execute(
+                        sa.select(OutboxEmail.category, OutboxEmail.to_address, OutboxEmail.subject,
+                                  OutboxEmail.body_text, OutboxEmail.status)
+                        .where(OutboxEmail.body_text.contains(f"/collaborations/{deal_id}")))).all())
     calls = sorted(await db.scalars(
         sa.select(ProviderCall.operation).join(EscrowHold, EscrowHold.id == ProviderCall.escrow_id)
         .where(EscrowHold.collaboration_id == deal_id)))
@@ -105,6 +110,7 @@ async def _where(db: Any, job_id: uuid.UUID, deal_id: uuid.UUID) -> dict[str, An
                    for seq, act, src, dst, party, payload in events],
         "drafts": drafts,
         "notices": notices,
+        "emails": emails,
         "escrow": (hold, calls),
         "watch": watch,
     }
@@ -136,6 +142,11 @@ async def test_a_batch_ends_where_one_by_one_ends(action, runtime, people, db, m
                                                                                                    strict=True)}
         ready = KINDS[action][0]
         assert all(outcome == ("done" if kind == ready else "failed") for kind, outcome in outcomes.items()), outcomes
+        # ...and the moved deals' creators were emailed about the step (so comparing the emails compares something).
+        step_email = {"approve_draft": "deal.draft_approved", "approve_post": "deal.post_approved"}[action]
+        for kind, (_, b) in zip(kinds, pairs, strict=True):
+            sent = [category for category, *_ in (await _where(db, batched, b))["emails"]]
+            assert kind != ready or step_email in sent, (kind, sent)
 
     await run_property(cases, check, examples=5)
 
