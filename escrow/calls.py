@@ -14,7 +14,7 @@ from escrow import commission
 from escrow.chargebacks import post_reversal, reversal_failed
 from escrow.context import EscrowContext
 from escrow.funding import apply_funding
-from escrow.models import CallStatus, ProviderCall
+from escrow.models import CallStatus, EscrowHold, ProviderCall
 from escrow.payout_accounts import apply_payout_account
 from escrow.providers.base import Funding, Refund, Reversal, Transfer, TransferStatus
 from escrow.providers.base import PayoutAccount as ProviderPayoutAccount
@@ -25,13 +25,14 @@ A = EscrowAction
 S = EscrowState
 
 
-async def begin_attempt(ctx: EscrowContext, call_id: UUID) -> ProviderCall | None:
+async def begin_attempt(ctx: EscrowContext, call_id: UUID) -> tuple[ProviderCall, EscrowHold | None] | None:
     """Before a provider call is made: promote a waiting transfer whose creator can now be paid, and record
-    the attempt. Returns None when there is nothing to send (done, failed, or still waiting)."""
+    the attempt. Returns the call and its (locked) hold, or None when there is nothing to send (done, failed, or
+    still waiting)."""
     locked = await ctx.lock_call(call_id)
     if locked is None:
         return None
-    call, _hold = locked
+    call, hold = locked
     if call.status is CallStatus.WAITING:
         account = await ctx.payout_account(call.creator_id) if call.creator_id else None
         if account is None or not account.transfers_active or not account.account_ref:
@@ -46,7 +47,7 @@ async def begin_attempt(ctx: EscrowContext, call_id: UUID) -> ProviderCall | Non
     call.first_attempt_at = call.first_attempt_at or ctx.now
     call.last_attempt_at = ctx.now
     await ctx.session.flush()
-    return call
+    return call, hold
 
 
 async def record_transient_failure(ctx: EscrowContext, call_id: UUID, message: str, retry_at: datetime) -> None:
@@ -56,14 +57,22 @@ async def record_transient_failure(ctx: EscrowContext, call_id: UUID, message: s
         call.next_attempt_at = retry_at
 
 
-async def complete_call(ctx: EscrowContext, call_id: UUID, result: Any, *, provider: str | None = None) -> None:
-    """Apply what the provider answered to a call we made (idempotent)."""
-    locked = await ctx.lock_call(call_id)
+async def complete_call(ctx: EscrowContext, call_id: UUID, result: Any, *, provider: str | None = None,
+                        collaboration_id: UUID | None = None) -> None:
+    """Apply what the provider answered to a call we made (idempotent). ``collaboration_id``: the call's escrow's
+    collaboration when the caller knows it (see ``EscrowContext.lock_call``)."""
+    locked = await ctx.lock_call(call_id, collaboration_id=collaboration_id)
     if locked is None:
         return
     call, hold = locked
+    await _apply_answer(ctx, call, hold, result, provider)
     if provider:
+        # Set last, so it goes out with the call's other changes (the postings flush on the way).
         call.provider = provider
+
+
+async def _apply_answer(ctx: EscrowContext, call: ProviderCall, hold: EscrowHold | None, result: Any,
+                        provider: str | None) -> None:
     if commission.is_commission_call(call):
         await commission.complete(ctx, call, result)
         return

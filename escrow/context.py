@@ -59,18 +59,39 @@ class EscrowContext:
         await self.listener.lock_subject(self.session, collaboration_id)
         return await lock_hold(self.session, collaboration_id=collaboration_id)
 
-    async def lock_call(self, call_id: UUID) -> tuple[ProviderCall, EscrowHold | None] | None:
-        """A provider call and its hold, locked hold first."""
-        call = await self.session.get(ProviderCall, call_id)
-        if call is None:
+    async def lock_call(self, call_id: UUID, *,
+                        collaboration_id: UUID | None = None) -> tuple[ProviderCall, EscrowHold | None] | None:
+        """A provider call and its hold, locked hold first. ``collaboration_id``: the call's escrow's collaboration
+        when the caller already knows it (the executor, from the attempt it recorded), saving the look-up."""
+        if collaboration_id is not None:
+            hold = await self.lock(collaboration_id=collaboration_id)
+            call = await self._lock_call_row(call_id)
+            if call is None:
+                return None
+            if hold is not None and call.escrow_id == hold.id:
+                return call, hold
+            raise ValueError(f"provider call {call_id} does not belong to collaboration {collaboration_id}")
+        # Which hold and collaboration, in one read (nothing locked yet: the locks follow in the fixed order).
+        found = (await self.session.execute(
+            sa.select(ProviderCall.escrow_id, EscrowHold.collaboration_id)
+            .outerjoin(EscrowHold, EscrowHold.id == ProviderCall.escrow_id)
+            .where(ProviderCall.id == call_id)
+        )).one_or_none()
+        if found is None:
             return None
-        hold = await self.lock(escrow_id=call.escrow_id) if call.escrow_id is not None else None
-        call = await self.session.scalar(
+        escrow_id, collaboration_id = found
+        hold = None
+        if escrow_id is not None and collaboration_id is not None:
+            hold = await self.lock(collaboration_id=collaboration_id)
+        call = await self._lock_call_row(call_id)
+        assert call is not None
+        return call, hold
+
+    async def _lock_call_row(self, call_id: UUID) -> ProviderCall | None:
+        return await self.session.scalar(
             sa.select(ProviderCall).where(ProviderCall.id == call_id).with_for_update()
             .execution_options(populate_existing=True)
         )
-        assert call is not None
-        return call, hold
 
     async def move(self, hold: EscrowHold, action: EscrowAction, **payload: Any) -> None:
         await transition(self.session, hold, action, actor=self.actor, now=self.now, payload=payload)

@@ -75,8 +75,10 @@ class ProviderCallExecutor:
     async def execute(self, call_id: UUID) -> str:
         """Returns "done", "failed" or "skipped"; raises ProviderCallRetry on a transient failure."""
         async with self.session_maker() as session, session.begin():
-            call = await self.service(session).begin_attempt(call_id)
-            request = _Request.of(call) if call is not None else None
+            attempt = await self.service(session).begin_attempt(call_id)
+            request = _Request.of(attempt[0]) if attempt is not None else None
+            # The hold's collaboration lets the result transaction lock in order without looking it up again.
+            collaboration_id = attempt[1].collaboration_id if attempt is not None and attempt[1] else None
         if request is None:
             return "skipped"
         now = self.clock.now()
@@ -94,7 +96,8 @@ class ProviderCallExecutor:
                 await self.service(session).fail_call(call_id, exc.message)
             return "failed"
         async with self.session_maker() as session, session.begin():
-            await self.service(session).complete_call(call_id, result, provider=self.provider.name)
+            await self.service(session).complete_call(call_id, result, provider=self.provider.name,
+                                                      collaboration_id=collaboration_id)
         return "done"
 
     async def _send(self, r: _Request, now: datetime) -> Any:

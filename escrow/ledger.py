@@ -49,6 +49,9 @@ Postings (F = creator's fee, P = platform fee = basis_points(F, platform_fee_bps
   admin to decide.
 
 Voids post nothing. No posting ever touches more than one currency.
+
+Long because it is the whole ledger: the chart of accounts, every posting's legs and the database side (accounts,
+post, resolve, the holding-account check) belong together, and splitting them would scatter the money rules.
 """
 
 from __future__ import annotations
@@ -324,12 +327,17 @@ async def post(
     memo: str = "",
     provider_ref: str | None = None,
     pending_id: UUID | None = None,
+    new_key: bool = False,
 ) -> tuple[LedgerTransaction, bool]:
     """Write one balanced transaction; returns (transaction, created). The same key with the same legs returns
-    the existing transaction (a replay); the same key with other legs raises IdempotencyConflict."""
+    the existing transaction (a replay); the same key with other legs raises IdempotencyConflict.
+
+    ``new_key=True``: the caller knows nothing was posted under ``key`` yet (a sequence number it just took under
+    the hold's lock, or a provider object booked only by the open call it holds locked), so the look-up is
+    skipped; the unique key still refuses a second posting."""
     legs = list(legs)
     check_balanced(legs)
-    existing = await find_transaction(session, key)
+    existing = None if new_key else await find_transaction(session, key)
     if existing is not None:
         if existing.kind != kind or await entries_of(session, existing.id) != _signature(legs):
             raise IdempotencyConflict(f"ledger key {key!r} was already used for a different posting")
@@ -365,12 +373,32 @@ async def post(
     return txn, True
 
 
+async def load_pending(session: AsyncSession,
+                       transaction_id: UUID) -> tuple[LedgerTransaction, list[tuple[UUID, int, str]]]:
+    """A pending transaction with its entries (account id, amount, currency), in one statement."""
+    result = (await session.execute(
+        sa.select(LedgerTransaction, LedgerEntry.account_id, LedgerEntry.amount, LedgerEntry.currency)
+        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
+        .where(LedgerTransaction.id == transaction_id)
+    )).all()
+    if not result:
+        raise LedgerError(f"pending transaction {transaction_id} not found")
+    return result[0][0], [(account_id, amount, currency) for _txn, account_id, amount, currency in result]
+
+
 async def resolve(session: AsyncSession, pending: LedgerTransaction, *, post_it: bool, now: datetime, actor: str,
-                  provider_ref: str | None = None, memo: str = "") -> LedgerTransaction:
-    """Post (its legs become effective) or void (they never do) a pending transaction, at most once."""
+                  provider_ref: str | None = None, memo: str = "", open_call: bool = False,
+                  entries: Sequence[tuple[UUID, int, str]] | None = None) -> LedgerTransaction:
+    """Post (its legs become effective) or void (they never do) a pending transaction, at most once.
+
+    ``open_call=True``: the caller holds the lock on the provider call that owns ``pending`` and the call is still
+    open (a call's posting is resolved in the transaction that closes it), so the look-up for an earlier
+    resolution is skipped; the unique ``pending_id`` still refuses a second one. ``entries``: the pending
+    transaction's (account id, amount, currency) rows when the caller already read them (``load_pending``)."""
     if pending.phase is not Phase.PENDING:
         raise LedgerError(f"{pending.idempotency_key} is not pending")
-    already = await session.scalar(sa.select(LedgerTransaction).where(LedgerTransaction.pending_id == pending.id))
+    already = None if open_call else await session.scalar(
+        sa.select(LedgerTransaction).where(LedgerTransaction.pending_id == pending.id))
     if already is not None:
         if (already.phase is Phase.POST) != post_it:
             raise AlreadyResolved(f"{pending.idempotency_key} was already {already.phase.value}ed")
@@ -392,7 +420,7 @@ async def resolve(session: AsyncSession, pending: LedgerTransaction, *, post_it:
         session.add(txn)
         await session.flush()
         return txn
-    rows = (
+    rows = entries if entries is not None else (
         await session.execute(
             sa.select(LedgerEntry.account_id, LedgerEntry.amount, LedgerEntry.currency).where(
                 LedgerEntry.transaction_id == pending.id
@@ -424,11 +452,35 @@ async def resolve(session: AsyncSession, pending: LedgerTransaction, *, post_it:
 async def _check_holding_accounts(session: AsyncSession, legs: Sequence[Leg],
                                   ids: dict[tuple[str, str], UUID]) -> None:
     """Holding accounts this transaction takes money from must still be >= 0, counting unresolved reservations."""
-    debited = {(leg.account.code, leg.currency) for leg in legs if leg.account.holding and leg.amount > 0}
-    for key in debited:
-        available = await available_balance(session, ids[key])
+    debited = sorted({(leg.account.code, leg.currency) for leg in legs if leg.account.holding and leg.amount > 0})
+    if not debited:
+        return
+    # One statement for all of them: each account's posted sum and unresolved reservations as scalar subqueries.
+    row = (await session.execute(sa.select(*(
+        (_posted_sum(ids[key]) + _reserved_sum(ids[key])).label(f"a{n}") for n, key in enumerate(debited)
+    )))).one()
+    for key, debits in zip(debited, row, strict=True):
+        available = -int(debits)
         if available < 0:
             raise Overdraft(f"{key[0]} would go below zero ({available} {key[1]})")
+
+
+def _posted_sum(account_id: UUID) -> Any:
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
+        .where(LedgerEntry.account_id == account_id, LedgerEntry.pending.is_(False))
+        .scalar_subquery()
+    )
+
+
+def _reserved_sum(account_id: UUID) -> Any:
+    return (
+        sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
+        .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
+        .where(LedgerEntry.account_id == account_id, LedgerEntry.pending.is_(True), LedgerEntry.amount > 0)
+        .where(unresolved_pending())
+        .scalar_subquery()
+    )
 
 
 async def posted_balance(session: AsyncSession, account_id: UUID) -> int:

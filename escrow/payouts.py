@@ -50,13 +50,15 @@ async def reserve_release(ctx: EscrowContext, hold: EscrowHold, key: str, part: 
         if split is None:
             await after_release_posted(ctx, hold, None, 0, 0, split=None)
         return None
+    # Reserved before posting, so the hold's changes go out in one UPDATE with the posting's flush. ``key`` is
+    # fresh: its sequence number was taken under the hold's lock.
+    hold.reserved_amount += part + fee
     pending, _ = await ledger.post(
         ctx.session, key=key, kind=kind, phase=Phase.PENDING,
         legs=ledger.release_legs(hold.id, hold.creator_id, part, fee, hold.currency), now=ctx.now,
         actor=ctx.actor, escrow_id=hold.id, collaboration_id=hold.collaboration_id,
-        memo="payment to the creator",
+        memo="payment to the creator", new_key=True,
     )
-    hold.reserved_amount += part + fee
     if part == 0:
         # Only PostPact's fee share moves: nothing to transfer, post at once.
         await ledger.resolve(ctx.session, pending, post_it=True, now=ctx.now, actor=ctx.actor)
@@ -141,7 +143,7 @@ async def reserve_refund(ctx: EscrowContext, hold: EscrowHold, key: str, amount:
     pending, _ = await ledger.post(
         ctx.session, key=key, kind="refund", phase=Phase.PENDING,
         legs=ledger.refund_legs(hold.id, hold.brand_id, amount, hold.currency), now=ctx.now, actor=ctx.actor,
-        escrow_id=hold.id, collaboration_id=hold.collaboration_id, memo="refund to the brand",
+        escrow_id=hold.id, collaboration_id=hold.collaboration_id, memo="refund to the brand", new_key=True,
     )
     hold.reserved_amount += amount
     params: dict[str, Any] = {

@@ -108,14 +108,15 @@ class EscrowService:
     async def lock_call(self, call_id: UUID) -> tuple[ProviderCall, EscrowHold | None] | None:
         return await self._ctx.lock_call(call_id)
 
-    async def begin_attempt(self, call_id: UUID) -> ProviderCall | None:
+    async def begin_attempt(self, call_id: UUID) -> tuple[ProviderCall, EscrowHold | None] | None:
         return await calls.begin_attempt(self._ctx, call_id)
 
     async def record_transient_failure(self, call_id: UUID, message: str, retry_at: datetime) -> None:
         await calls.record_transient_failure(self._ctx, call_id, message, retry_at)
 
-    async def complete_call(self, call_id: UUID, result: Any, *, provider: str | None = None) -> None:
-        await calls.complete_call(self._ctx, call_id, result, provider=provider)
+    async def complete_call(self, call_id: UUID, result: Any, *, provider: str | None = None,
+                            collaboration_id: UUID | None = None) -> None:
+        await calls.complete_call(self._ctx, call_id, result, provider=provider, collaboration_id=collaboration_id)
 
     async def fail_call(self, call_id: UUID, message: str) -> None:
         await calls.fail_call(self._ctx, call_id, message)

@@ -45,16 +45,18 @@ async def post_transfer(ctx: EscrowContext, hold: EscrowHold, call: ProviderCall
         # Voided before the provider's success arrived (should not happen: voids only follow a refusal).
         await ctx.move(hold, A.NOTE, late_transfer=transfer_ref)
         return
-    pending = await ctx.session.get(LedgerTransaction, call.pending_transaction_id)
-    assert pending is not None
-    await ledger.resolve(ctx.session, pending, post_it=True, now=ctx.now, actor=ctx.actor, provider_ref=transfer_ref)
+    assert call.pending_transaction_id is not None
+    pending, entries = await ledger.load_pending(ctx.session, call.pending_transaction_id)
+    await ledger.resolve(ctx.session, pending, post_it=True, now=ctx.now, actor=ctx.actor, provider_ref=transfer_ref,
+                         open_call=True, entries=entries)
     part = call.amount
     fee = int(call.params.get("fee", 0))
+    # The provider's transfer is booked only here, by the open call we hold locked: its key is new.
     await ledger.post(
         ctx.session, key=f"transfer:{transfer_ref}", kind="transfer",
         legs=ledger.transfer_legs(hold.creator_id, part, hold.currency), now=ctx.now, actor=ctx.actor,
         escrow_id=hold.id, collaboration_id=hold.collaboration_id, provider_ref=transfer_ref,
-        memo="transferred to the creator's payout account",
+        memo="transferred to the creator's payout account", new_key=True,
     )
     hold.reserved_amount -= part + fee
     hold.released_creator_amount += part
@@ -70,7 +72,8 @@ async def post_refund(ctx: EscrowContext, hold: EscrowHold, call: ProviderCall, 
         return
     pending = await ctx.session.get(LedgerTransaction, call.pending_transaction_id)
     assert pending is not None
-    await ledger.resolve(ctx.session, pending, post_it=True, now=ctx.now, actor=ctx.actor, provider_ref=refund_ref)
+    await ledger.resolve(ctx.session, pending, post_it=True, now=ctx.now, actor=ctx.actor, provider_ref=refund_ref,
+                         open_call=True)
     await ledger.post(
         ctx.session, key=f"refund:{refund_ref}", kind="refund_paid",
         legs=ledger.refund_paid_legs(hold.brand_id, call.amount, hold.currency), now=ctx.now, actor=ctx.actor,
