@@ -228,8 +228,9 @@ async def transition_many(
     events = [event for _, event, _, _ in moved]
     for event in events:
         event.id = uuid7()
+    # Read from each object's own dict (what it was just given), not attribute by attribute through the ORM.
     await session.execute(sa.insert(CollaborationEvent.__table__), [
-        {name: getattr(event, name) for name in _EVENT_COLUMNS} for event in events
+        {name: values[name] for name in _EVENT_COLUMNS} for values in (vars(event) for event in events)
     ])
     result.changes = [
         Change(collab, event, action, source, target, actor, now, dict(event.payload or {}))
@@ -262,8 +263,11 @@ async def _write_batch(session: AsyncSession, collabs: list[Collaboration], now:
     # Without autoflush: the rows' pending changes must reach the database through this one UPDATE, not row by
     # row through the session's flush (which would also upsert each deadline watch on its own).
     with session.sync_session.no_autoflush:
+        # The loaded rows hold every column in their own dict (read there, not through the ORM's attributes).
+        keys = [(name, f"new_{name}") for name in names]
         await session.execute(update, [
-            {"row_id": collab.id, **{f"new_{name}": getattr(collab, name) for name in names}} for collab in collabs
+            {"row_id": values["id"], **{key: values[name] for name, key in keys}}
+            for values in (vars(collab) for collab in collabs)
         ])
         # What a flush does to the rows it saved: their current values become the committed ones and they are no
         # longer dirty, so the flush hooks (deadline watch, updated_at) have nothing more to do for them.
