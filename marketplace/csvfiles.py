@@ -83,12 +83,26 @@ def decode_csv(data: bytes | str) -> str:
         text = data
     else:
         if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-            raise InvalidInput({"file": gettext('This file is UTF-16 (Excel\'s "Unicode text"). Save it as "CSV UTF-8 (comma delimited)" and upload it again.')})
+            raise InvalidInput(
+                {
+                    "file": gettext(
+                        "This file is UTF-16 (Excel's \"Unicode text\"). Save it as \"CSV UTF-8 (comma delimited)\" "
+                        "and upload it again."
+                    )
+                }
+            )
         try:
             text = data.decode("utf-8")
         except UnicodeDecodeError as exc:
-            raise InvalidInput({"file": gettext('This file isn\'t UTF-8 text (byte %(start)s). In Excel choose "CSV UTF-8 (comma delimited)"; in Google Sheets, File > Download > CSV.', start=exc.start + 1)
-                                }) from exc
+            raise InvalidInput(
+                {
+                    "file": gettext(
+                        "This file isn't UTF-8 text (byte %(start)s). In Excel choose \"CSV UTF-8 (comma "
+                        "delimited)\"; in Google Sheets, File > Download > CSV.",
+                        start=exc.start + 1,
+                    )
+                }
+            ) from exc
     text = text.removeprefix(BOM)
     if "\x00" in text:
         raise InvalidInput({"file": gettext("This doesn't look like a CSV file (it contains binary data).")})
@@ -108,7 +122,14 @@ def sniff_delimiter(first_line: str) -> str:
 def read_csv(data: bytes | str, *, max_rows: int = 100_000) -> CsvTable:
     """Parse an uploaded CSV into a header and rows; blank lines are skipped, every row padded to the header."""
     if isinstance(data, bytes) and len(data) > MAX_CSV_BYTES:
-        raise InvalidInput({"file": gettext('The file is larger than %(max_csv_bytes)s MB; split it.', max_csv_bytes=MAX_CSV_BYTES // (1024 * 1024))})
+        raise InvalidInput(
+            {
+                "file": gettext(
+                    "The file is larger than %(max_csv_bytes)s MB; split it.",
+                    max_csv_bytes=MAX_CSV_BYTES // (1024 * 1024),
+                )
+            }
+        )
     text = decode_csv(data)
     if not text.strip():
         raise InvalidInput({"file": gettext('The file is empty.')})
@@ -118,7 +139,9 @@ def read_csv(data: bytes | str, *, max_rows: int = 100_000) -> CsvTable:
         rows = [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
                 if any(cell.strip() for cell in row)]
     except csv.Error as exc:
-        raise InvalidInput({"file": gettext('The CSV is malformed (%(exc)s). Check for an unclosed quote.', exc=exc)}) from exc
+        raise InvalidInput(
+            {"file": gettext("The CSV is malformed (%(exc)s). Check for an unclosed quote.", exc=exc)}
+        ) from exc
     if not rows:
         raise InvalidInput({"file": gettext('The file is empty.')})
     header = [unescape_cell(h.strip()) for h in rows[0]]
@@ -126,7 +149,15 @@ def read_csv(data: bytes | str, *, max_rows: int = 100_000) -> CsvTable:
         raise InvalidInput({"file": gettext('The first row must name the columns.')})
     body = rows[1:]
     if len(body) > max_rows:
-        raise InvalidInput({"file": gettext('The file has %(body)s rows; at most %(max_rows)s at a time.', body=format(len(body), ','), max_rows=format(max_rows, ','))})
+        raise InvalidInput(
+            {
+                "file": gettext(
+                    "The file has %(body)s rows; at most %(max_rows)s at a time.",
+                    body=format(len(body), ","),
+                    max_rows=format(max_rows, ","),
+                )
+            }
+        )
     width = len(header)
     padded = [[unescape_cell(c) for c in (row + [""] * (width - len(row)))[:width]] for row in body]
     return CsvTable(header, padded, delimiter)

@@ -146,7 +146,9 @@ class AccountService:
         return f"{self.runtime.settings.app.public_url}/signup/welcome/{token}"
 
     async def sign_in_with_welcome_link(self, token: str) -> User:
-        invalid = InvalidInput({"token": gettext('This link was already used or has expired. Sign in with your password.')})
+        invalid = InvalidInput(
+            {"token": gettext("This link was already used or has expired. Sign in with your password.")}
+        )
         payload = self.runtime.signer.loads(WELCOME_PURPOSE, token, int(WELCOME_LINK_LIFETIME.total_seconds()))
         try:
             user_id = UUID(str((payload or {})["u"]))
@@ -174,7 +176,9 @@ class AccountService:
                 await self.session.flush()
         except IntegrityError as exc:
             # Two sign-ups racing for the same address: the unique index decides.
-            raise InvalidInput({"email": gettext('An account with this email already exists. Sign in instead?')}) from exc
+            raise InvalidInput(
+                {"email": gettext("An account with this email already exists. Sign in instead?")}
+            ) from exc
         if data.kind is UserKind.BRAND:
             brand = Brand(name=data.brand_name)
             self.session.add(brand)

@@ -158,7 +158,14 @@ class AdminPages(PageController):
         back = safe_next(f.text("next", max_length=500), "/admin/users")
         brand = await services.set_brand_verified(db_session, request.user, brand_id, verified=verified,
                                                   now=runtime_of(request).clock.now(), ip=client_ip(request))
-        flash(request, gettext('%(name)s is %(verified)s.', name=brand.name, verified='now verified' if verified else 'no longer verified'))
+        flash(
+            request,
+            gettext(
+                "%(name)s is %(verified)s.",
+                name=brand.name,
+                verified="now verified" if verified else "no longer verified",
+            ),
+        )
         return redirect(request, back)
 
     @post("/collaborations/{collab_id:uuid}/review-done")

@@ -40,7 +40,15 @@ def needs_password(request: Request[Any, Any, Any], exc: PermissionDeniedExcepti
     if is_api(request):
         return handle_exception(request, exc)
     target = f"{REAUTH_PATH}?next={quote(_return_to(request))}"
-    flash(request, gettext('Enter your password again before deciding: it has been more than %(total_seconds)s minutes since you last did.', total_seconds=int(RECENT_AUTH_WINDOW.total_seconds() // 60)), "info")
+    flash(
+        request,
+        gettext(
+            "Enter your password again before deciding: it has been more than %(total_seconds)s minutes since you "
+            "last did.",
+            total_seconds=int(RECENT_AUTH_WINDOW.total_seconds() // 60),
+        ),
+        "info",
+    )
     return redirect(request, target)
 
 
@@ -71,5 +79,11 @@ class ReauthPages(PageController):
         session = request.scope.get("session")
         if isinstance(session, dict):
             session[SESSION_AUTH_AT] = runtime.clock.now().isoformat()
-        flash(request, gettext('Password confirmed: you can decide for the next %(total_seconds)s minutes.', total_seconds=int(RECENT_AUTH_WINDOW.total_seconds() // 60)))
+        flash(
+            request,
+            gettext(
+                "Password confirmed: you can decide for the next %(total_seconds)s minutes.",
+                total_seconds=int(RECENT_AUTH_WINDOW.total_seconds() // 60),
+            ),
+        )
         return redirect(request, nxt)

@@ -396,5 +396,7 @@ async def check_password(session: AsyncSession, runtime: Runtime, actor: Actor, 
                                                                       User.is_active.is_(True)))
     if not runtime.passwords.verify(stored, password):
         await runtime.rate_limiter.hit(key, REAUTH_FAILURES)
-        raise InvalidInput({"password": gettext('That password is not right.')}, message=gettext('That password is not right.'))
+        raise InvalidInput(
+            {"password": gettext("That password is not right.")}, message=gettext("That password is not right.")
+        )
     await runtime.rate_limiter.reset(key)

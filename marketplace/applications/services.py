@@ -95,7 +95,10 @@ def parse_application_filters(params: Mapping[str, Any]) -> ApplicationFilters:
     reliability_min = f.integer("reliability_min", minimum=0, maximum=100, label=N_('Minimum proven reliability %'))
     sort = f.text("sort", max_length=100) or "newest"
     if sort not in APPLICATION_SORTS:
-        c.error("sort", gettext('Sort must be one of: %(application_sorts)s.', application_sorts=', '.join(APPLICATION_SORTS)))
+        c.error(
+            "sort",
+            gettext("Sort must be one of: %(application_sorts)s.", application_sorts=", ".join(APPLICATION_SORTS)),
+        )
         sort = "newest"
     cursor = f.text("cursor", max_length=500) or None
     limit = f.integer("limit", minimum=1, maximum=200, label=N_('Limit')) or 50
@@ -189,7 +192,10 @@ class ApplicationService:
                    if other_currency else
                    c.fee("counter_offer.amount", raw.get("counter_offer_amount"), gig.currency, label="Counter-offer"))
         if counter is not None and other_currency:
-            c.error("counter_offer.currency", gettext("A counter-offer is in the gig's currency, %(currency)s.", currency=gig.currency))
+            c.error(
+                "counter_offer.currency",
+                gettext("A counter-offer is in the gig's currency, %(currency)s.", currency=gig.currency),
+            )
         account = None
         if account_id is not None:
             account = await self.session.scalar(
@@ -216,7 +222,9 @@ class ApplicationService:
             .with_for_update()
         )
         if existing is not None and existing.status is not ApplicationStatus.WITHDRAWN:
-            raise Conflict(gettext('You already applied to this gig (your application is %(status)s).', status=existing.status))
+            raise Conflict(
+                gettext("You already applied to this gig (your application is %(status)s).", status=existing.status)
+            )
         if existing is not None:
             application = existing
             application.status = ApplicationStatus.PENDING
@@ -253,7 +261,9 @@ class ApplicationService:
             return application
         if application.status is not ApplicationStatus.PENDING:
             raise Conflict(
-                (gettext('This application was accepted; decline or cancel the deal instead.') if application.status is ApplicationStatus.ACCEPTED else gettext('This application was already %(status)s.', status=application.status))
+                gettext("This application was accepted; decline or cancel the deal instead.")
+                if application.status is ApplicationStatus.ACCEPTED
+                else gettext("This application was already %(status)s.", status=application.status)
             )
         application.status = ApplicationStatus.WITHDRAWN
         application.decided_at = self.now
@@ -300,7 +310,9 @@ class ApplicationService:
             raise InvalidInput({"application_ids": gettext('Choose at least one application.')})
         # Counted as sent, before duplicates are dropped: a request of 100,000 copies is refused, not shrunk.
         if len(application_ids) > MAX_BATCH:
-            raise InvalidInput({"application_ids": gettext('At most %(max_batch)s applications at a time.', max_batch=MAX_BATCH)})
+            raise InvalidInput(
+                {"application_ids": gettext("At most %(max_batch)s applications at a time.", max_batch=MAX_BATCH)}
+            )
         # The gig row lock serialises every decision on this gig, so two accepts can't both take the last slot.
         gig = await self.gigs.get_for_brand(actor, gig_id, write=True, lock=True)
         applications = list(await self.session.scalars(
@@ -333,7 +345,14 @@ class ApplicationService:
         free = gig.slots - taken
         if len(to_accept) > free:
             raise Conflict(
-                gettext('This gig has %(slots)s slot(s) and %(taken)s are taken, so %(free)s left; you chose %(to_accept)s. Raise the slots or accept fewer.', slots=gig.slots, taken=taken, free=max(free, 0), to_accept=len(to_accept))
+                gettext(
+                    "This gig has %(slots)s slot(s) and %(taken)s are taken, so %(free)s left; you chose "
+                    "%(to_accept)s. Raise the slots or accept fewer.",
+                    slots=gig.slots,
+                    taken=taken,
+                    free=max(free, 0),
+                    to_accept=len(to_accept),
+                )
             )
         now = self.now
         for application in to_accept:

@@ -38,7 +38,9 @@ def member_of(actor: Actor | None, roles: frozenset[BrandRole] | None = None) ->
     if actor is None or not actor.is_brand or actor.brand_id is None:
         raise Forbidden(gettext('This is for brand teams.'))
     if roles is not None and actor.brand_role not in roles:
-        raise Forbidden(gettext("Your role can't do this (needs: %(roles)s).", roles=', '.join(sorted((r.value for r in roles)))))
+        raise Forbidden(
+            gettext("Your role can't do this (needs: %(roles)s).", roles=", ".join(sorted(r.value for r in roles)))
+        )
     return actor.brand_id
 
 
@@ -242,7 +244,9 @@ class BrandService:
         if actor is None:
             raise Forbidden(gettext('Sign in first.'))
         if actor.email != pending.invitation.email:
-            raise Forbidden(gettext('This invitation is for %(email)s; sign in with that address.', email=pending.invitation.email))
+            raise Forbidden(
+                gettext("This invitation is for %(email)s; sign in with that address.", email=pending.invitation.email)
+            )
         user = await self.session.get(User, actor.user_id)
         assert user is not None
         problem = await self.why_user_cannot_join(user, pending.brand.id)

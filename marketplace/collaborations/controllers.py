@@ -278,7 +278,9 @@ class CollaborationApi(Controller):
         """``status``: one or more deal states separated by commas, or ``active``, ``waiting`` (your move) or
         ``ended``. ``gig``: only deals of that gig. ``after``: the ``next_cursor`` of the previous page."""
         if not 1 <= limit <= MAX_PAGE_SIZE:
-            raise InvalidInput({"limit": gettext('limit must be between 1 and %(max_page_size)s.', max_page_size=MAX_PAGE_SIZE)})
+            raise InvalidInput(
+                {"limit": gettext("limit must be between 1 and %(max_page_size)s.", max_page_size=MAX_PAGE_SIZE)}
+            )
         page = await list_collaborations(db_session, viewer_of(request), statuses=parse_status_filter(status),
                                          gig_id=gig, after=after, limit=limit)
         return CollaborationPageOut([summary_out(c) for c in page.items], page.next_cursor)

@@ -140,7 +140,15 @@ def parse_status_filter(raw: str | None) -> list[str]:
     known = {s.value for s in CollabState} | set(STATUS_GROUPS)
     unknown = [v for v in values if v not in known]
     if unknown:
-        raise InvalidInput({"status": gettext('Unknown status %(unknown)s; use a deal state or one of %(status_groups)s.', unknown=repr(unknown[0]), status_groups=', '.join(STATUS_GROUPS))})
+        raise InvalidInput(
+            {
+                "status": gettext(
+                    "Unknown status %(unknown)s; use a deal state or one of %(status_groups)s.",
+                    unknown=repr(unknown[0]),
+                    status_groups=", ".join(STATUS_GROUPS),
+                )
+            }
+        )
     return values
 
 

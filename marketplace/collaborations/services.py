@@ -205,13 +205,24 @@ class DealService:
         collab, who, now = await self._begin(collab_id, Action.SIGN, actor)
         offered_hash = collab.terms_hash
         if (terms_hash or "").strip().lower() != offered_hash:
-            raise InvalidInput({"terms_hash": gettext("That isn't the hash of this deal's terms: reload the deal and sign the terms it shows.")})
+            raise InvalidInput(
+                {
+                    "terms_hash": gettext(
+                        "That isn't the hash of this deal's terms: reload the deal and sign the terms it shows."
+                    )
+                }
+            )
         if collab.product_included:
             has_address = await self.session.scalar(
                 sa.select(ShippingAddress.id).where(ShippingAddress.creator_id == collab.creator_id)
             )
             if has_address is None:
-                raise Conflict(gettext('Add your shipping address to your profile before signing: the brand needs it to send you the product.'))
+                raise Conflict(
+                    gettext(
+                        "Add your shipping address to your profile before signing: the brand needs it to send you "
+                        "the product."
+                    )
+                )
         # Tier caps (deal value, deals signed but not yet posted) bind at the signature too: a new creator can be
         # offered several deals at once, but can only take on as many as their track record allows.
 
@@ -282,7 +293,9 @@ class DealService:
         tracking_number = clean_text(errors, "tracking_number", tracking_number, label=N_('Tracking number'),
                                      max_length=100, required=True)
         if "tracking_number" not in errors and not _TRACKING_NUMBER.match(tracking_number):
-            errors["tracking_number"] = gettext('Enter the tracking number as the carrier shows it (letters and digits).')
+            errors["tracking_number"] = gettext(
+                "Enter the tracking number as the carrier shows it (letters and digits)."
+            )
         url = clean_url(errors, "tracking_url", tracking_url, label=N_('Tracking link'), required=False)
         if errors:
             raise InvalidInput(errors)
@@ -435,7 +448,12 @@ class DealService:
                                             PostSubmission.is_current.is_(True))
         )
         if submission is None or submission.verification_status not in {"needs_review", "failed"}:
-            raise Conflict(gettext('PostPact is still checking this post; you can accept it by hand if the check needs your review or fails.'))
+            raise Conflict(
+                gettext(
+                    "PostPact is still checking this post; you can accept it by hand if the check needs your review "
+                    "or fails."
+                )
+            )
         result = await self._move(collab, Action.MARK_VERIFIED, who, now, {
             "submission_id": str(submission.id), "by_hand": True,
             "verification_status": submission.verification_status, **({"note": note} if note else {}),
@@ -466,7 +484,9 @@ class DealService:
             ).limit(1)
         )
         if elsewhere is not None:
-            raise InvalidInput({"url": gettext('That post was already submitted for another deal; each deal needs its own post.')})
+            raise InvalidInput(
+                {"url": gettext("That post was already submitted for another deal; each deal needs its own post.")}
+            )
         await self.session.execute(
             sa.update(PostSubmission)
             .where(PostSubmission.collaboration_id == collab.id, PostSubmission.is_current.is_(True))

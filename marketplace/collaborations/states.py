@@ -152,9 +152,13 @@ def _rounds_left(c: Collaboration, _now: datetime) -> str | None:
 S = CollabState
 P = Party
 RULES: list[Rule] = [
-    Rule(Action.SIGN, frozenset({S.OFFERED}), S.SIGNED, frozenset({P.CREATOR}), label=N_('sign the terms')),
-    Rule(Action.DECLINE_OFFER, frozenset({S.OFFERED}), S.CANCELLED, frozenset({P.CREATOR}), label=N_('decline the offer')),
-    Rule(Action.WITHDRAW_OFFER, frozenset({S.OFFERED}), S.CANCELLED, frozenset({P.BRAND}), label=N_('withdraw the offer')),
+    Rule(Action.SIGN, frozenset({S.OFFERED}), S.SIGNED, frozenset({P.CREATOR}), label=N_("sign the terms")),
+    Rule(
+        Action.DECLINE_OFFER, frozenset({S.OFFERED}), S.CANCELLED, frozenset({P.CREATOR}), label=N_("decline the offer")
+    ),
+    Rule(
+        Action.WITHDRAW_OFFER, frozenset({S.OFFERED}), S.CANCELLED, frozenset({P.BRAND}), label=N_("withdraw the offer")
+    ),
     # Before funding nobody has paid anything; after funding a cancellation refunds the brand through escrow.
     # Admins move money only through a dispute decision (fresh password, audit entry), never by cancelling.
     Rule(
@@ -170,31 +174,33 @@ RULES: list[Rule] = [
         S.CANCELLED,
         frozenset({P.CREATOR}),
         when=lambda c, now: _needs_product(c, now) or _ship_by_passed(c, now),
-        label=N_('cancel because the product never shipped'),
+        label=N_("cancel because the product never shipped"),
     ),
-    Rule(Action.MARK_FUNDED, frozenset({S.SIGNED}), S.FUNDED, frozenset({P.SYSTEM}), label=N_('record the funding')),
+    Rule(Action.MARK_FUNDED, frozenset({S.SIGNED}), S.FUNDED, frozenset({P.SYSTEM}), label=N_("record the funding")),
     Rule(
         Action.SHIP,
         frozenset({S.FUNDED}),
         S.SHIPPED,
         frozenset({P.BRAND}),
         when=_needs_product,
-        label=N_('ship the product'),
+        label=N_("ship the product"),
     ),
-    Rule(Action.CONFIRM_RECEIPT, frozenset({S.SHIPPED}), S.RECEIVED, frozenset({P.CREATOR}), label=N_('confirm receipt')),
+    Rule(
+        Action.CONFIRM_RECEIPT, frozenset({S.SHIPPED}), S.RECEIVED, frozenset({P.CREATOR}), label=N_("confirm receipt")
+    ),
     Rule(
         Action.REPORT_PROBLEM,
         frozenset({S.SHIPPED, S.RECEIVED}),
         None,
         frozenset({P.CREATOR}),
-        label=N_('report a delivery problem'),
+        label=N_("report a delivery problem"),
     ),
     Rule(
         Action.SUBMIT_DRAFT,
         frozenset({S.RECEIVED, S.CHANGES_REQUESTED}),
         S.DRAFT_SUBMITTED,
         frozenset({P.CREATOR}),
-        label=N_('submit a draft'),
+        label=N_("submit a draft"),
     ),
     Rule(
         Action.SUBMIT_DRAFT,
@@ -202,7 +208,7 @@ RULES: list[Rule] = [
         S.DRAFT_SUBMITTED,
         frozenset({P.CREATOR}),
         when=_productless,
-        label=N_('submit a draft'),
+        label=N_("submit a draft"),
     ),
     Rule(
         Action.REQUEST_CHANGES,
@@ -210,30 +216,30 @@ RULES: list[Rule] = [
         S.CHANGES_REQUESTED,
         frozenset({P.BRAND}),
         when=_rounds_left,
-        label=N_('request changes'),
+        label=N_("request changes"),
     ),
     Rule(
         Action.APPROVE_DRAFT,
         frozenset({S.DRAFT_SUBMITTED}),
         S.DRAFT_APPROVED,
         frozenset({P.BRAND}),
-        label=N_('approve the draft'),
+        label=N_("approve the draft"),
     ),
     Rule(
         Action.SUBMIT_POST,
         frozenset({S.DRAFT_APPROVED}),
         S.POSTED,
         frozenset({P.CREATOR}),
-        label=N_('submit the live post'),
+        label=N_("submit the live post"),
     ),
     # A post that failed verification may be fixed and submitted again.
-    Rule(Action.SUBMIT_POST, frozenset({S.POSTED}), None, frozenset({P.CREATOR}), label=N_('submit the live post')),
+    Rule(Action.SUBMIT_POST, frozenset({S.POSTED}), None, frozenset({P.CREATOR}), label=N_("submit the live post")),
     Rule(
         Action.RECORD_VERIFICATION,
         frozenset({S.POSTED}),
         None,
         frozenset({P.SYSTEM}),
-        label=N_('record a verification result'),
+        label=N_("record a verification result"),
     ),
     # Verified automatically, or by the brand by hand when the platform couldn't be checked (needs review).
     Rule(
@@ -241,7 +247,7 @@ RULES: list[Rule] = [
         frozenset({S.POSTED}),
         S.VERIFIED,
         frozenset({P.SYSTEM, P.BRAND}),
-        label=N_('mark the post verified'),
+        label=N_("mark the post verified"),
     ),
     # Approval starts the release; the brand, or PostPact when the review window passes.
     Rule(
@@ -249,31 +255,31 @@ RULES: list[Rule] = [
         frozenset({S.VERIFIED}),
         None,
         frozenset({P.BRAND, P.SYSTEM}),
-        label=N_('approve the post and release payment'),
+        label=N_("approve the post and release payment"),
     ),
     Rule(
         Action.MARK_RELEASED,
         frozenset({S.VERIFIED}),
         S.RELEASED,
         frozenset({P.SYSTEM}),
-        label=N_('record the payment to the creator'),
+        label=N_("record the payment to the creator"),
     ),
     Rule(
         Action.MARK_POST_REMOVED,
         frozenset({S.RELEASED, S.COMPLETED}),
         None,
         frozenset({P.SYSTEM}),
-        label=N_('record that the post was removed'),
+        label=N_("record that the post was removed"),
     ),
-    Rule(Action.COMPLETE, frozenset({S.RELEASED}), S.COMPLETED, frozenset({P.SYSTEM}), label=N_('complete the deal')),
-    Rule(Action.GHOST, CREATOR_TO_POST, S.GHOSTED, frozenset({P.SYSTEM}), label=N_('mark the creator as ghosted')),
+    Rule(Action.COMPLETE, frozenset({S.RELEASED}), S.COMPLETED, frozenset({P.SYSTEM}), label=N_("complete the deal")),
+    Rule(Action.GHOST, CREATOR_TO_POST, S.GHOSTED, frozenset({P.SYSTEM}), label=N_("mark the creator as ghosted")),
     Rule(
         Action.OPEN_DISPUTE,
         FUNDED_UNRESOLVED,
         S.DISPUTED,
         frozenset({P.BRAND, P.CREATOR, P.SYSTEM}),
         brand_roles=MONEY_ROLES,
-        label=N_('open a dispute'),
+        label=N_("open a dispute"),
     ),
     # Chargebacks may arrive after the money was released: PostPact opens a case then too.
     Rule(
@@ -281,35 +287,35 @@ RULES: list[Rule] = [
         frozenset({S.RELEASED, S.COMPLETED}),
         S.DISPUTED,
         frozenset({P.SYSTEM}),
-        label=N_('open a chargeback case'),
+        label=N_("open a chargeback case"),
     ),
     Rule(
         Action.RESOLVE_RELEASE,
         frozenset({S.DISPUTED}),
         S.RELEASED,
         frozenset({P.ADMIN, P.SYSTEM}),
-        label=N_('resolve the dispute for the creator'),
+        label=N_("resolve the dispute for the creator"),
     ),
     Rule(
         Action.RESOLVE_REFUND,
         frozenset({S.DISPUTED}),
         S.REFUNDED,
         frozenset({P.ADMIN, P.SYSTEM}),
-        label=N_('resolve the dispute for the brand'),
+        label=N_("resolve the dispute for the brand"),
     ),
     Rule(
         Action.RESOLVE_SPLIT,
         frozenset({S.DISPUTED}),
         S.SETTLED,
         frozenset({P.ADMIN, P.SYSTEM}),
-        label=N_('split the money'),
+        label=N_("split the money"),
     ),
     Rule(
         Action.EXTEND_DEADLINE,
         frozenset(S) - TERMINAL - {S.DISPUTED},
         None,
         frozenset({P.BRAND, P.CREATOR, P.SYSTEM}),
-        label=N_('move a deadline'),
+        label=N_("move a deadline"),
     ),
     Rule(
         Action.NOTE_BRAND_NO_SHOW,
@@ -324,9 +330,9 @@ RULES: list[Rule] = [
         frozenset(S) - {S.DISPUTED},
         None,
         frozenset({P.ADMIN, P.SYSTEM}),
-        label=N_('record a case decision'),
+        label=N_("record a case decision"),
     ),
-    Rule(Action.ADMIN_NOTE, frozenset(S), None, frozenset({P.ADMIN, P.SYSTEM}), label=N_('add an admin note')),
+    Rule(Action.ADMIN_NOTE, frozenset(S), None, frozenset({P.ADMIN, P.SYSTEM}), label=N_("add an admin note")),
 ]
 
 TRANSITIONS: dict[tuple[CollabState, Action], Rule] = {}

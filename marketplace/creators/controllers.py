@@ -276,7 +276,9 @@ class CreatorDirectoryPages(PageController):
             # Another brand's gig (or none) stays a 404 from the service; the brand's own draft is a field error.
             chosen = await brands.session.get(Gig, gig_ids[0])
             if chosen is not None and chosen.brand_id == request.user.brand_id and chosen.status is not GigStatus.OPEN:
-                raise InvalidInput({"gig_id": gettext('Choose one of your open gigs; publish a draft before inviting.')})
+                raise InvalidInput(
+                    {"gig_id": gettext("Choose one of your open gigs; publish a draft before inviting.")}
+                )
             result = await GigService(brands.session, brands.runtime).invite_creators(
                 request.user, gig_ids[0], ids, f.text("message", max_length=UNLIMITED, strip=False))
         except (InvalidInput, Conflict) as exc:

@@ -236,7 +236,9 @@ class CreatorProfileService:
         handle_raw = c.text("handle", raw.get("handle"), label=N_('Handle'), max_length=101, required=True)
         handle = normalise_handle(handle_raw)
         if handle_raw and not HANDLE_RE.match(handle):
-            c.error("handle", gettext('A handle has letters, digits, dots, dashes or underscores, like @glow.with.ava.'))
+            c.error(
+                "handle", gettext("A handle has letters, digits, dots, dashes or underscores, like @glow.with.ava.")
+            )
         url = c.url("profile_url", raw.get("profile_url"), label=N_('Profile URL'), required=True)
         followers = c.integer("followers", raw.get("followers"), label=N_('Followers'), minimum=0,
                               maximum=MAX_FOLLOWERS, required=True)
@@ -485,7 +487,9 @@ def parse_directory_filters(params: Mapping[str, Any], *, percent: bool) -> Dire
     reliability_min = f.integer("reliability_min", minimum=0, maximum=100, label=N_('Minimum proven reliability %'))
     sort = f.text("sort", max_length=100) or "followers"
     if sort not in DIRECTORY_SORTS:
-        c.error("sort", gettext('Sort must be one of: %(directory_sorts)s.', directory_sorts=', '.join(DIRECTORY_SORTS)))
+        c.error(
+            "sort", gettext("Sort must be one of: %(directory_sorts)s.", directory_sorts=", ".join(DIRECTORY_SORTS))
+        )
         sort = "followers"
     cursor = f.text("cursor", max_length=500) or None
     verified_only = f.text("verified", max_length=10).lower() in {"1", "true", "on", "yes"}

@@ -33,7 +33,14 @@ async def _decide(request: Request[Any, Any, Any], db_session: AsyncSession, col
                   extension_id: UUID, *, accept: bool) -> Response[Any]:
     await decide_extension(db_session, collaboration_id, extension_id, current_actor(request), accept=accept,
                            now=runtime_of(request).clock.now())
-    flash(request, (gettext('Extension accepted: the deadline moved.') if accept else gettext('Extension declined: the deadline stays.')))
+    flash(
+        request,
+        (
+            gettext("Extension accepted: the deadline moved.")
+            if accept
+            else gettext("Extension declined: the deadline stays.")
+        ),
+    )
     return redirect(request, _path(collaboration_id))
 
 

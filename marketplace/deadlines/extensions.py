@@ -65,7 +65,9 @@ def _require_actor(collab: Collaboration, actor: Actor) -> Party:
         raise Forbidden(gettext('Admins can see extension requests but only the brand and the creator agree on them.'))
     if party is Party.BRAND and actor.brand_role not in DEAL_ROLES:
         role = actor.brand_role.value if actor.brand_role else "none"
-        raise Forbidden(gettext("Your role (%(role)s) can't change deal deadlines; ask an owner or manager.", role=role))
+        raise Forbidden(
+            gettext("Your role (%(role)s) can't change deal deadlines; ask an owner or manager.", role=role)
+        )
     if actor.suspended:
         raise Forbidden(gettext('Your account is suspended.'))
     return party
@@ -165,7 +167,9 @@ async def request_extension(
         errors["proposed_due_at"] = gettext('Give the new date and time.')
     elif current is not None:
         if proposed_due_at <= current:
-            errors["proposed_due_at"] = gettext('The new date must be after the current one (%(current)s).', current=format_due(current))
+            errors["proposed_due_at"] = gettext(
+                "The new date must be after the current one (%(current)s).", current=format_due(current)
+            )
         elif proposed_due_at <= now:
             errors["proposed_due_at"] = gettext('The new date must be in the future.')
         elif proposed_due_at - current > MAX_EXTENSION:
@@ -183,7 +187,9 @@ async def request_extension(
         )
     )
     if pending is not None:
-        raise Conflict(gettext('There is already an open request for this deadline; wait for the answer or withdraw it.'))
+        raise Conflict(
+            gettext("There is already an open request for this deadline; wait for the answer or withdraw it.")
+        )
     request = ExtensionRequest(
         collaboration_id=collab.id,
         stage=stage,

@@ -112,8 +112,14 @@ async def open_chargeback_cases(session: AsyncSession, hold: EscrowHold, now: da
             await session.flush()
             continue
         dispute = await _system_case(
-            session, collab, now, kind=DisputeKind.CHARGEBACK, reason=DisputeReason.CHARGEBACK,
-            statement=chargeback_statement(case), label=gettext('chargeback %(provider_dispute_id)s', provider_dispute_id=case.provider_dispute_id),
-            chargeback_id=case.id)
+            session,
+            collab,
+            now,
+            kind=DisputeKind.CHARGEBACK,
+            reason=DisputeReason.CHARGEBACK,
+            statement=chargeback_statement(case),
+            label=gettext("chargeback %(provider_dispute_id)s", provider_dispute_id=case.provider_dispute_id),
+            chargeback_id=case.id,
+        )
         opened.append(dispute)
     return opened

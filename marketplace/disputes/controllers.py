@@ -69,18 +69,32 @@ async def _files(form: Any) -> list[IncomingFile]:
 def _decoded(attachments: list[AttachmentBody]) -> list[IncomingFile]:
     """The API's base64 attachments as files; the count and each file's size are checked before decoding it."""
     if len(attachments) > MAX_ATTACHMENTS:
-        raise InvalidInput({"attachments": gettext('Attach at most %(max_attachments)s files.', max_attachments=MAX_ATTACHMENTS)})
+        raise InvalidInput(
+            {"attachments": gettext("Attach at most %(max_attachments)s files.", max_attachments=MAX_ATTACHMENTS)}
+        )
     files = []
     for n, item in enumerate(attachments):
         if problem := text_problem(item.filename):
-            raise InvalidInput({"attachments": gettext('The name of attachment %(n)s %(problem)s.', n=n + 1, problem=problem)})
+            raise InvalidInput(
+                {"attachments": gettext("The name of attachment %(n)s %(problem)s.", n=n + 1, problem=problem)}
+            )
         name = clean_filename(item.filename)
         if len(item.content_base64) > (MAX_ATTACHMENT_BYTES + 2) // 3 * 4 + 4:
-            raise InvalidInput({"attachments": gettext('%(name)s is larger than %(max_attachment_bytes)s MB.', name=name, max_attachment_bytes=MAX_ATTACHMENT_BYTES // 1048576)})
+            raise InvalidInput(
+                {
+                    "attachments": gettext(
+                        "%(name)s is larger than %(max_attachment_bytes)s MB.",
+                        name=name,
+                        max_attachment_bytes=MAX_ATTACHMENT_BYTES // 1048576,
+                    )
+                }
+            )
         try:
             data = base64.b64decode(item.content_base64, validate=True)
         except (binascii.Error, ValueError):
-            raise InvalidInput({"attachments": gettext("%(name)s: content_base64 isn't valid base64.", name=name)}) from None
+            raise InvalidInput(
+                {"attachments": gettext("%(name)s: content_base64 isn't valid base64.", name=name)}
+            ) from None
         files.append(IncomingFile(item.filename, data))
     return files
 
@@ -261,7 +275,12 @@ class AdminDisputePages(PageController):
             await db_session.rollback()
             return await self._case(request, db_session, dispute_id, errors={"form": exc.message}, form=form,
                                     status_code=409)
-        flash(request, gettext('Decided: %(outcome)s. Both sides were told.', outcome=OUTCOME_LABELS[decision.outcome.value].lower()))
+        flash(
+            request,
+            gettext(
+                "Decided: %(outcome)s. Both sides were told.", outcome=OUTCOME_LABELS[decision.outcome.value].lower()
+            ),
+        )
         return redirect(request, services.admin_link(dispute_id))
 
     @post("/{dispute_id:uuid}/notes")
@@ -397,7 +416,13 @@ class AdminDisputeApi(Controller):
         amount = None
         if data.creator_amount is not None:
             if data.creator_amount.currency.upper() != case.collab.currency.upper():
-                raise InvalidInput({"creator_amount.currency": gettext("Use the deal's currency, %(currency)s.", currency=case.collab.currency)})
+                raise InvalidInput(
+                    {
+                        "creator_amount.currency": gettext(
+                            "Use the deal's currency, %(currency)s.", currency=case.collab.currency
+                        )
+                    }
+                )
             amount = data.creator_amount.amount
         await decisions.decide(db_session, request.user, dispute_id,
                               decisions.DecisionInput(outcome=data.outcome, rationale=data.rationale,

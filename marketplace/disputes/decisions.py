@@ -105,7 +105,12 @@ async def decide(session: AsyncSession, admin: Actor, dispute_id: UUID, data: De
     if hold is not None and hold.state is EscrowState.FUNDED and hold.held_amount > 0:
         await service.freeze(collab.id, reason="dispute decision")
     if hold is not None and hold.state in PENDING:
-        raise Conflict(gettext('A payment for this deal is still with the payment provider. Decide once it has finished (the escrow timeline shows it); nothing was changed.'))
+        raise Conflict(
+            gettext(
+                "A payment for this deal is still with the payment provider. Decide once it has finished (the "
+                "escrow timeline shows it); nothing was changed."
+            )
+        )
     movable = hold if hold is not None and hold.state is EscrowState.FROZEN and hold.available_amount > 0 else None
     split = _split_of(movable, data.creator_amount or 0) if outcome is Outcome.SPLIT and movable else None
     # The deal moves first (collaboration already locked), then the money, so every later lock is in order. A case
@@ -148,8 +153,17 @@ def _split_of(hold: EscrowHold, creator_amount: int) -> SplitPreview:
     try:
         return preview_split(HoldFigures.of(hold), creator_amount)
     except EscrowConflict as exc:
-        raise InvalidInput({"creator_amount": (
-            gettext("The creator's part must be between %(currency)s and %(currency2)s.", currency=format_money(0, hold.currency), currency2=format_money(hold.creator_amount_remaining, hold.currency)))}) from exc
+        raise InvalidInput(
+            {
+                "creator_amount": (
+                    gettext(
+                        "The creator's part must be between %(currency)s and %(currency2)s.",
+                        currency=format_money(0, hold.currency),
+                        currency2=format_money(hold.creator_amount_remaining, hold.currency),
+                    )
+                )
+            }
+        ) from exc
 
 
 async def _move_money(service: EscrowService, hold: EscrowHold | None, outcome: Outcome, split: SplitPreview | None,

@@ -120,7 +120,10 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
     keep_live = number("keep_live_days", "Keep live (days)", 0, 365, 14)
     slots = number("slots", "Slots", 1, MAX_SLOTS, 1)
     if c.ok("slots") and slots < min_slots:
-        c.error("slots", gettext("%(min_slots)s application(s) are already accepted; slots can't be fewer.", min_slots=min_slots))
+        c.error(
+            "slots",
+            gettext("%(min_slots)s application(s) are already accepted; slots can't be fewer.", min_slots=min_slots),
+        )
     offsets = check_reminder_offsets(c, raw.get("reminder_offsets_hours"))
 
     platforms = tuple(c.choices("eligible_platforms", raw.get("eligible_platforms"), Platform, label=N_('Platform')))
@@ -146,7 +149,10 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
     if min_tier in (None, ""):
         min_tier = None
     elif not isinstance(min_tier, str) or min_tier.strip().upper() not in Tier.__members__:
-        c.error("min_tier", gettext('Minimum tier must be one of: %(tier)s.', tier=', '.join((t.name.lower() for t in Tier))))
+        c.error(
+            "min_tier",
+            gettext("Minimum tier must be one of: %(tier)s.", tier=", ".join(t.name.lower() for t in Tier)),
+        )
         min_tier = None
     else:
         min_tier = min_tier.strip().upper()
@@ -209,7 +215,10 @@ def check_deliverables(c: Checker, value: object) -> tuple[DeliverableFields, ..
         c.error("deliverables", gettext('Add at least one deliverable (platform, kind and count).'))
         return ()
     if len(value) > MAX_DELIVERABLES:
-        c.error("deliverables", gettext('At most %(max_deliverables)s deliverables per gig.', max_deliverables=MAX_DELIVERABLES))
+        c.error(
+            "deliverables",
+            gettext("At most %(max_deliverables)s deliverables per gig.", max_deliverables=MAX_DELIVERABLES),
+        )
         return ()
     result: list[DeliverableFields] = []
     for i, item in enumerate(value):

@@ -428,7 +428,9 @@ class GigService:
         under (each collaboration holds its own snapshot), so an edit only affects future acceptances."""
         gig = await self.get_for_brand(actor, gig_id, write=True, lock=True)
         if gig.status in (GigStatus.CLOSED, GigStatus.ARCHIVED):
-            raise Conflict(gettext("This gig is %(status)s; closed and archived gigs can't be edited.", status=gig.status))
+            raise Conflict(
+                gettext("This gig is %(status)s; closed and archived gigs can't be edited.", status=gig.status)
+            )
         details = (await self.details([gig.id]))[gig.id]
         raw = gig_as_raw(gig, details)
         raw.update(changes)
@@ -445,7 +447,9 @@ class GigService:
         if raw.get("currency") not in (None, gig.currency) and await self.session.scalar(
             sa.select(sa.func.count(Application.id)).where(Application.gig_id == gig.id)
         ):
-            errors.setdefault("base_fee.currency", gettext("Creators have applied in this currency; it can't change now."))
+            errors.setdefault(
+                "base_fee.currency", gettext("Creators have applied in this currency; it can't change now.")
+            )
         fields = check_gig(raw, now=self.now, min_slots=max(accepted, 1), parse_errors=errors)
         if unchanged_deadline:
             fields = _with_apply_by(fields, old_apply_by)
@@ -502,7 +506,11 @@ class GigService:
     async def archive_gig(self, actor: Actor | None, gig_id: UUID) -> Gig:
         gig = await self.get_for_brand(actor, gig_id, write=True, lock=True)
         if gig.status not in (GigStatus.DRAFT, GigStatus.CLOSED):
-            raise Conflict((gettext('Close the gig before archiving it.') if gig.status is GigStatus.OPEN else gettext('This gig is already archived.')))
+            raise Conflict(
+                gettext("Close the gig before archiving it.")
+                if gig.status is GigStatus.OPEN
+                else gettext("This gig is already archived.")
+            )
         gig.status = GigStatus.ARCHIVED
         return gig
 
@@ -520,7 +528,13 @@ class GigService:
         if not ids:
             c.error("creator_ids", gettext('Choose at least one creator to invite.'))
         elif len(creator_ids) > MAX_INVITES_PER_REQUEST:  # as sent: 100,000 copies of one id are refused too
-            c.error("creator_ids", gettext('Invite at most %(max_invites_per_request)s creators at a time.', max_invites_per_request=MAX_INVITES_PER_REQUEST))
+            c.error(
+                "creator_ids",
+                gettext(
+                    "Invite at most %(max_invites_per_request)s creators at a time.",
+                    max_invites_per_request=MAX_INVITES_PER_REQUEST,
+                ),
+            )
         c.raise_if_invalid()
         result = InviteResult()
         creators = dict((await self.session.execute(

@@ -90,7 +90,14 @@ class Checker:
         if required and not value:
             self.error(name, gettext('%(label)s is required.', label=label))
         elif len(value) > max_length:
-            self.error(name, gettext('%(label)s must be at most %(max_length)s characters.', label=label, max_length=format(max_length, ',')))
+            self.error(
+                name,
+                gettext(
+                    "%(label)s must be at most %(max_length)s characters.",
+                    label=label,
+                    max_length=format(max_length, ","),
+                ),
+            )
             return ""
         return value
 
@@ -114,10 +121,19 @@ class Checker:
             self.error(name, gettext('%(label)s must be a whole number.', label=label))
             return None
         if value < minimum:
-            self.error(name, (gettext('%(label)s must be at least %(minimum)s.', label=label, minimum=format(minimum, ',')) if minimum else gettext("%(label)s can't be negative.", label=label)))
+            self.error(
+                name,
+                (
+                    gettext("%(label)s must be at least %(minimum)s.", label=label, minimum=format(minimum, ","))
+                    if minimum
+                    else gettext("%(label)s can't be negative.", label=label)
+                ),
+            )
             return None
         if value > maximum:
-            self.error(name, gettext('%(label)s must be at most %(maximum)s.', label=label, maximum=format(maximum, ',')))
+            self.error(
+                name, gettext("%(label)s must be at most %(maximum)s.", label=label, maximum=format(maximum, ","))
+            )
             return None
         return value
 
@@ -130,14 +146,28 @@ class Checker:
         amount = self.amount(name, value, label=label, required=required)
         if amount is not None and currency in CURRENCY_EXPONENTS and amount < minimum_fee(currency):
             minimum = minimum_fee(currency)
-            self.error(name, gettext('%(label)s must be at least %(currency)s (%(minimum)s minor units).', label=label, currency=format_minor(minimum, currency), minimum=minimum))
+            self.error(
+                name,
+                gettext(
+                    "%(label)s must be at least %(currency)s (%(minimum)s minor units).",
+                    label=label,
+                    currency=format_minor(minimum, currency),
+                    minimum=minimum,
+                ),
+            )
             return None
         return amount
 
     def currency(self, name: str, value: object) -> str:
         code = value.strip().upper() if isinstance(value, str) else ""
         if code not in CURRENCY_EXPONENTS:
-            self.error(name, gettext('Currency must be one of: %(currency_exponents)s.', currency_exponents=', '.join(sorted(CURRENCY_EXPONENTS))))
+            self.error(
+                name,
+                gettext(
+                    "Currency must be one of: %(currency_exponents)s.",
+                    currency_exponents=", ".join(sorted(CURRENCY_EXPONENTS)),
+                ),
+            )
             return "USD"
         return code
 
@@ -149,7 +179,14 @@ class Checker:
         try:
             return enum_cls(value.strip().lower() if isinstance(value, str) else value)
         except ValueError:
-            self.error(name, gettext('%(label)s must be one of: %(enum_cls)s.', label=label, enum_cls=', '.join((str(m.value) for m in enum_cls))))
+            self.error(
+                name,
+                gettext(
+                    "%(label)s must be one of: %(enum_cls)s.",
+                    label=label,
+                    enum_cls=", ".join(str(m.value) for m in enum_cls),
+                ),
+            )
             return None
 
     def choices(self, name: str, values: Iterable[object] | None, enum_cls: type[E], *, label: str) -> list[E]:
@@ -196,7 +233,15 @@ class Checker:
                 continue
             match = pattern.match(word)
             if not match:
-                self.error(name, gettext("'%(word)s' is not a valid %(label)s; use something like %(example)s.", word=word[:40], label=label, example=example))
+                self.error(
+                    name,
+                    gettext(
+                        "'%(word)s' is not a valid %(label)s; use something like %(example)s.",
+                        word=word[:40],
+                        label=label,
+                        example=example,
+                    ),
+                )
                 continue
             word = prefix + (match.group(1) if match.groups() else word)
             if word.lower() not in [w.lower() for w in result]:
@@ -211,7 +256,9 @@ class Checker:
         if value <= now:
             self.error(name, gettext('%(label)s must be in the future.', label=label))
         elif (value - now).days > max_days:
-            self.error(name, gettext('%(label)s must be within %(max_days)s days from now.', label=label, max_days=max_days))
+            self.error(
+                name, gettext("%(label)s must be within %(max_days)s days from now.", label=label, max_days=max_days)
+            )
 
 
 def split_words(raw: str) -> list[str]:

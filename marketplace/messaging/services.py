@@ -111,7 +111,13 @@ def clean_body(raw: Any, field_name: str = "body") -> str:
         raise InvalidInput({field_name: gettext('Write a message before sending.')})
     if len(text) > MESSAGE_MAX_CHARS:
         raise InvalidInput(
-            {field_name: gettext('A message can be at most %(message_max_chars)s characters (this one has %(text)s).', message_max_chars=format(MESSAGE_MAX_CHARS, ','), text=format(len(text), ','))}
+            {
+                field_name: gettext(
+                    "A message can be at most %(message_max_chars)s characters (this one has %(text)s).",
+                    message_max_chars=format(MESSAGE_MAX_CHARS, ","),
+                    text=format(len(text), ","),
+                )
+            }
         )
     # NUL can't be stored in PostgreSQL text and lone surrogates can't be encoded: refuse rather than fail later.
     if "\x00" in text or _has_unencodable(text):

@@ -32,7 +32,10 @@ class PaymentsListener:
             except hooks.EscrowUnavailable as exc:
                 if change.from_state in FUNDED_UNRESOLVED:
                     raise PaymentsUnavailable(
-                        gettext("Payments are not available right now, so a funded deal can't be cancelled and refunded yet. Nothing was changed; please try again later.")
+                        gettext(
+                            "Payments are not available right now, so a funded deal can't be cancelled and refunded "
+                            "yet. Nothing was changed; please try again later."
+                        )
                     ) from exc
                 # Not funded, and no escrow running that could be taking a payment: nothing to return.
         elif action is Action.GHOST:
@@ -45,7 +48,12 @@ class PaymentsListener:
             except hooks.EscrowUnavailable as exc:
                 if automatic:
                     raise  # the sweeper's job retries later
-                raise PaymentsUnavailable(gettext("Payments are not available right now, so the post can't be approved and paid yet. Nothing was changed; please try again later.")) from exc
+                raise PaymentsUnavailable(
+                    gettext(
+                        "Payments are not available right now, so the post can't be approved and paid yet. Nothing "
+                        "was changed; please try again later."
+                    )
+                ) from exc
         elif action is Action.OPEN_DISPUTE and change.actor.party is not Party.SYSTEM:
             # PostPact opens cases only because escrow already froze (a chargeback): only a party's dispute freezes.
             await hooks.freeze(session, collab, now=now, reason="dispute", settings=self.settings)

@@ -154,7 +154,11 @@ class BrandPaymentPages(PageController):
         if funding.status is FundingStatus.SUCCEEDED:
             flash(request, gettext('Payment received: the money is held in escrow until the post is verified.'))
         elif funding.status is FundingStatus.FAILED:
-            flash(request, gettext("The payment didn't go through: %(card)s.", card=funding.failure_message or 'try another card'), "error")
+            flash(
+                request,
+                gettext("The payment didn't go through: %(card)s.", card=funding.failure_message or "try another card"),
+                "error",
+            )
         else:
             flash(request, gettext('Your payment is processing; this page updates when Stripe confirms it.'), "info")
         return redirect(request, f"/brand/payments/checkout?c={collaboration_id}")

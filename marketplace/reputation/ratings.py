@@ -136,7 +136,11 @@ def _check_input(stars: int | None, comment: str) -> None:
     if stars is None or isinstance(stars, bool) or not 1 <= stars <= 5:
         errors["stars"] = gettext('Choose from 1 to 5 stars.')
     if len(comment) > COMMENT_MAX:
-        errors["comment"] = gettext('Keep the comment under %(comment_max)s characters (it has %(comment)s).', comment_max=format(COMMENT_MAX, ','), comment=format(len(comment), ','))
+        errors["comment"] = gettext(
+            "Keep the comment under %(comment_max)s characters (it has %(comment)s).",
+            comment_max=format(COMMENT_MAX, ","),
+            comment=format(len(comment), ","),
+        )
     if errors:
         raise InvalidInput(errors)
 

@@ -206,7 +206,10 @@ class RosterPages(PageController):
             created = await roster.add_field(request.user, form.get("label"))
         except InvalidInput as exc:
             return await self._table(request, roster, errors=exc.errors, status_code=422)
-        flash(request, gettext('Custom field “%(label)s” added (CSV column field:%(key)s).', label=created.label, key=created.key))
+        flash(
+            request,
+            gettext("Custom field “%(label)s” added (CSV column field:%(key)s).", label=created.label, key=created.key),
+        )
         return redirect(request, "/brand/roster")
 
     # --- one entry -------------------------------------------------------------------------------------------
@@ -348,7 +351,17 @@ class RosterPages(PageController):
         stored.gig_id = gig_ids[0] if gig_ids else None
         if not dry_run:
             stored.imported_at = roster.now
-            flash(request, gettext('Imported: %(created)s added, %(updated)s updated, %(unchanged)s unchanged, %(invalid)s rows with problems (not imported).', created=report.created, updated=report.updated, unchanged=report.unchanged, invalid=report.invalid))
+            flash(
+                request,
+                gettext(
+                    "Imported: %(created)s added, %(updated)s updated, %(unchanged)s unchanged, %(invalid)s rows "
+                    "with problems (not imported).",
+                    created=report.created,
+                    updated=report.updated,
+                    unchanged=report.unchanged,
+                    invalid=report.invalid,
+                ),
+            )
             return redirect(request, f"/brand/roster/imports/{import_id}")
         status = 422 if report.errors else 200
         return await self._import_page(request, roster, import_id, mapping=mapping, status_code=status)

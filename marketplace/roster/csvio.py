@@ -98,7 +98,9 @@ def check_mapping(mapping: Mapping[str, str], header: Sequence[str], field_keys:
         elif target and target not in known:
             errors[f"mapping:{column}"] = gettext('%(target)s is not a roster field.', target=repr(target))
         elif target and target in used:
-            errors[f"mapping:{column}"] = gettext('%(target)s already fills %(target2)s.', target=repr(used[target]), target2=target)
+            errors[f"mapping:{column}"] = gettext(
+                "%(target)s already fills %(target2)s.", target=repr(used[target]), target2=target
+            )
         elif target:
             used[target] = column
     if "name" not in used:

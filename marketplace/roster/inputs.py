@@ -90,9 +90,15 @@ def check_entry(c: Checker, raw: Mapping[str, Any], *, field_keys: Sequence[str]
         tags = split_tags(raw.get("tags"))
         bad = [t for t in tags if not TAG_RE.match(t)]
         if bad:
-            c.error(prefix + "tags", gettext('Tags are up to 40 letters, digits, spaces or dashes: %(bad)s.', bad=repr(bad[0][:40])))
+            c.error(
+                prefix + "tags",
+                gettext("Tags are up to 40 letters, digits, spaces or dashes: %(bad)s.", bad=repr(bad[0][:40])),
+            )
         elif len(tags) > MAX_TAGS_PER_ENTRY:
-            c.error(prefix + "tags", gettext('At most %(max_tags_per_entry)s tags per person.', max_tags_per_entry=MAX_TAGS_PER_ENTRY))
+            c.error(
+                prefix + "tags",
+                gettext("At most %(max_tags_per_entry)s tags per person.", max_tags_per_entry=MAX_TAGS_PER_ENTRY),
+            )
     custom: dict[str, str] = {}
     for key in field_keys:
         name = f"field:{key}"

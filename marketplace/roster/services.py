@@ -238,7 +238,11 @@ class RosterService:
                 query = query.where(RosterEntry.id != entry_id)
             other = await self.session.scalar(query.limit(1))
             if other is not None:
-                errors[name] = gettext('%(other)s already has this %(handle)s on your roster.', other=other, handle='email' if name == 'email' else 'handle')
+                errors[name] = gettext(
+                    "%(other)s already has this %(handle)s on your roster.",
+                    other=other,
+                    handle="email" if name == "email" else "handle",
+                )
         return errors
 
     async def link_creator(self, values: Mapping[str, Any]) -> UUID | None:
@@ -467,7 +471,9 @@ class RosterService:
         if any(f.key == key for f in existing):
             raise InvalidInput({"label": gettext('You already have a field with this name.')})
         if len(existing) >= MAX_CUSTOM_FIELDS:
-            raise InvalidInput({"label": gettext('At most %(max_custom_fields)s custom fields.', max_custom_fields=MAX_CUSTOM_FIELDS)})
+            raise InvalidInput(
+                {"label": gettext("At most %(max_custom_fields)s custom fields.", max_custom_fields=MAX_CUSTOM_FIELDS)}
+            )
         result = RosterField(brand_id=brand_id, key=key, label=text)
         self.session.add(result)
         await self.session.flush()
