@@ -1,4 +1,7 @@
-"""The deal services: creating a collaboration on acceptance, then every step brand and creator take until the post."""
+"""The deal services: creating a collaboration on acceptance, then every step brand and creator take until the post.
+
+Long because each step is a short method over the same locks and checks; split, the steps would read apart.
+"""
 
 from __future__ import annotations
 

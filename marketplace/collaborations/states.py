@@ -3,6 +3,8 @@
 Pure: nothing here touches the database. ``marketplace.collaborations.transition.transition()`` is the one function
 that applies a move (lock, check with ``check_transition``, set the state, record the event) and then tells the
 listeners registered in ``marketplace/listeners.py`` what happened.
+
+Long because the whole table is one list, rule by rule, so every move a deal can make reads in one place.
 """
 
 from __future__ import annotations
