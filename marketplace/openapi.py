@@ -60,8 +60,21 @@ STANDARD_WORDS: dict[int, str] = {
 }
 
 
+#: What Python's ``str.strip()`` removes, spelled out: a generator reading ``\s`` the ECMAScript way would
+#: otherwise offer U+0085 or U+001C as "not a space".
+SPACE = r"\s\x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 #: Text the database can store: no NUL (``InputGuard`` and the engine refuse it with a 422), not only spaces.
-TEXT = r"^[^\x00]*[^\s\x00][^\x00]*$|^$"
+TEXT = rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$|^$"
+#: Text that must not be blank (the services strip it and then call it required).
+FILLED_TEXT = rf"^[^\x00]*[^{SPACE}\x00][^\x00]*$"
+#: Text with no space at either end, so the lengths the schema gives are the ones a service counts once trimmed.
+TRIMMED_TEXT = rf"^[^{SPACE}\x00](?:[^\x00]*[^{SPACE}\x00])?$"
+#: Any text without NUL (multi-line notes and statements, where only spaces is fine).
+NO_NUL = r"^[^\x00]*$"
+#: An email address ``marketplace.forms.valid_email`` takes (printable ASCII), or nothing.
+EMAIL = r"^[!-?A-~]{1,64}@[!-?A-~]+\.[!-?A-~]{2,}$|^$"
+#: A list of ids, sent as text (the services answer 422 for any that is not one).
+UUID_ITEMS: dict[str, Any] = {"type": "string", "format": "uuid"}
 
 
 def documented(**schema: Any) -> msgspec.Meta:

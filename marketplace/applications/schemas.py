@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 
 from marketplace.applications.models import Application
-from marketplace.applications.services import ApplicantRow, Decision
+from marketplace.applications.services import MAX_BATCH, ApplicantRow, Decision
 from marketplace.clock import as_utc
 from marketplace.creators.models import SocialAccount
 from marketplace.gigs.schemas import MoneyIn, MoneyOut
+from marketplace.openapi import NO_NUL, UUID_ITEMS, documented
 
 
 class ApplicationIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -25,8 +27,8 @@ class ApplicationIn(msgspec.Struct, forbid_unknown_fields=True):
 class ApplicationIdsIn(msgspec.Struct, forbid_unknown_fields=True):
     """Up to 500 applications of this gig, decided all or none."""
 
-    application_ids: list[str] = []
-    reason: str | None = None
+    application_ids: Annotated[list[str], documented(min_items=1, max_items=MAX_BATCH, items=UUID_ITEMS)] = []
+    reason: Annotated[str | None, documented(max_length=500, pattern=NO_NUL)] = None
 
 
 class DeclineIn(msgspec.Struct, forbid_unknown_fields=True):

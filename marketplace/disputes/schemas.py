@@ -8,34 +8,47 @@ from uuid import UUID
 
 import msgspec
 
+from escrow.money import CURRENCY_EXPONENTS, MAX_AMOUNT
 from marketplace.clock import as_utc
-from marketplace.disputes.models import OUTCOME_LABELS
-from marketplace.disputes.services import CaseRow, CaseView
+from marketplace.disputes.attachments import MAX_ATTACHMENT_BYTES, MAX_ATTACHMENTS
+from marketplace.disputes.models import OUTCOME_LABELS, PARTY_REASONS
+from marketplace.disputes.services import STATEMENT_MAX, STATEMENT_MIN, CaseRow, CaseView
+from marketplace.openapi import NO_NUL, TRIMMED_TEXT, documented
+
+#: Standard base64 with its padding, as ``base64.b64decode(validate=True)`` takes it.
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+#: A statement as ``services.check_text`` takes it once trimmed: 10-5000 characters without NUL.
+STATEMENT = documented(min_length=STATEMENT_MIN, max_length=STATEMENT_MAX, pattern=TRIMMED_TEXT)
 
 
 class MoneyBody(msgspec.Struct, forbid_unknown_fields=True):
-    amount: int
-    currency: str
+    amount: Annotated[int, documented(minimum=0, maximum=MAX_AMOUNT)]
+    currency: Annotated[str, documented(enum=sorted(CURRENCY_EXPONENTS))]
 
 
 class AttachmentBody(msgspec.Struct, forbid_unknown_fields=True):
     """Evidence: up to 4 files of 5 MB each, checked by content like the page's uploads (JPEG, PNG, GIF, WebP, HEIC,
     MP4, MOV, WebM or PDF)."""
 
-    filename: str
-    content_base64: Annotated[str, msgspec.Meta(description="The file's bytes, base64 (standard alphabet)")]
+    filename: Annotated[str, documented(pattern=NO_NUL)]
+    content_base64: Annotated[str, msgspec.Meta(
+        description="The file's bytes, base64 (standard alphabet)",
+        extra_json_schema={"extra": {"pattern": BASE64, "maxLength": (MAX_ATTACHMENT_BYTES + 2) // 3 * 4}})]
 
 
 class OpenDisputeBody(msgspec.Struct, forbid_unknown_fields=True):
     reason: Annotated[str, msgspec.Meta(description="not_posted, brief_mismatch, post_removed_early, "
-                                                    "product_not_received, payment_withheld or other")]
-    statement: str
-    attachments: list[AttachmentBody] = msgspec.field(default_factory=list)
+                                                    "product_not_received, payment_withheld or other",
+                                        extra_json_schema={"extra": {"enum": [r.value for r in PARTY_REASONS]}})]
+    statement: Annotated[str, STATEMENT]
+    attachments: Annotated[list[AttachmentBody], documented(max_items=MAX_ATTACHMENTS)] = msgspec.field(
+        default_factory=list)
 
 
 class StatementBody(msgspec.Struct, forbid_unknown_fields=True):
-    statement: str
-    attachments: list[AttachmentBody] = msgspec.field(default_factory=list)
+    statement: Annotated[str, STATEMENT]
+    attachments: Annotated[list[AttachmentBody], documented(max_items=MAX_ATTACHMENTS)] = msgspec.field(
+        default_factory=list)
 
 
 class DecisionBody(msgspec.Struct, forbid_unknown_fields=True):

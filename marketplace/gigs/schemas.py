@@ -11,8 +11,8 @@ import msgspec
 from escrow.money import CURRENCY_EXPONENTS, MAX_AMOUNT
 from marketplace.clock import as_utc
 from marketplace.gigs.models import Gig
-from marketplace.gigs.services import GigDetails, InviteResult
-from marketplace.openapi import documented
+from marketplace.gigs.services import MAX_INVITES_PER_REQUEST, GigDetails, InviteResult
+from marketplace.openapi import NO_NUL, UUID_ITEMS, documented
 
 
 class MoneyIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -163,8 +163,9 @@ class GigListOut(msgspec.Struct):
 
 
 class InvitationsIn(msgspec.Struct, forbid_unknown_fields=True):
-    creator_ids: list[str] = []
-    message: str = ""
+    creator_ids: Annotated[list[str], documented(min_items=1, max_items=MAX_INVITES_PER_REQUEST,
+                                                 items=UUID_ITEMS)] = []
+    message: Annotated[str, documented(max_length=2000, pattern=NO_NUL)] = ""
 
 
 class InvitationsOut(msgspec.Struct):

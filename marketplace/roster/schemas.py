@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar.openapi.datastructures import ResponseSpec
 
 from marketplace.clock import as_utc
+from marketplace.creators.services import MAX_FOLLOWERS
 from marketplace.gigs.schemas import MoneyOut
+from marketplace.gigs.validation import COUNTRY_CODES
+from marketplace.openapi import EMAIL, FILLED_TEXT, NO_NUL, UUID_ITEMS, documented
 from marketplace.roster.csvio import ImportReport
+from marketplace.roster.inputs import MAX_TAGS_PER_ENTRY
 from marketplace.roster.services import RosterPage, RosterRow
 
 
@@ -50,15 +54,21 @@ def problems(*statuses: int) -> dict[int, ResponseSpec]:
     }
 
 
+#: What ``inputs.TAG_RE`` takes once the tag is trimmed and lower-cased.
+TAG = r"^[A-Za-z0-9][A-Za-z0-9 _-]{0,39}$"
+#: A handle as ``inputs.normalise_handle`` and ``HANDLE_RE`` take it (an optional @), or nothing.
+HANDLE = r"^@?[A-Za-z0-9._-]{1,100}$|^$"
+
+
 class RosterTagIn(msgspec.Struct, forbid_unknown_fields=True):
     """Tag (or, with ``untag``, untag) a selection in one statement, whatever its size: ticked entries (``ids``),
     everything a ``filter`` matches — the roster page's query-string keys q, tag, list, platform, country, owner,
     has_deals; ``{}`` is the whole roster ("select all N matching") — or a saved view (``view_id``). ``ids`` may be
     combined with a filter or a view (the ticked entries among those matching)."""
 
-    tag: str
+    tag: Annotated[str, documented(pattern=TAG)]
     untag: bool = False
-    ids: list[str] | None = None
+    ids: Annotated[list[str] | None, documented(min_items=1, items=UUID_ITEMS)] = None
     filter: dict[str, str] | None = None
     view_id: UUID | None = None
 
@@ -73,19 +83,21 @@ class RosterTagOut(msgspec.Struct):
 class RosterEntryIn(msgspec.Struct, forbid_unknown_fields=True):
     """Add a person. ``name`` and an email or at least one handle are required."""
 
-    name: str | None = None
-    email: str | None = None
-    country: str | None = None
-    followers: int | None = None
-    tiktok: str | None = None
-    instagram: str | None = None
-    youtube: str | None = None
-    tags: list[str] | None = None
-    notes: str | None = None
+    name: Annotated[str | None, documented(max_length=120, pattern=FILLED_TEXT)] = None
+    email: Annotated[str | None, documented(max_length=320, pattern=EMAIL)] = None
+    country: Annotated[str | None, documented(enum=["", *sorted(COUNTRY_CODES), None])] = None
+    followers: Annotated[int | None, documented(minimum=0, maximum=MAX_FOLLOWERS)] = None
+    tiktok: Annotated[str | None, documented(pattern=HANDLE)] = None
+    instagram: Annotated[str | None, documented(pattern=HANDLE)] = None
+    youtube: Annotated[str | None, documented(pattern=HANDLE)] = None
+    tags: Annotated[list[str] | None, documented(max_items=MAX_TAGS_PER_ENTRY,
+                                                 items={"type": "string", "pattern": TAG})] = None
+    notes: Annotated[str | None, documented(max_length=5000, pattern=NO_NUL)] = None
     #: Email of a member of your team who looks after this person.
-    owner: str | None = None
+    owner: Annotated[str | None, documented(max_length=320, pattern=EMAIL)] = None
     #: Your custom fields by key.
-    fields: dict[str, str] | None = None
+    fields: Annotated[dict[str, str] | None,
+                      documented(additionalProperties={"type": "string", "maxLength": 500, "pattern": NO_NUL})] = None
 
 
 class RosterEntryPatch(RosterEntryIn, forbid_unknown_fields=True):

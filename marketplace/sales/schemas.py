@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
 
 from escrow.commission_models import CommissionFunding, CommissionPayout
+from escrow.money import CURRENCY_EXPONENTS
 from marketplace.gigs.schemas import MoneyOut
+from marketplace.openapi import documented
 from marketplace.sales.models import DealTracking, GigSalesSettings, SaleAttribution
-from marketplace.sales.payouts import BudgetView
+from marketplace.sales.payouts import MAX_DEPOSIT, BudgetView
 from marketplace.sales.reports import BrandReport, Figures, Statement
 
 
@@ -187,14 +190,14 @@ def sales_settings_out(s: GigSalesSettings) -> SalesSettingsOut:
 
 class BudgetFundIn(msgspec.Struct, forbid_unknown_fields=True):
     #: Minor units of ``currency`` (an integer): the cap the brand puts into its commission budget.
-    amount: int
-    currency: str
+    amount: Annotated[int, documented(minimum=1, maximum=MAX_DEPOSIT)]
+    currency: Annotated[str, documented(enum=sorted(CURRENCY_EXPONENTS))]
 
 
 class BudgetRefundIn(msgspec.Struct, forbid_unknown_fields=True):
-    currency: str
+    currency: Annotated[str, documented(enum=sorted(CURRENCY_EXPONENTS))]
     #: Minor units to return; null: everything no approved or pending commission needs.
-    amount: int | None = None
+    amount: Annotated[int | None, documented(minimum=1, maximum=MAX_DEPOSIT)] = None
 
 
 class FundingOut(msgspec.Struct):

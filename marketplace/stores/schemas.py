@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
 from litestar.exceptions import HTTPException
 from litestar.openapi import ResponseSpec
 
-from marketplace.stores.models import StoreConnection, StoreProduct, StoreVariant
+from marketplace.openapi import SPACE, documented
+from marketplace.stores.models import StoreConnection, StorePlatform, StoreProduct, StoreVariant
 from marketplace.stores.seeding import SeedingPlan
 from marketplace.stores.vault import masked
 
@@ -39,27 +40,36 @@ def problem_specs(*statuses: int) -> dict[int, ResponseSpec]:
             for s in statuses}
 
 
+#: A store's name as ``services._text`` takes it: not blank, no control characters, at most 120 characters.
+STORE_NAME = documented(min_length=1, max_length=120,
+                        pattern=rf"^[^\x00-\x1f]*[^{SPACE}\x00-\x1f][^\x00-\x1f]*$")
+#: A secret pasted from the store (``services._secrets``): 8-500 characters, no spaces; empty means "not sent".
+SECRET = documented(max_length=500, pattern=r"^[^\s\x00]{8,}$|^$")
+
+
 class StoreIn(msgspec.Struct, forbid_unknown_fields=True):
+    """Which secrets are required and what ``shop_url`` must look like depend on the platform (a 422 names each)."""
+
     #: shopify, woocommerce or custom (or simulated: the built-in shop, where the server offers it).
-    platform: str
-    name: str
+    platform: Annotated[str, documented(enum=[p.value for p in StorePlatform])]
+    name: Annotated[str, STORE_NAME]
     #: Shopify: glowlab.myshopify.com; WooCommerce: https://shop.example.com; custom: optional.
-    shop_url: str = ""
+    shop_url: Annotated[str, documented(max_length=2000, pattern=r"^[^\x00]*$")] = ""
     #: Shopify Admin API access token / WooCommerce consumer key.
-    access_token: str | None = None
+    access_token: Annotated[str | None, SECRET] = None
     #: WooCommerce consumer secret.
-    api_secret: str | None = None
+    api_secret: Annotated[str | None, SECRET] = None
     #: Shopify app client secret / WooCommerce webhook secret (custom stores get one issued).
-    webhook_secret: str | None = None
+    webhook_secret: Annotated[str | None, SECRET] = None
 
 
 class StorePatch(msgspec.Struct, forbid_unknown_fields=True):
-    name: str | None = None
-    shop_url: str | None = None
+    name: Annotated[str | None, STORE_NAME] = None
+    shop_url: Annotated[str | None, documented(max_length=2000, pattern=r"^[^\x00]*$")] = None
     #: New secrets replace the old ones (rotation); leave out what doesn't change.
-    access_token: str | None = None
-    api_secret: str | None = None
-    webhook_secret: str | None = None
+    access_token: Annotated[str | None, SECRET] = None
+    api_secret: Annotated[str | None, SECRET] = None
+    webhook_secret: Annotated[str | None, SECRET] = None
     #: Custom stores: issue a new signing secret (answered once).
     rotate_signing_secret: bool = False
 
