@@ -40,7 +40,9 @@ from marketplace.gigs.schemas import (
 )
 from marketplace.gigs.search import SORT_LABELS, SORTS, GigFilters, parse_gig_filters
 from marketplace.gigs.services import GIG_EDITORS, GigCard, GigService
+from marketplace.gigs.validation import COUNTRY_CODES, NICHE_RE
 from marketplace.i18n import gettext
+from marketplace.openapi import NO_NUL
 from marketplace.storage import media_url
 from marketplace.templating import datetime_filter, money
 from marketplace.verification.posts import platform_label
@@ -65,6 +67,9 @@ def form_choices() -> dict[str, Any]:
         "status_tags": STATUS_TAGS,
     }
 
+
+#: A money filter for creators: whole minor units (e.g. 1500), as ``parse_gig_filters`` reads them.
+MINOR_UNITS = {"pattern": r"^[0-9]{1,15}$"}
 
 class ResultCard(NamedTuple):
     """A search result's words, worked out once in Python (the template only places them)."""
@@ -299,19 +304,19 @@ class GigApi(Controller):
         self,
         request: Request[Any, Any, Any],
         gigs: NamedDependency[GigService],
-        q: FromQuery[str | None] = None,
-        platform: FromQuery[str | None] = None,
-        niche: FromQuery[str | None] = None,
-        country: FromQuery[str | None] = None,
+        q: Annotated[str | None, QueryParameter(schema_extra={"maxLength": 200, "pattern": NO_NUL})] = None,
+        platform: Annotated[str | None, QueryParameter(schema_extra={"enum": [p.value for p in Platform]})] = None,
+        niche: Annotated[str | None, QueryParameter(schema_extra={"pattern": NICHE_RE.pattern})] = None,
+        country: Annotated[str | None, QueryParameter(schema_extra={"enum": sorted(COUNTRY_CODES)})] = None,
         currency: Annotated[str | None, QueryParameter(schema_extra={"enum": CURRENCY_CHOICES})] = None,
-        fee_min: FromQuery[str | None] = None,
-        fee_max: FromQuery[str | None] = None,
-        product_value_min: FromQuery[str | None] = None,
-        product_value_max: FromQuery[str | None] = None,
-        apply_before: FromQuery[str | None] = None,
+        fee_min: Annotated[str | None, QueryParameter(schema_extra=MINOR_UNITS)] = None,
+        fee_max: Annotated[str | None, QueryParameter(schema_extra=MINOR_UNITS)] = None,
+        product_value_min: Annotated[str | None, QueryParameter(schema_extra=MINOR_UNITS)] = None,
+        product_value_max: Annotated[str | None, QueryParameter(schema_extra=MINOR_UNITS)] = None,
+        apply_before: Annotated[str | None, QueryParameter(schema_extra={"format": "date"})] = None,
         sort: Annotated[str | None, QueryParameter(schema_extra={"enum": [*SORTS, None]})] = None,
         cursor: FromQuery[str | None] = None,
-        limit: Annotated[str | None, QueryParameter(schema_extra={"pattern": r"^[0-9]{1,3}$"})] = None,
+        limit: Annotated[str | None, QueryParameter(schema_extra={"pattern": r"^(?:[1-9][0-9]?|100)$"})] = None,
         status: Annotated[str | None, QueryParameter(schema_extra={"enum": STATUS_CHOICES})] = None,
     ) -> GigListOut:
         """Creators: money filters are in minor units of ``currency`` (default USD); ``apply_before`` is a date;
