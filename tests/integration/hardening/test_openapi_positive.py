@@ -39,6 +39,7 @@ BUSINESS_RULES: dict[str, list[tuple[str, str]]] = {
         ("Name is required", "name is required on create but optional on PATCH, which shares the body struct"),
         ("Give an email or at least one handle", "cross-field: an email or any handle"),
         ("The owner must be a member of your team", "ownership: the owner's email must be a team member"),
+        ("on your roster.", "state: another entry already has this email or handle"),
     ],
     "POST /api/v1/roster/tags": [
         ("Send ids, a filter", "cross-field: one of ids, filter or view_id"),
@@ -76,6 +77,7 @@ KNOWN_GAPS: dict[str, str] = {
     "POST /api/v1/auth/signup": "email format, password variety and brand_name-for-brands are not in the schema",
     "POST /api/v1/auth/token": "wrong credentials answer 422 (a business answer, to be listed as such)",
     "PUT /api/v1/brand": "country: the schema's pattern allows codes that are not countries",
+    "PUT /api/v1/creator/profile": "country: the schema's pattern allows codes that are not countries",
     "PUT /api/v1/notifications/settings": "email: the group names are not an enum in the schema",
 }
 
