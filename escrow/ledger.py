@@ -456,28 +456,46 @@ async def _check_holding_accounts(session: AsyncSession, legs: Sequence[Leg],
     if not debited:
         return
     # One statement for all of them: each account's posted sum and unresolved reservations as scalar subqueries.
-    row = (await session.execute(sa.select(*(
-        (_posted_sum(ids[key]) + _reserved_sum(ids[key])).label(f"a{n}") for n, key in enumerate(debited)
-    )))).one()
+    params = {f"a{n}": ids[key] for n, key in enumerate(debited)}
+    row = (await session.execute(_debits_statement(len(debited)), params)).one()
     for key, debits in zip(debited, row, strict=True):
         available = -int(debits)
         if available < 0:
             raise Overdraft(f"{key[0]} would go below zero ({available} {key[1]})")
 
 
-def _posted_sum(account_id: UUID) -> Any:
+_DEBITS_STATEMENTS: dict[int, Any] = {}
+
+
+def _debits_statement(count: int) -> Any:
+    """Posted sum plus unresolved reserved debits of accounts ``:a0`` .. ``:a<count-1>``, built once per count
+    (building it costs more than running it)."""
+    statement = _DEBITS_STATEMENTS.get(count)
+    if statement is None:
+        statement = _DEBITS_STATEMENTS[count] = sa.select(*(
+            (_posted_sum(f"a{n}") + _reserved_sum(f"a{n}")).label(f"a{n}") for n in range(count)
+        ))
+    return statement
+
+
+def _account_param(name: str) -> Any:
+    return sa.bindparam(name, type_=LedgerEntry.__table__.c.account_id.type)
+
+
+def _posted_sum(param: str) -> Any:
     return (
         sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
-        .where(LedgerEntry.account_id == account_id, LedgerEntry.pending.is_(False))
+        .where(LedgerEntry.account_id == _account_param(param), LedgerEntry.pending.is_(False))
         .scalar_subquery()
     )
 
 
-def _reserved_sum(account_id: UUID) -> Any:
+def _reserved_sum(param: str) -> Any:
     return (
         sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(LedgerEntry.account_id == account_id, LedgerEntry.pending.is_(True), LedgerEntry.amount > 0)
+        .where(LedgerEntry.account_id == _account_param(param), LedgerEntry.pending.is_(True),
+               LedgerEntry.amount > 0)
         .where(unresolved_pending())
         .scalar_subquery()
     )

@@ -91,3 +91,28 @@ async def test_a_release_takes_a_bounded_number_of_statements(runtime) -> None:
         payable = await ledger.balance_of(session, ledger.creator_payable(hold.creator_id), hold.currency)
         assert payable == 0  # released and transferred: nothing left owed
         await assert_ledger_invariants(session)
+
+
+async def test_the_one_statement_holding_check_still_refuses_an_overdraft(runtime) -> None:
+    """The holding-account check now reads every debited account in one statement: it must still see each one."""
+    import uuid
+
+    import pytest
+
+    funded = await funded_deal(runtime)
+    async with runtime.session_maker() as session, session.begin():
+        hold = await hold_of(session, funded.id)
+        held = hold.creator_amount + hold.platform_fee_amount
+        hold_id, creator_id = hold.id, hold.creator_id
+        legs = [ledger.dr(ledger.escrow_held(hold.id), held, "USD"),
+                ledger.dr(ledger.brand_funding(hold.brand_id), 1, "USD"),
+                ledger.cr(ledger.creator_payable(hold.creator_id), held + 1, "USD")]
+        with pytest.raises(ledger.Overdraft, match="brand_funding"):
+            await ledger.post(session, key=f"test:{uuid.uuid4()}", kind="test", legs=legs, now=runtime.clock.now(),
+                              actor="test")
+        await session.rollback()
+    async with runtime.session_maker() as session, session.begin():
+        # Exactly what is held passes (nothing reserved yet): the check is not refusing everything.
+        await ledger.post(session, key=f"test:{uuid.uuid4()}", kind="test", now=runtime.clock.now(), actor="test",
+                          legs=[ledger.dr(ledger.escrow_held(hold_id), held, "USD"),
+                                ledger.cr(ledger.creator_payable(creator_id), held, "USD")])
