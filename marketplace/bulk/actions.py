@@ -133,16 +133,24 @@ def check_template(errors: dict[str, str], key: str, template: str, *, required:
         errors[key] = gettext('Write the %(label)s.', label=label.lower())
         return text
     if len(text) > MESSAGE_MAX:
-        errors[key] = gettext('Keep the %(label)s under %(message_max)s characters.', label=label.lower(), message_max=format(MESSAGE_MAX, ','))
+        errors[key] = gettext(
+            "Keep the %(label)s under %(message_max)s characters.",
+            label=label.lower(),
+            message_max=format(MESSAGE_MAX, ","),
+        )
         return text
     try:
         unknown = [f for f in template_fields(text) if f not in MERGE_FIELDS]
     except ValueError:
-        errors[key] = gettext('A brace is not closed: write merge fields like {first_name}, and {{ for a literal brace.')
+        errors[key] = gettext(
+            "A brace is not closed: write merge fields like {first_name}, and {{ for a literal brace."
+        )
         return text
     if unknown:
         known = ", ".join("{" + f + "}" for f in MERGE_FIELDS)
-        errors[key] = gettext('Unknown merge field {%(unknown)s}; you can use %(known)s.', unknown=unknown[0], known=known)
+        errors[key] = gettext(
+            "Unknown merge field {%(unknown)s}; you can use %(known)s.", unknown=unknown[0], known=known
+        )
     return text
 
 
@@ -174,7 +182,13 @@ def parse_nothing(raw: Mapping[str, Any]) -> dict[str, Any]:
 def parse_comment(raw: Mapping[str, Any]) -> dict[str, Any]:
     comment = _text(raw, "comment")
     if len(comment) > REASON_MAX:
-        raise InvalidInput({"comment": gettext('Keep the comment under %(reason_max)s characters.', reason_max=format(REASON_MAX, ','))})
+        raise InvalidInput(
+            {
+                "comment": gettext(
+                    "Keep the comment under %(reason_max)s characters.", reason_max=format(REASON_MAX, ",")
+                )
+            }
+        )
     return {"comment": comment}
 
 
@@ -184,7 +198,9 @@ def parse_reason(raw: Mapping[str, Any], *, required: bool) -> dict[str, Any]:
     if required and not reason:
         errors["reason"] = gettext('Say why: the creators are told.')
     elif len(reason) > REASON_MAX:
-        errors["reason"] = gettext('Keep the reason under %(reason_max)s characters.', reason_max=format(REASON_MAX, ','))
+        errors["reason"] = gettext(
+            "Keep the reason under %(reason_max)s characters.", reason_max=format(REASON_MAX, ",")
+        )
     _raise(errors)
     return {"reason": reason}
 
@@ -226,7 +242,9 @@ def parse_extend(raw: Mapping[str, Any]) -> dict[str, Any]:
         errors["stage"] = gettext('Choose a deadline: sign, fund, ship, receipt, draft, review or post.')
     reason = _text(raw, "reason")
     if len(reason) > REASON_MAX:
-        errors["reason"] = gettext('Keep the reason under %(reason_max)s characters.', reason_max=format(REASON_MAX, ','))
+        errors["reason"] = gettext(
+            "Keep the reason under %(reason_max)s characters.", reason_max=format(REASON_MAX, ",")
+        )
     _raise(errors)
     return {"days": days, "stage": stage, "reason": reason}
 
@@ -254,7 +272,9 @@ async def do_invite(work: ItemWork) -> None:
     if gig is None or gig.brand_id != work.actor.brand_id:
         raise NotFound(gettext('The gig is no longer there.'))
     if GigStatus(gig.status) is not GigStatus.OPEN:
-        raise Conflict(gettext('The gig is %(status)s; only open gigs take invitations.', status=GigStatus(gig.status).value))
+        raise Conflict(
+            gettext("The gig is %(status)s; only open gigs take invitations.", status=GigStatus(gig.status).value)
+        )
     creator = await work.session.get(Creator, work.target_id)
     if creator is None:
         raise NotFound(gettext('This creator is no longer on PostPact.'))
@@ -321,12 +341,26 @@ async def do_extend(work: ItemWork) -> None:
     stages = extendable_stages(collab)
     stage = work.parameters.get("stage") or (stages[0] if stages else "")
     if stage not in stages:
-        raise Conflict((gettext('No deadline of this deal can be moved now.') if not stages else gettext("The %(stage)s deadline can't be moved now; this deal's next deadline is %(stages)s.", stage=stage, stages=stages[0])))
+        raise Conflict(
+            gettext("No deadline of this deal can be moved now.")
+            if not stages
+            else gettext(
+                "The %(stage)s deadline can't be moved now; this deal's next deadline is %(stages)s.",
+                stage=stage,
+                stages=stages[0],
+            )
+        )
     current = collab.due(stage)
     assert current is not None
-    await request_extension(work.session, collab.id, work.actor, stage=stage,
-                            proposed_due_at=current + timedelta(days=int(work.parameters["days"])),
-                            reason=work.parameters.get("reason", ""), now=work.now)
+    await request_extension(
+        work.session,
+        collab.id,
+        work.actor,
+        stage=stage,
+        proposed_due_at=current + timedelta(days=int(work.parameters["days"])),
+        reason=work.parameters.get("reason", ""),
+        now=work.now,
+    )
 
 
 async def do_import(work: ItemWork) -> None:

@@ -185,7 +185,13 @@ class BulkApi(Controller):
         if not actor.is_brand:
             raise Forbidden(gettext('Bulk actions are for brand teams.'))
         if action not in ACTIONS:
-            raise NotFound(gettext('There is no bulk action called %(action)s; use one of %(actions)s.', action=repr(action), actions=', '.join(ACTIONS)))
+            raise NotFound(
+                gettext(
+                    "There is no bulk action called %(action)s; use one of %(actions)s.",
+                    action=repr(action),
+                    actions=", ".join(ACTIONS),
+                )
+            )
         items: list[NewItem] | None = None
         selection = Selection()
         if action == "ship" and data.csv is not None:

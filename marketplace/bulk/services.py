@@ -64,7 +64,13 @@ def reason_of(exc: Exception) -> str:
 def action_of(name: str) -> BulkAction:
     spec = ACTIONS.get(name)
     if spec is None:
-        raise NotFound(gettext('There is no bulk action called %(name)s; use one of %(actions)s.', name=repr(name), actions=', '.join(ACTIONS)))
+        raise NotFound(
+            gettext(
+                "There is no bulk action called %(name)s; use one of %(actions)s.",
+                name=repr(name),
+                actions=", ".join(ACTIONS),
+            )
+        )
     return spec
 
 
@@ -100,7 +106,18 @@ class NewItem:
 def _too_many(spec: BulkAction, count: int | str) -> InvalidInput:
     noun = {Target.DEAL: "deals", Target.APPLICATION: "applications", Target.CREATOR: "creators",
             Target.ROSTER_IMPORT: "files"}[spec.target]
-    return InvalidInput({"ids": gettext('%(label)s takes at most %(max_items)s %(noun)s per request; this selection has %(count)s. Narrow the filter or split the list.', label=spec.label, max_items=format(spec.max_items, ','), noun=noun, count=count)})
+    return InvalidInput(
+        {
+            "ids": gettext(
+                "%(label)s takes at most %(max_items)s %(noun)s per request; this selection has %(count)s. Narrow "
+                "the filter or split the list.",
+                label=spec.label,
+                max_items=format(spec.max_items, ","),
+                noun=noun,
+                count=count,
+            )
+        }
+    )
 
 
 #: The deals list's groups, so "all matching" on that page means what the page shows.
@@ -128,7 +145,15 @@ async def _check_states(spec: BulkAction, states: Sequence[str]) -> list[str]:
              else {s.value for s in CollabState} | set(DEAL_GROUPS))
     unknown = [s for s in states if s not in known]
     if unknown:
-        raise InvalidInput({"status": gettext('Unknown status %(unknown)s; use one of %(known)s.', unknown=repr(unknown[0]), known=', '.join(sorted(known)))})
+        raise InvalidInput(
+            {
+                "status": gettext(
+                    "Unknown status %(unknown)s; use one of %(known)s.",
+                    unknown=repr(unknown[0]),
+                    known=", ".join(sorted(known)),
+                )
+            }
+        )
     return list(states) or list(spec.default_states)
 
 
@@ -189,7 +214,9 @@ class BulkService:
         import emails them a claim link instead)."""
         assert actor.brand_id is not None
         if spec.target != Target.CREATOR:
-            raise InvalidInput({"ids": gettext('%(label)s acts on deals or applications, not on roster entries.', label=spec.label)})
+            raise InvalidInput(
+                {"ids": gettext("%(label)s acts on deals or applications, not on roster entries.", label=spec.label)}
+            )
         roster = await resolve_tag(self.session, actor.brand_id, roster)
         rows = (await self.session.execute(
             roster_query(self.session, actor.brand_id, roster)
@@ -239,7 +266,15 @@ class BulkService:
         if gig is None or gig.brand_id != actor.brand_id:
             raise InvalidInput({"gig_id": gettext('Choose one of your open gigs.')})
         if GigStatus(gig.status) is not GigStatus.OPEN:
-            raise InvalidInput({"gig_id": gettext('“%(title)s” is %(status)s; invite creators to an open gig (publish it first).', title=gig.title, status=GigStatus(gig.status).value)})
+            raise InvalidInput(
+                {
+                    "gig_id": gettext(
+                        "“%(title)s” is %(status)s; invite creators to an open gig (publish it first).",
+                        title=gig.title,
+                        status=GigStatus(gig.status).value,
+                    )
+                }
+            )
 
     # -- starting, reading, retrying
 

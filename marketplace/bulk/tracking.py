@@ -54,7 +54,15 @@ async def tracking_items(session: AsyncSession, brand_id: UUID, data: bytes | st
     present = set(columns)
     missing = [c for c in ("carrier", "tracking_number") if c not in present]
     if missing:
-        raise InvalidInput({"file": gettext('The file needs a %(missing)s column (found: %(header)s).', missing=' and a '.join(missing), header=', '.join(table.header))})
+        raise InvalidInput(
+            {
+                "file": gettext(
+                    "The file needs a %(missing)s column (found: %(header)s).",
+                    missing=" and a ".join(missing),
+                    header=", ".join(table.header),
+                )
+            }
+        )
     if not present & {"deal_id", "email", "handle"}:
         raise InvalidInput({"file": gettext('Name each deal with a deal_id, email or handle column.')})
     rows = []

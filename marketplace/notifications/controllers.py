@@ -81,7 +81,18 @@ class NotificationPages(PageController):
         )
         if is_htmx(request):
             return await _render_list(request, db_session, first_page=True)
-        flash(request, (gettext('Marked %(count)s notification%(else_value)s as read.', count=count, else_value='s' if count != 1 else '') if count else gettext('All read.')))
+        flash(
+            request,
+            (
+                gettext(
+                    "Marked %(count)s notification%(else_value)s as read.",
+                    count=count,
+                    else_value="s" if count != 1 else "",
+                )
+                if count
+                else gettext("All read.")
+            ),
+        )
         return redirect(request, "/notifications")
 
     @get("/settings", name="notification_settings", guards=[signed_in])

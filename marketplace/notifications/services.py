@@ -306,7 +306,9 @@ async def set_email_preferences(session: AsyncSession, user_id: UUID, wanted: di
     """Save the user's choice per group; unknown groups are a field error. Returns the saved settings."""
     unknown = sorted(set(wanted) - set(EMAIL_GROUPS))
     if unknown:
-        raise InvalidInput({"groups": gettext('Unknown email group(s): %(unknown)s.', unknown=', '.join(unknown)[:200])})
+        raise InvalidInput(
+            {"groups": gettext("Unknown email group(s): %(unknown)s.", unknown=", ".join(unknown)[:200])}
+        )
     if wanted:
         # An upsert, so two saves at once (double click, two tabs) can't collide on the unique constraint.
         insert = insert_stmt(session, NotificationPreference)
