@@ -36,14 +36,16 @@ _ALIVE_START = {
 
 class LivenessMiddleware(ASGIMiddleware):
     """Outermost: answers ``GET /healthz`` before the session, actor, locale and CSRF layers run, so a liveness
-    probe costs no I/O and no per-request work. Other methods fall through to the route (405, as for any GET
-    route); the route itself stays for the OpenAPI schema and answers the same body."""
+    probe costs no I/O and no per-request work. Other methods, and requests with a query string, fall
+    through to the route (405, as for any GET route; the input guard for odd queries); the route itself stays for
+    the OpenAPI schema and answers the same body."""
 
     scopes = (ScopeType.HTTP,)
     should_bypass_for_scope = staticmethod(lambda scope: scope["path"] != HEALTHZ_PATH)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
-        if scope["method"] != "GET":
+        if scope["method"] != "GET" or scope.get("query_string"):
+            # A probe sends a bare GET; anything else takes the normal path (the input guard judges odd queries).
             await next_app(scope, receive, send)
             return
         await send({**_ALIVE_START, "headers": list(_ALIVE_START["headers"])})  # before_send hooks may add to it
