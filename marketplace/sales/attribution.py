@@ -123,6 +123,11 @@ def _by_code(order: OrderFacts, deals: Candidates) -> Decision | None:
     return _checked(deals.by_code[ours[0]], order, "code", detail)
 
 
+#: Stores report when an order was placed in whole seconds (Shopify's and WooCommerce's ``created_at``), and clicks are
+#: recorded to the microsecond: a click in the same second as the order, before it, must not look like one after it.
+ORDER_TIME_PRECISION = timedelta(seconds=1)
+
+
 def _by_link(order: OrderFacts, deals: Candidates) -> Decision | None:
     slug = ref_in(order.landing_site)
     deal = deals.by_slug.get(slug) if slug else None
@@ -130,7 +135,9 @@ def _by_link(order: OrderFacts, deals: Candidates) -> Decision | None:
         return None
     detail = f"link ref={slug}"
     clicked = deal.last_click_at
-    if clicked is None or order.placed_at is None or not clicked <= order.placed_at <= clicked + deal.window:
+    if clicked is None or order.placed_at is None or not (
+        clicked < order.placed_at + ORDER_TIME_PRECISION and order.placed_at <= clicked + deal.window
+    ):
         when = f"last click {clicked:%Y-%m-%d}" if clicked else "no click recorded"
         return Decision(None, "link_expired", f"{detail}; {when}, window {deal.window.days} days")
     return _checked(deal, order, "link", detail)

@@ -29,6 +29,7 @@ from marketplace.i18n import gettext
 from marketplace.jobs import enqueue
 from marketplace.sales import rollup
 from marketplace.sales.attribution import (
+    ORDER_TIME_PRECISION,
     Candidates,
     DealCode,
     OrderFacts,
@@ -251,7 +252,7 @@ async def _candidates(session: AsyncSession, brand_id: UUID, codes: list[str], s
         return Candidates({}, {}), {}
     last_click = sa.select(sa.func.max(LinkClick.clicked_at)).where(
         LinkClick.tracking_id == DealTracking.id,
-        *([LinkClick.clicked_at <= placed_at] if placed_at is not None else [])).scalar_subquery()
+        *([LinkClick.clicked_at < placed_at + ORDER_TIME_PRECISION] if placed_at is not None else [])).scalar_subquery()
     rows = (await session.execute(
         sa.select(DealTracking.code, DealTracking.slug, DealTracking.valid_from, DealTracking.valid_until,
                   Collaboration.currency, User.email, GigSalesSettings.attribution_window_days,

@@ -113,3 +113,14 @@ def test_commission_base(merchandise: int, total: int, refunded: int, cancelled:
 def test_commission_rounds_down_to_the_minor_unit() -> None:
     assert commission(4_250, 1_250) == 531  # 531.25
     assert commission(0, 1_250) == 0 and commission(1_000, 0) == 0
+
+
+def test_a_click_in_the_same_second_as_the_order_counts_because_stores_report_whole_seconds() -> None:
+    placed = T0 + timedelta(days=2)  # the store says 12:00:00; the click was at 12:00:00.700
+    same_second = candidates(deal(AVA, "AVA-GLOW15", "ava-1a2b3c4d", last_click=placed + timedelta(milliseconds=700)))
+    decision = attribute(order(landing="/?ref=ava-1a2b3c4d", placed=placed), same_second)
+    assert (decision.collaboration_id, decision.reason) == (AVA, "link")
+
+    next_second = candidates(deal(AVA, "AVA-GLOW15", "ava-1a2b3c4d", last_click=placed + timedelta(seconds=1)))
+    decision = attribute(order(landing="/?ref=ava-1a2b3c4d", placed=placed), next_second)
+    assert (decision.collaboration_id, decision.reason) == (None, "link_expired")
