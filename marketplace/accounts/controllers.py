@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, Response, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_202_ACCEPTED
@@ -22,7 +23,7 @@ from marketplace.accounts.throttle import DEVICE_COOKIE, DEVICE_LIFETIME
 from marketplace.errors import InvalidInput, TooManyRequests
 from marketplace.forms import FormReader, normalise_email
 from marketplace.i18n import N_, gettext
-from marketplace.openapi import documented
+from marketplace.openapi import documented, problem_spec
 from marketplace.runtime import Runtime
 from marketplace.security import password_fingerprint
 from marketplace.sessions import ROTATE_SESSION_KEY
@@ -290,6 +291,12 @@ class NewTokenBody(msgspec.Struct, forbid_unknown_fields=True):
     name: Annotated[str, documented(pattern=r"\S", max_length=80)]
 
 
+#: The languages and zones ``PATCH /api/v1/me`` takes, stated in the schema (``AccountService.set_preferences``
+#: checks them and answers 422 with a message per field).
+LANGUAGE_CODES: list[str | None] = [*i18n.LANGUAGES, None]
+ZONE_NAMES = sorted(i18n.known_zones() | {i18n.DEFAULT_ZONE})
+
+
 class UserOut(msgspec.Struct):
     id: UUID
     email: str
@@ -298,6 +305,19 @@ class UserOut(msgspec.Struct):
     brand_id: UUID | None
     brand_role: str | None
     creator_id: UUID | None
+    #: The interface language ("en", "zh_Hans"); null follows the request's Accept-Language.
+    locale: Annotated[str | None, documented(enum=LANGUAGE_CODES)]
+    #: The IANA time zone times are shown in ("Asia/Shanghai").
+    timezone: str
+
+
+class PreferencesPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Only the fields sent change."""
+
+    #: "en" or "zh_Hans"; null: follow each request's Accept-Language.
+    locale: Annotated[str | None, documented(enum=LANGUAGE_CODES)] | msgspec.UnsetType = msgspec.UNSET
+    #: An IANA time zone name, such as "Asia/Shanghai" or "America/Los_Angeles".
+    timezone: Annotated[str, documented(enum=ZONE_NAMES)] | msgspec.UnsetType = msgspec.UNSET
 
 
 class TokenOut(msgspec.Struct):
@@ -330,6 +350,8 @@ def _user_out(actor: Actor) -> UserOut:
         brand_id=actor.brand_id,
         brand_role=actor.brand_role.value if actor.brand_role else None,
         creator_id=actor.creator_id,
+        locale=actor.locale,
+        timezone=actor.timezone,
     )
 
 
@@ -375,6 +397,20 @@ class AccountApi(Controller):
     @get("/me", guards=[signed_in], summary="The account behind the token")
     async def me(self, request: Request[Any, Any, Any]) -> UserOut:
         return _user_out(request.user)
+
+    @patch("/me", guards=[signed_in], summary="Change your language or time zone",
+           description="Pages, emails and API error messages follow the language; times are shown in the zone. "
+           "Send only what changes.",
+           responses={422: problem_spec(422, "locale is not a language offered, or timezone is not an IANA zone "
+                                             "name: one message per field in `errors`")})
+    async def update_me(
+        self, request: Request[Any, Any, Any], data: JSONBody[PreferencesPatch],
+        accounts: NamedDependency[AccountService]
+    ) -> UserOut:
+        changes = {name: getattr(data, name) for name in ("locale", "timezone")
+                   if getattr(data, name) is not msgspec.UNSET}
+        user = await accounts.set_preferences(request.user.user_id, changes)
+        return _user_out(dataclasses.replace(request.user, locale=user.locale, timezone=user.timezone))
 
     @get("/tokens", guards=[signed_in], summary="Your API tokens")
     async def tokens(

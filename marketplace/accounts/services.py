@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from uuid import UUID
@@ -336,3 +337,27 @@ class AccountService:
         if token.revoked_at is None:
             token.revoked_at = self.runtime.clock.now()
         return token
+
+    # -- language and time zone
+
+    async def set_preferences(self, user_id: UUID, changes: Mapping[str, str | None]) -> User:
+        """The language (``None``: follow the browser's) and the time zone everything is shown in, for the account
+        page and ``PATCH /api/v1/me`` alike. Only the keys given change; a language is one of ``i18n.LANGUAGES`` and
+        a zone an IANA name ("Asia/Shanghai"), else InvalidInput names the field and nothing changes."""
+        errors: dict[str, str] = {}
+        if "locale" in changes and changes["locale"] is not None and changes["locale"] not in i18n.LANGUAGES:
+            errors["locale"] = gettext("Choose one of the languages offered.")
+        zone = changes.get("timezone")
+        if "timezone" in changes and (zone is None or i18n.normalise_zone(zone) != zone):
+            errors["timezone"] = gettext("Choose a time zone from the list, such as Asia/Shanghai.")
+        if errors:
+            raise InvalidInput(errors)
+        user = await self.session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound(gettext("No such account."))
+        if "locale" in changes:
+            user.locale = changes["locale"]
+        if "timezone" in changes:
+            user.timezone = str(zone)
+        await self.session.flush()
+        return user
