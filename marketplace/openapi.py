@@ -6,6 +6,8 @@ Areas may declare their own error responses (with words of their own); those win
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -13,7 +15,8 @@ from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugi
 from litestar.openapi.config import OpenAPIConfig
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.openapi.plugins import SwaggerRenderPlugin
-from litestar.openapi.spec import Components, SecurityScheme
+from litestar.openapi.spec import Components, OpenAPIType, Reference, SecurityScheme
+from litestar.openapi.spec import Schema as OpenAPISchema
 from litestar.routes import HTTPRoute
 
 if TYPE_CHECKING:
@@ -84,6 +87,36 @@ def documented(**schema: Any) -> msgspec.Meta:
     return msgspec.Meta(extra_json_schema={"extra": schema})
 
 
+#: The class attribute of a body struct that holds its ``object_rules()``.
+OBJECT_RULES = "__openapi_rules__"
+
+
+def object_rules(*, required: Iterable[str] = (), **schema: Any) -> dict[str, Any]:
+    """Rules about a whole body that its service checks (422, one message per field), for the schema only:
+    ``required`` names fields the struct lets a client leave out, so that a missing one is answered with the field's
+    own message rather than a generic 400, and ``schema`` adds keywords such as ``description`` or
+    ``if``/``then``/``else`` (a field required only when another has some value). In the struct:
+    ``__openapi_rules__: ClassVar[dict[str, Any]] = object_rules(required=["title"])``."""
+    return {"required": list(required), **schema}
+
+
+def _not_null(prop: OpenAPISchema) -> None:
+    """A field a rule requires is not nullable either: ``oneOf: [X, null]`` becomes X."""
+    members = [m for m in prop.one_of or [] if not (isinstance(m, OpenAPISchema) and m.type == OpenAPIType.NULL)]
+    if not prop.one_of or len(members) != 1:
+        return
+    (member,) = members
+    prop.one_of = None
+    if isinstance(member, Reference):
+        prop.all_of = [member]
+        return
+    for name, value in vars(member).items():
+        if value is not None and getattr(prop, name) is None:
+            setattr(prop, name, value)
+    if isinstance(prop.enum, list) and None in prop.enum:
+        prop.enum = [v for v in prop.enum if v is not None]
+
+
 def problem_spec(status: int, description: str | None = None) -> ResponseSpec:
     return ResponseSpec(
         data_container=ProblemDetails,
@@ -126,12 +159,27 @@ def standard_statuses(route: HTTPRoute, handler: HTTPRouteHandler) -> set[int]:
 
 class ClosedStructSchemaPlugin(StructSchemaPlugin):
     """A body struct declared ``forbid_unknown_fields`` refuses unknown keys with a 400, so its schema says
-    ``additionalProperties: false`` (Litestar's own struct plugin leaves objects open)."""
+    ``additionalProperties: false`` (Litestar's own struct plugin leaves objects open); a struct's
+    ``object_rules()`` are written into its schema."""
 
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         if msgspec.inspect.type_info(field_definition.type_).forbid_unknown_fields:  # type: ignore[union-attr]
             schema.additional_properties = False
+        rules: dict[str, Any] = dict(getattr(field_definition.type_, OBJECT_RULES, None) or {})
+        required = rules.pop("required", [])
+        for name in required:
+            prop = (schema.properties or {})[name]
+            if isinstance(prop, OpenAPISchema):
+                _not_null(prop)
+        if required:
+            schema.required = sorted({*(schema.required or []), *required})
+        aliases = schema.field_aliases()
+        for key, value in rules.items():
+            name = aliases.get(key, re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower())
+            if not hasattr(schema, name):
+                raise ValueError(f"object_rules: {key!r} is not a schema keyword")
+            setattr(schema, name, value)
         return schema
 
 

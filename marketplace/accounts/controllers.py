@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 import msgspec
@@ -23,9 +23,9 @@ from marketplace.accounts.throttle import DEVICE_COOKIE, DEVICE_LIFETIME
 from marketplace.errors import InvalidInput, TooManyRequests
 from marketplace.forms import FormReader, normalise_email
 from marketplace.i18n import N_, gettext
-from marketplace.openapi import documented, problem_spec
+from marketplace.openapi import FILLED_TEXT, SPACE, TEXT, documented, object_rules, problem_spec
 from marketplace.runtime import Runtime
-from marketplace.security import password_fingerprint
+from marketplace.security import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH, password_fingerprint
 from marketplace.sessions import ROTATE_SESSION_KEY
 from marketplace.web import PageController, Problem, client_ip, flash, redirect, render, runtime_of, safe_next
 
@@ -272,23 +272,38 @@ class AccountPages(PageController):
 # --- JSON API ---------------------------------------------------------------------------------------------------
 
 
+#: An address ``valid_email`` takes: no space or second @, a dot in the domain.
+SIGN_UP_EMAIL = rf"^[^@{SPACE}\x00]{{1,64}}@[^@{SPACE}\x00]+\.[^@{SPACE}\x00]{{2,}}$"
+#: At least 4 different characters (``password_problems``): each group is the first character unlike those before.
+FOUR_DIFFERENT_CHARACTERS = r"^([\s\S])\1*(?!\1)([\s\S])(?:\1|\2)*(?!\1|\2)([\s\S])(?:\1|\2|\3)*(?!\1|\2|\3)[\s\S]"
+NAME_MAX = 120
+
+
 class SignUpBody(msgspec.Struct, forbid_unknown_fields=True):
+    __openapi_rules__: ClassVar[dict[str, Any]] = object_rules(
+        description="`brand_name` is required when `kind` is brand. Also checked, answered 422 on `password`: the "
+        "password must not contain the part of the email before the @ (when that is 4 characters or more).",
+        **{"if": {"properties": {"kind": {"const": "brand"}}, "required": ["kind"]},
+           "then": {"properties": {"brand_name": {"pattern": FILLED_TEXT}}, "required": ["brand_name"]}},
+    )
+
     kind: Annotated[str, documented(enum=["brand", "creator"])]
-    email: Annotated[str, documented(min_length=3, max_length=254, pattern="@")]
-    password: Annotated[str, documented(min_length=10)]
-    full_name: Annotated[str, documented(min_length=1, max_length=200)]
-    brand_name: str = ""
-    display_name: str = ""
+    email: Annotated[str, documented(min_length=6, max_length=254, pattern=SIGN_UP_EMAIL)]
+    password: Annotated[str, documented(min_length=MIN_PASSWORD_LENGTH, max_length=MAX_PASSWORD_LENGTH,
+                                        pattern=FOUR_DIFFERENT_CHARACTERS)]
+    full_name: Annotated[str, documented(min_length=1, max_length=NAME_MAX, pattern=FILLED_TEXT)]
+    brand_name: Annotated[str, documented(max_length=NAME_MAX, pattern=TEXT)] = ""
+    display_name: Annotated[str, documented(max_length=NAME_MAX, pattern=TEXT)] = ""
 
 
 class TokenBody(msgspec.Struct, forbid_unknown_fields=True):
     email: str
     password: str
-    name: Annotated[str, documented(pattern=r"\S", max_length=80)] = "API token"
+    name: Annotated[str, documented(min_length=1, max_length=80, pattern=FILLED_TEXT)] = "API token"
 
 
 class NewTokenBody(msgspec.Struct, forbid_unknown_fields=True):
-    name: Annotated[str, documented(pattern=r"\S", max_length=80)]
+    name: Annotated[str, documented(min_length=1, max_length=80, pattern=FILLED_TEXT)]
 
 
 #: The languages and zones ``PATCH /api/v1/me`` takes, stated in the schema (``AccountService.set_preferences``
@@ -387,7 +402,9 @@ class AccountApi(Controller):
         )
         return SignUpAcceptedOut(email=normalise_email(data.email))
 
-    @post("/auth/token", status_code=HTTP_201_CREATED, summary="Exchange email and password for an API token")
+    @post("/auth/token", status_code=HTTP_201_CREATED, summary="Exchange email and password for an API token",
+          responses={422: problem_spec(422, "The email or password is not right (one message, never saying which), "
+                                            "or the token's name breaks its rule: one message per field in `errors`")})
     async def token(
         self, request: Request[Any, Any, Any], data: JSONBody[TokenBody], accounts: NamedDependency[AccountService]
     ) -> IssuedTokenOut:
