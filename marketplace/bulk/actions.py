@@ -28,7 +28,7 @@ from marketplace.deadlines.extensions import MAX_EXTENSION, extendable_stages, r
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.gigs.models import Gig, GigStatus
 from marketplace.gigs.services import GigService
-from marketplace.i18n import N_, gettext
+from marketplace.i18n import N_, current_locale, gettext, use_locale
 from marketplace.messaging.services import Subject, post_to_subject
 from marketplace.payments import services as payments
 from marketplace.roster.csvio import MAX_IMPORT_ROWS, RosterImporter, auto_mapping, load_upload
@@ -179,6 +179,12 @@ def parse_nothing(raw: Mapping[str, Any]) -> dict[str, Any]:
     return {}
 
 
+def parse_accept(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The offers' language, read in the request that starts the job (the brand's setting, else their browser's):
+    the job runs later in no one's request, and each offer records it as a single accept does."""
+    return {"terms_locale": current_locale()}
+
+
 def parse_comment(raw: Mapping[str, Any]) -> dict[str, Any]:
     comment = _text(raw, "comment")
     if len(comment) > REASON_MAX:
@@ -303,7 +309,8 @@ async def _decide(work: ItemWork, accept: bool) -> None:
 
 
 async def do_accept(work: ItemWork) -> None:
-    await _decide(work, True)
+    with use_locale(work.parameters.get("terms_locale") or work.actor.locale, work.actor.timezone):
+        await _decide(work, True)
 
 
 async def do_decline(work: ItemWork) -> None:
@@ -389,7 +396,7 @@ async def do_import(work: ItemWork) -> None:
 ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
     BulkAction("invite", "Invite to a gig", Target.CREATOR, parse_invite, do_invite),
     BulkAction("message", "Send a message", Target.DEAL, parse_message, do_message),
-    BulkAction("accept", "Accept applications", Target.APPLICATION, parse_nothing, do_accept,
+    BulkAction("accept", "Accept applications", Target.APPLICATION, parse_accept, do_accept,
                default_states=(ApplicationStatus.PENDING.value,)),
     BulkAction("decline", "Decline applications", Target.APPLICATION,
                lambda raw: parse_reason(raw, required=False), do_decline,

@@ -55,3 +55,26 @@ async def test_form_errors_in_the_viewers_language(web: Any, people: Any, db: An
     response = await web.post("/account/tokens", {"name": ""})
     assert response.status_code == 422
     assert "请为令牌命名" in response.text  # "Give the token a name, like 'Shopify sync'." in Chinese
+
+
+async def test_offers_accepted_in_bulk_keep_the_brands_language(client: Any, runtime: Any, people: Any,
+                                                                db: Any) -> None:
+    """A bulk accept runs later in a worker, in no one's request: the offers still record the language of the brand
+    that started it (their setting, else their request's Accept-Language), as a single accept does."""
+    from marketplace.i18n import use_locale
+    from tests.support.escrow import run_jobs
+
+    saved, browser = await people.brand(brand_name="Saved"), await people.brand(brand_name="Browser")
+    await db.execute(sa.update(User).where(User.id == saved.user_id).values(locale="zh_Hans"))
+    for brand, accept_language in ((saved, "en"), (browser, "zh-CN,zh;q=0.9")):
+        made = await make_creator_with_account(runtime, people)
+        gig = await make_open_gig(runtime, brand)
+        application = await apply_to_gig(runtime, made.person, gig.id, made.account.id)
+        headers = {**await bearer(runtime, brand), "Accept-Language": accept_language}
+        started = await client.post("/api/v1/bulk/accept", headers=headers,
+                                    json={"filter": {"gig_id": str(gig.id), "status": ["pending"]}})
+        assert started.status_code == 202, started.text
+        with use_locale("en", "UTC"):  # the worker's own context: nobody's language
+            await run_jobs(runtime)
+        collab = await db.scalar(sa.select(Collaboration).where(Collaboration.application_id == application.id))
+        assert collab is not None and collab.terms_locale == "zh_Hans", brand.email
