@@ -19,6 +19,7 @@ from marketplace.forms import FormReader
 from marketplace.i18n import gettext
 from marketplace.notifications import services as notifications
 from marketplace.notifications.models import Notification
+from marketplace.openapi import documented
 from marketplace.web import PageController, flash, is_htmx, redirect, render, runtime_of, safe_next
 
 LIST_TEMPLATE = "notifications/list.html"
@@ -176,7 +177,10 @@ class MarkedReadOut(msgspec.Struct):
 
 class EmailSettingsIn(msgspec.Struct, forbid_unknown_fields=True):
     #: Group → whether to email; groups left out keep their setting.
-    email: dict[str, bool]
+    email: Annotated[dict[str, bool], documented(
+        properties={group: {"type": "boolean", "description": words} for group, words in
+                    notifications.EMAIL_GROUPS.items()},
+        additional_properties=False)]
 
 
 class EmailSettingsOut(msgspec.Struct):
