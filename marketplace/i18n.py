@@ -336,6 +336,17 @@ def format_percent(value: float | Decimal | None, *, locale: str | None = None) 
     return numbers.format_percent(value, locale=babel_locale(locale))
 
 
+def format_basis_points(bps: int | None, *, times: bool = False, locale: str | None = None) -> str:
+    """A ratio kept as whole basis points, shown exactly (no float on the way) as the viewer's locale writes it:
+    ``1_234`` -> "12.34%"; with ``times`` (an ROI, "0.7269x" with a times sign) at least two decimals."""
+    if bps is None:
+        return "—"
+    value = Decimal(int(bps)).scaleb(-4)
+    if times:
+        return f"{numbers.format_decimal(value, format='#,##0.00##', locale=babel_locale(locale))}\u00d7"
+    return numbers.format_percent(value, format="#,##0.##%", locale=babel_locale(locale))
+
+
 def parse_local_datetime(text: str, zone: str | None = None) -> datetime:
     """A ``datetime-local`` field ("2026-12-07T19:40") read as wall time in ``zone`` (the author's), returned in UTC.
 

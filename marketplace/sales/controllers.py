@@ -23,13 +23,13 @@ from marketplace.csvfiles import attachment_headers, csv_bytes
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.gigs.models import Gig
 from marketplace.gigs.schemas import MoneyOut
-from marketplace.i18n import gettext
+from marketplace.i18n import format_basis_points, gettext
 from marketplace.payments import gateway
 from marketplace.sales import payouts
 from marketplace.sales.charts import cost_revenue_chart, gmv_chart
 from marketplace.sales.links import TrackingLinks
 from marketplace.sales.models import DealTracking, SaleAttribution
-from marketplace.sales.reports import BrandReport, brand_report, statements
+from marketplace.sales.reports import BrandReport, bps_text, brand_report, statements
 from marketplace.sales.schemas import (
     BudgetFundIn,
     BudgetOut,
@@ -61,10 +61,6 @@ from marketplace.web import PageController, flash, redirect, render, runtime_of
 CSV_HEADER = ["creator", "currency", "deals", "clicks", "orders", "gmv", "conversion", "aov", "commission", "fee",
               "product_cost", "postpact_fee", "total_cost", "roi", "posts", "cost_per_post", "posts_live", "ghosted",
               "on_time_rate", "ghost_rate", "days_to_post"]
-
-
-def _ratio(value: float | None) -> str:
-    return "" if value is None else f"{value:.4f}"
 
 
 def date_range(raw_from: str | None, raw_to: str | None, today: date) -> tuple[datetime, datetime]:
@@ -141,7 +137,7 @@ class BrandSalesPages(PageController):
         return render(request, "sales/brand.html", {
             "report": report, "form": form, "errors": {}, "gigs": gigs, "deals": deals,
             "chart": gmv_chart(report.series), "cost_chart": cost_revenue_chart(report.by_creator),
-            "public_url": runtime_of(request).settings.app.public_url},
+            "public_url": runtime_of(request).settings.app.public_url, "bps": format_basis_points},
             block="report")
 
     @get("/report.csv", name="brand_sales_csv")
@@ -150,10 +146,10 @@ class BrandSalesPages(PageController):
         report = await _report(request, db_session, raw_from=params.get("from"), raw_to=params.get("to"),
                                gig_id=_uuid_param("gig_id", params.get("gig_id")))
         rows = [[f.label, f.currency, f.deals, f.clicks, f.orders, f.gmv,
-                 "" if f.conversion is None else f"{f.conversion:.4f}", "" if f.aov is None else f.aov,
-                 f.commission, f.fee, f.product_cost, f.postpact_fee, f.total_cost, _ratio(f.roi), f.posts,
-                 "" if f.cost_per_post is None else f.cost_per_post, f.posts_live, f.ghosted, _ratio(f.on_time_rate),
-                 _ratio(f.ghost_rate), "" if f.days_to_post is None else f"{f.days_to_post:.1f}"]
+                 bps_text(f.conversion_bps), "" if f.aov is None else f.aov,
+                 f.commission, f.fee, f.product_cost, f.postpact_fee, f.total_cost, bps_text(f.roi_bps), f.posts,
+                 "" if f.cost_per_post is None else f.cost_per_post, f.posts_live, f.ghosted, bps_text(f.on_time_bps),
+                 bps_text(f.ghost_bps), "" if f.days_to_post is None else f"{f.days_to_post:.1f}"]
                 for f in [*report.by_creator, *report.totals]]
         return Response(csv_bytes(CSV_HEADER, rows), media_type="text/csv; charset=utf-8",
                         headers=attachment_headers(f"sales-{report.start:%Y%m%d}-{report.end:%Y%m%d}.csv"))

@@ -8,6 +8,10 @@ Definitions: GMV = attributed merchandise after discounts, refunds and cancellat
 cards (the commission base); orders = attributed orders not cancelled or fully refunded; clicks = distinct visitors
 per day on the deals' links; costs count the deals signed in the range (fee + product cost + commission + PostPact
 fee); ROI = GMV / total cost.
+
+Ratios (conversion, ROI, on-time and ghost rates) are whole basis points, rounded once here (half up): 1 bp = 0.01 %,
+so a conversion of 12.34 % is ``1_234`` and an ROI of 0.7269 times is ``7_269``. No float stands next to money: the page
+(``marketplace.i18n.format_basis_points``), the CSV (``bps_text``) and the API (``*_bps``) show these same integers.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
@@ -39,6 +44,24 @@ _COUNTED = (CommissionState.PENDING, CommissionState.APPROVED, CommissionState.P
 
 # -- one function per figure ----------------------------------------------------------------------------------------
 
+#: Basis points in a whole: a ratio of 1 is 10_000 bp.
+BPS = 10_000
+
+
+def ratio_bps(part: int, whole: int) -> int | None:
+    """``part / whole`` in whole basis points, rounded half up with integers only; None when ``whole`` is 0."""
+    if not whole:
+        return None
+    if whole < 0:
+        part, whole = -part, -whole
+    return (2 * part * BPS + whole) // (2 * whole)
+
+
+def bps_text(bps: int | None) -> str:
+    """The exact decimal ratio for a CSV cell (``7_269`` -> ``"0.7269"``); empty when there is none."""
+    return "" if bps is None else str(Decimal(bps).scaleb(-4))
+
+
 def platform_fee(fee: int, fee_bps: int) -> int:
     return basis_points(fee, fee_bps)
 
@@ -47,16 +70,18 @@ def total_cost(*, fee: int, product_cost: int, commission: int, postpact_fee: in
     return fee + product_cost + commission + postpact_fee
 
 
-def conversion_rate(orders: int, clicks: int) -> float | None:
-    return orders / clicks if clicks else None
+def conversion_rate(orders: int, clicks: int) -> int | None:
+    """Orders over clicks, in basis points; None without clicks."""
+    return ratio_bps(orders, clicks)
 
 
 def average_order_value(gmv: int, orders: int) -> int | None:
     return gmv // orders if orders else None
 
 
-def roi(gmv: int, cost: int) -> float | None:
-    return gmv / cost if cost else None
+def roi(gmv: int, cost: int) -> int | None:
+    """GMV over total cost (both minor units of one currency), in basis points; None without cost."""
+    return ratio_bps(gmv, cost)
 
 
 def cost_per_post(cost: int, posts: int) -> int | None:
@@ -64,14 +89,15 @@ def cost_per_post(cost: int, posts: int) -> int | None:
     return cost // posts if posts else None
 
 
-def on_time_rate(on_time: int, decided: int) -> float | None:
-    """Posts made by their deadline, over the deals whose post was due and got decided (posted or ghosted)."""
-    return on_time / decided if decided else None
+def on_time_rate(on_time: int, decided: int) -> int | None:
+    """Posts made by their deadline, over the deals whose post was due and got decided (posted or ghosted), in
+    basis points."""
+    return ratio_bps(on_time, decided)
 
 
-def ghost_rate(ghosted: int, decided: int) -> float | None:
-    """Deals ghosted, over the deals whose post was due and got decided (posted or ghosted)."""
-    return ghosted / decided if decided else None
+def ghost_rate(ghosted: int, decided: int) -> int | None:
+    """Deals ghosted, over the deals whose post was due and got decided (posted or ghosted), in basis points."""
+    return ratio_bps(ghosted, decided)
 
 
 def days_to_post(total_seconds: float, posts: int) -> float | None:
@@ -110,11 +136,11 @@ class Figures:
         return cost_per_post(self.total_cost, self.posts)
 
     @property
-    def on_time_rate(self) -> float | None:
+    def on_time_bps(self) -> int | None:
         return on_time_rate(self.on_time, self.decided)
 
     @property
-    def ghost_rate(self) -> float | None:
+    def ghost_bps(self) -> int | None:
         return ghost_rate(self.ghosted, self.decided)
 
     @property
@@ -127,7 +153,7 @@ class Figures:
                           postpact_fee=self.postpact_fee)
 
     @property
-    def conversion(self) -> float | None:
+    def conversion_bps(self) -> int | None:
         return conversion_rate(self.orders, self.clicks)
 
     @property
@@ -135,7 +161,7 @@ class Figures:
         return average_order_value(self.gmv, self.orders)
 
     @property
-    def roi(self) -> float | None:
+    def roi_bps(self) -> int | None:
         return roi(self.gmv, self.total_cost)
 
     def add(self, other: Figures) -> None:

@@ -89,35 +89,35 @@ class FiguresOut(msgspec.Struct):
     clicks: int
     orders: int
     gmv: MoneyOut
-    #: orders / clicks; null without clicks.
-    conversion: float | None
+    #: orders / clicks in basis points (1_234 = 12.34 %); null without clicks.
+    conversion_bps: int | None
     aov: MoneyOut | None
     commission: MoneyOut
     fee: MoneyOut
     product_cost: MoneyOut
     postpact_fee: MoneyOut
     total_cost: MoneyOut
-    #: GMV / total cost; null without cost.
-    roi: float | None
+    #: GMV / total cost in basis points (7_269 = 0.7269 times); null without cost.
+    roi_bps: int | None
     #: Posts made by the deals signed in the range, and total cost / posts (null before any post).
     posts: int
     cost_per_post: MoneyOut | None
     #: Posts still live (not deleted).
     posts_live: int
     ghosted: int
-    #: Over the deals whose post was decided (posted or ghosted); null before any.
-    on_time_rate: float | None
-    ghost_rate: float | None
+    #: Over the deals whose post was decided (posted or ghosted), in basis points; null before any.
+    on_time_bps: int | None
+    ghost_bps: int | None
     #: Average days from receiving the product to posting.
     days_to_post: float | None
 
 
 def figures_out(f: Figures) -> FiguresOut:
     c = f.currency
-    return FiguresOut(f.key, f.label, f.deals, f.clicks, f.orders, MoneyOut(f.gmv, c), f.conversion,
+    return FiguresOut(f.key, f.label, f.deals, f.clicks, f.orders, MoneyOut(f.gmv, c), f.conversion_bps,
                       money(f.aov, c), MoneyOut(f.commission, c), MoneyOut(f.fee, c), MoneyOut(f.product_cost, c),
-                      MoneyOut(f.postpact_fee, c), MoneyOut(f.total_cost, c), f.roi, f.posts,
-                      money(f.cost_per_post, c), f.posts_live, f.ghosted, f.on_time_rate, f.ghost_rate,
+                      MoneyOut(f.postpact_fee, c), MoneyOut(f.total_cost, c), f.roi_bps, f.posts,
+                      money(f.cost_per_post, c), f.posts_live, f.ghosted, f.on_time_bps, f.ghost_bps,
                       f.days_to_post)
 
 

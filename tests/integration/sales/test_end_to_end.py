@@ -89,7 +89,8 @@ async def test_code_link_orders_refund_hold_commission_and_report(
     assert (row["clicks"], row["orders"], row["gmv"]["amount"], row["commission"]["amount"]) == (3, 3, 16_550, 2_068)
     # fee 150.00 + product 45.00 (no store cost known: its declared value) + commission 20.68 + PostPact 8% 12.00
     assert row["total_cost"]["amount"] == 15_000 + 4_500 + 2_068 + 1_200 == 22_768
-    assert row["roi"] == 16_550 / 22_768 and row["aov"]["amount"] == 5_516 and row["conversion"] == 1.0
+    # ROI 16_550 / 22_768 = 0.726897... and conversion 3 / 3, as whole basis points.
+    assert row["roi_bps"] == 7_269 and row["aov"]["amount"] == 5_516 and row["conversion_bps"] == 10_000
     gig_report = (await client.get(f"/api/v1/gigs/{deal.gig_id}/report?from={today}&to={clock.now().date()}",
                                    headers=brand_api.headers)).json()
     assert gig_report["rows"] == report["rows"]

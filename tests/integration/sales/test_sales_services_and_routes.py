@@ -256,12 +256,12 @@ async def test_delivery_figures_cost_per_post_and_the_cost_chart(web: Any, clien
         report = await brand_report(session, brand.brand_id, start, start + timedelta(days=30), fee_bps=800)
     [total] = report.totals
     assert (total.deals, total.posts, total.posts_live, total.ghosted) == (3, 2, 1, 1)
-    assert total.on_time_rate == 1 / 3 and total.ghost_rate == 1 / 3
+    assert total.on_time_bps == 3_333 and total.ghost_bps == 3_333
     assert total.days_to_post == (3 + 6) / 2
     assert total.cost_per_post == total.total_cost // 2 and total.total_cost > 0
     by_name = {f.label: f for f in report.by_creator}
-    assert by_name["Ava"].on_time_rate == 1.0 and by_name["Bo"].on_time_rate == 0.0
-    assert by_name["Cy"].ghost_rate == 1.0 and by_name["Cy"].cost_per_post is None
+    assert by_name["Ava"].on_time_bps == 10_000 and by_name["Bo"].on_time_bps == 0
+    assert by_name["Cy"].ghost_bps == 10_000 and by_name["Cy"].cost_per_post is None
     await web.sign_in(brand.email, brand.password)
     page = await web.get(f"/brand/sales?from={start.date()}")
     assert page.status_code == 200 and "GMV and total cost per creator" in page.text and 'class="cost"' in page.text
@@ -272,7 +272,9 @@ async def test_delivery_figures_cost_per_post_and_the_cost_chart(web: Any, clien
     api = (await client.get(f"/api/v1/reports/creators?from={start.date()}",
                             headers=await bearer(runtime, brand))).json()
     assert api["totals"][0]["cost_per_post"]["amount"] == total.total_cost // 2
-    assert api["totals"][0]["on_time_rate"] == 1 / 3
+    assert (api["totals"][0]["on_time_bps"], api["totals"][0]["ghost_bps"]) == (3_333, 3_333)
+    # The page shows the same basis points: "33.33%" on time, "1 (33.33%)" ghosted.
+    assert ">33.33%</td>" in page.text and ">1 (33.33%)</td>" in page.text
 
 
 async def test_commission_budget_is_the_brands_own_and_money_roles_only(web: Any, client: Any, runtime: Any,

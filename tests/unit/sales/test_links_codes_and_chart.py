@@ -10,7 +10,17 @@ from marketplace.sales.attribution import ref_in
 from marketplace.sales.charts import cost_revenue_chart, gmv_chart
 from marketplace.sales.links import is_bot, visitor_hash
 from marketplace.sales.models import DiscountKind
-from marketplace.sales.reports import Figures, cost_per_post, days_to_post, ghost_rate, on_time_rate
+from marketplace.sales.reports import (
+    Figures,
+    bps_text,
+    conversion_rate,
+    cost_per_post,
+    days_to_post,
+    ghost_rate,
+    on_time_rate,
+    ratio_bps,
+    roi,
+)
 from marketplace.sales.services import code_for, defaults, target_url
 from marketplace.stores.models import StorePlatform
 
@@ -71,6 +81,20 @@ def test_cost_revenue_chart_pairs_gmv_and_cost_per_creator() -> None:
 
 def test_delivery_figures_and_cost_per_post() -> None:
     assert cost_per_post(10_001, 2) == 5_000 and cost_per_post(500, 0) is None
-    assert on_time_rate(1, 4) == 0.25 and on_time_rate(0, 0) is None
-    assert ghost_rate(1, 4) == 0.25 and ghost_rate(0, 0) is None
+    assert on_time_rate(1, 4) == 2_500 and on_time_rate(0, 0) is None
+    assert ghost_rate(1, 3) == 3_333 and ghost_rate(0, 0) is None
     assert days_to_post(3 * 86_400, 2) == 1.5 and days_to_post(0, 0) is None
+
+
+def test_ratios_are_whole_basis_points_rounded_half_up_without_floats() -> None:
+    # 16_550 / 22_768 = 0.726897...: 7_269 bp; exactly half a basis point rounds up (1 / 20_000 = 0.5 bp).
+    assert roi(16_550, 22_768) == 7_269 and roi(1, 20_000) == 1 and roi(1, 20_001) == 0 and roi(5, 0) is None
+    assert conversion_rate(3, 3) == 10_000 and conversion_rate(2, 3) == 6_667 and conversion_rate(0, 0) is None
+    # Exact where a float is not: 0.29 * 10_000 is 2899.9999999999995 in binary floating point.
+    assert ratio_bps(29, 100) == 2_900 and ratio_bps(-1, 3) == -3_333 and ratio_bps(1, -3) == -3_333
+    big = 10**18 + 1  # GMV past a float's 53 bits still divides exactly
+    assert roi(big, 10**18) == 10_000 and roi(3 * big, 2 * 10**18) == 15_000
+    assert all(isinstance(v, int) for v in (roi(7, 3), conversion_rate(7, 9), Figures("k", "l", "USD").deals))
+    assert (bps_text(7_269), bps_text(10_000), bps_text(5), bps_text(None)) == ("0.7269", "1.0000", "0.0005", "")
+    figures = Figures("a", "Ava", "USD", clicks=3, orders=2, gmv=16_550, fee=22_768)
+    assert (figures.conversion_bps, figures.roi_bps) == (6_667, 7_269)
