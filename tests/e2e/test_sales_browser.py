@@ -8,7 +8,9 @@ and the creator sees their code, their sales and the commission paid."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -197,7 +199,9 @@ async def test_store_code_link_webhook_orders_refunds_hold_commission_and_report
         await expect(row.locator('td[data-label="GMV"]')).to_have_text(usd(gmv))
         await expect(row.locator('td[data-label="Commission"]')).to_have_text(usd(earned))
         await expect(row.locator('td[data-label="Total cost"]')).to_have_text(usd(cost))
-        await expect(row.locator('td[data-label="ROI"]')).to_have_text(f"{gmv / cost:.2f}\u00d7")
+        # ROI to the basis point, as the report computes it (half up) and the page shows it (at least 2 decimals).
+        roi = f"{(Decimal(gmv) / cost).quantize(Decimal('0.0001'), ROUND_HALF_UP):.4f}"
+        await expect(row.locator('td[data-label="ROI"]')).to_have_text(re.sub(r"(\.\d\d\d?)0+$", r"\1", roi) + "\u00d7")
         await expect(brand.get_by_role("img", name="GMV per day in USD")).to_be_visible()
         await expect(brand.get_by_role("img", name="GMV and total cost per creator in USD")).to_be_visible()
     finally:
