@@ -27,7 +27,7 @@ from marketplace.db import session_scope
 from marketplace.jobs import JobContext, RetryLater, enqueue
 from marketplace.social.clients import ApiError, Media, MediaGone, RateLimited, TokenRejected
 from marketplace.social.connections import fresh_access_token, mark_reconnect, platform_kit
-from marketplace.social.figures import cost_per_1000_views, cost_per_engagement, engagement_rate_bps, engagements_of
+from marketplace.social.figures import EngagementFigures, engagements_of
 from marketplace.social.models import MetricFetch, PostMetric, SocialConnection
 
 log = logging.getLogger(__name__)
@@ -229,7 +229,7 @@ class MetricPoint:
 
 
 @dataclass(frozen=True)
-class DealMetrics:
+class DealMetrics(EngagementFigures):
     collaboration_id: UUID
     currency: str
     fee_amount: int
@@ -241,20 +241,13 @@ class DealMetrics:
         return self.series[-1] if self.series else None
 
     @property
-    def engagement_rate_bps(self) -> int | None:
-        latest = self.latest
-        return engagement_rate_bps(latest.engagements, latest.views) if latest else None
+    def views(self) -> int | None:
+        """The latest reading's: the figures are those of the newest reading."""
+        return self.latest.views if self.latest else None
 
     @property
-    def cost_per_view(self) -> int | None:
-        """Minor units per 1,000 views (CPM), since one view costs a fraction of a cent."""
-        latest = self.latest
-        return cost_per_1000_views(self.fee_amount, latest.views) if latest else None
-
-    @property
-    def cost_per_engagement(self) -> int | None:
-        latest = self.latest
-        return cost_per_engagement(self.fee_amount, latest.engagements) if latest else None
+    def engagements(self) -> int:
+        return self.latest.engagements if self.latest else 0
 
 
 async def deal_metrics(session: AsyncSession, collab: Collaboration) -> DealMetrics:

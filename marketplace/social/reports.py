@@ -20,13 +20,7 @@ from sqlalchemy.orm import aliased
 from marketplace.clock import as_utc
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.terms import Terms
-from marketplace.social.figures import (
-    cost_per_1000_views,
-    cost_per_engagement,
-    engagement_rate_bps,
-    engagements_of,
-    median_bps,
-)
+from marketplace.social.figures import EngagementFigures, engagements_of, median_bps
 from marketplace.social.models import ConnectionStatus, PostMetric, SocialConnection
 
 #: Deals a creator's median engagement is taken over (their most recent readings).
@@ -34,7 +28,7 @@ RECENT_DEALS = 10
 
 
 @dataclass(frozen=True)
-class DealEngagement:
+class DealEngagement(EngagementFigures):
     collaboration_id: UUID
     gig_id: UUID
     gig_title: str
@@ -53,21 +47,9 @@ class DealEngagement:
     def engagements(self) -> int:
         return engagements_of(self.likes, self.comments, self.shares, self.saves)
 
-    @property
-    def engagement_rate_bps(self) -> int | None:
-        return engagement_rate_bps(self.engagements, self.views)
-
-    @property
-    def cost_per_1000_views(self) -> int | None:
-        return cost_per_1000_views(self.fee_amount, self.views)
-
-    @property
-    def cost_per_engagement(self) -> int | None:
-        return cost_per_engagement(self.fee_amount, self.engagements)
-
 
 @dataclass
-class GigEngagement:
+class GigEngagement(EngagementFigures):
     """A gig's deals with readings, added up (one currency: a gig's)."""
 
     gig_id: UUID
@@ -89,18 +71,6 @@ class GigEngagement:
         self.comments += deal.comments or 0
         self.shares += deal.shares or 0
         self.engagements += deal.engagements
-
-    @property
-    def engagement_rate_bps(self) -> int | None:
-        return engagement_rate_bps(self.engagements, self.views)
-
-    @property
-    def cost_per_1000_views(self) -> int | None:
-        return cost_per_1000_views(self.fee_amount, self.views)
-
-    @property
-    def cost_per_engagement(self) -> int | None:
-        return cost_per_engagement(self.fee_amount, self.engagements)
 
 
 @dataclass

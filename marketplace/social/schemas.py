@@ -66,7 +66,7 @@ def metrics_out(m: DealMetrics) -> DealMetricsOut:
     return DealMetricsOut(
         collaboration_id=m.collaboration_id, series=[_point(p) for p in m.series],
         latest=_point(m.latest) if m.latest else None, engagement_rate_bps=m.engagement_rate_bps,
-        cost_per_1000_views=money(m.cost_per_view), cost_per_engagement=money(m.cost_per_engagement),
+        cost_per_1000_views=money(m.cost_per_1000_views), cost_per_engagement=money(m.cost_per_engagement),
         pending_fetches=m.pending)
 
 
