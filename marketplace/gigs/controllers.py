@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrow.money import CURRENCY_EXPONENTS
-from marketplace.accounts.auth import Actor
+from marketplace.accounts.auth import READ_ONLY, Actor
 from marketplace.accounts.guards import brand_member, creator_only, signed_in
 from marketplace.applications.models import ApplicationStatus
 from marketplace.applications.services import ApplicationService
@@ -90,7 +90,7 @@ class ResultCard(NamedTuple):
     image: str | None = None
 
 
-def result_card(card: GigCard) -> ResultCard:
+def result_card(card: GigCard, media_base: str | None) -> ResultCard:
     gig = card.gig
     meta = card.brand_name
     if gig.product_included:
@@ -99,7 +99,7 @@ def result_card(card: GigCard) -> ResultCard:
     if gig.apply_by:
         meta += " · " + gettext("apply by %(when)s", when=datetime_filter(gig.apply_by))
     return ResultCard(
-        image=media_url(gig.product_image_key) or gig.product_image_url,
+        image=media_url(gig.product_image_key, media_base) or gig.product_image_url,
         id=gig.id, title=gig.title, fee=money(gig.base_fee_amount, gig.currency), meta=meta,
         deliverables=[f"{d.count} {TIMES} {d.platform.value} {d.kind.value}" for d in card.details.deliverables],
         niches=card.details.niches, application_status=card.application_status,
@@ -234,7 +234,9 @@ class CreatorGigPages(PageController):
     guards = [creator_only]
     dependencies = {"gigs": Provide(provide_gigs, sync_to_thread=False)}
 
-    @get("/gigs", name="gig_search")
+    # Read-only (see ``auth.READ_ONLY``): the page's statements run without a BEGIN and COMMIT around them on
+    # PostgreSQL, where each statement of a read committed transaction takes its own snapshot anyway.
+    @get("/gigs", name="gig_search", opt={READ_ONLY: True})
     async def search(self, request: Request[Any, Any, Any], gigs: NamedDependency[GigService]) -> Response[Any]:
         actor: Actor = request.user
         params = request.query_params
@@ -249,7 +251,8 @@ class CreatorGigPages(PageController):
             page, facts = await gigs.search(None, None, filters), None
         query = filters.as_query(major_units=True)
         next_link = f"/gigs?{urlencode({**query, 'cursor': page.next_cursor})}" if page.next_cursor else None
-        context = {"cards": [result_card(card) for card in page.items], "filters": filters,
+        media_base = runtime_of(request).settings.storage.media_public_url
+        context = {"cards": [result_card(card, media_base) for card in page.items], "filters": filters,
                    "form": {k: params.get(k, "") for k in params}, "errors": errors, "next_link": next_link,
                    "sorts": SORT_LABELS, "facts": facts,
                    "first_link": f"/gigs?{urlencode(query)}" if filters.cursor else None, **form_choices()}

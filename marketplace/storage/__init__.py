@@ -52,8 +52,10 @@ def storage_of(runtime: Runtime) -> Storage:
     return found  # type: ignore[no-any-return]
 
 
-def media_url(key: str | None, public_base: str | None = None) -> str | None:
-    """Where a browser fetches a stored picture: the public bucket/CDN when configured, else PostPact's /media/."""
+def media_url(key: str | None, public_base: str | None) -> str | None:
+    """Where a browser fetches a stored picture: the public bucket/CDN when configured (``MEDIA_PUBLIC_URL``, i.e.
+    ``settings.storage.media_public_url``), else PostPact's /media/. The base has no default on purpose: a card
+    that forgot it would link every picture through PostPact even where a CDN is configured."""
     if not key:
         return None
     return f"{public_base}/{key}" if public_base else f"{MEDIA_PATH}/{key}"
