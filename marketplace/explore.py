@@ -25,6 +25,7 @@ from marketplace.creators.models import Creator, CreatorNiche, SocialAccount
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.gigs.models import Deliverable, Gig, GigNiche, GigStatus
 from marketplace.i18n import gettext
+from marketplace.storage import media_url
 from marketplace.web import PageController, render, runtime_of
 from reputation.services import Subject, score_for
 
@@ -51,6 +52,8 @@ class PublicGig:
     slots: int
     deliverables: list[tuple[str, str, int]]
     niches: list[str]
+    #: The product's picture: uploaded (in storage, at its public URL) or the brand's own link.
+    image_url: str | None = None
 
     @property
     def brief_cut(self) -> bool:
@@ -66,7 +69,8 @@ def _open(now: datetime) -> sa.ColumnElement[bool]:
     return sa.and_(Gig.status == GigStatus.OPEN, sa.or_(Gig.apply_by.is_(None), Gig.apply_by > now))
 
 
-async def _public_gigs(session: AsyncSession, where: sa.ColumnElement[bool], limit: int) -> list[PublicGig]:
+async def _public_gigs(session: AsyncSession, where: sa.ColumnElement[bool], limit: int, *,
+                       media_base: str | None) -> list[PublicGig]:
     rows = (await session.execute(
         sa.select(Gig, Brand.name, Brand.verified_at).join(Brand, Brand.id == Gig.brand_id)
         .where(where).order_by(Gig.id.desc()).limit(limit)
@@ -88,27 +92,28 @@ async def _public_gigs(session: AsyncSession, where: sa.ColumnElement[bool], lim
         PublicGig(gig.id, gig.title, _preview(gig.brief), gig.brand_id, name, verified is not None, gig.currency,
                   gig.base_fee_amount, gig.commission_bps, gig.product_name if gig.product_included else "",
                   gig.product_retail_value if gig.product_included else 0, gig.product_included, gig.apply_by,
-                  gig.slots, deliverables[gig.id], niches[gig.id])
+                  gig.slots, deliverables[gig.id], niches[gig.id],
+                  media_url(gig.product_image_key, media_base) or gig.product_image_url)
         for gig, name, verified in rows
     ]
 
 
-async def open_gigs(session: AsyncSession, now: datetime, *, after: UUID | None = None,
+async def open_gigs(session: AsyncSession, now: datetime, *, media_base: str | None, after: UUID | None = None,
                     brand_id: UUID | None = None, limit: int = PAGE_SIZE) -> tuple[list[PublicGig], str | None]:
-    """Open gigs newest first, keyset-paginated on the time-ordered id."""
+    """Open gigs newest first, keyset-paginated on the time-ordered id; pictures linked under ``media_base``."""
     where = _open(now)
     if after is not None:
         where = sa.and_(where, Gig.id < after)
     if brand_id is not None:
         where = sa.and_(where, Gig.brand_id == brand_id)
-    gigs = await _public_gigs(session, where, limit + 1)
+    gigs = await _public_gigs(session, where, limit + 1, media_base=media_base)
     more = len(gigs) > limit
     gigs = gigs[:limit]
     return gigs, (str(gigs[-1].id) if more and gigs else None)
 
 
-async def open_gig(session: AsyncSession, gig_id: UUID, now: datetime) -> PublicGig:
-    found = await _public_gigs(session, sa.and_(_open(now), Gig.id == gig_id), 1)
+async def open_gig(session: AsyncSession, gig_id: UUID, now: datetime, *, media_base: str | None) -> PublicGig:
+    found = await _public_gigs(session, sa.and_(_open(now), Gig.id == gig_id), 1, media_base=media_base)
     if not found:
         raise NotFound(gettext('No such open gig.'))
     return found[0]
@@ -129,6 +134,10 @@ async def reliability_of(session: AsyncSession, subject: Subject, now: datetime,
     return Reliability(view.ranking_score, view.tier.label, view.record.completed_deals, link)
 
 
+def _media_base(request: Request[Any, Any, Any]) -> str | None:
+    return runtime_of(request).settings.storage.media_public_url
+
+
 class ExplorePages(PageController):
     """``/explore``: open gigs, brands and creators for anyone, signed in or not."""
 
@@ -143,14 +152,15 @@ class ExplorePages(PageController):
         except ValueError as exc:
             raise InvalidInput(
                 {"after": gettext("That page link is broken; start again from the first page.")}) from exc
-        gigs, next_cursor = await open_gigs(db_session, runtime_of(request).clock.now(), after=after)
+        gigs, next_cursor = await open_gigs(db_session, runtime_of(request).clock.now(), after=after,
+                                            media_base=_media_base(request))
         return render(request, "explore/gigs.html", {"gigs": gigs, "next_cursor": next_cursor})
 
     @get("/gigs/{gig_id:uuid}", name="explore_gig")
     async def gig(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
                   gig_id: FromPath[UUID]) -> Response[Any]:
         now = runtime_of(request).clock.now()
-        gig = await open_gig(db_session, gig_id, now)
+        gig = await open_gig(db_session, gig_id, now, media_base=_media_base(request))
         brand = await reliability_of(db_session, Subject.brand(gig.brand_id), now,
                                      f"/brands/{gig.brand_id}/reliability")
         return render(request, "explore/gig.html", {"gig": gig, "brand_reliability": brand})
@@ -162,9 +172,11 @@ class ExplorePages(PageController):
         brand = await db_session.get(Brand, brand_id)
         if brand is None:
             raise NotFound(gettext('No such brand.'))
-        gigs, _ = await open_gigs(db_session, now, brand_id=brand_id, limit=PAGE_SIZE)
+        base = _media_base(request)
+        gigs, _ = await open_gigs(db_session, now, brand_id=brand_id, limit=PAGE_SIZE, media_base=base)
         reliability = await reliability_of(db_session, Subject.brand(brand_id), now, f"/brands/{brand_id}/reliability")
-        return render(request, "explore/brand.html", {"brand": brand, "gigs": gigs, "reliability": reliability})
+        return render(request, "explore/brand.html", {"brand": brand, "gigs": gigs, "reliability": reliability,
+                                                      "logo_url": media_url(brand.logo_key, base)})
 
     @get("/creators/{creator_id:uuid}", name="explore_creator")
     async def creator(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
@@ -182,5 +194,6 @@ class ExplorePages(PageController):
             sa.select(CreatorNiche.niche).where(CreatorNiche.creator_id == creator_id).order_by(CreatorNiche.niche)))
         reliability = await reliability_of(db_session, Subject.creator(creator_id), now,
                                            f"/creators/{creator_id}/reliability")
+        photo_url = media_url(creator.photo_key, _media_base(request))
         return render(request, "explore/creator.html", {"creator": creator, "accounts": accounts, "niches": niches,
-                                                        "reliability": reliability})
+                                                        "reliability": reliability, "photo_url": photo_url})

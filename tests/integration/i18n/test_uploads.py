@@ -201,3 +201,73 @@ async def test_cards_in_search_and_directory_show_the_pictures(web: Any, make_we
     directory = await web.get("/brand/creators")
     assert directory.status_code == 200
     assert f'src="/media/{photo_key}"' in directory.text
+
+
+CDN = "https://cdn.example.test/postpact"
+
+
+@pytest.fixture
+def cdn(test_env: dict[str, str]) -> str:
+    """MEDIA_PUBLIC_URL set (a CDN or public bucket in front of the storage), before the app's settings are built."""
+    test_env["MEDIA_PUBLIC_URL"] = CDN + "/"
+    return CDN
+
+
+async def test_every_card_links_pictures_at_the_storage_public_url(cdn: str, web: Any, make_web: Any, people: Any,
+                                                                   db: Any, runtime: Any) -> None:
+    """With MEDIA_PUBLIC_URL, gig cards (search and public), creator cards (directory and public page), brand logos
+    and portfolios link the picture there, on local files and on S3 alike; nothing is linked through /media/."""
+    from tests.support.marketplace import make_creator_with_account
+
+    assert runtime.settings.storage.media_public_url == cdn  # the trailing slash is dropped once, in the settings
+    brand = await people.brand()
+    gig = await make_open_gig(runtime, brand)
+    await web.sign_in(brand.email, brand.password)
+    await web.post(f"/brand/gigs/{gig.id}/image", files={"image": ("p.png", picture(), "image/png")})
+    await web.post("/brand/logo", files={"logo": ("l.png", picture(400, 400), "image/png")})
+    image_key = await db.scalar(sa.select(Gig.product_image_key).where(Gig.id == gig.id))
+    logo_key = await db.scalar(sa.select(Brand.logo_key).where(Brand.id == brand.brand_id))
+    creator = (await make_creator_with_account(runtime, people)).person
+    viewer = await make_web()
+    await viewer.sign_in(creator.email, creator.password)
+    await viewer.post("/creator/photo", files={"photo": ("me.png", picture(600, 600), "image/png")})
+    photo_key = await db.scalar(sa.select(Creator.photo_key).where(Creator.id == creator.creator_id))
+    assert image_key and logo_key and photo_key
+    # The picture is still in the configured storage (the CDN reads from it).
+    assert await storage_of(runtime).get(image_key) is not None
+
+    anyone = await make_web()
+    pages = {
+        "search": (await viewer.get("/gigs")).text,
+        "directory": (await web.get("/brand/creators")).text,
+        "explore gigs": (await anyone.get("/explore/gigs")).text,
+        "explore gig": (await anyone.get(f"/explore/gigs/{gig.id}")).text,
+        "explore brand": (await anyone.get(f"/explore/brands/{brand.brand_id}")).text,
+        "explore creator": (await anyone.get(f"/explore/creators/{creator.creator_id}")).text,
+    }
+    expected = {"search": image_key, "directory": photo_key, "explore gigs": image_key,
+                "explore brand": logo_key, "explore creator": photo_key}
+    for page, key in expected.items():
+        assert f'src="{cdn}/{key}"' in pages[page], page
+    for page, text in pages.items():
+        assert 'src="/media/' not in text, page
+
+
+async def test_without_a_public_url_the_public_cards_link_pictures_through_postpact(web: Any, make_web: Any,
+                                                                                     people: Any, db: Any,
+                                                                                     runtime: Any) -> None:
+    assert runtime.settings.storage.media_public_url is None
+    brand = await people.brand()
+    gig = await make_open_gig(runtime, brand)
+    await web.sign_in(brand.email, brand.password)
+    await web.post(f"/brand/gigs/{gig.id}/image", files={"image": ("p.png", picture(), "image/png")})
+    await web.post("/brand/logo", files={"logo": ("l.png", picture(400, 400), "image/png")})
+    image_key = await db.scalar(sa.select(Gig.product_image_key).where(Gig.id == gig.id))
+    logo_key = await db.scalar(sa.select(Brand.logo_key).where(Brand.id == brand.brand_id))
+    anyone = await make_web()
+    listing = await anyone.get("/explore/gigs")
+    assert f'src="/media/{image_key}"' in listing.text
+    brand_page = await anyone.get(f"/explore/brands/{brand.brand_id}")
+    assert f'src="/media/{logo_key}"' in brand_page.text
+    served = await anyone.get(f"/media/{logo_key}")
+    assert served.status_code == 200 and served.headers["content-type"] == "image/webp"
