@@ -389,8 +389,10 @@ async def do_import(work: ItemWork) -> None:
     if report.rows and report.invalid == report.rows:
         # Nothing could be imported: the item fails with the reason (and, rolled back, writes nothing).
         first = report.errors[0] if report.errors else None
-        detail = f" Row {first.row}, {first.field}: {first.message}" if first else ""
-        raise InvalidInput({"file": gettext('No row of the file could be imported.%(detail)s', detail=detail)})
+        if first is None:
+            raise InvalidInput({"file": gettext("No row of the file could be imported.")})
+        raise InvalidInput({"file": gettext("No row of the file could be imported. Row %(row)s, %(field)s: %(message)s",
+                                            row=first.row, field=first.field, message=first.message)})
 
 
 ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
