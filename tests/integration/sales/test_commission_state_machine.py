@@ -11,62 +11,41 @@ Locally a fixed (derandomized) modest set; ``CI=true`` or ``ESCROW_HYPOTHESIS=he
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from hypothesis.stateful import initialize, invariant, rule, run_state_machine_as_test
 
 from escrow import commission as escrow_commission
 from escrow import ledger
 from escrow.commission_models import CommissionBudget, CommissionFunding, CommissionPayout, MoneyStatus, PayoutStatus
 from escrow.executor import ProviderCallRetry
-from escrow.models import CallStatus, ProviderCall, SimulatedFault
+from escrow.models import CallStatus, ProviderCall
 from escrow.providers.simulated import SimulatedCrash, SimulatedProvider
 from escrow.services import EscrowConflict
-from marketplace.clock import FrozenClock
 from marketplace.db import session_scope
-from marketplace.jobs import RecordingQueue
 from marketplace.payments import gateway
-from marketplace.runtime import build_runtime
 from marketplace.sales import payouts, rollup
 from marketplace.sales.models import CommissionState, SaleAttribution
 from marketplace.sales.services import approve_due, attribute_order
-from marketplace.security import Passwords
-from marketplace.settings import Settings
 from marketplace.stores.models import StoreConnection, StoreOrder
-from tests.conftest import FAST_HASHER, START, TEST_SECRET, FreshSession
 from tests.integration.sales.helpers import signed_deal
-from tests.support.db import PeopleFactory
-from tests.support.escrow import assert_ledger_invariants, executor, onboard_creator
+from tests.support.escrow import executor, onboard_creator
+from tests.support.money_machine import LedgerMachine, machine_env, machine_settings
 
-HEAVY = os.environ.get("ESCROW_HYPOTHESIS", "").lower() == "heavy"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-EXAMPLES = 25 if HEAVY else 10 if IN_CI else 5
-STEPS = 40 if HEAVY else 25 if IN_CI else 20
-RANDOM = HEAVY or IN_CI
 REFUSED = (EscrowConflict, SimulatedCrash, ProviderCallRetry)
 
 
-class CommissionMachine(RuleBasedStateMachine):
-    env: ClassVar[dict[str, Any]] = {}
-
+class CommissionMachine(LedgerMachine):
     def __init__(self) -> None:
         super().__init__()
         self.orders: list[Any] = []
-        self.snapshot: dict[Any, Any] | None = None
         self.n = 0
-
-    def run(self, coro: Any) -> Any:
-        return self.env["loop"].run_until_complete(coro)
 
     @property
     def runtime(self) -> Any:
@@ -216,10 +195,6 @@ class CommissionMachine(RuleBasedStateMachine):
         self.run(executor(self.runtime, self.env["provider"]).recover())
 
     @invariant()
-    def ledger_holds_together(self) -> None:
-        self.snapshot = self.run(assert_ledger_invariants(self.env["db"], self.snapshot))
-
-    @invariant()
     def budgets_match_their_ledger_and_never_pay_out_more_than_came_in(self) -> None:
         async def check() -> None:
             db = self.env["db"]
@@ -270,53 +245,28 @@ class CommissionMachine(RuleBasedStateMachine):
 
         self.run(check())
 
-    def teardown(self) -> None:
-        async def clear() -> None:
-            async with session_scope(self.runtime.session_maker) as session:
-                await session.execute(sa.delete(SimulatedFault))
-
-        self.run(clear())
-
 
 def test_commission_money_invariants_hold_under_random_operations(database_url: str, tmp_path: Path) -> None:
-    var_dir = tmp_path / "var"
-    var_dir.mkdir()
-    app_settings = Settings.from_env({
-        "POSTPACT_ENV": "test", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": database_url,
-        "POSTPACT_VAR_DIR": str(var_dir), "DATABASE_POOL_SIZE": "0",
-    })
-    loop = asyncio.new_event_loop()
-    clock = FrozenClock(START)
-    runtime = build_runtime(app_settings, clock=clock, queue=RecordingQueue(), passwords=Passwords(FAST_HASHER))
-    engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
-    db = async_sessionmaker(engine, class_=FreshSession, expire_on_commit=False)()
-    people = PeopleFactory(runtime, "correct-horse-battery")
-    try:
-        brand = loop.run_until_complete(people.brand(brand_name="GlowLab"))
-        creator = loop.run_until_complete(people.creator(name="Ava"))
-        loop.run_until_complete(onboard_creator(runtime, creator))
-        CommissionMachine.env = {"loop": loop, "runtime": runtime, "db": db, "brand": brand, "creator": creator,
-                                 "provider": SimulatedProvider(runtime.session_maker),
-                                 "reduced_after_payout": 0}
-        run_state_machine_as_test(
-            CommissionMachine,
-            settings=settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                              suppress_health_check=list(HealthCheck), derandomize=not RANDOM, print_blob=True),
-        )
-        # The sequences reached what matters: payouts posted, a refund after payout carried.
-        statuses = set(loop.run_until_complete(db.scalars(sa.select(CommissionPayout.status))))
-        print("payout statuses reached:", sorted(statuses))
-        refunded_after_payout = loop.run_until_complete(db.scalar(sa.select(sa.func.count()).where(
-            SaleAttribution.state == CommissionState.PAID,
-            SaleAttribution.commission_amount < SaleAttribution.paid_amount)))
-        print("refunded after payout:", refunded_after_payout)
-        assert PayoutStatus.PAID in statuses and refunded_after_payout > 0
-    finally:
-        CommissionMachine.env = {}
-        loop.run_until_complete(db.close())
-        loop.run_until_complete(engine.dispose())
-        loop.run_until_complete(runtime.alchemy.get_engine().dispose())
-        loop.close()
+    with machine_env(database_url, tmp_path) as env:
+        try:
+            brand = env.run(env.people.brand(brand_name="GlowLab"))
+            creator = env.run(env.people.creator(name="Ava"))
+            env.run(onboard_creator(env.runtime, creator))
+            CommissionMachine.env = {"loop": env.loop, "runtime": env.runtime, "db": env.db, "brand": brand,
+                                     "creator": creator, "provider": SimulatedProvider(env.runtime.session_maker),
+                                     "reduced_after_payout": 0}
+            run_state_machine_as_test(CommissionMachine,
+                                      settings=machine_settings(local=(5, 20), ci=(10, 25), heavy=(25, 40)))
+            # The sequences reached what matters: payouts posted, a refund after payout carried.
+            statuses = set(env.run(env.db.scalars(sa.select(CommissionPayout.status))))
+            print("payout statuses reached:", sorted(statuses))
+            refunded_after_payout = env.run(env.db.scalar(sa.select(sa.func.count()).where(
+                SaleAttribution.state == CommissionState.PAID,
+                SaleAttribution.commission_amount < SaleAttribution.paid_amount)))
+            print("refunded after payout:", refunded_after_payout)
+            assert PayoutStatus.PAID in statuses and refunded_after_payout > 0
+        finally:
+            CommissionMachine.env = {}
 
 
 pytestmark = pytest.mark.slow

@@ -9,58 +9,39 @@ prints the sequence and a ``@reproduce_failure`` blob.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import os
 import uuid
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from hypothesis.stateful import initialize, invariant, rule, run_state_machine_as_test
 
 from escrow.events import NullListener
 from escrow.executor import ProviderCallExecutor, ProviderCallRetry
-from escrow.models import CallStatus, Chargeback, EscrowHold, ProviderCall, SimulatedFault
+from escrow.models import CallStatus, Chargeback, EscrowHold, ProviderCall
 from escrow.providers.simulated import SimulatedCrash, SimulatedProvider
 from escrow.services import EscrowConflict, EscrowService, FundingRequest
 from escrow.states import EscrowState, IllegalEscrowTransition
-from marketplace.clock import FrozenClock
 from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
-from marketplace.jobs import RecordingQueue
-from marketplace.runtime import build_runtime
-from marketplace.security import Passwords
-from marketplace.settings import Settings
-from tests.conftest import FAST_HASHER, START, TEST_SECRET, FreshSession
-from tests.support.db import PeopleFactory
 from tests.support.deals import make_deal
-from tests.support.escrow import assert_ledger_invariants
+from tests.support.money_machine import LedgerMachine, machine_env, machine_settings
 
-HEAVY = os.environ.get("ESCROW_HYPOTHESIS", "").lower() == "heavy"
-IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
-EXAMPLES = 25 if HEAVY else 10 if IN_CI else 6
-STEPS = 30 if HEAVY else 20 if IN_CI else 18
-RANDOM = HEAVY or IN_CI
 DEALS = 3
 REFUSED = (EscrowConflict, IllegalEscrowTransition, SimulatedCrash, ProviderCallRetry)
 
 
-class EscrowMachine(RuleBasedStateMachine):
-    env: ClassVar[dict[str, Any]] = {}
-
+class EscrowMachine(LedgerMachine):
     def __init__(self) -> None:
         super().__init__()
         self.deals: list[Any] = []
-        self.snapshot: dict[Any, Any] | None = None
         self.listener = NullListener()
 
-    def run(self, coro: Any) -> Any:
-        return self.env["loop"].run_until_complete(coro)
+    def ledger_in_use(self) -> bool:
+        return bool(self.deals)
 
     def service(self, session: Any) -> EscrowService:
         return EscrowService(session, now=self.env["clock"].now(), listener=self.listener,
@@ -199,53 +180,24 @@ class EscrowMachine(RuleBasedStateMachine):
         self.run(self._in_tx(go))
 
     @invariant()
-    def ledger_holds_together(self) -> None:
-        if self.deals:
-            self.snapshot = self.run(assert_ledger_invariants(self.env["db"], self.snapshot))
-
-    @invariant()
     def states_are_known(self) -> None:
         for i in range(len(self.deals)):
             hold = self.hold(i)
             assert hold is None or hold.state in EscrowState
 
-    def teardown(self) -> None:
-        async def clear() -> None:
-            async with session_scope(self.env["runtime"].session_maker) as session:
-                await session.execute(sa.delete(SimulatedFault))
-
-        self.run(clear())
-
 
 def test_ledger_invariants_hold_under_random_operations(database_url: str, tmp_path: Path) -> None:
-    var_dir = tmp_path / "var"
-    var_dir.mkdir()
-    app_settings = Settings.from_env({
-        "POSTPACT_ENV": "test", "SECRET_KEY": TEST_SECRET, "DATABASE_URL": database_url,
-        "POSTPACT_VAR_DIR": str(var_dir), "DATABASE_POOL_SIZE": "0",
-    })
-    loop = asyncio.new_event_loop()
-    clock = FrozenClock(START)
-    runtime = build_runtime(app_settings, clock=clock, queue=RecordingQueue(), passwords=Passwords(FAST_HASHER))
-    engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
-    db = async_sessionmaker(engine, class_=FreshSession, expire_on_commit=False)()
-    people = PeopleFactory(runtime, "correct-horse-battery")
-    try:
-        brand = loop.run_until_complete(people.brand())
-        creators = [loop.run_until_complete(people.creator()) for _ in range(2)]
-        EscrowMachine.env = {"loop": loop, "runtime": runtime, "clock": clock, "db": db, "brand": brand,
-                             "creators": creators, "provider": SimulatedProvider(runtime.session_maker)}
-        run_state_machine_as_test(
-            EscrowMachine,
-            settings=settings(max_examples=EXAMPLES, stateful_step_count=STEPS, deadline=None,
-                              suppress_health_check=list(HealthCheck), derandomize=not RANDOM, print_blob=True),
-        )
-    finally:
-        EscrowMachine.env = {}
-        loop.run_until_complete(db.close())
-        loop.run_until_complete(engine.dispose())
-        loop.run_until_complete(runtime.alchemy.get_engine().dispose())
-        loop.close()
+    with machine_env(database_url, tmp_path) as env:
+        try:
+            brand = env.run(env.people.brand())
+            creators = [env.run(env.people.creator()) for _ in range(2)]
+            EscrowMachine.env = {"loop": env.loop, "runtime": env.runtime, "clock": env.clock, "db": env.db,
+                                 "brand": brand, "creators": creators,
+                                 "provider": SimulatedProvider(env.runtime.session_maker)}
+            run_state_machine_as_test(EscrowMachine,
+                                      settings=machine_settings(local=(6, 18), ci=(10, 20), heavy=(25, 30)))
+        finally:
+            EscrowMachine.env = {}
 
 
 pytestmark = pytest.mark.slow
