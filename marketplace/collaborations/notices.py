@@ -1,5 +1,9 @@
 """Telling the other side of a deal what its step did (in-app notification and email, after commit).
 
+Every title and body is an ``i18n.Message``: the in-app notice is written in each reader's language and zone, and
+the email is queued as message id + parameters and written at delivery (``mail.queue_notice_emails``), so a step
+over hundreds of deals renders no email.
+
 ``DealNoticesListener`` reads every transition and sends the notice of the steps brands and creators take; the steps
 PostPact takes itself (ghosting, automatic approval, verification) are announced by the jobs that take them, with
 the deadline or check that explains them.
@@ -87,7 +91,8 @@ class DealNotices:
             self._collected.append(Notice(tuple(recipients), f"deal.{kind}", title, body, link))
             return
         await notify(self.session, recipients, kind=f"deal.{kind}", title=title, body=body,
-                     link=f"/collaborations/{collab.id}", email_template="notification", public_url=self.public_url)
+                     link=f"/collaborations/{collab.id}", email_template="notification", email_at_delivery=True,
+                     public_url=self.public_url)
 
     async def send_collected(self) -> None:
         if self._collected:
@@ -116,10 +121,10 @@ class DealNotices:
         return [user_id] if user_id else []
 
     @staticmethod
-    def _names(collab: Collaboration) -> tuple[str, str, str]:
+    def _names(collab: Collaboration) -> tuple[str | Message, str | Message, str | Message]:
         terms = collab.terms
-        return (str(terms.get("gig_title", "your deal")), str(terms.get("brand_name", "The brand")),
-                str(terms.get("creator_display_name", "The creator")))
+        return (terms.get("gig_title") or Message(N_("your deal")), terms.get("brand_name") or Message(N_("The brand")),
+                terms.get("creator_display_name") or Message(N_("The creator")))
 
     async def signed(self, collab: Collaboration, actor: TransitionActor) -> None:
         gig, _, creator = self._names(collab)
@@ -130,71 +135,89 @@ class DealNotices:
 
     async def ended(self, collab: Collaboration, actor: TransitionActor, action: Action, reason: str) -> None:
         gig, brand, creator = self._names(collab)
-        because = f"\n\nReason given: {reason}" if reason else ""
+
+        def with_reason(body: Message) -> Message:
+            return Message(N_("%(text)s\n\nReason given: %(reason)s"), text=body, reason=reason) if reason else body
+
         if action is Action.DECLINE_OFFER:
             await self._send(await self._brand(collab), collab, actor, "declined",
-                             f"{creator} declined the offer for “{gig}”", "The slot is free again." + because)
+                             Message(N_("%(creator)s declined the offer for “%(gig)s”"), creator=creator, gig=gig),
+                             with_reason(Message(N_("The slot is free again."))))
             return
         if action is Action.WITHDRAW_OFFER:
             await self._send(await self._creator(collab), collab, actor, "withdrawn",
-                             f"{brand} withdrew the offer for “{gig}”", "Nothing is needed from you." + because)
+                             Message(N_("%(brand)s withdrew the offer for “%(gig)s”"), brand=brand, gig=gig),
+                             with_reason(Message(N_("Nothing is needed from you."))))
             return
         who = {Party.BRAND: brand, Party.CREATOR: creator}.get(actor.party, "PostPact")
         recipients = [*await self._brand(collab, ALL_BRAND_ROLES), *await self._creator(collab)]
-        body = "Any escrowed money goes back to the brand." if collab.funded_at else "No money had been paid."
-        await self._send(recipients, collab, actor, "cancelled", f"{who} cancelled the deal for “{gig}”",
-                         body + because)
+        body = (Message(N_("Any escrowed money goes back to the brand.")) if collab.funded_at
+                else Message(N_("No money had been paid.")))
+        await self._send(recipients, collab, actor, "cancelled",
+                         Message(N_("%(who)s cancelled the deal for “%(gig)s”"), who=who, gig=gig), with_reason(body))
 
     async def shipped(self, collab: Collaboration, actor: TransitionActor, carrier: str, tracking_number: str) -> None:
         gig, brand, _ = self._names(collab)
         await self._send(await self._creator(collab), collab, actor, "shipped",
-                         f"{brand} shipped your product for “{gig}”",
-                         f"Carrier: {carrier}, tracking number {tracking_number}. "
-                         "Confirm receipt when it arrives, or report a problem.")
+                         Message(N_("%(brand)s shipped your product for “%(gig)s”"), brand=brand, gig=gig),
+                         Message(N_("Carrier: %(carrier)s, tracking number %(tracking_number)s. Confirm receipt when "
+                                    "it arrives, or report a problem."), carrier=carrier,
+                                 tracking_number=tracking_number))
 
     async def received(self, collab: Collaboration, actor: TransitionActor) -> None:
         gig, _, creator = self._names(collab)
         await self._send(await self._brand(collab), collab, actor, "received",
-                         f"{creator} received the product for “{gig}”", "The draft is next.")
+                         Message(N_("%(creator)s received the product for “%(gig)s”"), creator=creator, gig=gig),
+                         Message(N_("The draft is next.")))
 
     async def problem_reported(self, collab: Collaboration, actor: TransitionActor, problem: str) -> None:
         gig, _, creator = self._names(collab)
         await self._send(await self._brand(collab), collab, actor, "shipping_problem",
-                         f"{creator} reported a delivery problem on “{gig}”", problem)
+                         Message(N_("%(creator)s reported a delivery problem on “%(gig)s”"), creator=creator, gig=gig),
+                         problem)
 
     async def draft_submitted(self, collab: Collaboration, actor: TransitionActor, round_: int) -> None:
         gig, _, creator = self._names(collab)
         await self._send(await self._brand(collab), collab, actor, "draft_submitted",
-                         f"{creator} submitted draft {round_} for “{gig}”",
-                         "Review it: approve it, or request changes within the agreed rounds.")
+                         Message(N_("%(creator)s submitted draft %(round)s for “%(gig)s”"), creator=creator,
+                                 round=round_, gig=gig),
+                         Message(N_("Review it: approve it, or request changes within the agreed rounds.")))
 
     async def reviewed(self, collab: Collaboration, actor: TransitionActor, *, approved: bool, comment: str) -> None:
         gig, brand, _ = self._names(collab)
+        title: Message
+        body: str | Message
         if approved:
-            title, body = f"{brand} approved your draft for “{gig}”", "Publish it and submit the live post's link."
+            title = Message(N_("%(brand)s approved your draft for “%(gig)s”"), brand=brand, gig=gig)
+            body = Message(N_("Publish it and submit the live post's link."))
         else:
-            title, body = f"{brand} asked for changes to your draft for “{gig}”", comment
+            title = Message(N_("%(brand)s asked for changes to your draft for “%(gig)s”"), brand=brand, gig=gig)
+            body = comment
         kind = f"draft_{DraftReview.APPROVED.value if approved else DraftReview.CHANGES_REQUESTED.value}"
         await self._send(await self._creator(collab), collab, actor, kind, title, body)
 
     async def post_submitted(self, collab: Collaboration, actor: TransitionActor, url: str) -> None:
         gig, _, creator = self._names(collab)
         await self._send(await self._brand(collab), collab, actor, "post_submitted",
-                         f"{creator} published the post for “{gig}”",
-                         f"{url}\n\nPostPact checks the post before the payment is released.")
+                         Message(N_("%(creator)s published the post for “%(gig)s”"), creator=creator, gig=gig),
+                         Message(N_("%(url)s\n\nPostPact checks the post before the payment is released."), url=url))
 
     async def post_approved(self, collab: Collaboration, actor: TransitionActor, comment: str) -> None:
         gig, brand, _ = self._names(collab)
-        note = f"\n\nTheir note: {comment}" if comment else ""
+        body = Message(N_("PostPact is releasing your fee from escrow. If you haven't set up payouts yet, do it now "
+                          "and the payment goes out as soon as you're ready."))
+        if comment:
+            body = Message(N_("%(text)s\n\nTheir note: %(note)s"), text=body, note=comment)
         await self._send(await self._creator(collab), collab, actor, "post_approved",
-                         f"{brand} approved your post for “{gig}”: payment is on its way",
-                         "PostPact is releasing your fee from escrow. If you haven't set up payouts yet, do it now "
-                         "and the payment goes out as soon as you're ready." + note)
+                         Message(N_("%(brand)s approved your post for “%(gig)s”: payment is on its way"), brand=brand,
+                                 gig=gig), body)
 
     async def post_accepted_by_hand(self, collab: Collaboration, actor: TransitionActor, note: str) -> None:
         gig, brand, _ = self._names(collab)
-        said = f"\n\nTheir note: {note}" if note else ""
+        body = Message(N_("PostPact couldn't confirm every check automatically, so the brand reviewed the post itself "
+                          "and accepted it. Payment follows the brand's approval."))
+        if note:
+            body = Message(N_("%(text)s\n\nTheir note: %(note)s"), text=body, note=note)
         await self._send(await self._creator(collab), collab, actor, "post_verified",
-                         f"{brand} checked your post for “{gig}” and accepted it",
-                         "PostPact couldn't confirm every check automatically, so the brand reviewed the post itself "
-                         "and accepted it. Payment follows the brand's approval." + said)
+                         Message(N_("%(brand)s checked your post for “%(gig)s” and accepted it"), brand=brand, gig=gig),
+                         body)

@@ -1,4 +1,11 @@
-"""The mailer: emails are written to the outbox inside the caller's transaction and delivered by a job."""
+"""The mailer: emails are queued in the outbox inside the caller's transaction and delivered by a job.
+
+An email is either written when queued (``send_email``: a password reset, an invitation — one at a time), or queued
+as its template and parameters for a known account (``queue_notice_emails``: the notices a step on hundreds of deals
+sends) and written at delivery (``write_pending``), in the recipient's language and time zone as they are then.
+Parameters that are ``i18n.Message`` are kept as message id + parameters (``stored``/``restored``), so they are
+translated for the reader, not for whoever took the step.
+"""
 
 from __future__ import annotations
 
@@ -7,9 +14,11 @@ import logging
 import smtplib
 import ssl
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from functools import lru_cache
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import unquote, urlparse
 from uuid import UUID
@@ -37,6 +46,8 @@ def _email_env() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(EMAIL_TEMPLATES),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
+        # Email templates change with a deploy, not while a process runs: no file-time check per email rendered.
+        auto_reload=False,
         trim_blocks=True,
         lstrip_blocks=True,
         extensions=["jinja2.ext.i18n"],
@@ -73,29 +84,93 @@ async def send_email(
     return await queue_email(session, to, subject, body, category=category)
 
 
-async def send_emails(session: AsyncSession, messages: Sequence[tuple[User, str, str, dict[str, Any]]]
-                      ) -> list[UUID]:
-    """``send_email`` to many known users at once — (user, template, category, context) each, rendered in the
-    user's language and zone — written with one table insert (a bulk step telling hundreds of creators); returns
-    the outbox ids, in the order given."""
+def stored(value: Any) -> Any:
+    """A template parameter as JSON: an ``i18n.Message`` as its message id and parameters (translated when the email
+    is written, for its reader), a datetime as ISO 8601, an ``(amount, currency)`` pair as money."""
+    if isinstance(value, i18n.Message):
+        return {"$msg": value.msgid, "params": {key: stored(item) for key, item in value.params.items()}}
+    if isinstance(value, datetime):
+        return {"$dt": value.isoformat()}
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], str):
+        return {"$money": list(value)}
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def restored(value: Any) -> Any:
+    """``stored``'s inverse: the message, datetime or money pair again."""
+    if isinstance(value, dict):
+        if "$msg" in value:
+            return i18n.Message(value["$msg"], **{key: restored(item) for key, item in value["params"].items()})
+        if "$dt" in value:
+            return datetime.fromisoformat(value["$dt"])
+        if "$money" in value:
+            return (int(value["$money"][0]), str(value["$money"][1]))
+    return value
+
+
+@dataclass(frozen=True)
+class NoticeEmail:
+    """An email for ``queue_notice_emails``: to a known account, written at delivery."""
+
+    user_id: UUID
+    to_address: str
+    template: str
+    category: str
+    context: dict[str, Any]
+
+
+async def queue_notice_emails(session: AsyncSession, emails: Sequence[NoticeEmail]) -> list[UUID]:
+    """Queue emails to known accounts as template + parameters, written at delivery in each recipient's language
+    (``write_pending``): one table insert however many, nothing rendered now. Returns the outbox ids, in order."""
+    if not emails:
+        return []
     settings = session.info.get(SETTINGS_KEY)
     public_url = settings.app.public_url if settings is not None else ""
     now = datetime.now(UTC)
     rows: list[dict[str, Any]] = []
-    for user, template, category, context in messages:
-        full = {**context, "user": user, "public_url": context.get("public_url") or public_url}
-        with i18n.use_locale(user.locale or i18n.DEFAULT_LOCALE, user.timezone or i18n.DEFAULT_ZONE):
-            shown = {key: i18n.render_text(value) for key, value in full.items()}
-            subject, body = render_email(template, **shown)
-        rows.append({"id": uuid7(), "to_address": user.email, "subject": subject[:300], "body_text": body,
-                     "category": category, "status": EmailStatus.QUEUED, "attempts": 0, "created_at": now,
+    for email in emails:
+        context = {key: stored(value) for key, value in email.context.items()}
+        context["public_url"] = context.get("public_url") or public_url
+        rows.append({"id": uuid7(), "to_address": email.to_address, "subject": "", "body_text": "",
+                     "template": email.template, "context": context, "user_id": email.user_id,
+                     "category": email.category, "status": EmailStatus.QUEUED, "attempts": 0, "created_at": now,
                      "updated_at": now})
     # A table insert (not ORM objects and a flush): the rows are plain dicts and nothing needs them back as objects.
-    if rows:
-        await session.execute(sa.insert(OutboxEmail.__table__), rows)
+    await session.execute(sa.insert(OutboxEmail.__table__), rows)
     for row in rows:
         enqueue(session, "mail.deliver_email", str(row["id"]))
     return [row["id"] for row in rows]
+
+
+def is_pending(email: OutboxEmail) -> bool:
+    """Queued as template + parameters and not written yet."""
+    return email.template is not None and not email.body_text
+
+
+async def write_pending(session: AsyncSession, emails: Sequence[OutboxEmail]) -> None:
+    """Write the subject and body of those ``emails`` queued as template + parameters, each in its recipient's
+    language and time zone as they are now (the delivery job, the development outbox). The recipients' accounts
+    are read in one query; an account gone since falls back to the address's account, else English in UTC."""
+    pending = [email for email in emails if is_pending(email)]
+    if not pending:
+        return
+    ids = {email.user_id for email in pending if email.user_id is not None}
+    users = {user.id: user for user in (await session.scalars(sa.select(User).where(User.id.in_(ids)))).all()}
+    for email in pending:
+        user: Any = users.get(email.user_id) if email.user_id is not None else None
+        if user is None:
+            user = await session.scalar(sa.select(User).where(User.email == email.to_address.strip().lower()))
+        locale, zone = (user.locale, user.timezone) if user is not None else (None, None)
+        if user is None:
+            user = SimpleNamespace(full_name=email.to_address, email=email.to_address)
+        context = {key: restored(value) for key, value in (email.context or {}).items()}
+        with i18n.use_locale(locale or i18n.DEFAULT_LOCALE, zone or i18n.DEFAULT_ZONE):
+            shown = {key: i18n.render_text(value) for key, value in context.items()}
+            subject, body = render_email(str(email.template), user=user, **shown)
+        email.subject, email.body_text = subject[:300], body
+    await session.flush()
 
 
 async def recipient_locale(session: AsyncSession, to: str, user: Any = None) -> tuple[str, str]:
@@ -148,6 +223,8 @@ async def deliver_email(ctx: JobContext, email_id: str) -> str:
         email = await session.get(OutboxEmail, UUID(email_id), with_for_update=True)
         if email is None or email.status in {EmailStatus.SENT, EmailStatus.STORED}:
             return "skipped"
+        # A notice queued as template + parameters is written now, in its reader's language and zone.
+        await write_pending(session, [email])
         smtp_url = ctx.settings.email.smtp_url
         if not smtp_url:
             email.status = EmailStatus.STORED

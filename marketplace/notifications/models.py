@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -22,11 +23,21 @@ class EmailStatus(enum.StrEnum):
 
 
 class OutboxEmail(AuditBase):
+    """An email on its way. Either written when queued (``subject``/``body_text``), or — a notice told to hundreds of
+    people by one step — queued as ``template`` + ``context`` for the account ``user_id`` and written at delivery
+    (``marketplace.notifications.mail.write_pending``) in the recipient's language and zone; ``subject`` and
+    ``body_text`` are empty until then."""
+
     __tablename__ = "outbox_email"
 
     to_address: Mapped[str] = mapped_column(sa.String(320), index=True)
     subject: Mapped[str] = mapped_column(sa.String(300))
     body_text: Mapped[str] = mapped_column(sa.Text)
+    #: Set while the email is still to be written: ``templates/email/<template>.txt``, its parameters as JSON
+    #: (messages as message id + parameters, see ``mail.stored``), and the recipient's account.
+    template: Mapped[str | None] = mapped_column(sa.String(60), default=None)
+    context: Mapped[dict[str, Any] | None] = mapped_column(sa.JSON, default=None)
+    user_id: Mapped[UUID | None] = mapped_column(default=None)
     category: Mapped[str] = mapped_column(sa.String(60), default="general", index=True)
     status: Mapped[EmailStatus] = mapped_column(enum_column(EmailStatus, 16), default=EmailStatus.QUEUED)
     attempts: Mapped[int] = mapped_column(default=0)

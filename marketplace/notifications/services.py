@@ -27,7 +27,7 @@ from marketplace.db import insert_stmt
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.i18n import gettext
 from marketplace.messaging.queries import unread_total_for
-from marketplace.notifications.mail import send_email, send_emails
+from marketplace.notifications.mail import NoticeEmail, queue_notice_emails, send_email
 from marketplace.notifications.models import Notification, NotificationPreference
 
 #: Email groups a user can switch off, with the label the settings page shows.
@@ -94,18 +94,21 @@ async def users_without_email(session: AsyncSession, user_ids: Iterable[UUID], g
     return set(rows.all())
 
 
-async def notify(session: AsyncSession, user_ids: Iterable[UUID], *, kind: str, title: str, body: str = "",
-                 link: str | None = None, email_template: str | None = None,
+async def notify(session: AsyncSession, user_ids: Iterable[UUID], *, kind: str, title: Any, body: Any = "",
+                 link: str | None = None, email_template: str | None = None, email_at_delivery: bool = False,
                  **email_context: Any) -> list[Notification]:
     """One in-app notification per user; with ``email_template`` also one email each (in the same transaction,
     delivered after commit) — except to users who switched email off for the kind's group (see ``email_group``).
-    The template gets ``user``, ``title``, ``body``, ``link``, ``settings_link`` and ``email_context``."""
+    The template gets ``user``, ``title``, ``body``, ``link``, ``settings_link`` and ``email_context``. With
+    ``email_at_delivery`` the emails are queued as template + parameters and written when delivered (see
+    ``mail.queue_notice_emails``), as ``notify_many`` does."""
     ids = list(dict.fromkeys(user_ids))
     if not ids:
         return []
     users = (await session.scalars(sa.select(User).where(User.id.in_(ids), User.is_active.is_(True)))).all()
     no_email = await users_without_email(session, [u.id for u in users], email_group(kind)) if email_template else set()
     created = []
+    later: list[NoticeEmail] = []
     for user in users:
         # Each reader gets the notice in their own language and zone (title/body may be i18n.Message).
         with i18n.use_locale(user.locale, user.timezone):
@@ -115,9 +118,14 @@ async def notify(session: AsyncSession, user_ids: Iterable[UUID], *, kind: str, 
         created.append(note)
         if email_template and user.id not in no_email:
             email_context.setdefault("settings_link", "/notifications/settings")
-            await send_email(session, user.email, email_template, category=kind, user=user, title=title_text,
-                             body=body_text, link=link, **email_context)
+            if email_at_delivery:
+                later.append(NoticeEmail(user.id, user.email, email_template, kind,
+                                         {**email_context, "title": title, "body": body, "link": link}))
+            else:
+                await send_email(session, user.email, email_template, category=kind, user=user, title=title_text,
+                                 body=body_text, link=link, **email_context)
     await session.flush()
+    await queue_notice_emails(session, later)
     return created
 
 
@@ -135,8 +143,9 @@ class Notice:
 async def notify_many(session: AsyncSession, notices: Sequence[Notice], *, email_template: str | None = None,
                       **email_context: Any) -> list[UUID]:
     """``notify`` for many notices at once (a bulk step on hundreds of deals): the recipients and their email
-    settings are read once, and the notifications and the emails are written with one table insert each.
-    Returns the notifications' ids."""
+    settings are read once, and the notifications and the emails are written with one table insert each; the
+    emails are queued as template + parameters and written at delivery, in each reader's language (see
+    ``mail.queue_notice_emails``). Returns the notifications' ids."""
     ids = list(dict.fromkeys(uid for notice in notices for uid in notice.user_ids))
     if not ids:
         return []
@@ -148,25 +157,35 @@ async def notify_many(session: AsyncSession, notices: Sequence[Notice], *, email
             no_email[group] = await users_without_email(session, list(users), group)
     now = datetime.now(UTC)
     created: list[dict[str, Any]] = []
-    emails: list[tuple[User, str, str, dict[str, Any]]] = []
+    emails: list[NoticeEmail] = []
+    shown: dict[tuple[str | None, str | None, int], str] = {}
+
+    def text_for(user: User, value: Any) -> str:
+        # The same message object is told to several readers (a brand's team): rendered once per language and zone.
+        if not isinstance(value, i18n.Message):
+            return value  # type: ignore[no-any-return]
+        key = (user.locale, user.timezone, id(value))
+        if key not in shown:
+            with i18n.use_locale(user.locale, user.timezone):
+                shown[key] = i18n.render_text(value)
+        return shown[key]
+
     for notice in notices:
         for user_id in dict.fromkeys(notice.user_ids):
             user = users.get(user_id)
             if user is None:
                 continue
-            with i18n.use_locale(user.locale, user.timezone):
-                title_text, body_text = i18n.render_text(notice.title), i18n.render_text(notice.body)
-            created.append({"id": uuid7(), "user_id": user.id, "kind": notice.kind, "title": title_text[:200],
-                            "body": body_text, "link": notice.link, "read_at": None, "created_at": now,
-                            "updated_at": now})
+            created.append({"id": uuid7(), "user_id": user.id, "kind": notice.kind,
+                            "title": text_for(user, notice.title)[:200], "body": text_for(user, notice.body),
+                            "link": notice.link, "read_at": None, "created_at": now, "updated_at": now})
             if email_template and user.id not in no_email[email_group(notice.kind)]:
-                emails.append((user, email_template, notice.kind, {
-                    "settings_link": "/notifications/settings", **email_context, "title": title_text,
-                    "body": body_text, "link": notice.link}))
+                emails.append(NoticeEmail(user.id, user.email, email_template, notice.kind, {
+                    "settings_link": "/notifications/settings", **email_context, "title": notice.title,
+                    "body": notice.body, "link": notice.link}))
     # A table insert (not ORM objects and a flush): the rows are plain dicts and nothing needs them back as objects.
     if created:
         await session.execute(sa.insert(Notification.__table__), created)
-    await send_emails(session, emails)
+    await queue_notice_emails(session, emails)
     return [row["id"] for row in created]
 
 

@@ -27,6 +27,7 @@ from marketplace.collaborations.states import CollabState
 from marketplace.collaborations.transition import transition_many
 from marketplace.db import session_scope
 from marketplace.deadlines.models import DeadlineWatch
+from marketplace.notifications.mail import write_pending
 from marketplace.notifications.models import Notification, OutboxEmail
 from tests.support.deals import make_deal
 from tests.support.escrow import actor_of
@@ -73,7 +74,9 @@ async def _run(runtime: Any, actor: Any, action: str, ids: list[uuid.UUID], comm
 
 
 async def _where(db: Any, job_id: uuid.UUID, deal_id: uuid.UUID) -> dict[str, Any]:
-    """Everything a deal's step may have changed, without ids that differ between the two copies."""
+    """Everything a deal's step may have changed, without ids that differ between the two copies (emails as they
+    are delivered: those queued as template + parameters are written first)."""
+    await write_pending(db, (await db.scalars(sa.select(OutboxEmail).where(OutboxEmail.body_text == ""))).all())
     item = await db.scalar(sa.select(BulkJobItem).where(BulkJobItem.job_id == job_id,
                                                         BulkJobItem.target_id == deal_id))
     collab = await db.get(Collaboration, deal_id)
