@@ -18,6 +18,7 @@ from marketplace.accounts.controllers import home_for
 from marketplace.accounts.guards import admin_only, brand_member, creator_only
 from marketplace.dashboards import brand_dashboard, creator_dashboard
 from marketplace.headers import CONTENT_SECURITY_POLICY, PAGE_HEADERS
+from marketplace.notifications.mail import write_pending
 from marketplace.notifications.models import OutboxEmail
 from marketplace.payments.services import payout_status
 from marketplace.web import PageController, redirect, render, runtime_of
@@ -119,4 +120,5 @@ class DevOutbox(PageController):
         emails = (
             await db_session.scalars(sa.select(OutboxEmail).order_by(OutboxEmail.created_at.desc()).limit(100))
         ).all()
+        await write_pending(db_session, emails)  # notices queued as template + parameters, written for their readers
         return render(request, "dev/outbox.html", {"emails": emails})
