@@ -24,7 +24,7 @@ from marketplace.clock import Clock
 from marketplace.collaborations.models import ContentDraft, DraftReview
 from marketplace.collaborations.services import COMMENT_MAX, as_transition_actor
 from marketplace.collaborations.states import Action, TransitionActor, check_transition
-from marketplace.collaborations.terms import Terms
+from marketplace.collaborations.terms import parsed_terms
 from marketplace.collaborations.transition import lock_collaborations, transition_many
 from marketplace.errors import Conflict, InvalidInput, NotFound, PostPactError
 from marketplace.forms import clean_text
@@ -108,7 +108,7 @@ async def approve_drafts(work: BatchWork) -> dict[UUID, PostPactError]:
             refused[deal_id] = Conflict(gettext('There is no draft waiting for review.'))
             continue
         draft_id, round_, caption = latest[deal_id]
-        gaps = caption_gaps(Terms.from_dict(rows[deal_id].terms), caption)
+        gaps = caption_gaps(parsed_terms(rows[deal_id].terms), caption)
         if gaps and not approve_anyway:
             refused[deal_id] = InvalidInput({"approve_anyway": gettext(
                 'The caption is missing %(gaps)s. Ask for changes, or tick “Approve anyway” to approve it as it is.',

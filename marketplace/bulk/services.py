@@ -27,6 +27,7 @@ from marketplace.bulk.models import BulkJob, BulkJobItem, ItemState, JobState
 from marketplace.clock import Clock
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import TERMINAL, CollabState
+from marketplace.collaborations.terms import parsing_once
 from marketplace.creators.models import Creator
 from marketplace.db import session_scope
 from marketplace.errors import Forbidden, InvalidInput, NotFound, PostPactError
@@ -445,7 +446,8 @@ async def process_batch(ctx: JobContext, spec: BulkAction, actor: Actor | None, 
                 return False  # a row naming nothing, or one deal twice: one by one says which
             work = BatchWork(session, ctx.settings, ctx.clock, actor, parameters,
                              [(item.target_id, dict(item.data)) for item in items if item.target_id is not None])
-            refused = await spec.apply_batch(work)
+            with parsing_once():  # each deal's terms parsed once for the batch, whichever steps read them
+                refused = await spec.apply_batch(work)
             await _finish_items(session, items, {target: reason_of(exc)[:2000] for target, exc in refused.items()},
                                 ctx.clock)
         return True

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from marketplace.clock import as_utc
 from marketplace.collaborations.states import CREATOR_TO_POST, CollabState
-from marketplace.collaborations.terms import Terms
+from marketplace.collaborations.terms import parsed_terms
 
 if TYPE_CHECKING:
     from marketplace.collaborations.models import Collaboration
@@ -49,7 +49,7 @@ def _opt(value: datetime | None) -> datetime | None:
 
 def compute_due_dates(c: Collaboration) -> dict[str, datetime | None]:
     """Every stage's due time from the terms and the milestones reached so far (accepted extensions win)."""
-    t = Terms.from_dict(c.terms)
+    t = parsed_terms(c.terms)
     created, signed, funded = _opt(c.created_at), _opt(c.signed_at), _opt(c.funded_at)
     shipped, received = _opt(c.shipped_at), _opt(c.received_at)
     submitted, approved = _opt(c.draft_submitted_at), _opt(c.draft_approved_at)
@@ -125,4 +125,4 @@ def ghosting_due_at(c: Collaboration) -> datetime | None:
     post = c.due("post")
     if post is None:
         return None
-    return post + Terms.from_dict(c.terms).ghost_grace_hours * HOUR
+    return post + parsed_terms(c.terms).ghost_grace_hours * HOUR

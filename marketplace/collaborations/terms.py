@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -97,3 +100,36 @@ def canonical_json(data: dict[str, Any]) -> bytes:
 def terms_hash(data: dict[str, Any]) -> str:
     """SHA-256 of the canonical JSON: the same terms always give the same hash, any edit a different one."""
     return hashlib.sha256(canonical_json(data)).hexdigest()
+
+
+#: While a batch of deals is worked on (``parsing_once``): each terms dict's parsed ``Terms``, by the dict's identity
+#: (the dict is kept beside it, so its id can't be reused by another dict during the batch).
+_parsed: ContextVar[dict[int, tuple[dict[str, Any], Terms]] | None] = ContextVar("postpact_parsed_terms", default=None)
+
+
+def parsed_terms(data: dict[str, Any]) -> Terms:
+    """``Terms.from_dict(data)``; inside ``parsing_once()`` each deal's terms are parsed once, however many steps of
+    the batch (due dates, deadline watch, caption check...) ask for them. Terms are immutable once agreed, so the
+    same dict means the same terms for the batch's duration."""
+    memo = _parsed.get()
+    if memo is None:
+        return Terms.from_dict(data)
+    hit = memo.get(id(data))
+    if hit is not None and hit[0] is data:
+        return hit[1]
+    terms = Terms.from_dict(data)
+    memo[id(data)] = (data, terms)
+    return terms
+
+
+@contextlib.contextmanager
+def parsing_once() -> Iterator[None]:
+    """Parse each deal's terms once for the duration (a bulk step's batch); nested uses share the outer memo."""
+    if _parsed.get() is not None:
+        yield
+        return
+    token = _parsed.set({})
+    try:
+        yield
+    finally:
+        _parsed.reset(token)

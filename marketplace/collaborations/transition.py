@@ -33,6 +33,7 @@ from marketplace.collaborations.states import (
     check_transition,
     record_milestones,
 )
+from marketplace.collaborations.terms import parsing_once
 from marketplace.deadlines.rules import earliest_check_at
 from marketplace.deadlines.watch import upsert_watch
 from marketplace.errors import NotFound, PostPactError
@@ -205,6 +206,22 @@ async def transition_many(
     ``locked``: rows this transaction already locked with ``lock_collaborations``. ``refused``: deals the caller
     already refused (its own checks); they are skipped and reported with the rest.
     """
+    with parsing_once():  # each deal's terms parsed once (due dates, deadline watch, listeners)
+        return await _transition_many(session, collaboration_ids, action, actor, now=now, payloads=payloads,
+                                      locked=locked, refused=refused)
+
+
+async def _transition_many(
+    session: AsyncSession,
+    collaboration_ids: Sequence[UUID],
+    action: Action,
+    actor: TransitionActor,
+    *,
+    now: datetime,
+    payloads: Mapping[UUID, Mapping[str, Any]] | None,
+    locked: Mapping[UUID, Collaboration] | None,
+    refused: Mapping[UUID, PostPactError] | None,
+) -> BatchResult:
     rows = locked if locked is not None else await lock_collaborations(session, collaboration_ids)
     result = BatchResult([], dict(refused or {}))
     moved: list[tuple[Collaboration, CollaborationEvent, CollabState, CollabState]] = []
