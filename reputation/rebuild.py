@@ -1,0 +1,356 @@
+"""Set-based rebuild of every reliability score from the event log: a few SQL statements instead of a Python fold.
+
+`rebuild_scores` computes what `recompute.recompute_all` computes (evidence, counts, ghostings, suspension, ratings
+given, ranking and tier as of `now`), but in the database: one pass over the event log (per subject and
+counterparty, then per subject), joined to the ghostings, the ratings given and the stored rows, into a temporary
+table; then one UPDATE of the stored rows that differ and one INSERT of the missing ones. The same SQL runs on
+PostgreSQL and SQLite, apart from a few spellings (`_Dialect`).
+
+The decay is summed in closed form: folding outcomes one by one (decay to each event, then add) gives, for the last
+event time T, r = sum of w(1+v)/2 * 0.5^((T - t)/half-life), which is what the SQL adds up (relative to a fixed
+reference time, so one pass suffices). The floats therefore agree with `scoring.fold_outcomes` to rounding (about
+1e-15 relative), not bit for bit; counts, times, tiers and rank order are the same (a property test checks both).
+
+On PostgreSQL the score table is locked against writers (EXCLUSIVE: readers go on) for the transaction, so an outcome
+recorded meanwhile waits a moment instead of being overwritten by a rebuild that did not see it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from reputation.events import EventKind
+from reputation.scoring import DEFAULT_HALF_LIFE_DAYS, RANKING_Z, Evidence, expected_reliability, wilson_lower_bound
+from reputation.services import COMPLETED_KINDS, COUNT_COLUMNS, COUNTERS, rank_order
+from reputation.tiers import GHOST_PROBATION, SUSPENSION_WINDOW, TIER_RULES, VERIFIED_AUDIENCE_EVIDENCE, Tier
+
+#: rank_order of a newcomer with a verified audience (tiers.ranking_evidence's prior), computed by the reference code.
+_PRIOR = Evidence(VERIFIED_AUDIENCE_EVIDENCE, 0.0)
+VERIFIED_RANK_ORDER = rank_order(wilson_lower_bound(_PRIOR.r, _PRIOR.n), expected_reliability(_PRIOR))
+_Z2 = RANKING_Z * RANKING_Z
+_HL = repr(DEFAULT_HALF_LIFE_DAYS)
+_MICROS = 1_000_000
+#: Enough for the per-subject hash aggregates of a few million events (100k subjects take ~50 MB).
+WORK_MEM = "256MB"
+
+
+@dataclass(frozen=True, slots=True)
+class RebuildReport:
+    subjects: int
+    events: int
+    seconds: float
+    #: Rows written because they differed from the rebuild (inserted rows included); 0: the stored rows were right.
+    changed: int
+
+
+def _kinds(kinds: object) -> str:
+    return ", ".join(f"'{kind.value}'" for kind in kinds)  # type: ignore[attr-defined]
+
+
+class _Dialect:
+    """The few expressions SQLite and PostgreSQL spell differently; everything else is shared SQL."""
+
+    def __init__(self, name: str) -> None:
+        self.postgres = name == "postgresql"
+
+    def epoch(self, t: str) -> str:
+        """Seconds since 1970 as a float (per event: rounding here only moves the last bits of the sums)."""
+        if self.postgres:
+            return f"date_part('epoch', {t})"
+        return f"(CAST(strftime('%s', {t}) AS INTEGER) + CAST(substr({t}, 21, 6) AS INTEGER) / 1000000.0)"
+
+    def micros_between(self, later: str, earlier: str) -> str:
+        """Exact whole microseconds from `earlier` to `later` (an integer, as timedelta keeps them)."""
+        if self.postgres:
+            return f"CAST(extract(epoch FROM ({later} - {earlier})) * {_MICROS} AS bigint)"
+        return (
+            f"((CAST(strftime('%s', {later}) AS INTEGER) - CAST(strftime('%s', {earlier}) AS INTEGER)) * {_MICROS}"
+            f" + CAST(substr({later}, 21, 6) AS INTEGER) - CAST(substr({earlier}, 21, 6) AS INTEGER))"
+        )
+
+    def iso(self, t: str) -> str:
+        """datetime.isoformat() of a UTC time, as the incremental path stores ghostings."""
+        if self.postgres:
+            return (
+                f"to_char({t} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+                f" || CASE WHEN CAST(date_part('microseconds', {t}) AS bigint) % {_MICROS} <> 0"
+                f" THEN to_char({t} AT TIME ZONE 'UTC', '.US') ELSE '' END || '+00:00'"
+            )
+        return (
+            f"substr({t}, 1, 10) || 'T' || substr({t}, 12, 8)"
+            f" || CASE WHEN substr({t}, 21, 6) <> '000000' THEN '.' || substr({t}, 21, 6) ELSE '' END || '+00:00'"
+        )
+
+    def json_list(self, item: str, order: str) -> str:
+        if self.postgres:
+            return f"json_agg({item} ORDER BY {order})"
+        return f"json_group_array({item})"  # fed in order by the subquery (SQLite 3.40 has no ORDER BY here)
+
+    @property
+    def empty_json(self) -> str:
+        return "CAST('[]' AS json)" if self.postgres else "'[]'"
+
+    def greatest(self, a: str, b: str) -> str:
+        return f"greatest({a}, {b})" if self.postgres else f"max({a}, {b})"
+
+    def least(self, a: str, b: str) -> str:
+        return f"least({a}, {b})" if self.postgres else f"min({a}, {b})"
+
+    @property
+    def rebuilt(self) -> str:
+        return "rebuilt_score" if self.postgres else "temp.rebuilt_score"
+
+    @property
+    def fence(self) -> str:
+        """A no-op LIMIT/OFFSET that keeps a subquery from being flattened into its parent."""
+        return "OFFSET 0" if self.postgres else "LIMIT -1 OFFSET 0"
+
+    @property
+    def no_time(self) -> str:
+        return "CAST(NULL AS timestamptz)" if self.postgres else "NULL"
+
+    @property
+    def now(self) -> str:
+        return "CAST(:now AS timestamptz)" if self.postgres else ":now"
+
+    def json_equal(self, a: str, b: str) -> str:
+        if self.postgres:
+            return f"CAST({a} AS jsonb) = CAST({b} AS jsonb)"
+        return f"json({a}) = json({b})"
+
+
+def _wilson(d: _Dialect, r: str, n: str) -> str:
+    """scoring.wilson_lower_bound(r, n) in SQL, operation for operation (so the floats round alike)."""
+    r, n = f"({r})", f"({n})"
+    p = d.least(f"{r} / {n}", "1.0")
+    centre = f"({p} + {_Z2!r} / (2 * {n}))"
+    spread = f"({RANKING_Z!r} * sqrt({p} * (1 - {p}) / {n} + {_Z2!r} / (4 * {n} * {n})))"
+    bound = d.greatest("0.0", f"({centre} - {spread}) / (1 + {_Z2!r} / {n})")
+    return f"CASE WHEN {n} <= 1e-9 THEN 0.0 ELSE {bound} END"
+
+
+def _rank_order(score: str, expected: str) -> str:
+    """services.rank_order: int() truncates and both parts are non-negative, so floor (a cast alone rounds)."""
+    return f"(CAST(floor({score} * 1000000 + 0.5) AS bigint) * 1000 + CAST(floor({expected} * 999 + 0.5) AS bigint))"
+
+
+def _tier(score: str) -> str:
+    """tiers.earned_tier: the last rule met wins, i.e. the highest."""
+    whens = " ".join(
+        f"WHEN {score} >= {rule.min_score!r} AND completed_deals >= {rule.min_completed_deals}"
+        f" AND distinct_counterparties >= {rule.min_counterparties} THEN '{rule.tier.name}'"
+        for rule in reversed(TIER_RULES)
+    )
+    return f"CASE {whens} ELSE '{Tier.NEW.name}' END"
+
+
+_COLUMNS = (
+    "r",
+    "s",
+    "evidence_at",
+    "events_count",
+    *COUNTERS,
+    "completed_deals",
+    "distinct_counterparties",
+    "ghosted_at",
+    "suspended_at",
+    "ratings_given",
+    "extreme_ratings_given",
+    "ranking_score",
+    "expected",
+    "rank_order",
+    "tier",
+    "ranked_at",
+)
+_FLOATS = ("r", "s", "ranking_score", "expected")
+
+
+def _rebuilt_rows(d: _Dialect) -> str:
+    """SELECT of every subject in the event log or the score table with its rebuilt row (the _COLUMNS), and whether
+    a row is stored for it (`stored`)."""
+    ghosted = EventKind.CREATOR_GHOSTED.value
+    counters = ",\n                     ".join(
+        f"count(*) FILTER (WHERE e.kind IN ({_kinds(k for k, c in COUNT_COLUMNS.items() if c == column)})) AS {column}"
+        for column in COUNTERS
+    )
+    growth = f"power(2.0, ({d.epoch('e.occurred_at')} - :ref) / 86400.0 / {_HL})"
+    shrink = f"power(2.0, (:ref - {d.epoch('a.last_at')}) / 86400.0 / {_HL})"
+    now = d.now
+    elapsed = d.micros_between(now, "b.last_at")
+    # scoring.decay_factor: total_seconds() / 86400 / half-life, and 1.0 when no time passed (ranked as of
+    # max(now, evidence time)).
+    seconds = f"CAST({elapsed} AS double precision) / 1000000.0"
+    factor = f"CASE WHEN {elapsed} > 0 THEN power(0.5, {seconds} / 86400.0 / {_HL}) ELSE 1.0 END"
+    # Each level is evaluated once per row: without the fence the planner inlines it, and `score` (repeated in the
+    # rank order and in every tier rule) would expand into its whole expression tree again each time.
+    fence = d.fence
+    window = SUSPENSION_WINDOW.days * 86_400 * _MICROS
+    probation = GHOST_PROBATION.days * 86_400 * _MICROS
+    key = "coalesce(a.subject_kind, sc.subject_kind)", "coalesce(a.subject_id, sc.subject_id)"
+    return f"""
+    SELECT subject_kind, subject_id, stored, r, s, last_at AS evidence_at, events_count, {", ".join(COUNTERS)},
+           completed_deals, distinct_counterparties, ghosted_at, suspended_at, ratings_given, extreme_ratings_given,
+           score AS ranking_score, expected,
+           CASE WHEN verified_audience AND r + s = 0 THEN {VERIFIED_RANK_ORDER} ELSE {_rank_order("score", "expected")}
+           END AS rank_order,
+           CASE WHEN last_ghost IS NOT NULL AND {d.micros_between("at", "last_ghost")} < {probation}
+                THEN '{Tier.NEW.name}' ELSE {_tier("score")} END AS tier,
+           at AS ranked_at
+    FROM (
+      SELECT c.*, {_wilson(d, "cr", "cr + cs")} AS score, (cr + 1.0) / (cr + cs + 2.0) AS expected
+      FROM (
+        SELECT b.*, b.r * f AS cr, b.s * f AS cs
+        FROM (
+          SELECT b.*, {factor} AS f, {d.greatest(now, f"coalesce(b.last_at, {now})")} AS at
+          FROM (
+            SELECT {key[0]} AS subject_kind, {key[1]} AS subject_id, sc.subject_id IS NOT NULL AS stored,
+                   coalesce(a.events_count, 0) AS events_count, a.last_at,
+                   coalesce(a.r_ref * {shrink}, 0.0) AS r, coalesce(a.s_ref * {shrink}, 0.0) AS s,
+                   {", ".join(f"coalesce(a.{c}, 0) AS {c}" for c in COUNTERS)},
+                   coalesce(a.completed_deals, 0) AS completed_deals,
+                   coalesce(a.distinct_counterparties, 0) AS distinct_counterparties,
+                   coalesce(gh.list, {d.empty_json}) AS ghosted_at, gh.last_ghost, gh.suspended_at,
+                   coalesce(rg.n, 0) AS ratings_given, coalesce(rg.extreme, 0) AS extreme_ratings_given,
+                   coalesce(sc.verified_audience, false) AS verified_audience
+            FROM (
+              SELECT subject_kind, subject_id, sum(events_count) AS events_count, max(last_at) AS last_at,
+                     sum(r_ref) AS r_ref, sum(s_ref) AS s_ref, {", ".join(f"sum({c}) AS {c}" for c in COUNTERS)},
+                     sum(completed_deals) AS completed_deals,
+                     count(*) FILTER (WHERE completed_deals > 0 AND counterparty_id IS NOT NULL)
+                       AS distinct_counterparties
+              FROM (  -- one pass over the log, per subject and counterparty (distinct counterparties need them)
+                SELECT e.subject_kind, e.subject_id, e.counterparty_id, count(*) AS events_count,
+                       max(e.occurred_at) AS last_at,
+                       sum(e.weight * (1 + e.value) / 2 * {growth}) AS r_ref,
+                       sum(e.weight * (1 - e.value) / 2 * {growth}) AS s_ref,
+                       {counters},
+                       count(*) FILTER (WHERE e.kind IN ({_kinds(COMPLETED_KINDS)})) AS completed_deals
+                FROM reputation_event e
+                GROUP BY e.subject_kind, e.subject_id, e.counterparty_id
+              ) per_counterparty
+              GROUP BY subject_kind, subject_id
+            ) a
+            FULL JOIN reliability_score sc ON sc.subject_kind = a.subject_kind AND sc.subject_id = a.subject_id
+            LEFT JOIN (
+              -- Ghostings in time order: the stored list, the newest (probation) and when two within the window
+              -- after the last clearance first happened (services.suspension_started). Those counted are the ones
+              -- after the clearance, a suffix of the list, so a pair counts when its earlier one does.
+              SELECT subject_kind, subject_id, {d.json_list("iso", "occurred_at")} AS list,
+                     max(occurred_at) AS last_ghost,
+                     min(CASE WHEN prev IS NOT NULL AND (cleared IS NULL OR prev > cleared)
+                               AND {d.micros_between("occurred_at", "prev")} <= {window} THEN occurred_at END)
+                       AS suspended_at
+              FROM (
+                SELECT g.subject_kind, g.subject_id, g.occurred_at, {d.iso("g.occurred_at")} AS iso,
+                       x.review_cleared_at AS cleared,
+                       lag(g.occurred_at) OVER (PARTITION BY g.subject_kind, g.subject_id
+                                                ORDER BY g.occurred_at) AS prev
+                FROM reputation_event g
+                LEFT JOIN reliability_score x ON x.subject_kind = g.subject_kind AND x.subject_id = g.subject_id
+                WHERE g.kind = '{ghosted}'
+                ORDER BY g.subject_kind, g.subject_id, g.occurred_at
+              ) ghosting
+              GROUP BY subject_kind, subject_id
+            ) gh ON gh.subject_kind = a.subject_kind AND gh.subject_id = a.subject_id
+            LEFT JOIN ({_ratings_given()}) rg ON rg.subject_kind = {key[0]} AND rg.subject_id = {key[1]}
+          {fence}) b
+        {fence}) b
+      {fence}) c
+    ) ranked
+    """  # noqa: S608 (built from constants; values are bound)
+
+
+def _ratings_given() -> str:
+    return """SELECT rater_side AS subject_kind, rater_id AS subject_id, count(*) AS n,
+                     sum(CASE WHEN stars IN (1, 5) THEN 1 ELSE 0 END) AS extreme
+              FROM rating GROUP BY rater_side, rater_id"""
+
+
+def _unchanged(d: _Dialect, old: str, new: str) -> str:
+    """Stored row `old` already holds the rebuilt values `new` (floats within rounding, as recompute._differs)."""
+    parts = []
+    for c in _FLOATS:
+        scale = d.greatest(f"abs({old}.{c})", f"abs({new}.{c})")
+        parts.append(f"abs({old}.{c} - {new}.{c}) <= {d.greatest(f'1e-9 * {scale}', '1e-12')}")
+    parts += [
+        f"{old}.{c} IS NOT DISTINCT FROM {new}.{c}" if d.postgres else f"{old}.{c} IS {new}.{c}"
+        for c in _COLUMNS
+        if c not in _FLOATS and c not in ("ghosted_at", "ranked_at")
+    ]
+    parts.append(d.json_equal(f"{old}.ghosted_at", f"{new}.ghosted_at"))
+    return " AND ".join(parts)
+
+
+def _update_changed(d: _Dialect) -> str:
+    """Rewrite the stored rows that differ from their rebuilt values."""
+    return f"""
+    UPDATE reliability_score SET {", ".join(f"{c} = new.{c}" for c in _COLUMNS)}
+    FROM {d.rebuilt} new
+    WHERE new.stored AND reliability_score.subject_kind = new.subject_kind
+      AND reliability_score.subject_id = new.subject_id
+      AND NOT ({_unchanged(d, "reliability_score", "new")})
+    RETURNING 1
+    """  # noqa: S608 (built from constants)
+
+
+def _insert_missing(d: _Dialect) -> str:
+    """Rows for subjects only in the log (the table lock keeps anyone else from adding them meanwhile)."""
+    names = ", ".join(_COLUMNS)
+    return f"""
+    INSERT INTO reliability_score (subject_kind, subject_id, {names})
+    SELECT subject_kind, subject_id, {names} FROM {d.rebuilt} WHERE NOT stored
+    ON CONFLICT (subject_kind, subject_id) DO NOTHING
+    RETURNING 1
+    """  # noqa: S608 (built from constants)
+
+
+def _sqlite_time(at: datetime) -> str:
+    # SQLAlchemy's SQLite DATETIME storage format (what DateTimeUTC columns hold there).
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+async def rebuild_in(conn: AsyncConnection, now: datetime) -> tuple[int, int, int]:
+    """Rebuild every score row in the connection's transaction; returns (subjects, events, rows changed)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    d = _Dialect(conn.dialect.name)
+    params = {"ref": now.timestamp(), "now": now if d.postgres else _sqlite_time(now)}
+    if d.postgres:
+        await conn.execute(sa.text("LOCK TABLE reliability_score IN EXCLUSIVE MODE"))
+        # JIT compiling this long statement took a minute on a busy 2-core machine (for a query of seconds), and
+        # the aggregates over a million events spill to disk with the default work_mem; both for this transaction.
+        await conn.execute(sa.text("SET LOCAL jit = off"))
+        await conn.execute(sa.text(f"SET LOCAL work_mem = '{WORK_MEM}'"))
+        create = f"CREATE TEMP TABLE rebuilt_score ON COMMIT DROP AS {_rebuilt_rows(d)}"
+    else:
+        await conn.execute(sa.text("DROP TABLE IF EXISTS temp.rebuilt_score"))
+        create = f"CREATE TEMP TABLE rebuilt_score AS {_rebuilt_rows(d)}"
+    # A table, not a CTE: PostgreSQL runs the SELECT of a CREATE TABLE AS in parallel, never one with writes.
+    await conn.execute(sa.text(create), params)
+    try:
+        subjects, events = (
+            await conn.execute(
+                sa.text(
+                    f"SELECT count(*) FILTER (WHERE events_count > 0), coalesce(sum(events_count), 0) FROM {d.rebuilt}"  # noqa: S608
+                )
+            )
+        ).one()
+        changed = len((await conn.execute(sa.text(_update_changed(d)))).all())
+        changed += len((await conn.execute(sa.text(_insert_missing(d)))).all())
+    finally:
+        if not d.postgres:
+            await conn.execute(sa.text("DROP TABLE IF EXISTS temp.rebuilt_score"))
+    return int(subjects), int(events), changed
+
+
+async def rebuild_scores(session_maker: async_sessionmaker[AsyncSession], *, now: datetime) -> RebuildReport:
+    """Rebuild every reliability score from the event log in one transaction, ranked as of `now`."""
+    started = time.perf_counter()
+    async with session_maker() as session, session.begin():
+        subjects, events, changed = await rebuild_in(await session.connection(), now)
+    return RebuildReport(subjects, events, time.perf_counter() - started, changed)
