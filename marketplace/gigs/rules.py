@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from marketplace.creators.models import ContentKind, Platform
 from marketplace.gigs.models import DEFAULT_REMINDER_OFFSETS_HOURS
@@ -19,10 +19,39 @@ from reputation.tiers import eligibility as reputation_eligibility
 
 TITLE_MAX = 140
 BRIEF_MAX = 20_000
+PRODUCT_NAME_MAX = 140
 MAX_DELIVERABLES = 10
 MAX_SLOTS = 1_000
 MAX_FOLLOWERS = 10_000_000_000
 APPLY_BY_MAX_DAYS = 366
+#: Commission in basis points (the pages take a percentage, 0 to 100).
+COMMISSION_BPS_MAX = 10_000
+MAX_COUNTRIES = 60
+MAX_NICHES = 10
+MIN_RELIABILITY_RANGE = (0.0, 1.0)
+#: Per deliverable: how many posts, and at most this many required hashtags and mentions.
+DELIVERABLE_COUNT_MAX = 20
+MAX_TAGS = 20
+DISCLOSURE_MAX = 40
+#: Reminders: at most this many per deadline, each a non-zero number of hours within this many either side.
+MAX_REMINDERS = 8
+REMINDER_HOURS_MAX = 720
+
+
+class Bounds(NamedTuple):
+    """An optional whole number's range and the value it takes when left out."""
+
+    minimum: int
+    maximum: int
+    default: int
+
+
+SHIP_WITHIN_DAYS = Bounds(1, 90, 7)
+POST_WITHIN_DAYS = Bounds(1, 180, 14)
+REVISION_ROUNDS = Bounds(0, 5, 1)
+REVIEW_WINDOW_HOURS = Bounds(24, 336, 72)
+KEEP_LIVE_DAYS = Bounds(0, 365, 14)
+SLOTS = Bounds(1, MAX_SLOTS, 1)
 
 
 @dataclass(frozen=True)
@@ -83,8 +112,8 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
     currency = c.currency("base_fee.currency", raw.get("currency"))
     fee = c.fee("base_fee.amount", raw.get("base_fee_amount"), currency, label=N_('Base fee'), required=True)
     product_included = bool(raw.get("product_included", True))
-    product_name = c.text("product_name", raw.get("product_name"), label=N_('Product name'), max_length=140,
-                          required=product_included)
+    product_name = c.text("product_name", raw.get("product_name"), label=N_('Product name'),
+                          max_length=PRODUCT_NAME_MAX, required=product_included)
     product_value = c.amount("product_retail_value.amount", raw.get("product_retail_value"),
                              label=N_('Product retail value'))
     product_currency = raw.get("product_currency")
@@ -94,7 +123,7 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
     # Pages take a percentage and the API basis points: the message speaks of both, never of one the user didn't type.
     commission = c.integer("commission_bps", raw.get("commission_bps"), label=N_('Commission'), minimum=0,
                            maximum=2**62)
-    if commission is not None and commission > 10_000:
+    if commission is not None and commission > COMMISSION_BPS_MAX:
         c.error("commission_bps", gettext("Commission is a percentage from 0 to 100 (in the API, 0 to 10,000 basis "
                                           "points)."))
     apply_by = raw.get("apply_by")
@@ -106,19 +135,19 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
         apply_by = None
     c.future("apply_by", apply_by, now=now, label="Apply-by", max_days=APPLY_BY_MAX_DAYS)
 
-    def number(name: str, label: str, lo: int, hi: int, default: int) -> int:
+    def number(name: str, label: str, bounds: Bounds) -> int:
         value = raw.get(name)
         if value is None or value == "":
-            return default
-        checked = c.integer(name, value, label=label, minimum=lo, maximum=hi)
-        return default if checked is None else checked
+            return bounds.default
+        checked = c.integer(name, value, label=label, minimum=bounds.minimum, maximum=bounds.maximum)
+        return bounds.default if checked is None else checked
 
-    ship_days = number("ship_within_days", "Ship within (days)", 1, 90, 7)
-    post_days = number("post_within_days", "Post within (days)", 1, 180, 14)
-    rounds = number("revision_rounds", "Revision rounds", 0, 5, 1)
-    review_hours = number("review_window_hours", "Review window (hours)", 24, 336, 72)
-    keep_live = number("keep_live_days", "Keep live (days)", 0, 365, 14)
-    slots = number("slots", "Slots", 1, MAX_SLOTS, 1)
+    ship_days = number("ship_within_days", "Ship within (days)", SHIP_WITHIN_DAYS)
+    post_days = number("post_within_days", "Post within (days)", POST_WITHIN_DAYS)
+    rounds = number("revision_rounds", "Revision rounds", REVISION_ROUNDS)
+    review_hours = number("review_window_hours", "Review window (hours)", REVIEW_WINDOW_HOURS)
+    keep_live = number("keep_live_days", "Keep live (days)", KEEP_LIVE_DAYS)
+    slots = number("slots", "Slots", SLOTS)
     if c.ok("slots") and slots < min_slots:
         c.error(
             "slots",
@@ -133,13 +162,13 @@ def check_gig(raw: Mapping[str, Any], *, now: datetime, min_slots: int = 1,
                               maximum=MAX_FOLLOWERS)
     if min_followers is not None and max_followers is not None and min_followers > max_followers:
         c.error("max_followers", gettext('Maximum followers must be at least the minimum.'))
-    countries = tuple(c.countries("eligible_countries", raw.get("eligible_countries")))
-    niches = tuple(c.words("niches", raw.get("niches"), pattern=NICHE_RE, label="niche", max_items=10,
+    countries = tuple(c.countries("eligible_countries", raw.get("eligible_countries"), max_items=MAX_COUNTRIES))
+    niches = tuple(c.words("niches", raw.get("niches"), pattern=NICHE_RE, label="niche", max_items=MAX_NICHES,
                            example="skincare or home-fitness"))
     min_reliability = raw.get("min_reliability")
     if min_reliability is not None:
         if isinstance(min_reliability, bool) or not isinstance(min_reliability, int | float) or not (
-            0 <= min_reliability <= 1
+            MIN_RELIABILITY_RANGE[0] <= min_reliability <= MIN_RELIABILITY_RANGE[1]
         ):
             c.error("min_reliability", gettext('Minimum reliability must be a number from 0 to 1 (0.8 = 80%).'))
             min_reliability = None
@@ -199,13 +228,14 @@ def check_reminder_offsets(c: Checker, value: object) -> tuple[int, ...]:
         return tuple(DEFAULT_REMINDER_OFFSETS_HOURS)
     offsets: list[int] = []
     for item in value:
-        if isinstance(item, bool) or not isinstance(item, int) or not -720 <= item <= 720 or item == 0:
+        in_range = isinstance(item, int) and -REMINDER_HOURS_MAX <= item <= REMINDER_HOURS_MAX
+        if isinstance(item, bool) or not in_range or item == 0:
             c.error("reminder_offsets_hours",
                     gettext('Each reminder offset is a non-zero whole number of hours between -720 and 720.'))
             return tuple(DEFAULT_REMINDER_OFFSETS_HOURS)
         if item not in offsets:
             offsets.append(item)
-    if len(offsets) > 8:
+    if len(offsets) > MAX_REMINDERS:
         c.error("reminder_offsets_hours", gettext('At most 8 reminders per deadline.'))
     return tuple(sorted(offsets))
 
@@ -228,14 +258,15 @@ def check_deliverables(c: Checker, value: object) -> tuple[DeliverableFields, ..
             continue
         platform = c.choice(f"{key}.platform", item.get("platform"), Platform, label=N_('Platform'))
         kind = c.choice(f"{key}.kind", item.get("kind"), ContentKind, label=N_('Kind'))
-        count = c.integer(f"{key}.count", item.get("count", 1), label=N_('Count'), minimum=1, maximum=20, required=True)
+        count = c.integer(f"{key}.count", item.get("count", 1), label=N_('Count'), minimum=1,
+                          maximum=DELIVERABLE_COUNT_MAX, required=True)
         hashtags = c.words(f"{key}.required_hashtags", item.get("required_hashtags"), pattern=HASHTAG_RE,
-                           label="hashtag", max_items=20, example="#glowlab", prefix="#")
+                           label="hashtag", max_items=MAX_TAGS, example="#glowlab", prefix="#")
         mentions = c.words(f"{key}.required_mentions", item.get("required_mentions"), pattern=MENTION_RE,
-                           label="mention", max_items=20, example="@glowlab", prefix="@")
+                           label="mention", max_items=MAX_TAGS, example="@glowlab", prefix="@")
         disclosure_required = bool(item.get("disclosure_required", True))
         disclosure = c.text(f"{key}.disclosure_text", item.get("disclosure_text", "#ad"), label=N_('Disclosure'),
-                            max_length=40, required=disclosure_required) or "#ad"
+                            max_length=DISCLOSURE_MAX, required=disclosure_required) or "#ad"
         if platform is not None and kind is not None and count is not None:
             result.append(DeliverableFields(platform, kind, count, tuple(hashtags), tuple(mentions),
                                             disclosure_required, disclosure))

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 import msgspec
 
 from escrow.money import CURRENCY_EXPONENTS, MAX_AMOUNT
 from marketplace.clock import as_utc
+from marketplace.creators.models import ContentKind, Platform
+from marketplace.gigs import rules
 from marketplace.gigs.models import Gig
 from marketplace.gigs.services import MAX_INVITES_PER_REQUEST, GigDetails, InviteResult
-from marketplace.openapi import NO_NUL, UUID_ITEMS, documented
+from marketplace.gigs.validation import COUNTRY_CODES, HASHTAG_RE, MENTION_RE, NICHE_RE, minimum_fee
+from marketplace.openapi import FILLED_TEXT, NO_NUL, SPACE, TEXT, UUID_ITEMS, documented, object_rules
+from reputation.tiers import Tier
 
 
 class MoneyIn(msgspec.Struct, forbid_unknown_fields=True):
@@ -27,14 +31,82 @@ class MoneyOut(msgspec.Struct):
     currency: str
 
 
+def _fee_minimums() -> dict[str, Any]:
+    """The base fee's lowest amount for each currency (``minimum_fee``): the lowest of them as the amount's
+    ``minimum``, and an ``if``/``then`` for each currency whose minimum is higher (KRW)."""
+    by_minimum: dict[int, list[str]] = {}
+    for code in sorted(CURRENCY_EXPONENTS):
+        by_minimum.setdefault(minimum_fee(code), []).append(code)
+    lowest = min(by_minimum)
+    higher = [
+        {"if": {"properties": {"currency": {"enum": codes}}, "required": ["currency"]},
+         "then": {"properties": {"amount": {"minimum": minimum}}}}
+        for minimum, codes in sorted(by_minimum.items()) if minimum != lowest
+    ]
+    return {"lowest": lowest, "all_of": higher}
+
+
+FEE_MINIMUMS = _fee_minimums()
+
+
+class FeeIn(msgspec.Struct, forbid_unknown_fields=True):
+    """A fee: an amount in integer minor units of at least the currency's minimum fee (100 minor units, KRW 1,000),
+    and an ISO 4217 currency: {"amount": 1500, "currency": "USD"}."""
+
+    __openapi_rules__: ClassVar[dict[str, Any]] = object_rules(required=["amount", "currency"],
+                                                               all_of=FEE_MINIMUMS["all_of"])
+
+    amount: Annotated[int | None, documented(minimum=FEE_MINIMUMS["lowest"], maximum=MAX_AMOUNT)] = None
+    currency: Annotated[str | None, documented(enum=sorted(CURRENCY_EXPONENTS))] = None
+
+
+def _range(bounds: rules.Bounds) -> msgspec.Meta:
+    return documented(minimum=bounds.minimum, maximum=bounds.maximum)
+
+
+#: A URL the gig rules take: http(s), a host, no spaces (``Checker.url``).
+WEB_ADDRESS = rf"^[hH][tT][tT][pP][sS]?://[^{SPACE}\x00/?#\[\]]+(?:[/?#][^{SPACE}\x00]*)?$"
+TITLE = documented(min_length=1, max_length=rules.TITLE_MAX, pattern=FILLED_TEXT)
+BRIEF = documented(min_length=1, max_length=rules.BRIEF_MAX, pattern=FILLED_TEXT)
+PRODUCT_NAME = documented(max_length=rules.PRODUCT_NAME_MAX, pattern=TEXT)
+PRODUCT_IMAGE_URL = documented(max_length=2000, pattern=WEB_ADDRESS)
+COMMISSION_BPS = documented(minimum=0, maximum=rules.COMMISSION_BPS_MAX)
+#: Hours from a due time (negative: before it); zero is not a reminder.
+REMINDER_OFFSETS = documented(max_items=rules.MAX_REMINDERS, items={
+    "type": "integer", "minimum": -rules.REMINDER_HOURS_MAX, "maximum": rules.REMINDER_HOURS_MAX, "not": {"const": 0}})
+PLATFORMS = documented(items={"type": "string", "enum": [p.value for p in Platform]})
+FOLLOWERS = documented(minimum=0, maximum=rules.MAX_FOLLOWERS)
+COUNTRIES = documented(max_items=rules.MAX_COUNTRIES, items={"type": "string", "enum": sorted(COUNTRY_CODES)})
+NICHES = documented(max_items=rules.MAX_NICHES, items={"type": "string", "pattern": NICHE_RE.pattern})
+RELIABILITY = documented(minimum=rules.MIN_RELIABILITY_RANGE[0], maximum=rules.MIN_RELIABILITY_RANGE[1])
+TIERS = [t.name.lower() for t in Tier]
+#: What the schema can't say about a gig; each is answered with a 422 and a message on the field.
+GIG_RULES_ELSEWHERE = (
+    "Also checked, answered 422 with a message on the field: `apply_by` in the future and at most "
+    f"{rules.APPLY_BY_MAX_DAYS} days ahead; `max_followers` at least `min_followers`; "
+    "`product_retail_value.currency`, if given, the same as `base_fee.currency`."
+)
+
+
 class DeliverableIn(msgspec.Struct, forbid_unknown_fields=True):
-    platform: str | None = None
-    kind: str | None = None
-    count: int = 1
-    required_hashtags: list[str] = []
-    required_mentions: list[str] = []
+    """What the creator posts: ``count`` posts of ``kind`` on ``platform``. ``disclosure_text`` may be blank only
+    when ``disclosure_required`` is false."""
+
+    __openapi_rules__: ClassVar[dict[str, Any]] = object_rules(
+        required=["platform", "kind"],
+        **{"if": {"properties": {"disclosure_required": {"const": False}}, "required": ["disclosure_required"]},
+           "else": {"properties": {"disclosure_text": {"pattern": FILLED_TEXT}}}},
+    )
+
+    platform: Annotated[str | None, documented(enum=[p.value for p in Platform])] = None
+    kind: Annotated[str | None, documented(enum=[k.value for k in ContentKind])] = None
+    count: Annotated[int, documented(minimum=1, maximum=rules.DELIVERABLE_COUNT_MAX)] = 1
+    required_hashtags: Annotated[list[str], documented(max_items=rules.MAX_TAGS, items={
+        "type": "string", "pattern": HASHTAG_RE.pattern})] = []
+    required_mentions: Annotated[list[str], documented(max_items=rules.MAX_TAGS, items={
+        "type": "string", "pattern": MENTION_RE.pattern})] = []
     disclosure_required: bool = True
-    disclosure_text: str = "#ad"
+    disclosure_text: Annotated[str, documented(max_length=rules.DISCLOSURE_MAX, pattern=TEXT)] = "#ad"
 
 
 class DeliverableOut(msgspec.Struct):
@@ -51,30 +123,39 @@ class GigIn(msgspec.Struct, forbid_unknown_fields=True):
     """A new gig (saved as a draft; publish it to open applications). Missing required values come back as
     field errors (422), like every other rule."""
 
-    title: str | None = None
-    brief: str | None = None
-    base_fee: MoneyIn | None = None
-    deliverables: list[DeliverableIn] | None = None
-    product_name: str = ""
+    __openapi_rules__: ClassVar[dict[str, Any]] = object_rules(
+        required=["title", "brief", "base_fee", "deliverables"],
+        description="A new gig, saved as a draft (publish it to open applications). `product_name` is required "
+        "unless `product_included` is false. " + GIG_RULES_ELSEWHERE,
+        **{"if": {"properties": {"product_included": {"const": False}}, "required": ["product_included"]},
+           "else": {"properties": {"product_name": {"pattern": FILLED_TEXT}}, "required": ["product_name"]}},
+    )
+
+    title: Annotated[str | None, TITLE] = None
+    brief: Annotated[str | None, BRIEF] = None
+    base_fee: FeeIn | None = None
+    deliverables: Annotated[list[DeliverableIn] | None, documented(min_items=1, max_items=rules.MAX_DELIVERABLES)] = (
+        None)
+    product_name: Annotated[str, PRODUCT_NAME] = ""
     product_retail_value: MoneyIn | None = None
-    product_image_url: str | None = None
+    product_image_url: Annotated[str | None, PRODUCT_IMAGE_URL] = None
     product_included: bool = True
-    commission_bps: int | None = None
+    commission_bps: Annotated[int | None, COMMISSION_BPS] = None
     apply_by: datetime | None = None
-    ship_within_days: int | None = None
-    post_within_days: int | None = None
-    revision_rounds: int | None = None
-    review_window_hours: int | None = None
-    keep_live_days: int | None = None
-    reminder_offsets_hours: list[int] | None = None
-    slots: int | None = None
-    eligible_platforms: list[str] = []
-    min_followers: int | None = None
-    max_followers: int | None = None
-    eligible_countries: list[str] = []
-    niches: list[str] = []
-    min_reliability: float | None = None
-    min_tier: str | None = None
+    ship_within_days: Annotated[int | None, _range(rules.SHIP_WITHIN_DAYS)] = None
+    post_within_days: Annotated[int | None, _range(rules.POST_WITHIN_DAYS)] = None
+    revision_rounds: Annotated[int | None, _range(rules.REVISION_ROUNDS)] = None
+    review_window_hours: Annotated[int | None, _range(rules.REVIEW_WINDOW_HOURS)] = None
+    keep_live_days: Annotated[int | None, _range(rules.KEEP_LIVE_DAYS)] = None
+    reminder_offsets_hours: Annotated[list[int] | None, REMINDER_OFFSETS] = None
+    slots: Annotated[int | None, _range(rules.SLOTS)] = None
+    eligible_platforms: Annotated[list[str], PLATFORMS] = []
+    min_followers: Annotated[int | None, FOLLOWERS] = None
+    max_followers: Annotated[int | None, FOLLOWERS] = None
+    eligible_countries: Annotated[list[str], COUNTRIES] = []
+    niches: Annotated[list[str], NICHES] = []
+    min_reliability: Annotated[float | None, RELIABILITY] = None
+    min_tier: Annotated[str | None, documented(enum=["", *TIERS, None])] = None
     #: Only creators whose followers a connected account verifies may apply.
     verified_audience_required: bool = False
 
@@ -82,30 +163,37 @@ class GigIn(msgspec.Struct, forbid_unknown_fields=True):
 class GigPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Only the fields present change. Deals already made keep the terms they were accepted under."""
 
-    title: str | msgspec.UnsetType = msgspec.UNSET
-    brief: str | msgspec.UnsetType = msgspec.UNSET
-    base_fee: MoneyIn | msgspec.UnsetType = msgspec.UNSET
-    deliverables: list[DeliverableIn] | msgspec.UnsetType = msgspec.UNSET
-    product_name: str | msgspec.UnsetType = msgspec.UNSET
+    __openapi_rules__: ClassVar[dict[str, Any]] = object_rules(
+        description="Only the fields present change; deals already made keep the terms they were accepted under. "
+        "The changed gig must meet the rules of a new one (`product_name` is required while the product is "
+        "included), and `slots` can't drop below the applications already accepted. " + GIG_RULES_ELSEWHERE,
+    )
+
+    title: Annotated[str | msgspec.UnsetType, TITLE] = msgspec.UNSET
+    brief: Annotated[str | msgspec.UnsetType, BRIEF] = msgspec.UNSET
+    base_fee: FeeIn | msgspec.UnsetType = msgspec.UNSET
+    deliverables: Annotated[list[DeliverableIn] | msgspec.UnsetType,
+                            documented(min_items=1, max_items=rules.MAX_DELIVERABLES)] = msgspec.UNSET
+    product_name: Annotated[str | msgspec.UnsetType, PRODUCT_NAME] = msgspec.UNSET
     product_retail_value: MoneyIn | msgspec.UnsetType | None = msgspec.UNSET
-    product_image_url: str | msgspec.UnsetType | None = msgspec.UNSET
+    product_image_url: Annotated[str | msgspec.UnsetType | None, PRODUCT_IMAGE_URL] = msgspec.UNSET
     product_included: bool | msgspec.UnsetType = msgspec.UNSET
-    commission_bps: int | msgspec.UnsetType | None = msgspec.UNSET
+    commission_bps: Annotated[int | msgspec.UnsetType | None, COMMISSION_BPS] = msgspec.UNSET
     apply_by: datetime | msgspec.UnsetType | None = msgspec.UNSET
-    ship_within_days: int | msgspec.UnsetType = msgspec.UNSET
-    post_within_days: int | msgspec.UnsetType = msgspec.UNSET
-    revision_rounds: int | msgspec.UnsetType = msgspec.UNSET
-    review_window_hours: int | msgspec.UnsetType = msgspec.UNSET
-    keep_live_days: int | msgspec.UnsetType = msgspec.UNSET
-    reminder_offsets_hours: list[int] | msgspec.UnsetType = msgspec.UNSET
-    slots: int | msgspec.UnsetType = msgspec.UNSET
-    eligible_platforms: list[str] | msgspec.UnsetType = msgspec.UNSET
-    min_followers: int | msgspec.UnsetType | None = msgspec.UNSET
-    max_followers: int | msgspec.UnsetType | None = msgspec.UNSET
-    eligible_countries: list[str] | msgspec.UnsetType = msgspec.UNSET
-    niches: list[str] | msgspec.UnsetType = msgspec.UNSET
-    min_reliability: float | msgspec.UnsetType | None = msgspec.UNSET
-    min_tier: str | msgspec.UnsetType | None = msgspec.UNSET
+    ship_within_days: Annotated[int | msgspec.UnsetType, _range(rules.SHIP_WITHIN_DAYS)] = msgspec.UNSET
+    post_within_days: Annotated[int | msgspec.UnsetType, _range(rules.POST_WITHIN_DAYS)] = msgspec.UNSET
+    revision_rounds: Annotated[int | msgspec.UnsetType, _range(rules.REVISION_ROUNDS)] = msgspec.UNSET
+    review_window_hours: Annotated[int | msgspec.UnsetType, _range(rules.REVIEW_WINDOW_HOURS)] = msgspec.UNSET
+    keep_live_days: Annotated[int | msgspec.UnsetType, _range(rules.KEEP_LIVE_DAYS)] = msgspec.UNSET
+    reminder_offsets_hours: Annotated[list[int] | msgspec.UnsetType, REMINDER_OFFSETS] = msgspec.UNSET
+    slots: Annotated[int | msgspec.UnsetType, _range(rules.SLOTS)] = msgspec.UNSET
+    eligible_platforms: Annotated[list[str] | msgspec.UnsetType, PLATFORMS] = msgspec.UNSET
+    min_followers: Annotated[int | msgspec.UnsetType | None, FOLLOWERS] = msgspec.UNSET
+    max_followers: Annotated[int | msgspec.UnsetType | None, FOLLOWERS] = msgspec.UNSET
+    eligible_countries: Annotated[list[str] | msgspec.UnsetType, COUNTRIES] = msgspec.UNSET
+    niches: Annotated[list[str] | msgspec.UnsetType, NICHES] = msgspec.UNSET
+    min_reliability: Annotated[float | msgspec.UnsetType | None, RELIABILITY] = msgspec.UNSET
+    min_tier: Annotated[str | msgspec.UnsetType | None, documented(enum=["", *TIERS, None])] = msgspec.UNSET
     verified_audience_required: bool | msgspec.UnsetType = msgspec.UNSET
 
 
