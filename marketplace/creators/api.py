@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.guards import creator_only
 from marketplace.creators.services import CreatorProfileService, Profile, creator_of
+from marketplace.gigs.validation import COUNTRY_CODES
 from marketplace.openapi import TEXT, documented
 from marketplace.web import runtime_of
 
@@ -57,7 +58,8 @@ class CreatorProfileIn(msgspec.Struct, forbid_unknown_fields=True):
 
     display_name: Annotated[str, documented(min_length=1, max_length=120, pattern=TEXT)]
     bio: Annotated[str, documented(max_length=2000, pattern=TEXT)] = ""
-    country: Annotated[str | None, documented(pattern="^[A-Z]{2}$")] = None
+    #: An ISO 3166-1 alpha-2 code (the list the service checks against); "" or null: none.
+    country: Annotated[str | None, documented(enum=["", *sorted(COUNTRY_CODES), None])] = None
     #: Two-letter language codes (en, de).
     languages: Annotated[list[str], documented(max_items=10, items={"type": "string", "pattern": "^[a-z]{2}$"})] = []
     niches: Annotated[list[str], documented(max_items=10, items={"type": "string",
