@@ -30,6 +30,8 @@ from marketplace.collaborations.queries import (
     parse_status_filter,
 )
 from marketplace.collaborations.schemas import (
+    STATUS_FILTER,
+    STATUS_FILTERS,
     AcceptPostBody,
     ApproveDraftBody,
     CancelBody,
@@ -269,7 +271,9 @@ class CollaborationApi(Controller):
         self,
         request: Request[Any, Any, Any],
         db_session: NamedDependency[AsyncSession],
-        status: FromQuery[str | None] = None,
+        status: Annotated[str | None, QueryParameter(
+            description="One or more of " + ", ".join(STATUS_FILTERS) + ", separated by commas.",
+            schema_extra={"pattern": STATUS_FILTER})] = None,
         gig: FromQuery[UUID | None] = None,
         after: FromQuery[UUID | None] = None,
         limit: Annotated[int, QueryParameter(schema_extra={"minimum": 1, "maximum": MAX_PAGE_SIZE})] = (

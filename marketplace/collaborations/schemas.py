@@ -10,9 +10,16 @@ import msgspec
 
 from marketplace.clock import as_utc
 from marketplace.collaborations.models import Collaboration, CollaborationEvent, ContentDraft, PostSubmission, Shipment
-from marketplace.collaborations.queries import STAGE_LABELS, STEP_SLUGS, DealView, summary_fields
+from marketplace.collaborations.queries import STAGE_LABELS, STATUS_GROUPS, STEP_SLUGS, DealView, summary_fields
+from marketplace.collaborations.states import CollabState
 
 # --- request bodies -------------------------------------------------------------------------------------------------
+
+
+#: What ``status`` on the collaboration list takes (``parse_status_filter``): deal states and the groups.
+STATUS_FILTERS = [*(state.value for state in CollabState), *STATUS_GROUPS]
+#: One or more of them, separated by commas.
+STATUS_FILTER = "^(?:{0})(?:,(?:{0}))*$".format("|".join(STATUS_FILTERS))
 
 
 class SignBody(msgspec.Struct, forbid_unknown_fields=True):

@@ -21,6 +21,7 @@ from marketplace.messaging import queries
 from marketplace.messaging import services as messaging
 from marketplace.messaging.models import Thread
 from marketplace.messaging.schemas import (
+    INBOX_CURSOR,
     InboxOut,
     MessageIn,
     MessageOut,
@@ -252,7 +253,7 @@ class MessageApi(Controller):
         db_session: NamedDependency[AsyncSession],
         before: Annotated[str | None, QueryParameter(
             description="The next_cursor of the previous page.",
-            schema_extra={"pattern": r"^\d{4}-\d{2}-\d{2}T[0-9:.]+(\+00:00)?~[0-9a-fA-F-]{36}$"})] = None,
+            schema_extra={"pattern": INBOX_CURSOR})] = None,
     ) -> InboxOut:
         page = await queries.inbox(db_session, request.user, before=before)
         return InboxOut(threads=[thread_summary_out(e) for e in page.entries], next_cursor=page.next_cursor)

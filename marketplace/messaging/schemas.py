@@ -10,6 +10,16 @@ import msgspec
 from marketplace.messaging.queries import InboxEntry
 from marketplace.messaging.services import MessageView
 
+#: ``encode_cursor``'s shape, so the schema admits only cursors ``decode_cursor`` reads: a real date and time (a year
+#: from 1, months' own lengths, 29 February in leap years), UTC, then ``~`` and the thread's id.
+_YEAR = r"(?:[0-9]{3}[1-9]|[0-9]{2}[1-9]0|[0-9][1-9]00|[1-9]000)"
+_LEAP_YEAR = r"(?:[0-9]{2}(?:0[48]|[2468][048]|[13579][26])|(?:0[48]|[2468][048]|[13579][26])00)"
+_MONTH_DAY = (r"(?:(?:0[13578]|1[02])-(?:0[1-9]|[12][0-9]|3[01])|(?:0[469]|11)-(?:0[1-9]|[12][0-9]|30)"
+              r"|02-(?:0[1-9]|1[0-9]|2[0-8]))")
+_TIME = r"T(?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]{6})?(?:\+00:00)?"
+_ID = r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+INBOX_CURSOR = rf"^(?:{_YEAR}-{_MONTH_DAY}|{_LEAP_YEAR}-02-29){_TIME}~{_ID}$"
+
 
 class MessageIn(msgspec.Struct, forbid_unknown_fields=True):
     #: The message text (trimmed; 1 to 5,000 characters).
