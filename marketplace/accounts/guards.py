@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
 
@@ -14,7 +14,8 @@ from marketplace.accounts.auth import Actor
 from marketplace.brands.models import BrandRole
 from marketplace.i18n import gettext
 
-Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], None]
+#: Guards are coroutines: Litestar runs a plain function guard in a worker thread, a thread hop per request.
+Guard = Callable[[ASGIConnection[Any, Any, Any, Any], BaseRouteHandler], Awaitable[None]]
 
 RECENT_AUTH_WINDOW = timedelta(minutes=15)
 
@@ -30,16 +31,16 @@ def current_actor(connection: ASGIConnection[Any, Any, Any, Any]) -> Actor:
     return actor  # type: ignore[no-any-return]
 
 
-def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def signed_in(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     current_actor(connection)
 
 
-def creator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def creator_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not current_actor(connection).is_creator:
         raise PermissionDeniedException(gettext('This page is for creators.'))
 
 
-def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def admin_only(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if not current_actor(connection).is_admin:
         raise PermissionDeniedException(gettext('This page is for PostPact admins.'))
 
@@ -48,7 +49,7 @@ def brand_member(*roles: BrandRole) -> Guard:
     """Any member of a brand, or only the given roles (owners always pass a role check)."""
     allowed = set(roles) | {BrandRole.OWNER} if roles else set()
 
-    def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+    async def guard(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
         actor = current_actor(connection)
         if not actor.is_brand:
             raise PermissionDeniedException(gettext('This page is for brand teams.'))
@@ -59,12 +60,12 @@ def brand_member(*roles: BrandRole) -> Guard:
     return guard
 
 
-def not_suspended(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def not_suspended(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     if current_actor(connection).suspended:
         raise PermissionDeniedException(gettext('Your account is suspended; contact support to appeal.'))
 
 
-def recent_auth(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
+async def recent_auth(connection: ASGIConnection[Any, Any, Any, Any], _: BaseRouteHandler) -> None:
     actor = current_actor(connection)
     now = connection.app.state.runtime.clock.now()
     if not actor.auth_is_recent(now, RECENT_AUTH_WINDOW):
