@@ -1,12 +1,14 @@
 """Escrow releases per second on PostgreSQL with the simulated provider, sequential and with 16 concurrent workers,
 against a plain single-row insert+commit measured in the same run.
 
-One release = the decision transaction (lock, pending posting, provider call row) + the provider call (the simulated
-provider's own transaction) + the result transaction (post, transfer posting, state change). Deals are funded and
-creators onboarded beforehand (not timed). Needs PostgreSQL: BENCH_DATABASE_URL or postgresql://postgres@127.0.0.1/
-in a throw-away database ``postpact_bench``.
+One release = the decision transaction (lock, pending posting, provider call row with its first attempt) + the
+provider call (the simulated provider's own transaction) + the result transaction (post, transfer posting, state
+change). ``--job-path`` times the path a queued job takes instead: the decision schedules the call and the executor
+records the attempt in a transaction of its own. Deals are funded and creators onboarded beforehand (not timed).
+Needs PostgreSQL: BENCH_DATABASE_URL or postgresql://postgres@127.0.0.1/ in a throw-away database
+``postpact_bench``.
 
-    .venv/bin/python bench/escrow_release.py [--deals 400] [--workers 16]
+    .venv/bin/python bench/escrow_release.py [--deals 400] [--workers 16] [--job-path]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from escrow.events import NullListener
-from escrow.executor import ProviderCallExecutor
+from escrow.executor import Attempt, ProviderCallExecutor
 from escrow.models import EscrowHold
 from escrow.providers.simulated import SimulatedProvider
 from escrow.services import EscrowService, FundingRequest
@@ -44,8 +46,9 @@ FEE_BPS = 800
 SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
 
 
-def escrow(session: Any, clock: Any, listener: Any) -> EscrowService:
-    return EscrowService(session, now=clock.now(), listener=listener, platform_fee_bps=FEE_BPS)
+def escrow(session: Any, clock: Any, listener: Any, *, attempt_calls: bool = False) -> EscrowService:
+    return EscrowService(session, now=clock.now(), listener=listener, platform_fee_bps=FEE_BPS,
+                         attempt_calls=attempt_calls)
 
 
 async def prepare(runtime: Any, deals: int) -> list[uuid.UUID]:
@@ -118,7 +121,7 @@ class StatementCounter:
         return sum(self.by_kind.values())
 
 
-async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int) -> float:
+async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int, *, job_path: bool = False) -> float:
     provider = SimulatedProvider(runtime.session_maker)
     listener = NullListener()
     clock = SystemClock()
@@ -132,9 +135,10 @@ async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int) -> float
         while not queue.empty():
             collaboration_id = queue.get_nowait()
             async with runtime.session_maker() as s, s.begin():
-                call = await escrow(s, clock, listener).request_release(collaboration_id)
+                call = await escrow(s, clock, listener, attempt_calls=not job_path).request_release(collaboration_id)
                 call_id = call.id
-            outcome = await executor.execute(call_id)
+                attempt = None if job_path else Attempt.of(call, collaboration_id=collaboration_id)
+            outcome = await executor.execute(call_id, attempt=attempt)
             assert outcome == "done", outcome
 
     started = time.perf_counter()
@@ -166,6 +170,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=300, help="releases per mode")
     parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--job-path", action="store_true", help="time the queued job's path (attempt recorded apart)")
     args = parser.parse_args()
     url = dbsupport.recreate_postgres_database(SERVER, "postpact_bench")
     dbsupport.migrate(url)
@@ -176,8 +181,8 @@ async def main() -> None:
         print(f"preparing {2 * args.deals} funded deals (not timed)...", flush=True)
         ids = await prepare(runtime, 2 * args.deals)
         with StatementCounter(runtime.alchemy.get_engine()) as counter:
-            sequential = await release_all(runtime, ids[: args.deals], 1)
-        concurrent = await release_all(runtime, ids[args.deals :], args.workers)
+            sequential = await release_all(runtime, ids[: args.deals], 1, job_path=args.job_path)
+        concurrent = await release_all(runtime, ids[args.deals :], args.workers, job_path=args.job_path)
         plain_seq = await plain_inserts(url, args.deals, 1)
         plain_conc = await plain_inserts(url, args.deals, args.workers)
     finally:
@@ -191,7 +196,9 @@ async def main() -> None:
     print(f"{'mode':34} {'releases/s':>11} {'plain insert+commit/s':>22} {'release / plain':>16}")
     for name, releases, plain in rows:
         print(f"{name:34} {releases:11.1f} {plain:22.1f} {releases / plain:15.1%}")
-    print(f"({n} releases per mode; each = decision tx + simulated provider tx + result tx)")
+    path = "decision tx + attempt tx (job path)" if args.job_path else "decision tx with the attempt"
+    print(f"({n} releases per mode; each = {path} + simulated provider tx + result tx)")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"statements per release (sequential run): {counter.total / n:.1f}")
     for kind, count in counter.by_kind.most_common():
         print(f"  {count / n:5.1f}  {kind}")

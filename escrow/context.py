@@ -44,6 +44,9 @@ class EscrowContext:
     now: datetime
     listener: EscrowListener
     actor: str
+    #: The caller makes this transaction's provider calls itself right after commit (``ProviderCallExecutor.
+    #: execute`` with the ``Attempt``): each call is recorded with its first attempt, and no job is scheduled.
+    attempt_calls: bool = False
 
     # --- locking ----------------------------------------------------------------------------------------------------
 
@@ -59,12 +62,36 @@ class EscrowContext:
         await self.listener.lock_subject(self.session, collaboration_id)
         return await lock_hold(self.session, collaboration_id=collaboration_id)
 
+    async def lock_with_payout_account(self, collaboration_id: UUID
+                                       ) -> tuple[EscrowHold | None, PayoutAccount | None]:
+        """The hold, locked after its collaboration, and its creator's payout account (read, not locked), in one
+        statement."""
+        await self.listener.lock_subject(self.session, collaboration_id)
+        row = (await self.session.execute(
+            sa.select(EscrowHold, PayoutAccount)
+            .outerjoin(PayoutAccount, PayoutAccount.creator_id == EscrowHold.creator_id)
+            .where(EscrowHold.collaboration_id == collaboration_id)
+            .with_for_update(of=EscrowHold).execution_options(populate_existing=True)
+        )).one_or_none()
+        return (row[0], row[1]) if row is not None else (None, None)
+
     async def lock_call(self, call_id: UUID, *,
                         collaboration_id: UUID | None = None) -> tuple[ProviderCall, EscrowHold | None] | None:
         """A provider call and its hold, locked hold first. ``collaboration_id``: the call's escrow's collaboration
         when the caller already knows it (the executor, from the attempt it recorded), saving the look-up."""
         if collaboration_id is not None:
-            hold = await self.lock(collaboration_id=collaboration_id)
+            await self.listener.lock_subject(self.session, collaboration_id)
+            # Both rows in one statement: PostgreSQL locks a joined row's tables in the order of the FROM list,
+            # hold then call, the fixed order.
+            both = (await self.session.execute(
+                sa.select(EscrowHold, ProviderCall)
+                .join(ProviderCall, ProviderCall.escrow_id == EscrowHold.id)
+                .where(EscrowHold.collaboration_id == collaboration_id, ProviderCall.id == call_id)
+                .with_for_update().execution_options(populate_existing=True)
+            )).one_or_none()
+            if both is not None:
+                return both[1], both[0]
+            hold = await lock_hold(self.session, collaboration_id=collaboration_id)
             call = await self._lock_call_row(call_id)
             if call is None:
                 return None
@@ -114,9 +141,15 @@ class EscrowContext:
             status=CallStatus.WAITING if waiting else CallStatus.READY,
             next_attempt_at=self.now,
         )
+        attempting = self.attempt_calls and not waiting
+        if attempting:
+            # Committed with the decision: a crash before the answer is recorded leaves it to ``recover()``, as
+            # any attempt; the idempotency key is committed before the call either way.
+            call.attempts = 1
+            call.first_attempt_at = call.last_attempt_at = self.now
         self.session.add(call)
         await self.session.flush()
-        if not waiting:
+        if not waiting and not attempting:
             await self.listener.schedule_provider_call(self.session, call.id)
         return call
 

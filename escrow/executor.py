@@ -72,13 +72,20 @@ class ProviderCallExecutor:
         return EscrowService(session, now=self.clock.now(), listener=self.listener_factory(session),
                              platform_fee_bps=self.platform_fee_bps, actor=f"provider:{self.provider.name}")
 
-    async def execute(self, call_id: UUID) -> str:
-        """Returns "done", "failed" or "skipped"; raises ProviderCallRetry on a transient failure."""
-        async with self.session_maker() as session, session.begin():
-            attempt = await self.service(session).begin_attempt(call_id)
-            request = _Request.of(attempt[0]) if attempt is not None else None
-            # The hold's collaboration lets the result transaction lock in order without looking it up again.
-            collaboration_id = attempt[1].collaboration_id if attempt is not None and attempt[1] else None
+    async def execute(self, call_id: UUID, *, attempt: Attempt | None = None) -> str:
+        """Returns "done", "failed" or "skipped"; raises ProviderCallRetry on a transient failure.
+
+        ``attempt``: the call's first attempt as its decision recorded it (``EscrowService(attempt_calls=True)``,
+        taken with ``Attempt.of`` before that transaction committed); the call is then made at once, without a
+        transaction of its own to record the attempt."""
+        if attempt is not None:
+            request, collaboration_id = attempt.request, attempt.collaboration_id
+        else:
+            async with self.session_maker() as session, session.begin():
+                begun = await self.service(session).begin_attempt(call_id)
+                request = _Request.of(begun[0]) if begun is not None else None
+                # The hold's collaboration lets the result transaction lock in order without looking it up again.
+                collaboration_id = begun[1].collaboration_id if begun is not None and begun[1] else None
         if request is None:
             return "skipped"
         now = self.clock.now()
@@ -208,3 +215,18 @@ class _Request:
     def of(cls, call: ProviderCall) -> _Request:
         return cls(call.operation, call.idempotency_key, dict(call.params), call.attempts,
                    _utc(call.first_attempt_at))
+
+
+class Attempt:
+    """A call's first attempt, recorded by the transaction that decided it: what to send, copied out before that
+    transaction commits."""
+
+    def __init__(self, request: _Request | None, collaboration_id: UUID | None) -> None:
+        self.request = request
+        self.collaboration_id = collaboration_id
+
+    @classmethod
+    def of(cls, call: ProviderCall, *, collaboration_id: UUID | None) -> Attempt:
+        """``collaboration_id``: the call's hold's collaboration (None for a call without a hold)."""
+        attempted = call.status is CallStatus.READY and call.attempts == 1
+        return cls(_Request.of(call) if attempted else None, collaboration_id)

@@ -64,6 +64,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from advanced_alchemy.mixins.uuid import uuid7
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrow.inserts import insert_stmt
@@ -255,38 +256,6 @@ def chargeback_won_legs(escrow_id: UUID, creator_id: UUID, amount: int, back_to_
 
 # --- the database side --------------------------------------------------------------------------------------------
 
-_ACCOUNT_CACHE = "escrow.ledger_accounts"
-
-
-async def accounts_for(session: AsyncSession, specs: Iterable[tuple[AccountSpec, str]]) -> dict[tuple[str, str], UUID]:
-    """Account ids by (code, currency), created on first use (concurrent creators agree through the unique key)."""
-    cache: dict[tuple[str, str], UUID] = session.info.setdefault(_ACCOUNT_CACHE, {})
-    wanted = {(spec.code, currency): spec for spec, currency in specs}
-    missing = [key for key in wanted if key not in cache]
-    if missing:
-        await _load_accounts(session, missing, cache)
-        absent = [key for key in missing if key not in cache]
-        if absent:
-            rows = [
-                {"code": code, "currency": currency, "kind": wanted[(code, currency)].kind.value,
-                 "holding": wanted[(code, currency)].holding}
-                for code, currency in absent
-            ]
-            await _insert_ignoring_duplicates(session, rows)
-            await _load_accounts(session, absent, cache)
-    return {key: cache[key] for key in wanted}
-
-
-async def _load_accounts(session: AsyncSession, keys: list[tuple[str, str]],
-                         cache: dict[tuple[str, str], UUID]) -> None:
-    codes = {code for code, _ in keys}
-    result = await session.execute(
-        sa.select(LedgerAccount.id, LedgerAccount.code, LedgerAccount.currency).where(LedgerAccount.code.in_(codes))
-    )
-    for account_id, code, currency in result:
-        cache[(code, currency)] = account_id
-
-
 async def _insert_ignoring_duplicates(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     # Column defaults (UUIDv7 id, timestamps) are filled per row by SQLAlchemy.
     stmt = insert_stmt(session, LedgerAccount).values(rows).on_conflict_do_nothing(index_elements=["code", "currency"])
@@ -342,59 +311,233 @@ async def post(
         if existing.kind != kind or await entries_of(session, existing.id) != _signature(legs):
             raise IdempotencyConflict(f"ledger key {key!r} was already used for a different posting")
         return existing, False
-    txn = LedgerTransaction(
-        idempotency_key=key,
-        kind=kind,
-        phase=phase,
-        pending_id=pending_id,
-        escrow_id=escrow_id,
-        collaboration_id=collaboration_id,
-        actor=actor[:80],
-        memo=memo[:300],
-        provider_ref=provider_ref,
-        created_at=now,
-    )
-    session.add(txn)
-    await session.flush()
-    ids = await accounts_for(session, [(leg.account, leg.currency) for leg in legs])
-    pending = phase is Phase.PENDING
-    session.add_all(
-        LedgerEntry(
-            transaction_id=txn.id,
-            account_id=ids[(leg.account.code, leg.currency)],
-            amount=leg.amount,
-            currency=leg.currency,
-            pending=pending,
-        )
-        for leg in legs
-    )
-    await session.flush()
-    await _check_holding_accounts(session, legs, ids)
+    (txn,) = await write(session, [Posting(key=key, kind=kind, legs=legs, phase=phase, pending_id=pending_id,
+                                           escrow_id=escrow_id, collaboration_id=collaboration_id, memo=memo,
+                                           provider_ref=provider_ref)], now=now, actor=actor)
     return txn, True
 
 
-async def load_pending(session: AsyncSession,
-                       transaction_id: UUID) -> tuple[LedgerTransaction, list[tuple[UUID, int, str]]]:
-    """A pending transaction with its entries (account id, amount, currency), in one statement."""
-    result = (await session.execute(
-        sa.select(LedgerTransaction, LedgerEntry.account_id, LedgerEntry.amount, LedgerEntry.currency)
-        .join(LedgerEntry, LedgerEntry.transaction_id == LedgerTransaction.id)
-        .where(LedgerTransaction.id == transaction_id)
+@dataclass(frozen=True)
+class Posting:
+    """One new ledger transaction for ``write``: nothing has been posted under ``key`` yet (the caller knows)."""
+
+    key: str
+    kind: str
+    legs: Sequence[Leg]
+    phase: Phase = Phase.SINGLE
+    #: For a POST or VOID: the pending transaction it resolves (``legs`` are then the pending one's legs).
+    pending_id: UUID | None = None
+    escrow_id: UUID | None = None
+    collaboration_id: UUID | None = None
+    memo: str = ""
+    provider_ref: str | None = None
+
+
+async def write(session: AsyncSession, postings: Sequence[Posting], *, now: datetime,
+                actor: str) -> list[LedgerTransaction]:
+    """Write new balanced transactions in two statements: one multi-row INSERT of the transactions and one of all
+    their entries, each entry taking its account id by code and currency in the same statement, and the whole
+    INSERT guarded by the holding-account check (nothing is inserted if an account the batch takes money from on
+    balance would go below zero). An account used for the first time is created, then its entries follow.
+    Returns the transactions (not in the session: they are immutable, nothing is read back)."""
+    for posting in postings:
+        if posting.phase is not Phase.VOID:
+            check_balanced(posting.legs)
+    # Rows the session still holds (a new hold, a state change) go first: the transactions may refer to them.
+    await session.flush()
+    rows = [
+        {"id": uuid7(), "idempotency_key": p.key, "kind": p.kind, "phase": p.phase, "pending_id": p.pending_id,
+         "escrow_id": p.escrow_id, "collaboration_id": p.collaboration_id, "actor": actor[:80], "memo": p.memo[:300],
+         "provider_ref": p.provider_ref, "created_at": now}
+        for p in postings
+    ]
+    entries = [
+        _Entry(uuid7(), row["id"], leg, p.phase)
+        for p, row in zip(postings, rows, strict=True) if p.phase is not Phase.VOID for leg in p.legs
+    ]
+    if entries and session.get_bind().dialect.name == "postgresql":
+        # PostgreSQL takes the transactions' INSERT as a CTE of the entries' one: one statement, one round trip
+        # (the entries' foreign keys are checked at its end, when the transactions are there).
+        inserted = await _insert_entries(session, entries, transactions=rows)
+    else:
+        await session.execute(sa.insert(LedgerTransaction.__table__), rows)
+        inserted = await _insert_entries(session, entries)
+    if len(inserted) < len(entries):
+        # Either an account is new (its entries found no account id) or the check refused the whole batch.
+        missing = [e for e in entries if e.id not in inserted]
+        await _create_accounts(session, [e.leg for e in missing])
+        inserted |= await _insert_entries(session, missing)
+        if len(inserted) < len(entries):
+            raise await _overdraft(session, _taken(missing))
+    return [LedgerTransaction(**row) for row in rows]
+
+
+@dataclass(frozen=True)
+class _Entry:
+    id: UUID
+    transaction_id: UUID
+    leg: Leg
+    phase: Phase
+
+
+def _taken(entries: Sequence[_Entry]) -> dict[tuple[str, str], int]:
+    """Holding accounts whose available money these entries lower, net, and by how much: a pending debit reserves,
+    the debit of a pending posting's POST only turns its reservation into a posting, a credit adds (once posted).
+    An account credited at least as much as it is debited (a release posted and transferred on together) can't go
+    below zero, so it needs no check."""
+    net: dict[tuple[str, str], int] = defaultdict(int)
+    for e in entries:
+        leg = e.leg
+        if not leg.account.holding:
+            continue
+        if e.phase is Phase.PENDING:
+            change = -leg.amount if leg.amount > 0 else 0
+        elif e.phase is Phase.POST:
+            change = -leg.amount if leg.amount < 0 else 0
+        else:
+            change = -leg.amount
+        net[(leg.account.code, leg.currency)] += change
+    return {key: -change for key, change in sorted(net.items()) if change < 0}
+
+
+async def _insert_entries(session: AsyncSession, entries: Sequence[_Entry],
+                         transactions: Sequence[dict[str, Any]] = ()) -> set[UUID]:
+    """INSERT … SELECT the entries with their accounts' ids, if the holding accounts they take from can afford it;
+    returns the ids of the entries inserted (one whose account does not exist yet is not). ``transactions``: rows
+    of ``ledger_transaction`` to insert in the same statement (a CTE: PostgreSQL only)."""
+    if not entries:
+        return set()
+    taken = _taken(entries)
+    params: dict[str, Any] = {f"x{r}_{name}": value for r, row in enumerate(transactions)
+                              for name, value in row.items()}
+    for n, e in enumerate(entries):
+        params.update({f"i{n}": e.id, f"t{n}": e.transaction_id, f"k{n}": e.leg.account.code,
+                       f"c{n}": e.leg.currency, f"m{n}": e.leg.amount, f"p{n}": e.phase is Phase.PENDING})
+    for n, ((code, currency), amount) in enumerate(taken.items()):
+        params.update({f"g{n}k": code, f"g{n}c": currency, f"g{n}m": amount})
+    statement = _entries_statement(len(entries), len(taken), len(transactions))
+    result = await session.execute(statement, params)
+    return set(result.scalars())
+
+
+_ENTRY_STATEMENTS: dict[tuple[int, int, int], Any] = {}
+_TRANSACTION_COLUMNS = ("id", "idempotency_key", "kind", "phase", "pending_id", "escrow_id", "collaboration_id",
+                        "actor", "memo", "provider_ref", "created_at")
+
+
+def _entries_statement(count: int, guarded: int, transactions: int = 0) -> Any:
+    """``INSERT INTO ledger_entry … SELECT * FROM (SELECT :i0, :t0, ledger_account.id, … WHERE code = :k0 AND
+    currency = :c0 UNION ALL …) WHERE <debits of account g0> + :g0m <= 0 AND …``, built once per shape (bind
+    parameters, so the compiled form is reused)."""
+    statement = _ENTRY_STATEMENTS.get((count, guarded, transactions))
+    if statement is None:
+        entry, account = LedgerEntry.__table__, LedgerAccount.__table__
+
+        def param(name: str, column: Any) -> Any:
+            return sa.bindparam(name, type_=column.type)
+
+        selects = [
+            sa.select(param(f"i{n}", entry.c.id).label("id"),
+                      param(f"t{n}", entry.c.transaction_id).label("transaction_id"),
+                      account.c.id.label("account_id"), param(f"m{n}", entry.c.amount).label("amount"),
+                      param(f"c{n}", entry.c.currency).label("currency"),
+                      param(f"p{n}", entry.c.pending).label("pending"))
+            .where(account.c.code == param(f"k{n}", account.c.code),
+                   account.c.currency == param(f"c{n}", account.c.currency))
+            for n in range(count)
+        ]
+        body: Any = selects[0] if count == 1 else sa.union_all(*selects)
+        if guarded:
+            rows = body.subquery("new_entry")
+            checks = []
+            for n in range(guarded):
+                account_id = (sa.select(account.c.id)
+                              .where(account.c.code == param(f"g{n}k", account.c.code),
+                                     account.c.currency == param(f"g{n}c", account.c.currency))
+                              .scalar_subquery())
+                checks.append(_debits(account_id) + param(f"g{n}m", entry.c.amount) <= 0)
+            body = sa.select(*rows.c).where(*checks)
+        statement = (
+            sa.insert(entry)
+            .from_select(["id", "transaction_id", "account_id", "amount", "currency", "pending"], body)
+            .returning(entry.c.id)
+        )
+        if transactions:
+            txn = LedgerTransaction.__table__
+            values = [{name: param(f"x{r}_{name}", txn.c[name]) for name in _TRANSACTION_COLUMNS}
+                      for r in range(transactions)]
+            statement = statement.add_cte(sa.insert(txn).values(values).cte("new_transaction"))
+        _ENTRY_STATEMENTS[(count, guarded, transactions)] = statement
+    return statement
+
+
+async def _overdraft(session: AsyncSession, taken: dict[tuple[str, str], int]) -> Overdraft:
+    """Which account refused (the error path: read it again to say so)."""
+    for (code, currency), amount in taken.items():
+        account_id = await session.scalar(
+            sa.select(LedgerAccount.id).where(LedgerAccount.code == code, LedgerAccount.currency == currency))
+        debits = await session.scalar(sa.select(_debits(account_id))) if account_id is not None else 0
+        available = -int(debits or 0) - amount
+        if available < 0:
+            return Overdraft(f"{code} would go below zero ({available} {currency})")
+    return Overdraft("a holding account would go below zero")
+
+
+async def _create_accounts(session: AsyncSession, legs: Sequence[Leg]) -> None:
+    wanted = {(leg.account.code, leg.currency): leg.account for leg in legs}
+    rows = [{"code": code, "currency": currency, "kind": spec.kind.value, "holding": spec.holding}
+            for (code, currency), spec in sorted(wanted.items())]
+    await _insert_ignoring_duplicates(session, rows)
+
+
+async def pending_legs(session: AsyncSession, transaction_id: UUID) -> list[Leg]:
+    """A pending transaction's legs (with their accounts' codes), in one statement."""
+    rows = (await session.execute(
+        sa.select(LedgerAccount.code, LedgerAccount.kind, LedgerAccount.holding, LedgerEntry.amount,
+                  LedgerEntry.currency)
+        .join(LedgerAccount, LedgerAccount.id == LedgerEntry.account_id)
+        .where(LedgerEntry.transaction_id == transaction_id)
     )).all()
-    if not result:
-        raise LedgerError(f"pending transaction {transaction_id} not found")
-    return result[0][0], [(account_id, amount, currency) for _txn, account_id, amount, currency in result]
+    return [Leg(AccountSpec(code, AccountKind(kind), holding), amount, currency)
+            for code, kind, holding, amount, currency in rows]
+
+
+def resolution(pending: LedgerTransaction | PendingRef, *, post_it: bool, legs: Sequence[Leg] = (),
+               provider_ref: str | None = None, memo: str = "") -> Posting:
+    """The POST (with the pending transaction's ``legs``) or VOID of a pending transaction, to ``write``."""
+    return Posting(
+        key=f"{pending.idempotency_key}:{'post' if post_it else 'void'}",
+        kind=pending.kind,
+        legs=list(legs) if post_it else [],
+        phase=Phase.POST if post_it else Phase.VOID,
+        pending_id=pending.id,
+        escrow_id=pending.escrow_id,
+        collaboration_id=pending.collaboration_id,
+        memo=memo,
+        provider_ref=provider_ref,
+    )
+
+
+@dataclass(frozen=True)
+class PendingRef:
+    """What a resolution needs of a pending transaction, when the caller knows it without reading it back."""
+
+    id: UUID
+    idempotency_key: str
+    kind: str
+    escrow_id: UUID | None
+    collaboration_id: UUID | None
 
 
 async def resolve(session: AsyncSession, pending: LedgerTransaction, *, post_it: bool, now: datetime, actor: str,
                   provider_ref: str | None = None, memo: str = "", open_call: bool = False,
-                  entries: Sequence[tuple[UUID, int, str]] | None = None) -> LedgerTransaction:
+                  legs: Sequence[Leg] | None = None) -> LedgerTransaction:
     """Post (its legs become effective) or void (they never do) a pending transaction, at most once.
 
     ``open_call=True``: the caller holds the lock on the provider call that owns ``pending`` and the call is still
     open (a call's posting is resolved in the transaction that closes it), so the look-up for an earlier
-    resolution is skipped; the unique ``pending_id`` still refuses a second one. ``entries``: the pending
-    transaction's (account id, amount, currency) rows when the caller already read them (``load_pending``)."""
+    resolution is skipped; the unique ``pending_id`` still refuses a second one. ``legs``: the pending
+    transaction's legs when the caller already knows them."""
     if pending.phase is not Phase.PENDING:
         raise LedgerError(f"{pending.idempotency_key} is not pending")
     already = None if open_call else await session.scalar(
@@ -403,98 +546,31 @@ async def resolve(session: AsyncSession, pending: LedgerTransaction, *, post_it:
         if (already.phase is Phase.POST) != post_it:
             raise AlreadyResolved(f"{pending.idempotency_key} was already {already.phase.value}ed")
         return already
-    suffix = "post" if post_it else "void"
-    if not post_it:
-        txn = LedgerTransaction(
-            idempotency_key=f"{pending.idempotency_key}:{suffix}",
-            kind=pending.kind,
-            phase=Phase.VOID,
-            pending_id=pending.id,
-            escrow_id=pending.escrow_id,
-            collaboration_id=pending.collaboration_id,
-            actor=actor[:80],
-            memo=memo[:300],
-            provider_ref=provider_ref,
-            created_at=now,
-        )
-        session.add(txn)
-        await session.flush()
-        return txn
-    rows = entries if entries is not None else (
-        await session.execute(
-            sa.select(LedgerEntry.account_id, LedgerEntry.amount, LedgerEntry.currency).where(
-                LedgerEntry.transaction_id == pending.id
-            )
-        )
-    ).all()
-    txn = LedgerTransaction(
-        idempotency_key=f"{pending.idempotency_key}:{suffix}",
-        kind=pending.kind,
-        phase=Phase.POST,
-        pending_id=pending.id,
-        escrow_id=pending.escrow_id,
-        collaboration_id=pending.collaboration_id,
-        actor=actor[:80],
-        memo=memo[:300],
-        provider_ref=provider_ref,
-        created_at=now,
-    )
-    session.add(txn)
-    await session.flush()
-    session.add_all(
-        LedgerEntry(transaction_id=txn.id, account_id=account_id, amount=amount, currency=currency, pending=False)
-        for account_id, amount, currency in rows
-    )
-    await session.flush()
+    if post_it and legs is None:
+        legs = await pending_legs(session, pending.id)
+    (txn,) = await write(session, [resolution(pending, post_it=post_it, legs=legs or (), provider_ref=provider_ref,
+                                              memo=memo)], now=now, actor=actor)
     return txn
 
 
-async def _check_holding_accounts(session: AsyncSession, legs: Sequence[Leg],
-                                  ids: dict[tuple[str, str], UUID]) -> None:
-    """Holding accounts this transaction takes money from must still be >= 0, counting unresolved reservations."""
-    debited = sorted({(leg.account.code, leg.currency) for leg in legs if leg.account.holding and leg.amount > 0})
-    if not debited:
-        return
-    # One statement for all of them: each account's posted sum and unresolved reservations as scalar subqueries.
-    params = {f"a{n}": ids[key] for n, key in enumerate(debited)}
-    row = (await session.execute(_debits_statement(len(debited)), params)).one()
-    for key, debits in zip(debited, row, strict=True):
-        available = -int(debits)
-        if available < 0:
-            raise Overdraft(f"{key[0]} would go below zero ({available} {key[1]})")
+def _debits(account_id: Any) -> Any:
+    """An account's posted sum plus its unresolved reserved debits (debits positive): minus what it has available."""
+    return _posted_sum(account_id) + _reserved_sum(account_id)
 
 
-_DEBITS_STATEMENTS: dict[int, Any] = {}
-
-
-def _debits_statement(count: int) -> Any:
-    """Posted sum plus unresolved reserved debits of accounts ``:a0`` .. ``:a<count-1>``, built once per count
-    (building it costs more than running it)."""
-    statement = _DEBITS_STATEMENTS.get(count)
-    if statement is None:
-        statement = _DEBITS_STATEMENTS[count] = sa.select(*(
-            (_posted_sum(f"a{n}") + _reserved_sum(f"a{n}")).label(f"a{n}") for n in range(count)
-        ))
-    return statement
-
-
-def _account_param(name: str) -> Any:
-    return sa.bindparam(name, type_=LedgerEntry.__table__.c.account_id.type)
-
-
-def _posted_sum(param: str) -> Any:
+def _posted_sum(account_id: Any) -> Any:
     return (
         sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
-        .where(LedgerEntry.account_id == _account_param(param), LedgerEntry.pending.is_(False))
+        .where(LedgerEntry.account_id == account_id, LedgerEntry.pending.is_(False))
         .scalar_subquery()
     )
 
 
-def _reserved_sum(param: str) -> Any:
+def _reserved_sum(account_id: Any) -> Any:
     return (
         sa.select(sa.func.coalesce(sa.func.sum(LedgerEntry.amount), 0))
         .join(LedgerTransaction, LedgerTransaction.id == LedgerEntry.transaction_id)
-        .where(LedgerEntry.account_id == _account_param(param), LedgerEntry.pending.is_(True),
+        .where(LedgerEntry.account_id == account_id, LedgerEntry.pending.is_(True),
                LedgerEntry.amount > 0)
         .where(unresolved_pending())
         .scalar_subquery()

@@ -13,7 +13,7 @@ from uuid import UUID
 from escrow import ledger
 from escrow.context import EscrowContext, call_metadata, transfer_group, why_not
 from escrow.errors import EscrowConflict
-from escrow.models import CallStatus, EscrowHold, Phase, ProviderCall
+from escrow.models import CallStatus, EscrowHold, PayoutAccount, Phase, ProviderCall
 from escrow.split import HoldFigures, preview_split
 from escrow.states import PENDING, EscrowAction, EscrowState
 
@@ -27,7 +27,7 @@ async def request_release(ctx: EscrowContext, collaboration_id: UUID, *, amount:
                           reason: str = "") -> ProviderCall | None:
     """Pay the creator ``amount`` of their fee (default: all that is left), with PostPact's fee share.
     Waits in ``release_pending`` until the creator can receive transfers."""
-    hold = await ctx.lock(collaboration_id=collaboration_id)
+    hold, account = await ctx.lock_with_payout_account(collaboration_id)
     if hold is None or hold.state not in (S.FUNDED, S.FROZEN):
         raise EscrowConflict(why_not(hold, "pay the creator"))
     part = hold.creator_amount_remaining if amount is None else amount
@@ -41,11 +41,15 @@ async def request_release(ctx: EscrowContext, collaboration_id: UUID, *, amount:
                    amount=part, fee=fee, reason=reason)
     hold.release_seq += 1
     key = f"collab:{hold.collaboration_id}:release:{hold.release_seq}"
-    return await reserve_release(ctx, hold, key, part, fee, kind="release")
+    return await reserve_release(ctx, hold, key, part, fee, kind="release", account=account)
+
+
+_UNREAD: Any = object()
 
 
 async def reserve_release(ctx: EscrowContext, hold: EscrowHold, key: str, part: int, fee: int, *, kind: str,
-                          split: int | None = None) -> ProviderCall | None:
+                          split: int | None = None, account: PayoutAccount | None = _UNREAD) -> ProviderCall | None:
+    """``account``: the creator's payout account when the caller read it with the lock (None: they have none)."""
     if part + fee == 0:
         if split is None:
             await after_release_posted(ctx, hold, None, 0, 0, split=None)
@@ -67,7 +71,8 @@ async def reserve_release(ctx: EscrowContext, hold: EscrowHold, key: str, part: 
         if split is None:
             await after_release_posted(ctx, hold, None, 0, fee, split=None)
         return None
-    account = await ctx.payout_account(hold.creator_id)
+    if account is _UNREAD:
+        account = await ctx.payout_account(hold.creator_id)
     blocked = await ctx.listener.payouts_blocked(ctx.session, hold.creator_id)
     ready = account is not None and account.transfers_active and account.account_ref is not None and not blocked
     params: dict[str, Any] = {

@@ -38,16 +38,18 @@ class EscrowService:
     creator's fee) has no default: the caller passes the configured fee, so no deal is funded at a guessed rate."""
 
     def __init__(self, session: AsyncSession, *, now: datetime, listener: EscrowListener, platform_fee_bps: int,
-                 actor: str = "system") -> None:
+                 actor: str = "system", attempt_calls: bool = False) -> None:
         self.session = session
         self.now = now
         self.listener = listener
         self.platform_fee_bps = platform_fee_bps
         self.actor = actor
+        #: Provider calls decided here are made by the caller right after commit (see ``EscrowContext``).
+        self.attempt_calls = attempt_calls
 
     @property
     def _ctx(self) -> EscrowContext:
-        return EscrowContext(self.session, self.now, self.listener, self.actor)
+        return EscrowContext(self.session, self.now, self.listener, self.actor, self.attempt_calls)
 
     # --- funding ----------------------------------------------------------------------------------------------------
 

@@ -46,18 +46,22 @@ async def post_transfer(ctx: EscrowContext, hold: EscrowHold, call: ProviderCall
         await ctx.move(hold, A.NOTE, late_transfer=transfer_ref)
         return
     assert call.pending_transaction_id is not None
-    pending, entries = await ledger.load_pending(ctx.session, call.pending_transaction_id)
-    await ledger.resolve(ctx.session, pending, post_it=True, now=ctx.now, actor=ctx.actor, provider_ref=transfer_ref,
-                         open_call=True, entries=entries)
     part = call.amount
     fee = int(call.params.get("fee", 0))
-    # The provider's transfer is booked only here, by the open call we hold locked: its key is new.
-    await ledger.post(
-        ctx.session, key=f"transfer:{transfer_ref}", kind="transfer",
-        legs=ledger.transfer_legs(hold.creator_id, part, hold.currency), now=ctx.now, actor=ctx.actor,
-        escrow_id=hold.id, collaboration_id=hold.collaboration_id, provider_ref=transfer_ref,
-        memo="transferred to the creator's payout account", new_key=True,
-    )
+    # The call carries what its pending posting reserved (``reserve_release``: its key, the creator's part and the
+    # fee share), so the post and the provider's transfer are written together without reading the pending one
+    # back. Its resolution is new (we hold the open call locked), and so is the transfer's key (only this call
+    # books it); the unique keys and ``pending_id`` still refuse a second one.
+    pending = ledger.PendingRef(id=call.pending_transaction_id, idempotency_key=call.idempotency_key,
+                                kind="release", escrow_id=hold.id, collaboration_id=hold.collaboration_id)
+    await ledger.write(ctx.session, [
+        ledger.resolution(pending, post_it=True, provider_ref=transfer_ref,
+                          legs=ledger.release_legs(hold.id, hold.creator_id, part, fee, hold.currency)),
+        ledger.Posting(key=f"transfer:{transfer_ref}", kind="transfer",
+                       legs=ledger.transfer_legs(hold.creator_id, part, hold.currency), escrow_id=hold.id,
+                       collaboration_id=hold.collaboration_id, provider_ref=transfer_ref,
+                       memo="transferred to the creator's payout account"),
+    ], now=ctx.now, actor=ctx.actor)
     hold.reserved_amount -= part + fee
     hold.released_creator_amount += part
     hold.released_fee_amount += fee

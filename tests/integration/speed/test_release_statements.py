@@ -17,14 +17,17 @@ import sqlalchemy as sa
 
 from escrow import ledger
 from escrow.events import NullListener
-from escrow.executor import ProviderCallExecutor
+from escrow.executor import Attempt, ProviderCallExecutor
 from escrow.models import CallStatus
 from escrow.services import EscrowService
 from escrow.states import EscrowState
 from tests.support.escrow import assert_ledger_invariants, calls_of, funded_deal, hold_of, simulated
 
-#: Escrow's own statements per release (decision 9, attempt 4, result 12) with the ledger accounts existing.
-ESCROW_STATEMENTS = 25
+#: Escrow's own statements per release with the ledger accounts existing: the decision (lock with the payout
+#: account, event, hold, pending posting, call with its first attempt) and the result (lock hold and call, post and
+#: transfer posting, event, hold, call). PostgreSQL writes a batch of ledger transactions and their entries in one
+#: statement (a CTE); SQLite takes two.
+ESCROW_STATEMENTS = {"postgresql": 10, "sqlite": 12}
 #: The simulated provider's transfer (faults, key look-up, destination, insert).
 PROVIDER_STATEMENTS = 4
 
@@ -54,13 +57,14 @@ async def _release(runtime: Any, collaboration_id: Any) -> str:
     listener = NullListener()
     fee_bps = runtime.settings.app.platform_fee_bps
     async with runtime.session_maker() as session, session.begin():
-        service = EscrowService(session, now=runtime.clock.now(), listener=listener, platform_fee_bps=fee_bps)
+        service = EscrowService(session, now=runtime.clock.now(), listener=listener, platform_fee_bps=fee_bps,
+                                attempt_calls=True)
         call = await service.request_release(collaboration_id)
         assert call is not None
-        call_id = call.id
+        call_id, attempt = call.id, Attempt.of(call, collaboration_id=collaboration_id)
     executor = ProviderCallExecutor(runtime.session_maker, simulated(runtime), lambda _s: listener, runtime.clock,
                                     platform_fee_bps=fee_bps)
-    return await executor.execute(call_id)
+    return await executor.execute(call_id, attempt=attempt)
 
 
 async def test_a_release_takes_a_bounded_number_of_statements(runtime) -> None:
@@ -73,14 +77,17 @@ async def test_a_release_takes_a_bounded_number_of_statements(runtime) -> None:
     ours, provider = statements.split()
     kinds = Counter(s.split(" ", 1)[0] for s in ours)
     listing = "\n".join(f"{n:2} {s[:140]}" for n, s in enumerate(ours, 1))
-    assert len(ours) <= ESCROW_STATEMENTS, f"{len(ours)} statements:\n{listing}"
+    ceiling = ESCROW_STATEMENTS[runtime.alchemy.get_engine().dialect.name]
+    assert len(ours) <= ceiling, f"{len(ours)} statements:\n{listing}"
     assert len(provider) == PROVIDER_STATEMENTS, provider
-    # The ledger side is batched: 3 transactions (pending, post, transfer), each with one multi-row entry insert,
-    # and one holding-account check per transaction that takes money out of a holding account.
-    assert sum(s.startswith("INSERT INTO ledger_transaction") for s in ours) == 3, listing
-    assert sum(s.startswith("INSERT INTO ledger_entry") for s in ours) == 3, listing
-    assert sum("sum(ledger_entry.amount)" in s for s in ours) == 2, listing
-    assert kinds["UPDATE"] <= 4, listing  # hold twice (decide, settle), call twice (attempt, done)
+    # The ledger side is batched: the pending posting in the decision, then its post and the transfer together,
+    # each with one multi-row entry insert that takes the accounts by code and carries the holding-account check.
+    assert sum("INSERT INTO ledger_transaction" in s for s in ours) == 2, listing
+    assert sum("INSERT INTO ledger_entry" in s for s in ours) == 2, listing
+    assert sum("sum(ledger_entry.amount)" in s for s in ours) == 1, listing  # the decision takes from escrow_held
+    assert kinds["UPDATE"] <= 3, listing  # hold twice (decide, settle), the call once (done)
+    # Nothing written is read back: the only reads are the two locks (hold with payout account; hold and call).
+    assert sum(s.startswith("SELECT") for s in ours) == 2, listing
 
     async with runtime.session_maker() as session:
         hold = await hold_of(session, second.id)
