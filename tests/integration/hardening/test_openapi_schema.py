@@ -81,3 +81,42 @@ async def test_swagger_ui_is_served_from_our_static_files(client) -> None:
         for asset in ("swagger-ui-bundle.js", "swagger-ui-standalone-preset.js", "swagger-ui.css"):
             response = await client.get(f"/static/vendor/swagger-ui/{asset}")
             assert response.status_code == 200 and len(response.content) > 1000, asset
+
+
+async def test_the_rules_services_check_are_stated_from_their_own_constants(schema) -> None:
+    from marketplace.collaborations.states import CollabState
+    from marketplace.gigs import rules
+    from marketplace.gigs.validation import COUNTRY_CODES
+    from marketplace.notifications.services import EMAIL_GROUPS
+
+    components = schema["components"]["schemas"]
+    gig = components["GigIn"]
+    assert {"title", "brief", "base_fee", "deliverables"} <= set(gig["required"])
+    assert gig["properties"]["title"]["maxLength"] == rules.TITLE_MAX
+    assert gig["properties"]["brief"]["maxLength"] == rules.BRIEF_MAX
+    assert gig["properties"]["title"]["type"] == "string" and "oneOf" not in gig["properties"]["title"]
+    assert (gig["properties"]["slots"]["minimum"], gig["properties"]["slots"]["maximum"]) == (1, rules.MAX_SLOTS)
+    assert gig["properties"]["review_window_hours"]["maximum"] == rules.REVIEW_WINDOW_HOURS.maximum
+    assert gig["else"]["required"] == ["product_name"]  # unless product_included is false
+    fee = components["FeeIn"]
+    assert fee["required"] == ["amount", "currency"] and fee["properties"]["amount"]["minimum"] == 100
+    assert {"if": {"properties": {"currency": {"enum": ["KRW"]}}, "required": ["currency"]},
+            "then": {"properties": {"amount": {"minimum": 1000}}}} in fee["allOf"]
+    deliverable = components["DeliverableIn"]
+    assert deliverable["properties"]["count"]["maximum"] == rules.DELIVERABLE_COUNT_MAX
+    assert deliverable["required"] == ["kind", "platform"]
+    sign_up = components["SignUpBody"]
+    assert sign_up["then"]["required"] == ["brand_name"] and sign_up["if"]["properties"]["kind"]["const"] == "brand"
+    countries = ["", *sorted(COUNTRY_CODES), None]
+    assert components["BrandIn"]["properties"]["country"]["enum"] == countries
+    assert components["CreatorProfileIn"]["properties"]["country"]["enum"] == countries
+    groups = components["EmailSettingsIn"]["properties"]["email"]
+    assert set(groups["properties"]) == set(EMAIL_GROUPS) and groups["additionalProperties"] is False
+    deals = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/collaborations"]["get"]["parameters"]}
+    status = re.compile(deals["status"]["pattern"])
+    assert status.match("draft_submitted,changes_requested") and status.match("waiting")
+    assert all(status.match(s.value) for s in CollabState) and not status.match("drafted")
+    inbox = {p["name"]: p["schema"] for p in schema["paths"]["/api/v1/messages"]["get"]["parameters"]}
+    cursor = re.compile(inbox["before"]["pattern"])
+    assert cursor.match("2028-02-29T10:00:00.000001+00:00~0190f0aa-0000-7000-8000-000000000001")
+    assert not cursor.match("2027-02-29T10:00:00+00:00~0190f0aa-0000-7000-8000-000000000001")
