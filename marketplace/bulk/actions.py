@@ -391,8 +391,8 @@ async def do_import(work: ItemWork) -> None:
         first = report.errors[0] if report.errors else None
         if first is None:
             raise InvalidInput({"file": gettext("No row of the file could be imported.")})
-        raise InvalidInput({"file": gettext("No row of the file could be imported. Row %(row)s, %(field)s: %(message)s",
-                                            row=first.row, field=first.field, message=first.message)})
+        raise InvalidInput({"file": gettext("No row of the file could be imported. Row %(row)s, %(field)s: %(problem)s",
+                                            row=first.row, field=first.field, problem=first.message)})
 
 
 ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
