@@ -105,15 +105,26 @@ def next_due(c: Collaboration, due: dict[str, datetime | None]) -> NextDue | Non
     return NextDue(stage_party[0], stage_party[1], at) if at is not None else None
 
 
+def due_columns(c: Collaboration) -> dict[str, datetime | str | None]:
+    """Every stage's due time and the next one, by column attribute (``due_<stage>``, ``next_due_*``)."""
+    due = compute_due_dates(c)
+    values: dict[str, datetime | str | None] = {f"due_{stage}": value for stage, value in due.items()}
+    nxt = next_due(c, due)
+    values.update(next_due_stage=nxt.stage if nxt else None, next_due_party=nxt.party if nxt else None,
+                  next_due_at=nxt.at if nxt else None)
+    return values
+
+
+#: The columns ``recompute_due_dates`` writes.
+DUE_COLUMNS: tuple[str, ...] = (*(f"due_{stage}" for stage in (
+    "sign", "fund", "ship", "receipt", "draft", "review", "post", "check", "approve", "keep_live")),
+    "next_due_stage", "next_due_party", "next_due_at")
+
+
 def recompute_due_dates(c: Collaboration, now: datetime) -> None:
     """Store every stage's due time and the next one, after any milestone or extension."""
-    due = compute_due_dates(c)
-    for stage, value in due.items():
-        setattr(c, f"due_{stage}", value)
-    nxt = next_due(c, due)
-    c.next_due_stage = nxt.stage if nxt else None
-    c.next_due_party = nxt.party if nxt else None
-    c.next_due_at = nxt.at if nxt else None
+    for name, value in due_columns(c).items():
+        setattr(c, name, value)
 
 
 def ghosting_due_at(c: Collaboration) -> datetime | None:
