@@ -12,7 +12,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Page, expect
@@ -21,9 +20,9 @@ from marketplace.collaborations.states import CollabState
 from marketplace.i18n import format_money
 from marketplace.jobs import REGISTRY
 from marketplace.sales.jobs import APPROVE_JOB, PAY_JOB
-from tests.fakes.shopify_server import ShopifyServer, http_post
+from tests.fakes.shopify_server import ShopifyServer
 from tests.integration.sales.helpers import signed_deal
-from tests.support.browser import live_backends, server_jobs_done, sign_in
+from tests.support.browser import connect_shopify, deliver_webhooks, live_backends, server_jobs_done, sign_in
 from tests.support.deals import _give_address
 from tests.support.escrow import onboard_creator, run_jobs
 
@@ -48,13 +47,6 @@ def shop() -> Any:
         yield server
 
 
-async def deliver_webhooks(shop: ShopifyServer, live_server: Any) -> None:
-    """The stand-in sends its queued webhooks, signed with the app's secret, to the live server."""
-    statuses = shop.flush(lambda url, headers, body: http_post(live_server.url + urlsplit(url).path, headers, body))
-    assert statuses and set(statuses) == {200}, statuses
-    await server_jobs_done(live_server)
-
-
 async def statement_cell(page: Page, label: str) -> Any:
     return page.locator("table").nth(1).locator(f'td[data-label="{label}"]').first
 
@@ -76,17 +68,7 @@ async def test_store_code_link_webhook_orders_refunds_hold_commission_and_report
         # The brand connects the shop; the webhook subscriptions are made in the background.
         brand = await brand_context.new_page()
         await sign_in(brand, brand_person)
-        await brand.goto("/brand/stores")
-        await brand.get_by_label("Platform").select_option("shopify")
-        await brand.get_by_label("Name (for you)").fill("GlowLab Shopify")
-        await brand.get_by_label("Shop address").fill(shop.url)
-        await brand.get_by_label("Admin API access token (Shopify) or consumer key (WooCommerce)").fill(
-            shop.access_token)
-        await brand.get_by_label("App client secret (Shopify) or webhook secret (WooCommerce)").fill(
-            shop.client_secret)
-        await brand.get_by_role("button", name="Connect").click()
-        await expect(brand.get_by_text("GlowLab Shopify connected.")).to_be_visible()
-        await server_jobs_done(live_server)
+        await connect_shopify(brand, live_server, shop, "GlowLab Shopify")
         assert {s["topic"] for s in shop.state.subscriptions} >= {"orders/create", "refunds/create"}
 
         # The creator signs; the discount code is created in the shop, and the creator sees it with the link.

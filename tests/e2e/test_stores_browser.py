@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 import sqlalchemy as sa
@@ -17,9 +16,16 @@ from playwright.async_api import Page, expect
 from marketplace.collaborations.models import Collaboration, Shipment
 from marketplace.db import session_scope
 from marketplace.stores.models import SeedingOrder
-from tests.fakes.shopify_server import ShopifyServer, http_post
+from tests.fakes.shopify_server import ShopifyServer
 from tests.fakes.woocommerce_server import WooCommerceServer
-from tests.support.browser import live_backends, server_jobs_done, sign_in
+from tests.support.browser import (
+    connect_shopify,
+    connect_woocommerce,
+    deliver_webhooks,
+    live_backends,
+    server_jobs_done,
+    sign_in,
+)
 from tests.support.deals import make_deal
 
 
@@ -55,17 +61,7 @@ async def test_shopify_store_to_shipped_deals_through_the_pages(browser: Any, li
         await sign_in(brand, brand_person)
 
         # Connect the shop; the catalog sync and webhook subscriptions run in the background.
-        await brand.goto("/brand/stores")
-        await brand.get_by_label("Platform").select_option("shopify")
-        await brand.get_by_label("Name (for you)").fill("GlowLab Shopify")
-        await brand.get_by_label("Shop address").fill(shop.url)
-        await brand.get_by_label("Admin API access token (Shopify) or consumer key (WooCommerce)").fill(
-            shop.access_token)
-        await brand.get_by_label("App client secret (Shopify) or webhook secret (WooCommerce)").fill(
-            shop.client_secret)
-        await brand.get_by_role("button", name="Connect").click()
-        await expect(brand.get_by_text("GlowLab Shopify connected.")).to_be_visible()
-        await server_jobs_done(live_server)
+        await connect_shopify(brand, live_server, shop, "GlowLab Shopify")
         await brand.get_by_role("button", name="Test connection").click()
         await expect(brand.get_by_text("Connected to")).to_be_visible()
         await brand.reload()
@@ -119,10 +115,7 @@ async def test_shopify_store_to_shipped_deals_through_the_pages(browser: Any, li
         # The stand-in ships the orders; its signed webhooks reach the live server and ship the deals.
         for n, order in enumerate(shop.state.orders.values()):
             shop.fulfill(f"gid://shopify/Order/{order['id']}", "UPS", f"1Z999AA1012345678{n}")
-        statuses = shop.flush(lambda url, headers, body: http_post(live_server.url + urlsplit(url).path, headers,
-                                                                   body))
-        assert statuses and set(statuses) == {200}
-        await server_jobs_done(live_server)
+        await deliver_webhooks(shop, live_server)
         await brand.reload()
         await expect(brand.locator("tbody tr").filter(has_text="shipped")).to_have_count(3)
     finally:
@@ -161,18 +154,7 @@ async def test_woocommerce_store_to_shipped_deal_through_the_pages(browser: Any,
     try:
         brand = await context.new_page()
         await sign_in(brand, brand_person)
-        await brand.goto("/brand/stores")
-        await brand.get_by_label("Platform").select_option("woocommerce")
-        await brand.get_by_label("Name (for you)").fill("GlowLab Woo")
-        await brand.get_by_label("Shop address").fill(site.url)
-        await brand.get_by_label("Admin API access token (Shopify) or consumer key (WooCommerce)").fill(
-            site.consumer_key)
-        await brand.get_by_label("App client secret (Shopify) or webhook secret (WooCommerce)").fill(
-            site.webhook_secret)
-        await brand.get_by_label("Consumer secret").fill(site.consumer_secret)
-        await brand.get_by_role("button", name="Connect").click()
-        await expect(brand.get_by_text("GlowLab Woo connected.")).to_be_visible()
-        await server_jobs_done(live_server)
+        await connect_woocommerce(brand, live_server, site, "GlowLab Woo")
         await brand.goto(f"/brand/stores/gigs/{deal.gig_id}")
         await brand.get_by_label("Product from your store").select_option(label="GlowLab Woo · Linen tee")
         await brand.get_by_role("button", name="Use this product").click()
@@ -203,10 +185,7 @@ async def test_woocommerce_store_to_shipped_deal_through_the_pages(browser: Any,
             next(vid for vid, v in site.variations.items() if v["attributes"][0]["option"] == "M")]
 
         site.ship(order["id"], "USPS", "9400111899223197428490")
-        statuses = site.flush(lambda url, headers, body: http_post(live_server.url + urlsplit(url).path, headers,
-                                                                   body))
-        assert statuses and set(statuses) == {200}
-        await server_jobs_done(live_server)
+        await deliver_webhooks(site, live_server)
         await brand.goto(deal.url)
         await status_is(brand, "shipped")
         await expect(brand.get_by_role("link", name="9400111899223197428490")).to_have_attribute(

@@ -8,12 +8,14 @@ import re
 import threading
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.async_api import Page, expect
 
 from marketplace.jobs import InProcessQueue, JobContext, PendingJob
 from tests.conftest import postgres_server_url
+from tests.fakes.shopify_server import http_post
 
 
 def live_backends() -> list[Any]:
@@ -89,3 +91,41 @@ async def server_jobs_done(server: Any) -> None:
     assert idle, f"the live server's background jobs were still running after {JOBS_WAIT_SECONDS:.0f} s"
     failures = queue.new_failures()
     assert not failures, f"background jobs failed on the live server: {failures}"
+
+
+# --- stores (the Shopify and WooCommerce stand-ins in tests/fakes) --------------------------------------------------
+
+
+async def connect_shopify(page: Page, live_server: Any, shop: Any, name: str) -> None:
+    """The signed-in brand connects the Shopify stand-in on /brand/stores (admin API token and app client secret)
+    and the background jobs it starts (catalog sync, webhook subscriptions) finish."""
+    await _connect_store(page, live_server, "shopify", name, shop.url, shop.access_token, shop.client_secret)
+
+
+async def connect_woocommerce(page: Page, live_server: Any, site: Any, name: str) -> None:
+    """The same with the WooCommerce stand-in: consumer key, webhook secret and consumer secret."""
+    await _connect_store(page, live_server, "woocommerce", name, site.url, site.consumer_key, site.webhook_secret,
+                         consumer_secret=site.consumer_secret)
+
+
+async def _connect_store(page: Page, live_server: Any, platform: str, name: str, url: str, key: str, secret: str,
+                         *, consumer_secret: str | None = None) -> None:
+    await page.goto("/brand/stores")
+    await page.get_by_label("Platform").select_option(platform)
+    await page.get_by_label("Name (for you)").fill(name)
+    await page.get_by_label("Shop address").fill(url)
+    await page.get_by_label("Admin API access token (Shopify) or consumer key (WooCommerce)").fill(key)
+    await page.get_by_label("App client secret (Shopify) or webhook secret (WooCommerce)").fill(secret)
+    if consumer_secret is not None:
+        await page.get_by_label("Consumer secret").fill(consumer_secret)
+    await page.get_by_role("button", name="Connect").click()
+    await expect(page.get_by_text(f"{name} connected.")).to_be_visible()
+    await server_jobs_done(live_server)
+
+
+async def deliver_webhooks(store: Any, live_server: Any) -> None:
+    """The stand-in sends its queued webhooks, signed with the store's secret, to the live server, which accepts
+    every one; then the jobs they started finish."""
+    statuses = store.flush(lambda url, headers, body: http_post(live_server.url + urlsplit(url).path, headers, body))
+    assert statuses and set(statuses) == {200}, statuses
+    await server_jobs_done(live_server)
