@@ -196,6 +196,11 @@ async def main() -> None:
     print(f"one set-based UPDATE of the same rows: {update_s * 1000:6.0f} ms")
     print(f"ratio job / UPDATE: {job_s / update_s:.1f}x (running the items only, without creating the job: "
           f"{(job_s - create_s) / update_s:.1f}x)")
+    if calls:
+        # The floor for a release is the UPDATE plus the provider calls themselves (made one by one either way).
+        print(f"ratio (job + provider calls) / (UPDATE + provider calls): "
+              f"{(job_s + calls_s) / (update_s + calls_s):.1f}x")
+    print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"statements per deal in the job: {counter.total / n:.1f}")
     for kind, count in counter.by_kind.most_common(12):
         print(f"  {count / n:5.2f}  {kind}")

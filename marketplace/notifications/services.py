@@ -158,13 +158,14 @@ async def notify_many(session: AsyncSession, notices: Sequence[Notice], *, email
     now = datetime.now(UTC)
     created: list[dict[str, Any]] = []
     emails: list[NoticeEmail] = []
-    shown: dict[tuple[str | None, str | None, int], str] = {}
+    shown: dict[tuple[Any, ...], str] = {}
 
     def text_for(user: User, value: Any) -> str:
-        # The same message object is told to several readers (a brand's team): rendered once per language and zone.
+        # A batch tells many readers the same message (a brand's team; one gig's creators): rendered once per
+        # message, language and zone.
         if not isinstance(value, i18n.Message):
             return value  # type: ignore[no-any-return]
-        key = (user.locale, user.timezone, id(value))
+        key = (user.locale, user.timezone, _message_key(value))
         if key not in shown:
             with i18n.use_locale(user.locale, user.timezone):
                 shown[key] = i18n.render_text(value)
@@ -187,6 +188,20 @@ async def notify_many(session: AsyncSession, notices: Sequence[Notice], *, email
         await session.execute(sa.insert(Notification.__table__), created)
     await queue_notice_emails(session, emails)
     return [row["id"] for row in created]
+
+
+def _message_key(message: i18n.Message) -> tuple[Any, ...]:
+    """What makes two messages read the same: the id and the parameters (nested messages by theirs); a parameter
+    that can't be compared by value (not hashable) makes the message its own key."""
+    params = []
+    for name, value in sorted(message.params.items()):
+        item = _message_key(value) if isinstance(value, i18n.Message) else value
+        try:
+            hash(item)
+        except TypeError:
+            return (id(message),)
+        params.append((name, type(item), item))
+    return (message.msgid, *params)
 
 
 async def admin_user_ids(session: AsyncSession) -> list[UUID]:
