@@ -2,7 +2,8 @@
 own headers (mapped on the page) with 7 bad rows shown by row and field, tag the 293 ("select all matching"), invite
 them all to a gig with a template and watch the progress bar finish, accept the 120 who applied (all in the board's
 column), fund them in one checkout, upload a tracking CSV that ships 118 (2 rows reported), approve and release 50
-posts in one action. What creators do (apply, sign, post) is done through the services they use.
+posts in one action. What creators do (sign up, apply, sign, post) is done through the services they use, each step
+for all of them in one transaction.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ from marketplace.collaborations.transition import transition
 from marketplace.csvfiles import csv_text
 from marketplace.db import session_scope
 from tests.support.browser import live_backends, server_jobs_done, sign_in
-from tests.support.deals import Deal, advance_deal, creator_actor
-from tests.support.escrow import onboard_creator
-from tests.support.marketplace import apply_to_gig, make_creator_with_account, make_open_gig
+from tests.support.deals import Deal, advance_deals, creator_actor
+from tests.support.escrow import onboard_creators
+from tests.support.marketplace import apply_to_gig_all, make_creators_with_accounts, make_open_gig
 
 HEADER = ["Full name", "E-mail", "Land", "TikTok", "Audience", "Labels"]
 MAPPING = {"Full name": "name", "E-mail": "email", "Land": "country", "TikTok": "tiktok", "Audience": "followers",
@@ -48,7 +49,7 @@ async def test_a_campaign_of_three_hundred_creators_on_the_pages(browser, live_s
     runtime = live_people.runtime
     brand = await live_people.brand(brand_name="GlowLab")
     gig = await make_open_gig(runtime, brand, title="Summer glow campaign", slots=150)
-    creators = [await make_creator_with_account(runtime, live_people, name=f"Ava{n} Brooks") for n in range(293)]
+    creators = await make_creators_with_accounts(runtime, live_people, [f"Ava{n} Brooks" for n in range(293)])
     rows: list[list[object]] = []
     good = iter(creators)
     for i in range(300):
@@ -102,8 +103,7 @@ async def test_a_campaign_of_three_hundred_creators_on_the_pages(browser, live_s
 
     # 4. 120 apply; the brand accepts all of the board's "Applied" column at once.
     chosen = creators[:120]
-    for c in chosen:
-        await apply_to_gig(runtime, c.person, gig.id, c.account.id)
+    await apply_to_gig_all(runtime, chosen, gig.id)
     board = f"/brand/gigs/{gig.id}/board"
     await page.goto(board)
     applied = page.locator("#col-applied")
@@ -157,9 +157,8 @@ async def test_a_campaign_of_three_hundred_creators_on_the_pages(browser, live_s
     await expect(page.get_by_text(re.compile(r"Row 121: The same deal is already on row 2"))).to_be_visible()
 
     # 7. Fifty creators post and are verified; the brand approves and releases the 50 at once.
-    for deal in deals[:50]:
-        await onboard_creator(runtime, deal.creator)
-        await advance_deal(runtime, deal, CollabState.VERIFIED)
+    await onboard_creators(runtime, [deal.creator for deal in deals[:50]])
+    await advance_deals(runtime, deals[:50], CollabState.VERIFIED)
     await page.goto(board)
     posted = page.locator("#col-posted")
     await expect(posted.locator(".count")).to_have_text("50")

@@ -159,23 +159,29 @@ async def _step(deals: DealService, deal: Deal, step: str) -> None:
 async def advance_deal(runtime: Runtime, deal: Deal, state: CollabState) -> None:
     """Move ``deal`` from where it is to ``state`` along the happy path (or one of the branches), in one
     transaction. Product-less deals skip shipping on the way."""
+    await advance_deals(runtime, [deal], state)
+
+
+async def advance_deals(runtime: Runtime, deals: list[Deal], state: CollabState) -> None:
+    """``advance_deal`` for each of ``deals``, all in one transaction (a campaign's fifty posts at once)."""
     target, last = _BRANCHES.get(state, (state, ""))
+    order = [CollabState.OFFERED] + [s for s, _ in _PATH]
     async with session_scope(runtime.session_maker) as session:
-        deals = DealService.of(session, runtime)
-        collab = await session.get(Collaboration, deal.id)
-        assert collab is not None
-        current = CollabState(collab.status)
-        order = [CollabState.OFFERED] + [s for s, _ in _PATH]
-        if target not in order or (current in order and order.index(current) > order.index(target)):
-            raise ValueError(f"can't drive a deal from {current} to {state}")
-        for reached, step in _PATH:
-            if order.index(reached) <= order.index(current) or order.index(reached) > order.index(target):
-                continue
-            await _step(deals, deal, step)
-        if last:
-            await _step(deals, deal, last)
-        collab = await session.get(Collaboration, deal.id, populate_existing=True)
-        assert collab is not None and CollabState(collab.status) is state, (collab and collab.status, state)
+        service = DealService.of(session, runtime)
+        for deal in deals:
+            collab = await session.get(Collaboration, deal.id)
+            assert collab is not None
+            current = CollabState(collab.status)
+            if target not in order or (current in order and order.index(current) > order.index(target)):
+                raise ValueError(f"can't drive a deal from {current} to {state}")
+            for reached, step in _PATH:
+                if order.index(reached) <= order.index(current) or order.index(reached) > order.index(target):
+                    continue
+                await _step(service, deal, step)
+            if last:
+                await _step(service, deal, last)
+            collab = await session.get(Collaboration, deal.id, populate_existing=True)
+            assert collab is not None and CollabState(collab.status) is state, (collab and collab.status, state)
 
 
 async def make_deal(

@@ -100,16 +100,27 @@ async def fund(runtime: Runtime, deal: Deal) -> None:
 
 async def onboard_creator(runtime: Runtime, creator: Any) -> None:
     """An onboarded creator: payout account created at the (simulated) provider and able to receive transfers."""
-    actor = await actor_of(runtime, creator)
+    await onboard_creators(runtime, [creator])
+
+
+async def onboard_creators(runtime: Runtime, creators: list[Any]) -> None:
+    """``onboard_creator`` for each of ``creators``: one transaction asks for the payout accounts, the queued
+    provider calls run, one transaction completes the onboardings, and their jobs run."""
     async with session_scope(runtime.session_maker) as session:
-        await payments.start_payout_onboarding(session, actor, now=runtime.clock.now(), settings=runtime.settings)
+        for creator in creators:
+            loaded = await load_actor(session, creator.user_id)
+            assert loaded is not None
+            await payments.start_payout_onboarding(session, loaded[0], now=runtime.clock.now(),
+                                                   settings=runtime.settings)
     await run_jobs(runtime)
     async with session_scope(runtime.session_maker) as session:
-        account = await session.scalar(sa.select(PayoutAccount).where(PayoutAccount.creator_id == creator.creator_id))
-        assert account is not None and account.account_ref, "the payout account call has not run"
-        update = await simulated(runtime).complete_onboarding(session, account.account_ref)
-        await gateway.escrow_service(session, runtime.clock.now(), settings=runtime.settings).apply_payout_account(
-            update)
+        service = gateway.escrow_service(session, runtime.clock.now(), settings=runtime.settings)
+        for creator in creators:
+            account = await session.scalar(sa.select(PayoutAccount).where(
+                PayoutAccount.creator_id == creator.creator_id))
+            assert account is not None and account.account_ref, "the payout account call has not run"
+            await service.apply_payout_account(await simulated(runtime).complete_onboarding(session,
+                                                                                            account.account_ref))
     await run_jobs(runtime)
 
 

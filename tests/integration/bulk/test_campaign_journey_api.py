@@ -1,7 +1,8 @@
 """The issue's campaign, end to end through the API, as one brand running it: import a 300-row CSV with its own
 headers (mapped) of which 7 rows are bad, tag the 293, invite them all to a gig with a template, 120 of them apply
 and are accepted, fund the 120 in one checkout, ship 118 from a tracking CSV (2 rows reported), approve and release
-50 posts in one action. The creators' own steps (applying, signing, posting) are taken with the services they use.
+50 posts in one action. The creators' own steps (signing up, applying, signing, posting) are taken with the services
+they use, each step for all of them in one transaction.
 """
 
 from __future__ import annotations
@@ -21,9 +22,9 @@ from marketplace.db import session_scope
 from marketplace.gigs.models import GigInvitation
 from marketplace.payments import services as payments
 from marketplace.roster.models import RosterEntry
-from tests.support.deals import Deal, advance_deal, bearer, creator_actor
-from tests.support.escrow import onboard_creator, run_jobs, simulated
-from tests.support.marketplace import apply_to_gig, make_creator_with_account, make_open_gig
+from tests.support.deals import Deal, advance_deals, bearer, creator_actor
+from tests.support.escrow import onboard_creators, run_jobs, simulated
+from tests.support.marketplace import apply_to_gig_all, make_creators_with_accounts, make_open_gig
 
 HEADER = ["Full name", "E-mail", "Land", "TikTok", "Audience", "Labels"]
 MAPPING = {"Full name": "name", "E-mail": "email", "Land": "country", "TikTok": "tiktok", "Audience": "followers",
@@ -52,7 +53,7 @@ async def test_a_campaign_of_three_hundred_creators_through_the_api(client, runt
     brand = await people.brand(brand_name="GlowLab")
     headers = await bearer(runtime, brand)
     gig = await make_open_gig(runtime, brand, title="Summer glow", slots=150)
-    creators = [await make_creator_with_account(runtime, people, name=f"Ava{n} Brooks") for n in range(293)]
+    creators = await make_creators_with_accounts(runtime, people, [f"Ava{n} Brooks" for n in range(293)])
 
     # 1. Import: 293 creators on PostPact (matched by email) and 7 bad rows, under the brand's own headers.
     rows: list[list[object]] = []
@@ -96,8 +97,7 @@ async def test_a_campaign_of_three_hundred_creators_through_the_api(client, runt
 
     # 4. 120 apply; the brand accepts all pending applications in one action.
     chosen = creators[:120]
-    for c in chosen:
-        await apply_to_gig(runtime, c.person, gig.id, c.account.id)
+    await apply_to_gig_all(runtime, chosen, gig.id)
     accepted = await _job(client, runtime, headers, "accept", {"filter": {"gig_id": str(gig.id),
                                                                           "status": ["pending"]}})
     assert (accepted["total"], accepted["done"], accepted["failed"]) == (120, 120, 0)
@@ -140,14 +140,11 @@ async def test_a_campaign_of_three_hundred_creators_through_the_api(client, runt
 
     # 7. Fifty creators post; the brand approves their drafts, then approves and releases the 50 posts at once.
     posting = deals[:50]
-    for c in chosen[:50]:
-        await onboard_creator(runtime, c.person)
-    for deal in posting:
-        await advance_deal(runtime, deal, CollabState.DRAFT_SUBMITTED)
+    await onboard_creators(runtime, [c.person for c in chosen[:50]])
+    await advance_deals(runtime, posting, CollabState.DRAFT_SUBMITTED)
     drafts = await _job(client, runtime, headers, "approve_draft", {"ids": [str(d.id) for d in posting]})
     assert (drafts["done"], drafts["failed"]) == (50, 0)
-    for deal in posting:
-        await advance_deal(runtime, deal, CollabState.VERIFIED)
+    await advance_deals(runtime, posting, CollabState.VERIFIED)
     released = await _job(client, runtime, headers, "approve_post", {"filter": {"gig_id": str(gig.id),
                                                                                 "status": ["verified"]},
                                                                      "parameters": {"comment": "Thanks!"}})
