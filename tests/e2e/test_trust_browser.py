@@ -5,6 +5,7 @@ anyway"."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections import deque
 from typing import Any
@@ -53,16 +54,24 @@ async def seeded(live_people: Any) -> None:
                            now=runtime.clock.now(), settings=runtime.settings)
 
 
-async def width_problem(page: Page) -> str | None:
-    """None when the page fits; otherwise its width and the widest elements, to say what to fix."""
-    width = await page.evaluate("document.documentElement.scrollWidth")
-    if width <= PHONE["width"]:
-        return None
-    culprits = await page.evaluate("""() => [...document.querySelectorAll('body *')]
-        .filter(e => e.getBoundingClientRect().right > 361)
+#: One call per page: its width, the widest elements when it is too wide (to say what to fix), and its links.
+MEASURE = """(phone) => {
+    const width = document.documentElement.scrollWidth;
+    const culprits = width <= phone ? [] : [...document.querySelectorAll('body *')]
+        .filter(e => e.getBoundingClientRect().right > phone + 1)
         .slice(-4).map(e => e.tagName.toLowerCase() + (e.className ? '.' + String(e.className).split(' ')[0] : '')
-                        + ' ' + Math.round(e.getBoundingClientRect().right) + 'px')""")
-    return f"{width}px wide ({', '.join(culprits)})"
+                        + ' ' + Math.round(e.getBoundingClientRect().right) + 'px');
+    return {width, culprits, links: [...document.querySelectorAll('a[href]')].map(e => e.getAttribute('href'))};
+}"""
+#: Demo users crawled at once, each in its own browser context: the live server and Chromium work in parallel.
+CRAWLERS = 3
+
+
+def width_problem(measured: dict[str, Any]) -> str | None:
+    """None when the page fits; otherwise its width and the widest elements."""
+    if measured["width"] <= PHONE["width"]:
+        return None
+    return f"{measured['width']}px wide ({', '.join(measured['culprits'])})"
 
 
 def same_site(href: str, base: str) -> str | None:
@@ -89,10 +98,11 @@ async def crawl(page: Page, base: str, start: str, reached: set[str]) -> dict[st
         reached.add(path)
         if response is None or not response.headers.get("content-type", "").startswith("text/html"):
             continue
-        problem = await width_problem(page)
+        measured = await page.evaluate(MEASURE, PHONE["width"])
+        problem = width_problem(measured)
         if problem:
             problems[path] = problem
-        for href in await page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))"):
+        for href in measured["links"]:
             target = same_site(href, base)
             # One page per route shape is enough for deep lists (pagination cursors, sort orders).
             key = re.sub(r"[?&](after|cursor|before|page)=[^&]*", "", target) if target else None
@@ -111,36 +121,44 @@ async def sign_in_as(page: Page, email: str) -> None:
     await expect(page).not_to_have_url(re.compile(r"/signin"))
 
 
-@pytest.mark.parametrize("live_server", live_backends(), indirect=True)
+# SQLite only: what is measured is the pages' layout (templates and stylesheet) over the same seeded demo, which no
+# database changes; the other tests in this file, and the journeys, run the same pages on PostgreSQL too.
 async def test_every_page_the_demo_users_reach_fits_360_px(browser: Any, live_server: Any, live_people: Any) -> None:
     await seeded(live_people)
     problems: dict[str, str] = {}
     reached: set[str] = set()
-    anonymous = await browser.new_context(base_url=live_server.url, viewport=PHONE)
+    crawlers = asyncio.Semaphore(CRAWLERS)
+
+    async def crawl_as(email: str | None) -> None:
+        """One visitor (signed out when ``email`` is None) in a browser context of their own, from their landing."""
+        async with crawlers:
+            context = await browser.new_context(base_url=live_server.url, viewport=PHONE)
+            try:
+                page = await context.new_page()
+                if email is None:
+                    await page.goto("/")
+                else:
+                    await sign_in_as(page, email)
+                found = await crawl(page, live_server.url, urlsplit(page.url).path, reached)
+                problems.update({f"({email or 'signed out'}) {k}": v for k, v in found.items()})
+            finally:
+                await context.close()
+
+    # The check itself can fail: a page made wider than the phone is reported, with the element to blame.
+    context = await browser.new_context(base_url=live_server.url, viewport=PHONE)
     try:
-        page = await anonymous.new_page()
-        # The check itself can fail: a page made wider than the phone is reported, with the element to blame.
+        page = await context.new_page()
         await page.goto("/")
         # (Through the CSSOM: the Content-Security-Policy ignores inline style attributes.)
         await page.evaluate("() => { const d = document.createElement('div'); d.className = 'too-wide'; "
                             "d.style.width = '605px'; d.textContent = 'x'; document.body.appendChild(d); }")
-        assert "605px" in (await width_problem(page) or "") and "div.too-wide" in (await width_problem(page) or "")
+        problem = width_problem(await page.evaluate(MEASURE, PHONE["width"])) or ""
+        assert "605px" in problem and "div.too-wide" in problem, problem
         await page.goto("/")
-        assert await width_problem(page) is None
-        found = await crawl(page, live_server.url, "/", reached)
-        problems.update({f"(signed out) {k}": v for k, v in found.items()})
+        assert width_problem(await page.evaluate(MEASURE, PHONE["width"])) is None
     finally:
-        await anonymous.close()
-    for _who, email in demo_logins():
-        context = await browser.new_context(base_url=live_server.url, viewport=PHONE)
-        try:
-            page = await context.new_page()
-            await sign_in_as(page, email)
-            start = urlsplit(page.url).path
-            found = await crawl(page, live_server.url, start, reached)
-            problems.update({f"({email}) {k}": v for k, v in found.items()})
-        finally:
-            await context.close()
+        await context.close()
+    await asyncio.gather(crawl_as(None), *(crawl_as(email) for _who, email in demo_logins()))
     # The crawl reached the pages the issue measured: deal pages, the admin's dispute page, the gig search.
     for kind in (r"^/collaborations/[0-9a-f-]{36}$", r"^/admin/disputes/[0-9a-f-]{36}$", r"^/gigs$",
                  r"^/explore/gigs/[0-9a-f-]{36}$", r"^/brand/payments$"):
