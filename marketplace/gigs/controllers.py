@@ -392,7 +392,7 @@ class GigApi(Controller):
                      gigs: NamedDependency[GigService]) -> InvitationsOut:
         ids, bad = ids_from(data.creator_ids)
         if bad:
-            raise InvalidInput({"creator_ids": "Not creator ids: " + ", ".join(bad[:10])})
+            raise InvalidInput({"creator_ids": gettext("Not creator ids: %(ids)s", ids=", ".join(bad[:10]))})
         return invitations_out(await gigs.invite_creators(request.user, gig_id, ids, data.message))
 
 
