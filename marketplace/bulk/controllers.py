@@ -38,7 +38,7 @@ def provide_bulk(db_session: NamedDependency[AsyncSession], request: Request[Any
 def _ids(raw: list[str], field: str = "ids") -> list[UUID]:
     ids, bad = ids_from(raw)
     if bad:
-        raise InvalidInput({field: "Not ids PostPact knows: " + ", ".join(bad[:10])})
+        raise InvalidInput({field: gettext("Not ids PostPact knows: %(ids)s", ids=", ".join(bad[:10]))})
     return ids
 
 
