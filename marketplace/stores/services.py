@@ -318,7 +318,8 @@ def _platform(errors: dict[str, str], raw: Any, *, simulated: bool) -> StorePlat
     except ValueError:
         platform = None
     if platform is None or (platform is StorePlatform.SIMULATED and not simulated):
-        errors["platform"] = "Choose shopify, woocommerce or custom" + (" (or simulated)." if simulated else ".")
+        errors["platform"] = (gettext("Choose shopify, woocommerce or custom (or simulated).") if simulated
+                              else gettext("Choose shopify, woocommerce or custom."))
         return None
     return platform
 
