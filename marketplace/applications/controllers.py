@@ -233,7 +233,7 @@ class ApplicationApi(Controller):
                     data: ApplicationIdsIn, decision: str) -> DecisionOut:
         ids, bad = ids_from(data.application_ids)
         if bad:
-            raise InvalidInput({"application_ids": "Not application ids: " + ", ".join(bad[:10])})
+            raise InvalidInput({"application_ids": gettext("Not application ids: %(ids)s", ids=", ".join(bad[:10]))})
         if decision == "accept":
             result = await applications.accept(request.user, gig_id, ids)
         else:

@@ -28,7 +28,7 @@ from marketplace.gigs.models import Gig, GigStatus
 from marketplace.gigs.rules import check_eligibility, requirements_of
 from marketplace.gigs.services import GigService, brand_of, creator_of
 from marketplace.gigs.validation import Checker
-from marketplace.i18n import N_, gettext
+from marketplace.i18n import N_, format_datetime, gettext
 from marketplace.notifications.services import brand_user_ids, notify
 from marketplace.reputation.deal_values import gig_value_minor, to_usd_minor
 from marketplace.reputation.services import creator_rank_order, creator_ranking_score, join_creator_ranking
@@ -143,6 +143,11 @@ class CreatorApplicationRow:
     collaboration_id: UUID | None
 
 
+def _states(blocked: Sequence[Application]) -> str:
+    """The first ten applications a batch decision can't change, each with its state ("<id> is withdrawn")."""
+    return ", ".join(gettext("%(id)s is %(status)s", id=a.id, status=a.status) for a in blocked[:10])
+
+
 class ApplicationService:
     def __init__(self, session: AsyncSession, runtime: Runtime) -> None:
         self.session = session
@@ -170,7 +175,7 @@ class ApplicationService:
         if gig.status is not GigStatus.OPEN:
             raise Conflict(gettext('This gig is not taking applications any more.'))
         if gig.apply_by is not None and as_utc(gig.apply_by) <= self.now:
-            raise Conflict("Applications for this gig closed on " + f"{as_utc(gig.apply_by):%d %b %Y, %H:%M UTC}.")
+            raise Conflict(gettext("Applications for this gig closed on %(when)s.", when=format_datetime(gig.apply_by)))
         c = Checker()
         for k, v in (parse_errors or {}).items():
             c.error(k, v)
@@ -321,7 +326,8 @@ class ApplicationService:
         ))
         missing = [str(i) for i in ids if i not in {a.id for a in applications}]
         if missing:
-            raise InvalidInput({"application_ids": "Not applications to this gig: " + ", ".join(missing[:20])})
+            raise InvalidInput({"application_ids": gettext("Not applications to this gig: %(ids)s",
+                                                           ids=", ".join(missing[:20]))})
         return gig, applications
 
     async def accept(self, actor: Actor | None, gig_id: UUID, application_ids: Sequence[UUID]) -> Decision:
@@ -337,8 +343,7 @@ class ApplicationService:
         decision = Decision()
         blocked = [a for a in applications if a.status not in (ApplicationStatus.PENDING, ApplicationStatus.ACCEPTED)]
         if blocked:
-            raise Conflict("Only pending applications can be accepted; "
-                           + ", ".join(f"{a.id} is {a.status}" for a in blocked[:10]) + ".")
+            raise Conflict(gettext("Only pending applications can be accepted; %(blocked)s.", blocked=_states(blocked)))
         to_accept = [a for a in applications if a.status is ApplicationStatus.PENDING]
         decision.unchanged = [a for a in applications if a.status is ApplicationStatus.ACCEPTED]
         taken = (await self.gigs.accepted_counts([gig.id])).get(gig.id, 0)
@@ -386,8 +391,7 @@ class ApplicationService:
         c.raise_if_invalid()
         blocked = [a for a in applications if a.status not in (ApplicationStatus.PENDING, ApplicationStatus.DECLINED)]
         if blocked:
-            raise Conflict("Only pending applications can be declined; "
-                           + ", ".join(f"{a.id} is {a.status}" for a in blocked[:10]) + ".")
+            raise Conflict(gettext("Only pending applications can be declined; %(blocked)s.", blocked=_states(blocked)))
         decision = Decision()
         now = self.now
         for application in applications:

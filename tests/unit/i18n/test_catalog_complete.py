@@ -163,6 +163,8 @@ def _is_text(node: ast.AST) -> bool:
         return any(isinstance(v, ast.Constant) and LETTERS.search(str(v.value)) for v in node.values)
     if isinstance(node, ast.IfExp):
         return _is_text(node.body) or _is_text(node.orelse)
+    if isinstance(node, ast.BinOp):  # "Not ids: " + ", ".join(bad): a message glued to its values
+        return _is_text(node.left) or _is_text(node.right)
     return False
 
 
@@ -259,9 +261,10 @@ def test_the_checks_can_fail() -> None:
     found = literal_text(source, "templates/x.html") + walker.found
     assert [(line, text) for _, line, text in found] == [(2, "Open deal"), (1, "Hello there"), (2, "Your name")]
     tree = ast.parse('flash(request, "Saved it.")\nraise NotFound(f"Gig {gid} not found")\n'
-                     'flash(request, _("Ok then"))')
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _call_name(n) in {"flash", "NotFound"}]
-    assert sum(_is_text(c.args[1] if _call_name(c) == "flash" else c.args[0]) for c in calls) == 2
+                     'flash(request, _("Ok then"))\nraise Conflict("Not ids: " + ", ".join(bad))')
+    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call) and _call_name(n) in {"flash", "NotFound",
+                                                                                         "Conflict"}]
+    assert sum(_is_text(c.args[1] if _call_name(c) == "flash" else c.args[0]) for c in calls) == 3
 
 
 def test_every_template_string_is_marked_for_translation() -> None:
