@@ -139,6 +139,15 @@ class ReputationEvent(IdentityBase):
             "collaboration_id", "subject_kind", "subject_id", "kind", name="uq_reputation_event_outcome"
         ),
         sa.Index("ix_reputation_event_subject_time", "subject_kind", "subject_id", "occurred_at"),
+        # The few ghostings, in time order per subject: the set-based rebuild reads them without scanning the log.
+        sa.Index(
+            "ix_reputation_event_ghosted",
+            "subject_kind",
+            "subject_id",
+            "occurred_at",
+            postgresql_where=sa.text("kind = 'creator.ghosted'"),
+            sqlite_where=sa.text("kind = 'creator.ghosted'"),
+        ),
         sa.CheckConstraint("value >= -1 AND value <= 1", name="value_in_range"),
         sa.CheckConstraint("weight >= 0", name="weight_not_negative"),
     )

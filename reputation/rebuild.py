@@ -64,10 +64,22 @@ class _Dialect:
             return f"date_part('epoch', {t})"
         return f"(CAST(strftime('%s', {t}) AS INTEGER) + CAST(substr({t}, 21, 6) AS INTEGER) / 1000000.0)"
 
-    def micros_between(self, later: str, earlier: str) -> str:
-        """Exact whole microseconds from `earlier` to `later` (an integer, as timedelta keeps them)."""
+    def seconds_between(self, later: str, earlier: str) -> str:
+        """timedelta.total_seconds() of `later - earlier` (floats: rounding here moves only the last bits)."""
         if self.postgres:
-            return f"CAST(extract(epoch FROM ({later} - {earlier})) * {_MICROS} AS bigint)"
+            return f"date_part('epoch', {later} - {earlier})"
+        return f"CAST({self._micros_between(later, earlier)} AS double precision) / 1000000.0"
+
+    def within(self, later: str, earlier: str, days: int, *, inclusive: bool) -> str:
+        """`later - earlier` <= (or <) `days` days, exactly (to the microsecond, as timedelta compares)."""
+        op = "<=" if inclusive else "<"
+        if self.postgres:
+            return f"{later} - {earlier} {op} interval '{days} days'"
+        return f"{self._micros_between(later, earlier)} {op} {days * 86_400 * _MICROS}"
+
+    @staticmethod
+    def _micros_between(later: str, earlier: str) -> str:
+        # SQLite keeps times as 'YYYY-MM-DD HH:MM:SS.ffffff' text: whole seconds, then the microseconds.
         return (
             f"((CAST(strftime('%s', {later}) AS INTEGER) - CAST(strftime('%s', {earlier}) AS INTEGER)) * {_MICROS}"
             f" + CAST(substr({later}, 21, 6) AS INTEGER) - CAST(substr({earlier}, 21, 6) AS INTEGER))"
@@ -181,24 +193,25 @@ def _rebuilt_rows(d: _Dialect) -> str:
     growth = f"power(2.0, ({d.epoch('e.occurred_at')} - :ref) / 86400.0 / {_HL})"
     shrink = f"power(2.0, (:ref - {d.epoch('a.last_at')}) / 86400.0 / {_HL})"
     now = d.now
-    elapsed = d.micros_between(now, "b.last_at")
     # scoring.decay_factor: total_seconds() / 86400 / half-life, and 1.0 when no time passed (ranked as of
     # max(now, evidence time)).
-    seconds = f"CAST({elapsed} AS double precision) / 1000000.0"
-    factor = f"CASE WHEN {elapsed} > 0 THEN power(0.5, {seconds} / 86400.0 / {_HL}) ELSE 1.0 END"
+    seconds = d.seconds_between(now, "b.last_at")
+    factor = f"CASE WHEN {now} > b.last_at THEN power(0.5, {seconds} / 86400.0 / {_HL}) ELSE 1.0 END"
     # Each level is evaluated once per row: without the fence the planner inlines it, and `score` (repeated in the
     # rank order and in every tier rule) would expand into its whole expression tree again each time.
     fence = d.fence
-    window = SUSPENSION_WINDOW.days * 86_400 * _MICROS
-    probation = GHOST_PROBATION.days * 86_400 * _MICROS
     key = "coalesce(a.subject_kind, sc.subject_kind)", "coalesce(a.subject_id, sc.subject_id)"
+    stored_values = ", ".join(f"sc.{c} AS old_{c}" for c in _COLUMNS if c != "ranked_at")
     return f"""
-    SELECT subject_kind, subject_id, stored, r, s, last_at AS evidence_at, events_count, {", ".join(COUNTERS)},
+    SELECT rebuilt.*, NOT stored OR NOT ({_unchanged(d, "old_", "")}) AS changed
+    FROM (
+    SELECT subject_kind, subject_id, stored, {", ".join(f"old_{c}" for c in _COLUMNS if c != "ranked_at")},
+           r, s, last_at AS evidence_at, events_count, {", ".join(COUNTERS)},
            completed_deals, distinct_counterparties, ghosted_at, suspended_at, ratings_given, extreme_ratings_given,
            score AS ranking_score, expected,
            CASE WHEN verified_audience AND r + s = 0 THEN {VERIFIED_RANK_ORDER} ELSE {_rank_order("score", "expected")}
            END AS rank_order,
-           CASE WHEN last_ghost IS NOT NULL AND {d.micros_between("at", "last_ghost")} < {probation}
+           CASE WHEN last_ghost IS NOT NULL AND {d.within("at", "last_ghost", GHOST_PROBATION.days, inclusive=False)}
                 THEN '{Tier.NEW.name}' ELSE {_tier("score")} END AS tier,
            at AS ranked_at
     FROM (
@@ -216,7 +229,7 @@ def _rebuilt_rows(d: _Dialect) -> str:
                    coalesce(a.distinct_counterparties, 0) AS distinct_counterparties,
                    coalesce(gh.list, {d.empty_json}) AS ghosted_at, gh.last_ghost, gh.suspended_at,
                    coalesce(rg.n, 0) AS ratings_given, coalesce(rg.extreme, 0) AS extreme_ratings_given,
-                   coalesce(sc.verified_audience, false) AS verified_audience
+                   coalesce(sc.verified_audience, false) AS verified_audience, {stored_values}
             FROM (
               SELECT subject_kind, subject_id, sum(events_count) AS events_count, max(last_at) AS last_at,
                      sum(r_ref) AS r_ref, sum(s_ref) AS s_ref, {", ".join(f"sum({c}) AS {c}" for c in COUNTERS)},
@@ -243,7 +256,8 @@ def _rebuilt_rows(d: _Dialect) -> str:
               SELECT subject_kind, subject_id, {d.json_list("iso", "occurred_at")} AS list,
                      max(occurred_at) AS last_ghost,
                      min(CASE WHEN prev IS NOT NULL AND (cleared IS NULL OR prev > cleared)
-                               AND {d.micros_between("occurred_at", "prev")} <= {window} THEN occurred_at END)
+                               AND {d.within("occurred_at", "prev", SUSPENSION_WINDOW.days, inclusive=True)}
+                              THEN occurred_at END)
                        AS suspended_at
               FROM (
                 SELECT g.subject_kind, g.subject_id, g.occurred_at, {d.iso("g.occurred_at")} AS iso,
@@ -261,7 +275,8 @@ def _rebuilt_rows(d: _Dialect) -> str:
           {fence}) b
         {fence}) b
       {fence}) c
-    ) ranked
+    ) ranked {fence}
+    ) rebuilt
     """  # noqa: S608 (built from constants; values are bound)
 
 
@@ -272,29 +287,28 @@ def _ratings_given() -> str:
 
 
 def _unchanged(d: _Dialect, old: str, new: str) -> str:
-    """Stored row `old` already holds the rebuilt values `new` (floats within rounding, as recompute._differs)."""
+    """The stored values (columns `old`<name>) already are the rebuilt ones (`new`<name>): floats within rounding,
+    as recompute._differs; ranked_at aside (moving only that would churn the ranking index for nothing)."""
     parts = []
     for c in _FLOATS:
-        scale = d.greatest(f"abs({old}.{c})", f"abs({new}.{c})")
-        parts.append(f"abs({old}.{c} - {new}.{c}) <= {d.greatest(f'1e-9 * {scale}', '1e-12')}")
+        scale = d.greatest(f"abs({old}{c})", f"abs({new}{c})")
+        parts.append(f"abs({old}{c} - {new}{c}) <= {d.greatest(f'1e-9 * {scale}', '1e-12')}")
     parts += [
-        f"{old}.{c} IS NOT DISTINCT FROM {new}.{c}" if d.postgres else f"{old}.{c} IS {new}.{c}"
+        f"{old}{c} IS NOT DISTINCT FROM {new}{c}" if d.postgres else f"{old}{c} IS {new}{c}"
         for c in _COLUMNS
         if c not in _FLOATS and c not in ("ghosted_at", "ranked_at")
     ]
-    parts.append(d.json_equal(f"{old}.ghosted_at", f"{new}.ghosted_at"))
+    parts.append(d.json_equal(f"{old}ghosted_at", f"{new}ghosted_at"))
     return " AND ".join(parts)
 
 
 def _update_changed(d: _Dialect) -> str:
-    """Rewrite the stored rows that differ from their rebuilt values."""
+    """Rewrite the stored rows that differ from their rebuilt values (`changed`, decided by the rebuild)."""
     return f"""
     UPDATE reliability_score SET {", ".join(f"{c} = new.{c}" for c in _COLUMNS)}
     FROM {d.rebuilt} new
-    WHERE new.stored AND reliability_score.subject_kind = new.subject_kind
+    WHERE new.changed AND new.stored AND reliability_score.subject_kind = new.subject_kind
       AND reliability_score.subject_id = new.subject_id
-      AND NOT ({_unchanged(d, "reliability_score", "new")})
-    RETURNING 1
     """  # noqa: S608 (built from constants)
 
 
@@ -333,19 +347,18 @@ async def rebuild_in(conn: AsyncConnection, now: datetime) -> tuple[int, int, in
     # A table, not a CTE: PostgreSQL runs the SELECT of a CREATE TABLE AS in parallel, never one with writes.
     await conn.execute(sa.text(create), params)
     try:
-        subjects, events = (
-            await conn.execute(
-                sa.text(
-                    f"SELECT count(*) FILTER (WHERE events_count > 0), coalesce(sum(events_count), 0) FROM {d.rebuilt}"  # noqa: S608
-                )
-            )
-        ).one()
-        changed = len((await conn.execute(sa.text(_update_changed(d)))).all())
+        counts = f"""
+            SELECT count(*) FILTER (WHERE events_count > 0), coalesce(sum(events_count), 0),
+                   count(*) FILTER (WHERE changed AND stored)
+            FROM {d.rebuilt}"""  # noqa: S608 (constants)
+        subjects, events, changed = (await conn.execute(sa.text(counts))).one()
+        if changed:
+            await conn.execute(sa.text(_update_changed(d)))
         changed += len((await conn.execute(sa.text(_insert_missing(d)))).all())
     finally:
         if not d.postgres:
             await conn.execute(sa.text("DROP TABLE IF EXISTS temp.rebuilt_score"))
-    return int(subjects), int(events), changed
+    return int(subjects), int(events), int(changed)
 
 
 async def rebuild_scores(session_maker: async_sessionmaker[AsyncSession], *, now: datetime) -> RebuildReport:
