@@ -25,7 +25,7 @@ from marketplace.collaborations.models import ContentDraft, DraftReview
 from marketplace.collaborations.services import COMMENT_MAX, as_transition_actor
 from marketplace.collaborations.states import Action, TransitionActor, check_transition
 from marketplace.collaborations.terms import parsed_terms
-from marketplace.collaborations.transition import lock_collaborations, transition_many
+from marketplace.collaborations.transition import among, lock_collaborations, transition_many
 from marketplace.errors import Conflict, InvalidInput, NotFound, PostPactError
 from marketplace.forms import clean_text
 from marketplace.i18n import N_, gettext
@@ -95,7 +95,8 @@ async def approve_drafts(work: BatchWork) -> dict[UUID, PostPactError]:
     if candidates:
         found = await work.session.execute(
             sa.select(ContentDraft.collaboration_id, ContentDraft.id, ContentDraft.round, ContentDraft.caption)
-            .where(ContentDraft.collaboration_id.in_(candidates), ContentDraft.review == DraftReview.PENDING)
+            .where(among(work.session, ContentDraft.collaboration_id, candidates),
+                   ContentDraft.review == DraftReview.PENDING)
             .order_by(ContentDraft.collaboration_id, ContentDraft.round.desc())
         )
         for deal_id, draft_id, round_, caption in found:
@@ -120,7 +121,7 @@ async def approve_drafts(work: BatchWork) -> dict[UUID, PostPactError]:
     if drafts:
         await work.session.execute(
             sa.update(ContentDraft)
-            .where(ContentDraft.id.in_([draft_id for draft_id, _ in drafts.values()]))
+            .where(among(work.session, ContentDraft.id, [draft_id for draft_id, _ in drafts.values()]))
             .values(review=DraftReview.APPROVED, review_comment=comment or None, reviewed_at=now,
                     reviewed_by_id=who.user_id, updated_at=now)
             .execution_options(synchronize_session=False)
