@@ -18,6 +18,7 @@ from marketplace.accounts.controllers import provide_accounts
 from marketplace.accounts.guards import signed_in
 from marketplace.accounts.models import User
 from marketplace.accounts.services import AccountService
+from marketplace.errors import InvalidInput
 from marketplace.web import PageController, flash, redirect, render, safe_next
 
 if TYPE_CHECKING:
@@ -108,23 +109,22 @@ class LocalePages(PageController):
         return response
 
     @post("/account/preferences", name="account_preferences", guards=[signed_in])
-    async def save_preferences(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
+    async def save_preferences(self, request: Request[Any, Any, Any],
                                accounts: NamedDependency[AccountService]) -> Response[Any]:
         form = await request.form()
         actor: Actor = request.user
-        locale = i18n.normalise_locale(str(form.get("locale") or ""))
-        zone = i18n.normalise_zone(str(form.get("timezone") or ""))
-        errors: dict[str, str] = {}
-        if locale is None:
-            errors["locale"] = i18n.gettext("Choose one of the languages offered.")
-        if zone is None:
-            errors["timezone"] = i18n.gettext("Choose a time zone from the list, such as Asia/Shanghai.")
-        if errors:
+        raw_locale, raw_zone = str(form.get("locale") or ""), str(form.get("timezone") or "")
+        # The form's choices are codes already; a hand-typed "zh-CN" or " utc" is read as the code it means, and
+        # anything else is refused by the same check the API uses.
+        changes = {"locale": i18n.normalise_locale(raw_locale) or raw_locale or "?",
+                   "timezone": i18n.normalise_zone(raw_zone) or raw_zone}
+        try:
+            user = await accounts.set_preferences(actor.user_id, changes)
+        except InvalidInput as exc:
             values = {"locale": form.get("locale", ""), "timezone": form.get("timezone", "")}
             tokens = await accounts.list_api_tokens(actor.user_id)
-            context = {"tokens": tokens, "new_token": None, "errors": {}, "prefs": values, "pref_errors": errors}
+            context = {"tokens": tokens, "new_token": None, "errors": {}, "prefs": values, "pref_errors": exc.errors}
             return render(request, "accounts/account.html", context, block="preferences", status_code=422)
-        await db_session.execute(sa.update(User).where(User.id == actor.user_id).values(locale=locale, timezone=zone))
-        with i18n.use_locale(locale, zone):
+        with i18n.use_locale(user.locale, user.timezone):
             flash(request, i18n.gettext("Language and time zone saved."))
         return redirect(request, "/account")
