@@ -76,6 +76,8 @@ TRIMMED_TEXT = rf"^[^{SPACE}\x00](?:[^\x00]*[^{SPACE}\x00])?$"
 NO_NUL = r"^[^\x00]*$"
 #: An email address ``marketplace.forms.valid_email`` takes (printable ASCII), or nothing.
 EMAIL = r"^[!-?A-~]{1,64}@[!-?A-~]+\.[!-?A-~]{2,}$|^$"
+#: A web address ``forms.valid_http_url`` takes once trimmed: http(s) in any case, a host, no spaces anywhere.
+WEB_ADDRESS = rf"^[hH][tT][tT][pP][sS]?://[^{SPACE}\x00/?#\[\]]+(?:[/?#][^{SPACE}\x00]*)?$"
 #: A list of ids, sent as text (the services answer 422 for any that is not one).
 UUID_ITEMS: dict[str, Any] = {"type": "string", "format": "uuid"}
 

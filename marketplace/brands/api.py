@@ -16,7 +16,7 @@ from marketplace.accounts.guards import brand_member
 from marketplace.brands.models import Brand
 from marketplace.brands.services import BrandService
 from marketplace.gigs.validation import COUNTRY_CODES
-from marketplace.openapi import TEXT, documented
+from marketplace.openapi import TEXT, WEB_ADDRESS, documented
 from marketplace.web import runtime_of
 
 
@@ -35,7 +35,7 @@ class BrandIn(msgspec.Struct, forbid_unknown_fields=True):
     """Replace the profile (owners and managers)."""
 
     name: Annotated[str, documented(min_length=1, max_length=120, pattern=TEXT)]
-    website: Annotated[str | None, documented(max_length=2000, pattern=r"^https?://[^\s\x00]+$")] = None
+    website: Annotated[str | None, documented(max_length=2000, pattern=WEB_ADDRESS)] = None
     #: An ISO 3166-1 alpha-2 code (the list the service checks against); "" or null: none.
     country: Annotated[str | None, documented(enum=["", *sorted(COUNTRY_CODES), None])] = None
     description: Annotated[str, documented(max_length=5000, pattern=TEXT)] = ""

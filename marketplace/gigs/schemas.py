@@ -15,7 +15,7 @@ from marketplace.gigs import rules
 from marketplace.gigs.models import Gig
 from marketplace.gigs.services import MAX_INVITES_PER_REQUEST, GigDetails, InviteResult
 from marketplace.gigs.validation import COUNTRY_CODES, HASHTAG_RE, MENTION_RE, NICHE_RE, minimum_fee
-from marketplace.openapi import FILLED_TEXT, NO_NUL, SPACE, TEXT, UUID_ITEMS, documented, object_rules
+from marketplace.openapi import FILLED_TEXT, NO_NUL, TEXT, UUID_ITEMS, WEB_ADDRESS, documented, object_rules
 from reputation.tiers import Tier
 
 
@@ -64,8 +64,6 @@ def _range(bounds: rules.Bounds) -> msgspec.Meta:
     return documented(minimum=bounds.minimum, maximum=bounds.maximum)
 
 
-#: A URL the gig rules take: http(s), a host, no spaces (``Checker.url``).
-WEB_ADDRESS = rf"^[hH][tT][tT][pP][sS]?://[^{SPACE}\x00/?#\[\]]+(?:[/?#][^{SPACE}\x00]*)?$"
 TITLE = documented(min_length=1, max_length=rules.TITLE_MAX, pattern=FILLED_TEXT)
 BRIEF = documented(min_length=1, max_length=rules.BRIEF_MAX, pattern=FILLED_TEXT)
 PRODUCT_NAME = documented(max_length=rules.PRODUCT_NAME_MAX, pattern=TEXT)

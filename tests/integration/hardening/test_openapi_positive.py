@@ -74,6 +74,12 @@ BUSINESS_RULES: dict[str, list[tuple[str, str]]] = {
     "POST /api/v1/auth/token": [
         ("Email or password is not right", "credentials: only a real account's password gets a token"),
     ],
+    "POST /api/v1/commission/budget/refunds": [
+        ("of the commission budget is unused", "state: only the budget's unused part can be refunded"),
+    ],
+    "POST /api/v1/webhooks/endpoints": [
+        ("You can register at most", "state: a cap on the endpoints one owner has"),
+    ],
     "POST /api/v1/gigs/{gig_id}/applications/accept": [
         ("Choose at least one application", "application_ids left out (its default, [], selects nothing)"),
     ],
