@@ -100,8 +100,10 @@ async def test_the_rules_services_check_are_stated_from_their_own_constants(sche
     assert gig["else"]["required"] == ["product_name"]  # unless product_included is false
     fee = components["FeeIn"]
     assert fee["required"] == ["amount", "currency"] and fee["properties"]["amount"]["minimum"] == 100
-    assert {"if": {"properties": {"currency": {"enum": ["KRW"]}}, "required": ["currency"]},
-            "then": {"properties": {"amount": {"minimum": 1000}}}} in fee["allOf"]
+    assert {
+        "if": {"properties": {"currency": {"enum": ["KRW"]}}, "required": ["currency"]},
+        "then": {"properties": {"amount": {"minimum": 1000}}},
+    } in fee["allOf"]
     deliverable = components["DeliverableIn"]
     assert deliverable["properties"]["count"]["maximum"] == rules.DELIVERABLE_COUNT_MAX
     assert deliverable["required"] == ["kind", "platform"]
