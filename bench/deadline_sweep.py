@@ -6,6 +6,7 @@ database that is dropped afterwards.
 
     .venv/bin/python bench/deadline_sweep.py                     # 100k / 5k on postgresql://postgres@127.0.0.1/
     BENCH_TOTAL=20000 BENCH_DUE=1000 .venv/bin/python bench/deadline_sweep.py
+    BENCH_BATCH=2000 ...                                          # another batch size (default: the sweeper's)
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from marketplace.collaborations.terms import DeliverableTerms, Terms
-from marketplace.deadlines.sweeper import sweep_deadlines
+from marketplace.deadlines.sweeper import DEFAULT_BATCH_SIZE, sweep_deadlines
 from marketplace.jobs import QUEUE_KEY, RecordingQueue
 from marketplace.migrate import upgrade
 from marketplace.settings import normalise_database_url
@@ -35,6 +36,7 @@ SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5
 DB_NAME = "postpact_bench_deadline_sweep"
 TOTAL = int(os.environ.get("BENCH_TOTAL", "100000"))
 DUE = int(os.environ.get("BENCH_DUE", "5000"))
+BATCH = int(os.environ.get("BENCH_BATCH", str(DEFAULT_BATCH_SIZE)))
 CREATORS = max(1, TOTAL // 10)
 BRANDS = max(1, TOTAL // 100)
 GIGS = BRANDS
@@ -181,15 +183,22 @@ async def main() -> None:
         baseline = sorted(timings)[len(timings) // 2]
 
         statements = {"count": 0}
+        spent: dict[str, list[float]] = {}
 
         @event.listens_for(engine.sync_engine, "before_cursor_execute")
-        def count(*_: Any) -> None:
+        def count(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
             statements["count"] += 1
+            conn.info["bench_started"] = time.perf_counter()
+
+        @event.listens_for(engine.sync_engine, "after_cursor_execute")
+        def timed(conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            key = " ".join(statement.split())[:70]
+            spent.setdefault(key, []).append(time.perf_counter() - conn.info.pop("bench_started"))
 
         queue = RecordingQueue()
         session_maker = async_sessionmaker(engine, expire_on_commit=False, info={QUEUE_KEY: queue})
         t0 = time.perf_counter()
-        report = await sweep_deadlines(session_maker, NOW, public_url="https://postpact.example")
+        report = await sweep_deadlines(session_maker, NOW, public_url="https://postpact.example", batch_size=BATCH)
         sweep_seconds = time.perf_counter() - t0
         sweep_statements = statements["count"]
 
@@ -202,6 +211,7 @@ async def main() -> None:
         idle = await sweep_deadlines(session_maker, NOW + timedelta(minutes=5))
         idle_seconds = time.perf_counter() - t0
 
+        print(f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}; batches of {BATCH:,}")
         print(f"PostgreSQL deadline sweep: {TOTAL:,} active collaborations, {DUE:,} due "
               f"(bulk-loaded in {load_seconds:.1f} s)")
         print(f"  baseline: one indexed SELECT of the {len(rows):,} due collaborations: {baseline * 1000:.1f} ms "
@@ -217,6 +227,11 @@ async def main() -> None:
               f"{sweep_statements / max(1, report.examined):.4f} statements")
         print(f"  a sweep with nothing due: {idle_seconds * 1000:.1f} ms, {statements['count']} SQL statements "
               f"({idle.examined} examined)")
+        total_sql = sum(sum(v) for v in spent.values())
+        print(f"  time inside the driver (statement sent to rows fetched): {total_sql * 1000:.0f} ms of both sweeps; "
+              "largest:")
+        for key, values in sorted(spent.items(), key=lambda kv: -sum(kv[1]))[:6]:
+            print(f"    {sum(values) * 1000:7.0f} ms  x{len(values):<3} {key}")
         print("  baseline plan:\n    " + plan.replace("\n", "\n    "))
         await engine.dispose()
     finally:

@@ -31,7 +31,9 @@ from marketplace.verification.models import CheckPurpose, PostCheck
 
 log = logging.getLogger(__name__)
 
-DEFAULT_BATCH_SIZE = 500
+#: Due deals per transaction: larger batches cost fewer round trips (27 statements for 5,000 due instead of 91);
+#: a batch holds only its watch rows locked, which a second sweeper skips.
+DEFAULT_BATCH_SIZE = 2000
 
 #: The job that carries out each consequence, and the arguments after the collaboration id.
 CONSEQUENCE_JOBS: dict[Consequence, tuple[str, tuple[str, ...]]] = {
@@ -130,11 +132,20 @@ def _insert_reminders(dialect_name: str) -> sa.Insert:
     )
 
 
+#: PostgreSQL: every watch of the batch moved to its next look in one UPDATE joined to the unnested arrays.
+_MOVE_WATCHES_PG = sa.text(
+    """
+    UPDATE deadline_watch AS w SET check_at = v.check_at
+    FROM unnest(CAST(:cids AS uuid[]), CAST(:ats AS timestamptz[])) AS v(collaboration_id, check_at)
+    WHERE w.collaboration_id = v.collaboration_id
+    """
+)
+
+
 async def _claim_reminders(session: AsyncSession, reminders: dict[UUID, ReminderDue], now: datetime) -> set[UUID]:
     """Write the reminder rows; returns the collaborations whose reminder this sweep claimed (not already sent)."""
     if not reminders:
         return set()
-
     rows: list[dict[str, object]] = [
         {
             "id": uuid7(),
@@ -181,6 +192,19 @@ async def _recipients(
     return out
 
 
+async def _move_watches(session: AsyncSession, check_at: dict[UUID, datetime | None]) -> None:
+    """Set each watch's next look (None: nothing left to watch) in one statement."""
+    assert session.bind is not None
+    if session.bind.dialect.name == "postgresql":
+        await session.execute(_MOVE_WATCHES_PG, {"cids": list(check_at), "ats": list(check_at.values())})
+        return
+    table = DeadlineWatch.__table__
+    await session.execute(
+        sa.update(table).where(table.c.collaboration_id == sa.bindparam("b_cid")).values(check_at=sa.bindparam("b_at")),
+        [{"b_cid": cid, "b_at": at} for cid, at in check_at.items()],
+    )
+
+
 async def sweep_batch(session: AsyncSession, now: datetime, *, batch_size: int, public_url: str) -> SweepReport:
     """Look at one batch of due collaborations inside the caller's transaction."""
     report = SweepReport(batches=1)
@@ -208,12 +232,7 @@ async def sweep_batch(session: AsyncSession, now: datetime, *, batch_size: int, 
             enqueue(session, name, str(cid), *extra)
             report.consequences[consequence.value] += 1
 
-    updates = [{"b_cid": cid, "b_at": plans[cid].check_at} for cid in ids]
-    table = DeadlineWatch.__table__
-    await session.execute(
-        sa.update(table).where(table.c.collaboration_id == sa.bindparam("b_cid")).values(check_at=sa.bindparam("b_at")),
-        updates,
-    )
+    await _move_watches(session, {cid: plans[cid].check_at for cid in ids})
     log.info(
         "deadline sweep batch: %d examined, %d reminders, consequences %s",
         report.examined,
