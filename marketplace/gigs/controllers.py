@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrow.money import CURRENCY_EXPONENTS
-from marketplace.accounts.auth import Actor
+from marketplace.accounts.auth import READ_ONLY, Actor
 from marketplace.accounts.guards import brand_member, creator_only, signed_in
 from marketplace.applications.models import ApplicationStatus
 from marketplace.applications.services import ApplicationService
@@ -116,7 +116,7 @@ class BrandGigPages(PageController):
     guards = [brand_member()]
     dependencies = {"gigs": Provide(provide_gigs, sync_to_thread=False)}
 
-    @get("/", name="brand_gigs")
+    @get("/", name="brand_gigs", opt={READ_ONLY: True})  # only reads (see ``auth.READ_ONLY``)
     async def list_gigs(self, request: Request[Any, Any, Any], gigs: NamedDependency[GigService],
                         status: FromQuery[str | None] = None) -> Response[Any]:
         chosen = GigStatus(status) if status in {s.value for s in GigStatus} else None
@@ -234,7 +234,9 @@ class CreatorGigPages(PageController):
     guards = [creator_only]
     dependencies = {"gigs": Provide(provide_gigs, sync_to_thread=False)}
 
-    @get("/gigs", name="gig_search")
+    # Read-only (see ``auth.READ_ONLY``): the page's statements run without a BEGIN and COMMIT around them on
+    # PostgreSQL, where each statement of a read committed transaction takes its own snapshot anyway.
+    @get("/gigs", name="gig_search", opt={READ_ONLY: True})
     async def search(self, request: Request[Any, Any, Any], gigs: NamedDependency[GigService]) -> Response[Any]:
         actor: Actor = request.user
         params = request.query_params

@@ -10,6 +10,7 @@ from sqlalchemy import event
 
 from marketplace.db import make_alchemy_config
 from marketplace.gigs.services import page_lookup_statement
+from marketplace.notifications.services import notify
 from marketplace.reputation.services import creator_standing
 from marketplace.settings import Settings
 from tests.support.marketplace import make_creator_with_account, make_gig
@@ -19,14 +20,23 @@ from tests.support.marketplace import make_creator_with_account, make_gig
 MAX_GIGS_PAGE_STATEMENTS = 6
 
 
+#: The nav badge poll signed in: the actor (user, brand membership and creator profile in one statement) and the
+#: badge's one statement; on PostgreSQL neither inside a transaction.
+BADGE_STATEMENTS = 2
+
+
 @contextmanager
-def count_statements(runtime: Any):
+def count_statements(runtime: Any, *, transactions: list[str] | None = None):
+    """Statements run on the engine; ``transactions`` also collects how each ran: "autocommit" or "transaction"."""
     engine = runtime.alchemy.get_engine().sync_engine
     statements: list[str] = []
 
     def listener(conn, cursor, statement, parameters, context, executemany) -> None:
         if not statement.lstrip().upper().startswith(("BEGIN", "COMMIT", "ROLLBACK")):
             statements.append(statement)
+            if transactions is not None:
+                level = context.execution_options.get("isolation_level")
+                transactions.append("autocommit" if level == "AUTOCOMMIT" else "transaction")
 
     event.listen(engine, "before_cursor_execute", listener)
     try:
@@ -35,7 +45,7 @@ def count_statements(runtime: Any):
         event.remove(engine, "before_cursor_execute", listener)
 
 
-async def test_signed_in_gigs_page_statements(web, runtime, people) -> None:
+async def test_signed_in_gigs_page_statements(web, runtime, people, database_url) -> None:
     brand = await people.brand()
     for i in range(6):
         await make_gig(runtime, brand, title=f"Serum gig {i}", niches=["skincare"],
@@ -43,12 +53,16 @@ async def test_signed_in_gigs_page_statements(web, runtime, people) -> None:
     creator = await make_creator_with_account(runtime, people, niches=["skincare"])
     await web.sign_in(creator.person.email, creator.person.password)
     await web.get("/gigs")  # warm-up: template compile and statement caches are first-request work
+    expected = "autocommit" if database_url.startswith("postgresql") else "transaction"
     for path in ("/gigs", "/gigs?q=serum&niche=skincare&sort=fee", "/gigs?platform=tiktok&sort=deadline"):
-        with count_statements(runtime) as statements:
+        transactions: list[str] = []
+        with count_statements(runtime, transactions=transactions) as statements:
             response = await web.get(path)
         assert response.status_code == 200
         assert response.text.count('class="card gig-card"') == 6, path
         assert len(statements) <= MAX_GIGS_PAGE_STATEMENTS + (1 if "deadline" in path else 0), (path, statements)
+        # A read-only page: no BEGIN and COMMIT round trips on PostgreSQL.
+        assert set(transactions) == {expected}, (path, transactions)
 
 
 async def test_creator_standing_is_two_statements(runtime, people) -> None:
@@ -72,3 +86,34 @@ def test_postgres_pool_does_not_ping_every_checkout() -> None:
     pool = make_alchemy_config(settings).get_engine().pool
     assert pool._pre_ping is False
     assert pool._recycle == 1800
+
+
+async def test_badge_poll_is_the_actor_and_one_statement(web, runtime, people, database_url) -> None:
+    """A signed-in fragment costs the actor lookup and its own statement; on PostgreSQL without BEGIN and COMMIT
+    (the route is read-only: its session runs in autocommit). The badge still shows the user's own unread count."""
+    creator = await make_creator_with_account(runtime, people)
+    async with runtime.session_maker() as session, session.begin():
+        await notify(session, [creator.person.user_id], kind="application.accepted", title="Accepted",
+                     body="Congratulations.", link="/creator/applications")
+    await web.sign_in(creator.person.email, creator.person.password)
+    await web.get("/notifications/badge", htmx=True)  # warm-up (statement caches)
+    transactions: list[str] = []
+    with count_statements(runtime, transactions=transactions) as statements:
+        response = await web.get("/notifications/badge", htmx=True)
+    assert response.status_code == 200 and ">1<" in response.text.replace(" ", ""), response.text
+    assert len(statements) == BADGE_STATEMENTS, statements
+    assert "user_account" in statements[0] and "brand_member" in statements[0] and "creator" in statements[0]
+    expected = "autocommit" if database_url.startswith("postgresql") else "transaction"
+    assert transactions == [expected] * BADGE_STATEMENTS, transactions
+
+
+async def test_a_page_after_the_badge_still_runs_in_a_transaction(web, runtime, people) -> None:
+    """Only read-only routes' sessions are in autocommit: the next page's statements share one transaction."""
+    creator = await make_creator_with_account(runtime, people)
+    await web.sign_in(creator.person.email, creator.person.password)
+    await web.get("/notifications/badge", htmx=True)
+    transactions: list[str] = []
+    with count_statements(runtime, transactions=transactions) as statements:
+        response = await web.get("/creator")
+    assert response.status_code == 200
+    assert statements and set(transactions) == {"transaction"}, transactions
