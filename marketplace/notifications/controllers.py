@@ -12,7 +12,7 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.accounts.auth import Actor
+from marketplace.accounts.auth import READ_ONLY, Actor
 from marketplace.accounts.guards import signed_in
 from marketplace.errors import InvalidInput
 from marketplace.forms import FormReader
@@ -40,7 +40,7 @@ class NotificationPages(PageController):
     async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         return await _render_list(request, db_session)
 
-    @get("/badge", name="notifications_badge")
+    @get("/badge", name="notifications_badge", opt={READ_ONLY: True})
     async def badge(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         """Loaded by base.html on every page: signed out it is an empty 200 (never a redirect), signed in it costs
         one query besides sign-in (``badge_counts``)."""
