@@ -13,6 +13,7 @@ Run ``make bench`` once (it installs wrk from Debian when missing), or ``apt-get
 
     .venv/bin/python bench/web.py [--seconds 10] [--connections 32] [--server uvicorn|granian] [--workers 1]
                                   [--scaling] [--servers uvicorn,granian] [--only gigs] [--keep] [--reuse]
+                                  [--pool-size N]
                                   [--against /path/to/older/export]   # before/after, measured in turns
 """
 
@@ -50,6 +51,10 @@ SECRET = gig_search.SECRET
 BRAND_EMAIL = "owner@bench.test"
 DEAL_CREATOR_EMAIL = "c0@bench.test"
 CREATOR_EMAIL = "bench-creator@bench.test"  # made by gig_search.make_bench_creator
+#: Database connections per PostPact process (``--pool-size``, default: wrk's connections). A pool smaller than the
+#: requests in flight opens and closes overflow connections all the time: one request in ten paid for a new
+#: PostgreSQL backend (and re-prepared its statements) at 32 connections with a pool of 10.
+POOL_SIZE = {"size": 10}
 
 
 # --- data -----------------------------------------------------------------------------------------------------------
@@ -148,6 +153,29 @@ class Running:
                 self.process.wait(timeout=5)
 
 
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a server process and its worker processes. Under a shared machine
+    req/s moves with everybody else's load; the server's own CPU time per request moves much less."""
+    children: dict[int, list[int]] = {}
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        stats[int(entry.name)] = fields
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        if current in stats:
+            total += (int(stats[current][11]) + int(stats[current][12])) / os.sysconf("SC_CLK_TCK")
+        todo.extend(children.get(current, []))
+    return total
+
+
 def start(name: str, command: list[str], env: dict[str, str], probe: str, cwd: Path = ROOT) -> Running:
     port = int(command[command.index("--port") + 1])
     process = subprocess.Popen(command, cwd=cwd, env=env, start_new_session=True)
@@ -168,7 +196,8 @@ def start(name: str, command: list[str], env: dict[str, str], probe: str, cwd: P
 
 def postpact_env(url: str, var_dir: str, port: int) -> dict[str, str]:
     env = {**os.environ, "POSTPACT_ENV": "production", "SECRET_KEY": SECRET, "DATABASE_URL": url,
-           "POSTPACT_VAR_DIR": var_dir, "PUBLIC_URL": f"http://127.0.0.1:{port}", "DATABASE_POOL_SIZE": "10",
+           "POSTPACT_VAR_DIR": var_dir, "PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "DATABASE_POOL_SIZE": str(POOL_SIZE["size"]),
            "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")}
     import redis
 
@@ -229,6 +258,8 @@ class Result:
     p99_ms: float
     requests: int
     errors: int
+    #: The server's CPU milliseconds per request (all its processes), when its pid was given.
+    cpu_ms: float | None = None
 
 
 def _ms(text: str) -> float:
@@ -239,14 +270,16 @@ def _ms(text: str) -> float:
 
 
 def wrk(name: str, base: str, path: str, args: argparse.Namespace, *, headers: dict[str, str] | None = None,
-        script: str | None = None, seconds: float | None = None) -> Result:
+        script: str | None = None, seconds: float | None = None, pid: int | None = None) -> Result:
     command = ["wrk", "-t", str(args.threads), "-c", str(args.connections), "-d", f"{seconds or args.seconds:g}s",
                "--latency", "--timeout", "10s"]
     for key, value in (headers or {}).items():
         command += ["-H", f"{key}: {value}"]
     if script:
         command += ["-s", script]
+    cpu_before = process_tree_cpu(pid) if pid else 0.0
     out = subprocess.run([*command, base + path], capture_output=True, text=True, check=True).stdout
+    cpu = process_tree_cpu(pid) - cpu_before if pid else None
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"^\s+50%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"^\s+99%\s+(\S+)", out, re.M).group(1))  # type: ignore[union-attr]
@@ -256,7 +289,7 @@ def wrk(name: str, base: str, path: str, args: argparse.Namespace, *, headers: d
         errors += int(m.group(1))
     if m := re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out):
         errors += sum(int(x) for x in m.groups())
-    return Result(name, rps, p50, p99, total, errors)
+    return Result(name, rps, p50, p99, total, errors, cpu * 1000 / total if cpu is not None and total else None)
 
 
 LUA = """
@@ -306,10 +339,14 @@ def mixed_items(creator: str, deal_creator: str, brand: str, brand_deals: list[s
 
 
 def print_table(results: list[Result], bare: Result) -> None:
-    print(f"\n{'request':<44}{'req/s':>9}{'p50':>10}{'p99':>10}{'share of bare':>15}{'errors':>8}")
+    print(f"\n{'request':<44}{'req/s':>9}{'p50':>10}{'p99':>10}{'share of bare':>15}{'errors':>8}"
+          f"{'CPU ms/req':>12}{'CPU share':>11}")
     for r in results:
+        cpu = f"{r.cpu_ms:>12.3f}{bare.cpu_ms / r.cpu_ms:>10.2%}" if r.cpu_ms and bare.cpu_ms else ""
         print(f"{r.name:<44}{r.rps:>9.0f}{r.p50_ms:>8.1f}ms{r.p99_ms:>8.1f}ms{r.rps / bare.rps:>14.2%}"
-              f"{r.errors:>8}")
+              f"{r.errors:>8}{cpu}")
+    print("CPU ms/req: the server processes' own CPU time per request (PostgreSQL and Redis not included); "
+          "CPU share: bare Litestar's CPU per request over this one's, steadier than req/s on a shared machine.")
 
 
 def check_pages(base: str, items: list[tuple[str, str, bool]]) -> None:
@@ -333,7 +370,7 @@ def main_table(args: argparse.Namespace, url: str, var_dir: str, brand_deals: li
     bare = start_bare(args.server, args.workers)
     try:
         wrk("warm-up", bare.base, "/", args, seconds=2)
-        bare_result = wrk("bare Litestar plaintext", bare.base, "/", args)
+        bare_result = wrk("bare Litestar plaintext", bare.base, "/", args, pid=bare.process.pid)
     finally:
         bare.stop()
     results.append(bare_result)
@@ -363,14 +400,17 @@ def main_table(args: argparse.Namespace, url: str, var_dir: str, brand_deals: li
         check_pages(app.base, items)
         wrk("warm-up", app.base, "/gigs", args, headers={"Cookie": creator}, seconds=3)
         for name, path, headers in single:
-            results.append(wrk(name, app.base, path, args, headers=headers))
-            print(f"  {name}: {results[-1].rps:.0f} req/s (load {loadavg()})", flush=True)
+            results.append(wrk(name, app.base, path, args, headers=headers, pid=app.process.pid))
+            print(f"  {name}: {results[-1].rps:.0f} req/s, {results[-1].cpu_ms or 0:.2f} CPU ms/req "
+                  f"(load {loadavg()})", flush=True)
         if not args.only or "mixed" in args.only:
             script = lua_script(items, var_dir)
-            results.append(wrk(f"mixed signed-in ({len(items)} page kinds)", app.base, "/", args, script=script))
+            results.append(wrk(f"mixed signed-in ({len(items)} page kinds)", app.base, "/", args, script=script,
+                               pid=app.process.pid))
     finally:
         app.stop()
-    print(f"\nserver: {args.server}, {args.workers} worker(s); wrk {args.threads} threads, {args.connections} "
+    print(f"\nserver: {args.server}, {args.workers} worker(s), pool {POOL_SIZE['size']}; wrk {args.threads} threads, "
+          f"{args.connections} "
           f"connections, {args.seconds:g} s each; load average after: {loadavg()}")
     print_table(results, bare_result)
     gigs = [r for r in results if r.name.startswith("/gigs")]
@@ -429,7 +469,7 @@ def paired(args: argparse.Namespace, url: str, var_dir: str, brand_deals: list[s
     bare = start_bare(args.server, args.workers)
     try:
         wrk("warm-up", bare.base, "/", args, seconds=2)
-        bare_before = wrk("bare", bare.base, "/", args)
+        bare_before = wrk("bare", bare.base, "/", args, pid=bare.process.pid)
     finally:
         bare.stop()
     apps = {"before": start_postpact(args.server, args.workers, url, var_dir, Path(args.against).resolve())}
@@ -450,7 +490,7 @@ def paired(args: argparse.Namespace, url: str, var_dir: str, brand_deals: list[s
             for k, app in apps.items():
                 headers = {"Cookie": cookies[k][who], **({"HX-Request": "true"} if hx else {})}
                 wrk("warm-up", app.base, path, args, headers=headers, seconds=1)
-                measured[k] = wrk(name, app.base, path, args, headers=headers)
+                measured[k] = wrk(name, app.base, path, args, headers=headers, pid=app.process.pid)
             rows.append((name, measured["before"], measured["after"]))
             print(f"  {name}: before {measured['before'].rps:.0f}, after {measured['after'].rps:.0f} req/s "
                   f"(load {loadavg()})", flush=True)
@@ -458,7 +498,7 @@ def paired(args: argparse.Namespace, url: str, var_dir: str, brand_deals: list[s
         for k, app in apps.items():
             c = cookies[k]
             items = mixed_items(c["creator"], c["deal_creator"], c["brand"], brand_deals, creator_deals)
-            measured[k] = wrk("mixed", app.base, "/", args, script=lua_script(items, var_dir))
+            measured[k] = wrk("mixed", app.base, "/", args, script=lua_script(items, var_dir), pid=app.process.pid)
         rows.append((f"mixed signed-in ({len(items)} page kinds)", measured["before"], measured["after"]))
     finally:
         for app in apps.values():
@@ -473,10 +513,12 @@ def paired(args: argparse.Namespace, url: str, var_dir: str, brand_deals: list[s
           f"{args.connections} connections, {args.seconds:g} s each, in turns; bare Litestar {bare_before.rps:.0f} "
           f"and {bare_after.rps:.0f} req/s (start, end); load average after: {loadavg()}")
     print(f"{'request':<36}{'before':>9}{'p99':>9}{'share':>8}{'after':>9}{'p99':>9}{'share':>8}{'after/before':>14}"
-          f"{'errors':>8}")
+          f"{'errors':>8}{'CPU ms before':>15}{'after':>8}{'CPU share after':>17}")
     for name, b, a in rows:
+        cpu = (f"{b.cpu_ms:>15.3f}{a.cpu_ms:>8.3f}{bare_before.cpu_ms / a.cpu_ms:>17.2%}"
+               if a.cpu_ms and b.cpu_ms and bare_before.cpu_ms else "")
         print(f"{name:<36}{b.rps:>9.0f}{b.p99_ms:>7.0f}ms{b.rps / base_rps:>8.2%}{a.rps:>9.0f}{a.p99_ms:>7.0f}ms"
-              f"{a.rps / base_rps:>8.2%}{a.rps / b.rps:>13.2f}x{a.errors + b.errors:>8}")
+              f"{a.rps / base_rps:>8.2%}{a.rps / b.rps:>13.2f}x{a.errors + b.errors:>8}{cpu}")
 
 
 async def prepare(args: argparse.Namespace) -> tuple[str, list[str], list[str]]:
@@ -498,11 +540,14 @@ def main() -> None:
     parser.add_argument("--scaling", action="store_true", help="also 1 vs 2 workers for every --servers")
     parser.add_argument("--servers", default="uvicorn,granian")
     parser.add_argument("--only", default="", help="only the requests whose name contains this")
+    parser.add_argument("--pool-size", type=int, default=0, help="database connections per process (default: "
+                        "--connections)")
     parser.add_argument("--no-table", action="store_true", help="skip the per-request table (with --scaling)")
     parser.add_argument("--against", default="", help="before/after: an export of an older commit to compare with")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (for --reuse)")
     parser.add_argument("--reuse", action="store_true", help="use the database a --keep run left")
     args = parser.parse_args()
+    POOL_SIZE["size"] = args.pool_size or args.connections
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: `make bench` installs it (apt-get install wrk)")
     print(f"load average before: {loadavg()} ({os.cpu_count()} CPUs)")
