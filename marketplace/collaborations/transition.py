@@ -42,12 +42,29 @@ from marketplace.errors import NotFound, PostPactError
 from marketplace.i18n import gettext
 
 
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """An event row ``transition_many`` wrote, as listeners see it: ``CollaborationEvent``'s columns, without an ORM
+    object per deal."""
+
+    id: UUID
+    collaboration_id: UUID
+    seq: int
+    action: str
+    from_state: str
+    to_state: str
+    actor_party: str
+    actor_user_id: UUID | None
+    payload: dict[str, Any]
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class Change:
     """What one transition did, as listeners see it."""
 
     collaboration: Collaboration
-    event: CollaborationEvent
+    event: CollaborationEvent | RecordedEvent
     action: Action
     from_state: CollabState
     to_state: CollabState
@@ -139,20 +156,10 @@ async def transition(
 
 
 def _apply(collab: Collaboration, rule: Rule, action: Action, actor: TransitionActor, now: datetime,
-           payload: Mapping[str, Any] | None, *, batch: bool = False) -> tuple[CollaborationEvent, CollabState,
-                                                                                 CollabState]:
-    """Move one checked deal in memory (state, milestones, due dates) and build its event row.
-
-    ``batch``: the due dates go straight into the row's dict, not through the ORM's attribute events (thirteen
-    columns a deal, for hundreds of deals): ``_write_batch`` writes every due column and marks the rows saved."""
-    source = CollabState(collab.status)
-    target = rule.target or source
-    with status_change():
-        collab.status = target
-    if target != source:
-        collab.state_changed_at = now
-    record_milestones(collab, action, source, target, now)
-    collab.event_count += 1
+           payload: Mapping[str, Any] | None) -> tuple[CollaborationEvent, CollabState, CollabState]:
+    """Move one checked deal in memory (state, milestones, due dates) and build its event row."""
+    source, target = _move(collab, rule, action, now)
+    recompute_due_dates(collab, now)
     event = CollaborationEvent(
         collaboration_id=collab.id,
         seq=collab.event_count,
@@ -164,11 +171,20 @@ def _apply(collab: Collaboration, rule: Rule, action: Action, actor: TransitionA
         payload=dict(payload or {}),
         created_at=now,
     )
-    if batch:
-        vars(collab).update(due_columns(collab))
-    else:
-        recompute_due_dates(collab, now)
     return event, source, target
+
+
+def _move(collab: Collaboration, rule: Rule, action: Action, now: datetime) -> tuple[CollabState, CollabState]:
+    """The state, the milestones and the event count of one checked deal, in memory."""
+    source = CollabState(collab.status)
+    target = rule.target or source
+    with status_change():
+        collab.status = target
+    if target != source:
+        collab.state_changed_at = now
+    record_milestones(collab, action, source, target, now)
+    collab.event_count += 1
+    return source, target
 
 
 # --- a batch of deals -----------------------------------------------------------------------------------------------
@@ -241,7 +257,7 @@ async def _transition_many(
 ) -> BatchResult:
     rows = locked if locked is not None else await lock_collaborations(session, collaboration_ids)
     result = BatchResult([], dict(refused or {}))
-    moved: list[tuple[Collaboration, CollaborationEvent, CollabState, CollabState]] = []
+    moved: list[tuple[Collaboration, RecordedEvent, CollabState, CollabState]] = []
     for collab_id in dict.fromkeys(collaboration_ids):
         if collab_id in result.refused:
             continue
@@ -253,21 +269,22 @@ async def _transition_many(
         except PostPactError as exc:
             result.refused[collab_id] = exc
             continue
-        payload = (payloads or {}).get(collab_id)
-        moved.append((collab, *_apply(collab, rule, action, actor, now, payload, batch=True)))
+        source, target = _move(collab, rule, action, now)
+        # The due dates straight into the row's dict, not through thirteen ORM attribute events a deal:
+        # ``_write_batch`` writes every due column and marks the rows saved.
+        vars(collab).update(due_columns(collab))
+        event = RecordedEvent(uuid7(), collab.id, collab.event_count, action.value, source.value, target.value,
+                              actor.party.value, actor.user_id, dict((payloads or {}).get(collab_id) or {}), now)
+        moved.append((collab, event, source, target))
     if not moved:
         return result
     await _write_batch(session, [collab for collab, *_ in moved], now)
-    # The events in one INSERT, written as rows (the Change keeps each as an object, with its id).
-    events = [event for _, event, _, _ in moved]
-    for event in events:
-        event.id = uuid7()
-    # Read from each object's own dict (what it was just given), not attribute by attribute through the ORM.
+    # The events in one INSERT of plain rows (no ORM object each).
     await session.execute(sa.insert(CollaborationEvent.__table__), [
-        {name: values[name] for name in _EVENT_COLUMNS} for values in (vars(event) for event in events)
+        {name: getattr(event, name) for name in _EVENT_COLUMNS} for _, event, _, _ in moved
     ])
     result.changes = [
-        Change(collab, event, action, source, target, actor, now, dict(event.payload or {}))
+        Change(collab, event, action, source, target, actor, now, dict(event.payload))
         for collab, event, source, target in moved
     ]
     await tell_listeners(session, result.changes)
