@@ -86,13 +86,18 @@ async def send_email(
 
 def stored(value: Any) -> Any:
     """A template parameter as JSON: an ``i18n.Message`` as its message id and parameters (translated when the email
-    is written, for its reader), a datetime as ISO 8601, an ``(amount, currency)`` pair as money."""
+    is written, for its reader), a datetime as ISO 8601, an ``(amount, currency)`` pair as money; lists and dicts
+    of those item by item."""
     if isinstance(value, i18n.Message):
         return {"$msg": value.msgid, "params": {key: stored(item) for key, item in value.params.items()}}
     if isinstance(value, datetime):
         return {"$dt": value.isoformat()}
     if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], int) and isinstance(value[1], str):
         return {"$money": list(value)}
+    if isinstance(value, list):
+        return [stored(item) for item in value]
+    if isinstance(value, dict):
+        return {key: stored(item) for key, item in value.items()}
     if value is None or isinstance(value, str | int | float | bool):
         return value
     return str(value)
@@ -107,6 +112,9 @@ def restored(value: Any) -> Any:
             return datetime.fromisoformat(value["$dt"])
         if "$money" in value:
             return (int(value["$money"][0]), str(value["$money"][1]))
+        return {key: restored(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [restored(item) for item in value]
     return value
 
 
