@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import cProfile
 import os
+import pstats
 import re
 import sys
 import time
@@ -121,7 +123,9 @@ class StatementCounter:
         return sum(self.by_kind.values())
 
 
-async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int, *, job_path: bool = False) -> float:
+async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int, *,
+                      job_path: bool = False) -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds) for releasing ``ids`` with ``workers`` concurrent workers."""
     provider = SimulatedProvider(runtime.session_maker)
     listener = NullListener()
     clock = SystemClock()
@@ -141,12 +145,12 @@ async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int, *, job_p
             outcome = await executor.execute(call_id, attempt=attempt)
             assert outcome == "done", outcome
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(workers)))
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
 
 
-async def plain_inserts(url: str, count: int, workers: int) -> float:
+async def plain_inserts(url: str, count: int, workers: int) -> tuple[float, float]:
     engine = create_async_engine(url, pool_size=workers, max_overflow=0)
     async with engine.begin() as conn:
         await conn.execute(sa.text("CREATE TABLE IF NOT EXISTS bench_plain (id uuid PRIMARY KEY, n int)"))
@@ -159,9 +163,9 @@ async def plain_inserts(url: str, count: int, workers: int) -> float:
             async with maker() as s, s.begin():
                 await s.execute(sa.text("INSERT INTO bench_plain VALUES (:id, :n)"), {"id": uuid.uuid4(), "n": n})
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(workers)))
-    elapsed = time.perf_counter() - started
+    elapsed = time.perf_counter() - started, time.process_time() - cpu
     await engine.dispose()
     return elapsed
 
@@ -171,6 +175,7 @@ async def main() -> None:
     parser.add_argument("--deals", type=int, default=300, help="releases per mode")
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--job-path", action="store_true", help="time the queued job's path (attempt recorded apart)")
+    parser.add_argument("--cprofile", action="store_true", help="print the sequential run's top functions (cProfile)")
     args = parser.parse_args()
     url = dbsupport.recreate_postgres_database(SERVER, "postpact_bench")
     dbsupport.migrate(url)
@@ -180,8 +185,13 @@ async def main() -> None:
     try:
         print(f"preparing {2 * args.deals} funded deals (not timed)...", flush=True)
         ids = await prepare(runtime, 2 * args.deals)
+        profile = cProfile.Profile() if args.cprofile else None
         with StatementCounter(runtime.alchemy.get_engine()) as counter:
+            if profile:
+                profile.enable()
             sequential = await release_all(runtime, ids[: args.deals], 1, job_path=args.job_path)
+            if profile:
+                profile.disable()
         concurrent = await release_all(runtime, ids[args.deals :], args.workers, job_path=args.job_path)
         plain_seq = await plain_inserts(url, args.deals, 1)
         plain_conc = await plain_inserts(url, args.deals, args.workers)
@@ -190,18 +200,22 @@ async def main() -> None:
         dbsupport.drop_postgres_database(SERVER, "postpact_bench")
     n = args.deals
     rows = [
-        ("escrow release, sequential", n / sequential, n / plain_seq),
-        (f"escrow release, {args.workers} workers", n / concurrent, n / plain_conc),
+        ("escrow release, sequential", sequential, plain_seq),
+        (f"escrow release, {args.workers} workers", concurrent, plain_conc),
     ]
-    print(f"{'mode':34} {'releases/s':>11} {'plain insert+commit/s':>22} {'release / plain':>16}")
-    for name, releases, plain in rows:
-        print(f"{name:34} {releases:11.1f} {plain:22.1f} {releases / plain:15.1%}")
+    print(f"{'mode':34} {'releases/s':>11} {'plain insert+commit/s':>22} {'release / plain':>16} "
+          f"{'CPU ms/release':>15} {'CPU ms/insert':>14}")
+    for name, (wall, cpu), (plain_wall, plain_cpu) in rows:
+        print(f"{name:34} {n / wall:11.1f} {n / plain_wall:22.1f} {plain_wall / wall:15.1%} "
+              f"{1000 * cpu / n:15.2f} {1000 * plain_cpu / n:14.2f}")
     path = "decision tx + attempt tx (job path)" if args.job_path else "decision tx with the attempt"
     print(f"({n} releases per mode; each = {path} + simulated provider tx + result tx)")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(f"statements per release (sequential run): {counter.total / n:.1f}")
     for kind, count in counter.by_kind.most_common():
         print(f"  {count / n:5.1f}  {kind}")
+    if profile:
+        pstats.Stats(profile).sort_stats("tottime").print_stats(30)
 
 
 if __name__ == "__main__":

@@ -107,12 +107,11 @@ class EscrowContext:
         if found is None:
             return None
         escrow_id, collaboration_id = found
-        hold = None
         if escrow_id is not None and collaboration_id is not None:
-            hold = await self.lock(collaboration_id=collaboration_id)
+            return await self.lock_call(call_id, collaboration_id=collaboration_id)
         call = await self._lock_call_row(call_id)
         assert call is not None
-        return call, hold
+        return call, None
 
     async def _lock_call_row(self, call_id: UUID) -> ProviderCall | None:
         return await self.session.scalar(

@@ -463,10 +463,14 @@ def _entries_statement(count: int, guarded: int, transactions: int = 0) -> Any:
             .returning(entry.c.id)
         )
         if transactions:
+            # INSERT … SELECT rather than a multi-row VALUES: SQLAlchemy caches the compiled form of the former only
+            # (compiling this statement costs more than running it).
             txn = LedgerTransaction.__table__
-            values = [{name: param(f"x{r}_{name}", txn.c[name]) for name in _TRANSACTION_COLUMNS}
-                      for r in range(transactions)]
-            statement = statement.add_cte(sa.insert(txn).values(values).cte("new_transaction"))
+            rows = [sa.select(*(param(f"x{r}_{name}", txn.c[name]).label(name) for name in _TRANSACTION_COLUMNS))
+                    for r in range(transactions)]
+            body = rows[0] if transactions == 1 else sa.union_all(*rows)
+            new = sa.insert(txn).from_select(_TRANSACTION_COLUMNS, body)
+            statement = statement.add_cte(new.cte("new_transaction"))
         _ENTRY_STATEMENTS[(count, guarded, transactions)] = statement
     return statement
 

@@ -53,15 +53,17 @@ class Statements:
         return [s for s in self.seen if "simulated_" not in s], provider
 
 
-async def _release(runtime: Any, collaboration_id: Any) -> str:
+async def _release(runtime: Any, collaboration_id: Any, *, job_path: bool = False) -> str:
+    """``job_path``: as a queued job runs it, with the attempt recorded in a transaction of its own."""
     listener = NullListener()
     fee_bps = runtime.settings.app.platform_fee_bps
     async with runtime.session_maker() as session, session.begin():
         service = EscrowService(session, now=runtime.clock.now(), listener=listener, platform_fee_bps=fee_bps,
-                                attempt_calls=True)
+                                attempt_calls=not job_path)
         call = await service.request_release(collaboration_id)
         assert call is not None
-        call_id, attempt = call.id, Attempt.of(call, collaboration_id=collaboration_id)
+        call_id = call.id
+        attempt = None if job_path else Attempt.of(call, collaboration_id=collaboration_id)
     executor = ProviderCallExecutor(runtime.session_maker, simulated(runtime), lambda _s: listener, runtime.clock,
                                     platform_fee_bps=fee_bps)
     return await executor.execute(call_id, attempt=attempt)
@@ -98,6 +100,22 @@ async def test_a_release_takes_a_bounded_number_of_statements(runtime) -> None:
         payable = await ledger.balance_of(session, ledger.creator_payable(hold.creator_id), hold.currency)
         assert payable == 0  # released and transferred: nothing left owed
         await assert_ledger_invariants(session)
+
+
+async def test_the_job_path_adds_only_the_attempt(runtime) -> None:
+    """A job running a decided call records its attempt first: three statements more (find the call's deal, lock
+    hold and call, record), no more."""
+    first = await funded_deal(runtime, onboarded=True)
+    second = await funded_deal(runtime, brand=first.brand, creator=first.creator)
+    assert await _release(runtime, first.id, job_path=True) == "done"
+    with Statements(runtime.alchemy.get_engine()) as statements:
+        assert await _release(runtime, second.id, job_path=True) == "done"
+    ours, _provider = statements.split()
+    listing = "\n".join(f"{n:2} {s[:140]}" for n, s in enumerate(ours, 1))
+    assert len(ours) <= ESCROW_STATEMENTS[runtime.alchemy.get_engine().dialect.name] + 3, listing
+    async with runtime.session_maker() as session:
+        (call,) = await calls_of(session, (await hold_of(session, second.id)).id, "transfer")
+        assert call.status is CallStatus.SUCCEEDED and call.attempts == 1
 
 
 async def test_the_one_statement_holding_check_still_refuses_an_overdraft(runtime) -> None:
