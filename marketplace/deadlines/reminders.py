@@ -15,9 +15,8 @@ from marketplace import i18n
 from marketplace.accounts.models import User
 from marketplace.collaborations.models import Collaboration
 from marketplace.deadlines.rules import STAGE_ASKS, ReminderDue
-from marketplace.jobs import enqueue
-from marketplace.notifications.mail import render_email
-from marketplace.notifications.models import EmailStatus, Notification, OutboxEmail
+from marketplace.notifications.mail import NoticeEmail, queue_notice_emails
+from marketplace.notifications.models import Notification
 from marketplace.notifications.services import email_group, users_without_email
 
 REMINDER_KIND = "deadline.reminder"
@@ -110,14 +109,26 @@ def digest_subject(items: list[ReminderItem]) -> str:
     return f"Reminder: {len(items)} PostPact deadlines need you{extra}"
 
 
+def _digest_line(item: ReminderItem) -> dict[str, object]:
+    """What the digest template shows of a reminder; the due time stays a time, shown in the reader's zone."""
+    return {
+        "headline": item.headline,
+        "gig_title": item.gig_title,
+        "counterpart": item.counterpart,
+        "due_at": item.due_at,
+        "when_text": item.when_text,
+        "link": item.link,
+    }
+
+
 async def deliver_reminders(
     session: AsyncSession, recipients: list[tuple[User, ReminderItem]], *, public_url: str, now: datetime
 ) -> tuple[int, int]:
     """In-app notification per (user, reminder) and one digest email per user who wants deal emails; returns
     (notifications, emails).
 
-    Rows go in with one multi-row INSERT per table (a sweep may write thousands); each email's delivery job is
-    queued for after the commit.
+    Rows go in with one multi-row INSERT per table (a sweep may write thousands); each email is queued as template
+    + parameters, written by its delivery job (queued for after the commit).
     """
     by_user: dict[UUID, list[ReminderItem]] = defaultdict(list)
     users: dict[UUID, User] = {}
@@ -138,34 +149,21 @@ async def deliver_reminders(
             }
         )
     no_email = await users_without_email(session, list(users), email_group(REMINDER_KIND))
-    emails: list[dict[str, object]] = []
+    emails: list[NoticeEmail] = []
     for user_id, items in by_user.items():
         if user_id in no_email:
             continue
         items.sort(key=lambda i: (i.due_at, i.gig_title))
-        user = users[user_id]
-        with i18n.use_locale(user.locale, user.timezone):  # each digest in its recipient's language and zone
-            subject, body = render_email(
-                "reminder_digest", user=user, items=items, subject=digest_subject(items), public_url=public_url
-            )
-        emails.append(
-            {
-                "id": uuid7(),
-                "to_address": user.email,
-                "subject": subject[:300],
-                "body_text": body,
-                "category": REMINDER_KIND,
-                "status": EmailStatus.QUEUED,
-                "attempts": 0,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
+        # Written at delivery in the reader's language and zone (mail.write_pending): a sweep of thousands of
+        # reminders renders no email itself.
+        context = {
+            "items": [_digest_line(item) for item in items],
+            "subject": digest_subject(items),
+            "public_url": public_url,
+        }
+        emails.append(NoticeEmail(user_id, users[user_id].email, "reminder_digest", REMINDER_KIND, context))
     # Table inserts (not the ORM's bulk path): the rows are plain dicts and nothing needs them back as objects.
     if notifications:
         await session.execute(sa.insert(Notification.__table__), notifications)
-    if emails:
-        await session.execute(sa.insert(OutboxEmail.__table__), emails)
-    for email in emails:
-        enqueue(session, "mail.deliver_email", str(email["id"]))
+    await queue_notice_emails(session, emails)
     return len(notifications), len(emails)
