@@ -103,6 +103,9 @@ def drop_postgres_database(server_url: str, name: str) -> None:
 
 
 def truncate_all(url: str) -> None:
+    """Empty every table (but alembic_version) between tests. Only the tables a test wrote to are emptied, with
+    DELETE: one query finds them, and truncating all ninety-odd tables each time (new files for each) cost ~10x more."""
+
     async def go() -> None:
         engine = create_async_engine(url)
         try:
@@ -119,10 +122,17 @@ def truncate_all(url: str) -> None:
                     .scalars()
                     .all()
                 )
-                if names:
-                    # Between tests only: the audit log refuses TRUNCATE, so triggers are off for this transaction.
+                if not names:
+                    return
+                # (Table names from the catalog, not from input.)
+                probe = " UNION ALL ".join(f"SELECT '{n}' WHERE EXISTS (SELECT FROM \"{n}\")" for n in names)  # noqa: S608
+                filled = (await conn.execute(sa.text(probe))).scalars().all()
+                if filled:
+                    # Between tests only: triggers (foreign keys, the append-only audit log and ledger) are off for
+                    # this transaction, so the order does not matter.
                     await conn.execute(sa.text("SET LOCAL session_replication_role = replica"))
-                    await conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " CASCADE"))
+                    for name in filled:
+                        await conn.execute(sa.text(f'DELETE FROM "{name}"'))  # noqa: S608
         finally:
             await engine.dispose()
 
