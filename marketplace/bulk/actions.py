@@ -18,7 +18,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.applications.models import ApplicationStatus
 from marketplace.applications.services import ApplicationService
 from marketplace.brands.models import Brand, BrandRole
-from marketplace.bulk.batch import ApplyBatch, approve_drafts, approve_posts
+from marketplace.bulk.batch import ApplyBatch, approve_drafts, approve_posts, cancel_deals
 from marketplace.clock import Clock
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.services import DealService
@@ -412,6 +412,6 @@ ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
                default_states=("verified",), apply_batch=approve_posts),
     BulkAction("extend", "Extend deadlines", Target.DEAL, parse_extend, do_extend),
     BulkAction("cancel", "Cancel with a reason", Target.DEAL, lambda raw: parse_reason(raw, required=True),
-               do_cancel),
+               do_cancel, apply_batch=cancel_deals),
     BulkAction("import", "Import creators from a CSV", Target.ROSTER_IMPORT, parse_import, do_import, max_items=20),
 ]}

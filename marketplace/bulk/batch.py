@@ -23,11 +23,11 @@ from marketplace.accounts.auth import Actor
 from marketplace.clock import Clock
 from marketplace.collaborations.models import ContentDraft, DraftReview
 from marketplace.collaborations.services import COMMENT_MAX, as_transition_actor
-from marketplace.collaborations.states import Action, TransitionActor, check_transition
+from marketplace.collaborations.states import Action, CollabState, TransitionActor, check_transition
 from marketplace.collaborations.terms import parsed_terms
 from marketplace.collaborations.transition import among, lock_collaborations, transition_many
 from marketplace.errors import Conflict, InvalidInput, NotFound, PostPactError
-from marketplace.forms import clean_text
+from marketplace.forms import REASON_MAX, clean_text
 from marketplace.i18n import N_, gettext
 from marketplace.settings import Settings
 from marketplace.verification.drafts import caption_gaps, gaps_in_words
@@ -143,3 +143,36 @@ async def approve_posts(work: BatchWork) -> dict[UUID, PostPactError]:
     result = await transition_many(work.session, work.ids, Action.APPROVE_POST, who, now=now,
                                    payloads=dict.fromkeys(work.ids, payload), locked=rows, refused=refused)
     return result.refused
+
+
+async def cancel_deals(work: BatchWork) -> dict[UUID, PostPactError]:
+    """``DealService.end_deal`` (a brand's cancel) for a batch: an offer is withdrawn, a signed or funded deal
+    cancelled (escrow refunds a funded one: the payments listener); the deals of each of the two steps move
+    together, with the same reason."""
+    who, now = as_transition_actor(work.actor), work.now
+    errors: dict[str, str] = {}
+    reason = clean_text(errors, "reason", str(work.parameters.get("reason", "")), label=N_('Reason'),
+                        max_length=REASON_MAX)
+    invalid = InvalidInput(errors) if errors else None
+    rows = await lock_collaborations(work.session, work.ids)
+    refused: dict[UUID, PostPactError] = {}
+    steps: dict[Action, list[UUID]] = {}
+    for deal_id in work.ids:
+        collab = rows.get(deal_id)
+        try:
+            if collab is None:
+                raise NotFound(gettext('No such collaboration.'))
+            action = Action.WITHDRAW_OFFER if CollabState(collab.status) is CollabState.OFFERED else Action.CANCEL
+            check_transition(collab, action, who, now)
+            if invalid is not None:
+                raise invalid
+        except PostPactError as exc:
+            refused[deal_id] = exc
+            continue
+        steps.setdefault(action, []).append(deal_id)
+    payload = {"reason": reason} if reason else {}
+    for action, ids in steps.items():
+        result = await transition_many(work.session, ids, action, who, now=now, payloads=dict.fromkeys(ids, payload),
+                                       locked=rows)
+        refused.update(result.refused)
+    return refused
