@@ -85,6 +85,7 @@ async def test_a_bulk_steps_emails_are_queued_unwritten_and_delivered_per_reader
     assert all(e.body_text == "" and e.context["title"]["$msg"] for e in queued)
 
     to_chinese = await _delivered(runtime, db, chinese.email, "deal.draft_approved")
+    assert "通过了你为" in to_chinese.subject, to_chinese.subject  # "... approved your draft for ..."
     assert "你好" in to_chinese.body_text and "在 PostPact 中打开" in to_chinese.body_text, to_chinese.body_text
     to_english = await _delivered(runtime, db, english.email, "deal.draft_approved")
     assert "approved your draft" in to_english.subject and to_english.body_text.startswith("Hi ")
