@@ -335,9 +335,9 @@ class Posting:
 
 async def write(session: AsyncSession, postings: Sequence[Posting], *, now: datetime,
                 actor: str) -> list[LedgerTransaction]:
-    """Write new balanced transactions in two statements: one multi-row INSERT of the transactions and one of all
-    their entries, each entry taking its account id by code and currency in the same statement, and the whole
-    INSERT guarded by the holding-account check (nothing is inserted if an account the batch takes money from on
+    """Write new balanced transactions in two statements (one on PostgreSQL): an INSERT of the transactions and
+    one of all their entries, each entry taking its account id by code and currency in the same statement, and the
+    whole INSERT guarded by the holding-account check (nothing is inserted if an account the batch takes money from on
     balance would go below zero). An account used for the first time is created, then its entries follow.
     Returns the transactions (not in the session: they are immutable, nothing is read back)."""
     for posting in postings:
