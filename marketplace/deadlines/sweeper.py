@@ -31,9 +31,9 @@ from marketplace.verification.models import CheckPurpose, PostCheck
 
 log = logging.getLogger(__name__)
 
-#: Due deals per transaction: larger batches cost fewer round trips (27 statements for 5,000 due instead of 91);
-#: a batch holds only its watch rows locked, which a second sweeper skips.
-DEFAULT_BATCH_SIZE = 2000
+#: Due deals per transaction. 2,000 took 29 statements for 5,000 due instead of 91 but no less time: the due SELECT
+#: of a larger batch costs more than the round trips it saves (bench/deadline_sweep.py, BENCH_BATCH).
+DEFAULT_BATCH_SIZE = 500
 
 #: The job that carries out each consequence, and the arguments after the collaboration id.
 CONSEQUENCE_JOBS: dict[Consequence, tuple[str, tuple[str, ...]]] = {
