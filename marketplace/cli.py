@@ -132,12 +132,19 @@ def reputation() -> None:
 
 
 @reputation.command("recompute")
-@click.option("--batch-size", default=2_000, show_default=True, type=click.IntRange(min=1))
-def reputation_recompute(batch_size: int) -> None:
-    """Rebuild every reliability score from the event log, BATCH_SIZE subjects per transaction."""
-    from reputation.recompute import recompute_all
+@click.option("--batch-size", default=None, type=click.IntRange(min=1),
+              help="Fold in Python, BATCH_SIZE subjects per transaction, instead of the set-based rebuild "
+                   "(slower; it never holds the score table for the whole run).")
+def reputation_recompute(batch_size: int | None) -> None:
+    """Rebuild every reliability score from the event log: set-based in SQL, or in batches with --batch-size."""
 
     async def go(runtime: Any) -> Any:
+        if batch_size is None:
+            from reputation.rebuild import rebuild_scores
+
+            return await rebuild_scores(runtime.session_maker, now=runtime.clock.now())
+        from reputation.recompute import recompute_all
+
         return await recompute_all(
             runtime.session_maker,
             batch_size,
@@ -146,6 +153,12 @@ def reputation_recompute(batch_size: int) -> None:
         )
 
     report = _run(lambda: _with_runtime(go))
+    if batch_size is None:
+        click.echo(
+            f"rebuilt {report.subjects:,} scores from {report.events:,} events in one pass, "
+            f"{report.seconds:.1f} s; {report.changed:,} rows differed and were rewritten"
+        )
+        return
     click.echo(
         f"recomputed {report.subjects:,} scores from {report.events:,} events "
         f"in {report.batches:,} batches, {report.seconds:.1f} s; {report.changed:,} rows differed and were rewritten"

@@ -204,6 +204,10 @@ def test_recompute_command(database_url: str, tmp_path, monkeypatch) -> None:
         result = CliRunner().invoke(main, ["reputation", "recompute", "--batch-size", "2"])
         assert result.exit_code == 0, result.output
         assert "recomputed 3 scores from 3 events in 2 batches" in result.output
+        rebuilt = CliRunner().invoke(main, ["reputation", "recompute"])
+        assert rebuilt.exit_code == 0, rebuilt.output
+        # Without --batch-size the set-based rebuild runs (its equivalence with the fold: test_rebuild_property).
+        assert "rebuilt 3 scores from 3 events in one pass" in rebuilt.output
         bad = CliRunner().invoke(main, ["reputation", "recompute", "--batch-size", "0"])
         assert bad.exit_code != 0
     finally:
