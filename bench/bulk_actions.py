@@ -11,7 +11,7 @@ The set-based UPDATE changes the same rows in one statement: the floor a job wit
 with. Deals are prepared beforehand (not timed); the prepared heap is then frozen (``gc.freeze()``) so the
 collector's passes over the preparation's objects are not charged to the job, as a worker's start-up objects
 aren't. Needs PostgreSQL: BENCH_DATABASE_URL or postgresql://postgres@127.0.0.1/ in a throw-away database
-``postpact_bench_bulk``.
+``postpact_bench_bulk``. Prints the statements the job sent, by kind, with the milliseconds it waited for each kind.
 
     .venv/bin/python bench/bulk_actions.py [--deals 1500] [--action approve_draft|approve_post] [--one-by-one]
 """
@@ -26,6 +26,7 @@ import os
 import sys
 import time
 import uuid
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
-from bench.escrow_release import StatementCounter
+from bench.escrow_release import _TABLE, StatementCounter
 from marketplace.accounts.auth import load_actor
 from marketplace.bulk.actions import ACTIONS
 from marketplace.bulk.models import BulkJob
@@ -141,6 +142,36 @@ async def provider_calls(runtime: Any) -> int:
 JOB_CPU: list[float] = []
 
 
+class StatementTimer(StatementCounter):
+    """``StatementCounter`` plus the wall milliseconds each kind of statement took (sent until its result came back:
+    the database's work and the round trip, as the job waited for them)."""
+
+    def __init__(self, engine: Any) -> None:
+        super().__init__(engine)
+        self.ms: Counter[str] = Counter()
+        self._started: list[tuple[str, float]] = []
+
+    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        super()._count(_conn, _cursor, statement, *_args)
+        verb = statement.lstrip().split(None, 1)[0].upper()
+        table = _TABLE.search(statement)
+        self._started.append((f"{verb} {table.group(1) if table else ''}".strip(), time.perf_counter()))
+
+    def _done(self, *_args: Any) -> None:
+        if self._started:
+            kind, started = self._started.pop()
+            self.ms[kind] += (time.perf_counter() - started) * 1000
+
+    def __enter__(self) -> StatementTimer:
+        super().__enter__()
+        sa.event.listen(self.engine, "after_cursor_execute", self._done)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        super().__exit__()
+        sa.event.remove(self.engine, "after_cursor_execute", self._done)
+
+
 async def bulk_job(runtime: Any, actor: Any, ids: list[uuid.UUID], action: str) -> tuple[float, float, BulkJob]:
     cpu_started = time.process_time()
     started = time.perf_counter()
@@ -184,7 +215,7 @@ async def main() -> None:
         actor, ids = await prepared(runtime, args.deals)
         gc.collect()
         gc.freeze()
-        with StatementCounter(runtime.alchemy.get_engine()) as counter:
+        with StatementTimer(runtime.alchemy.get_engine()) as counter:
             create_s, job_s, job = await bulk_job(runtime, actor, ids, args.action)
         calls_started = time.perf_counter()
         calls = await provider_calls(runtime) if args.action == "approve_post" else 0
@@ -209,8 +240,9 @@ async def main() -> None:
               f"{(job_s + calls_s) / (update_s + calls_s):.1f}x")
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"statements per deal in the job: {counter.total / n:.1f}")
-    for kind, count in counter.by_kind.most_common(12):
-        print(f"  {count / n:5.2f}  {kind}")
+    print(f"statements: {counter.total}, {sum(counter.ms.values()):.0f} ms waiting for them; by kind (count, ms):")
+    for kind, ms in counter.ms.most_common(14):
+        print(f"  {counter.by_kind[kind]:5d} {ms:7.1f} ms  {kind}")
 
 
 if __name__ == "__main__":
