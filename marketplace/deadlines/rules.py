@@ -115,19 +115,48 @@ def reminder_offsets(c: Collaboration) -> tuple[int, ...]:
     return tuple(sorted(offsets))
 
 
-def reminder_schedule(c: Collaboration) -> list[ReminderDue]:
-    """Every reminder of the collaboration's current stage, in time order (empty when nobody is to be reminded)."""
+def _schedule(c: Collaboration) -> tuple[str, str, datetime, tuple[int, ...]] | None:
+    """The current stage, party, due time and reminder offsets (sorted), or None when nobody is to be reminded."""
     if c.deadlines_paused_at is not None or CollabState(c.status) in TERMINAL:
-        return []
+        return None
     stage, party, due = c.next_due_stage, c.next_due_party, _opt(c.next_due_at)
     if stage is None or due is None or party not in REMINDED_PARTIES:
-        return []
+        return None
     if stage == "approve" and c.approved_at is not None:
-        return []  # approved; the payment is on its way
+        return None  # approved; the payment is on its way
     offsets = reminder_offsets(c)
     if stage in NO_OVERDUE_REMINDERS:
         offsets = tuple(o for o in offsets if o < 0)
+    return stage, party, due, offsets
+
+
+def reminder_schedule(c: Collaboration) -> list[ReminderDue]:
+    """Every reminder of the collaboration's current stage, in time order (empty when nobody is to be reminded)."""
+    schedule = _schedule(c)
+    if schedule is None:
+        return []
+    stage, party, due, offsets = schedule
     return [ReminderDue(stage, party, due, offset) for offset in offsets]
+
+
+def _latest_passed(
+    schedule: tuple[str, str, datetime, tuple[int, ...]] | None, now: datetime, sent_offsets: frozenset[int]
+) -> ReminderDue | None:
+    if schedule is None:
+        return None
+    stage, party, due, offsets = schedule
+    passed = [offset for offset in offsets if due + timedelta(hours=offset) <= now]
+    if not passed or any(offset >= passed[-1] for offset in sent_offsets):
+        return None
+    return ReminderDue(stage, party, due, passed[-1])
+
+
+def _next_fire_at(schedule: tuple[str, str, datetime, tuple[int, ...]] | None, now: datetime) -> datetime | None:
+    if schedule is None:
+        return None
+    due, offsets = schedule[2], schedule[3]
+    # Offsets are sorted, so the first time still ahead is the earliest.
+    return next((at for at in (due + timedelta(hours=offset) for offset in offsets) if at > now), None)
 
 
 def reminder_due(c: Collaboration, now: datetime, sent_offsets: frozenset[int] = frozenset()) -> ReminderDue | None:
@@ -136,17 +165,11 @@ def reminder_due(c: Collaboration, now: datetime, sent_offsets: frozenset[int] =
     Only the latest counts, so a deal whose due time is already near never gets the "3 days left" reminder after
     the "1 day left" one; and never the same reminder twice.
     """
-    passed = [r for r in reminder_schedule(c) if r.fire_at <= now]
-    if not passed:
-        return None
-    latest = passed[-1]
-    if any(offset >= latest.offset_hours for offset in sent_offsets):
-        return None
-    return latest
+    return _latest_passed(_schedule(c), now, sent_offsets)
 
 
 def next_reminder_at(c: Collaboration, now: datetime) -> datetime | None:
-    return min((r.fire_at for r in reminder_schedule(c) if r.fire_at > now), default=None)
+    return _next_fire_at(_schedule(c), now)
 
 
 # --- consequences ---------------------------------------------------------------------------------------------------
@@ -228,7 +251,8 @@ def keep_live_final_due(c: Collaboration, now: datetime) -> bool:
 
 def follow_up(c: Collaboration, now: datetime, history: History = History()) -> FollowUp:
     """What is due now and when to look again; ``history`` says what was already done."""
-    reminder = reminder_due(c, now, history.sent_offsets)
+    schedule = _schedule(c)  # worked out once: the sweep calls this for every due deal
+    reminder = _latest_passed(schedule, now, history.sent_offsets)
     consequences: list[Consequence] = []
     later: list[datetime] = []
 
@@ -256,7 +280,7 @@ def follow_up(c: Collaboration, now: datetime, history: History = History()) -> 
         later.clear()
     if Consequence.GHOST in consequences:
         reminder = None  # the deal ends now; a last "you're late" would arrive beside the "deal ended" notice
-    next_reminder = next_reminder_at(c, now)
+    next_reminder = _next_fire_at(schedule, now)
     if next_reminder is not None and Consequence.GHOST not in consequences:
         later.append(next_reminder)
     if consequences:
