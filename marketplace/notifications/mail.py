@@ -84,10 +84,16 @@ async def send_email(
     return await queue_email(session, to, subject, body, category=category)
 
 
+#: Exact types ``stored`` keeps as they are (the common case; subclasses go through the checks).
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def stored(value: Any) -> Any:
     """A template parameter as JSON: an ``i18n.Message`` as its message id and parameters (translated when the email
     is written, for its reader), a datetime as ISO 8601, an ``(amount, currency)`` pair as money; lists and dicts
     of those item by item."""
+    if type(value) in _PLAIN:  # most parameters: kept as they are, without the chain of isinstance checks below
+        return value
     if isinstance(value, i18n.Message):
         return {"$msg": value.msgid, "params": {key: stored(item) for key, item in value.params.items()}}
     if isinstance(value, datetime):
