@@ -4,6 +4,7 @@ and no module grown past ~500 lines without saying why in its docstring."""
 from __future__ import annotations
 
 import ast
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,7 @@ def _resolve(name: str) -> str | None:
 def _imports(module: str, path: Path) -> set[str]:
     tree = ast.parse(path.read_text(encoding="utf-8"))
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    typing_only = _type_checking_nodes(tree)
     targets: set[str] = set()
     for node in ast.walk(tree):  # every import, at module level or inside a function
         names: list[str] = []
@@ -61,20 +63,26 @@ def _imports(module: str, path: Path) -> set[str]:
             names = [f"{base}.{alias.name}" for alias in node.names] or [base]
         for name in names:
             resolved = _resolve(name)
-            if resolved and resolved != module and not _type_checking_only(tree, node):
+            if resolved and resolved != module and id(node) not in typing_only:
                 targets.add(resolved)
     return targets
 
 
-def _type_checking_only(tree: ast.Module, target: ast.AST) -> bool:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test) \
-                and any(child is target for body in node.body for child in ast.walk(body)):
-            return True
-    return False
+def _type_checking_nodes(tree: ast.Module) -> set[int]:
+    """The ids of every node inside an ``if TYPE_CHECKING:`` block (found in one walk of the file)."""
+    return {
+        id(child)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test)
+        for body in node.body
+        for child in ast.walk(body)
+    }
 
 
-GRAPH = {module: _imports(module, path) for module, path in MODULES.items()}
+@cache
+def _graph() -> dict[str, set[str]]:
+    # Built when a test asks (not at collection, which every xdist worker pays).
+    return {module: _imports(module, path) for module, path in MODULES.items()}
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
@@ -120,14 +128,14 @@ def test_the_cycle_finder_finds_a_cycle() -> None:
 
 
 def test_no_import_cycles_counting_function_local_imports() -> None:
-    assert _cycles(GRAPH) == []
+    assert _cycles(_graph()) == []
 
 
 @pytest.mark.parametrize("package", PACKAGES)
 def test_dependencies_point_one_way(package: str) -> None:
     wrong = sorted(
         f"{module} imports {target}"
-        for module, targets in GRAPH.items() if module.split(".")[0] == package
+        for module, targets in _graph().items() if module.split(".")[0] == package
         for target in targets if target.split(".")[0] not in ALLOWED[package]
     )
     assert wrong == []
