@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import AsyncIterator
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -46,6 +47,42 @@ def insert_stmt(bind: AsyncSession | sa.Connection | str, model: Any) -> Any:
     else:
         name = bind.dialect.name
     return (postgresql if name == "postgresql" else sqlite).insert(model)
+
+
+async def insert_rows(session: AsyncSession, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Plain rows (the same keys each) into ``table``: on PostgreSQL one INSERT … SELECT FROM unnest(one array per
+    column), executed once however many rows (an executemany INSERT is one execution per row on the server);
+    elsewhere the table's INSERT executed with every row. Values go through the columns' own types (enums, JSON)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name != "postgresql":
+        await session.execute(sa.insert(table), list(rows))
+        return
+    quote = dialect.identifier_preparer.quote
+    names = list(rows[0])
+    arrays: list[str] = []
+    selected: list[str] = []
+    params: list[sa.BindParameter[Any]] = []
+    for n, name in enumerate(names):
+        column_type = table.c[name].type
+        values = [row[name] for row in rows]
+        if isinstance(column_type, sa.JSON):  # as text, cast per row: JSON travels badly inside an array
+            values = [None if value is None and column_type.none_as_null else json.dumps(value) for value in values]
+            params.append(sa.bindparam(f"v{n}", values, type_=postgresql.ARRAY(sa.Text())))
+            arrays.append(f"CAST(:v{n} AS TEXT[])")
+            selected.append(f"CAST(v.{quote(name)} AS {column_type.compile(dialect=dialect)})")
+        else:
+            params.append(sa.bindparam(f"v{n}", values, type_=postgresql.ARRAY(column_type)))
+            arrays.append(f"CAST(:v{n} AS {column_type.compile(dialect=dialect)}[])")
+            selected.append(f"v.{quote(name)}")
+    columns = ", ".join(quote(name) for name in names)
+    # Only the table's own (quoted) names and types are spliced in; every value is a bound array.
+    sql = (
+        f"INSERT INTO {quote(table.name)} ({columns}) SELECT {', '.join(selected)} "  # noqa: S608
+        f"FROM unnest({', '.join(arrays)}) AS v({columns})"
+    )
+    await session.execute(sa.text(sql).bindparams(*params))
 
 
 def enum_column(enum_cls: type[enum.Enum], length: int = 32) -> sa.Enum:
