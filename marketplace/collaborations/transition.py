@@ -36,6 +36,7 @@ from marketplace.collaborations.states import (
     record_milestones,
 )
 from marketplace.collaborations.terms import parsing_once
+from marketplace.db import insert_rows
 from marketplace.deadlines.rules import earliest_check_at
 from marketplace.deadlines.watch import upsert_watch
 from marketplace.errors import NotFound, PostPactError
@@ -280,7 +281,7 @@ async def _transition_many(
         return result
     await _write_batch(session, [collab for collab, *_ in moved], now)
     # The events in one INSERT of plain rows (no ORM object each).
-    await session.execute(sa.insert(CollaborationEvent.__table__), [
+    await insert_rows(session, CollaborationEvent.__table__, [
         {name: getattr(event, name) for name in _EVENT_COLUMNS} for _, event, _, _ in moved
     ])
     result.changes = [

@@ -30,6 +30,7 @@ from uuid_utils.compat import uuid7
 
 from marketplace import i18n
 from marketplace.accounts.models import User
+from marketplace.db import insert_rows
 from marketplace.jobs import SETTINGS_KEY, JobContext, RetryLater, enqueue, job
 from marketplace.notifications.models import EmailStatus, OutboxEmail
 from marketplace.settings import PROJECT_ROOT
@@ -152,7 +153,7 @@ async def queue_notice_emails(session: AsyncSession, emails: Sequence[NoticeEmai
                      "category": email.category, "status": EmailStatus.QUEUED, "attempts": 0, "created_at": now,
                      "updated_at": now})
     # A table insert (not ORM objects and a flush): the rows are plain dicts and nothing needs them back as objects.
-    await session.execute(sa.insert(OutboxEmail.__table__), rows)
+    await insert_rows(session, OutboxEmail.__table__, rows)
     for row in rows:
         enqueue(session, "mail.deliver_email", str(row["id"]))
     return [row["id"] for row in rows]

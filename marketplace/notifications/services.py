@@ -23,7 +23,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.accounts.models import User, UserKind
 from marketplace.brands.models import BrandMember, BrandRole
 from marketplace.creators.models import Creator
-from marketplace.db import insert_stmt
+from marketplace.db import insert_rows, insert_stmt
 from marketplace.errors import InvalidInput, NotFound
 from marketplace.i18n import gettext
 from marketplace.messaging.queries import unread_total_for
@@ -185,7 +185,7 @@ async def notify_many(session: AsyncSession, notices: Sequence[Notice], *, email
                     "body": notice.body, "link": notice.link}))
     # A table insert (not ORM objects and a flush): the rows are plain dicts and nothing needs them back as objects.
     if created:
-        await session.execute(sa.insert(Notification.__table__), created)
+        await insert_rows(session, Notification.__table__, created)
     await queue_notice_emails(session, emails)
     return [row["id"] for row in created]
 
