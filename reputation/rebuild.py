@@ -132,7 +132,9 @@ class _Dialect:
 
     def json_equal(self, a: str, b: str) -> str:
         if self.postgres:
-            return f"CAST({a} AS jsonb) = CAST({b} AS jsonb)"
+            # The same text first (json_agg and the incremental path's json.dumps write lists alike), so most rows
+            # skip parsing both into jsonb.
+            return f"(CAST({a} AS text) = CAST({b} AS text) OR CAST({a} AS jsonb) = CAST({b} AS jsonb))"
         return f"json({a}) = json({b})"
 
 
@@ -203,7 +205,8 @@ def _rebuilt_rows(d: _Dialect) -> str:
     key = "coalesce(a.subject_kind, sc.subject_kind)", "coalesce(a.subject_id, sc.subject_id)"
     stored_values = ", ".join(f"sc.{c} AS old_{c}" for c in _COLUMNS if c != "ranked_at")
     return f"""
-    SELECT rebuilt.*, NOT stored OR NOT ({_unchanged(d, "old_", "")}) AS changed
+    SELECT subject_kind, subject_id, stored, {", ".join(_COLUMNS)},
+           NOT stored OR NOT ({_unchanged(d, "old_", "")}) AS changed
     FROM (
     SELECT subject_kind, subject_id, stored, {", ".join(f"old_{c}" for c in _COLUMNS if c != "ranked_at")},
            r, s, last_at AS evidence_at, events_count, {", ".join(COUNTERS)},
@@ -265,7 +268,10 @@ def _rebuilt_rows(d: _Dialect) -> str:
                        lag(g.occurred_at) OVER (PARTITION BY g.subject_kind, g.subject_id
                                                 ORDER BY g.occurred_at) AS prev
                 FROM reputation_event g
-                LEFT JOIN reliability_score x ON x.subject_kind = g.subject_kind AND x.subject_id = g.subject_id
+                LEFT JOIN (  -- only the rows with a clearance: hashing all of them cost more than the ghostings
+                  SELECT subject_kind, subject_id, review_cleared_at FROM reliability_score
+                  WHERE review_cleared_at IS NOT NULL
+                ) x ON x.subject_kind = g.subject_kind AND x.subject_id = g.subject_id
                 WHERE g.kind = '{ghosted}'
                 ORDER BY g.subject_kind, g.subject_id, g.occurred_at
               ) ghosting
