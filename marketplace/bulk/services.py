@@ -11,13 +11,14 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
 
 from marketplace.accounts.auth import Actor, load_actor
 from marketplace.applications.models import Application, ApplicationStatus
@@ -28,8 +29,9 @@ from marketplace.clock import Clock
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import TERMINAL, CollabState
 from marketplace.collaborations.terms import parsing_once
+from marketplace.collaborations.transition import among
 from marketplace.creators.models import Creator
-from marketplace.db import session_scope
+from marketplace.db import insert_rows, session_scope
 from marketplace.errors import Forbidden, InvalidInput, NotFound, PostPactError
 from marketplace.gigs.models import Gig, GigStatus
 from marketplace.i18n import gettext
@@ -185,7 +187,7 @@ class BulkService:
                      .where(Collaboration.brand_id == actor.brand_id))
             column = Collaboration
         if selection.ids is not None:
-            query = query.where(column.id.in_(selection.ids))
+            query = query.where(among(self.session, column.id, selection.ids))
         else:
             states = await _check_states(spec, selection.states)
             if states:
@@ -298,8 +300,10 @@ class BulkService:
                           failed=sum(1 for i in items if i.error))
         self.session.add(job_row)
         await self.session.flush()
-        await self.session.execute(sa.insert(BulkJobItem), [
-            {"job_id": job_row.id, "position": n, "target_id": item.target_id, "label": item.label,
+        stamped = datetime.now(UTC)  # as the model's audit columns' default would
+        await insert_rows(self.session, BulkJobItem.__table__, [
+            {"id": uuid7(), "created_at": stamped, "updated_at": stamped, "job_id": job_row.id, "position": n,
+             "target_id": item.target_id, "label": item.label,
              "data": item.data, "state": ItemState.FAILED if item.error else ItemState.PENDING,
              "error": item.error, "attempts": 0, "finished_at": now if item.error else None}
             for n, item in enumerate(items)
@@ -433,12 +437,12 @@ async def process_batch(ctx: JobContext, spec: BulkAction, actor: Actor | None, 
         return False
     try:
         async with session_scope(ctx.session_maker) as session:
-            items = list(await session.scalars(
-                sa.select(BulkJobItem)
-                .where(BulkJobItem.id.in_(item_ids), BulkJobItem.state == ItemState.PENDING)
+            # The columns the batch reads, as rows (not an ORM object per item: nothing is set on them).
+            items = list((await session.execute(
+                sa.select(BulkJobItem.id, BulkJobItem.job_id, BulkJobItem.target_id, BulkJobItem.data)
+                .where(among(session, BulkJobItem.id, item_ids), BulkJobItem.state == ItemState.PENDING)
                 .order_by(BulkJobItem.position).with_for_update()
-                .execution_options(populate_existing=True)
-            ))
+            )).all())
             targets = [item.target_id for item in items]
             if not items:
                 return True
@@ -457,7 +461,7 @@ async def process_batch(ctx: JobContext, spec: BulkAction, actor: Actor | None, 
         return False
 
 
-async def _finish_items(session: AsyncSession, items: list[BulkJobItem], failures: Mapping[UUID | None, str],
+async def _finish_items(session: AsyncSession, items: Sequence[sa.Row[Any]], failures: Mapping[UUID | None, str],
                         clock: Clock) -> None:
     """Mark a batch's items done, or failed with their reason: one UPDATE for the done ones, one per distinct
     reason, one for the job's counters."""
@@ -472,7 +476,7 @@ async def _finish_items(session: AsyncSession, items: list[BulkJobItem], failure
     for state, error, ids in groups:
         if ids:
             await session.execute(
-                sa.update(BulkJobItem).where(BulkJobItem.id.in_(ids))
+                sa.update(BulkJobItem).where(among(session, BulkJobItem.id, ids))
                 .values(state=state, error=error, attempts=BulkJobItem.attempts + 1, finished_at=now)
                 .execution_options(synchronize_session=False))
     failed = len(items) - len(done)
