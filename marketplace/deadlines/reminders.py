@@ -7,13 +7,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
 from marketplace import i18n
 from marketplace.accounts.models import User
 from marketplace.collaborations.models import Collaboration
+from marketplace.db import insert_rows
 from marketplace.deadlines.rules import STAGE_ASKS, ReminderDue
 from marketplace.notifications.mail import NoticeEmail, queue_notice_emails
 from marketplace.notifications.models import Notification
@@ -162,8 +162,7 @@ async def deliver_reminders(
             "public_url": public_url,
         }
         emails.append(NoticeEmail(user_id, users[user_id].email, "reminder_digest", REMINDER_KIND, context))
-    # Table inserts (not the ORM's bulk path): the rows are plain dicts and nothing needs them back as objects.
-    if notifications:
-        await session.execute(sa.insert(Notification.__table__), notifications)
+    # One INSERT from arrays on PostgreSQL (db.insert_rows), not ORM objects: nothing needs the rows back.
+    await insert_rows(session, Notification.__table__, notifications)
     await queue_notice_emails(session, emails)
     return len(notifications), len(emails)
