@@ -8,7 +8,7 @@ from uuid import UUID
 
 import msgspec
 
-from marketplace.openapi import TEXT, documented
+from marketplace.openapi import SPACE, TEXT, documented
 from marketplace.webhooks.events import EVENT_KINDS
 from marketplace.webhooks.models import OutgoingDelivery, OutgoingEndpoint, OutgoingEvent
 
@@ -16,10 +16,17 @@ _KINDS = [kind for kind in EVENT_KINDS if kind != "webhook.test"]
 EventList = Annotated[list[str], documented(items={"type": "string", "enum": _KINDS}, max_items=len(_KINDS))]
 
 
+#: An address ``services.check_url`` takes: http(s) in any case and a host (after any ``user@``, before any ``:port``).
+ENDPOINT_URL = (
+    rf"^[hH][tT][tT][pP][sS]?://(?:[^{SPACE}\x00/?#]*@)?[^{SPACE}\x00/?#@:\[\]][^{SPACE}\x00/?#@\[\]]*"
+    rf"(?:[/?#][^{SPACE}\x00]*)?$"
+)
+
+
 class EndpointIn(msgspec.Struct, forbid_unknown_fields=True):
     """Register an endpoint. ``events`` empty (or left out) means every event."""
 
-    url: Annotated[str, documented(min_length=1, max_length=2000, pattern=r"^https?://\S+$")]
+    url: Annotated[str, documented(min_length=1, max_length=2000, pattern=ENDPOINT_URL)]
     events: EventList = []
     description: Annotated[str, documented(max_length=200, pattern=TEXT)] = ""
 
@@ -27,7 +34,7 @@ class EndpointIn(msgspec.Struct, forbid_unknown_fields=True):
 class EndpointPatch(msgspec.Struct, forbid_unknown_fields=True):
     """Change what is sent; ``active: false`` pauses deliveries (they wait, and fail after 3 days)."""
 
-    url: Annotated[str | None, documented(min_length=1, max_length=2000, pattern=r"^https?://\S+$")] = None
+    url: Annotated[str | None, documented(min_length=1, max_length=2000, pattern=ENDPOINT_URL)] = None
     events: Annotated[list[str] | None,
                       documented(items={"type": "string", "enum": _KINDS}, max_items=len(_KINDS))] = None
     description: Annotated[str | None, documented(max_length=200, pattern=TEXT)] = None

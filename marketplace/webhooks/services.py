@@ -58,10 +58,14 @@ class Registered:
 
 def check_url(raw: Any, settings: Settings) -> str:
     url = str(raw or "").strip()
-    parts = urlsplit(url)
     if not url:
         raise InvalidInput({"url": gettext('Give the address PostPact should send events to.')})
-    if len(url) > 2000 or parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # an unclosed IPv6 bracket, say
+        host = None
+    if len(url) > 2000 or not host or parts.scheme not in ("http", "https"):
         raise InvalidInput({"url": gettext('Use a full http(s) address, like https://example.com/postpact.')})
     if settings.app.is_production and parts.scheme != "https":
         raise InvalidInput({"url": gettext('Use an https address: events carry deal details.')})

@@ -24,8 +24,11 @@ def test_a_process_that_froze_its_own_objects_keeps_them_frozen() -> None:
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
+        assert frozen > 0
+        # Frozen objects can still be freed meanwhile (the count drops a little in a busy process); what must not
+        # happen is the sweep thawing them (the count back to 0).
         with _collector_skips_old_objects():
-            assert gc.get_freeze_count() == frozen
-        assert gc.get_freeze_count() == frozen
+            assert gc.get_freeze_count() > frozen // 2
+        assert gc.get_freeze_count() > frozen // 2
     finally:
         gc.unfreeze()
