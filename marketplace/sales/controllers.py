@@ -288,7 +288,7 @@ class CreatorSalesPages(PageController):
             sa.select(SaleAttribution, StoreOrder.name)
             .join(StoreOrder, StoreOrder.id == SaleAttribution.store_order_id)
             .where(SaleAttribution.creator_id == actor.creator_id)
-            .order_by(SaleAttribution.placed_at.desc()).limit(200))).all()
+            .order_by(SaleAttribution.placed_at.desc(), SaleAttribution.id.desc()).limit(200))).all()
         return render(request, "sales/creator.html", {
             "trackings": trackings, "sales": sales, "statements": await statements(
                 db_session, creator_id=actor.creator_id),
@@ -327,7 +327,9 @@ class SalesApi(Controller):
         rows = (await db_session.execute(
             sa.select(SaleAttribution, StoreOrder.name)
             .join(StoreOrder, StoreOrder.id == SaleAttribution.store_order_id)
-            .where(SaleAttribution.collaboration_id == collab_id).order_by(SaleAttribution.placed_at))).all()
+            .where(SaleAttribution.collaboration_id == collab_id)
+            # Stores report whole seconds: orders in the same second keep the order they arrived in (uuid7 ids).
+            .order_by(SaleAttribution.placed_at, SaleAttribution.id))).all()
         totals: dict[str, list[int]] = {}
         for row, _ in rows:
             t = totals.setdefault(row.currency, [0, 0, 0])
