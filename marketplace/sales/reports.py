@@ -10,7 +10,7 @@ per day on the deals' links; costs count the deals signed in the range (fee + pr
 fee); ROI = GMV / total cost.
 
 Ratios (conversion, ROI, on-time and ghost rates) are whole basis points, rounded once here (half up): 1 bp = 0.01 %,
-so a conversion of 12.34 % is ``1_234`` and an ROI of 0.7269 times is ``7_269``. No float stands next to money: the page
+so a conversion of 12.34 % is ``1_234`` and an ROI of 0.7269 times is ``7_269``, integers end to end: the page
 (``marketplace.i18n.format_basis_points``), the CSV (``bps_text``) and the API (``*_bps``) show these same integers.
 """
 

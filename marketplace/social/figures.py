@@ -1,6 +1,6 @@
 """Engagement figures, one function each: the deal page, the brand's engagement report, its CSV and the API all
 call these (money in minor units of the deal's currency, rates in basis points: 3.45% → 345). Divisions are exact
-(``Fraction``), rounded once to a whole number: no float stands next to money."""
+(``Fraction``), rounded once to a whole number."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 and written (subject and body) in the recipient's language and time zone when it is delivered
 
 Revision ID: 0029
-Revises: 0028
+Revises: 0027
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0029"
-down_revision: str | None = "0028"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

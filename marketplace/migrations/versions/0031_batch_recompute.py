@@ -1,7 +1,7 @@
 """batch recompute: a partial index on the ghostings, which the set-based rebuild reads in time order
 
 Revision ID: 0031
-Revises: 0030
+Revises: 0029
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0031"
-down_revision: str | None = "0030"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
