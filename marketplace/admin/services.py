@@ -25,6 +25,7 @@ from marketplace.creators.models import Creator
 from marketplace.disputes.models import Dispute, DisputeStatus
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 from marketplace.i18n import gettext
+from marketplace.notifications.mail import write_pending
 from marketplace.notifications.models import EmailStatus, OutboxEmail
 from marketplace.payments import hooks
 from marketplace.ratelimit import Limit
@@ -372,13 +373,17 @@ async def outbox(session: AsyncSession, *, q: str = "", status: EmailStatus | No
     query = sa.select(OutboxEmail)
     if q.strip():
         like = f"%{_escape_like(q.strip().lower())}%"
+        # A notice queued as template + parameters has no subject until it is written (at delivery, or below when
+        # shown): its template's name stands in for it, so "draft_approved" finds the undelivered ones too.
         query = query.where(sa.or_(sa.func.lower(OutboxEmail.to_address).like(like, escape="\\"),
-                                   sa.func.lower(OutboxEmail.subject).like(like, escape="\\")))
+                                   sa.func.lower(OutboxEmail.subject).like(like, escape="\\"),
+                                   sa.func.lower(OutboxEmail.template).like(like, escape="\\")))
     if status is not None:
         query = query.where(OutboxEmail.status == status)
     if before is not None:
         query = query.where(OutboxEmail.id < before)
     rows = list((await session.scalars(query.order_by(OutboxEmail.id.desc()).limit(limit + 1))).all())
+    await write_pending(session, rows[:limit])  # what the reader will get, in their language, as the outbox shows
     return rows[:limit], rows[limit - 1].id if len(rows) > limit else None
 
 

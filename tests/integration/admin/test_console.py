@@ -208,3 +208,26 @@ async def test_a_second_ghosting_puts_the_creator_in_front_of_the_admins(make_we
     assert cleared.status_code == 303
     assert 'data-testid="reliability-reviews">0<' in (await web.get("/admin")).text
     assert creator.email not in (await web.get("/admin/users?reliability=1")).text
+
+
+async def test_the_outbox_shows_and_finds_notices_written_at_delivery(make_web, runtime, people, db) -> None:
+    """A notice queued as template + parameters has no subject until it is written: the outbox writes the ones it
+    shows (in the reader's language) and finds undelivered ones by their template's name."""
+    from marketplace.notifications.mail import NoticeEmail, queue_notice_emails
+
+    await people.creator(email="pending-reader@example.com")
+    async with runtime.session_maker() as session, session.begin():
+        user = await session.scalar(sa.select(User).where(User.email == "pending-reader@example.com"))
+        [email_id] = await queue_notice_emails(session, [NoticeEmail(
+            user.id, user.email, "notification", "draft.approved",
+            {"title": "Your draft was approved", "body": "Post it by Friday.", "link": "/deals",
+             "settings_link": "/notifications/settings"})])
+    _admin, web = await admin_web(make_web, people)
+    found = await web.get("/admin/outbox?q=NOTIFICATION")
+    assert found.status_code == 200 and "pending-reader@example.com" in found.text
+    assert "Your draft was approved" in found.text and "Post it by Friday." in found.text
+    db.expire_all()
+    written = await db.get(OutboxEmail, email_id)
+    assert written.subject and written.body_text and written.status.value == "queued"
+    missing = await web.get("/admin/outbox?q=no-such-template")
+    assert "pending-reader@example.com" not in missing.text
