@@ -100,12 +100,12 @@ async def deal_ids(url: str) -> tuple[list[str], list[str]]:
 
 async def prepare_database(args: argparse.Namespace) -> str:
     if args.reuse:
-        url = sa.engine.make_url(SERVER).set(database=DB_NAME).render_as_string(hide_password=False)
-        print(f"database {DB_NAME}: reused as it is (--reuse)")
+        url = sa.engine.make_url(SERVER).set(database=args.database).render_as_string(hide_password=False)
+        print(f"database {args.database}: reused as it is (--reuse)")
         dbsupport.migrate(url)
         return url
-    url = dbsupport.recreate_postgres_database(SERVER, DB_NAME)
-    print(f"database {DB_NAME}: migrating, loading {args.gigs:,} gigs, {args.creators:,} creators, "
+    url = dbsupport.recreate_postgres_database(SERVER, args.database)
+    print(f"database {args.database}: migrating, loading {args.gigs:,} gigs, {args.creators:,} creators, "
           f"{args.deals:,} deals (not timed)", flush=True)
     dbsupport.migrate(url)
     started = time.perf_counter()
@@ -545,6 +545,7 @@ def main() -> None:
     parser.add_argument("--no-table", action="store_true", help="skip the per-request table (with --scaling)")
     parser.add_argument("--against", default="", help="before/after: an export of an older commit to compare with")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (for --reuse)")
+    parser.add_argument("--database", default=DB_NAME, help="the throw-away database's name (one per parallel run)")
     parser.add_argument("--reuse", action="store_true", help="use the database a --keep run left")
     args = parser.parse_args()
     POOL_SIZE["size"] = args.pool_size or args.connections
@@ -562,7 +563,7 @@ def main() -> None:
                 scaling(args, url, var_dir, brand_deals, creator_deals)
     finally:
         if not args.keep:
-            dbsupport.drop_postgres_database(SERVER, DB_NAME)
+            dbsupport.drop_postgres_database(SERVER, args.database)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ from escrow.money import CURRENCY_EXPONENTS
 from marketplace.creators.models import Platform
 from marketplace.forms import FormReader
 from marketplace.gigs.keyset import SortKey
-from marketplace.gigs.models import Deliverable, Gig, GigNiche, GigStatus, gig_search_term
+from marketplace.gigs.models import Deliverable, Gig, GigNiche, GigStatus, gig_search, gig_search_term
 from marketplace.gigs.validation import NICHE_RE, Checker
 from marketplace.i18n import N_, gettext
 
@@ -23,6 +23,8 @@ from marketplace.i18n import N_, gettext
 GIG = Gig.__table__.c
 DELIVERABLE = Deliverable.__table__.c
 GIG_NICHE = GigNiche.__table__.c
+#: PostgreSQL's narrow copy of what the filters and sorts read, one row per open gig (models.gig_search).
+SEARCH = gig_search.c
 
 _WORD = re.compile(r"[^\W_]+")
 MAX_QUERY_TERMS = 8
@@ -34,6 +36,14 @@ SORTS: dict[str, SortKey] = {
     "fee": SortKey(GIG.base_fee_amount, GIG.id, descending=True, kind="int"),
     "deadline": SortKey(GIG.apply_by, GIG.id, descending=False, kind="datetime", nullable=True),
 }
+
+#: The same orders over the search table (PostgreSQL); cursors are the same, as its rows copy the gig's values.
+SEARCH_SORTS: dict[str, SortKey] = {
+    "newest": SortKey(SEARCH.published_at, SEARCH.gig_id, descending=True, kind="datetime"),
+    "fee": SortKey(SEARCH.base_fee_amount, SEARCH.gig_id, descending=True, kind="int"),
+    "deadline": SortKey(SEARCH.apply_by, SEARCH.gig_id, descending=False, kind="datetime", nullable=True),
+}
+_TAG = re.compile(r"^[a-z]:[A-Za-z0-9*-]{1,40}$")
 
 #: What a result card and its eligibility check read (the brief and the deal terms stay in the table).
 CARD_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
@@ -257,14 +267,102 @@ def _matching(filters: GigFilters, dialect: str, columns: tuple[sa.ColumnElement
     return query
 
 
+def _tags(tags: list[str]) -> sa.ColumnElement[Any]:
+    """A text[] literal of search tags (niche, platform and country values are checked words and codes)."""
+    if not all(_TAG.match(t) for t in tags):
+        raise ValueError("not a search tag")
+    return sa.literal_column("ARRAY[" + ", ".join(f"'{t}'" for t in tags) + "]::text[]")
+
+
+def _matching_search(filters: GigFilters, key: SortKey) -> sa.Select[Any]:
+    """PostgreSQL: the ids (and sort value) of open gigs matching every filter, from the search table alone. Every
+    value is written into the SQL (see ``_value``)."""
+    def value(v: Any, column: Any) -> sa.BindParameter[Any]:
+        return _value(v, column.type, True)
+
+    query = sa.select(SEARCH.gig_id, key.column)
+    terms = query_terms(filters.q)
+    if terms:
+        tsquery = " & ".join(f"{t}:*" for t in terms)
+        query = query.where(SEARCH.search_vector.bool_op("@@")(
+            sa.func.to_tsquery(sa.literal_column("'english'"), _value(tsquery, sa.Text(), True))
+        ))
+    required = []
+    if filters.niche:
+        required.append(f"n:{filters.niche}")
+    if filters.platform is not None:
+        required.append(f"p:{filters.platform.value}")
+    if required:
+        query = query.where(SEARCH.tags.bool_op("@>")(_tags(required)))
+    if filters.country:
+        query = query.where(SEARCH.tags.bool_op("&&")(_tags(["c:*", f"c:{filters.country}"])))
+    if filters.currency:
+        query = query.where(SEARCH.currency == value(filters.currency, SEARCH.currency))
+    if filters.fee_min is not None:
+        query = query.where(SEARCH.base_fee_amount >= value(filters.fee_min, SEARCH.base_fee_amount))
+    if filters.fee_max is not None:
+        query = query.where(SEARCH.base_fee_amount <= value(filters.fee_max, SEARCH.base_fee_amount))
+    if filters.product_value_min is not None:
+        query = query.where(SEARCH.product_retail_value >= value(filters.product_value_min,
+                                                                  SEARCH.product_retail_value))
+    if filters.product_value_max is not None:
+        query = query.where(SEARCH.product_retail_value <= value(filters.product_value_max,
+                                                                  SEARCH.product_retail_value))
+    if filters.apply_before is not None:
+        query = query.where(SEARCH.apply_by.is_not(None), SEARCH.apply_by <= value(filters.apply_before,
+                                                                                   SEARCH.apply_by))
+    return query
+
+
+def _with_gig_columns(page: sa.Select[Any], key: SortKey, columns: tuple[sa.ColumnElement[Any], ...]
+                      ) -> sa.Select[Any]:
+    """The gig columns of a page of search rows, in the page's order (the search table only picks the ids)."""
+    picked = page.subquery("picked")
+    order = SortKey(picked.c[key.column.key], picked.c.gig_id, descending=key.descending, kind=key.kind,
+                    nullable=key.nullable)
+    return sa.select(*columns).join_from(picked, Gig.__table__, GIG.id == picked.c.gig_id).order_by(*order.order_by())
+
+
+def _search_table_queries(filters: GigFilters, now: datetime, columns: tuple[sa.ColumnElement[Any], ...],
+                          cursor: tuple[Any, Any] | None) -> list[sa.Select[Any]]:
+    """``open_gigs_queries`` on PostgreSQL: each page statement picks its ids from the search table (a few MB, in
+    shared buffers, filtered through one GIN index) and reads the gig rows of those ids only."""
+    key = SEARCH_SORTS[filters.sort]
+    base = _matching_search(filters, key)
+    limit = page_limit(filters.limit + 1, "postgresql")
+    if filters.sort != "deadline":
+        query = base.where(sa.or_(SEARCH.apply_by.is_(None), SEARCH.apply_by > now))
+        if cursor is not None:
+            query = query.where(key.after(*cursor))
+        return [_with_gig_columns(query.order_by(*key.order_by()).limit(limit), key, columns)]
+    queries = []
+    if cursor is None or cursor[0] is not None:
+        dated = base.where(SEARCH.apply_by > now)
+        if cursor is not None:
+            dated = dated.where(key.after(*cursor))
+        queries.append(_with_gig_columns(dated.order_by(SEARCH.apply_by.asc(), SEARCH.gig_id.asc()).limit(limit),
+                                         key, columns))
+    if filters.apply_before is None:
+        undated = base.where(SEARCH.apply_by.is_(None))
+        if cursor is not None and cursor[0] is None:
+            undated = undated.where(SEARCH.gig_id > cursor[1])
+        queries.append(_with_gig_columns(undated.order_by(SEARCH.gig_id.asc()).limit(limit), key, columns))
+    return queries
+
+
 def open_gigs_queries(filters: GigFilters, *, now: datetime, dialect: str,
-                      columns: tuple[sa.ColumnElement[Any], ...] = CARD_COLUMNS) -> list[sa.Select[Any]]:
+                      columns: tuple[sa.ColumnElement[Any], ...] = CARD_COLUMNS,
+                      search_table: bool = True) -> list[sa.Select[Any]]:
     """The statements that list one page of open gigs still taking applications, run in order until the page (plus
     one row, to know whether there is a next page) is full: one statement, or two for the deadline order.
 
-    ``columns`` are the gig columns each row carries (``CARD_COLUMNS``, or ``ALL_COLUMNS`` for the API)."""
+    ``columns`` are the gig columns each row carries (``CARD_COLUMNS``, or ``ALL_COLUMNS`` for the API). On
+    PostgreSQL the gigs are picked from the search table; ``search_table=False`` filters the gig table itself (the
+    tests check both give the same pages)."""
     key = filters.sort_key
     cursor = key.decode(filters.cursor) if filters.cursor else None
+    if dialect == "postgresql" and search_table:
+        return _search_table_queries(filters, now, columns, cursor)
     base = _matching(filters, dialect, columns)
     limit = page_limit(filters.limit + 1, dialect)
     if filters.sort != "deadline":
