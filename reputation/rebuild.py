@@ -34,6 +34,14 @@ _PRIOR = Evidence(VERIFIED_AUDIENCE_EVIDENCE, 0.0)
 VERIFIED_RANK_ORDER = rank_order(wilson_lower_bound(_PRIOR.r, _PRIOR.n), expected_reliability(_PRIOR))
 _Z2 = RANKING_Z * RANKING_Z
 _HL = repr(DEFAULT_HALF_LIFE_DAYS)
+#: Seconds per half-life, one divisor per event instead of two (the exponent moves by an ulp at most).
+_HL_SECONDS = repr(86_400.0 * DEFAULT_HALF_LIFE_DAYS)
+#: The counters whose kinds are exactly the completed ones: completed deals are their sum, so the pass over the log
+#: compares each event's kind with fewer strings (kind comparisons are most of its cost).
+_COMPLETED_COUNTERS = tuple(
+    column for column in COUNTERS if all(k in COMPLETED_KINDS for k, c in COUNT_COLUMNS.items() if c == column)
+)
+assert {k for k, c in COUNT_COLUMNS.items() if c in _COMPLETED_COUNTERS} == COMPLETED_KINDS
 _MICROS = 1_000_000
 #: Enough for the per-subject hash aggregates of a few million events (100k subjects take ~50 MB).
 WORK_MEM = "256MB"
@@ -188,11 +196,13 @@ def _rebuilt_rows(d: _Dialect) -> str:
     """SELECT of every subject in the event log or the score table with its rebuilt row (the _COLUMNS), and whether
     a row is stored for it (`stored`)."""
     ghosted = EventKind.CREATOR_GHOSTED.value
-    counters = ",\n                     ".join(
-        f"count(*) FILTER (WHERE e.kind IN ({_kinds(k for k, c in COUNT_COLUMNS.items() if c == column)})) AS {column}"
+    # Counts as integers: their sums per subject stay bigint (sums of bigint are numeric, several times slower).
+    counters = ",\n                       ".join(
+        f"CAST(count(*) FILTER (WHERE e.kind IN ({_kinds(k for k, c in COUNT_COLUMNS.items() if c == column)}))"
+        f" AS integer) AS {column}"
         for column in COUNTERS
     )
-    growth = f"power(2.0, ({d.epoch('e.occurred_at')} - :ref) / 86400.0 / {_HL})"
+    growth = f"power(2.0, ({d.epoch('e.occurred_at')} - :ref) / {_HL_SECONDS})"
     shrink = f"power(2.0, (:ref - {d.epoch('a.last_at')}) / 86400.0 / {_HL})"
     now = d.now
     # scoring.decay_factor: total_seconds() / 86400 / half-life, and 1.0 when no time passed (ranked as of
@@ -204,6 +214,7 @@ def _rebuilt_rows(d: _Dialect) -> str:
     fence = d.fence
     key = "coalesce(a.subject_kind, sc.subject_kind)", "coalesce(a.subject_id, sc.subject_id)"
     stored_values = ", ".join(f"sc.{c} AS old_{c}" for c in _COLUMNS if c != "ranked_at")
+    completed = " + ".join(_COMPLETED_COUNTERS)
     return f"""
     SELECT subject_kind, subject_id, stored, {", ".join(_COLUMNS)},
            NOT stored OR NOT ({_unchanged(d, "old_", "")}) AS changed
@@ -236,16 +247,16 @@ def _rebuilt_rows(d: _Dialect) -> str:
             FROM (
               SELECT subject_kind, subject_id, sum(events_count) AS events_count, max(last_at) AS last_at,
                      sum(r_ref) AS r_ref, sum(s_ref) AS s_ref, {", ".join(f"sum({c}) AS {c}" for c in COUNTERS)},
-                     sum(completed_deals) AS completed_deals,
-                     count(*) FILTER (WHERE completed_deals > 0 AND counterparty_id IS NOT NULL)
+                     sum({completed}) AS completed_deals,
+                     count(*) FILTER (WHERE {completed} > 0 AND counterparty_id IS NOT NULL)
                        AS distinct_counterparties
               FROM (  -- one pass over the log, per subject and counterparty (distinct counterparties need them)
-                SELECT e.subject_kind, e.subject_id, e.counterparty_id, count(*) AS events_count,
+                -- Halving the sums instead of each term: exact in binary floating point, and a division fewer.
+                SELECT e.subject_kind, e.subject_id, e.counterparty_id, CAST(count(*) AS integer) AS events_count,
                        max(e.occurred_at) AS last_at,
-                       sum(e.weight * (1 + e.value) / 2 * {growth}) AS r_ref,
-                       sum(e.weight * (1 - e.value) / 2 * {growth}) AS s_ref,
-                       {counters},
-                       count(*) FILTER (WHERE e.kind IN ({_kinds(COMPLETED_KINDS)})) AS completed_deals
+                       sum(e.weight * (1 + e.value) * {growth}) / 2 AS r_ref,
+                       sum(e.weight * (1 - e.value) * {growth}) / 2 AS s_ref,
+                       {counters}
                 FROM reputation_event e
                 GROUP BY e.subject_kind, e.subject_id, e.counterparty_id
               ) per_counterparty
