@@ -3,18 +3,24 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
-from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
+from advanced_alchemy.extensions.litestar import SQLAlchemyInitPlugin, SQLAlchemyPlugin, SQLAlchemySerializationPlugin
 from litestar import Litestar
+from litestar.config.app import AppConfig
 from litestar.datastructures import State
+from litestar.di import Provide
 from litestar.exceptions import HTTPException
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
+from litestar.types import Message, Scope
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from marketplace.accounts.auth import ActorMiddleware
 from marketplace.accounts.controllers import AccountApi, AccountPages
@@ -102,22 +108,116 @@ def route_handlers(settings: Settings) -> list[Any]:
     return handlers
 
 
-def _lifespan(runtime: Runtime, run_scheduler: bool) -> Any:
-    @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
-        scheduler = None
-        if run_scheduler and isinstance(runtime.queue, InProcessQueue):
-            scheduler = InProcessScheduler(runtime.queue, periodic_jobs())
-            scheduler.start()
-        try:
-            yield
-        finally:
-            if scheduler is not None:
-                await scheduler.stop()
-            if isinstance(runtime.queue, InProcessQueue):
-                await runtime.queue.drain()
+@dataclass(frozen=True)
+class AppShape:
+    """What create_app builds into the app itself from the settings: the routes, the middleware, the headers, the body
+    limit. Everything else (the database, the clock, the queue, the session store...) belongs to the runtime and is
+    read from ``app.state.runtime`` when used, so apps of one shape differ only in their runtime: the tests build one
+    app per shape and bind each test's runtime to it (``bind_runtime``) instead of building ~1,000 apps."""
 
-    return lifespan
+    production: bool
+    https: bool
+    trusted_proxies: tuple[str, ...]
+    max_body_bytes: int
+    debug: bool
+    run_scheduler: bool
+    #: The Jinja callback reads the environment variable, not the settings (see ``jinja_engine_callback``).
+    precompiled_templates: bool
+
+    @classmethod
+    def of(cls, settings: Settings, run_scheduler: bool | None = None) -> AppShape:
+        return cls(
+            production=settings.app.is_production,
+            https=settings.app.public_url.startswith("https://"),
+            trusted_proxies=tuple(settings.app.trusted_proxies),
+            max_body_bytes=settings.storage.max_upload_bytes + 1024 * 1024,
+            debug=settings.app.debug,
+            run_scheduler=not settings.app.is_test if run_scheduler is None else run_scheduler,
+            precompiled_templates=os.environ.get("POSTPACT_ENV", "development") == "production",
+        )
+
+
+def _runtime(app: Litestar) -> Runtime:
+    return app.state.runtime  # type: ignore[no-any-return]
+
+
+@asynccontextmanager
+async def _lifespan(app: Litestar) -> AsyncIterator[None]:
+    """The runtime's in-process scheduler and queue, and its session store (Redis closes its client after)."""
+    runtime = _runtime(app)
+    scheduler = None
+    if app.state.shape.run_scheduler and isinstance(runtime.queue, InProcessQueue):
+        scheduler = InProcessScheduler(runtime.queue, periodic_jobs())
+        scheduler.start()
+    try:
+        async with app.stores.get(SESSION_STORE):
+            yield
+    finally:
+        if scheduler is not None:
+            await scheduler.stop()
+        if isinstance(runtime.queue, InProcessQueue):
+            await runtime.queue.drain()
+
+
+@asynccontextmanager
+async def _database_lifespan(app: Litestar) -> AsyncIterator[None]:
+    """The runtime's engine and session maker in ``app.state`` while the app runs (disposed after), as the
+    advanced-alchemy plugin does for the config it was given."""
+    config = _runtime(app).alchemy
+    try:
+        async with config.lifespan(app):
+            yield
+    finally:
+        for key in (config.engine_app_state_key, config.session_maker_app_state_key):
+            app.state._state.pop(key, None)
+
+
+def _provide_engine(state: State) -> AsyncEngine:
+    return state["runtime"].alchemy.provide_engine(state)  # type: ignore[no-any-return]
+
+
+def _provide_session(state: State, scope: Scope) -> AsyncSession:
+    return state["runtime"].alchemy.provide_session(state, scope)  # type: ignore[no-any-return]
+
+
+async def _commit_or_roll_back(message: Message, scope: Scope) -> None:
+    await scope["app"].state.runtime.alchemy.before_send_handler(message, scope)
+
+
+class _RuntimeAlchemyInit(SQLAlchemyInitPlugin):
+    """advanced-alchemy's plugin, with the database of the app's current runtime rather than of the config it was
+    built with: its session and engine dependencies, its lifespan and its commit-or-rollback hook go through
+    ``app.state.runtime.alchemy`` (the ActorMiddleware already opens sessions that way)."""
+
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        (config,) = self.config
+        app_config = super().on_app_init(app_config)
+        app_config.lifespan[app_config.lifespan.index(config.lifespan)] = _database_lifespan
+        app_config.before_send[app_config.before_send.index(config.before_send_handler)] = _commit_or_roll_back
+        app_config.dependencies[config.engine_dependency_key] = Provide(_provide_engine, sync_to_thread=False)
+        app_config.dependencies[config.session_dependency_key] = Provide(_provide_session, sync_to_thread=False)
+        return app_config
+
+
+class RuntimeAlchemyPlugin(SQLAlchemyPlugin):
+    def on_app_init(self, app_config: AppConfig) -> AppConfig:
+        app_config.plugins.extend([_RuntimeAlchemyInit(config=self.config), SQLAlchemySerializationPlugin()])
+        return app_config
+
+
+def bind_runtime(app: Litestar, runtime: Runtime) -> Litestar:
+    """Make ``runtime`` the one ``app`` serves with (before its lifespan starts): create_app does it once; the tests
+    bind each test's runtime to an app of the same shape they keep."""
+    shape: AppShape = app.state.shape
+    if AppShape.of(runtime.settings, shape.run_scheduler) != shape:
+        raise ValueError(f"this app was built for another shape of settings: {shape}")
+    config = runtime.alchemy
+    if (config.session_dependency_key, config.engine_dependency_key) != app.state.dependency_keys:
+        raise ValueError("the runtime's database config names its dependencies differently")
+    refuse_unstorable_text(config.get_engine())
+    app.stores.register(SESSION_STORE, session_store(runtime.settings), allow_override=True)
+    app.state.runtime = runtime
+    return app
 
 
 def create_app(
@@ -126,14 +226,12 @@ def create_app(
     settings = settings or (runtime.settings if runtime else get_settings())
     runtime = runtime or build_runtime(settings)
     load_jobs()
-    if run_scheduler is None:
-        run_scheduler = not settings.app.is_test
+    shape = AppShape.of(settings, run_scheduler)
     sessions = session_config(settings)
-    proxies = parse_trusted_proxies(",".join(settings.app.trusted_proxies))
-    refuse_unstorable_text(runtime.alchemy.get_engine())
+    proxies = parse_trusted_proxies(",".join(shape.trusted_proxies))
     app = Litestar(
         route_handlers=route_handlers(settings),
-        plugins=[SQLAlchemyPlugin(config=runtime.alchemy), HTMXPlugin()],
+        plugins=[RuntimeAlchemyPlugin(config=runtime.alchemy), HTMXPlugin()],
         template_config=TemplateConfig(
             directory=TEMPLATES_DIR, engine=JinjaTemplateEngine, engine_callback=jinja_engine_callback
         ),
@@ -148,14 +246,18 @@ def create_app(
             LocaleMiddleware(),
             SessionCsrfMiddleware(),
         ],
-        before_send=[security_headers(proxies, always_https=settings.app.public_url.startswith("https://"))],
-        stores={SESSION_STORE: session_store(settings)},
+        before_send=[security_headers(proxies, always_https=shape.https)],
         exception_handlers={HTTPException: handle_exception, Exception: handle_exception},
         openapi_config=openapi_config(),
-        state=State({"runtime": runtime}),
-        lifespan=[_lifespan(runtime, run_scheduler)],
-        request_max_body_size=settings.storage.max_upload_bytes + 1024 * 1024,
-        debug=settings.app.debug,
+        state=State(
+            {
+                "shape": shape,
+                "dependency_keys": (runtime.alchemy.session_dependency_key, runtime.alchemy.engine_dependency_key),
+            }
+        ),
+        lifespan=[_lifespan],
+        request_max_body_size=shape.max_body_bytes,
+        debug=shape.debug,
     )
     declare_problem_responses(app)
-    return app
+    return bind_runtime(app, runtime)

@@ -213,9 +213,10 @@ async def db(database_url: str) -> AsyncIterator[AsyncSession]:
 
 @pytest.fixture
 def app(runtime: Runtime) -> Litestar:
-    from marketplace.app import create_app
+    """The app for this test's runtime: one kept per worker and shape of settings (``tests.support.apps``)."""
+    from tests.support.apps import app_for
 
-    return create_app(runtime=runtime, run_scheduler=False)
+    return app_for(runtime)
 
 
 @dataclass
