@@ -12,7 +12,6 @@ import asyncio
 import os
 from typing import Any
 
-import httpx
 import pytest
 import requests
 import schemathesis
@@ -26,9 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.support.deals import bearer
-from tests.support.live import start_live_server
-from tests.support.marketplace import make_creator_with_account, make_gig
+from tests.support.contract import LiveApi, live_api
 
 pytestmark = pytest.mark.slow
 
@@ -58,26 +55,15 @@ def _failure_of(operation: Any, sessions: dict[str, requests.Session], base_url:
     return None
 
 
-def _exercise(schema: Any, tokens: dict[str, dict[str, str]], base_url: str) -> list[str]:
+def _exercise(api: LiveApi) -> list[str]:
     """Every operation as every person; one line per failing operation."""
-    sessions = {who: requests.Session() for who in tokens}
-    for who, session in sessions.items():
-        session.headers.update(tokens[who])
-    failures = [_failure_of(result.ok(), sessions, base_url) for result in schema.get_all_operations()]
+    sessions = api.sessions()
+    failures = [_failure_of(operation, sessions, api.url) for operation in api.operations()]
     return [line for line in failures if line]
 
 
 async def test_every_operation_keeps_to_the_schema_as_brand_and_creator(runtime, people) -> None:
-    brand = await people.brand()
-    await make_gig(runtime, brand, title="Contract gig")
-    creator = await make_creator_with_account(runtime, people)
-    tokens = {"brand": await bearer(runtime, brand), "creator": await bearer(runtime, creator.person)}
-    server = await asyncio.to_thread(start_live_server, runtime)
-    try:
-        raw = (await asyncio.to_thread(httpx.get, f"{server.url}/schema/openapi.json", timeout=30)).json()
-        schema = schemathesis.openapi.from_dict(raw)
-        assert len(list(schema.get_all_operations())) >= 80, "the schema lost its operations"
-        failures = await asyncio.to_thread(_exercise, schema, tokens, server.url)
-    finally:
-        await asyncio.to_thread(server.stop)
+    async with live_api(runtime, people) as api:
+        assert len(api.operations()) >= 80, "the schema lost its operations"
+        failures = await asyncio.to_thread(_exercise, api)
     assert not failures, f"{len(failures)} operations break the contract:\n\n" + "\n\n".join(failures)

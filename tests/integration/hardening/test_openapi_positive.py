@@ -15,7 +15,6 @@ import asyncio
 import os
 from typing import Any
 
-import httpx
 import pytest
 import requests
 import schemathesis
@@ -23,9 +22,7 @@ from hypothesis import HealthCheck, Phase, given
 from hypothesis import settings as hypothesis_settings
 from schemathesis import GenerationMode
 
-from tests.support.deals import bearer
-from tests.support.live import start_live_server
-from tests.support.marketplace import make_creator_with_account, make_gig
+from tests.support.contract import LiveApi, live_api
 
 pytestmark = pytest.mark.slow
 
@@ -128,33 +125,21 @@ def _refusals_of(operation: Any, sessions: dict[str, requests.Session], base_url
     return found
 
 
-def _refusals(schema: Any, tokens: dict[str, dict[str, str]], base_url: str) -> list[str]:
-    sessions = {who: requests.Session() for who in tokens}
-    for who, session in sessions.items():
-        session.headers.update(tokens[who])
-    operations = [result.ok() for result in schema.get_all_operations()]
+def _refusals(api: LiveApi) -> list[str]:
+    sessions = api.sessions()
+    operations = api.operations()
     # Choosing another language changes the words of every later message: that operation goes last, so the
     # messages are matched against the listed ones in English.
     operations.sort(key=lambda op: f"{op.method.upper()} {op.path}" in CHANGES_LANGUAGE)
     found: list[str] = []
     for operation in operations:
-        found += _refusals_of(operation, sessions, base_url)
+        found += _refusals_of(operation, sessions, api.url)
     return found
 
 
 async def test_schema_valid_requests_are_not_refused_as_brand_and_creator(runtime, people) -> None:
-    brand = await people.brand()
-    await make_gig(runtime, brand, title="Contract gig")
-    creator = await make_creator_with_account(runtime, people)
-    tokens = {"brand": await bearer(runtime, brand), "creator": await bearer(runtime, creator.person)}
-    server = await asyncio.to_thread(start_live_server, runtime)
-    try:
-        raw = (await asyncio.to_thread(httpx.get, f"{server.url}/schema/openapi.json", timeout=30)).json()
-        schema = schemathesis.openapi.from_dict(raw)
-        operations = {f"{o.ok().method.upper()} {o.ok().path}" for o in schema.get_all_operations()}
+    async with live_api(runtime, people) as api:
+        operations = {f"{o.method.upper()} {o.path}" for o in api.operations()}
         assert not set(BUSINESS_RULES) - operations, "an allow-listed operation is gone from the schema"
-        found = await asyncio.to_thread(_refusals, schema, tokens, server.url)
-    finally:
-        await asyncio.to_thread(server.stop)
+        found = await asyncio.to_thread(_refusals, api)
     assert not found, f"{len(found)} schema-valid requests refused with 422:\n" + "\n".join(found[:40])
-
