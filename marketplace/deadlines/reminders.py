@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
 from marketplace import i18n
-from marketplace.accounts.models import User
-from marketplace.collaborations.models import Collaboration
 from marketplace.db import insert_rows
+from marketplace.deadlines.due_deals import DueDeal
+from marketplace.deadlines.recipients import Addressee
 from marketplace.deadlines.rules import STAGE_ASKS, ReminderDue
 from marketplace.notifications.mail import NoticeEmail, queue_notice_emails
 from marketplace.notifications.models import Notification
@@ -76,7 +76,7 @@ class ReminderItem:
         return f"{self.headline} for “{self.gig_title}” — due {self.due_text}"[:200]
 
 
-def reminder_item(c: Collaboration, reminder: ReminderDue, now: datetime) -> ReminderItem:
+def reminder_item(c: DueDeal, reminder: ReminderDue, now: datetime) -> ReminderItem:
     terms = c.terms or {}
     counterpart = (
         terms.get("brand_name", "the brand")
@@ -122,7 +122,7 @@ def _digest_line(item: ReminderItem) -> dict[str, object]:
 
 
 async def deliver_reminders(
-    session: AsyncSession, recipients: list[tuple[User, ReminderItem]], *, public_url: str, now: datetime
+    session: AsyncSession, recipients: list[tuple[Addressee, ReminderItem]], *, public_url: str, now: datetime
 ) -> tuple[int, int]:
     """In-app notification per (user, reminder) and one digest email per user who wants deal emails; returns
     (notifications, emails).
@@ -131,7 +131,7 @@ async def deliver_reminders(
     + parameters, written by its delivery job (queued for after the commit).
     """
     by_user: dict[UUID, list[ReminderItem]] = defaultdict(list)
-    users: dict[UUID, User] = {}
+    users: dict[UUID, Addressee] = {}
     notifications: list[dict[str, object]] = []
     for user, item in recipients:
         users[user.id] = user

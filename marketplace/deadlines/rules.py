@@ -12,11 +12,17 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from marketplace.clock import as_utc
-from marketplace.collaborations.due_dates import ghosting_due_at
-from marketplace.collaborations.states import TERMINAL, CollabState
+from marketplace.collaborations.states import CREATOR_TO_POST, TERMINAL, CollabState
+from marketplace.collaborations.terms import ghost_grace_hours
 
 if TYPE_CHECKING:
     from marketplace.collaborations.models import Collaboration
+    from marketplace.deadlines.due_deals import DueDeal
+
+    #: What the rules read: a collaboration, or the sweep's narrower read of one (the same attribute names).
+    DeadlineView = Collaboration | DueDeal
+
+HOUR = timedelta(hours=1)
 
 DEFAULT_REMINDER_OFFSETS_HOURS: tuple[int, ...] = (-72, -24, 24, 72)
 #: Reminders go to people; stages PostPact watches itself (keep-live) get none.
@@ -99,7 +105,7 @@ def _opt(value: datetime | None) -> datetime | None:
     return as_utc(value) if value is not None else None
 
 
-def reminder_offsets(c: Collaboration) -> tuple[int, ...]:
+def reminder_offsets(c: DeadlineView) -> tuple[int, ...]:
     """The deal's reminder offsets in hours (from its terms), sorted, without duplicates or absurd values."""
     raw = (c.terms or {}).get("reminder_offsets_hours")
     if raw is None:
@@ -115,7 +121,7 @@ def reminder_offsets(c: Collaboration) -> tuple[int, ...]:
     return tuple(sorted(offsets))
 
 
-def _schedule(c: Collaboration) -> tuple[str, str, datetime, tuple[int, ...]] | None:
+def _schedule(c: DeadlineView) -> tuple[str, str, datetime, tuple[int, ...]] | None:
     """The current stage, party, due time and reminder offsets (sorted), or None when nobody is to be reminded."""
     if c.deadlines_paused_at is not None or CollabState(c.status) in TERMINAL:
         return None
@@ -130,7 +136,7 @@ def _schedule(c: Collaboration) -> tuple[str, str, datetime, tuple[int, ...]] | 
     return stage, party, due, offsets
 
 
-def reminder_schedule(c: Collaboration) -> list[ReminderDue]:
+def reminder_schedule(c: DeadlineView) -> list[ReminderDue]:
     """Every reminder of the collaboration's current stage, in time order (empty when nobody is to be reminded)."""
     schedule = _schedule(c)
     if schedule is None:
@@ -159,7 +165,7 @@ def _next_fire_at(schedule: tuple[str, str, datetime, tuple[int, ...]] | None, n
     return next((at for at in (due + timedelta(hours=offset) for offset in offsets) if at > now), None)
 
 
-def reminder_due(c: Collaboration, now: datetime, sent_offsets: frozenset[int] = frozenset()) -> ReminderDue | None:
+def reminder_due(c: DeadlineView, now: datetime, sent_offsets: frozenset[int] = frozenset()) -> ReminderDue | None:
     """The one reminder to send now, if any: the latest whose time has come, unless it or a later one was sent.
 
     Only the latest counts, so a deal whose due time is already near never gets the "3 days left" reminder after
@@ -168,64 +174,80 @@ def reminder_due(c: Collaboration, now: datetime, sent_offsets: frozenset[int] =
     return _latest_passed(_schedule(c), now, sent_offsets)
 
 
-def next_reminder_at(c: Collaboration, now: datetime) -> datetime | None:
+def next_reminder_at(c: DeadlineView, now: datetime) -> datetime | None:
     return _next_fire_at(_schedule(c), now)
 
 
 # --- consequences ---------------------------------------------------------------------------------------------------
 
 
-def ghost_at(c: Collaboration) -> datetime | None:
-    """When the creator counts as ghosted: the post deadline (moved by agreed extensions) plus the grace period."""
-    return ghosting_due_at(c)
+def ghost_at(c: DeadlineView) -> datetime | None:
+    """When the creator counts as ghosted: the post deadline (moved by agreed extensions) plus the grace period.
+
+    ``collaborations.due_dates.ghosting_due_at``'s rule, with the grace read from the terms by
+    ``terms.ghost_grace_hours`` instead of parsing them whole, so it also works on the sweep's ``DueDeal`` (which
+    carries only the terms it needs); tests/unit/deadlines/test_due_deal.py checks the two agree in every state.
+    """
+    state = CollabState(c.status)
+    if state not in CREATOR_TO_POST or c.deadlines_paused_at is not None:
+        return None
+    if state is CollabState.FUNDED and c.product_included:
+        return None  # the brand hasn't shipped yet: nothing is the creator's fault
+    post = c.due("post")
+    if post is None:
+        return None
+    return post + ghost_grace_hours(c.terms) * HOUR
 
 
-def ghosting_due(c: Collaboration, now: datetime) -> bool:
+def ghosting_due(c: DeadlineView, now: datetime) -> bool:
     """The creator has the product (or signed a product-less deal), posted nothing, and the grace period is over."""
     at = ghost_at(c)
     return at is not None and now >= at
 
 
-def brand_no_show_at(c: Collaboration) -> datetime | None:
+def brand_no_show_at(c: DeadlineView) -> datetime | None:
     if CollabState(c.status) is not CollabState.FUNDED or not c.product_included or c.deadlines_paused_at:
         return None
     return c.due("ship")
 
 
-def brand_no_show_due(c: Collaboration, now: datetime) -> bool:
+def brand_no_show_due(c: DeadlineView, now: datetime) -> bool:
     """The brand was funded but did not ship by the ship-by date: the creator may cancel without penalty."""
     at = brand_no_show_at(c)
     return at is not None and now >= at
 
 
-def auto_approve_at(c: Collaboration) -> datetime | None:
+def auto_approve_at(c: DeadlineView) -> datetime | None:
     if CollabState(c.status) is not CollabState.VERIFIED or c.approved_at is not None or c.deadlines_paused_at:
         return None
     return c.due("approve")
 
 
-def auto_approve_due(c: Collaboration, now: datetime) -> bool:
+def auto_approve_due(c: DeadlineView, now: datetime) -> bool:
     """The brand neither approved nor disputed the verified post within the review window."""
     at = auto_approve_at(c)
     return at is not None and now >= at
 
 
-def auto_accept_at(c: Collaboration) -> datetime | None:
+def auto_accept_at(c: DeadlineView) -> datetime | None:
     """The documented rule for a post the automatic check couldn't confirm: the brand has the review window to
     check it by hand (or open a dispute); after that PostPact accepts it as delivered and pays, as for a verified
     post whose window passed."""
-    if (CollabState(c.status) is not CollabState.POSTED or c.post_review_requested_at is None
-            or c.deadlines_paused_at is not None):
+    if (
+        CollabState(c.status) is not CollabState.POSTED
+        or c.post_review_requested_at is None
+        or c.deadlines_paused_at is not None
+    ):
         return None
     return c.due("check")
 
 
-def auto_accept_due(c: Collaboration, now: datetime) -> bool:
+def auto_accept_due(c: DeadlineView, now: datetime) -> bool:
     at = auto_accept_at(c)
     return at is not None and now >= at
 
 
-def keep_live_midpoint_at(c: Collaboration) -> datetime | None:
+def keep_live_midpoint_at(c: DeadlineView) -> datetime | None:
     """Halfway through the keep-live period: the one check between the start and the end."""
     if CollabState(c.status) is not CollabState.RELEASED or c.deadlines_paused_at is not None:
         return None
@@ -235,13 +257,13 @@ def keep_live_midpoint_at(c: Collaboration) -> datetime | None:
     return posted + (end - posted) / 2
 
 
-def keep_live_end_at(c: Collaboration) -> datetime | None:
+def keep_live_end_at(c: DeadlineView) -> datetime | None:
     if CollabState(c.status) is not CollabState.RELEASED or c.deadlines_paused_at is not None:
         return None
     return c.due("keep_live")
 
 
-def keep_live_final_due(c: Collaboration, now: datetime) -> bool:
+def keep_live_final_due(c: DeadlineView, now: datetime) -> bool:
     at = keep_live_end_at(c)
     return at is not None and now >= at
 
@@ -249,7 +271,7 @@ def keep_live_final_due(c: Collaboration, now: datetime) -> bool:
 # --- the whole decision ---------------------------------------------------------------------------------------------
 
 
-def follow_up(c: Collaboration, now: datetime, history: History = History()) -> FollowUp:
+def follow_up(c: DeadlineView, now: datetime, history: History = History()) -> FollowUp:
     """What is due now and when to look again; ``history`` says what was already done."""
     schedule = _schedule(c)  # worked out once: the sweep calls this for every due deal
     reminder = _latest_passed(schedule, now, history.sent_offsets)
@@ -288,11 +310,11 @@ def follow_up(c: Collaboration, now: datetime, history: History = History()) -> 
     return FollowUp(reminder, tuple(consequences), min(later, default=None))
 
 
-def held_for_admin(c: Collaboration) -> bool:
+def held_for_admin(c: DeadlineView) -> bool:
     return bool(c.needs_admin_review)
 
 
-def earliest_check_at(c: Collaboration) -> datetime | None:
+def earliest_check_at(c: DeadlineView) -> datetime | None:
     """The earliest moment anything could be due, ignoring what was already done.
 
     Used whenever a collaboration changes: it may be in the past, in which case the sweeper looks at once, finds
@@ -301,8 +323,14 @@ def earliest_check_at(c: Collaboration) -> datetime | None:
     times = [r.fire_at for r in reminder_schedule(c)[:1]]
     times += [
         t
-        for t in (ghost_at(c), brand_no_show_at(c), auto_approve_at(c), auto_accept_at(c), keep_live_midpoint_at(c),
-                  keep_live_end_at(c))
+        for t in (
+            ghost_at(c),
+            brand_no_show_at(c),
+            auto_approve_at(c),
+            auto_accept_at(c),
+            keep_live_midpoint_at(c),
+            keep_live_end_at(c),
+        )
         if t is not None
     ]
     return min(times, default=None)

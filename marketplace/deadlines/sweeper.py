@@ -21,16 +21,15 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from uuid_utils.compat import uuid7
 
-from marketplace.accounts.models import User
-from marketplace.clock import as_utc
-from marketplace.collaborations.models import Collaboration
+from marketplace.brands.models import BrandRole
 from marketplace.db import insert_stmt, session_scope
-from marketplace.deadlines.models import DeadlineNotice, DeadlineReminder, DeadlineWatch
-from marketplace.deadlines.recipients import brand_roles_for, brand_team, creator_accounts
+from marketplace.deadlines.due_deals import DueDeal, due_deals
+from marketplace.deadlines.models import DeadlineReminder, DeadlineWatch
+from marketplace.deadlines.recipients import Addressee, brand_addressees, brand_roles_for, creator_addressees
 from marketplace.deadlines.reminders import ReminderItem, deliver_reminders, reminder_item
-from marketplace.deadlines.rules import Consequence, FollowUp, History, ReminderDue, follow_up
+from marketplace.deadlines.rules import Consequence, FollowUp, ReminderDue, follow_up
 from marketplace.jobs import enqueue
-from marketplace.verification.models import CheckPurpose, PostCheck
+from marketplace.verification.models import CheckPurpose
 
 log = logging.getLogger(__name__)
 
@@ -69,73 +68,21 @@ class SweepReport:
         }
 
 
-async def due_collaborations(session: AsyncSession, now: datetime, limit: int) -> list[Collaboration]:
-    """The next batch of collaborations to look at, loaded in the same statement: one range scan of
-    ix_deadline_watch_check_at joined to the collaborations by primary key."""
-    query = (
-        sa.select(Collaboration)
-        .join(DeadlineWatch, DeadlineWatch.collaboration_id == Collaboration.id)
-        .where(DeadlineWatch.check_at <= now)
-        .order_by(DeadlineWatch.check_at)
-        .limit(limit)
-    )
-    if session.bind is not None and session.bind.dialect.name == "postgresql":
-        # Two sweepers (a beat tick overlapping a slow sweep) split the work instead of doing it twice. Only the
-        # watch rows are locked: a deal's own lock belongs to transition(), in the consequence's job.
-        query = query.with_for_update(skip_locked=True, of=DeadlineWatch)
-    return list((await session.scalars(query)).all())
-
-
-async def _histories(session: AsyncSession, collabs: list[Collaboration]) -> dict[UUID, History]:
-    ids = [c.id for c in collabs]
-    current = {c.id: (c.next_due_stage, as_utc(c.next_due_at) if c.next_due_at else None) for c in collabs}
-    sent: dict[UUID, set[int]] = defaultdict(set)
-    for cid, stage, due_at, offset in await session.execute(
-        sa.select(
-            DeadlineReminder.collaboration_id,
-            DeadlineReminder.stage,
-            DeadlineReminder.due_at,
-            DeadlineReminder.offset_hours,
-        ).where(DeadlineReminder.collaboration_id.in_(ids))
-    ):
-        if current[cid] == (stage, as_utc(due_at)):
-            sent[cid].add(offset)
-    notices: dict[UUID, set[str]] = defaultdict(set)
-    by_id = {c.id: c for c in collabs}
-    for cid, kind, due_at in await session.execute(
-        sa.select(DeadlineNotice.collaboration_id, DeadlineNotice.kind, DeadlineNotice.due_at).where(
-            DeadlineNotice.collaboration_id.in_(ids)
-        )
-    ):
-        # The ship-by time only for deals with a notice: working it out reads the terms (a third of the sweep's
-        # time when it was done for every deal of the batch).
-        if kind == "brand_no_show" and by_id[cid].due("ship") == as_utc(due_at):
-            notices[cid].add(kind)
-    released = [c.id for c in collabs if c.posted_at is not None]
-    midpoint: set[UUID] = set()
-    if released:
-        midpoint = set(
-            (
-                await session.scalars(
-                    sa.select(PostCheck.collaboration_id).where(
-                        PostCheck.collaboration_id.in_(released),
-                        PostCheck.purpose == CheckPurpose.KEEP_LIVE_MIDPOINT.value,
-                    )
-                )
-            ).all()
-        )
-    return {cid: History(frozenset(sent[cid]), frozenset(notices[cid]), cid in midpoint) for cid in ids}
-
-
-def _insert_reminders(dialect_name: str) -> sa.Insert:
-    """One statement for the whole batch (executed with a list of rows: SQLAlchemy's insertmanyvalues, cached)."""
-    table = DeadlineReminder.__table__
-    return (
-        insert_stmt(dialect_name, table)
-        .on_conflict_do_nothing(index_elements=["collaboration_id", "stage", "due_at", "offset_hours"])
-        .returning(table.c.collaboration_id, table.c.offset_hours)
-    )
-
+#: PostgreSQL: the batch's reminders claimed in one INSERT from arrays; the unique constraint turns away any already
+#: sent (an earlier sweep, or one running beside this one), and RETURNING says which this sweep claimed.
+_CLAIM_REMINDERS_PG = sa.text(
+    """
+    INSERT INTO deadline_reminder
+        (id, collaboration_id, stage, due_at, offset_hours, party, sent_at, created_at, updated_at)
+    SELECT v.id, v.collaboration_id, v.stage, v.due_at, v.offset_hours, v.party,
+           CAST(:now AS timestamptz), CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:cids AS uuid[]), CAST(:stages AS text[]), CAST(:dues AS timestamptz[]),
+                CAST(:offsets AS integer[]), CAST(:parties AS text[]))
+         AS v(id, collaboration_id, stage, due_at, offset_hours, party)
+    ON CONFLICT (collaboration_id, stage, due_at, offset_hours) DO NOTHING
+    RETURNING collaboration_id
+    """
+)
 
 #: PostgreSQL: every watch of the batch moved to its next look in one UPDATE joined to the unnested arrays.
 _MOVE_WATCHES_PG = sa.text(
@@ -151,49 +98,57 @@ async def _claim_reminders(session: AsyncSession, reminders: dict[UUID, Reminder
     """Write the reminder rows; returns the collaborations whose reminder this sweep claimed (not already sent)."""
     if not reminders:
         return set()
-    rows: list[dict[str, object]] = [
-        {
-            "id": uuid7(),
-            "collaboration_id": cid,
-            "stage": r.stage,
-            "due_at": r.due_at,
-            "offset_hours": r.offset_hours,
-            "party": r.party,
-            "sent_at": now,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for cid, r in reminders.items()
-    ]
     assert session.bind is not None
-    result = await session.execute(_insert_reminders(session.bind.dialect.name), rows)
-    return {cid for cid, _offset in result.all()}
+    if session.bind.dialect.name == "postgresql":
+        due = list(reminders.values())
+        params = {
+            "ids": [uuid7() for _ in due],
+            "cids": list(reminders),
+            "stages": [r.stage for r in due],
+            "dues": [r.due_at for r in due],
+            "offsets": [r.offset_hours for r in due],
+            "parties": [r.party for r in due],
+            "now": now,
+        }
+        return set((await session.scalars(_CLAIM_REMINDERS_PG, params)).all())
+    table = DeadlineReminder.__table__
+    insert = (
+        insert_stmt(session.bind.dialect.name, table)
+        .on_conflict_do_nothing(index_elements=["collaboration_id", "stage", "due_at", "offset_hours"])
+        .returning(table.c.collaboration_id)
+    )
+    rows = [
+        {"id": uuid7(), "collaboration_id": cid, "stage": r.stage, "due_at": r.due_at, "offset_hours": r.offset_hours,
+         "party": r.party, "sent_at": now, "created_at": now, "updated_at": now}
+        for cid, r in reminders.items()
+    ]  # fmt: skip
+    return set((await session.scalars(insert, rows)).all())
 
 
 async def _recipients(
-    session: AsyncSession, collabs: dict[UUID, Collaboration], reminders: dict[UUID, ReminderDue], now: datetime
-) -> list[tuple[User, ReminderItem]]:
-    creators = await creator_accounts(
-        session, [collabs[cid].creator_id for cid, r in reminders.items() if r.party == "creator"]
+    session: AsyncSession, deals: dict[UUID, DueDeal], reminders: dict[UUID, ReminderDue], now: datetime
+) -> list[tuple[Addressee, ReminderItem]]:
+    creators = await creator_addressees(
+        session, [deals[cid].creator_id for cid, r in reminders.items() if r.party == "creator"]
     )
-    brand_stages: dict[tuple[str, ...], list[UUID]] = defaultdict(list)
+    brand_stages: dict[tuple[BrandRole, ...], list[UUID]] = defaultdict(list)
     for cid, r in reminders.items():
         if r.party == "brand":
-            brand_stages[tuple(brand_roles_for(r.stage))].append(collabs[cid].brand_id)
-    teams: dict[tuple[tuple[str, ...], UUID], list[User]] = {}
+            brand_stages[brand_roles_for(r.stage)].append(deals[cid].brand_id)
+    teams: dict[tuple[tuple[BrandRole, ...], UUID], list[Addressee]] = {}
     for roles, brand_ids in brand_stages.items():
-        for brand_id, members in (await brand_team(session, brand_ids, roles)).items():  # type: ignore[arg-type]
-            teams[(roles, brand_id)] = [user for user, _role in members]
-    out: list[tuple[User, ReminderItem]] = []
+        for brand_id, members in (await brand_addressees(session, brand_ids, roles)).items():
+            teams[(roles, brand_id)] = members
+    out: list[tuple[Addressee, ReminderItem]] = []
     for cid, r in reminders.items():
-        c = collabs[cid]
-        item = reminder_item(c, r, now)
+        deal = deals[cid]
+        item = reminder_item(deal, r, now)
         if r.party == "creator":
-            if c.creator_id in creators:
-                out.append((creators[c.creator_id], item))
+            if deal.creator_id in creators:
+                out.append((creators[deal.creator_id], item))
         else:
-            for user in teams.get((tuple(brand_roles_for(r.stage)), c.brand_id), []):
-                out.append((user, item))
+            for addressee in teams.get((brand_roles_for(r.stage), deal.brand_id), []):
+                out.append((addressee, item))
     return out
 
 
@@ -213,19 +168,18 @@ async def _move_watches(session: AsyncSession, check_at: dict[UUID, datetime | N
 async def sweep_batch(session: AsyncSession, now: datetime, *, batch_size: int, public_url: str) -> SweepReport:
     """Look at one batch of due collaborations inside the caller's transaction."""
     report = SweepReport(batches=1)
-    collabs = {c.id: c for c in await due_collaborations(session, now, batch_size)}
-    ids = list(collabs)  # a watch row goes with its collaboration (ON DELETE CASCADE), so none is orphaned
+    deals = {deal.id: deal for deal in await due_deals(session, now, batch_size)}
+    ids = list(deals)  # a watch row goes with its collaboration (ON DELETE CASCADE), so none is orphaned
     report.examined = len(ids)
     if not ids:
         return report
-    histories = await _histories(session, list(collabs.values()))
-    plans: dict[UUID, FollowUp] = {cid: follow_up(c, now, histories[cid]) for cid, c in collabs.items()}
+    plans: dict[UUID, FollowUp] = {cid: follow_up(deal, now, deal.history) for cid, deal in deals.items()}
 
     reminders = {cid: plan.reminder for cid, plan in plans.items() if plan.reminder is not None}
     claimed = await _claim_reminders(session, reminders, now)
     to_send = {cid: r for cid, r in reminders.items() if cid in claimed}
     if to_send:
-        recipients = await _recipients(session, collabs, to_send, now)
+        recipients = await _recipients(session, deals, to_send, now)
         report.notifications, report.emails = await deliver_reminders(
             session, recipients, public_url=public_url, now=now
         )

@@ -189,3 +189,97 @@ async def test_reconcile_gives_a_watch_to_open_deals_that_lack_one(runtime: Any,
     watch = await db.scalar(sa.select(DeadlineWatch).where(DeadlineWatch.collaboration_id == deal.collaboration_id))
     assert watch.check_at == earliest_check_at(await load(runtime, deal.collaboration_id))
     assert await deadline_jobs.reconcile_watches(runtime.job_context()) == 0
+
+
+async def test_the_due_read_carries_what_the_rules_read_of_the_collaboration(
+    runtime: Any, people: Any, clock: Any, queue: Any
+) -> None:
+    from marketplace.db import session_scope
+    from marketplace.deadlines.due_deals import COLUMNS, TERMS_FIELDS, due_deals
+
+    deal = await make_deal(runtime, people, until=CollabState.RECEIVED, start=START)
+    collab = await load(runtime, deal.collaboration_id)
+    draft_due = collab.due("draft")
+    assert draft_due is not None
+    clock.set(draft_due - 72 * H)
+    async with session_scope(runtime.session_maker) as session:
+        (read,) = await due_deals(session, clock.now(), 10)
+    for name in COLUMNS:
+        assert getattr(read, name) == getattr(collab, name), name
+    assert read.terms == {name: collab.terms[name] for name in TERMS_FIELDS if name in collab.terms}
+    assert read.terms["gig_title"] == "Glow serum launch" and read.terms["reminder_offsets_hours"] == [-72, -24, 24, 72]
+    assert read.history.sent_offsets == frozenset() and not read.history.notices
+
+    assert (await sweep(runtime, clock)).reminders == 1
+    clock.set(draft_due - 24 * H)
+    async with session_scope(runtime.session_maker) as session:
+        (read,) = await due_deals(session, clock.now(), 10)
+    assert read.history.sent_offsets == frozenset({-72})
+
+
+async def test_two_sweeps_at_once_send_each_reminder_once(
+    runtime: Any, people: Any, clock: Any, queue: Any, db: Any
+) -> None:
+    import asyncio
+
+    deals = [await make_deal(runtime, people, until=CollabState.RECEIVED, start=START) for _ in range(4)]
+    draft_due = (await load(runtime, deals[-1].collaboration_id)).due("draft")
+    assert draft_due is not None
+    clock.set(draft_due - 20 * H)
+    queue.jobs.clear()
+    reports = await asyncio.gather(
+        *(
+            sweep_deadlines(runtime.session_maker, clock.now(), public_url="http://testserver.local", batch_size=2)
+            for _ in range(2)
+        )
+    )
+    assert sum(r.reminders for r in reports) == 4
+    assert sum(r.notifications for r in reports) == 4
+    rows = (await db.execute(sa.select(DeadlineReminder.collaboration_id, DeadlineReminder.offset_hours))).all()
+    assert sorted(rows) == sorted((d.collaboration_id, -24) for d in deals)
+    assert len([j for j in queue.jobs if j.name == "mail.deliver_email"]) == 4
+    assert (await sweep(runtime, clock)).reminders == 0
+
+
+async def test_a_sweep_that_fails_after_claiming_leaves_the_reminders_to_the_next(
+    runtime: Any, people: Any, clock: Any, queue: Any, db: Any, monkeypatch: Any
+) -> None:
+    from marketplace.deadlines import sweeper
+
+    deal = await make_deal(runtime, people, until=CollabState.RECEIVED, start=START)
+    draft_due = (await load(runtime, deal.collaboration_id)).due("draft")
+    assert draft_due is not None
+    clock.set(draft_due - 20 * H)
+
+    async def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("the notifications table is unreachable")
+
+    monkeypatch.setattr(sweeper, "deliver_reminders", broken)
+    queue.jobs.clear()
+    try:
+        await sweep(runtime, clock)
+    except RuntimeError:
+        pass
+    else:
+        raise AssertionError("the sweep should have failed")
+    assert (await db.scalars(sa.select(DeadlineReminder))).all() == []  # the claim was rolled back with the rest
+    monkeypatch.undo()
+    report = await sweep(runtime, clock)
+    assert (report.reminders, report.notifications, report.emails) == (1, 1, 1)
+    assert (await sweep(runtime, clock)).reminders == 0
+
+
+async def test_a_brand_no_show_once_announced_is_not_handed_out_again(
+    runtime: Any, people: Any, clock: Any, queue: Any
+) -> None:
+    from marketplace.deadlines import jobs as deadline_jobs
+
+    deal = await make_deal(runtime, people, until=CollabState.FUNDED, start=START)
+    ship_due = (await load(runtime, deal.collaboration_id)).due("ship")
+    assert ship_due is not None
+    clock.set(ship_due + H)
+    queue.jobs.clear()
+    assert (await sweep(runtime, clock)).consequences == {"brand_no_show": 1}
+    assert await deadline_jobs.announce_brand_no_show(runtime.job_context(), str(deal.collaboration_id)) == "announced"
+    clock.advance(hours=2)  # past the lease: the sweep looks again, reads the notice and hands out nothing
+    assert (await sweep(runtime, clock)).consequences == {}
