@@ -7,6 +7,7 @@ database that is dropped afterwards.
     .venv/bin/python bench/deadline_sweep.py                     # 100k / 5k on postgresql://postgres@127.0.0.1/
     BENCH_TOTAL=20000 BENCH_DUE=1000 .venv/bin/python bench/deadline_sweep.py
     BENCH_BATCH=2000 ...                                          # another batch size (default: the sweeper's)
+    BENCH_ROUNDS=5 ...                                            # counted rounds on the same data (default 3)
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -37,6 +39,9 @@ DB_NAME = "postpact_bench_deadline_sweep"
 TOTAL = int(os.environ.get("BENCH_TOTAL", "100000"))
 DUE = int(os.environ.get("BENCH_DUE", "5000"))
 BATCH = int(os.environ.get("BENCH_BATCH", str(DEFAULT_BATCH_SIZE)))
+#: Rounds after the first (which is reported but not counted: the process's first sweep prepares its statements and
+#: loads the job registry, once per worker).
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CREATORS = max(1, TOTAL // 10)
 BRANDS = max(1, TOTAL // 100)
 GIGS = BRANDS
@@ -45,11 +50,21 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 def terms_json() -> str:
     terms = Terms(
-        gig_id="bench", gig_title="Glow serum launch", brief="Show your routine.", brand_name="Bench Brand",
-        creator_display_name="Bench Creator", currency="USD", fee_amount=15000, commission_bps=None,
-        product_included=True, product_name="Serum", product_retail_value=3900,
-        deliverables=(DeliverableTerms("tiktok", "video", 1, ("#glow",), ("@brand",)),), platform="tiktok",
-        handle="bench", revision_rounds=1,
+        gig_id="bench",
+        gig_title="Glow serum launch",
+        brief="Show your routine.",
+        brand_name="Bench Brand",
+        creator_display_name="Bench Creator",
+        currency="USD",
+        fee_amount=15000,
+        commission_bps=None,
+        product_included=True,
+        product_name="Serum",
+        product_retail_value=3900,
+        deliverables=(DeliverableTerms("tiktok", "video", 1, ("#glow",), ("@brand",)),),
+        platform="tiktok",
+        handle="bench",
+        revision_rounds=1,
     )
     return json.dumps(terms.to_dict())
 
@@ -125,29 +140,54 @@ BASELINE = sa.text(
 )
 
 
-#: Tables a sweep writes rows to (every row in them after the first sweep on a fresh database is the sweep's).
+#: Tables a sweep writes rows to (every row in them after a sweep of a fresh or reset database is the sweep's).
 WRITTEN_TABLES = ("deadline_reminder", "deadline_notice", "notification", "outbox_email")
+
+#: Back to the state the load left (no reminders, notices or emails; every watch where the load put it), so each
+#: round sweeps the same 5,000 due deals.
+RESET = [
+    *(f"DELETE FROM {t}" for t in WRITTEN_TABLES),  # noqa: S608
+    """UPDATE deadline_watch w SET check_at = c.next_due_at - interval '72 hours' FROM collaboration c
+       WHERE c.id = w.collaboration_id AND w.check_at IS DISTINCT FROM c.next_due_at - interval '72 hours'""",
+]
 
 
 async def floor_of_writes(engine: Any) -> tuple[float, dict[str, int]]:
-    """Time writing, set-based, what the sweep wrote: one INSERT ... SELECT copy per table it inserted rows into and
-    one UPDATE of the due watches; rolled back."""
+    """Time writing, set-based, what the sweep wrote: one INSERT ... SELECT copy of each table's rows into a table
+    made LIKE it with its indexes, defaults and checks (logged, as the real ones; no foreign keys), and one UPDATE of
+    the due watches; rolled back. The copies are dropped afterwards."""
     async with engine.connect() as conn:
         tables = [t for t in WRITTEN_TABLES if await conn.scalar(sa.text("SELECT to_regclass(:t)"), {"t": t})]
         counts = {t: int(await conn.scalar(sa.text(f"SELECT count(*) FROM {t}"))) for t in tables}  # noqa: S608
         for t in tables:
-            await conn.execute(sa.text(f"CREATE TEMP TABLE copy_{t} (LIKE {t} INCLUDING DEFAULTS)"))
+            await conn.execute(sa.text(f"CREATE TABLE bench_copy_{t} (LIKE {t} INCLUDING ALL)"))
         await conn.commit()
-        t0 = time.perf_counter()
-        async with conn.begin() as tx:
+        try:
+            t0 = time.perf_counter()
+            async with conn.begin() as tx:
+                for t in tables:
+                    await conn.execute(sa.text(f"INSERT INTO bench_copy_{t} SELECT * FROM {t}"))  # noqa: S608
+                watches = await conn.execute(
+                    sa.text(
+                        "UPDATE deadline_watch SET check_at = check_at + interval '1 hour' WHERE collaboration_id IN "
+                        "(SELECT collaboration_id FROM deadline_reminder)"
+                    )
+                )
+                counts["watch updates"] = watches.rowcount
+                await tx.rollback()
+            return time.perf_counter() - t0, counts
+        finally:
             for t in tables:
-                await conn.execute(sa.text(f"INSERT INTO copy_{t} SELECT * FROM {t}"))  # noqa: S608
-            watches = await conn.execute(sa.text(
-                "UPDATE deadline_watch SET check_at = check_at + interval '1 hour' WHERE collaboration_id IN "
-                "(SELECT collaboration_id FROM deadline_reminder)"))
-            counts["watch updates"] = watches.rowcount
-            await tx.rollback()
-        return time.perf_counter() - t0, counts
+                await conn.execute(sa.text(f"DROP TABLE bench_copy_{t}"))
+            await conn.commit()
+
+
+async def vacuum(url: str) -> None:
+    """VACUUM ANALYZE (outside a transaction), so every round starts from tidy tables and fresh statistics."""
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("VACUUM ANALYZE"))
+    await engine.dispose()
 
 
 async def main() -> None:
@@ -160,7 +200,12 @@ async def main() -> None:
         await asyncio.to_thread(upgrade, url)
         engine = create_async_engine(url)
         params: dict[str, Any] = {
-            "now": NOW, "brands": BRANDS, "creators": CREATORS, "gigs": GIGS, "total": TOTAL, "due": DUE,
+            "now": NOW,
+            "brands": BRANDS,
+            "creators": CREATORS,
+            "gigs": GIGS,
+            "total": TOTAL,
+            "due": DUE,
             "terms": terms_json(),
         }
         started = time.perf_counter()
@@ -170,17 +215,8 @@ async def main() -> None:
                 text = sa.text(statement.replace(":now", "CAST(:now AS timestamptz)"))
                 await conn.execute(text, {k: v for k, v in params.items() if f":{k}" in statement})
         load_seconds = time.perf_counter() - started
-
         async with engine.connect() as conn:
-            plan = "\n".join(
-                row[0] for row in await conn.execute(sa.text("EXPLAIN " + str(BASELINE)), {"now": NOW})
-            )
-            timings = []
-            for _ in range(5):
-                t0 = time.perf_counter()
-                rows = (await conn.execute(BASELINE, {"now": NOW})).all()
-                timings.append(time.perf_counter() - t0)
-        baseline = sorted(timings)[len(timings) // 2]
+            plan = "\n".join(row[0] for row in await conn.execute(sa.text("EXPLAIN " + str(BASELINE)), {"now": NOW}))
 
         statements = {"count": 0}
         spent: dict[str, list[float]] = {}
@@ -195,44 +231,110 @@ async def main() -> None:
             key = " ".join(statement.split())[:70]
             spent.setdefault(key, []).append(time.perf_counter() - conn.info.pop("bench_started"))
 
-        queue = RecordingQueue()
-        session_maker = async_sessionmaker(engine, expire_on_commit=False, info={QUEUE_KEY: queue})
-        t0, cpu0 = time.perf_counter(), time.process_time()
-        report = await sweep_deadlines(session_maker, NOW, public_url="https://postpact.example", batch_size=BATCH)
-        sweep_seconds, sweep_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-        sweep_statements = statements["count"]
+        print(
+            f"PostgreSQL deadline sweep: {TOTAL:,} active collaborations, {DUE:,} due "
+            f"(bulk-loaded in {load_seconds:.1f} s); batches of {BATCH:,}; {ROUNDS} rounds on the same data (each: "
+            "one sweep, the same writes set-based, reset, VACUUM ANALYZE, the baseline SELECT 5 times)"
+        )
 
-        # The issue's floor: the indexed SELECT plus the writes the sweep made, each written set-based once (copies
-        # of the rows it inserted, its watch updates), in one transaction that is rolled back.
-        writes_seconds, written = await floor_of_writes(engine)
+        async def reset_and_time_baseline(first: bool) -> tuple[list[float], int]:
+            if not first:
+                async with engine.begin() as conn:
+                    for statement in RESET:
+                        await conn.execute(sa.text(statement))
+            await vacuum(url)
+            async with engine.connect() as conn:
+                timings = []
+                for _ in range(5):
+                    t0 = time.perf_counter()
+                    rows = (await conn.execute(BASELINE, {"now": NOW})).all()
+                    timings.append(time.perf_counter() - t0)
+            return timings, len(rows)
 
-        statements["count"] = 0
-        t0 = time.perf_counter()
-        idle = await sweep_deadlines(session_maker, NOW + timedelta(minutes=5))
-        idle_seconds = time.perf_counter() - t0
+        # The baseline is timed before each round and once more after the last; a round is compared with the
+        # median of the timings on either side of it (the machine's load moves between rounds).
+        before, due_rows = await reset_and_time_baseline(True)
+        rounds: list[dict[str, float]] = []
+        for number in range(ROUNDS + 1):
+            statements["count"] = 0
+            spent.clear()
+            queue = RecordingQueue()
+            session_maker = async_sessionmaker(engine, expire_on_commit=False, info={QUEUE_KEY: queue})
+            t0, cpu0 = time.perf_counter(), time.process_time()
+            report = await sweep_deadlines(session_maker, NOW, public_url="https://postpact.example", batch_size=BATCH)
+            sweep_seconds, sweep_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            sweep_statements = statements["count"]
+            driver = sum(sum(v) for v in spent.values())
+            largest = sorted(spent.items(), key=lambda kv: -sum(kv[1]))[:6]
+            load = os.getloadavg()
+            if number == 0:
+                statements["count"] = 0
+                t0 = time.perf_counter()
+                idle = await sweep_deadlines(session_maker, NOW + timedelta(minutes=5))
+                idle_seconds, idle_statements = time.perf_counter() - t0, statements["count"]
 
-        print(f"load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())}; batches of {BATCH:,}")
-        print(f"PostgreSQL deadline sweep: {TOTAL:,} active collaborations, {DUE:,} due "
-              f"(bulk-loaded in {load_seconds:.1f} s)")
-        print(f"  baseline: one indexed SELECT of the {len(rows):,} due collaborations: {baseline * 1000:.1f} ms "
-              f"(median of 5)")
-        print(f"  sweep: {sweep_seconds * 1000:.0f} ms, {sweep_statements} SQL statements, {report.batches} batches; "
-              f"{report.reminders:,} reminders, {report.notifications:,} notifications, {report.emails:,} emails, "
-              f"{len(queue.jobs):,} jobs queued; this process's CPU {sweep_cpu * 1000:.0f} ms "
-              "(steadier while the machine is shared)")
-        print(f"  ratio sweep / baseline SELECT: {sweep_seconds / baseline:.1f}x")
-        print(f"  the same writes set-based ({', '.join(f'{n:,} {t}' for t, n in written.items())}): "
-              f"{writes_seconds * 1000:.0f} ms; ratio sweep / (SELECT + writes): "
-              f"{sweep_seconds / (baseline + writes_seconds):.1f}x")
-        print(f"  per due collaboration: {sweep_seconds / max(1, report.examined) * 1000:.3f} ms, "
-              f"{sweep_statements / max(1, report.examined):.4f} statements")
-        print(f"  a sweep with nothing due: {idle_seconds * 1000:.1f} ms, {statements['count']} SQL statements "
-              f"({idle.examined} examined)")
-        total_sql = sum(sum(v) for v in spent.values())
-        print(f"  time inside the driver (statement sent to rows fetched): {total_sql * 1000:.0f} ms of both sweeps; "
-              "largest:")
-        for key, values in sorted(spent.items(), key=lambda kv: -sum(kv[1]))[:6]:
-            print(f"    {sum(values) * 1000:7.0f} ms  x{len(values):<3} {key}")
+            # The issue's floor: the indexed SELECT plus the writes the sweep made, each written set-based once
+            # (copies of the rows it inserted, its watch updates), in one transaction that is rolled back.
+            writes_seconds, written = await floor_of_writes(engine)
+            after, _ = await reset_and_time_baseline(False)
+            baseline = statistics.median(before + after)
+            before = after
+            if number:
+                rounds.append(
+                    {
+                        "baseline": baseline,
+                        "sweep": sweep_seconds,
+                        "writes": writes_seconds,
+                        "cpu": sweep_cpu,
+                        "vs_select": sweep_seconds / baseline,
+                        "vs_floor": sweep_seconds / (baseline + writes_seconds),
+                    }
+                )
+            name = f"round {number}" if number else "warm-up round (the process's first sweep; not counted)"
+            print(f"{name}: load average {' / '.join(f'{x:.1f}' for x in load)}")
+            print(
+                f"  baseline: one indexed SELECT of the {due_rows:,} due collaborations: {baseline * 1000:.1f} ms "
+                "(median of 10: 5 before the round, 5 after)"
+            )
+            print(
+                f"  sweep: {sweep_seconds * 1000:.0f} ms, {sweep_statements} SQL statements, {report.batches} "
+                f"batches; {report.reminders:,} reminders, {report.notifications:,} notifications, "
+                f"{report.emails:,} emails, {len(queue.jobs):,} jobs queued; this process's CPU "
+                f"{sweep_cpu * 1000:.0f} ms (steadier while the machine is shared)"
+            )
+            print(
+                f"  the same writes set-based ({', '.join(f'{n:,} {t}' for t, n in written.items())}): "
+                f"{writes_seconds * 1000:.0f} ms"
+            )
+            print(
+                f"  ratio sweep / baseline SELECT: {sweep_seconds / baseline:.2f}x; "
+                f"sweep / (SELECT + writes): {sweep_seconds / (baseline + writes_seconds):.2f}x"
+            )
+            print(f"  time inside the driver (statement sent to rows fetched): {driver * 1000:.0f} ms; largest:")
+            for key, values in largest:
+                print(f"    {sum(values) * 1000:7.0f} ms  x{len(values):<3} {key}")
+
+        def median(key: str) -> float:
+            return statistics.median(r[key] for r in rounds)
+
+        print(
+            f"median of {ROUNDS} rounds: baseline SELECT {median('baseline') * 1000:.0f} ms, sweep "
+            f"{median('sweep') * 1000:.0f} ms (CPU {median('cpu') * 1000:.0f} ms), writes set-based "
+            f"{median('writes') * 1000:.0f} ms"
+        )
+
+        def each(key: str) -> str:
+            return ", ".join(f"{r[key]:.2f}" for r in rounds)
+
+        print(f"  ratio sweep / baseline SELECT: {median('vs_select'):.2f}x (rounds: {each('vs_select')})")
+        print(f"  ratio sweep / (SELECT + writes): {median('vs_floor'):.2f}x (rounds: {each('vs_floor')})")
+        print(f"  per due collaboration: {median('sweep') / max(1, DUE) * 1000:.3f} ms")
+
+        print(
+            f"  a sweep with nothing due: {idle_seconds * 1000:.1f} ms, {idle_statements} SQL statements "
+            f"({idle.examined} examined)"
+        )
+        print(f"  load average at the end {' / '.join(f'{x:.1f}' for x in os.getloadavg())}")
         print("  baseline plan:\n    " + plan.replace("\n", "\n    "))
         await engine.dispose()
     finally:
