@@ -26,7 +26,7 @@ SCAN = re.compile(r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)( Bac
 
 
 async def explain(url: str, show_plans: bool) -> None:
-    from marketplace.gigs.search import open_gigs_queries, parse_gig_filters
+    from marketplace.gigs.search import open_gigs_statements, parse_gig_filters
 
     engine = create_async_engine(url)
     try:
@@ -34,12 +34,14 @@ async def explain(url: str, show_plans: bool) -> None:
             for name, path in gig_search.scenarios().items():
                 params = dict(parse_qsl(urlsplit(path).query))
                 filters = parse_gig_filters(params, major_units=True)
-                for n, query in enumerate(open_gigs_queries(filters, now=datetime.now(UTC), dialect="postgresql")):
-                    compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+                statements = open_gigs_statements(filters, now=datetime.now(UTC), dialect="postgresql")
+                for n, (query, params) in enumerate(statements):
+                    state = query.compile(dialect=conn.dialect).construct_expanded_state(params)
                     values = tuple(v.value if isinstance(v, enum.Enum) else v
-                                   for v in (compiled.params[k] for k in compiled.positiontup or []))
+                                   for v in (state.parameters[k] for k in state.positiontup or []))
+                    sql = state.statement
                     plan = [r[0] for r in await conn.exec_driver_sql(
-                        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + compiled.string, values)]
+                        "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, values)]
                     timing = next(line for line in plan if "Execution Time" in line).split(":")[1].strip()
                     buffers = next((line.strip() for line in plan if "Buffers:" in line), "")
                     scans = sorted({m.group(0) for line in plan for m in [SCAN.search(line)] if m})

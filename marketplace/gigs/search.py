@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from datetime import UTC, datetime, time
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 from escrow.money import CURRENCY_EXPONENTS
 from marketplace.creators.models import Platform
@@ -43,7 +45,6 @@ SEARCH_SORTS: dict[str, SortKey] = {
     "fee": SortKey(SEARCH.base_fee_amount, SEARCH.gig_id, descending=True, kind="int"),
     "deadline": SortKey(SEARCH.apply_by, SEARCH.gig_id, descending=False, kind="datetime", nullable=True),
 }
-_TAG = re.compile(r"^[a-z]:[A-Za-z0-9*-]{1,40}$")
 
 #: What a result card and its eligibility check read (the brief and the deal terms stay in the table).
 CARD_COLUMNS: tuple[sa.ColumnElement[Any], ...] = (
@@ -267,50 +268,91 @@ def _matching(filters: GigFilters, dialect: str, columns: tuple[sa.ColumnElement
     return query
 
 
-def _tags(tags: list[str]) -> sa.ColumnElement[Any]:
-    """A text[] literal of search tags (niche, platform and country values are checked words and codes)."""
-    if not all(_TAG.match(t) for t in tags):
-        raise ValueError("not a search tag")
-    return sa.literal_column("ARRAY[" + ", ".join(f"'{t}'" for t in tags) + "]::text[]")
+def _literal(name: str, type_: Any) -> sa.BindParameter[Any]:
+    """A named filter value of a prebuilt search statement, written into the SQL at execution (see ``_value``)."""
+    return sa.bindparam(name, type_=type_, literal_execute=True)
 
 
-def _matching_search(filters: GigFilters, key: SortKey) -> sa.Select[Any]:
-    """PostgreSQL: the ids (and sort value) of open gigs matching every filter, from the search table alone. Every
-    value is written into the SQL (see ``_value``)."""
-    def value(v: Any, column: Any) -> sa.BindParameter[Any]:
-        return _value(v, column.type, True)
+@dataclass(frozen=True)
+class _Shape:
+    """Which filters a search uses (not their values): a prebuilt statement serves every search of one shape."""
 
-    query = sa.select(SEARCH.gig_id, key.column)
+    sort: str
+    text: bool
+    required_tags: int
+    country: bool
+    currency: bool
+    fee_min: bool
+    fee_max: bool
+    value_min: bool
+    value_max: bool
+    apply_before: bool
+    #: None: first page; "value": after a row with a sort value; "null": inside the deadline order's undated tail.
+    cursor: str | None
+    full: bool
+
+
+def _shape_and_values(filters: GigFilters, now: datetime, cursor: tuple[Any, Any] | None,
+                      full: bool) -> tuple[_Shape, dict[str, Any]]:
+    values: dict[str, Any] = {"now": now, "limit": filters.limit + 1}
     terms = query_terms(filters.q)
     if terms:
-        tsquery = " & ".join(f"{t}:*" for t in terms)
-        query = query.where(SEARCH.search_vector.bool_op("@@")(
-            sa.func.to_tsquery(sa.literal_column("'english'"), _value(tsquery, sa.Text(), True))
-        ))
+        # Terms are letters and digits only, so joining them with "&" and ":*" is a safe tsquery.
+        values["tsquery"] = " & ".join(f"{t}:*" for t in terms)
     required = []
     if filters.niche:
         required.append(f"n:{filters.niche}")
     if filters.platform is not None:
         required.append(f"p:{filters.platform.value}")
-    if required:
-        query = query.where(SEARCH.tags.bool_op("@>")(_tags(required)))
+    for n, tag in enumerate(required):
+        values[f"tag_{n}"] = tag
     if filters.country:
-        query = query.where(SEARCH.tags.bool_op("&&")(_tags(["c:*", f"c:{filters.country}"])))
-    if filters.currency:
-        query = query.where(SEARCH.currency == value(filters.currency, SEARCH.currency))
-    if filters.fee_min is not None:
-        query = query.where(SEARCH.base_fee_amount >= value(filters.fee_min, SEARCH.base_fee_amount))
-    if filters.fee_max is not None:
-        query = query.where(SEARCH.base_fee_amount <= value(filters.fee_max, SEARCH.base_fee_amount))
-    if filters.product_value_min is not None:
-        query = query.where(SEARCH.product_retail_value >= value(filters.product_value_min,
-                                                                  SEARCH.product_retail_value))
-    if filters.product_value_max is not None:
-        query = query.where(SEARCH.product_retail_value <= value(filters.product_value_max,
-                                                                  SEARCH.product_retail_value))
-    if filters.apply_before is not None:
-        query = query.where(SEARCH.apply_by.is_not(None), SEARCH.apply_by <= value(filters.apply_before,
-                                                                                   SEARCH.apply_by))
+        values["country"] = f"c:{filters.country}"
+    for name, value in (("currency", filters.currency), ("fee_min", filters.fee_min), ("fee_max", filters.fee_max),
+                        ("value_min", filters.product_value_min), ("value_max", filters.product_value_max),
+                        ("apply_before", filters.apply_before)):
+        if value is not None and value != "":
+            values[name] = value
+    cursor_kind = None
+    if cursor is not None:
+        cursor_kind = "null" if cursor[0] is None else "value"
+        values["after_id"] = cursor[1]
+        if cursor[0] is not None:
+            values["after_value"] = cursor[0]
+    shape = _Shape(filters.sort, bool(terms), len(required), "country" in values, "currency" in values,
+                   "fee_min" in values, "fee_max" in values, "value_min" in values, "value_max" in values,
+                   "apply_before" in values, cursor_kind, full)
+    return shape, values
+
+
+def _matching_search(shape: _Shape, key: SortKey) -> sa.Select[Any]:
+    """PostgreSQL: the ids (and sort value) of open gigs matching every filter of ``shape``, from the search table
+    alone. Every filter value is a named parameter written into the SQL at execution."""
+    query = sa.select(SEARCH.gig_id, key.column)
+    if shape.text:
+        query = query.where(SEARCH.search_vector.bool_op("@@")(
+            sa.func.to_tsquery(sa.literal_column("'english'"), _literal("tsquery", sa.Text()))
+        ))
+    tags = postgresql.ARRAY(sa.Text())
+    if shape.required_tags:
+        wanted = postgresql.array([_literal(f"tag_{n}", sa.Text()) for n in range(shape.required_tags)])
+        query = query.where(SEARCH.tags.bool_op("@>")(sa.cast(wanted, tags)))
+    if shape.country:
+        anywhere = postgresql.array([sa.literal_column("'c:*'"), _literal("country", sa.Text())])
+        query = query.where(SEARCH.tags.bool_op("&&")(sa.cast(anywhere, tags)))
+    if shape.currency:
+        query = query.where(SEARCH.currency == _literal("currency", SEARCH.currency.type))
+    if shape.fee_min:
+        query = query.where(SEARCH.base_fee_amount >= _literal("fee_min", SEARCH.base_fee_amount.type))
+    if shape.fee_max:
+        query = query.where(SEARCH.base_fee_amount <= _literal("fee_max", SEARCH.base_fee_amount.type))
+    if shape.value_min:
+        query = query.where(SEARCH.product_retail_value >= _literal("value_min", SEARCH.product_retail_value.type))
+    if shape.value_max:
+        query = query.where(SEARCH.product_retail_value <= _literal("value_max", SEARCH.product_retail_value.type))
+    if shape.apply_before:
+        query = query.where(SEARCH.apply_by.is_not(None),
+                            SEARCH.apply_by <= _literal("apply_before", SEARCH.apply_by.type))
     return query
 
 
@@ -323,31 +365,56 @@ def _with_gig_columns(page: sa.Select[Any], key: SortKey, columns: tuple[sa.Colu
     return sa.select(*columns).join_from(picked, Gig.__table__, GIG.id == picked.c.gig_id).order_by(*order.order_by())
 
 
-def _search_table_queries(filters: GigFilters, now: datetime, columns: tuple[sa.ColumnElement[Any], ...],
-                          cursor: tuple[Any, Any] | None) -> list[sa.Select[Any]]:
-    """``open_gigs_queries`` on PostgreSQL: each page statement picks its ids from the search table (a few MB, in
-    shared buffers, filtered through one GIN index) and reads the gig rows of those ids only."""
-    key = SEARCH_SORTS[filters.sort]
-    base = _matching_search(filters, key)
-    limit = page_limit(filters.limit + 1, "postgresql")
-    if filters.sort != "deadline":
+def _after(key: SortKey) -> sa.ColumnElement[bool]:
+    """``SortKey.after`` with named parameters (``after_value``, ``after_id``) for a prebuilt statement."""
+    col, idc = key.column, key.id_column
+    v, i = sa.bindparam("after_value", type_=col.type), sa.bindparam("after_id", type_=idc.type)
+    beyond = col < v if key.descending else col > v
+    condition = sa.or_(beyond, sa.and_(col == v, idc < i if key.descending else idc > i))
+    return sa.or_(condition, col.is_(None)) if key.nullable else condition
+
+
+@functools.lru_cache(maxsize=256)
+def _search_table_statements(shape: _Shape) -> tuple[sa.Select[Any], ...]:
+    """``open_gigs_queries`` on PostgreSQL, built once per shape (building a statement cost more than PostgreSQL
+    took to run it): each picks its page of ids from the search table (a few MB, in shared buffers, filtered through
+    one GIN index) and reads the gig rows of those ids only. Parameters: see ``_shape_and_values``."""
+    key = SEARCH_SORTS[shape.sort]
+    columns = ALL_COLUMNS if shape.full else CARD_COLUMNS
+    base = _matching_search(shape, key)
+    limit = _literal("limit", sa.Integer())
+    now = sa.bindparam("now", type_=SEARCH.apply_by.type)
+    if shape.sort != "deadline":
         query = base.where(sa.or_(SEARCH.apply_by.is_(None), SEARCH.apply_by > now))
-        if cursor is not None:
-            query = query.where(key.after(*cursor))
-        return [_with_gig_columns(query.order_by(*key.order_by()).limit(limit), key, columns)]
+        if shape.cursor is not None:
+            query = query.where(_after(key))
+        return (_with_gig_columns(query.order_by(*key.order_by()).limit(limit), key, columns),)
     queries = []
-    if cursor is None or cursor[0] is not None:
+    if shape.cursor != "null":
         dated = base.where(SEARCH.apply_by > now)
-        if cursor is not None:
-            dated = dated.where(key.after(*cursor))
+        if shape.cursor is not None:
+            dated = dated.where(_after(key))
         queries.append(_with_gig_columns(dated.order_by(SEARCH.apply_by.asc(), SEARCH.gig_id.asc()).limit(limit),
                                          key, columns))
-    if filters.apply_before is None:
+    if not shape.apply_before:
         undated = base.where(SEARCH.apply_by.is_(None))
-        if cursor is not None and cursor[0] is None:
-            undated = undated.where(SEARCH.gig_id > cursor[1])
+        if shape.cursor == "null":
+            undated = undated.where(SEARCH.gig_id > sa.bindparam("after_id", type_=SEARCH.gig_id.type))
         queries.append(_with_gig_columns(undated.order_by(SEARCH.gig_id.asc()).limit(limit), key, columns))
-    return queries
+    return tuple(queries)
+
+
+def open_gigs_statements(filters: GigFilters, *, now: datetime, dialect: str, full: bool = False
+                         ) -> list[tuple[sa.Select[Any], dict[str, Any]]]:
+    """``open_gigs_queries`` as (statement, parameters) pairs: on PostgreSQL the statements are prebuilt per shape
+    and the page's values travel as parameters, ``limit`` among them (the rows still missing from the page)."""
+    if dialect != "postgresql":
+        return [(q, {}) for q in open_gigs_queries(filters, now=now, dialect=dialect,
+                                                   columns=ALL_COLUMNS if full else CARD_COLUMNS)]
+    key = filters.sort_key
+    cursor = key.decode(filters.cursor) if filters.cursor else None
+    shape, values = _shape_and_values(filters, now, cursor, full)
+    return [(statement, values) for statement in _search_table_statements(shape)]
 
 
 def open_gigs_queries(filters: GigFilters, *, now: datetime, dialect: str,
@@ -362,7 +429,10 @@ def open_gigs_queries(filters: GigFilters, *, now: datetime, dialect: str,
     key = filters.sort_key
     cursor = key.decode(filters.cursor) if filters.cursor else None
     if dialect == "postgresql" and search_table:
-        return _search_table_queries(filters, now, columns, cursor)
+        if columns is not CARD_COLUMNS and columns is not ALL_COLUMNS:
+            raise ValueError("the search table's statements carry CARD_COLUMNS or ALL_COLUMNS")
+        shape, values = _shape_and_values(filters, now, cursor, columns is ALL_COLUMNS)
+        return [statement.params(values) for statement in _search_table_statements(shape)]
     base = _matching(filters, dialect, columns)
     limit = page_limit(filters.limit + 1, dialect)
     if filters.sort != "deadline":

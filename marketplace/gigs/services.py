@@ -38,18 +38,16 @@ from marketplace.gigs.rules import (
     requirements_of,
 )
 from marketplace.gigs.search import (
-    ALL_COLUMNS,
-    CARD_COLUMNS,
     GigFilters,
     next_cursor,
-    open_gigs_queries,
+    open_gigs_statements,
     page_limit,
     search_terms,
 )
 from marketplace.gigs.validation import Checker, format_minor, minimum_fee
 from marketplace.i18n import N_, gettext
 from marketplace.notifications.services import notify
-from marketplace.reputation.services import creator_standing
+from marketplace.reputation.services import creator_standing_at_once
 from marketplace.runtime import Runtime
 
 GIG_EDITORS = frozenset({BrandRole.OWNER, BrandRole.MANAGER})
@@ -285,11 +283,12 @@ class GigService:
                       full: bool) -> tuple[GigPage, CreatorFacts | None]:
         dialect = self.dialect
         rows: list[Any] = []
-        for query in open_gigs_queries(filters, now=self.now, dialect=dialect,
-                                       columns=ALL_COLUMNS if full else CARD_COLUMNS):
-            if rows:
+        for query, params in open_gigs_statements(filters, now=self.now, dialect=dialect, full=full):
+            if rows and params:
+                params = {**params, "limit": filters.limit + 1 - len(rows)}
+            elif rows:
                 query = query.limit(page_limit(filters.limit + 1 - len(rows), dialect))
-            rows.extend((await self.session.execute(query)).all())
+            rows.extend((await self.session.execute(query, params)).all())
             if len(rows) > filters.limit:
                 break
         gigs, more = page_of(rows, filters.limit)
@@ -319,7 +318,7 @@ class GigService:
                 creator_rows.append((part, a, n))
         if load_facts:
             assert creator_id is not None
-            view, open_unposted = await creator_standing(self.session, creator_id, self.now)
+            view, open_unposted = await creator_standing_at_once(self.session, creator_id, self.now)
             facts = creator_facts_from(creator_rows, view, open_unposted, self.now)
         judged: dict[GigRequirements, Eligibility] = {}  # gigs with the same bar get the same answer
         cards = []

@@ -139,6 +139,25 @@ _STANDING = (
     )
     .where(ReliabilityScore.subject_kind == SubjectKind.CREATOR, ReliabilityScore.subject_id == _CREATOR)
 )
+_LINKED_SCORE = aliased(ReliabilityScore, name="linked_score")
+_MY_ADDRESS, _SHARED_ADDRESS = aliased(ShippingAddress, name="my_address"), aliased(ShippingAddress, name="shared")
+#: ``_STANDING`` with, joined on, the score of each other account taking products at the creator's delivery address
+#: that has ghostings (``linked_ghostings``' rows): one row per such score, or one row with none.
+_STANDING_WITH_LINKED = (
+    sa.select(
+        ReliabilityScore,
+        sa.select(sa.func.count()).select_from(Collaboration).where(_unposted(_CREATOR)).scalar_subquery(),
+        _LINKED_SCORE,
+    )
+    .outerjoin(_MY_ADDRESS, sa.and_(_MY_ADDRESS.creator_id == ReliabilityScore.subject_id,
+                                    _MY_ADDRESS.address_key != ""))
+    .outerjoin(_SHARED_ADDRESS, sa.and_(_SHARED_ADDRESS.address_key == _MY_ADDRESS.address_key,
+                                        _SHARED_ADDRESS.creator_id != _MY_ADDRESS.creator_id))
+    .outerjoin(_LINKED_SCORE, sa.and_(_LINKED_SCORE.subject_kind == SubjectKind.CREATOR,
+                                      _LINKED_SCORE.subject_id == _SHARED_ADDRESS.creator_id,
+                                      _LINKED_SCORE.ghosted_count > 0))
+    .where(ReliabilityScore.subject_kind == SubjectKind.CREATOR, ReliabilityScore.subject_id == _CREATOR)
+)
 
 
 async def creator_standing(session: AsyncSession, creator_id: UUID, now: datetime) -> tuple[ScoreView, int]:
@@ -150,6 +169,17 @@ async def creator_standing(session: AsyncSession, creator_id: UUID, now: datetim
         open_deals = (await open_unposted_deals(session, [creator_id]))[creator_id]
     linked = (await linked_ghostings(session, [creator_id]))[creator_id]
     return view_of(Subject.creator(creator_id), score, now, linked), open_deals
+
+
+async def creator_standing_at_once(session: AsyncSession, creator_id: UUID,
+                                   now: datetime) -> tuple[ScoreView, int]:
+    """``creator_standing`` in one statement (the /gigs page's round trips): the score, the open unposted deals and
+    the linked ghostings together; a creator without a score row yet falls back to ``creator_standing``."""
+    rows = (await session.execute(_STANDING_WITH_LINKED, {"creator_id": creator_id})).all()
+    if not rows:
+        return await creator_standing(session, creator_id, now)
+    linked = tuple(sorted(t for row in rows if row[2] is not None for t in track_record(row[2]).ghosted_at))
+    return view_of(Subject.creator(creator_id), rows[0][0], now, linked), int(rows[0][1])
 
 
 async def creator_eligibility(

@@ -1,0 +1,61 @@
+"""The /gigs page reads the creator's standing in one statement (``creator_standing_at_once``): the same standing
+as ``creator_standing`` for a newcomer, a creator with open deals, a ghoster, and a new account at a ghoster's door."""
+
+from __future__ import annotations
+
+from marketplace.reputation.services import creator_standing, creator_standing_at_once
+from tests.integration.speed.test_signed_in_statements import count_statements
+from tests.support.marketplace import make_gig
+from tests.support.reputation import ghost, make_collaboration
+
+DOOR = {
+    "recipient_name": "Sam Vale",
+    "line1": "12 Baker Street",
+    "line2": "Apt. 4",
+    "city": "London",
+    "region": "",
+    "postal_code": "NW1 6XE",
+    "address_country": "GB",
+    "phone": "",
+}
+SAME_DOOR = {**DOOR, "recipient_name": "S. Vale", "line1": "12 baker st", "line2": "#4"}
+NEXT_DOOR = {**DOOR, "line1": "14 Baker Street", "line2": ""}
+
+
+async def _creator_at(make_web, people, address):
+    person = await people.creator()
+    web = await make_web()
+    await web.sign_in(person.email, person.password)
+    saved = await web.post("/creator/profile/address", address)
+    assert saved.status_code in (200, 303), saved.text[:500]
+    return person, web
+
+
+async def _both(runtime, creator_id):
+    async with runtime.session_maker() as session:
+        two = await creator_standing(session, creator_id, runtime.clock.now())
+        with count_statements(runtime) as statements:
+            one = await creator_standing_at_once(session, creator_id, runtime.clock.now())
+    return two, one, len(statements)
+
+
+async def test_one_statement_standing_is_the_two_statement_standing(make_web, runtime, people, clock) -> None:
+    ghoster, _ = await _creator_at(make_web, people, DOOR)
+    await ghost(runtime, clock, await make_collaboration(runtime, creator=ghoster))
+    clock.advance(days=3)
+    await ghost(runtime, clock, await make_collaboration(runtime, creator=ghoster))
+    fresh, fresh_web = await _creator_at(make_web, people, SAME_DOOR)
+    neighbour, _ = await _creator_at(make_web, people, NEXT_DOOR)
+    await make_collaboration(runtime, creator=neighbour, fee_amount=5_000)
+    newcomer = await people.creator()
+    for person in (ghoster, fresh, neighbour, newcomer):
+        two, one, statements = await _both(runtime, person.creator_id)
+        assert one == two, person.email
+        assert statements == 1
+    two, _, _ = await _both(runtime, fresh.creator_id)
+    assert len(two[0].record.linked_ghosted_at) == 2  # both of the ghoster's deals count at the shared door
+    # And the search page says so on the card.
+    await make_gig(runtime, await people.brand(), title="Serum for anyone")
+    page = await fresh_web.get("/gigs")
+    assert page.status_code == 200 and "Serum for anyone" in page.text
+    assert "Deals shipped to your delivery address under another PostPact account were ghosted." in page.text
