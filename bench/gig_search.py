@@ -143,7 +143,7 @@ async def explain(url: str) -> None:
     """PostgreSQL's plan and time for a few searches, straight from the query the page runs."""
     import enum
 
-    from marketplace.gigs.search import open_gigs_queries, parse_gig_filters
+    from marketplace.gigs.search import open_gigs_statements, parse_gig_filters
 
     engine = create_async_engine(url)
     try:
@@ -151,12 +151,12 @@ async def explain(url: str) -> None:
             for name, params in (("full text", {"q": "serum"}), ("everything", {
                     "q": "matte", "niche": "beauty", "country": "DE", "fee_min": "2000", "sort": "fee"}),
                     ("deadline", {"sort": "deadline"})):
-                query = open_gigs_queries(parse_gig_filters(params, major_units=False), now=datetime.now(UTC),
-                                          dialect="postgresql")[0]
-                compiled = query.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+                query, values_by_name = open_gigs_statements(parse_gig_filters(params, major_units=False),
+                                                             now=datetime.now(UTC), dialect="postgresql")[0]
+                state = query.compile(dialect=conn.dialect).construct_expanded_state(values_by_name)
                 values = tuple(v.value if isinstance(v, enum.Enum) else v
-                               for v in (compiled.params[k] for k in compiled.positiontup or []))
-                rows = await conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + compiled.string, values)
+                               for v in (state.parameters[k] for k in state.positiontup or []))
+                rows = await conn.exec_driver_sql("EXPLAIN (ANALYZE, COSTS OFF) " + state.statement, values)
                 plan = [r[0] for r in rows]
                 scans = sorted({m.group(0) for line in plan for m in [re.search(
                     r"(Index Only Scan|Index Scan|Bitmap Index Scan|Seq Scan)( Backward)? (using|on) \S+", line)]
