@@ -13,13 +13,18 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 import sqlalchemy as sa
+from advanced_alchemy.mixins.uuid import uuid7
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from escrow.inserts import insert_stmt
 from escrow.models import SimulatedFault, SimulatedObject
 from escrow.providers.base import (
     DefinitiveProviderError,
@@ -104,20 +109,33 @@ class SimulatedProvider:
 
     # --- plumbing ---------------------------------------------------------------------------------------------------
 
+    @asynccontextmanager
+    async def _autocommit(self) -> AsyncIterator[AsyncSession]:
+        """A session whose statements each commit on their own on PostgreSQL: one round trip apiece, no
+        BEGIN/COMMIT (the provider stands in for a remote API; its writes need no transaction with ours). SQLite
+        (which PostPact drives with explicit BEGIN IMMEDIATE) gets an ordinary transaction."""
+        async with self.session_maker() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                yield session
+            else:
+                async with session.begin():
+                    yield session
+
     async def _fault(self, operation: str) -> SimulatedFault | None:
-        """Take one matching fault (its own transaction, so a fault fires once even if the call then fails)."""
-        async with self.session_maker() as session, session.begin():
-            fault = await session.scalar(
-                sa.select(SimulatedFault)
-                .where(SimulatedFault.operation == operation, SimulatedFault.remaining > 0)
-                .order_by(SimulatedFault.created_at)
-                .limit(1)
-                .with_for_update()
-            )
-            if fault is None:
-                return None
-            fault.remaining -= 1
-            taken = SimulatedFault(operation=fault.operation, mode=fault.mode, message=fault.message, remaining=0)
+        """Take one matching fault, in one statement committed on its own (so a fault fires once even if the call
+        then fails). Nothing injected: one UPDATE that finds no row."""
+        fault = SimulatedFault.__table__
+        oldest = (sa.select(fault.c.id).where(fault.c.operation == operation, fault.c.remaining > 0)
+                  .order_by(fault.c.created_at).limit(1).with_for_update().scalar_subquery())
+        async with self._autocommit() as session:
+            row = (await session.execute(
+                sa.update(fault).where(fault.c.id == oldest, fault.c.remaining > 0)
+                .values(remaining=fault.c.remaining - 1).returning(fault.c.operation, fault.c.mode, fault.c.message)
+            )).first()
+        if row is None:
+            return None
+        taken = SimulatedFault(operation=row.operation, mode=row.mode, message=row.message, remaining=0)
         if taken.mode == "transient":
             raise TransientProviderError(taken.message or "Simulated 500 from the payment provider.", http_status=500)
         if taken.mode == "definitive":
@@ -151,6 +169,8 @@ class SimulatedProvider:
 
     async def _create(self, operation: str, key: str, params: dict[str, Any], kind: str, prefix: str,
                       build: Any) -> SimulatedObject:
+        """Create under ``key`` unless it exists, in a transaction: ``build`` reads and changes other objects (a
+        refund takes from its funding), so a replay must find the first answer before building again."""
         fault = await self._fault(operation)
         for _ in range(2):
             try:
@@ -170,6 +190,42 @@ class SimulatedProvider:
         self._after(fault)
         return obj
 
+    async def _insert_new(self, operation: str, key: str, params: dict[str, Any], kind: str, prefix: str,
+                          data: dict[str, Any], group: str | None, *, when: Any = None) -> SimulatedObject | None:
+        """Create under ``key`` in one statement (for objects whose creation reads and changes nothing else):
+        ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING``, with ``when`` (a condition on other rows) checked in
+        the same statement. None when nothing was inserted: the key exists, or ``when`` did not hold."""
+        obj = SimulatedObject(id=uuid7(), kind=kind, ref=_ref(prefix), idempotency_key=key,
+                              params_hash=_hash(operation, params), group_key=group, data=data)
+        table = SimulatedObject.__table__
+        now = datetime.now(UTC)
+        values = {"id": obj.id, "kind": kind, "ref": obj.ref, "idempotency_key": key, "params_hash": obj.params_hash,
+                  "group_key": group, "data": data, "created_at": now, "updated_at": now}
+        async with self._autocommit() as session:
+            if when is None:
+                statement = insert_stmt(session, SimulatedObject).values(values)
+            else:
+                row = sa.select(*(sa.literal(v, type_=table.c[k].type).label(k) for k, v in values.items())).where(when)
+                statement = insert_stmt(session, SimulatedObject).from_select(list(values), row)
+            inserted = await session.scalar(
+                statement.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id))
+        return obj if inserted is not None else None
+
+    async def _create_new(self, operation: str, key: str, params: dict[str, Any], kind: str, prefix: str,
+                          data: dict[str, Any], group: str | None) -> SimulatedObject:
+        """``_create`` for an object whose creation reads nothing else: the fault, then one INSERT."""
+        fault = await self._fault(operation)
+        obj = await self._insert_new(operation, key, params, kind, prefix, data, group)
+        if obj is None:
+            obj = await self._existing(operation, key, params)
+            assert obj is not None  # the key's object is never deleted
+        self._after(fault)
+        return obj
+
+    async def _existing(self, operation: str, key: str, params: dict[str, Any]) -> SimulatedObject | None:
+        async with self.session_maker() as session:
+            return await self._idempotent(session, key, operation, params)
+
     async def _get(self, session: AsyncSession, ref: str, kind: str, *, lock: bool = False) -> SimulatedObject:
         query = sa.select(SimulatedObject).where(SimulatedObject.ref == ref, SimulatedObject.kind == kind)
         if lock:
@@ -186,14 +242,13 @@ class SimulatedProvider:
         params = {"amount": amount, "currency": currency, "transfer_group": transfer_group,
                   "description": description, "metadata": metadata, "return_url": return_url}
 
-        async def build(_session: AsyncSession) -> tuple[dict[str, Any], str]:
-            if amount <= 0:
-                raise DefinitiveProviderError("Amount must be at least 1.", code="amount_too_small")
-            return ({"status": FundingStatus.PENDING.value, "amount": amount, "currency": currency,
-                     "description": description, "metadata": metadata, "return_url": return_url,
-                     "amount_refunded": 0}, transfer_group)
-
-        obj = await self._create("create_funding", idempotency_key, params, "funding", "pi", build)
+        if amount <= 0:
+            await self._fault("create_funding")
+            raise DefinitiveProviderError("Amount must be at least 1.", code="amount_too_small")
+        data = {"status": FundingStatus.PENDING.value, "amount": amount, "currency": currency,
+                "description": description, "metadata": metadata, "return_url": return_url, "amount_refunded": 0}
+        obj = await self._create_new("create_funding", idempotency_key, params, "funding", "pi", data,
+                                     transfer_group)
         return to_funding(obj)
 
     async def retrieve_funding(self, funding_ref: str) -> Funding:
@@ -263,17 +318,25 @@ class SimulatedProvider:
                        transfer_group: str, idempotency_key: str, metadata: dict[str, str]) -> Transfer:
         params = {"destination": destination, "amount": amount, "currency": currency,
                   "source_charge_ref": source_charge_ref, "transfer_group": transfer_group, "metadata": metadata}
-
-        async def build(session: AsyncSession) -> tuple[dict[str, Any], str]:
-            account = await self._get(session, destination, "account")
-            if not account.data.get("transfers_active"):
-                raise DefinitiveProviderError("The destination account can't receive transfers yet.",
-                                              code="account_not_ready")
-            return ({"destination": destination, "amount": amount, "currency": currency,
-                     "status": TransferStatus.PAID.value, "amount_reversed": 0,
-                     "source_charge_ref": source_charge_ref, "metadata": metadata}, transfer_group)
-
-        return to_transfer(await self._create("transfer", idempotency_key, params, "transfer", "tr", build))
+        data = {"destination": destination, "amount": amount, "currency": currency,
+                "status": TransferStatus.PAID.value, "amount_reversed": 0, "source_charge_ref": source_charge_ref,
+                "metadata": metadata}
+        fault = await self._fault("transfer")
+        # The destination's readiness is checked by the INSERT itself: a transfer is one statement.
+        account = sa.orm.aliased(SimulatedObject)
+        ready = sa.and_(account.ref == destination, account.kind == "account",
+                        account.data["transfers_active"].as_boolean().is_(True))
+        obj = await self._insert_new("transfer", idempotency_key, params, "transfer", "tr", data, transfer_group,
+                                     when=ready)
+        if obj is None:
+            obj = await self._existing("transfer", idempotency_key, params)
+        if obj is None:
+            async with self.session_maker() as session:
+                await self._get(session, destination, "account")
+            raise DefinitiveProviderError("The destination account can't receive transfers yet.",
+                                          code="account_not_ready")
+        self._after(fault)
+        return to_transfer(obj)
 
     async def reverse_transfer(self, *, transfer_ref: str, amount: int, idempotency_key: str,
                                metadata: dict[str, str]) -> Reversal:
@@ -311,13 +374,11 @@ class SimulatedProvider:
                                     metadata: dict[str, str]) -> PayoutAccount:
         params = {"email": email, "country": country, "metadata": metadata}
 
-        async def build(_session: AsyncSession) -> tuple[dict[str, Any], None]:
-            return ({"email": email, "country": country, "metadata": metadata, "transfers_active": False,
-                     "details_submitted": False, "payouts_enabled": False,
-                     "requirements_due": ["external_account", "individual.verification"]}, None)
-
-        return to_account(await self._create("create_payout_account", idempotency_key, params, "account", "acct",
-                                             build))
+        data = {"email": email, "country": country, "metadata": metadata, "transfers_active": False,
+                "details_submitted": False, "payouts_enabled": False,
+                "requirements_due": ["external_account", "individual.verification"]}
+        return to_account(await self._create_new("create_payout_account", idempotency_key, params, "account", "acct",
+                                                 data, None))
 
     async def onboarding_link(self, *, account_ref: str, refresh_url: str, return_url: str) -> str:
         return f"{ONBOARDING_PATH}/{account_ref}?return={quote(return_url, safe='')}"
