@@ -2,11 +2,15 @@
 against a plain single-row insert+commit measured in the same run.
 
 One release = the decision transaction (lock, pending posting, provider call row with its first attempt) + the
-provider call (the simulated provider's own transaction) + the result transaction (post, transfer posting, state
-change). ``--job-path`` times the path a queued job takes instead: the decision schedules the call and the executor
-records the attempt in a transaction of its own. Deals are funded and creators onboarded beforehand (not timed).
-Needs PostgreSQL: BENCH_DATABASE_URL or postgresql://postgres@127.0.0.1/ in a throw-away database
-``postpact_bench``.
+provider call (the simulated provider's statements, each committed on its own) + the result transaction (post,
+transfer posting, state change). ``--job-path`` times the path a queued job takes instead: the decision schedules the
+call and the executor records the attempt in a transaction of its own. Deals are funded and creators onboarded
+beforehand (not timed). Needs PostgreSQL: BENCH_DATABASE_URL or postgresql://postgres@127.0.0.1/ in a throw-away
+database ``postpact_bench_escrow``.
+
+The money rules make two durable commits per release the floor (the decision with its idempotency key before the
+provider is called, the result after), so the ratio to two plain insert+commits is printed too. Round trips are
+the requests written to PostgreSQL's sockets (statements, BEGIN, COMMIT, prepares); wait = wall - this process's CPU.
 
     .venv/bin/python bench/escrow_release.py [--deals 400] [--workers 16] [--job-path]
 """
@@ -46,6 +50,7 @@ from tests.support import db as dbsupport
 #: PostPact's fee, as the default settings have it (escrow takes it explicitly).
 FEE_BPS = 800
 SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/postgres")
+DATABASE = "postpact_bench_escrow"
 
 
 def escrow(session: Any, clock: Any, listener: Any, *, attempt_calls: bool = False) -> EscrowService:
@@ -94,6 +99,32 @@ async def prepare(runtime: Any, deals: int) -> list[uuid.UUID]:
             await escrow(s, clock, listener).apply_funding(funding)
         ids.append(deal.id)
     return ids
+
+
+class RoundTrips:
+    """Counts requests written to the database's sockets (asyncpg writes one per statement, BEGIN or COMMIT)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._write: Any = None
+
+    def __enter__(self) -> RoundTrips:
+        from asyncio import selector_events
+
+        transport = selector_events._SelectorSocketTransport
+        self._write = original = transport.write
+
+        def write(this: Any, data: Any) -> None:
+            self.count += 1
+            original(this, data)
+
+        transport.write = write  # type: ignore[method-assign]
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        from asyncio import selector_events
+
+        selector_events._SelectorSocketTransport.write = self._write  # type: ignore[method-assign]
 
 
 _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
@@ -177,7 +208,7 @@ async def main() -> None:
     parser.add_argument("--job-path", action="store_true", help="time the queued job's path (attempt recorded apart)")
     parser.add_argument("--cprofile", action="store_true", help="print the sequential run's top functions (cProfile)")
     args = parser.parse_args()
-    url = dbsupport.recreate_postgres_database(SERVER, "postpact_bench")
+    url = dbsupport.recreate_postgres_database(SERVER, DATABASE)
     dbsupport.migrate(url)
     settings = Settings.from_env({"POSTPACT_ENV": "test", "SECRET_KEY": "b" * 40, "DATABASE_URL": url,
                                   "DATABASE_POOL_SIZE": str(args.workers + 4)})
@@ -186,31 +217,36 @@ async def main() -> None:
         print(f"preparing {2 * args.deals} funded deals (not timed)...", flush=True)
         ids = await prepare(runtime, 2 * args.deals)
         profile = cProfile.Profile() if args.cprofile else None
-        with StatementCounter(runtime.alchemy.get_engine()) as counter:
+        with StatementCounter(runtime.alchemy.get_engine()) as counter, RoundTrips() as trips:
             if profile:
                 profile.enable()
             sequential = await release_all(runtime, ids[: args.deals], 1, job_path=args.job_path)
             if profile:
                 profile.disable()
         concurrent = await release_all(runtime, ids[args.deals :], args.workers, job_path=args.job_path)
-        plain_seq = await plain_inserts(url, args.deals, 1)
+        with RoundTrips() as plain_trips:
+            plain_seq = await plain_inserts(url, args.deals, 1)
         plain_conc = await plain_inserts(url, args.deals, args.workers)
     finally:
         await runtime.alchemy.get_engine().dispose()
-        dbsupport.drop_postgres_database(SERVER, "postpact_bench")
+        dbsupport.drop_postgres_database(SERVER, DATABASE)
     n = args.deals
     rows = [
         ("escrow release, sequential", sequential, plain_seq),
         (f"escrow release, {args.workers} workers", concurrent, plain_conc),
     ]
     print(f"{'mode':34} {'releases/s':>11} {'plain insert+commit/s':>22} {'release / plain':>16} "
-          f"{'CPU ms/release':>15} {'CPU ms/insert':>14}")
+          f"{'release / 2 plain':>18} {'wall ms/release':>16} {'CPU ms/release':>15} {'CPU ms/insert':>14}")
     for name, (wall, cpu), (plain_wall, plain_cpu) in rows:
         print(f"{name:34} {n / wall:11.1f} {n / plain_wall:22.1f} {plain_wall / wall:15.1%} "
-              f"{1000 * cpu / n:15.2f} {1000 * plain_cpu / n:14.2f}")
+              f"{2 * plain_wall / wall:17.1%} {1000 * wall / n:16.2f} {1000 * cpu / n:15.2f} "
+              f"{1000 * plain_cpu / n:14.2f}")
     path = "decision tx + attempt tx (job path)" if args.job_path else "decision tx with the attempt"
-    print(f"({n} releases per mode; each = {path} + simulated provider tx + result tx)")
+    print(f"({n} releases per mode; each = {path} + simulated provider call + result tx)")
     print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    seq_wall, seq_cpu = sequential
+    print(f"sequential: {trips.count / n:.1f} round trips per release ({plain_trips.count / n:.1f} per plain "
+          f"insert+commit); wait (wall - CPU) {1000 * (seq_wall - seq_cpu) / n:.2f} ms per release")
     print(f"statements per release (sequential run): {counter.total / n:.1f}")
     for kind, count in counter.by_kind.most_common():
         print(f"  {count / n:5.1f}  {kind}")

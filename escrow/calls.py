@@ -65,9 +65,12 @@ async def complete_call(ctx: EscrowContext, call_id: UUID, result: Any, *, provi
     if locked is None:
         return
     call, hold = locked
+    if provider and call.operation == "transfer":
+        # A transfer's post writes the call's row with it (``escrow.carried``): set it first to go out there.
+        call.provider = provider
     await _apply_answer(ctx, call, hold, result, provider)
     if provider:
-        # Set last, so it goes out with the call's other changes (the postings flush on the way).
+        # Set last otherwise, so it goes out with the call's other changes (the postings flush on the way).
         call.provider = provider
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from advanced_alchemy.mixins.uuid import uuid7
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrow import ledger
@@ -126,14 +127,18 @@ class EscrowContext:
 
     async def new_call(self, hold: EscrowHold | None, *, key: str, operation: str, amount: int, currency: str | None,
                        params: dict[str, Any], pending: LedgerTransaction | None = None,
-                       creator_id: UUID | None = None, waiting: bool = False) -> ProviderCall:
-        """Record a decided provider call (made after commit by the executor); a waiting one is not scheduled."""
+                       pending_id: UUID | None = None, creator_id: UUID | None = None,
+                       waiting: bool = False) -> ProviderCall:
+        """Record a decided provider call (made after commit by the executor); a waiting one is not scheduled.
+        ``pending_id``: its pending posting's id, when that is posted after (the call then rides along in the
+        posting's statement, ``escrow.carried``). The row is written with the session's next flush."""
         call = ProviderCall(
+            id=uuid7(),
             idempotency_key=key,
             operation=operation,
             escrow_id=hold.id if hold is not None else None,
             creator_id=creator_id or (hold.creator_id if hold is not None else None),
-            pending_transaction_id=pending.id if pending is not None else None,
+            pending_transaction_id=pending.id if pending is not None else pending_id,
             amount=amount,
             currency=currency,
             params=params,
@@ -147,7 +152,6 @@ class EscrowContext:
             call.attempts = 1
             call.first_attempt_at = call.last_attempt_at = self.now
         self.session.add(call)
-        await self.session.flush()
         if not waiting and not attempting:
             await self.listener.schedule_provider_call(self.session, call.id)
         return call

@@ -67,8 +67,9 @@ import sqlalchemy as sa
 from advanced_alchemy.mixins.uuid import uuid7
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from escrow.carried import carried_rows
 from escrow.inserts import insert_stmt
-from escrow.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction, Phase
+from escrow.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction, Phase, ProviderCall
 
 
 class LedgerError(Exception):
@@ -297,13 +298,15 @@ async def post(
     provider_ref: str | None = None,
     pending_id: UUID | None = None,
     new_key: bool = False,
+    transaction_id: UUID | None = None,
 ) -> tuple[LedgerTransaction, bool]:
     """Write one balanced transaction; returns (transaction, created). The same key with the same legs returns
     the existing transaction (a replay); the same key with other legs raises IdempotencyConflict.
 
     ``new_key=True``: the caller knows nothing was posted under ``key`` yet (a sequence number it just took under
     the hold's lock, or a provider object booked only by the open call it holds locked), so the look-up is
-    skipped; the unique key still refuses a second posting."""
+    skipped; the unique key still refuses a second posting. ``transaction_id``: the new transaction's id, when the
+    caller refers to it before posting (a provider call recorded with its pending posting)."""
     legs = list(legs)
     check_balanced(legs)
     existing = None if new_key else await find_transaction(session, key)
@@ -313,7 +316,7 @@ async def post(
         return existing, False
     (txn,) = await write(session, [Posting(key=key, kind=kind, legs=legs, phase=phase, pending_id=pending_id,
                                            escrow_id=escrow_id, collaboration_id=collaboration_id, memo=memo,
-                                           provider_ref=provider_ref)], now=now, actor=actor)
+                                           provider_ref=provider_ref, id=transaction_id)], now=now, actor=actor)
     return txn, True
 
 
@@ -331,6 +334,8 @@ class Posting:
     collaboration_id: UUID | None = None
     memo: str = ""
     provider_ref: str | None = None
+    #: The transaction's id when the caller chose it (default: a new UUIDv7).
+    id: UUID | None = None
 
 
 async def write(session: AsyncSession, postings: Sequence[Posting], *, now: datetime,
@@ -343,10 +348,8 @@ async def write(session: AsyncSession, postings: Sequence[Posting], *, now: date
     for posting in postings:
         if posting.phase is not Phase.VOID:
             check_balanced(posting.legs)
-    # Rows the session still holds (a new hold, a state change) go first: the transactions may refer to them.
-    await session.flush()
     rows = [
-        {"id": uuid7(), "idempotency_key": p.key, "kind": p.kind, "phase": p.phase, "pending_id": p.pending_id,
+        {"id": p.id or uuid7(), "idempotency_key": p.key, "kind": p.kind, "phase": p.phase, "pending_id": p.pending_id,
          "escrow_id": p.escrow_id, "collaboration_id": p.collaboration_id, "actor": actor[:80], "memo": p.memo[:300],
          "provider_ref": p.provider_ref, "created_at": now}
         for p in postings
@@ -355,13 +358,24 @@ async def write(session: AsyncSession, postings: Sequence[Posting], *, now: date
         _Entry(uuid7(), row["id"], leg, p.phase)
         for p, row in zip(postings, rows, strict=True) if p.phase is not Phase.VOID for leg in p.legs
     ]
-    if entries and session.get_bind().dialect.name == "postgresql":
-        # PostgreSQL takes the transactions' INSERT as a CTE of the entries' one: one statement, one round trip
-        # (the entries' foreign keys are checked at its end, when the transactions are there).
-        inserted = await _insert_entries(session, entries, transactions=rows)
-    else:
-        await session.execute(sa.insert(LedgerTransaction.__table__), rows)
-        inserted = await _insert_entries(session, entries)
+    postgres = session.get_bind().dialect.name == "postgresql"
+    # Escrow's own rows the session still holds (the hold's change, its event, a provider call) ride along in the
+    # entries' statement on PostgreSQL when they are all it holds (``escrow.carried``); otherwise they are flushed
+    # first (the transactions may refer to a new hold), except a call that refers to one of these transactions.
+    carried = carried_rows(session) if entries and postgres else None
+    if carried is None:
+        await _flush_before(session, {row["id"] for row in rows})
+    with session.no_autoflush:
+        if entries and postgres:
+            # PostgreSQL takes the transactions' INSERT as a CTE of the entries' one: one statement, one round trip
+            # (the foreign keys are checked at its end, when the transactions are there).
+            inserted = await _insert_entries(session, entries, transactions=rows,
+                                             carried=carried.statements if carried else ())
+            if carried is not None:
+                carried.mark_written(session)
+        else:
+            await session.execute(sa.insert(LedgerTransaction.__table__), rows)
+            inserted = await _insert_entries(session, entries)
     if len(inserted) < len(entries):
         # Either an account is new (its entries found no account id) or the check refused the whole batch.
         missing = [e for e in entries if e.id not in inserted]
@@ -370,6 +384,17 @@ async def write(session: AsyncSession, postings: Sequence[Posting], *, now: date
         if len(inserted) < len(entries):
             raise await _overdraft(session, _taken(missing))
     return [LedgerTransaction(**row) for row in rows]
+
+
+async def _flush_before(session: AsyncSession, transaction_ids: set[UUID]) -> None:
+    """Flush what the session holds, except new provider calls whose pending posting is among ``transaction_ids``
+    (they are flushed after it, with the session's next flush)."""
+    later = [o for o in session.new if isinstance(o, ProviderCall) and o.pending_transaction_id in transaction_ids]
+    for call in later:
+        session.expunge(call)
+    await session.flush()
+    for call in later:
+        session.add(call)
 
 
 @dataclass(frozen=True)
@@ -401,10 +426,11 @@ def _taken(entries: Sequence[_Entry]) -> dict[tuple[str, str], int]:
 
 
 async def _insert_entries(session: AsyncSession, entries: Sequence[_Entry],
-                         transactions: Sequence[dict[str, Any]] = ()) -> set[UUID]:
+                         transactions: Sequence[dict[str, Any]] = (), carried: Sequence[Any] = ()) -> set[UUID]:
     """INSERT … SELECT the entries with their accounts' ids, if the holding accounts they take from can afford it;
     returns the ids of the entries inserted (one whose account does not exist yet is not). ``transactions``: rows
-    of ``ledger_transaction`` to insert in the same statement (a CTE: PostgreSQL only)."""
+    of ``ledger_transaction`` to insert in the same statement (a CTE: PostgreSQL only); ``carried``: other
+    INSERT/UPDATE statements to run in it as CTEs (``escrow.carried``)."""
     if not entries:
         return set()
     taken = _taken(entries)
@@ -416,6 +442,8 @@ async def _insert_entries(session: AsyncSession, entries: Sequence[_Entry],
     for n, ((code, currency), amount) in enumerate(taken.items()):
         params.update({f"g{n}k": code, f"g{n}c": currency, f"g{n}m": amount})
     statement = _entries_statement(len(entries), len(taken), len(transactions))
+    for n, rider in enumerate(carried):
+        statement = statement.add_cte(rider.cte(f"carried_{n}"))
     result = await session.execute(statement, params)
     return set(result.scalars())
 

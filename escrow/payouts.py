@@ -10,6 +10,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from advanced_alchemy.mixins.uuid import uuid7
+
 from escrow import ledger
 from escrow.context import EscrowContext, call_metadata, transfer_group, why_not
 from escrow.errors import EscrowConflict
@@ -54,17 +56,16 @@ async def reserve_release(ctx: EscrowContext, hold: EscrowHold, key: str, part: 
         if split is None:
             await after_release_posted(ctx, hold, None, 0, 0, split=None)
         return None
-    # Reserved before posting, so the hold's changes go out in one UPDATE with the posting's flush. ``key`` is
-    # fresh: its sequence number was taken under the hold's lock.
+    # Reserved before posting, so the hold's changes go out with the posting. ``key`` is fresh: its sequence number
+    # was taken under the hold's lock.
     hold.reserved_amount += part + fee
-    pending, _ = await ledger.post(
-        ctx.session, key=key, kind=kind, phase=Phase.PENDING,
-        legs=ledger.release_legs(hold.id, hold.creator_id, part, fee, hold.currency), now=ctx.now,
-        actor=ctx.actor, escrow_id=hold.id, collaboration_id=hold.collaboration_id,
-        memo="payment to the creator", new_key=True,
-    )
+    legs = ledger.release_legs(hold.id, hold.creator_id, part, fee, hold.currency)
     if part == 0:
         # Only PostPact's fee share moves: nothing to transfer, post at once.
+        pending, _ = await ledger.post(
+            ctx.session, key=key, kind=kind, phase=Phase.PENDING, legs=legs, now=ctx.now, actor=ctx.actor,
+            escrow_id=hold.id, collaboration_id=hold.collaboration_id, memo="payment to the creator", new_key=True,
+        )
         await ledger.resolve(ctx.session, pending, post_it=True, now=ctx.now, actor=ctx.actor)
         hold.reserved_amount -= fee
         hold.released_fee_amount += fee
@@ -88,8 +89,16 @@ async def reserve_release(ctx: EscrowContext, hold: EscrowHold, key: str, part: 
     if ready:
         assert account is not None
         params["destination"] = account.account_ref
+    # The call is recorded first and its pending posting after, so the posting's statement carries the hold's
+    # change, its event and the call (``escrow.carried``).
+    pending_id = uuid7()
     call = await ctx.new_call(hold, key=key, operation="transfer", amount=part, currency=hold.currency,
-                              params=params, pending=pending, waiting=not ready)
+                              params=params, pending_id=pending_id, waiting=not ready)
+    await ledger.post(
+        ctx.session, key=key, kind=kind, phase=Phase.PENDING, legs=legs, now=ctx.now, actor=ctx.actor,
+        escrow_id=hold.id, collaboration_id=hold.collaboration_id, memo="payment to the creator", new_key=True,
+        transaction_id=pending_id,
+    )
     if blocked:
         hold.last_message = "The creator's account is under review; the payment goes out once it is cleared."
     elif not ready:
@@ -103,10 +112,21 @@ async def after_release_posted(ctx: EscrowContext, hold: EscrowHold, call: Provi
     if split is not None:
         await maybe_finish_split(ctx, hold, split)
         return
+    complete = await mark_release_posted(ctx, hold, call, part, fee)
+    await tell_release_posted(ctx, hold, part, complete=complete)
+
+
+async def mark_release_posted(ctx: EscrowContext, hold: EscrowHold, call: ProviderCall | None, part: int,
+                              fee: int) -> bool:
+    """Move the hold on for a posted release (its figures already updated); True when nothing is left held."""
     complete = hold.creator_amount_remaining == 0 and hold.available_amount == 0
     hold.last_message = None
     await ctx.move(hold, A.RELEASE_POSTED if complete else A.RELEASE_POSTED_PARTIAL, amount=part, fee=fee,
                    transfer=call.result_ref if call else None)
+    return complete
+
+
+async def tell_release_posted(ctx: EscrowContext, hold: EscrowHold, part: int, *, complete: bool) -> None:
     await ctx.listener.on_released(ctx.session, hold, ctx.now, amount=part, complete=complete)
     await freeze_if_requested(ctx, hold)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from escrow import ledger
 from escrow.context import EscrowContext
 from escrow.models import CallStatus, EscrowHold, LedgerTransaction, ProviderCall
-from escrow.payouts import after_release_posted, freeze_if_requested, maybe_finish_split
+from escrow.payouts import freeze_if_requested, mark_release_posted, maybe_finish_split, tell_release_posted
 from escrow.states import EscrowAction, EscrowState
 
 A = EscrowAction
@@ -54,6 +54,16 @@ async def post_transfer(ctx: EscrowContext, hold: EscrowHold, call: ProviderCall
     # books it); the unique keys and ``pending_id`` still refuse a second one.
     pending = ledger.PendingRef(id=call.pending_transaction_id, idempotency_key=call.idempotency_key,
                                 kind="release", escrow_id=hold.id, collaboration_id=hold.collaboration_id)
+    hold.reserved_amount -= part + fee
+    hold.released_creator_amount += part
+    hold.released_fee_amount += fee
+    call.status = CallStatus.SUCCEEDED
+    call.result_ref = transfer_ref
+    call.completed_at = ctx.now
+    split = call.params.get("split")
+    # The hold, its event and the call change before the postings are written, so their statement carries them
+    # (``escrow.carried``); what the listener does follows.
+    complete = await mark_release_posted(ctx, hold, call, part, fee) if split is None else False
     await ledger.write(ctx.session, [
         ledger.resolution(pending, post_it=True, provider_ref=transfer_ref,
                           legs=ledger.release_legs(hold.id, hold.creator_id, part, fee, hold.currency)),
@@ -62,13 +72,10 @@ async def post_transfer(ctx: EscrowContext, hold: EscrowHold, call: ProviderCall
                        collaboration_id=hold.collaboration_id, provider_ref=transfer_ref,
                        memo="transferred to the creator's payout account"),
     ], now=ctx.now, actor=ctx.actor)
-    hold.reserved_amount -= part + fee
-    hold.released_creator_amount += part
-    hold.released_fee_amount += fee
-    call.status = CallStatus.SUCCEEDED
-    call.result_ref = transfer_ref
-    call.completed_at = ctx.now
-    await after_release_posted(ctx, hold, call, part, fee, split=call.params.get("split"))
+    if split is not None:
+        await maybe_finish_split(ctx, hold, split)
+    else:
+        await tell_release_posted(ctx, hold, part, complete=complete)
 
 
 async def post_refund(ctx: EscrowContext, hold: EscrowHold, call: ProviderCall, refund_ref: str) -> None:
