@@ -59,3 +59,24 @@ async def test_one_statement_standing_is_the_two_statement_standing(make_web, ru
     page = await fresh_web.get("/gigs")
     assert page.status_code == 200 and "Serum for anyone" in page.text
     assert "Deals shipped to your delivery address under another PostPact account were ghosted." in page.text
+
+
+#: A signed-in /gigs page: the actor, the page's gigs (two statements in deadline order), one UNION for everything
+#: about them and the creator's profile, and the creator's standing in one statement.
+GIGS_PAGE_STATEMENTS = 4
+
+
+async def test_a_signed_in_gigs_page_is_four_statements(web, runtime, people) -> None:
+    from tests.support.marketplace import make_creator_with_account
+
+    brand = await people.brand()
+    for i in range(4):
+        await make_gig(runtime, brand, title=f"Serum gig {i}", niches=["skincare"])
+    creator = await make_creator_with_account(runtime, people, niches=["skincare"])
+    await web.sign_in(creator.person.email, creator.person.password)
+    for path in ("/gigs", "/gigs?q=serum&niche=skincare&country=US&fee_min=20&sort=fee", "/gigs?sort=deadline"):
+        await web.get(path)  # warm-up: template compile and statement caches are first-request work
+        with count_statements(runtime) as statements:
+            response = await web.get(path)
+        assert response.status_code == 200 and response.text.count('class="card gig-card"') == 4, path
+        assert len(statements) <= GIGS_PAGE_STATEMENTS + (1 if "deadline" in path else 0), (path, statements)
