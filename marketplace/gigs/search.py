@@ -366,12 +366,14 @@ def _with_gig_columns(page: sa.Select[Any], key: SortKey, columns: tuple[sa.Colu
 
 
 def _after(key: SortKey) -> sa.ColumnElement[bool]:
-    """``SortKey.after`` with named parameters (``after_value``, ``after_id``) for a prebuilt statement."""
-    col, idc = key.column, key.id_column
-    v, i = sa.bindparam("after_value", type_=col.type), sa.bindparam("after_id", type_=idc.type)
-    beyond = col < v if key.descending else col > v
-    condition = sa.or_(beyond, sa.and_(col == v, idc < i if key.descending else idc > i))
-    return sa.or_(condition, col.is_(None)) if key.nullable else condition
+    """``SortKey.after`` with named parameters (``after_value``, ``after_id``) for a prebuilt statement, as one row
+    comparison: PostgreSQL starts the index scan at the cursor instead of filtering out every earlier row (page 11
+    stepped over 260 rows, page 100 would step over 2,000). The sort columns are never NULL where it is used (the
+    deadline order's dated part has ``apply_by > now``), so it keeps ``SortKey.after``'s rows."""
+    v = sa.bindparam("after_value", type_=key.column.type)
+    i = sa.bindparam("after_id", type_=key.id_column.type)
+    row, cursor = sa.tuple_(key.column, key.id_column), sa.tuple_(v, i)
+    return row < cursor if key.descending else row > cursor
 
 
 @functools.lru_cache(maxsize=256)
