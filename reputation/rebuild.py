@@ -20,6 +20,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
@@ -60,6 +61,12 @@ def _kinds(kinds: object) -> str:
     return ", ".join(f"'{kind.value}'" for kind in kinds)  # type: ignore[attr-defined]
 
 
+def _sqlite_seconds(t: str) -> str:
+    """Whole seconds since 1970 of a time SQLite stores ('YYYY-MM-DD HH:MM:SS.ffffff', UTC): of the first 19 characters,
+    since strftime rounds a fraction to milliseconds (.9995 s and up would count as the next second)."""
+    return f"CAST(strftime('%s', substr({t}, 1, 19)) AS INTEGER)"
+
+
 class _Dialect:
     """The few expressions SQLite and PostgreSQL spell differently; everything else is shared SQL."""
 
@@ -70,7 +77,7 @@ class _Dialect:
         """Seconds since 1970 as a float (per event: rounding here only moves the last bits of the sums)."""
         if self.postgres:
             return f"date_part('epoch', {t})"
-        return f"(CAST(strftime('%s', {t}) AS INTEGER) + CAST(substr({t}, 21, 6) AS INTEGER) / 1000000.0)"
+        return f"({_sqlite_seconds(t)} + CAST(substr({t}, 21, 6) AS INTEGER) / 1000000.0)"
 
     def seconds_between(self, later: str, earlier: str) -> str:
         """timedelta.total_seconds() of `later - earlier` (floats: rounding here moves only the last bits)."""
@@ -89,17 +96,16 @@ class _Dialect:
     def _micros_between(later: str, earlier: str) -> str:
         # SQLite keeps times as 'YYYY-MM-DD HH:MM:SS.ffffff' text: whole seconds, then the microseconds.
         return (
-            f"((CAST(strftime('%s', {later}) AS INTEGER) - CAST(strftime('%s', {earlier}) AS INTEGER)) * {_MICROS}"
+            f"(({_sqlite_seconds(later)} - {_sqlite_seconds(earlier)}) * {_MICROS}"
             f" + CAST(substr({later}, 21, 6) AS INTEGER) - CAST(substr({earlier}, 21, 6) AS INTEGER))"
         )
 
     def iso(self, t: str) -> str:
         """datetime.isoformat() of a UTC time, as the incremental path stores ghostings."""
         if self.postgres:
+            # One to_char with the microseconds, dropped when they are all zeros (as isoformat() does).
             return (
-                f"to_char({t} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS')"
-                f" || CASE WHEN CAST(date_part('microseconds', {t}) AS bigint) % {_MICROS} <> 0"
-                f" THEN to_char({t} AT TIME ZONE 'UTC', '.US') ELSE '' END || '+00:00'"
+                f"replace(to_char({t} AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US') || '+00:00', '.000000+', '+')"
             )
         return (
             f"substr({t}, 1, 10) || 'T' || substr({t}, 12, 8)"
@@ -137,6 +143,34 @@ class _Dialect:
     @property
     def now(self) -> str:
         return "CAST(:now AS timestamptz)" if self.postgres else ":now"
+
+    def last_ghosting(self, ghostings: str, at: str) -> str:
+        """The newest time in a stored ghosting list (the incremental path's ISO strings, any offset) not after `at`:
+        a time on PostgreSQL, microseconds since 1970 on SQLite (whose stored times are another text format)."""
+        if self.postgres:
+            t = "CAST(g.value AS timestamptz)"
+            # Most rows have none: skip the set-returning call for them.
+            newest = f"SELECT max({t}) FROM json_array_elements_text({ghostings}) AS g(value) WHERE {t} <= {at}"  # noqa: S608
+            return f"CASE WHEN CAST({ghostings} AS text) = '[]' THEN {self.no_time} ELSE ({newest}) END"
+        # The whole seconds with the offset (strftime rounds a fraction to milliseconds), then the microseconds.
+        fraction = "substr(g.value, 20, 1) = '.'"
+        whole = f"substr(g.value, 1, 19) || CASE WHEN {fraction} THEN substr(g.value, 27) ELSE substr(g.value, 20) END"
+        t = (
+            f"(CAST(strftime('%s', {whole}) AS INTEGER) * {_MICROS}"
+            f" + CASE WHEN {fraction} THEN CAST(substr(g.value, 21, 6) AS INTEGER) ELSE 0 END)"
+        )
+        return f"(SELECT max({t}) FROM json_each({ghostings}) AS g WHERE {t} <= {self._stored_micros(at)})"  # noqa: S608
+
+    def on_probation(self, at: str, last_ghost: str) -> str:
+        """tiers.on_ghost_probation_until(...) is not None, given `last_ghosting` of the list as of `at`."""
+        if self.postgres:
+            return f"{last_ghost} IS NOT NULL AND {self.within(at, last_ghost, GHOST_PROBATION.days, inclusive=False)}"
+        window = GHOST_PROBATION.days * 86_400 * _MICROS
+        return f"{last_ghost} IS NOT NULL AND {self._stored_micros(at)} - {last_ghost} < {window}"
+
+    @staticmethod
+    def _stored_micros(t: str) -> str:
+        return f"({_sqlite_seconds(t)} * {_MICROS} + CAST(substr({t}, 21, 6) AS INTEGER))"
 
     def json_equal(self, a: str, b: str) -> str:
         if self.postgres:
@@ -353,9 +387,57 @@ def _write_postgres(d: _Dialect) -> str:
     """  # noqa: S608 (built from constants)
 
 
+def refresh_statement(dialect: str, *, first: bool) -> str:
+    """UPDATE of the ranking columns (services.ranking_values as of :now, or the evidence time if later) of the rows
+    in a key range: after (:after_kind, :after_id) unless `first`, up to (:last_kind, :last_id)."""
+    d = _Dialect(dialect)
+    now = d.now
+    keys = "(sc.subject_kind, sc.subject_id)"
+    where = f"{keys} <= (:last_kind, :last_id)" + ("" if first else f" AND {keys} > (:after_kind, :after_id)")
+    seconds = d.seconds_between("at", "evidence_at")
+    # As in the rebuild: each level is evaluated once per row (the fence), and decay_factor is 1.0 when no time passed.
+    fence = d.fence
+    return f"""
+    UPDATE reliability_score
+    SET ranking_score = x.ranking_score, expected = x.expected, rank_order = x.rank_order, tier = x.tier,
+        ranked_at = x.ranked_at
+    FROM (
+      SELECT subject_kind, subject_id, score AS ranking_score, expected,
+             CASE WHEN verified_audience AND r + s = 0 THEN {VERIFIED_RANK_ORDER}
+                  ELSE {_rank_order("score", "expected")} END AS rank_order,
+             CASE WHEN {d.on_probation("at", "last_ghost")} THEN '{Tier.NEW.name}' ELSE {_tier("score")} END AS tier,
+             at AS ranked_at
+      FROM (
+        SELECT c.*, {_wilson(d, "cr", "cr + cs")} AS score, (cr + 1.0) / (cr + cs + 2.0) AS expected
+        FROM (
+          SELECT b.*, r * f AS cr, s * f AS cs, {d.last_ghosting("ghosted_at", "at")} AS last_ghost
+          FROM (
+            SELECT a.*,
+                   CASE WHEN at > evidence_at THEN power(0.5, {seconds} / 86400.0 / {_HL}) ELSE 1.0 END AS f
+            FROM (
+              SELECT sc.subject_kind, sc.subject_id, sc.r, sc.s, sc.evidence_at, sc.completed_deals,
+                     sc.distinct_counterparties, sc.verified_audience, sc.ghosted_at,
+                     {d.greatest(now, f"coalesce(sc.evidence_at, {now})")} AS at
+              FROM reliability_score sc WHERE {where}
+            {fence}) a
+          {fence}) b
+        {fence}) c
+      {fence}) ranked
+    ) x
+    WHERE reliability_score.subject_kind = x.subject_kind AND reliability_score.subject_id = x.subject_id
+    """  # noqa: S608 (built from constants; values are bound)
+
+
 def _sqlite_time(at: datetime) -> str:
     # SQLAlchemy's SQLite DATETIME storage format (what DateTimeUTC columns hold there).
     return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+
+
+def bound_now(dialect: str, now: datetime) -> Any:
+    """`now` as the statements here bind it (:now)."""
+    if now.tzinfo is None:
+        raise ValueError("now must be timezone-aware")
+    return now if dialect == "postgresql" else _sqlite_time(now)
 
 
 async def rebuild_in(conn: AsyncConnection, now: datetime) -> tuple[int, int, int]:

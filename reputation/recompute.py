@@ -26,25 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 
 from reputation.events import EventKind
 from reputation.models import Rating, ReliabilityScore, ReputationEvent, SubjectKind
+from reputation.rebuild import bound_now, refresh_statement
 from reputation.scoring import DEFAULT_HALF_LIFE_DAYS, Evidence
-from reputation.services import COMPLETED_KINDS, COUNT_COLUMNS, Tally, dialect_insert, ranking_values, track_record
+from reputation.services import COMPLETED_KINDS, COUNT_COLUMNS, Tally, dialect_insert, ranking_values
 
 DEFAULT_BATCH_SIZE = 2_000
+#: Rows re-ranked per transaction by the daily refresh (one UPDATE each; their row locks last a fraction of a second).
+REFRESH_BATCH_SIZE = 10_000
 _score_key = sa.tuple_(ReliabilityScore.subject_kind, ReliabilityScore.subject_id)
 _event_key = sa.tuple_(ReputationEvent.subject_kind, ReputationEvent.subject_id)
-#: What re-ranking reads of a row (the columns `services.track_record` looks at), without loading whole objects.
-_RECORD_COLUMNS = (
-    ReliabilityScore.subject_kind,
-    ReliabilityScore.subject_id,
-    ReliabilityScore.r,
-    ReliabilityScore.s,
-    ReliabilityScore.evidence_at,
-    ReliabilityScore.completed_deals,
-    ReliabilityScore.distinct_counterparties,
-    ReliabilityScore.ghosted_at,
-    ReliabilityScore.review_cleared_at,
-    ReliabilityScore.verified_audience,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,14 +146,13 @@ async def _write_batch(conn: AsyncConnection, updates: list[dict[str, Any]]) -> 
     await conn.execute(sa.text(statement), arrays)
 
 
-#: What a rebuild derives, compared with what is stored so unchanged rows are not rewritten (ranked_at excepted:
-#: rewriting only to move that timestamp would churn the ranking index for nothing).
-_DERIVED = [
-    column
-    for column in ReliabilityScore.__table__.columns
-    if column.name not in {"subject_kind", "subject_id", "review_cleared_at", "review_cleared_by_id", "ranked_at",
-                           "verified_audience"}  # an input the marketplace keeps, like the admin's clearance
-]
+#: Columns a rebuild does not derive: the key, an admin's clearance, the marketplace's verified audience (an input
+#: it keeps), and ranked_at (rewriting only to move that timestamp would churn the ranking index for nothing).
+_NOT_DERIVED = frozenset(
+    {"subject_kind", "subject_id", "review_cleared_at", "review_cleared_by_id", "ranked_at", "verified_audience"}
+)
+#: What a rebuild derives, compared with what is stored so unchanged rows are not rewritten.
+_DERIVED = [column for column in ReliabilityScore.__table__.columns if column.name not in _NOT_DERIVED]
 _FLOATS = frozenset({"r", "s", "ranking_score", "expected"})
 
 
@@ -311,30 +300,51 @@ async def recompute_all(
 
 
 async def refresh_rankings(
-    session_maker: async_sessionmaker[AsyncSession], now: datetime, batch_size: int = DEFAULT_BATCH_SIZE
+    session_maker: async_sessionmaker[AsyncSession], now: datetime, batch_size: int = REFRESH_BATCH_SIZE
 ) -> int:
-    """Re-rank every stored score as of `now` (decay and ended probations); returns how many rows were refreshed."""
+    """Re-rank every stored score as of `now` (decay and ended probations); returns how many rows were refreshed.
+
+    In SQL (`rebuild.refresh_statement`: `services.ranking_values` written out as the rebuild computes it), one
+    UPDATE per batch of `batch_size` rows, each batch in its own transaction with its rows locked in key order first.
+    """
+    if batch_size < 1:
+        raise ValueError("batch_size must be at least 1")
     after: tuple[SubjectKind, UUID] | None = None
     refreshed = 0
     while True:
         async with session_maker() as session, session.begin():
-            query = (
-                sa.select(*_RECORD_COLUMNS)
+            conn = await session.connection()
+            batch = (
+                sa.select(ReliabilityScore.subject_kind, ReliabilityScore.subject_id)
                 .order_by(ReliabilityScore.subject_kind, ReliabilityScore.subject_id)
                 .limit(batch_size)
                 .with_for_update()
             )
             if after is not None:
-                query = query.where(_after(after))
-            rows = (await session.execute(query)).all()
-            if not rows:
+                batch = batch.where(_after(after))
+            keys = batch.subquery()
+            last = (
+                await conn.execute(
+                    sa.select(keys.c.subject_kind, keys.c.subject_id)
+                    .order_by(keys.c.subject_kind.desc(), keys.c.subject_id.desc())
+                    .limit(1)
+                )
+            ).one_or_none()
+            if last is None:
                 return refreshed
-            updates = []
-            for row in rows:
-                at = max(now, row.evidence_at) if row.evidence_at is not None else now
-                values = ranking_values(track_record(row), at,  # type: ignore[arg-type]
-                                        verified_audience=bool(row.verified_audience))
-                updates.append({"subject_kind": row.subject_kind, "subject_id": row.subject_id, **values})
-            await session.execute(sa.update(ReliabilityScore), updates)
-        after = (rows[-1].subject_kind, rows[-1].subject_id)
-        refreshed += len(rows)
+            params: dict[str, Any] = {"now": bound_now(conn.dialect.name, now)}
+            params["last_kind"], params["last_id"] = last
+            statement = sa.text(refresh_statement(conn.dialect.name, first=after is None))
+            statement = statement.bindparams(*_key_params(after is None))
+            if after is not None:
+                params["after_kind"], params["after_id"] = after
+            refreshed += (await conn.execute(statement, params)).rowcount
+        after = (SubjectKind(last[0]), last[1])
+
+
+def _key_params(first: bool) -> list[sa.BindParameter[Any]]:
+    kind, key = ReliabilityScore.subject_kind.type, ReliabilityScore.subject_id.type
+    params = [sa.bindparam("last_kind", type_=kind), sa.bindparam("last_id", type_=key)]
+    if not first:
+        params += [sa.bindparam("after_kind", type_=kind), sa.bindparam("after_id", type_=key)]
+    return params
