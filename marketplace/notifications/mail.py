@@ -31,7 +31,7 @@ from uuid_utils.compat import uuid7
 from marketplace import i18n
 from marketplace.accounts.models import User
 from marketplace.db import insert_rows
-from marketplace.jobs import SETTINGS_KEY, JobContext, RetryLater, enqueue, job
+from marketplace.jobs import SETTINGS_KEY, JobContext, RetryLater, backoff_seconds, enqueue, job
 from marketplace.notifications.models import EmailStatus, OutboxEmail
 from marketplace.settings import PROJECT_ROOT
 
@@ -136,9 +136,18 @@ class NoticeEmail:
     context: dict[str, Any]
 
 
-async def queue_notice_emails(session: AsyncSession, emails: Sequence[NoticeEmail]) -> list[UUID]:
+#: Emails one ``mail.deliver_emails`` job delivers (emails queued together: a bulk step's notices).
+DELIVERY_BATCH = 50
+
+
+async def queue_notice_emails(session: AsyncSession, emails: Sequence[NoticeEmail], *,
+                              together: bool = False) -> list[UUID]:
     """Queue emails to known accounts as template + parameters, written at delivery in each recipient's language
-    (``write_pending``): one table insert however many, nothing rendered now. Returns the outbox ids, in order."""
+    (``write_pending``): one table insert however many, nothing rendered now. Returns the outbox ids, in order.
+
+    ``together``: delivered by one ``mail.deliver_emails`` job per ``DELIVERY_BATCH`` emails instead of one
+    ``mail.deliver_email`` job each (a bulk step over 1,500 deals sends 30 jobs to the broker after its commit, not
+    1,500); each email is still delivered, retried and recorded on its own."""
     if not emails:
         return []
     settings = session.info.get(SETTINGS_KEY)
@@ -154,8 +163,13 @@ async def queue_notice_emails(session: AsyncSession, emails: Sequence[NoticeEmai
                      "updated_at": now})
     # A table insert (not ORM objects and a flush): the rows are plain dicts and nothing needs them back as objects.
     await insert_rows(session, OutboxEmail.__table__, rows)
-    for row in rows:
-        enqueue(session, "mail.deliver_email", str(row["id"]))
+    ids = [str(row["id"]) for row in rows]
+    if together:
+        for start in range(0, len(ids), DELIVERY_BATCH):
+            enqueue(session, "mail.deliver_emails", *ids[start:start + DELIVERY_BATCH])
+    else:
+        for email_id in ids:
+            enqueue(session, "mail.deliver_email", email_id)
     return [row["id"] for row in rows]
 
 
@@ -263,6 +277,27 @@ async def deliver_email(ctx: JobContext, email_id: str) -> str:
         await session.commit()
         log.info("email %s sent to %s", email.id, email.to_address)
         return "sent"
+
+
+@job("mail.deliver_emails", max_retries=8)
+async def deliver_emails(ctx: JobContext, *email_ids: str) -> dict[str, int]:
+    """Emails queued together (``queue_notice_emails(..., together=True)``), each delivered as ``deliver_email``
+    delivers it (idempotent: a sent or stored one is skipped). One that can't be sent now goes on with its own
+    ``mail.deliver_email`` job and retries, so the others are neither held back nor sent twice."""
+    outcomes: dict[str, int] = {}
+    later: list[str] = []
+    for email_id in email_ids:
+        try:
+            outcome = await deliver_email(ctx, email_id)
+        except RetryLater:
+            outcome = "retried"
+            later.append(email_id)
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+    if later:
+        async with ctx.session_maker() as session, session.begin():
+            for email_id in later:
+                enqueue(session, "mail.deliver_email", email_id, countdown=backoff_seconds(0))
+    return outcomes
 
 
 #: A queued email older than this was probably dispatched by a process that died; send it again.

@@ -186,7 +186,7 @@ async def notify_many(session: AsyncSession, notices: Sequence[Notice], *, email
     # A table insert (not ORM objects and a flush): the rows are plain dicts and nothing needs them back as objects.
     if created:
         await insert_rows(session, Notification.__table__, created)
-    await queue_notice_emails(session, emails)
+    await queue_notice_emails(session, emails, together=True)
     return [row["id"] for row in created]
 
 
