@@ -305,7 +305,10 @@ async def _write_batch(session: AsyncSession, collabs: list[Collaboration], now:
     changed: set[str] = {"updated_at", *DUE_COLUMNS}
     for collab in collabs:
         vars(collab)["updated_at"] = now
-        changed.update(set(columns) - sa.inspect(collab).unmodified)
+        # What the ORM saw set on the row (its committed_state holds the value before each change): the same as
+        # "every attribute but the unmodified ones", without going over every attribute of every row.
+        changed.update(sa.inspect(collab).committed_state)
+    changed &= set(columns)
     names = sorted(changed)
     table = Collaboration.__table__
     dialect = session.get_bind().dialect
@@ -365,9 +368,12 @@ def _unnest_update(dialect: sa.Dialect, table: sa.Table, column_names: list[str]
         types.append(column.type.compile(dialect=dialect))
     params: dict[str, Any] = {"row_ids": [row["id"] for row in rows]}
     arrays = ["CAST(:row_ids AS UUID[])"]
-    for n, (key, sql_type) in enumerate(zip(keys, types, strict=True)):
-        values = (row[key] for row in rows)
-        params[f"v{n}"] = [value.value if isinstance(value, enum.Enum) else value for value in values]
+    for n, (key, sql_type, name) in enumerate(zip(keys, types, column_names, strict=True)):
+        if isinstance(table.c[name].type, sa.Enum):  # the enums' values (only these columns hold enum members)
+            params[f"v{n}"] = [value.value if isinstance(value, enum.Enum) else value for value in
+                               (row[key] for row in rows)]
+        else:
+            params[f"v{n}"] = [row[key] for row in rows]
         arrays.append(f"CAST(:v{n} AS {sql_type}[])")
     names = [quote(name) for name in column_names]
     # Only the table's own (quoted) names and types are spliced in; every value is a bound array.
