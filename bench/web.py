@@ -13,7 +13,7 @@ Run ``make bench`` once (it installs wrk from Debian when missing), or ``apt-get
 
     .venv/bin/python bench/web.py [--seconds 10] [--connections 32] [--server uvicorn|granian] [--workers 1]
                                   [--scaling] [--servers uvicorn,granian] [--only gigs] [--keep] [--reuse]
-                                  [--pool-size N]
+                                  [--pool-size N] [--database NAME]   # one database per parallel run
                                   [--against /path/to/older/export]   # before/after, measured in turns
 """
 
