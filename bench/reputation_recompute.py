@@ -4,11 +4,13 @@ Prints, from one run on one scratch database (dropped afterwards):
 - the set-based rebuild (`reputation.rebuild.rebuild_scores`: one pass over the log in SQL into a temporary table,
   then an UPDATE of the rows that differ and an INSERT of missing ones), first run (every row written) and second run
   (nothing to write), and its ratio to a plain SQL GROUP BY aggregate over the same events measured in the same run
-  (also one with the decay computed in SQL, for reference); with BENCH_LEGACY=1 also the batched Python recompute
+  (also one with the decay computed in SQL, for reference); then BENCH_ROUNDS (3) rounds in all of (that aggregate of
+  the same formula, a first rebuild, a repeat rebuild), the scores reset to newcomers in between, and the medians:
+  one round's ratio moves with the load of a shared machine; with BENCH_LEGACY=1 also the batched Python recompute
   (`reputation.recompute.recompute_all`: lock a batch, fold its events in Python, write it back);
 - that the rebuilt evidence equals the SQL decayed aggregate (largest relative difference);
 - the incremental rate of `record_outcome` (one transaction per outcome), sequential and 16 at a time;
-- the daily ranking refresh over every row;
+- the daily ranking refresh over every row (`reputation.recompute.refresh_rankings`, SQL batches of 10,000);
 - the ranked creator directory (`search_directory`, sort by reliability, 25 a page, and its single ranked query)
   p50/p99 from a separate process, idle and while the recompute runs.
 
@@ -28,6 +30,7 @@ import math
 import multiprocessing as mp
 import os
 import random
+import statistics
 import sys
 import time
 import uuid
@@ -54,6 +57,9 @@ SUBJECTS = int(os.environ.get("BENCH_SUBJECTS", "100000"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "2000"))
 INCREMENTAL = int(os.environ.get("BENCH_INCREMENTAL", "2000"))
+#: Rounds of (same-formula aggregate, first rebuild, repeat rebuild), the scores reset to newcomers in between: on a
+#: shared machine one round's ratio moves with the load, the median of several much less.
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CREATORS = SUBJECTS * 9 // 10
 BRANDS = SUBJECTS - CREATORS
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -84,8 +90,11 @@ def _case(mix: list[tuple[EventKind, float]], attribute: str) -> str:
         value = {"kind": f"'{kind.value}'", "value": repr(spec.value), "weight": repr(spec.weight)}[attribute]
         parts.append(f"WHEN u < {edge:.6f} THEN {value}")
     last = mix[-1][0]
-    fallback = {"kind": f"'{last.value}'", "value": repr(CATALOGUE[last].value),
-                "weight": repr(CATALOGUE[last].weight)}[attribute]
+    fallback = {
+        "kind": f"'{last.value}'",
+        "value": repr(CATALOGUE[last].value),
+        "weight": repr(CATALOGUE[last].weight),
+    }[attribute]
     return "CASE " + " ".join(parts) + f" ELSE {fallback} END"
 
 
@@ -167,6 +176,59 @@ DECAYED_AGGREGATE = f"""
           GROUP BY subject_kind, subject_id) m USING (subject_kind, subject_id)
     GROUP BY e.subject_kind, e.subject_id
 """  # noqa: S608 (constants only)
+
+
+#: Every derived column back to a newcomer's value (what the creator/brand triggers insert), for another first run.
+RESET_SCORES = """
+    UPDATE reliability_score SET r = 0, s = 0, evidence_at = NULL, events_count = 0, on_time_count = 0, late_count = 0,
+           ghosted_count = 0, removed_count = 0, cancelled_count = 0, disputes_lost_count = 0, did_not_ship_count = 0,
+           ratings_received = 0, completed_deals = 0, distinct_counterparties = 0, ghosted_at = '[]',
+           suspended_at = NULL, ratings_given = 0, extreme_ratings_given = 0, ranking_score = 0, expected = 0.5,
+           rank_order = 500, tier = 'NEW', ranked_at = NULL
+"""
+
+
+async def _vacuum(engine: AsyncEngine, table: str) -> None:
+    async with engine.connect() as conn:
+        await conn.execution_options(isolation_level="AUTOCOMMIT")
+        await conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
+
+
+async def rounds(
+    engine: AsyncEngine,
+    maker: async_sessionmaker[AsyncSession],
+    first: list[float],
+    repeat: list[float],
+    tuned: list[float],
+) -> None:
+    """More rounds of the aggregate of the same formula, a first rebuild (every row written) and a repeat one."""
+    for n in range(len(first), ROUNDS):
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(RESET_SCORES))
+        await _vacuum(engine, "reliability_score")
+        name = f"bench_decayed_{n}"
+        tuned.append(
+            await _timed(
+                engine, DECAYED_AGGREGATE.replace("bench_decayed", name), settings=("jit = off", "work_mem = '256MB'")
+            )
+        )
+        cold = await rebuild_scores(maker, now=NOW)
+        warm = await rebuild_scores(maker, now=NOW)
+        assert cold.changed == cold.subjects and warm.changed == 0, (cold, warm)
+        first.append(cold.seconds)
+        repeat.append(warm.seconds)
+        print(
+            f"round {n + 1}: aggregate {tuned[-1]:.2f} s, first rebuild {cold.seconds:.2f} s "
+            f"({cold.seconds / tuned[-1]:.2f}x), repeat {warm.seconds:.2f} s ({warm.seconds / tuned[-1]:.2f}x); "
+            f"load {' / '.join(f'{x:.1f}' for x in os.getloadavg())}"
+        )
+    print(
+        f"median of {len(first)} rounds: aggregate of the same formula {statistics.median(tuned):.2f} s, first "
+        f"rebuild {statistics.median(first):.2f} s = {statistics.median(first) / statistics.median(tuned):.2f}x, "
+        f"repeat {statistics.median(repeat):.2f} s = {statistics.median(repeat) / statistics.median(tuned):.2f}x "
+        f"(median of the rounds' ratios: {statistics.median(f / t for f, t in zip(first, tuned, strict=True)):.2f}x "
+        f"and {statistics.median(r / t for r, t in zip(repeat, tuned, strict=True)):.2f}x)"
+    )
 
 
 def ranked_query() -> sa.Select[Any]:
@@ -283,8 +345,9 @@ class Probe:
 # --- incremental updates -------------------------------------------------------------------------------------------
 
 
-async def incremental(maker: async_sessionmaker[AsyncSession], creator_ids: list[uuid.UUID], n: int,
-                      workers: int) -> float:
+async def incremental(
+    maker: async_sessionmaker[AsyncSession], creator_ids: list[uuid.UUID], n: int, workers: int
+) -> float:
     rng = random.Random(7)
     jobs = [(rng.choice(creator_ids), rng.random()) for _ in range(n)]
     queue: asyncio.Queue[tuple[uuid.UUID, float]] = asyncio.Queue()
@@ -296,10 +359,16 @@ async def incremental(maker: async_sessionmaker[AsyncSession], creator_ids: list
             creator_id, u = queue.get_nowait()
             kind = EventKind.CREATOR_ON_TIME if u < 0.85 else EventKind.CREATOR_GHOSTED
             async with maker() as session, session.begin():
-                await record_outcome(session, subject=Subject.creator(creator_id), kind=kind,
-                                     collaboration_id=uuid.uuid4(), deal_value_minor=int(2_000 + u * 30_000),
-                                     currency_exponent=2, occurred_at=NOW + timedelta(seconds=u),
-                                     counterparty_id=None)
+                await record_outcome(
+                    session,
+                    subject=Subject.creator(creator_id),
+                    kind=kind,
+                    collaboration_id=uuid.uuid4(),
+                    deal_value_minor=int(2_000 + u * 30_000),
+                    currency_exponent=2,
+                    occurred_at=NOW + timedelta(seconds=u),
+                    counterparty_id=None,
+                )
 
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(workers)))
@@ -307,8 +376,10 @@ async def incremental(maker: async_sessionmaker[AsyncSession], creator_ids: list
 
 
 async def main() -> None:
-    print(f"reputation recompute benchmark: {SUBJECTS:,} subjects ({CREATORS:,} creators, {BRANDS:,} brands), "
-          f"{EVENTS:,} events, batches of {BATCH:,}; PostgreSQL {SERVER.rsplit('@', 1)[-1]}")
+    print(
+        f"reputation recompute benchmark: {SUBJECTS:,} subjects ({CREATORS:,} creators, {BRANDS:,} brands), "
+        f"{EVENTS:,} events, batches of {BATCH:,}; PostgreSQL {SERVER.rsplit('@', 1)[-1]}"
+    )
     # Figures from a shared machine mean little without this.
     print(f"{os.cpu_count()} CPUs, load average {' / '.join(f'{x:.1f}' for x in os.getloadavg())} at start")
     await _recreate()
@@ -330,21 +401,30 @@ async def main() -> None:
         print(f"plain SQL aggregate (GROUP BY, {SUBJECTS:,} rows into a table): {plain:.2f} s")
         print(f"SQL aggregate with decay (power() per event, for reference):  {decayed:.2f} s")
         # The rebuild switches JIT off and raises work_mem for its transaction; the same formula's aggregate so too.
-        tuned = await _timed(engine, DECAYED_AGGREGATE.replace("bench_decayed", "bench_decayed_tuned"),
-                             settings=("jit = off", "work_mem = '256MB'"))
+        tuned = await _timed(
+            engine,
+            DECAYED_AGGREGATE.replace("bench_decayed", "bench_decayed_tuned"),
+            settings=("jit = off", "work_mem = '256MB'"),
+        )
         print(f"the same with JIT off and work_mem 256MB (as the rebuild runs): {tuned:.2f} s")
 
         cold = await rebuild_scores(maker, now=NOW)
-        print(f"set-based rebuild (reputation.rebuild), first run: {cold.seconds:.2f} s ({cold.subjects:,} subjects, "
-              f"{cold.events:,} events; {cold.changed:,} rows written) = {cold.seconds / plain:.1f}x the plain "
-              f"aggregate, {cold.seconds / tuned:.1f}x the decayed one (same formula)")
+        print(
+            f"set-based rebuild (reputation.rebuild), first run: {cold.seconds:.2f} s ({cold.subjects:,} subjects, "
+            f"{cold.events:,} events; {cold.changed:,} rows written) = {cold.seconds / plain:.1f}x the plain "
+            f"aggregate, {cold.seconds / tuned:.1f}x the decayed one (same formula)"
+        )
 
         async with engine.connect() as conn:
             # The SQL decayed aggregate gives every subject's evidence at its newest event: it must agree.
-            worst = (await conn.execute(sa.text("""
+            worst = (
+                await conn.execute(
+                    sa.text("""
                 SELECT max(greatest(abs(s.r - d.r) / greatest(d.r, 1e-9), abs(s.s - d.s) / greatest(d.s, 1e-9)))
                 FROM reliability_score s JOIN pg_temp.bench_decayed d USING (subject_kind, subject_id)
-            """))).scalar()
+            """)
+                )
+            ).scalar()
         print(f"rebuilt evidence vs the SQL decayed aggregate: largest relative difference {worst:.1e}")
         async with engine.connect() as conn:
             compiled = ranked_query().compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
@@ -357,28 +437,42 @@ async def main() -> None:
 
         with Probe(url, brand_id) as busy:
             warm = await rebuild_scores(maker, now=NOW)
-        print(f"set-based rebuild, second run: {warm.seconds:.2f} s ({warm.changed:,} rows differed and were "
-              f"rewritten) = {warm.seconds / plain:.1f}x the plain aggregate, {warm.seconds / tuned:.1f}x the decayed "
-              "one")
+        print(
+            f"set-based rebuild, second run: {warm.seconds:.2f} s ({warm.changed:,} rows differed and were "
+            f"rewritten) = {warm.seconds / plain:.1f}x the plain aggregate, {warm.seconds / tuned:.1f}x the decayed "
+            "one"
+        )
         print(f"ranked directory during the rebuild: {busy.summary()}")
         again = await _timed(engine, PLAIN_AGGREGATE.replace("bench_plain", "bench_plain_again"))
-        print(f"plain SQL aggregate again, after the rebuilds: {again:.2f} s; rebuild ratios against it: "
-              f"{cold.seconds / again:.1f}x first run, {warm.seconds / again:.1f}x second run")
+        print(
+            f"plain SQL aggregate again, after the rebuilds: {again:.2f} s; rebuild ratios against it: "
+            f"{cold.seconds / again:.1f}x first run, {warm.seconds / again:.1f}x second run"
+        )
+        await rounds(engine, maker, [cold.seconds], [warm.seconds], [tuned])
 
         if os.environ.get("BENCH_LEGACY"):
             legacy = await recompute_all(maker, BATCH, now=NOW)
-            print(f"batched Python recompute (recompute_all), for comparison: {legacy.seconds:.2f} s "
-                  f"({legacy.batches} batches; {legacy.changed:,} rows rewritten) = {legacy.seconds / plain:.1f}x "
-                  "the plain aggregate")
+            print(
+                f"batched Python recompute (recompute_all), for comparison: {legacy.seconds:.2f} s "
+                f"({legacy.batches} batches; {legacy.changed:,} rows rewritten) = {legacy.seconds / plain:.1f}x "
+                "the plain aggregate"
+            )
 
         sequential = await incremental(maker, creator_ids, INCREMENTAL, 1)
         concurrent = await incremental(maker, creator_ids, INCREMENTAL * 2, 16)
-        print(f"incremental record_outcome: {sequential:,.0f} outcomes/s one at a time, "
-              f"{concurrent:,.0f}/s with 16 concurrent transactions")
+        print(
+            f"incremental record_outcome: {sequential:,.0f} outcomes/s one at a time, "
+            f"{concurrent:,.0f}/s with 16 concurrent transactions"
+        )
 
         started = time.perf_counter()
-        refreshed = await refresh_rankings(maker, NOW + timedelta(days=1), BATCH)
-        print(f"daily ranking refresh: {refreshed:,} rows in {time.perf_counter() - started:.2f} s")
+        refreshed = await refresh_rankings(maker, NOW + timedelta(days=1))
+        seconds = time.perf_counter() - started
+        print(
+            f"daily ranking refresh (SQL, batches of 10,000): {refreshed:,} rows in {seconds:.2f} s "
+            f"= {seconds / plain:.1f}x the plain aggregate; load "
+            f"{' / '.join(f'{x:.1f}' for x in os.getloadavg())}"
+        )
         await engine.dispose()
     finally:
         if not os.environ.get("BENCH_KEEP"):
