@@ -4,17 +4,28 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 from marketplace.clock import as_utc
 from marketplace.collaborations.states import CREATOR_TO_POST, CollabState
-from marketplace.collaborations.terms import parsed_terms
+from marketplace.collaborations.terms import ghost_grace_hours, parsed_terms
 
 if TYPE_CHECKING:
     from marketplace.collaborations.models import Collaboration
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
+
+
+class DueView(Protocol):
+    """What ``ghosting_due_at`` reads: a collaboration, or a narrower read of one with the same names."""
+
+    status: Any
+    deadlines_paused_at: datetime | None
+    product_included: bool
+    terms: dict[str, Any]
+
+    def due(self, stage: str) -> datetime | None: ...
 #: After a draft is approved the creator always gets at least this long to publish, however late the brand was.
 MIN_TIME_TO_POST_AFTER_APPROVAL = 48 * HOUR
 #: Drafts are due this long before the post deadline (or the review window, if shorter), to leave time to review.
@@ -127,8 +138,10 @@ def recompute_due_dates(c: Collaboration, now: datetime) -> None:
         setattr(c, name, value)
 
 
-def ghosting_due_at(c: Collaboration) -> datetime | None:
-    """When the creator counts as ghosted if nothing was posted: the post deadline plus the grace period."""
+def ghosting_due_at(c: Collaboration | DueView) -> datetime | None:
+    """When the creator counts as ghosted if nothing was posted: the post deadline (moved by agreed extensions) plus
+    the grace period. The grace is read from the terms alone (``terms.ghost_grace_hours``), so the deadline sweep's
+    narrow ``DueDeal`` (which carries only the terms it needs) is judged by this same rule."""
     if CollabState(c.status) not in CREATOR_TO_POST or c.deadlines_paused_at is not None:
         return None
     if CollabState(c.status) is CollabState.FUNDED and c.product_included:
@@ -136,4 +149,4 @@ def ghosting_due_at(c: Collaboration) -> datetime | None:
     post = c.due("post")
     if post is None:
         return None
-    return post + parsed_terms(c.terms).ghost_grace_hours * HOUR
+    return post + ghost_grace_hours(c.terms or {}) * HOUR

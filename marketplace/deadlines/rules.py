@@ -12,8 +12,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from marketplace.clock import as_utc
-from marketplace.collaborations.states import CREATOR_TO_POST, TERMINAL, CollabState
-from marketplace.collaborations.terms import ghost_grace_hours
+from marketplace.collaborations.due_dates import ghosting_due_at
+from marketplace.collaborations.states import TERMINAL, CollabState
 
 if TYPE_CHECKING:
     from marketplace.collaborations.models import Collaboration
@@ -182,21 +182,9 @@ def next_reminder_at(c: DeadlineView, now: datetime) -> datetime | None:
 
 
 def ghost_at(c: DeadlineView) -> datetime | None:
-    """When the creator counts as ghosted: the post deadline (moved by agreed extensions) plus the grace period.
-
-    ``collaborations.due_dates.ghosting_due_at``'s rule, with the grace read from the terms by
-    ``terms.ghost_grace_hours`` instead of parsing them whole, so it also works on the sweep's ``DueDeal`` (which
-    carries only the terms it needs); tests/unit/deadlines/test_due_deal.py checks the two agree in every state.
-    """
-    state = CollabState(c.status)
-    if state not in CREATOR_TO_POST or c.deadlines_paused_at is not None:
-        return None
-    if state is CollabState.FUNDED and c.product_included:
-        return None  # the brand hasn't shipped yet: nothing is the creator's fault
-    post = c.due("post")
-    if post is None:
-        return None
-    return post + ghost_grace_hours(c.terms) * HOUR
+    """When the creator counts as ghosted: ``collaborations.due_dates.ghosting_due_at`` (one rule for the deal page,
+    the due dates and the sweep)."""
+    return ghosting_due_at(c)
 
 
 def ghosting_due(c: DeadlineView, now: datetime) -> bool:
