@@ -13,6 +13,9 @@ reference time, so one pass suffices). The floats therefore agree with `scoring.
 
 On PostgreSQL the score table is locked against writers (EXCLUSIVE: readers go on) for the transaction, so an outcome
 recorded meanwhile waits a moment instead of being overwritten by a rebuild that did not see it.
+
+`refresh_statement` ranks stored rows again as of a new time with the same expressions (the daily refresh,
+`recompute.refresh_rankings`).
 """
 
 from __future__ import annotations
