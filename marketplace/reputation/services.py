@@ -139,24 +139,28 @@ _STANDING = (
     )
     .where(ReliabilityScore.subject_kind == SubjectKind.CREATOR, ReliabilityScore.subject_id == _CREATOR)
 )
-_LINKED_SCORE = aliased(ReliabilityScore, name="linked_score")
-_MY_ADDRESS, _SHARED_ADDRESS = aliased(ShippingAddress, name="my_address"), aliased(ShippingAddress, name="shared")
-#: ``_STANDING`` with, joined on, the score of each other account taking products at the creator's delivery address
-#: that has ghostings (``linked_ghostings``' rows): one row per such score, or one row with none.
+_SCORE = ReliabilityScore.__table__
+_LINKED_SCORE = _SCORE.alias("linked_score")
+_MY_ADDRESS = ShippingAddress.__table__.alias("my_address")
+_SHARED_ADDRESS = ShippingAddress.__table__.alias("shared_address")
+#: ``_STANDING`` with, joined on, the ghostings of each other account taking products at the creator's delivery
+#: address (``linked_ghostings``' rows): one row per such account with ghostings, or one row with none. Core columns,
+#: not entities: loading the score as an ORM object cost as much CPU as the statement itself.
 _STANDING_WITH_LINKED = (
     sa.select(
-        ReliabilityScore,
-        sa.select(sa.func.count()).select_from(Collaboration).where(_unposted(_CREATOR)).scalar_subquery(),
-        _LINKED_SCORE,
+        *_SCORE.c,
+        sa.select(sa.func.count()).select_from(Collaboration).where(_unposted(_CREATOR)).scalar_subquery()
+        .label("open_deals"),
+        _LINKED_SCORE.c.ghosted_at.label("linked_ghosted_at"),
     )
-    .outerjoin(_MY_ADDRESS, sa.and_(_MY_ADDRESS.creator_id == ReliabilityScore.subject_id,
-                                    _MY_ADDRESS.address_key != ""))
-    .outerjoin(_SHARED_ADDRESS, sa.and_(_SHARED_ADDRESS.address_key == _MY_ADDRESS.address_key,
-                                        _SHARED_ADDRESS.creator_id != _MY_ADDRESS.creator_id))
-    .outerjoin(_LINKED_SCORE, sa.and_(_LINKED_SCORE.subject_kind == SubjectKind.CREATOR,
-                                      _LINKED_SCORE.subject_id == _SHARED_ADDRESS.creator_id,
-                                      _LINKED_SCORE.ghosted_count > 0))
-    .where(ReliabilityScore.subject_kind == SubjectKind.CREATOR, ReliabilityScore.subject_id == _CREATOR)
+    .select_from(_SCORE)
+    .outerjoin(_MY_ADDRESS, sa.and_(_MY_ADDRESS.c.creator_id == _SCORE.c.subject_id, _MY_ADDRESS.c.address_key != ""))
+    .outerjoin(_SHARED_ADDRESS, sa.and_(_SHARED_ADDRESS.c.address_key == _MY_ADDRESS.c.address_key,
+                                        _SHARED_ADDRESS.c.creator_id != _MY_ADDRESS.c.creator_id))
+    .outerjoin(_LINKED_SCORE, sa.and_(_LINKED_SCORE.c.subject_kind == SubjectKind.CREATOR,
+                                      _LINKED_SCORE.c.subject_id == _SHARED_ADDRESS.c.creator_id,
+                                      _LINKED_SCORE.c.ghosted_count > 0))
+    .where(_SCORE.c.subject_kind == SubjectKind.CREATOR, _SCORE.c.subject_id == _CREATOR)
 )
 
 
@@ -175,11 +179,23 @@ async def creator_standing_at_once(session: AsyncSession, creator_id: UUID,
                                    now: datetime) -> tuple[ScoreView, int]:
     """``creator_standing`` in one statement (the /gigs page's round trips): the score, the open unposted deals and
     the linked ghostings together; a creator without a score row yet falls back to ``creator_standing``."""
-    rows = (await session.execute(_STANDING_WITH_LINKED, {"creator_id": creator_id})).all()
+    rows = (await (await session.connection()).execute(_STANDING_WITH_LINKED, {"creator_id": creator_id})).all()
     if not rows:
         return await creator_standing(session, creator_id, now)
-    linked = tuple(sorted(t for row in rows if row[2] is not None for t in track_record(row[2]).ghosted_at))
-    return view_of(Subject.creator(creator_id), rows[0][0], now, linked), int(rows[0][1])
+    linked = tuple(sorted(t for row in rows if row.linked_ghosted_at is not None
+                          for t in track_record(_Ghostings(row.linked_ghosted_at)).ghosted_at))
+    # The row reads like a ReliabilityScore (same attribute names) wherever view_of looks.
+    return view_of(Subject.creator(creator_id), rows[0], now, linked), int(rows[0].open_deals)
+
+
+class _Ghostings:
+    """Another account's stored ghostings, read by ``track_record`` like a score row with nothing else."""
+
+    r = s = completed_deals = distinct_counterparties = 0
+    evidence_at = review_cleared_at = None
+
+    def __init__(self, ghosted_at: Any) -> None:
+        self.ghosted_at = ghosted_at
 
 
 async def creator_eligibility(
