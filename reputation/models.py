@@ -106,7 +106,10 @@ class ReliabilityScore(DefaultBase):
     __table_args__ = (
         # Directory and application lists: ORDER BY rank_order DESC, subject_id DESC (a backward index scan).
         sa.Index("ix_reliability_score_ranking", "subject_kind", "rank_order", "subject_id"),
-        sa.Index("ix_reliability_score_suspended", "suspended_at"),
+        # Only the suspended few (the admin's list and count ask for suspended_at IS NOT NULL): a rebuild writing every
+        # row leaves this index alone.
+        sa.Index("ix_reliability_score_suspended", "suspended_at", postgresql_where=sa.text("suspended_at IS NOT NULL"),
+                 sqlite_where=sa.text("suspended_at IS NOT NULL")),
         sa.CheckConstraint("r >= 0 AND s >= 0", name="evidence_not_negative"),
     )
 

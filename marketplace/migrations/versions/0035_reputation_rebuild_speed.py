@@ -1,4 +1,5 @@
-"""reputation rebuild speed: reserved (no schema change yet)
+"""reputation rebuild speed: the suspended-creators index holds only the suspended ones (a rebuild writing every score
+row no longer maintains it)
 
 Revision ID: 0035
 Revises: 0034
@@ -8,15 +9,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import sqlalchemy as sa
+from alembic import op
+
 revision: str = "0035"
 down_revision: str | None = "0034"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
+_SUSPENDED = sa.text("suspended_at IS NOT NULL")
+
+
 def upgrade() -> None:
-    pass
+    op.drop_index("ix_reliability_score_suspended", table_name="reliability_score")
+    op.create_index("ix_reliability_score_suspended", "reliability_score", ["suspended_at"],
+                    postgresql_where=_SUSPENDED, sqlite_where=_SUSPENDED)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index("ix_reliability_score_suspended", table_name="reliability_score")
+    op.create_index("ix_reliability_score_suspended", "reliability_score", ["suspended_at"])
