@@ -131,23 +131,36 @@ _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+\"?(\w+)", re.IGNORECASE)
 
 
 class StatementCounter:
-    """Counts statements sent through the engine (one per execute; an executemany counts once), by verb and table."""
+    """Counts statements sent through the engine (one per execute; an executemany counts once), by verb and table,
+    with the time each kind waited for its answer (cursor execute to its return)."""
 
     def __init__(self, engine: Any) -> None:
         self.engine = engine.sync_engine
         self.by_kind: Counter[str] = Counter()
+        self.seconds: Counter[str] = Counter()
 
-    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    @staticmethod
+    def kind(statement: str) -> str:
         verb = statement.lstrip().split(None, 1)[0].upper()
         table = _TABLE.search(statement)
-        self.by_kind[f"{verb} {table.group(1) if table else ''}".strip()] += 1
+        return f"{verb} {table.group(1) if table else ''}".strip()
+
+    def _before(self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, *_args: Any) -> None:
+        context._bench_started = time.perf_counter()
+
+    def _after(self, _conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, *_args: Any) -> None:
+        kind = self.kind(statement)
+        self.by_kind[kind] += 1
+        self.seconds[kind] += time.perf_counter() - context._bench_started
 
     def __enter__(self) -> StatementCounter:
-        sa.event.listen(self.engine, "before_cursor_execute", self._count)
+        sa.event.listen(self.engine, "before_cursor_execute", self._before)
+        sa.event.listen(self.engine, "after_cursor_execute", self._after)
         return self
 
     def __exit__(self, *_exc: object) -> None:
-        sa.event.remove(self.engine, "before_cursor_execute", self._count)
+        sa.event.remove(self.engine, "before_cursor_execute", self._before)
+        sa.event.remove(self.engine, "after_cursor_execute", self._after)
 
     @property
     def total(self) -> int:
@@ -248,10 +261,12 @@ async def main() -> None:
     print(f"sequential: {trips.count / n:.1f} round trips per release ({plain_trips.count / n:.1f} per plain "
           f"insert+commit); wait (wall - CPU) {1000 * (seq_wall - seq_cpu) / n:.2f} ms per release")
     print(f"statements per release (sequential run): {counter.total / n:.1f}")
+    print("   per release  ms waited  statement")
     for kind, count in counter.by_kind.most_common():
-        print(f"  {count / n:5.1f}  {kind}")
+        print(f"  {count / n:11.1f} {1000 * counter.seconds[kind] / n:10.2f}  {kind}")
     if profile:
         pstats.Stats(profile).sort_stats("tottime").print_stats(30)
+        pstats.Stats(profile).sort_stats("cumtime").print_stats("escrow|sqlalchemy/(orm|engine)", 40)
 
 
 if __name__ == "__main__":

@@ -26,11 +26,20 @@ _CARRIED = (EscrowHold, EscrowEvent, ProviderCall)
 
 @dataclass
 class Carried:
-    """The session's pending rows as Core statements, and how to mark them written afterwards."""
+    """The session's pending rows, as (shape, values) for ``statements``, and how to mark them written afterwards.
+    A shape is ("insert" | "update", table name, column names); its statement is built once (bind parameters)."""
 
-    statements: list[Any] = field(default_factory=list)
+    rows: list[tuple[tuple[str, str, tuple[str, ...]], dict[str, Any]]] = field(default_factory=list)
     new: list[Any] = field(default_factory=list)
     changed: list[tuple[Any, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def shapes(self) -> tuple[tuple[str, str, tuple[str, ...]], ...]:
+        return tuple(shape for shape, _values in self.rows)
+
+    def params(self) -> dict[str, Any]:
+        return {f"r{n}_{column}": value for n, (_shape, values) in enumerate(self.rows)
+                for column, value in values.items()}
 
     def mark_written(self, session: AsyncSession) -> None:
         sync = session.sync_session
@@ -43,12 +52,42 @@ class Carried:
                 set_committed_value(obj, key, value)
 
 
+def statements(shapes: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Any]:
+    """The INSERT/UPDATE statements for ``shapes``, row ``n``'s values bound as ``r{n}_{column}`` (an UPDATE's row
+    by ``r{n}_id``)."""
+    built = []
+    for n, (verb, name, columns) in enumerate(shapes):
+        table = _TABLES[name]
+
+        def param(column: str, n: int = n, table: Any = table) -> Any:
+            return sa.bindparam(f"r{n}_{column}", type_=table.c[column].type)
+
+        if verb == "insert":
+            built.append(sa.insert(table).values({column: param(column) for column in columns}))
+        else:
+            built.append(sa.update(table).where(table.c.id == param("id"))
+                         .values({column: param(column) for column in columns if column != "id"}))
+    return built
+
+
+_TABLES = {model.__table__.name: model.__table__ for model in _CARRIED}
+_COLUMNS: dict[type, dict[str, str]] = {}
+
+
+def _columns_of(model: type) -> dict[str, str]:
+    """Attribute key -> column name (read once; not at import, which would configure every mapper early)."""
+    columns = _COLUMNS.get(model)
+    if columns is None:
+        columns = _COLUMNS[model] = {attr.key: attr.columns[0].name for attr in sa.inspect(model).column_attrs}
+    return columns
+
+
 def carried_rows(session: AsyncSession) -> Carried | None:
-    """What the session would flush, as statements to carry, or None when it can't all be carried (then flush)."""
+    """What the session would flush, as rows to carry, or None when it can't all be carried (then flush)."""
     sync = session.sync_session
     if sync.deleted:
         return None
-    new, dirty = list(sync.new), [o for o in sync.dirty if sync.is_modified(o, include_collections=False)]
+    new, dirty = list(sync.new), list(sync.dirty)
     if not new and not dirty:
         return Carried()
     if any(not isinstance(o, _CARRIED) for o in (*new, *dirty)):
@@ -59,22 +98,24 @@ def carried_rows(session: AsyncSession) -> Carried | None:
         values = _new_values(obj)
         if values is None:
             return None
-        carried.statements.append(sa.insert(type(obj).__table__).values(values))
+        table = type(obj).__table__
+        carried.rows.append((("insert", table.name, tuple(values)), values))
         carried.new.append(obj)
     for obj in dirty:
-        mapper = sa.inspect(type(obj))
+        # The attributes set since the row was loaded (``committed_state`` keeps their loaded values), as the
+        # ORM's flush finds them; an attribute set back to its loaded value is written again, harmlessly.
         state = sa.inspect(obj)
-        values = {}
-        for attr in mapper.column_attrs:
-            history = state.attrs[attr.key].history
-            if history.added:
-                values[attr.key] = history.added[0]
-        if "updated_at" in mapper.columns and "updated_at" not in values:
-            values["updated_at"] = now
+        columns_of = _columns_of(type(obj))
+        changed = {key: state.dict[key] for key in state.committed_state if key in columns_of and key in state.dict}
+        if not changed:
+            continue
+        if "updated_at" in columns_of and "updated_at" not in changed:
+            changed["updated_at"] = now
         table = type(obj).__table__
-        columns = {mapper.get_property(key).columns[0].name: value for key, value in values.items()}
-        carried.statements.append(sa.update(table).where(table.c.id == obj.id).values(columns))
-        carried.changed.append((obj, values))
+        columns = {columns_of[key]: value for key, value in changed.items()}
+        columns["id"] = obj.id
+        carried.rows.append((("update", table.name, tuple(columns)), columns))
+        carried.changed.append((obj, changed))
     return carried
 
 

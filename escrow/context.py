@@ -39,6 +39,21 @@ def why_not(hold: EscrowHold | None, what: str) -> str:
     return f"Can't {what} while the escrow is {hold.state.value.replace('_', ' ')}."
 
 
+# The money path's locks, built once (bind parameters), so each use skips building the statement and its cache key.
+_LOCK_WITH_PAYOUT_ACCOUNT = (
+    sa.select(EscrowHold, PayoutAccount)
+    .outerjoin(PayoutAccount, PayoutAccount.creator_id == EscrowHold.creator_id)
+    .where(EscrowHold.collaboration_id == sa.bindparam("collaboration_id"))
+    .with_for_update(of=EscrowHold).execution_options(populate_existing=True)
+)
+_LOCK_HOLD_AND_CALL = (
+    sa.select(EscrowHold, ProviderCall)
+    .join(ProviderCall, ProviderCall.escrow_id == EscrowHold.id)
+    .where(EscrowHold.collaboration_id == sa.bindparam("collaboration_id"), ProviderCall.id == sa.bindparam("call_id"))
+    .with_for_update().execution_options(populate_existing=True)
+)
+
+
 @dataclass(frozen=True)
 class EscrowContext:
     session: AsyncSession
@@ -68,12 +83,8 @@ class EscrowContext:
         """The hold, locked after its collaboration, and its creator's payout account (read, not locked), in one
         statement."""
         await self.listener.lock_subject(self.session, collaboration_id)
-        row = (await self.session.execute(
-            sa.select(EscrowHold, PayoutAccount)
-            .outerjoin(PayoutAccount, PayoutAccount.creator_id == EscrowHold.creator_id)
-            .where(EscrowHold.collaboration_id == collaboration_id)
-            .with_for_update(of=EscrowHold).execution_options(populate_existing=True)
-        )).one_or_none()
+        row = (await self.session.execute(_LOCK_WITH_PAYOUT_ACCOUNT, {"collaboration_id": collaboration_id})
+               ).one_or_none()
         return (row[0], row[1]) if row is not None else (None, None)
 
     async def lock_call(self, call_id: UUID, *,
@@ -85,11 +96,7 @@ class EscrowContext:
             # Both rows in one statement: PostgreSQL locks a joined row's tables in the order of the FROM list,
             # hold then call, the fixed order.
             both = (await self.session.execute(
-                sa.select(EscrowHold, ProviderCall)
-                .join(ProviderCall, ProviderCall.escrow_id == EscrowHold.id)
-                .where(EscrowHold.collaboration_id == collaboration_id, ProviderCall.id == call_id)
-                .with_for_update().execution_options(populate_existing=True)
-            )).one_or_none()
+                _LOCK_HOLD_AND_CALL, {"collaboration_id": collaboration_id, "call_id": call_id})).one_or_none()
             if both is not None:
                 return both[1], both[0]
             hold = await lock_hold(self.session, collaboration_id=collaboration_id)

@@ -8,8 +8,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 
-def insert_stmt(session: AsyncSession, model: Any) -> Any:
-    """An INSERT for ``model`` in the session's dialect, which offers ``on_conflict_do_nothing``: concurrent
-    writers of the same row are settled by the unique constraint, not by a read-then-write."""
-    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
+def insert_stmt(session: AsyncSession | str, model: Any) -> Any:
+    """An INSERT for ``model`` in the session's dialect (or the dialect named), which offers
+    ``on_conflict_do_nothing``: concurrent writers of the same row are settled by the unique constraint, not by a
+    read-then-write."""
+    name = session if isinstance(session, str) else session.get_bind().dialect.name
+    return (postgresql if name == "postgresql" else sqlite).insert(model)

@@ -125,26 +125,9 @@ class SimulatedProvider:
     async def _fault(self, operation: str) -> SimulatedFault | None:
         """Take one matching fault, in one statement committed on its own (so a fault fires once even if the call
         then fails). Nothing injected: one UPDATE that finds no row."""
-        fault = SimulatedFault.__table__
-        oldest = (sa.select(fault.c.id).where(fault.c.operation == operation, fault.c.remaining > 0)
-                  .order_by(fault.c.created_at).limit(1).with_for_update().scalar_subquery())
         async with self._autocommit() as session:
-            row = (await session.execute(
-                sa.update(fault).where(fault.c.id == oldest, fault.c.remaining > 0)
-                .values(remaining=fault.c.remaining - 1).returning(fault.c.operation, fault.c.mode, fault.c.message)
-            )).first()
-        if row is None:
-            return None
-        taken = SimulatedFault(operation=row.operation, mode=row.mode, message=row.message, remaining=0)
-        if taken.mode == "transient":
-            raise TransientProviderError(taken.message or "Simulated 500 from the payment provider.", http_status=500)
-        if taken.mode == "definitive":
-            raise DefinitiveProviderError(taken.message or "Your card was declined (simulated).",
-                                          code="card_declined", http_status=402)
-        if taken.mode == "insufficient":
-            raise InsufficientBalance(taken.message or "The account doesn't have enough balance (simulated).",
-                                      code="insufficient_funds", http_status=400)
-        return taken
+            row = (await session.execute(_take_fault(), {"for_operation": operation})).first()
+        return _fault_taken(row.mode, row.message) if row is not None else None
 
     @staticmethod
     def _after(fault: SimulatedFault | None) -> None:
@@ -191,31 +174,35 @@ class SimulatedProvider:
         return obj
 
     async def _insert_new(self, operation: str, key: str, params: dict[str, Any], kind: str, prefix: str,
-                          data: dict[str, Any], group: str | None, *, when: Any = None) -> SimulatedObject | None:
+                          data: dict[str, Any], group: str | None, *, when: dict[str, str] | None = None,
+                          fault: str) -> tuple[SimulatedFault | None, SimulatedObject | None]:
         """Create under ``key`` in one statement (for objects whose creation reads and changes nothing else):
-        ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING``, with ``when`` (a condition on other rows) checked in
-        the same statement. None when nothing was inserted: the key exists, or ``when`` did not hold."""
+        ``INSERT … ON CONFLICT (idempotency_key) DO NOTHING``; ``when={"destination": ref}``: only if that account
+        can receive transfers, checked in the same statement. None when nothing was inserted: the key exists, or the
+        destination can't receive. ``fault``: the operation whose injected fault is taken first (raised if it fails
+        the call up front, else returned): in the same statement on PostgreSQL (a CTE), by ``_fault`` on SQLite."""
         obj = SimulatedObject(id=uuid7(), kind=kind, ref=_ref(prefix), idempotency_key=key,
                               params_hash=_hash(operation, params), group_key=group, data=data)
-        table = SimulatedObject.__table__
         now = datetime.now(UTC)
-        values = {"id": obj.id, "kind": kind, "ref": obj.ref, "idempotency_key": key, "params_hash": obj.params_hash,
-                  "group_key": group, "data": data, "created_at": now, "updated_at": now}
+        values = {"o_id": obj.id, "o_kind": kind, "o_ref": obj.ref, "o_idempotency_key": key,
+                  "o_params_hash": obj.params_hash, "o_group_key": group, "o_data": data, "o_created_at": now,
+                  "o_updated_at": now, **(when or {})}
         async with self._autocommit() as session:
-            if when is None:
-                statement = insert_stmt(session, SimulatedObject).values(values)
-            else:
-                row = sa.select(*(sa.literal(v, type_=table.c[k].type).label(k) for k, v in values.items())).where(when)
-                statement = insert_stmt(session, SimulatedObject).from_select(list(values), row)
-            inserted = await session.scalar(
-                statement.on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id))
-        return obj if inserted is not None else None
+            dialect = session.get_bind().dialect.name
+            if dialect != "postgresql":
+                taken = await self._fault(fault)
+                statement = _insert_object(dialect, destination_ready=when is not None)
+                inserted = await session.scalar(statement, values)
+                return taken, obj if inserted is not None else None
+            statement = _insert_object_taking_fault(destination_ready=when is not None)
+            row = (await session.execute(statement, {**values, "for_operation": fault})).one()
+        taken = _fault_taken(row.mode, row.message) if row.mode is not None else None
+        return taken, obj if row.inserted is not None else None
 
     async def _create_new(self, operation: str, key: str, params: dict[str, Any], kind: str, prefix: str,
                           data: dict[str, Any], group: str | None) -> SimulatedObject:
         """``_create`` for an object whose creation reads nothing else: the fault, then one INSERT."""
-        fault = await self._fault(operation)
-        obj = await self._insert_new(operation, key, params, kind, prefix, data, group)
+        fault, obj = await self._insert_new(operation, key, params, kind, prefix, data, group, fault=operation)
         if obj is None:
             obj = await self._existing(operation, key, params)
             assert obj is not None  # the key's object is never deleted
@@ -321,13 +308,10 @@ class SimulatedProvider:
         data = {"destination": destination, "amount": amount, "currency": currency,
                 "status": TransferStatus.PAID.value, "amount_reversed": 0, "source_charge_ref": source_charge_ref,
                 "metadata": metadata}
-        fault = await self._fault("transfer")
-        # The destination's readiness is checked by the INSERT itself: a transfer is one statement.
-        account = sa.orm.aliased(SimulatedObject)
-        ready = sa.and_(account.ref == destination, account.kind == "account",
-                        account.data["transfers_active"].as_boolean().is_(True))
-        obj = await self._insert_new("transfer", idempotency_key, params, "transfer", "tr", data, transfer_group,
-                                     when=ready)
+        # The destination's readiness is checked by the INSERT itself, and on PostgreSQL the fault is taken in the
+        # same statement: a transfer is one statement (two on SQLite).
+        fault, obj = await self._insert_new("transfer", idempotency_key, params, "transfer", "tr", data,
+                                            transfer_group, when={"destination": destination}, fault="transfer")
         if obj is None:
             obj = await self._existing("transfer", idempotency_key, params)
         if obj is None:
@@ -410,6 +394,88 @@ class SimulatedProvider:
         async with self.session_maker() as session:
             return list(await session.scalars(
                 sa.select(SimulatedObject).where(SimulatedObject.kind == kind).order_by(SimulatedObject.created_at)))
+
+
+_STATEMENTS: dict[tuple[str, ...], Any] = {}
+#: Faults that fail the call before anything happens.
+_RAISING = ("transient", "definitive", "insufficient")
+
+
+def _fault_taken(mode: str, message: str) -> SimulatedFault:
+    """A fault just taken: raise it if it fails the call up front, else return it for ``_after``."""
+    if mode == "transient":
+        raise TransientProviderError(message or "Simulated 500 from the payment provider.", http_status=500)
+    if mode == "definitive":
+        raise DefinitiveProviderError(message or "Your card was declined (simulated).", code="card_declined",
+                                      http_status=402)
+    if mode == "insufficient":
+        raise InsufficientBalance(message or "The account doesn't have enough balance (simulated).",
+                                  code="insufficient_funds", http_status=400)
+    return SimulatedFault(operation="", mode=mode, message=message, remaining=0)
+
+
+def _take_fault() -> Any:
+    """Take one from the oldest fault injected for ``:for_operation`` that has some left, returning it."""
+    statement = _STATEMENTS.get(("fault",))
+    if statement is None:
+        fault = SimulatedFault.__table__
+        oldest = (sa.select(fault.c.id).where(fault.c.operation == sa.bindparam("for_operation"), fault.c.remaining > 0)
+                  .order_by(fault.c.created_at).limit(1).with_for_update().scalar_subquery())
+        statement = _STATEMENTS[("fault",)] = (
+            sa.update(fault).where(fault.c.id == oldest, fault.c.remaining > 0)
+            .values(remaining=fault.c.remaining - 1, updated_at=sa.func.now())
+            .returning(fault.c.operation, fault.c.mode, fault.c.message)
+        )
+    return statement
+
+
+_OBJECT_COLUMNS = ("id", "kind", "ref", "idempotency_key", "params_hash", "group_key", "data", "created_at",
+                   "updated_at")
+
+
+def _insert_object(dialect: str, *, destination_ready: bool) -> Any:
+    """``INSERT INTO simulated_object … ON CONFLICT (idempotency_key) DO NOTHING RETURNING id`` from bind parameters
+    named ``o_<column>``; ``destination_ready``: only if the account ``:destination`` can receive transfers. Built
+    once per dialect (the compiled form is then reused)."""
+    key = ("insert", dialect, str(destination_ready))
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        statement = _STATEMENTS[key] = _insert_from(dialect, _object_row(destination_ready=destination_ready))
+    return statement
+
+
+def _object_row(*, destination_ready: bool) -> Any:
+    table = SimulatedObject.__table__
+    # Parameters named apart from any column: the fault's UPDATE would take one named as its columns as a value.
+    row = sa.select(*(sa.bindparam(f"o_{name}", type_=table.c[name].type).label(name) for name in _OBJECT_COLUMNS))
+    if destination_ready:
+        account = table.alias("destination")
+        return row.where(account.c.ref == sa.bindparam("destination"), account.c.kind == "account",
+                         account.c.data["transfers_active"].as_boolean().is_(True))
+    return row.where(sa.true())  # SQLite parses INSERT … SELECT … ON CONFLICT only after a WHERE
+
+
+def _insert_from(dialect: str, row: Any) -> Any:
+    table = SimulatedObject.__table__
+    return (insert_stmt(dialect, table).from_select(list(_OBJECT_COLUMNS), row)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(table.c.id))
+
+
+def _insert_object_taking_fault(*, destination_ready: bool) -> Any:
+    """PostgreSQL: ``_take_fault`` and ``_insert_object`` in one statement, the INSERT skipped when the fault taken
+    fails the call up front; returns the fault's mode and message (NULL: none) and the inserted id (NULL: none)."""
+    key = ("insert-with-fault", str(destination_ready))
+    statement = _STATEMENTS.get(key)
+    if statement is None:
+        fault = _take_fault().cte("fault")
+        row = _object_row(destination_ready=destination_ready).where(~sa.exists().where(fault.c.mode.in_(_RAISING)))
+        inserted = _insert_from("postgresql", row).cte("inserted")
+        statement = _STATEMENTS[key] = sa.select(
+            sa.select(fault.c.mode).scalar_subquery().label("mode"),
+            sa.select(fault.c.message).scalar_subquery().label("message"),
+            sa.select(inserted.c.id).scalar_subquery().label("inserted"),
+        )
+    return statement
 
 
 def _to_refund(obj: SimulatedObject) -> Refund:
