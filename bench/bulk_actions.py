@@ -14,12 +14,14 @@ aren't. Besides the goal's reference (one set-based UPDATE of the same rows) the
 every row the action must write to every table set-based in one transaction (the second reference), each several
 times after the job (the median counts), and prints the CPU each used besides its wall time: this process's and the
 database's (read from /proc for the database's server processes, on this machine), steadier than wall time while
-the machine is shared. ``--phases`` times the job's steps. Needs PostgreSQL: BENCH_DATABASE_URL or
+the machine is shared. ``--phases`` times the job's steps (with batches at once their times overlap).
+``--batches-at-once N`` overrides the action's (``--batches-at-once 1``: one batch after another).
+Needs PostgreSQL: BENCH_DATABASE_URL or
 postgresql://postgres@127.0.0.1/ in a throw-away database ``postpact_bench_bulk``. Prints the statements the job
 sent, by kind, with the milliseconds it waited for each kind.
 
     .venv/bin/python bench/bulk_actions.py [--deals 1500] [--action approve_draft|approve_post] [--one-by-one]
-                                           [--repeat 3] [--phases] [--profile N]
+                                           [--repeat 3] [--batches-at-once N] [--phases] [--profile N]
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ from bench.escrow_release import _TABLE, StatementCounter
 from marketplace.accounts.auth import load_actor
 from marketplace.bulk.actions import ACTIONS
 from marketplace.bulk.models import BulkJob
-from marketplace.bulk.services import BulkService, Selection, run_job
+from marketplace.bulk.services import SET_BATCH, BulkService, Selection, run_job
 from marketplace.clock import SystemClock
 from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
@@ -191,17 +193,18 @@ class StatementTimer(StatementCounter):
     def __init__(self, engine: Any) -> None:
         super().__init__(engine)
         self.ms: Counter[str] = Counter()
-        self._started: list[tuple[str, float]] = []
+        #: By cursor: batches run at once each have statements in flight.
+        self._started: dict[int, tuple[str, float]] = {}
 
-    def _count(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        super()._count(_conn, _cursor, statement, *_args)
+    def _count(self, _conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
+        super()._count(_conn, cursor, statement, *_args)
         verb = statement.lstrip().split(None, 1)[0].upper()
         table = _TABLE.search(statement)
-        self._started.append((f"{verb} {table.group(1) if table else ''}".strip(), time.perf_counter()))
+        self._started[id(cursor)] = (f"{verb} {table.group(1) if table else ''}".strip(), time.perf_counter())
 
-    def _done(self, *_args: Any) -> None:
-        if self._started:
-            kind, started = self._started.pop()
+    def _done(self, _conn: Any, cursor: Any, *_args: Any) -> None:
+        if id(cursor) in self._started:
+            kind, started = self._started.pop(id(cursor))
             self.ms[kind] += (time.perf_counter() - started) * 1000
 
     def __enter__(self) -> StatementTimer:
@@ -377,6 +380,13 @@ async def main() -> None:
     parser.add_argument("--action", choices=["approve_draft", "approve_post"], default="approve_draft")
     parser.add_argument("--one-by-one", action="store_true", help="the per-item path, not the set-based step")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each reference (the median is used)")
+    parser.add_argument(
+        "--batches-at-once",
+        type=int,
+        default=0,
+        metavar="N",
+        help="set-based batches run at once (default: the action's own batches_at_once)",
+    )
     parser.add_argument("--phases", action="store_true", help="also print the job's steps, timed")
     parser.add_argument(
         "--profile",
@@ -388,6 +398,8 @@ async def main() -> None:
     args = parser.parse_args()
     if args.one_by_one:
         ACTIONS[args.action] = dataclasses.replace(ACTIONS[args.action], apply_batch=None)
+    if args.batches_at_once:
+        ACTIONS[args.action] = dataclasses.replace(ACTIONS[args.action], batches_at_once=args.batches_at_once)
     if args.phases:
         time_phases()
     url = dbsupport.recreate_postgres_database(SERVER, NAME)
@@ -428,6 +440,7 @@ async def main() -> None:
     assert (job.done, job.failed) == (n, 0), (job.done, job.failed)
     job_cpu = JOB_CPU[0] * 1000 + job_server_ms
     update_s, update_cpu = median([w for w, _ in updates]), median([c for _, c in updates])
+    print(f"batches of {SET_BATCH}, {ACTIONS[args.action].batches_at_once} at once")
     print(
         f"bulk {args.action} job, {n} deals: {job_s * 1000:9.0f} ms  ({n / job_s:7.1f} deals/s; "
         f"creating the job and its items: {create_s * 1000:.0f} ms); CPU: {job_cpu:.0f} ms "

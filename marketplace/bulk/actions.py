@@ -18,7 +18,7 @@ from marketplace.accounts.auth import Actor
 from marketplace.applications.models import ApplicationStatus
 from marketplace.applications.services import ApplicationService
 from marketplace.brands.models import Brand, BrandRole
-from marketplace.bulk.batch import ApplyBatch, approve_drafts, approve_posts, cancel_deals
+from marketplace.bulk.batch import ApplyBatch, approve_drafts, approve_posts, cancel_deals, ship_deals
 from marketplace.clock import Clock
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.services import DealService
@@ -109,6 +109,10 @@ class BulkAction:
     default_states: tuple[str, ...] = ()
     #: The same step for a batch of deals in one transaction (``marketplace.bulk.batch``), when it has one.
     apply_batch: ApplyBatch | None = None
+    #: Batches run at once on PostgreSQL (each its own transaction over other deals), so one batch's Python work
+    #: overlaps another's wait for the database. Only for steps whose batches share no row they lock: approving
+    #: drafts touches each deal's own rows; a release or refund locks ledger accounts deals share (one batch then).
+    batches_at_once: int = 1
 
 
 # --- message templates --------------------------------------------------------------------------------------------
@@ -405,9 +409,10 @@ ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
                default_states=(ApplicationStatus.PENDING.value,)),
     BulkAction("fund", "Fund (one checkout)", Target.DEAL, parse_nothing, do_fund, max_items=MAX_FUND,
                roles=payments.FUNDING_ROLES, default_states=("signed",)),
-    BulkAction("ship", "Record shipments", Target.DEAL, parse_nothing, do_ship, default_states=("funded",)),
+    BulkAction("ship", "Record shipments", Target.DEAL, parse_nothing, do_ship, default_states=("funded",),
+               apply_batch=ship_deals),
     BulkAction("approve_draft", "Approve drafts", Target.DEAL, parse_comment, do_approve_draft,
-               default_states=("draft_submitted",), apply_batch=approve_drafts),
+               default_states=("draft_submitted",), apply_batch=approve_drafts, batches_at_once=3),
     BulkAction("approve_post", "Approve posts and release", Target.DEAL, parse_comment, do_approve_post,
                default_states=("verified",), apply_batch=approve_posts),
     BulkAction("extend", "Extend deadlines", Target.DEAL, parse_extend, do_extend),

@@ -18,16 +18,18 @@ from uuid import UUID
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from uuid_utils.compat import uuid7
 
 from marketplace.accounts.auth import Actor
 from marketplace.clock import Clock
-from marketplace.collaborations.models import ContentDraft, DraftReview
-from marketplace.collaborations.services import COMMENT_MAX, as_transition_actor
+from marketplace.collaborations.models import ContentDraft, DraftReview, Shipment
+from marketplace.collaborations.services import _TRACKING_NUMBER, COMMENT_MAX, as_transition_actor
 from marketplace.collaborations.states import Action, CollabState, TransitionActor, check_transition
 from marketplace.collaborations.terms import parsed_terms
 from marketplace.collaborations.transition import among, lock_collaborations, transition_many
+from marketplace.db import insert_rows
 from marketplace.errors import Conflict, InvalidInput, NotFound, PostPactError
-from marketplace.forms import REASON_MAX, clean_text
+from marketplace.forms import REASON_MAX, clean_text, clean_url
 from marketplace.i18n import N_, gettext
 from marketplace.settings import Settings
 from marketplace.verification.drafts import caption_gaps, gaps_in_words
@@ -176,3 +178,50 @@ async def cancel_deals(work: BatchWork) -> dict[UUID, PostPactError]:
                                        locked=rows)
         refused.update(result.refused)
     return refused
+
+
+def _shipment(data: dict[str, Any]) -> tuple[str, str, str | None]:
+    """A deal's carrier, tracking number and link (its item's data: a tracking CSV's row), checked as
+    ``DealService.ship`` checks them; raises InvalidInput with the same messages."""
+    errors: dict[str, str] = {}
+    carrier = clean_text(errors, "carrier", str(data.get("carrier", "")), label=N_('Carrier'), max_length=60,
+                         required=True, min_length=2)
+    tracking_number = clean_text(errors, "tracking_number", str(data.get("tracking_number", "")),
+                                 label=N_('Tracking number'), max_length=100, required=True)
+    if "tracking_number" not in errors and not _TRACKING_NUMBER.match(tracking_number):
+        errors["tracking_number"] = gettext("Enter the tracking number as the carrier shows it (letters and digits).")
+    url = clean_url(errors, "tracking_url", data.get("tracking_url") or None, label=N_('Tracking link'),
+                    required=False)
+    if errors:
+        raise InvalidInput(errors)
+    return carrier, tracking_number, url
+
+
+async def ship_deals(work: BatchWork) -> dict[UUID, PostPactError]:
+    """``DealService.ship`` for a batch: each deal's shipment checked as one shipment is, the deals moved together,
+    then their shipments written in one insert (after the move, as one deal's are)."""
+    who, now = as_transition_actor(work.actor), work.now
+    rows = await lock_collaborations(work.session, work.ids)
+    refused: dict[UUID, PostPactError] = {}
+    shipped: dict[UUID, tuple[str, str, str | None]] = {}
+    for deal_id, data in work.targets:
+        collab = rows.get(deal_id)
+        try:
+            if collab is None:
+                raise NotFound(gettext('No such collaboration.'))
+            check_transition(collab, Action.SHIP, who, now)
+            shipped[deal_id] = _shipment(data)
+        except PostPactError as exc:
+            refused[deal_id] = exc
+    payloads = {deal_id: {"carrier": carrier, "tracking_number": number}
+                for deal_id, (carrier, number, _url) in shipped.items()}
+    result = await transition_many(work.session, work.ids, Action.SHIP, who, now=now, payloads=payloads,
+                                   locked=rows, refused=refused)
+    await insert_rows(work.session, Shipment.__table__, [
+        {"id": uuid7(), "collaboration_id": change.collaboration.id, "carrier": shipped[change.collaboration.id][0],
+         "tracking_number": shipped[change.collaboration.id][1], "tracking_url": shipped[change.collaboration.id][2],
+         "shipped_at": now, "received_at": None, "problem": None, "problem_reported_at": None, "created_at": now,
+         "updated_at": now}
+        for change in result.changes
+    ])
+    return result.refused

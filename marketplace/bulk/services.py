@@ -484,6 +484,22 @@ async def _finish_items(session: AsyncSession, items: Sequence[sa.Row[Any]], fai
                           .values(done=BulkJob.done + len(done), failed=BulkJob.failed + failed))
 
 
+async def _run_batches(ctx: JobContext, spec: BulkAction, actor: Actor | None, parameters: dict[str, Any],
+                       items: Sequence[sa.Row[Any]]) -> list[sa.Row[Any]]:
+    """The items as set-based batches of ``SET_BATCH``, up to ``spec.batches_at_once`` at a time (each its own
+    transaction); returns the items of the batches that could not run as one, for the caller to do one by one."""
+    chunks = [items[start:start + SET_BATCH] for start in range(0, len(items), SET_BATCH)]
+    results = await asyncio.gather(
+        *(process_batch(ctx, spec, actor, parameters, [item_id for item_id, _ in chunk]) for chunk in chunks),
+        return_exceptions=True)
+    # A batch's errors come back as False (its items are then done one by one); what is raised is a crash (or a
+    # cancellation): stop like a dead worker, once every batch in flight has ended.
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result
+    return [item for chunk, ran in zip(chunks, results, strict=True) if not ran for item in chunk]
+
+
 @job(RUN_JOB, max_retries=3)
 async def run_job(ctx: JobContext, job_id: str) -> None:
     """Work through a job's pending items in batches. Safe to run twice, or concurrently: each item is locked
@@ -505,19 +521,22 @@ async def run_job(ctx: JobContext, job_id: str) -> None:
     while True:
         # Looked up per batch, so the action in force is the registry's (tests swap one in to simulate a crash).
         current = ACTIONS.get(spec.name, spec)
+        at_once = 1 if ctx.settings.db.is_sqlite or current.apply_batch is None else current.batches_at_once
         async with ctx.session_maker() as session:
             batch = (await session.execute(
                 sa.select(BulkJobItem.id, BulkJobItem.position)
                 .where(BulkJobItem.job_id == jid, BulkJobItem.state == ItemState.PENDING,
                        BulkJobItem.position > after)
-                .order_by(BulkJobItem.position).limit(SET_BATCH if current.apply_batch else BATCH)
+                .order_by(BulkJobItem.position).limit(SET_BATCH * at_once if current.apply_batch else BATCH)
             )).all()
         if not batch:
             break
-        if current.apply_batch is not None and await process_batch(
-                ctx, current, actor, parameters, [item_id for item_id, _ in batch]):
-            after = batch[-1][1]
-            continue
+        after_last = batch[-1][1]
+        if current.apply_batch is not None:
+            batch = await _run_batches(ctx, current, actor, parameters, batch)
+            if not batch:
+                after = after_last
+                continue
         for start in range(0, len(batch), width):
             chunk = batch[start:start + width]
             # Looked up per chunk, so the action in force is the registry's (tests swap one in to simulate a crash).
@@ -530,6 +549,7 @@ async def run_job(ctx: JobContext, job_id: str) -> None:
                 if isinstance(result, BaseException):
                     raise result
             after = chunk[-1][1]
+        after = after_last
     async with session_scope(ctx.session_maker) as session:
         row = await session.scalar(sa.select(BulkJob).where(BulkJob.id == jid).with_for_update())
         assert row is not None

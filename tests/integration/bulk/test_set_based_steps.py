@@ -4,7 +4,7 @@ Property: a mixed selection (deals in the right state, in other states, a draft 
 identically; one copy runs through the per-item path (``BulkAction.apply``, one transaction per deal), the other
 through the set-based step (``BulkAction.apply_batch``, one ``transition_many`` per batch). Every deal must end in
 the same place: the item's outcome and reason, the state, the due dates, the event rows, the draft's review, the
-notices, the deadline watch and the money asked of escrow.
+shipment (a tracking CSV's row), the notices, the deadline watch and the money asked of escrow.
 """
 
 from __future__ import annotations
@@ -21,8 +21,15 @@ from hypothesis import strategies as st
 from escrow.models import EscrowHold, ProviderCall
 from marketplace.bulk.actions import ACTIONS
 from marketplace.bulk.models import BulkJobItem
-from marketplace.bulk.services import BulkService, Selection, run_job
-from marketplace.collaborations.models import STAGES, Collaboration, CollaborationEvent, ContentDraft, DraftReview
+from marketplace.bulk.services import BulkService, NewItem, Selection, run_job
+from marketplace.collaborations.models import (
+    STAGES,
+    Collaboration,
+    CollaborationEvent,
+    ContentDraft,
+    DraftReview,
+    Shipment,
+)
 from marketplace.collaborations.states import CollabState
 from marketplace.collaborations.transition import transition_many
 from marketplace.db import session_scope
@@ -43,14 +50,21 @@ KINDS = {
                       "draft_approved"],
     "approve_post": ["verified", "verified", "posted", "draft_submitted"],
     "cancel": ["signed", "offered", "funded", "draft_submitted", "cancelled"],
+    "ship": ["funded", "funded", "bad_tracking", "signed", "shipped"],
 }
 #: The kinds the step moves (the others it refuses).
-READY = {"approve_draft": {"draft_submitted"}, "approve_post": {"verified"}, "cancel": {"signed", "offered", "funded"}}
+READY = {"approve_draft": {"draft_submitted"}, "approve_post": {"verified"}, "cancel": {"signed", "offered", "funded"},
+         "ship": {"funded"}}
+#: A shipment's row of a tracking CSV, per kind (a tracking number no carrier shows, for "bad_tracking").
+TRACKING = {"bad_tracking": {"carrier": "UPS", "tracking_number": "?!"}}
+GOOD_TRACKING = {"carrier": "UPS", "tracking_number": "1Z999AA10123456784", "tracking_url": "https://ups.example/t"}
 
 
-async def _deal_like(runtime: Any, kind: str, brand: Any, creator: Any) -> uuid.UUID:
-    state = CollabState.DRAFT_SUBMITTED if kind in {"reviewed_draft", "no_disclosure"} else CollabState(kind)
-    deal = await make_deal(runtime, state, brand=brand, creator=creator, product_included=False, with_address=False)
+async def _deal_like(runtime: Any, kind: str, brand: Any, creator: Any, *, product: bool = False) -> uuid.UUID:
+    state = (CollabState.DRAFT_SUBMITTED if kind in {"reviewed_draft", "no_disclosure"}
+             else CollabState.FUNDED if kind == "bad_tracking" else CollabState(kind))
+    deal = await make_deal(runtime, state, brand=brand, creator=creator, product_included=product,
+                           with_address=product)
     if kind == "reviewed_draft":
         async with session_scope(runtime.session_maker) as session:
             await session.execute(sa.update(ContentDraft).where(ContentDraft.collaboration_id == deal.id)
@@ -63,13 +77,17 @@ async def _deal_like(runtime: Any, kind: str, brand: Any, creator: Any) -> uuid.
 
 
 async def _run(runtime: Any, actor: Any, action: str, ids: list[uuid.UUID], comment: str, *, batch: bool,
-               monkeypatch: Any) -> uuid.UUID:
+               monkeypatch: Any, kinds: list[str]) -> uuid.UUID:
     real = ACTIONS[action]
     monkeypatch.setitem(ACTIONS, action, real if batch else dataclasses.replace(real, apply_batch=None))
+    # Shipments come with a tracking CSV's rows (the item's data); the other steps take the selection.
+    items = ([NewItem(deal_id, f"row {n}", TRACKING.get(kind, GOOD_TRACKING))
+              for n, (deal_id, kind) in enumerate(zip(ids, kinds, strict=True))] if action == "ship" else None)
     try:
         async with session_scope(runtime.session_maker) as session:
             job = await BulkService(session, runtime.clock).start(
-                actor, action, {"comment": comment, "reason": comment or "The campaign is off"}, Selection(ids=ids))
+                actor, action, {"comment": comment, "reason": comment or "The campaign is off"}, Selection(ids=ids),
+                items=items)
         await run_job(runtime.job_context(), str(job.id))
     finally:
         monkeypatch.setitem(ACTIONS, action, real)
@@ -103,6 +121,9 @@ async def _where(db: Any, job_id: uuid.UUID, deal_id: uuid.UUID) -> dict[str, An
         .where(EscrowHold.collaboration_id == deal_id)))
     hold = await db.scalar(sa.select(EscrowHold.status).where(EscrowHold.collaboration_id == deal_id))
     watch = await db.scalar(sa.select(DeadlineWatch.check_at).where(DeadlineWatch.collaboration_id == deal_id))
+    shipments = (await db.execute(
+        sa.select(Shipment.carrier, Shipment.tracking_number, Shipment.tracking_url, Shipment.shipped_at)
+        .where(Shipment.collaboration_id == deal_id).order_by(Shipment.shipped_at))).all()
     return {
         "item": (item.state, item.error, item.attempts),
         "status": collab.status,
@@ -119,6 +140,7 @@ async def _where(db: Any, job_id: uuid.UUID, deal_id: uuid.UUID) -> dict[str, An
         "emails": emails,
         "escrow": (hold, calls),
         "watch": watch,
+        "shipments": shipments,
     }
 
 
@@ -134,12 +156,13 @@ async def test_a_batch_ends_where_one_by_one_ends(action, runtime, people, db, m
         pairs = []
         for kind in kinds:
             creator = await people.creator()
-            pairs.append((await _deal_like(runtime, kind, brand, creator),
-                          await _deal_like(runtime, kind, brand, creator)))
+            product = action == "ship"
+            pairs.append((await _deal_like(runtime, kind, brand, creator, product=product),
+                          await _deal_like(runtime, kind, brand, creator, product=product)))
         one_by_one = await _run(runtime, actor, action, [a for a, _ in pairs], comment, batch=False,
-                                monkeypatch=monkeypatch)
+                                monkeypatch=monkeypatch, kinds=kinds)
         batched = await _run(runtime, actor, action, [b for _, b in pairs], comment, batch=True,
-                             monkeypatch=monkeypatch)
+                             monkeypatch=monkeypatch, kinds=kinds)
         for kind, (a, b) in zip(kinds, pairs, strict=True):
             alone, together = await _where(db, one_by_one, a), await _where(db, batched, b)
             assert together == alone, (kind, {k: (together[k], alone[k]) for k in alone if together[k] != alone[k]})
@@ -150,7 +173,7 @@ async def test_a_batch_ends_where_one_by_one_ends(action, runtime, people, db, m
         assert all(outcome == ("done" if kind in ready else "failed") for kind, outcome in outcomes.items()), outcomes
         # ...and the moved deals' creators were emailed about the step (so comparing the emails compares something).
         step_email = {"approve_draft": {"deal.draft_approved"}, "approve_post": {"deal.post_approved"},
-                      "cancel": {"deal.cancelled", "deal.withdrawn"}}[action]
+                      "cancel": {"deal.cancelled", "deal.withdrawn"}, "ship": {"deal.shipped"}}[action]
         for kind, (_, b) in zip(kinds, pairs, strict=True):
             sent = [category for category, *_ in (await _where(db, batched, b))["emails"]]
             assert kind not in ready or step_email & set(sent), (kind, sent)
