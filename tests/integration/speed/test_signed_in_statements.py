@@ -16,8 +16,9 @@ from marketplace.settings import Settings
 from tests.support.marketplace import make_creator_with_account, make_gig
 
 #: Sign-in (the actor), the page's gigs, one UNION for everything about them and the creator's profile, and the
-#: creator's standing (score with open deals; linked ghostings). Transaction control is not counted.
-MAX_GIGS_PAGE_STATEMENTS = 6
+#: creator's standing in one statement (score, open deals and linked ghostings: ``creator_standing_at_once``).
+#: Transaction control is not counted.
+MAX_GIGS_PAGE_STATEMENTS = 4
 
 
 #: The nav badge poll signed in: the actor (user, brand membership and creator profile in one statement) and the
