@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import time
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -12,19 +14,24 @@ import sqlalchemy as sa
 from advanced_alchemy.extensions.litestar._utils import set_aa_scope_state
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import Session
+from sqlalchemy.util import await_only
 
 from marketplace.accounts.models import ApiToken, User, UserKind
 from marketplace.brands.models import BrandMember, BrandRole
 from marketplace.clock import as_utc
 from marketplace.creators.models import Creator
 from marketplace.security import password_fingerprint, token_digest
+from marketplace.sessions import SCOPE_ACTOR_GENERATION, bump_actor_generations
 
 if TYPE_CHECKING:
     from litestar.types import ASGIApp, Receive, Scope, Send
 
     from marketplace.runtime import Runtime
 
+log = logging.getLogger("postpact")
 #: Route option for handlers that only read (the nav badge poll): on PostgreSQL their database session runs each
 #: statement on its own (autocommit), so a poll is its SELECTs without a BEGIN and a COMMIT round trip around them.
 #: Only for GET handlers that never write: a write there would be committed at once, statement by statement.
@@ -68,7 +75,6 @@ class Actor:
     def is_admin(self) -> bool:
         return self.kind is UserKind.ADMIN
 
-
     def auth_is_recent(self, now: datetime, within: timedelta) -> bool:
         return self.authenticated_at is not None and now - self.authenticated_at <= within
 
@@ -79,8 +85,17 @@ _USER, _MEMBER, _CREATOR = User.__table__, BrandMember.__table__, Creator.__tabl
 #: where building the ORM statement and loading the entity cost more than PostgreSQL took to answer.
 _ACTOR = (
     sa.select(
-        _USER.c.id, _USER.c.email, _USER.c.kind, _USER.c.full_name, _USER.c.is_active, _USER.c.suspended_at,
-        _USER.c.locale, _USER.c.timezone, _USER.c.password_hash, _MEMBER.c.brand_id, _MEMBER.c.role,
+        _USER.c.id,
+        _USER.c.email,
+        _USER.c.kind,
+        _USER.c.full_name,
+        _USER.c.is_active,
+        _USER.c.suspended_at,
+        _USER.c.locale,
+        _USER.c.timezone,
+        _USER.c.password_hash,
+        _MEMBER.c.brand_id,
+        _MEMBER.c.role,
         _CREATOR.c.id.label("creator_id"),
     )
     .select_from(
@@ -116,7 +131,119 @@ async def load_actor(
     return actor, row.password_hash
 
 
-async def actor_from_session(session: AsyncSession, data: dict[str, Any], secret_key: str) -> Actor | None:
+# --- the actor cache ---------------------------------------------------------------------------------------------
+#: user id -> (the generation it was loaded under, when, the actor without authenticated_at, the session
+#: fingerprint of their password for ``_CACHE_SECRET``). Reused only under the same generation (see
+#: ``marketplace.sessions``: any committed change to the user, their membership or creator profile bumps it) and
+#: for at most ``ACTOR_CACHE_SECONDS`` (a writer outside the web processes, which cannot bump, is seen by then).
+ACTOR_CACHE_SECONDS = 30.0
+ACTOR_CACHE_SIZE = 10_000
+_actor_cache: dict[UUID, tuple[str, float, Actor, str]] = {}
+_CACHE_SECRET: dict[str, str] = {}
+
+
+def _cached_actor(user_id: UUID, generation: str | None, secret_key: str) -> tuple[Actor, str] | None:
+    if generation is None:
+        return None
+    entry = _actor_cache.get(user_id)
+    if entry is None or entry[0] != generation or time.monotonic() - entry[1] > ACTOR_CACHE_SECONDS:
+        return None
+    if _CACHE_SECRET.get("key") != secret_key:
+        return None
+    return entry[2], entry[3]
+
+
+def _remember_actor(user_id: UUID, generation: str | None, actor: Actor, fingerprint: str, secret_key: str) -> None:
+    if generation is None:
+        return
+    if _CACHE_SECRET.get("key") != secret_key:
+        _actor_cache.clear()
+        _CACHE_SECRET["key"] = secret_key
+    if len(_actor_cache) >= ACTOR_CACHE_SIZE:
+        _actor_cache.clear()
+    _actor_cache[user_id] = (generation, time.monotonic(), actor, fingerprint)
+
+
+_ACTOR_TABLES = frozenset({"user_account", "brand_member", "creator"})
+_CHANGED_USERS = "postpact.actor_changed_users"
+_CHANGED_EVERYONE = "postpact.actor_changed_everyone"
+
+
+def _bump(users: set[Any] | None, everyone: bool) -> None:
+    for user_id in users or ():
+        _actor_cache.pop(user_id, None)
+    if everyone:
+        _actor_cache.clear()
+    remote = bump_actor_generations(users or (), everyone=everyone)
+    if remote is None:
+        return
+    try:
+        await_only(remote)
+    except Exception:  # a sync session (no event loop to reach Redis from), or Redis down: the cache's age bounds it
+        remote.close()
+        log.warning("actor generations not bumped", exc_info=True)
+
+
+@event.listens_for(Session, "after_flush")
+def _note_changed_users(session: Session, _context: Any) -> None:
+    """Users whose actor a flush changed (the user rows, memberships, creator profiles): bumped now (the flush is
+    the commit on an autocommit connection) and again after the commit (a request that read the old rows between
+    the two must not keep them)."""
+    changed: set[Any] = set()
+    for obj in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(obj, User):
+            changed.add(obj.id)
+        elif isinstance(obj, BrandMember | Creator):
+            changed.add(obj.user_id)
+    if changed:
+        session.info.setdefault(_CHANGED_USERS, set()).update(changed)
+        _bump(changed, False)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _note_bulk_changes(state: Any) -> Any:
+    """An UPDATE/DELETE/INSERT statement on those tables (users unknown) or a textual statement writing them:
+    everyone's generation, after the statement and again after the commit."""
+    statement = state.statement
+    if state.is_update or state.is_delete or state.is_insert:
+        table = getattr(statement, "table", None)
+        writes = getattr(table, "name", None) in _ACTOR_TABLES
+    elif isinstance(statement, sa.TextClause):
+        text = statement.text.lower()
+        writes = any(w in text for w in ("update", "delete", "insert")) and any(t in text for t in _ACTOR_TABLES)
+    else:
+        return None
+    if not writes:
+        return None
+    state.session.info[_CHANGED_EVERYONE] = True
+    result = state.invoke_statement()
+    _bump(None, True)
+    return result
+
+
+@event.listens_for(Session, "after_commit")
+def _bump_after_commit(session: Session) -> None:
+    users = session.info.pop(_CHANGED_USERS, None)
+    everyone = session.info.pop(_CHANGED_EVERYONE, False)
+    if users or everyone:
+        _bump(users, everyone)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_changes(session: Session) -> None:
+    session.info.pop(_CHANGED_USERS, None)
+    session.info.pop(_CHANGED_EVERYONE, None)
+
+
+async def actor_from_session(
+    session: AsyncSession | None,
+    data: dict[str, Any],
+    secret_key: str,
+    generation: str | None = None,
+    open_session: Any = None,
+) -> Actor | None:
+    """The session's actor: from the cache when its generation is current (no statement), else loaded (one).
+    ``session`` may be None with ``open_session`` a callable giving it, opened only when loading."""
     raw_id = data.get(SESSION_USER)
     if not raw_id:
         return None
@@ -130,14 +257,22 @@ async def actor_from_session(session: AsyncSession, data: dict[str, Any], secret
             auth_at = as_utc(datetime.fromisoformat(str(data[SESSION_AUTH_AT])))
         except ValueError:
             auth_at = None
-    loaded = await load_actor(session, user_id, authenticated_at=auth_at)
-    if loaded is None:
-        return None
-    actor, password_hash = loaded
+    cached = _cached_actor(user_id, generation, secret_key)
+    if cached is not None:
+        actor, fingerprint = cached
+    else:
+        if session is None:
+            session = open_session()
+        loaded = await load_actor(session, user_id)
+        if loaded is None:
+            return None
+        actor, password_hash = loaded
+        fingerprint = password_fingerprint(password_hash, secret_key)
+        _remember_actor(user_id, generation, actor, fingerprint, secret_key)
     # A password change anywhere signs out every session made with the old password.
-    if data.get(SESSION_FINGERPRINT) != password_fingerprint(password_hash, secret_key):
+    if data.get(SESSION_FINGERPRINT) != fingerprint:
         return None
-    return actor
+    return replace(actor, authenticated_at=auth_at) if auth_at is not None else actor
 
 
 async def actor_from_token(session: AsyncSession, raw_token: str, now: datetime) -> Actor | None:
@@ -207,8 +342,15 @@ class ActorMiddleware(ASGIMiddleware):
         else:
             data = scope.get("session")
             if isinstance(data, dict) and data.get(SESSION_USER):
-                session = _read_only_session(runtime, scope) or runtime.alchemy.provide_session(app.state, scope)
-                actor = await actor_from_session(session, data, runtime.settings.app.secret_key)
+                # A READ_ONLY route's autocommit session is put in place whether or not the actor needs loading.
+                session = _read_only_session(runtime, scope)
+                actor = await actor_from_session(
+                    session,
+                    data,
+                    runtime.settings.app.secret_key,
+                    scope.get(SCOPE_ACTOR_GENERATION),
+                    lambda: runtime.alchemy.provide_session(app.state, scope),
+                )
                 if actor is None:
                     data.pop(SESSION_USER, None)
         scope["user"] = actor

@@ -1,0 +1,40 @@
+"""With Redis sessions the actor generations come back with the session read, in the same Lua script, and a bump from
+any process is seen by the next read (what keeps a cached actor honest across web processes)."""
+
+from __future__ import annotations
+
+import uuid
+
+import msgspec
+import pytest
+from litestar.stores.redis import RedisStore
+
+from marketplace import sessions
+from tests.conftest import redis_url
+
+pytestmark = pytest.mark.skipif(not redis_url(), reason="needs Redis (TEST_REDIS_URL)")
+
+
+async def test_the_session_read_brings_the_generations_and_bumps_change_them() -> None:
+    store = RedisStore.with_client(url=redis_url() or "", namespace=f"postpact-test-{uuid.uuid4().hex}:sessions")
+    sessions._redis_stores.append(store)
+    user = str(uuid.uuid4())
+    try:
+        assert await sessions.read_session(store, "missing", 60) == (None, None)
+        await store.set("anonymous", msgspec.json.encode({"_csrf": "t"}), expires_in=30)
+        assert await sessions.read_session(store, "anonymous", 60) == (b'{"_csrf":"t"}', None)
+        await store.set("signed-in", msgspec.json.encode({"uid": user}), expires_in=30)
+        raw, generation = await sessions.read_session(store, "signed-in", 60)
+        assert msgspec.json.decode(raw) == {"uid": user} and generation == "0:0"
+        assert await store.expires_in("signed-in") > 30  # renewed, as Litestar's own read does
+
+        remote = sessions.bump_actor_generations([user])
+        assert remote is not None
+        await remote
+        assert (await sessions.read_session(store, "signed-in", 60))[1] == "1:0"
+        await sessions.bump_actor_generations([], everyone=True)  # type: ignore[misc]
+        assert (await sessions.read_session(store, "signed-in", 60))[1] == "1:1"
+    finally:
+        sessions._redis_stores.remove(store)
+        await store.delete_all()
+        await store._redis.aclose()
