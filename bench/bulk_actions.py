@@ -4,9 +4,10 @@
 transaction, locked in one statement, checked against the table, one UPDATE, one multi-row INSERT of events, the
 drafts' review in one UPDATE, the creators' notifications and emails written together), the items marked done in
 that transaction. ``--one-by-one``: the per-item path instead (one transaction per deal through
-``DealService.approve_draft``), for comparison. ``--action approve_post``: the same through the approve-post step,
-whose escrow release (through the gateway, one idempotency key per deal) queues one transfer per deal; those
-provider calls (simulated provider) are then run and timed separately.
+``DealService.approve_draft``), for comparison. ``--action ship``: recording shipments (a tracking CSV's rows:
+carrier and tracking number per deal) through the set-based ship step. ``--action approve_post``: the same
+through the approve-post step, whose escrow release (through the gateway, one idempotency key per deal) queues
+one transfer per deal; those provider calls (simulated provider) are then run and timed separately.
 The set-based UPDATE changes the same rows in one statement: the floor a job with per-item guarantees is compared
 with. Deals are prepared beforehand (not timed); the prepared heap is then frozen (``gc.freeze()``) so the
 collector's passes over the preparation's objects are not charged to the job, as a worker's start-up objects
@@ -16,11 +17,10 @@ times after the job (the median counts), and prints the CPU each used besides it
 database's (read from /proc for the database's server processes, on this machine), steadier than wall time while
 the machine is shared. ``--phases`` times the job's steps (with batches at once their times overlap).
 ``--batches-at-once N`` overrides the action's (``--batches-at-once 1``: one batch after another).
-Needs PostgreSQL: BENCH_DATABASE_URL or
-postgresql://postgres@127.0.0.1/ in a throw-away database ``postpact_bench_bulk``. Prints the statements the job
-sent, by kind, with the milliseconds it waited for each kind.
+Needs PostgreSQL: BENCH_DATABASE_URL or postgresql://postgres@127.0.0.1/ in a throw-away database
+``postpact_bench_bulk``. Prints the statements the job sent, by kind, with the milliseconds it waited for each kind.
 
-    .venv/bin/python bench/bulk_actions.py [--deals 1500] [--action approve_draft|approve_post] [--one-by-one]
+    .venv/bin/python bench/bulk_actions.py [--deals 1500] [--action approve_draft|approve_post|ship] [--one-by-one]
                                            [--repeat 3] [--batches-at-once N] [--phases] [--profile N]
 """
 
@@ -44,11 +44,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa
 
-from bench.escrow_release import _TABLE, StatementCounter
+from bench.escrow_release import StatementCounter
 from marketplace.accounts.auth import load_actor
 from marketplace.bulk.actions import ACTIONS
 from marketplace.bulk.models import BulkJob
-from marketplace.bulk.services import SET_BATCH, BulkService, Selection, run_job
+from marketplace.bulk.services import SET_BATCH, BulkService, NewItem, Selection, run_job
 from marketplace.clock import SystemClock
 from marketplace.collaborations.states import CollabState
 from marketplace.db import session_scope
@@ -63,8 +63,9 @@ SERVER = os.environ.get("BENCH_DATABASE_URL", "postgresql+asyncpg://postgres@127
 NAME = "postpact_bench_bulk"
 
 
-async def prepare(runtime: Any, deals: int) -> tuple[Any, list[uuid.UUID]]:
-    """Deals with a draft waiting for review: made as offers with the factory, then moved on set-based (untimed)."""
+async def prepare(runtime: Any, deals: int, *, ship: bool = False) -> tuple[Any, list[uuid.UUID]]:
+    """Deals with a draft waiting for review (``ship``: funded, the product to ship): made as offers with the
+    factory, then moved on set-based (untimed)."""
     from argon2 import PasswordHasher, Type
 
     from marketplace.security import Passwords
@@ -81,10 +82,20 @@ async def prepare(runtime: Any, deals: int) -> tuple[Any, list[uuid.UUID]]:
             CollabState.OFFERED,
             brand=brand,
             creator=creators[n % len(creators)],
-            product_included=False,
-            with_address=False,
+            product_included=ship,
+            with_address=ship,
         )
         ids.append(deal.id)
+    if ship:
+        async with session_scope(runtime.session_maker) as session:
+            await session.execute(
+                sa.text(
+                    "UPDATE collaboration SET status = 'funded', signed_at = now(), funded_at = now(), "
+                    "state_changed_at = now() WHERE id = ANY(:ids)"
+                ),
+                {"ids": ids},
+            )
+        return await _brand_actor(runtime, brand), ids
     async with session_scope(runtime.session_maker) as session:
         await session.execute(
             sa.text(
@@ -187,41 +198,35 @@ JOB_CPU: list[float] = []
 
 
 class StatementTimer(StatementCounter):
-    """``StatementCounter`` plus the wall milliseconds each kind of statement took (sent until its result came back:
-    the database's work and the round trip, as the job waited for them)."""
+    """``StatementCounter`` (statements by kind, and the time each kind waited: sent until its result came back, the
+    database's work and the round trip), in milliseconds."""
 
-    def __init__(self, engine: Any) -> None:
-        super().__init__(engine)
-        self.ms: Counter[str] = Counter()
-        #: By cursor: batches run at once each have statements in flight.
-        self._started: dict[int, tuple[str, float]] = {}
+    @property
+    def ms(self) -> Counter[str]:
+        return Counter({kind: seconds * 1000 for kind, seconds in self.seconds.items()})
 
-    def _count(self, _conn: Any, cursor: Any, statement: str, *_args: Any) -> None:
-        super()._count(_conn, cursor, statement, *_args)
-        verb = statement.lstrip().split(None, 1)[0].upper()
-        table = _TABLE.search(statement)
-        self._started[id(cursor)] = (f"{verb} {table.group(1) if table else ''}".strip(), time.perf_counter())
 
-    def _done(self, _conn: Any, cursor: Any, *_args: Any) -> None:
-        if id(cursor) in self._started:
-            kind, started = self._started.pop(id(cursor))
-            self.ms[kind] += (time.perf_counter() - started) * 1000
-
-    def __enter__(self) -> StatementTimer:
-        super().__enter__()
-        sa.event.listen(self.engine, "after_cursor_execute", self._done)
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        super().__exit__()
-        sa.event.remove(self.engine, "after_cursor_execute", self._done)
+async def _brand_actor(runtime: Any, brand: Any) -> Any:
+    async with runtime.session_maker() as session:
+        loaded = await load_actor(session, brand.user_id)
+        assert loaded is not None
+    return loaded[0]
 
 
 async def bulk_job(runtime: Any, actor: Any, ids: list[uuid.UUID], action: str) -> tuple[float, float, BulkJob]:
     cpu_started = time.process_time()
     started = time.perf_counter()
+    # Shipments come as a tracking CSV's rows: each item carries its carrier and tracking number.
+    items = (
+        [
+            NewItem(deal_id, f"row {n}", {"carrier": "UPS", "tracking_number": f"1Z{n:012d}"})
+            for n, deal_id in enumerate(ids)
+        ]
+        if action == "ship"
+        else None
+    )
     async with session_scope(runtime.session_maker) as session:
-        job = await BulkService(session, SystemClock()).start(actor, action, {}, Selection(ids=ids))
+        job = await BulkService(session, SystemClock()).start(actor, action, {}, Selection(ids=ids), items=items)
     created = time.perf_counter()
     await run_job(runtime.job_context(), str(job.id))
     finished = time.perf_counter()
@@ -377,7 +382,7 @@ def time_phases() -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=1500, help="deals the bulk action takes")
-    parser.add_argument("--action", choices=["approve_draft", "approve_post"], default="approve_draft")
+    parser.add_argument("--action", choices=["approve_draft", "approve_post", "ship"], default="approve_draft")
     parser.add_argument("--one-by-one", action="store_true", help="the per-item path, not the set-based step")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each reference (the median is used)")
     parser.add_argument(
@@ -412,8 +417,10 @@ async def main() -> None:
     writes: list[tuple[float, float]] = []
     try:
         print(f"preparing {args.deals} deals for {args.action} (not timed)...", flush=True)
-        prepared = prepare_posts if args.action == "approve_post" else prepare
-        actor, ids = await prepared(runtime, args.deals)
+        if args.action == "approve_post":
+            actor, ids = await prepare_posts(runtime, args.deals)
+        else:
+            actor, ids = await prepare(runtime, args.deals, ship=args.action == "ship")
         gc.collect()
         gc.freeze()
         profiler = cProfile.Profile() if args.profile else None
