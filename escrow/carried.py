@@ -4,8 +4,9 @@ A money decision changes the hold, adds its event and a provider call, and posts
 that is one round trip per row before the ledger's own statement; here they ride along as data-modifying CTEs of that
 one statement (``ledger.write``), and the session is then told they are written, as if it had flushed them. Only
 when the session holds nothing but these rows: anything else (a listener's notification, a deletion) and the caller
-flushes as usual. PostgreSQL checks the foreign keys between them (call → pending transaction, event → hold) at the
-end of the statement.
+flushes as usual (a release decided inside a deal's transition, whose own rows are pending, is flushed; the
+executor's result transaction is carried). PostgreSQL checks the foreign keys between them (call → pending
+transaction, event → hold) at the end of the statement.
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ class Carried:
         return tuple(shape for shape, _values in self.rows)
 
     def params(self) -> dict[str, Any]:
-        return {f"r{n}_{column}": value for n, (_shape, values) in enumerate(self.rows)
-                for column, value in values.items()}
+        return {
+            f"r{n}_{column}": value for n, (_shape, values) in enumerate(self.rows) for column, value in values.items()
+        }
 
     def mark_written(self, session: AsyncSession) -> None:
         sync = session.sync_session
@@ -65,8 +67,11 @@ def statements(shapes: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Any
         if verb == "insert":
             built.append(sa.insert(table).values({column: param(column) for column in columns}))
         else:
-            built.append(sa.update(table).where(table.c.id == param("id"))
-                         .values({column: param(column) for column in columns if column != "id"}))
+            built.append(
+                sa.update(table)
+                .where(table.c.id == param("id"))
+                .values({column: param(column) for column in columns if column != "id"})
+            )
     return built
 
 

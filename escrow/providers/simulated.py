@@ -6,6 +6,11 @@ with the same parameters returns the same object, with other parameters it is an
 for tests (``inject_fault``): ``transient`` (a 500 before anything happens), ``timeout`` (the call happens, the
 answer is lost), ``definitive`` (declined), ``insufficient`` (no balance for a reversal) and ``crash_after`` (the
 call happens, then the caller dies — ``SimulatedCrash`` is not a ProviderError, so nothing records the result).
+
+It stands in for a remote API, so it costs the caller no transaction of its own: on PostgreSQL a transfer (or a
+new funding or payout account) is one statement committed on its own — the fault taken and the object inserted
+unless its key exists (``ON CONFLICT DO NOTHING``), the destination checked in the same INSERT. Refunds and
+reversals change the object they take from and keep a locked transaction.
 """
 
 from __future__ import annotations
