@@ -67,7 +67,8 @@ import sqlalchemy as sa
 from advanced_alchemy.mixins.uuid import uuid7
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from escrow.carried import carried_rows
+from escrow.carried import Carried, carried_rows
+from escrow.carried import statements as carried_statements
 from escrow.inserts import insert_stmt
 from escrow.models import AccountKind, LedgerAccount, LedgerEntry, LedgerTransaction, Phase, ProviderCall
 
@@ -369,8 +370,7 @@ async def write(session: AsyncSession, postings: Sequence[Posting], *, now: date
         if entries and postgres:
             # PostgreSQL takes the transactions' INSERT as a CTE of the entries' one: one statement, one round trip
             # (the foreign keys are checked at its end, when the transactions are there).
-            inserted = await _insert_entries(session, entries, transactions=rows,
-                                             carried=carried.statements if carried else ())
+            inserted = await _insert_entries(session, entries, transactions=rows, carried=carried)
             if carried is not None:
                 carried.mark_written(session)
         else:
@@ -426,11 +426,11 @@ def _taken(entries: Sequence[_Entry]) -> dict[tuple[str, str], int]:
 
 
 async def _insert_entries(session: AsyncSession, entries: Sequence[_Entry],
-                         transactions: Sequence[dict[str, Any]] = (), carried: Sequence[Any] = ()) -> set[UUID]:
+                         transactions: Sequence[dict[str, Any]] = (), carried: Carried | None = None) -> set[UUID]:
     """INSERT … SELECT the entries with their accounts' ids, if the holding accounts they take from can afford it;
     returns the ids of the entries inserted (one whose account does not exist yet is not). ``transactions``: rows
-    of ``ledger_transaction`` to insert in the same statement (a CTE: PostgreSQL only); ``carried``: other
-    INSERT/UPDATE statements to run in it as CTEs (``escrow.carried``)."""
+    of ``ledger_transaction`` to insert in the same statement (a CTE: PostgreSQL only); ``carried``: escrow's
+    other rows to write in it, as CTEs (``escrow.carried``)."""
     if not entries:
         return set()
     taken = _taken(entries)
@@ -441,23 +441,25 @@ async def _insert_entries(session: AsyncSession, entries: Sequence[_Entry],
                        f"c{n}": e.leg.currency, f"m{n}": e.leg.amount, f"p{n}": e.phase is Phase.PENDING})
     for n, ((code, currency), amount) in enumerate(taken.items()):
         params.update({f"g{n}k": code, f"g{n}c": currency, f"g{n}m": amount})
-    statement = _entries_statement(len(entries), len(taken), len(transactions))
-    for n, rider in enumerate(carried):
-        statement = statement.add_cte(rider.cte(f"carried_{n}"))
+    shapes = carried.shapes if carried is not None else ()
+    if carried is not None:
+        params.update(carried.params())
+    statement = _entries_statement(len(entries), len(taken), len(transactions), shapes)
     result = await session.execute(statement, params)
     return set(result.scalars())
 
 
-_ENTRY_STATEMENTS: dict[tuple[int, int, int], Any] = {}
+_ENTRY_STATEMENTS: dict[tuple[int, int, int, tuple[Any, ...]], Any] = {}
 _TRANSACTION_COLUMNS = ("id", "idempotency_key", "kind", "phase", "pending_id", "escrow_id", "collaboration_id",
                         "actor", "memo", "provider_ref", "created_at")
 
 
-def _entries_statement(count: int, guarded: int, transactions: int = 0) -> Any:
+def _entries_statement(count: int, guarded: int, transactions: int = 0, carried: tuple[Any, ...] = ()) -> Any:
     """``INSERT INTO ledger_entry … SELECT * FROM (SELECT :i0, :t0, ledger_account.id, … WHERE code = :k0 AND
     currency = :c0 UNION ALL …) WHERE <debits of account g0> + :g0m <= 0 AND …``, built once per shape (bind
     parameters, so the compiled form is reused)."""
-    statement = _ENTRY_STATEMENTS.get((count, guarded, transactions))
+    shape = (count, guarded, transactions, carried)
+    statement = _ENTRY_STATEMENTS.get(shape)
     if statement is None:
         entry, account = LedgerEntry.__table__, LedgerAccount.__table__
 
@@ -499,7 +501,9 @@ def _entries_statement(count: int, guarded: int, transactions: int = 0) -> Any:
             body = rows[0] if transactions == 1 else sa.union_all(*rows)
             new = sa.insert(txn).from_select(_TRANSACTION_COLUMNS, body)
             statement = statement.add_cte(new.cte("new_transaction"))
-        _ENTRY_STATEMENTS[(count, guarded, transactions)] = statement
+        for n, rider in enumerate(carried_statements(carried)):
+            statement = statement.add_cte(rider.cte(f"carried_{n}"))
+        _ENTRY_STATEMENTS[shape] = statement
     return statement
 
 
