@@ -110,8 +110,10 @@ class BulkAction:
     #: The same step for a batch of deals in one transaction (``marketplace.bulk.batch``), when it has one.
     apply_batch: ApplyBatch | None = None
     #: Batches run at once on PostgreSQL (each its own transaction over other deals), so one batch's Python work
-    #: overlaps another's wait for the database. Only for steps whose batches share no row they lock: approving
-    #: drafts touches each deal's own rows; a release or refund locks ledger accounts deals share (one batch then).
+    #: overlaps another's wait for the database. Only for steps whose batches share no row they lock (approving
+    #: drafts touches each deal's own rows; a release or refund locks ledger accounts deals share). 1 for every
+    #: action so far: on the shared 2-core bench machine (load 7-16) 3 at once was no faster than 1 for approving
+    #: 1,500 drafts (``bench/bulk_actions.py --batches-at-once N``); measure on a quiet machine before raising it.
     batches_at_once: int = 1
 
 
@@ -412,7 +414,7 @@ ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
     BulkAction("ship", "Record shipments", Target.DEAL, parse_nothing, do_ship, default_states=("funded",),
                apply_batch=ship_deals),
     BulkAction("approve_draft", "Approve drafts", Target.DEAL, parse_comment, do_approve_draft,
-               default_states=("draft_submitted",), apply_batch=approve_drafts, batches_at_once=3),
+               default_states=("draft_submitted",), apply_batch=approve_drafts),
     BulkAction("approve_post", "Approve posts and release", Target.DEAL, parse_comment, do_approve_post,
                default_states=("verified",), apply_batch=approve_posts),
     BulkAction("extend", "Extend deadlines", Target.DEAL, parse_extend, do_extend),
