@@ -7,7 +7,6 @@ import ipaddress
 from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING
 
-from litestar.datastructures import MutableScopeHeaders
 from litestar.enums import ScopeType
 from litestar.middleware import ASGIMiddleware
 
@@ -106,29 +105,33 @@ def _secure(cookie: str) -> str:
     return cookie if "secure" in attributes else cookie + "; Secure"
 
 
-def security_headers(
-    proxies: Sequence[Network], *, always_https: bool
-) -> Callable[[Message, Scope], Awaitable[None]]:
-    """A before-send hook (so it sees every response, 404s included, and cookies set by every middleware)."""
+def security_headers(proxies: Sequence[Network], *, always_https: bool) -> Callable[[Message, Scope], Awaitable[None]]:
+    """A before-send hook (so it sees every response, 404s included, and cookies set by every middleware). Works on
+    the raw header list with the header pairs built once here, not per response."""
     proxies = tuple(proxies)
+    page_headers = [(name.encode(), value.encode()) for name, value in PAGE_HEADERS.items()]
+    csp = (b"content-security-policy", CONTENT_SECURITY_POLICY.encode())
 
     async def before_send(message: Message, scope: Scope) -> None:
         if message["type"] != "http.response.start" or scope.get("type") != ScopeType.HTTP:
             return
-        headers = MutableScopeHeaders.from_message(message)
-        content_type = headers.get("content-type")
-        if content_type and content_type.lower().count("charset=") > 1:
-            headers["content-type"] = _one_charset(content_type)
-        for name, value in PAGE_HEADERS.items():
-            if name not in headers:
-                headers[name] = value
-        if "content-security-policy" not in headers and not scope["path"].startswith(_NO_CSP_PREFIXES):
-            headers["content-security-policy"] = CONTENT_SECURITY_POLICY
-        if always_https or forwarded(scope, proxies)[0] == "https":
-            cookies = headers.getall("set-cookie", [])
-            if cookies:
-                del headers["set-cookie"]
-                for cookie in cookies:
-                    headers.add("set-cookie", _secure(cookie))
+        headers = list(message.get("headers") or ())
+        present = set()
+        for index, (name, value) in enumerate(headers):
+            name = name.lower()
+            present.add(name)
+            if name == b"content-type" and value.lower().count(b"charset=") > 1:
+                headers[index] = (b"content-type", _one_charset(value.decode("latin-1")).encode("latin-1"))
+        headers.extend(pair for pair in page_headers if pair[0] not in present)
+        if csp[0] not in present and not scope["path"].startswith(_NO_CSP_PREFIXES):
+            headers.append(csp)
+        if b"set-cookie" in present and (always_https or forwarded(scope, proxies)[0] == "https"):
+            headers = [
+                (name, _secure(value.decode("latin-1")).encode("latin-1"))
+                if name.lower() == b"set-cookie"
+                else (name, value)
+                for name, value in headers
+            ]
+        message["headers"] = headers
 
     return before_send

@@ -58,8 +58,10 @@ def normalise_locale(value: str | None) -> str | None:
     return None
 
 
+@lru_cache(maxsize=512)
 def negotiate(accept_language: str | None) -> str:
-    """The best supported locale for an ``Accept-Language`` header (quality values respected), else English."""
+    """The best supported locale for an ``Accept-Language`` header (quality values respected), else English.
+    Memoised: a browser sends the same header on every request (bounded, so odd headers can't grow it)."""
     ranked: list[tuple[float, int, str]] = []
     for position, part in enumerate((accept_language or "").split(",")):
         tag, _, params = part.strip().partition(";")
@@ -259,8 +261,9 @@ def _zone_name(zone: str, locale: str) -> str:
     return dates.get_timezone_name(ZoneInfo(zone), "long", locale=babel_locale(locale), return_zone=False)
 
 
-def format_datetime(value: datetime | None, *, zone: str | None = None, locale: str | None = None,
-                    with_zone: bool = True) -> str:
+def format_datetime(
+    value: datetime | None, *, zone: str | None = None, locale: str | None = None, with_zone: bool = True
+) -> str:
     """A moment in the viewer's zone, the zone named: "07 Dec 2026, 11:40 Pacific Time"."""
     if value is None:
         return "—"

@@ -68,6 +68,11 @@ def locale_for(scope: Scope) -> tuple[str, str]:
     return locale, i18n.normalise_zone(zone) or i18n.DEFAULT_ZONE
 
 
+_VARY = (b"vary", b"Accept-Language, Cookie")
+#: locale -> the headers every response in it gets (built once per supported locale).
+_LANGUAGE_HEADERS: dict[str, tuple[tuple[bytes, bytes], ...]] = {}
+
+
 class LocaleMiddleware(ASGIMiddleware):
     """Runs after the actor is known: sets the language and zone every template, form error and problem detail of
     this request is produced in (context variables, so concurrent requests never see each other's)."""
@@ -78,14 +83,13 @@ class LocaleMiddleware(ASGIMiddleware):
     async def handle(self, scope: Scope, receive: Receive, send: Send, next_app: ASGIApp) -> None:
         locale, zone = locale_for(scope)
         i18n.set_locale(locale, zone)
-        language = locale.replace("_", "-").encode()
+        added = _LANGUAGE_HEADERS.get(locale)
+        if added is None:
+            added = _LANGUAGE_HEADERS[locale] = ((b"content-language", locale.replace("_", "-").encode()), _VARY)
 
         async def send_with_language(message: Any) -> None:
             if message["type"] == "http.response.start":
-                headers = list(message.get("headers", []))
-                headers.append((b"content-language", language))
-                headers.append((b"vary", b"Accept-Language, Cookie"))
-                message = {**message, "headers": headers}
+                message = {**message, "headers": [*message.get("headers", ()), *added]}
             await send(message)
 
         await next_app(scope, receive, send_with_language)
@@ -95,8 +99,9 @@ class LocalePages(PageController):
     dependencies = {"accounts": Provide(provide_accounts, sync_to_thread=False)}
 
     @post("/language", name="switch_language")
-    async def switch_language(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> \
-            Response[Any]:
+    async def switch_language(
+        self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
+    ) -> Response[Any]:
         """The switcher in every page's header: a plain form, so it works without JavaScript."""
         form = await request.form()
         locale = i18n.normalise_locale(str(form.get("lang") or "")) or i18n.DEFAULT_LOCALE
@@ -109,15 +114,18 @@ class LocalePages(PageController):
         return response
 
     @post("/account/preferences", name="account_preferences", guards=[signed_in])
-    async def save_preferences(self, request: Request[Any, Any, Any],
-                               accounts: NamedDependency[AccountService]) -> Response[Any]:
+    async def save_preferences(
+        self, request: Request[Any, Any, Any], accounts: NamedDependency[AccountService]
+    ) -> Response[Any]:
         form = await request.form()
         actor: Actor = request.user
         raw_locale, raw_zone = str(form.get("locale") or ""), str(form.get("timezone") or "")
         # The form's choices are codes already; a hand-typed "zh-CN" or " utc" is read as the code it means, and
         # anything else is refused by the same check the API uses.
-        changes = {"locale": i18n.normalise_locale(raw_locale) or raw_locale or "?",
-                   "timezone": i18n.normalise_zone(raw_zone) or raw_zone}
+        changes = {
+            "locale": i18n.normalise_locale(raw_locale) or raw_locale or "?",
+            "timezone": i18n.normalise_zone(raw_zone) or raw_zone,
+        }
         try:
             user = await accounts.set_preferences(actor.user_id, changes)
         except InvalidInput as exc:
