@@ -44,7 +44,7 @@ SCOPE_ACTOR_GENERATION = "postpact.actor_generation"
 _EVERYONE = "*"
 _GENERATION_PREFIX = "actor-gen:"
 _local_generations: dict[str, int] = {}
-#: The Redis session stores made in this process (one per app; RedisStore takes no weak references).
+#: The Redis session stores of the apps running in this process (between their lifespan's start and end).
 _redis_stores: list[RedisStore] = []
 #: GET + renew (as Litestar's own script) and, when the session names a user, that user's and everyone's generation.
 _SESSION_AND_GENERATIONS = b"""
@@ -78,10 +78,27 @@ def bump_actor_generations(user_ids: Iterable[object], *, everyone: bool = False
 
 async def _bump_in_redis(stores: list[RedisStore], who: list[str]) -> None:
     for store in stores:
-        async with store._redis.pipeline(transaction=False) as pipe:
-            for key in who:
-                pipe.incr(_generation_key(store, key))
-            await pipe.execute()
+        try:
+            async with store._redis.pipeline(transaction=False) as pipe:
+                for key in who:
+                    pipe.incr(_generation_key(store, key))
+                await pipe.execute()
+        except Exception:  # this store is unreachable (its sessions too); the others still get the bump
+            log.warning("actor generations not bumped in a Redis session store", exc_info=True)
+
+
+class SessionRedisStore(RedisStore):
+    """Litestar's Redis store, known to the generation bumps while its app runs (``async with`` in the lifespan)."""
+
+    async def __aenter__(self) -> None:
+        if self not in _redis_stores:
+            _redis_stores.append(self)
+        await super().__aenter__()
+
+    async def __aexit__(self, *args: Any) -> None:
+        if self in _redis_stores:
+            _redis_stores.remove(self)
+        await super().__aexit__(*args)
 
 
 def _local_generation(data: dict[str, Any]) -> str | None:
@@ -160,7 +177,7 @@ _scripts: dict[int, tuple[RedisStore, Any]] = {}
 async def read_session(store: Store, session_id: str, renew_for: int | None) -> tuple[bytes | None, str | None]:
     """The stored session (renewing its expiry) and its user's actor generation, in one Redis round trip (None: no
     such session, no user in it, or a store that keeps no generations)."""
-    if type(store) is RedisStore:
+    if isinstance(store, RedisStore):
         script = _scripts.get(id(store))
         if script is None or script[0] is not store:
             script = _scripts[id(store)] = (store, store._redis.register_script(_SESSION_AND_GENERATIONS))
@@ -200,9 +217,7 @@ def session_config(settings: Settings) -> PostPactSessionConfig:
 
 def session_store(settings: Settings) -> Store:
     if settings.redis.url:
-        store = RedisStore.with_client(url=settings.redis.url, namespace="postpact:sessions")
-        _redis_stores.append(store)
-        return store
+        return SessionRedisStore.with_client(url=settings.redis.url, namespace="postpact:sessions")
     if settings.app.is_test:
         return MemoryStore()
     return FileStore(settings.storage.session_dir, create_directories=True)

@@ -7,7 +7,6 @@ import uuid
 
 import msgspec
 import pytest
-from litestar.stores.redis import RedisStore
 
 from marketplace import sessions
 from tests.conftest import redis_url
@@ -16,10 +15,13 @@ pytestmark = pytest.mark.skipif(not redis_url(), reason="needs Redis (TEST_REDIS
 
 
 async def test_the_session_read_brings_the_generations_and_bumps_change_them() -> None:
-    store = RedisStore.with_client(url=redis_url() or "", namespace=f"postpact-test-{uuid.uuid4().hex}:sessions")
-    sessions._redis_stores.append(store)
+    store = sessions.SessionRedisStore.with_client(
+        url=redis_url() or "", namespace=f"postpact-test-{uuid.uuid4().hex}:sessions"
+    )
     user = str(uuid.uuid4())
-    try:
+    assert sessions.bump_actor_generations([user]) is None  # not serving yet: no Redis store to bump
+    async with store:
+        assert store in sessions._redis_stores
         assert await sessions.read_session(store, "missing", 60) == (None, None)
         await store.set("anonymous", msgspec.json.encode({"_csrf": "t"}), expires_in=30)
         assert await sessions.read_session(store, "anonymous", 60) == (b'{"_csrf":"t"}', None)
@@ -34,7 +36,5 @@ async def test_the_session_read_brings_the_generations_and_bumps_change_them() -
         assert (await sessions.read_session(store, "signed-in", 60))[1] == "1:0"
         await sessions.bump_actor_generations([], everyone=True)  # type: ignore[misc]
         assert (await sessions.read_session(store, "signed-in", 60))[1] == "1:1"
-    finally:
-        sessions._redis_stores.remove(store)
         await store.delete_all()
-        await store._redis.aclose()
+    assert store not in sessions._redis_stores
