@@ -23,13 +23,13 @@ from uuid_utils.compat import uuid7
 from marketplace.accounts.auth import Actor
 from marketplace.clock import Clock
 from marketplace.collaborations.models import ContentDraft, DraftReview, Shipment
-from marketplace.collaborations.services import _TRACKING_NUMBER, COMMENT_MAX, as_transition_actor
+from marketplace.collaborations.services import COMMENT_MAX, as_transition_actor, check_shipment
 from marketplace.collaborations.states import Action, CollabState, TransitionActor, check_transition
 from marketplace.collaborations.terms import parsed_terms
 from marketplace.collaborations.transition import among, lock_collaborations, transition_many
 from marketplace.db import insert_rows
 from marketplace.errors import Conflict, InvalidInput, NotFound, PostPactError
-from marketplace.forms import REASON_MAX, clean_text, clean_url
+from marketplace.forms import REASON_MAX, clean_text
 from marketplace.i18n import N_, gettext
 from marketplace.settings import Settings
 from marketplace.verification.drafts import caption_gaps, gaps_in_words
@@ -182,19 +182,9 @@ async def cancel_deals(work: BatchWork) -> dict[UUID, PostPactError]:
 
 def _shipment(data: dict[str, Any]) -> tuple[str, str, str | None]:
     """A deal's carrier, tracking number and link (its item's data: a tracking CSV's row), checked as
-    ``DealService.ship`` checks them; raises InvalidInput with the same messages."""
-    errors: dict[str, str] = {}
-    carrier = clean_text(errors, "carrier", str(data.get("carrier", "")), label=N_('Carrier'), max_length=60,
-                         required=True, min_length=2)
-    tracking_number = clean_text(errors, "tracking_number", str(data.get("tracking_number", "")),
-                                 label=N_('Tracking number'), max_length=100, required=True)
-    if "tracking_number" not in errors and not _TRACKING_NUMBER.match(tracking_number):
-        errors["tracking_number"] = gettext("Enter the tracking number as the carrier shows it (letters and digits).")
-    url = clean_url(errors, "tracking_url", data.get("tracking_url") or None, label=N_('Tracking link'),
-                    required=False)
-    if errors:
-        raise InvalidInput(errors)
-    return carrier, tracking_number, url
+    ``DealService.ship`` checks them (``check_shipment``)."""
+    return check_shipment(str(data.get("carrier", "")), str(data.get("tracking_number", "")),
+                          data.get("tracking_url") or None)
 
 
 async def ship_deals(work: BatchWork) -> dict[UUID, PostPactError]:

@@ -153,6 +153,21 @@ COMMENT_MAX = 5_000
 _TRACKING_NUMBER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._/-]{2,99}$")
 
 
+def check_shipment(carrier: str, tracking_number: str, tracking_url: str | None) -> tuple[str, str, str | None]:
+    """A shipment's carrier, tracking number and link, cleaned (one deal's ship, a tracking CSV's rows); raises
+    InvalidInput with a message per field."""
+    errors: dict[str, str] = {}
+    carrier = clean_text(errors, "carrier", carrier, label=N_('Carrier'), max_length=60, required=True, min_length=2)
+    tracking_number = clean_text(errors, "tracking_number", tracking_number, label=N_('Tracking number'),
+                                 max_length=100, required=True)
+    if "tracking_number" not in errors and not _TRACKING_NUMBER.match(tracking_number):
+        errors["tracking_number"] = gettext("Enter the tracking number as the carrier shows it (letters and digits).")
+    url = clean_url(errors, "tracking_url", tracking_url, label=N_('Tracking link'), required=False)
+    if errors:
+        raise InvalidInput(errors)
+    return carrier, tracking_number, url
+
+
 @dataclass
 class StepResult:
     """What a deal step did: the collaboration after it, the event it recorded, and the row it wrote (if any)."""
@@ -290,18 +305,7 @@ class DealService:
     async def ship(self, collab_id: UUID, actor: Actor | TransitionActor, *, carrier: str, tracking_number: str,
                    tracking_url: str | None = None) -> StepResult:
         collab, who, now = await self._begin(collab_id, Action.SHIP, actor)
-        errors: dict[str, str] = {}
-        carrier = clean_text(errors, "carrier", carrier, label=N_('Carrier'), max_length=60, required=True,
-                             min_length=2)
-        tracking_number = clean_text(errors, "tracking_number", tracking_number, label=N_('Tracking number'),
-                                     max_length=100, required=True)
-        if "tracking_number" not in errors and not _TRACKING_NUMBER.match(tracking_number):
-            errors["tracking_number"] = gettext(
-                "Enter the tracking number as the carrier shows it (letters and digits)."
-            )
-        url = clean_url(errors, "tracking_url", tracking_url, label=N_('Tracking link'), required=False)
-        if errors:
-            raise InvalidInput(errors)
+        carrier, tracking_number, url = check_shipment(carrier, tracking_number, tracking_url)
         result = await self._move(collab, Action.SHIP, who, now,
                                   {"carrier": carrier, "tracking_number": tracking_number})
         shipment = Shipment(collaboration_id=collab.id, carrier=carrier, tracking_number=tracking_number,
