@@ -236,6 +236,7 @@ async def test_inbox_lists_threads_with_unread_counts_in_a_fixed_number_of_queri
                 await post_as(runtime, creator, subject, f"again {i}")
 
     await add_threads(2, 0)
+    await web.get("/messages")  # warm-up: the signed-in actor is cached while it is current
     with count_queries(runtime) as few:
         small = await web.get("/messages")
     await add_threads(8, 2)
@@ -243,7 +244,7 @@ async def test_inbox_lists_threads_with_unread_counts_in_a_fixed_number_of_queri
         large = await web.get("/messages")
     assert small.status_code == large.status_code == 200
     assert len(many) == len(few), (few, many)
-    assert len(many) <= 3  # the signed-in actor, the inbox page (and nothing per thread)
+    assert len(many) <= 3  # at most the signed-in actor, the inbox page (and nothing per thread)
     assert large.text.count('class="thread-row unread"') == 10
     assert "2 new" in large.text and "1 new" in large.text
     # Newest conversation first.
