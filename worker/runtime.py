@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from marketplace.jobs import JobContext
 from marketplace.runtime import Runtime, build_runtime
+from marketplace.sessions import session_store
 from marketplace.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,12 @@ class WorkerRuntime:
     def __init__(self, settings: Settings) -> None:
         self.loop = asyncio.new_event_loop()
         self.runtime: Runtime = build_runtime(settings)
+        # With Redis sessions, a change this process commits to a user, their membership or creator profile bumps
+        # the actor generations there, so no web process keeps serving a cached actor from before it
+        # (marketplace.sessions, accounts.auth): the store is known to the bumps while the runtime lives.
+        self.session_store: Any = session_store(settings) if settings.redis.url else None
+        if self.session_store is not None:
+            self.run(self.session_store.__aenter__())
 
     def job_context(self) -> JobContext:
         return self.runtime.job_context()
@@ -34,6 +41,8 @@ class WorkerRuntime:
 
     def close(self) -> None:
         try:
+            if self.session_store is not None:
+                self.run(self.session_store.__aexit__(None, None, None))
             self.run(self.runtime.alchemy.get_engine().dispose())
         finally:
             self.loop.close()
