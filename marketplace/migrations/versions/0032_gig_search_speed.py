@@ -65,7 +65,23 @@ BEGIN
 END
 $$
 """
+#: 0027 kept the niche copy on the gig row with a row trigger on gig_niche: one UPDATE of gig per niche row, and
+#: now each such UPDATE refreshes the search row too (a set-based insert of 200k niche rows ran for minutes). The copy
+#: is kept per statement instead: one UPDATE of the gigs a statement touched, hence one refresh.
+NICHES_SYNC = """
+CREATE FUNCTION gig_niches_sync_statement() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE gig SET niches = ARRAY(SELECT n.niche FROM gig_niche n WHERE n.gig_id = gig.id ORDER BY n.niche)
+    WHERE gig.id IN (SELECT DISTINCT gig_id FROM changed);
+    RETURN NULL;
+END
+$$
+"""
 TRIGGERS = [
+    ("gig_niches_insert", "gig_niche", "INSERT", "NEW", "gig_niches_sync_statement"),
+    ("gig_niches_update_new", "gig_niche", "UPDATE", "NEW", "gig_niches_sync_statement"),
+    ("gig_niches_update_old", "gig_niche", "UPDATE", "OLD", "gig_niches_sync_statement"),
+    ("gig_niches_delete", "gig_niche", "DELETE", "OLD", "gig_niches_sync_statement"),
     ("gig_search_gig_insert", "gig", "INSERT", "NEW", "gig_search_sync_gig"),
     ("gig_search_gig_update", "gig", "UPDATE", "NEW", "gig_search_sync_gig"),
     ("gig_search_deliverable_insert", "gig_deliverable", "INSERT", "NEW", "gig_search_sync_deliverable"),
@@ -98,6 +114,8 @@ def upgrade() -> None:
     op.execute(REFRESH)
     op.execute(GIG_SYNC)
     op.execute(DELIVERABLE_SYNC)
+    op.execute("DROP TRIGGER IF EXISTS gig_niches_sync ON gig_niche")  # 0027's row trigger (its function stays)
+    op.execute(NICHES_SYNC)
     for name, table, event, which, function in TRIGGERS:
         op.execute(
             f"CREATE TRIGGER {name} AFTER {event} ON {table} REFERENCING {which} TABLE AS changed "
@@ -114,4 +132,9 @@ def downgrade() -> None:
         op.execute("DROP FUNCTION IF EXISTS gig_search_sync_gig()")
         op.execute("DROP FUNCTION IF EXISTS gig_search_sync_deliverable()")
         op.execute("DROP FUNCTION IF EXISTS gig_search_refresh(uuid[])")
+        op.execute("DROP FUNCTION IF EXISTS gig_niches_sync_statement()")
+        op.execute(
+            "CREATE TRIGGER gig_niches_sync AFTER INSERT OR UPDATE OR DELETE ON gig_niche "
+            "FOR EACH ROW EXECUTE FUNCTION gig_niches_sync()"
+        )
     op.drop_table("gig_search")
