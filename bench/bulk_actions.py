@@ -281,10 +281,20 @@ _EVERY_TABLE = [
 ]
 
 
+#: Each table's part of the second reference, per run (wall seconds, in ``_EVERY_TABLE``'s order; the commit last).
+TABLE_PARTS: dict[str, list[float]] = {}
+
+
+def _table_of(statement: str) -> str:
+    words = statement.split()
+    return f"{words[0]} {words[2] if words[0] == 'INSERT' else words[1]}"
+
+
 async def every_table(runtime: Any, ids: list[uuid.UUID], job_id: uuid.UUID, rep: int) -> float:
     started = time.perf_counter()
     async with session_scope(runtime.session_maker) as session:
         for statement in _EVERY_TABLE:
+            part_started = time.perf_counter()
             await session.execute(
                 sa.text(statement).bindparams(
                     *(
@@ -294,6 +304,9 @@ async def every_table(runtime: Any, ids: list[uuid.UUID], job_id: uuid.UUID, rep
                     )
                 )
             )
+            TABLE_PARTS.setdefault(_table_of(statement), []).append(time.perf_counter() - part_started)
+        commit_started = time.perf_counter()
+    TABLE_PARTS.setdefault("COMMIT", []).append(time.perf_counter() - commit_started)
     return time.perf_counter() - started
 
 
@@ -398,7 +411,7 @@ async def main() -> None:
         type=int,
         default=0,
         metavar="N",
-        help="also print the job's N costliest functions (cProfile, by own time and cumulative)",
+        help="also print the job's N costliest functions (cProfile on CPU time, by own time and cumulative)",
     )
     args = parser.parse_args()
     if args.one_by_one:
@@ -423,7 +436,7 @@ async def main() -> None:
             actor, ids = await prepare(runtime, args.deals, ship=args.action == "ship")
         gc.collect()
         gc.freeze()
-        profiler = cProfile.Profile() if args.profile else None
+        profiler = cProfile.Profile(time.process_time) if args.profile else None  # CPU, not waits
         server_before = await server_cpu(runtime)
         with StatementTimer(runtime.alchemy.get_engine()) as counter:
             if profiler is not None:
@@ -478,6 +491,9 @@ async def main() -> None:
             f"{write_s * 1000:.0f} ms; CPU {write_cpu:.0f} ms (that is {write_s / update_s:.1f}x the UPDATE)"
         )
         print(f"ratio job / that write: {job_s / write_s:.1f}x wall, {job_cpu / max(write_cpu, 1):.1f}x CPU")
+        print("  its parts (median wall ms, share of the UPDATE's): "
+              + ", ".join(f"{part} {median(times) * 1000:.0f} ({median(times) / update_s:.1f}x)"
+                          for part, times in TABLE_PARTS.items()))
     print("load average (1, 5, 15 min): {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
     print(f"statements per deal in the job: {counter.total / n:.2f}")
     print(f"statements: {counter.total}, {sum(counter.ms.values()):.0f} ms waiting for them; by kind (count, ms):")

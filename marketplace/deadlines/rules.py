@@ -7,6 +7,8 @@ time by passing another ``now``. The sweeper (``sweeper.py``) loads what these f
 from __future__ import annotations
 
 import enum
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -109,16 +111,28 @@ def reminder_offsets(c: DeadlineView) -> tuple[int, ...]:
     """The deal's reminder offsets in hours (from its terms), sorted, without duplicates or absurd values."""
     raw = (c.terms or {}).get("reminder_offsets_hours")
     if raw is None:
-        raw = DEFAULT_REMINDER_OFFSETS_HOURS
+        return _DEFAULT_OFFSETS
+    try:
+        return _clean_offsets(tuple(raw))
+    except TypeError:  # an unhashable value among them (a list): cleaned without the memo
+        return _clean_offsets.__wrapped__(tuple(raw))
+
+
+@functools.lru_cache(maxsize=256)
+def _clean_offsets(raw: tuple[object, ...]) -> tuple[int, ...]:
+    # Memoised: a gig's deals share their terms' offsets, and the sweep and every deal's move read them.
     offsets: set[int] = set()
     for value in raw:
         try:
-            hours = int(value)
+            hours = int(value)  # type: ignore[call-overload]
         except (TypeError, ValueError):
             continue
         if abs(hours) <= MAX_OFFSET_HOURS:
             offsets.add(hours)
     return tuple(sorted(offsets))
+
+
+_DEFAULT_OFFSETS = _clean_offsets(DEFAULT_REMINDER_OFFSETS_HOURS)
 
 
 def _schedule(c: DeadlineView) -> tuple[str, str, datetime, tuple[int, ...]] | None:
@@ -302,23 +316,36 @@ def held_for_admin(c: DeadlineView) -> bool:
     return bool(c.needs_admin_review)
 
 
+def first_reminder_at(c: DeadlineView) -> datetime | None:
+    """When the first reminder of the current stage fires (``reminder_schedule(c)[0].fire_at``), without building
+    the schedule: the offsets are sorted, so the first is the smallest."""
+    schedule = _schedule(c)
+    if schedule is None or not schedule[3]:
+        return None
+    return schedule[2] + timedelta(hours=schedule[3][0])
+
+
+#: The consequences a deal in each state can have, besides ghosting (``ghost_at`` decides its own states): each
+#: rule below returns None outside its state, so ``earliest_check_at`` asks only the ones that can answer.
+_CONSEQUENCES_IN: dict[CollabState, tuple[Callable[[DeadlineView], datetime | None], ...]] = {
+    CollabState.FUNDED: (brand_no_show_at,),
+    CollabState.VERIFIED: (auto_approve_at,),
+    CollabState.POSTED: (auto_accept_at,),
+    CollabState.RELEASED: (keep_live_midpoint_at, keep_live_end_at),
+}
+
+
 def earliest_check_at(c: DeadlineView) -> datetime | None:
     """The earliest moment anything could be due, ignoring what was already done.
 
     Used whenever a collaboration changes: it may be in the past, in which case the sweeper looks at once, finds
     out what was already done, and moves the time on. Never later than the true next time, so nothing is missed.
+    The first reminder and every consequence's time, as ``reminder_schedule`` and the ``*_at`` rules give them;
+    called for every deal a bulk step moves, so only the rules of the deal's state are asked.
     """
-    times = [r.fire_at for r in reminder_schedule(c)[:1]]
-    times += [
-        t
-        for t in (
-            ghost_at(c),
-            brand_no_show_at(c),
-            auto_approve_at(c),
-            auto_accept_at(c),
-            keep_live_midpoint_at(c),
-            keep_live_end_at(c),
-        )
-        if t is not None
-    ]
+    times = [t for t in (first_reminder_at(c), ghost_at(c)) if t is not None]
+    for rule in _CONSEQUENCES_IN.get(CollabState(c.status), ()):
+        at = rule(c)
+        if at is not None:
+            times.append(at)
     return min(times, default=None)
