@@ -69,8 +69,9 @@ async def complete_call(ctx: EscrowContext, call_id: UUID, result: Any, *, provi
         # A transfer's post writes the call's row with it (``escrow.carried``): set it first to go out there.
         call.provider = provider
     await _apply_answer(ctx, call, hold, result, provider)
-    if provider:
-        # Set last otherwise, so it goes out with the call's other changes (the postings flush on the way).
+    if provider and call.provider != provider:
+        # Set last otherwise, so it goes out with the call's other changes (the postings flush on the way). Set only
+        # when it differs: setting a written value again would mark the written call changed and make commit flush.
         call.provider = provider
 
 

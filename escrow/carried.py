@@ -52,6 +52,11 @@ class Carried:
         for obj, values in self.changed:
             for key, value in values.items():
                 set_committed_value(obj, key, value)
+            state = sa.inspect(obj)
+            if not state.committed_state:
+                # All its changes are written: mark the row clean, as a flush does, or the commit would flush it (a
+                # unit of work and the before_flush listeners over every column) to find nothing to write.
+                state._commit_all(state.dict, sync.identity_map)
 
 
 def statements(shapes: tuple[tuple[str, str, tuple[str, ...]], ...]) -> list[Any]:
