@@ -129,24 +129,42 @@ def carried_rows(session: AsyncSession) -> Carried | None:
     return carried
 
 
+#: Per model, each column's (attribute key, column name, default): ``_SCALAR`` + value, ``_CALLABLE`` + function,
+#: ``_SERVER`` (the database fills it) or ``_NONE``. Read once, like ``_COLUMNS``.
+_SCALAR, _CALLABLE, _SERVER, _NONE = range(4)
+_PLANS: dict[type, tuple[tuple[str, str, int, Any], ...]] = {}
+
+
+def _plan_of(model: type) -> tuple[tuple[str, str, int, Any], ...]:
+    plan = _PLANS.get(model)
+    if plan is None:
+        steps = []
+        for attr in sa.inspect(model).column_attrs:
+            column = attr.columns[0]
+            default = column.default
+            if default is not None and default.is_scalar:
+                steps.append((attr.key, column.name, _SCALAR, default.arg))
+            elif default is not None and default.is_callable:
+                steps.append((attr.key, column.name, _CALLABLE, default.arg))
+            elif column.server_default is not None:
+                steps.append((attr.key, column.name, _SERVER, None))
+            else:
+                steps.append((attr.key, column.name, _NONE, None))
+        plan = _PLANS[model] = tuple(steps)
+    return plan
+
+
 def _new_values(obj: Any) -> dict[str, Any] | None:
     """Every column of a new row, defaults applied and set on the object too (so nothing is left to load)."""
-    mapper = sa.inspect(type(obj))
-    state = sa.inspect(obj)
+    given = sa.inspect(obj).dict
     values = {}
-    for attr in mapper.column_attrs:
-        column = attr.columns[0]
-        if attr.key in state.dict:
-            value = state.dict[attr.key]
-        elif column.default is not None and column.default.is_scalar:
-            value = column.default.arg
-        elif column.default is not None and column.default.is_callable:
-            value = column.default.arg(None)
-        elif column.server_default is not None:
+    for key, name, kind, default in _plan_of(type(obj)):
+        if key in given:
+            values[name] = given[key]
+            continue
+        if kind == _SERVER:
             return None  # the database would fill it: let the ORM flush and read it back
-        else:
-            value = None
-        if attr.key not in state.dict:
-            setattr(obj, attr.key, value)
-        values[column.name] = value
+        value = default if kind == _SCALAR else default(None) if kind == _CALLABLE else None
+        setattr(obj, key, value)
+        values[name] = value
     return values

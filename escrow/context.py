@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import sqlalchemy as sa
@@ -41,7 +41,7 @@ def why_not(hold: EscrowHold | None, what: str) -> str:
 
 # The money path's locks, built once (bind parameters), so each use skips building the statement and its cache key.
 _LOCK_WITH_PAYOUT_ACCOUNT = (
-    sa.select(EscrowHold, PayoutAccount)
+    sa.select(EscrowHold, PayoutAccount.transfers_active, PayoutAccount.account_ref)
     .outerjoin(PayoutAccount, PayoutAccount.creator_id == EscrowHold.creator_id)
     .where(EscrowHold.collaboration_id == sa.bindparam("collaboration_id"))
     .with_for_update(of=EscrowHold).execution_options(populate_existing=True)
@@ -52,6 +52,13 @@ _LOCK_HOLD_AND_CALL = (
     .where(EscrowHold.collaboration_id == sa.bindparam("collaboration_id"), ProviderCall.id == sa.bindparam("call_id"))
     .with_for_update().execution_options(populate_existing=True)
 )
+
+
+class PayoutReadiness(NamedTuple):
+    """What a release reads of the creator's payout account (no entity loaded for it): can it take transfers, where."""
+
+    transfers_active: bool
+    account_ref: str | None
 
 
 @dataclass(frozen=True)
@@ -79,13 +86,17 @@ class EscrowContext:
         return await lock_hold(self.session, collaboration_id=collaboration_id)
 
     async def lock_with_payout_account(self, collaboration_id: UUID
-                                       ) -> tuple[EscrowHold | None, PayoutAccount | None]:
-        """The hold, locked after its collaboration, and its creator's payout account (read, not locked), in one
-        statement."""
+                                       ) -> tuple[EscrowHold | None, PayoutReadiness | None]:
+        """The hold, locked after its collaboration, and its creator's payout account's readiness (read, not
+        locked; None: they have no account), in one statement."""
         await self.listener.lock_subject(self.session, collaboration_id)
         row = (await self.session.execute(_LOCK_WITH_PAYOUT_ACCOUNT, {"collaboration_id": collaboration_id})
                ).one_or_none()
-        return (row[0], row[1]) if row is not None else (None, None)
+        if row is None:
+            return None, None
+        hold, transfers_active, account_ref = row
+        # transfers_active is NOT NULL: NULL here means the outer join found no account.
+        return hold, PayoutReadiness(transfers_active, account_ref) if transfers_active is not None else None
 
     async def lock_call(self, call_id: UUID, *,
                         collaboration_id: UUID | None = None) -> tuple[ProviderCall, EscrowHold | None] | None:

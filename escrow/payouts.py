@@ -13,7 +13,7 @@ from uuid import UUID
 from advanced_alchemy.mixins.uuid import uuid7
 
 from escrow import ledger
-from escrow.context import EscrowContext, call_metadata, transfer_group, why_not
+from escrow.context import EscrowContext, PayoutReadiness, call_metadata, transfer_group, why_not
 from escrow.errors import EscrowConflict
 from escrow.models import CallStatus, EscrowHold, PayoutAccount, Phase, ProviderCall
 from escrow.split import HoldFigures, preview_split
@@ -50,7 +50,8 @@ _UNREAD: Any = object()
 
 
 async def reserve_release(ctx: EscrowContext, hold: EscrowHold, key: str, part: int, fee: int, *, kind: str,
-                          split: int | None = None, account: PayoutAccount | None = _UNREAD) -> ProviderCall | None:
+                          split: int | None = None,
+                          account: PayoutAccount | PayoutReadiness | None = _UNREAD) -> ProviderCall | None:
     """``account``: the creator's payout account when the caller read it with the lock (None: they have none)."""
     if part + fee == 0:
         if split is None:
