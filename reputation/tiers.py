@@ -43,6 +43,9 @@ Why these numbers (simulation figures: seeds 1 and 2, 3 worlds x 104 weeks each,
 
 Tiers apply to brands too (for display and filtering), but caps, ghost rules and `eligibility` concern creators.
 Deal value caps are in the platform's reference currency minor units (USD cents); callers convert other currencies.
+
+Long because the thresholds' reasons (above) and every sentence a refused creator reads stay beside the rules they
+explain.
 """
 
 from __future__ import annotations
@@ -248,6 +251,45 @@ def next_tier_needs(
     return needs
 
 
+@dataclass(frozen=True, slots=True)
+class CreatorStanding:
+    """What `eligibility` reads of one record at one moment, worked out once: the same for every gig judged then
+    (a page of gigs judges them all against one standing)."""
+
+    #: Why applications are paused (suspension), or None.
+    suspended: str | None
+    tier: Tier
+    rule: TierRule
+    score: float
+    #: The probation clause a tier refusal carries ("" when not on probation).
+    probation: str
+
+
+def creator_standing(
+    record: TrackRecord,
+    at: datetime,
+    half_life_days: float = DEFAULT_HALF_LIFE_DAYS,
+    rules: Sequence[TierRule] = TIER_RULES,
+) -> CreatorStanding:
+    """The record's suspension, tier, cap rule, proven reliability and probation at `at`."""
+    suspended = None
+    if is_suspended(record, at):
+        suspended = (
+            "Applications are paused until an admin reviews the account (two ghostings within 12 months)."
+            if is_suspended(_own(record), at)
+            else _LINKED + " Applications are paused until an admin reviews it; if that wasn't you, say so to PostPact."
+        )
+    tier = tier_for(record, at, half_life_days, rules)
+    probation = ""
+    probation_until = on_ghost_probation_until(record, at)
+    if probation_until is not None and on_ghost_probation_until(_own(record), at) is None:
+        probation = f" (on probation until {probation_until:%Y-%m-%d}: {_LINKED[0].lower()}{_LINKED[1:-1]})"
+    elif probation_until is not None:
+        probation = f" (after a recent ghosting you are on probation until {probation_until:%Y-%m-%d})"
+    score = ranking_score(record.evidence, at, half_life_days=half_life_days)
+    return CreatorStanding(suspended, tier, _rule(rules, tier), score, probation)
+
+
 def eligibility(
     record: TrackRecord,
     at: datetime,
@@ -262,26 +304,21 @@ def eligibility(
     `open_unposted_deals` counts the creator's signed deals whose post is not made yet; the cap is about products
     a creator holds without having delivered, which is exactly what a ghoster accumulates.
     """
+    return judge(creator_standing(record, at, half_life_days, rules), gig, deal_value_minor, open_unposted_deals)
+
+
+def judge(standing: CreatorStanding, gig: GigRequirements, deal_value_minor: int,
+          open_unposted_deals: int) -> Eligibility:
+    """`eligibility` from a standing worked out beforehand."""
     reasons: list[str] = []
-    if is_suspended(record, at):
-        reasons.append(
-            "Applications are paused until an admin reviews the account (two ghostings within 12 months)."
-            if is_suspended(_own(record), at)
-            else _LINKED + " Applications are paused until an admin reviews it; if that wasn't you, say so to PostPact."
-        )
-    tier = tier_for(record, at, half_life_days, rules)
-    rule = _rule(rules, tier)
+    if standing.suspended:
+        reasons.append(standing.suspended)
+    tier, rule = standing.tier, standing.rule
     if tier < gig.min_tier:
-        why = ""
-        probation_until = on_ghost_probation_until(record, at)
-        if probation_until is not None and on_ghost_probation_until(_own(record), at) is None:
-            why = f" (on probation until {probation_until:%Y-%m-%d}: {_LINKED[0].lower()}{_LINKED[1:-1]})"
-        elif probation_until is not None:
-            why = f" (after a recent ghosting you are on probation until {probation_until:%Y-%m-%d})"
-        reasons.append(f"This gig is open to {gig.min_tier.label} creators and above; you are {tier.label}{why}.")
-    score = ranking_score(record.evidence, at, half_life_days=half_life_days)
-    if score < gig.min_score:
-        reasons.append(f"This gig needs a proven reliability of {gig.min_score:.0%}; yours is {score:.0%}.")
+        reasons.append(f"This gig is open to {gig.min_tier.label} creators and above; you are {tier.label}"
+                       f"{standing.probation}.")
+    if standing.score < gig.min_score:
+        reasons.append(f"This gig needs a proven reliability of {gig.min_score:.0%}; yours is {standing.score:.0%}.")
     if deal_value_minor > rule.max_deal_value_minor:
         reasons.append(
             f"{tier.label} creators can take deals worth up to {_usd(rule.max_deal_value_minor)}; "

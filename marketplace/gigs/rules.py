@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any, NamedTuple
 
 from marketplace.creators.models import ContentKind, Platform
@@ -13,9 +14,8 @@ from marketplace.gigs.validation import HASHTAG_RE, MENTION_RE, NICHE_RE, Checke
 from marketplace.i18n import N_, gettext
 from marketplace.reputation.deal_values import gig_value_minor, to_usd_minor
 from marketplace.verification.posts import platform_label
+from reputation.tiers import CreatorStanding, Tier, TrackRecord, creator_standing, judge
 from reputation.tiers import GigRequirements as ReputationBar
-from reputation.tiers import Tier, TrackRecord
-from reputation.tiers import eligibility as reputation_eligibility
 
 TITLE_MAX = 140
 BRIEF_MAX = 20_000
@@ -295,6 +295,11 @@ class CreatorFacts:
     #: (platform, followers) for each account a live connection verifies (marketplace.social).
     verified_accounts: tuple[tuple[str, int], ...] = ()
 
+    @cached_property
+    def standing(self) -> CreatorStanding | None:
+        """The record's suspension, tier and caps at ``at``: worked out once, however many gigs are judged."""
+        return creator_standing(self.record, self.at) if self.record is not None and self.at is not None else None
+
 
 @dataclass(frozen=True)
 class GigRequirements:
@@ -385,10 +390,10 @@ def check_eligibility(creator: CreatorFacts, gig: GigRequirements) -> Eligibilit
             reasons.append(f"This gig is open to creators in {', '.join(gig.countries)}.")
     if gig.niches and not (set(gig.niches) & creator.niches):
         reasons.append(f"This gig is for creators in {', '.join(gig.niches)}; add a matching niche if it fits you.")
-    if creator.record is not None and creator.at is not None:
+    standing = creator.standing
+    if standing is not None:
         bar = ReputationBar(gig.min_reliability or 0.0, Tier[gig.min_tier] if gig.min_tier else Tier.NEW)
-        judged = reputation_eligibility(creator.record, creator.at, bar, gig.deal_value_usd_minor,
-                                        creator.open_unposted)
+        judged = judge(standing, bar, gig.deal_value_usd_minor, creator.open_unposted)
         return Eligibility(eligible=not (reasons or judged.reasons), reasons=(*reasons, *judged.reasons))
     if gig.min_tier is not None:
         required = Tier[gig.min_tier]
