@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from jinja2 import Environment
+from jinja2 import Environment, pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from escrow.money import major_units
 from marketplace import i18n
@@ -36,10 +39,39 @@ def field_error(errors: dict[str, str] | None, name: str) -> str:
     return (errors or {}).get(name, "")
 
 
+def remembered_gettext() -> Callable[..., str]:
+    """Jinja's newstyle ``gettext`` (what ``_()`` and ``{% trans %}`` call: translated, escaped when the template
+    autoescapes, then always ``%``-formatted), with each message's result kept per locale. A page calls it dozens of
+    times, and Jinja's own goes through four calls and the catalog each time; the catalogs don't change while a
+    process runs (``i18n.translations`` is cached the same way)."""
+    translated: dict[tuple[str, str, bool], str] = {}
+    finished: dict[tuple[str, str, bool], str] = {}
+
+    @pass_context
+    def gettext(context: Context, message: str, /, **variables: Any) -> str:
+        key = (i18n.current_locale(), message, context.eval_ctx.autoescape)
+        if not variables:
+            done = finished.get(key)
+            if done is not None:
+                return done
+        text = translated.get(key)
+        if text is None:
+            text = i18n.translations(key[0]).ugettext(message)
+            # Our own catalog's text, trusted as Jinja's newstyle gettext trusts it; the variables are escaped by %.
+            translated[key] = text = Markup(text) if key[2] else text  # noqa: S704
+        if variables:
+            return text % variables
+        finished[key] = done = text % {}
+        return done
+
+    return gettext
+
+
 def configure_jinja(env: Environment) -> None:
     # gettext follows the language of whoever the page (or email) is for; see marketplace.i18n.
     env.add_extension("jinja2.ext.i18n")
     env.install_gettext_translations(i18n.ContextTranslations(), newstyle=True)  # type: ignore[attr-defined]
+    env.globals["gettext"] = env.globals["_"] = remembered_gettext()
     env.globals["current_locale"] = i18n.current_locale
     env.globals["current_zone"] = i18n.current_zone
     env.globals["languages"] = i18n.LANGUAGES
