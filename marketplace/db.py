@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import msgspec
 import sqlalchemy as sa
 from advanced_alchemy.base import UUIDv7AuditBase, UUIDv7Base, orm_registry
 from advanced_alchemy.config import AsyncSessionConfig, EngineConfig
@@ -116,25 +117,27 @@ def _install_sqlite_behaviour(sync_engine: sa.Engine) -> None:
 
 
 def make_alchemy_config(settings: Settings, session_info: dict[str, Any] | None = None) -> SQLAlchemyAsyncConfig:
-    """One config for the web app, the worker and the command line, so all three behave the same."""
+    """One config for the web app, the worker and the command line, so all three behave the same. JSON columns are
+    read with msgspec (plain values, as the stdlib would give; a third of advanced-alchemy's default's time)."""
+    common: dict[str, Any] = {"echo": settings.db.echo, "json_deserializer": msgspec.json.decode}
     if settings.db.pool_size == 0:
         # No pooling: every session opens its own connection. Tests use this because the test client runs the
         # app on another event loop than the test itself, and pooled async connections belong to one loop.
-        engine_config = EngineConfig(echo=settings.db.echo, poolclass=NullPool)
+        engine_config = EngineConfig(**common, poolclass=NullPool)
         if settings.db.is_sqlite:
-            engine_config = EngineConfig(echo=settings.db.echo, poolclass=NullPool, connect_args={"timeout": 30})
+            engine_config = EngineConfig(**common, poolclass=NullPool, connect_args={"timeout": 30})
     elif settings.db.is_postgres:
         # No pre-ping: on asyncpg it is three round trips (BEGIN, ";", ROLLBACK) on every checkout, a third of a
         # small page's statements. A connection the server dropped fails one request, and SQLAlchemy then discards
         # every pooled connection made before it; pool_recycle retires connections before idle timeouts do.
         engine_config = EngineConfig(
-            echo=settings.db.echo,
+            **common,
             pool_size=settings.db.pool_size,
             max_overflow=settings.db.pool_size,
             pool_recycle=1800,
         )
     else:
-        engine_config = EngineConfig(echo=settings.db.echo, connect_args={"timeout": 30})
+        engine_config = EngineConfig(**common, connect_args={"timeout": 30})
     config = SQLAlchemyAsyncConfig(
         connection_string=settings.db.url,
         engine_config=engine_config,
