@@ -20,6 +20,7 @@ from celery import Celery, Task
 from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 from kombu import Exchange, Queue
 
+from marketplace.app import freeze_startup_heap
 from marketplace.jobs import JobSpec, RetryLater, backoff_seconds, load_jobs, periodic_jobs
 from marketplace.settings import Settings, get_settings
 from worker.runtime import close_worker_runtime, init_worker_runtime, worker_runtime
@@ -125,6 +126,7 @@ def make_celery(settings: Settings | None = None) -> Celery:
 @worker_process_init.connect
 def _start_process(**_: Any) -> None:
     init_worker_runtime()
+    freeze_startup_heap()
 
 
 @worker_process_shutdown.connect
