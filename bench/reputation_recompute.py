@@ -6,20 +6,24 @@ Prints, from one run on one scratch database (dropped afterwards):
   (nothing to write), and its ratio to a plain SQL GROUP BY aggregate over the same events measured in the same run
   (also one with the decay computed in SQL, for reference); then BENCH_ROUNDS (3) rounds in all of (that aggregate of
   the same formula, a first rebuild, a repeat rebuild), the scores reset to newcomers in between, and the medians:
-  one round's ratio moves with the load of a shared machine; with BENCH_LEGACY=1 also the batched Python recompute
-  (`reputation.recompute.recompute_all`: lock a batch, fold its events in Python, write it back);
+  one round's ratio moves with the load of a shared machine, so each round also gives the database's CPU time for
+  each (its server processes', parallel workers included) and the medians of those; with BENCH_LEGACY=1 also the
+  batched Python recompute (`reputation.recompute.recompute_all`: lock a batch, fold its events in Python, write it
+  back);
 - that the rebuilt evidence equals the SQL decayed aggregate (largest relative difference);
 - the incremental rate of `record_outcome` (one transaction per outcome), sequential and 16 at a time;
 - the daily ranking refresh over every row (`reputation.recompute.refresh_rankings`, SQL batches of 10,000);
 - the ranked creator directory (`search_directory`, sort by reliability, 25 a page, and its single ranked query)
-  p50/p99 from a separate process, idle and while the recompute runs.
+  p50/p99 from a separate process, idle, while a repeat rebuild runs and while a first one runs (which takes the
+  table from readers for its writes and the ranking index's build).
 
 Data is bulk-loaded with set-based SQL (generate_series): 90% creators (users, creators, social accounts) and 10%
 brands, ten outcome events per subject over two years, kinds and weights from the reputation catalogue.
 
     .venv/bin/python bench/reputation_recompute.py
     BENCH_SUBJECTS=20000 BENCH_EVENTS=200000 .venv/bin/python bench/reputation_recompute.py
-    BENCH_KEEP=1 ...   # keep the scratch database postpact_bench_reputation for a closer look
+    BENCH_DB_NAME=postpact_bench_mine ...  # another scratch database name (default postpact_bench_reputation)
+    BENCH_KEEP=1 ...   # keep the scratch database for a closer look
     BENCH_LEGACY=1 ... # also time the batched Python recompute (minutes at 1M events)
 """
 
@@ -52,7 +56,7 @@ from reputation.scoring import DEFAULT_HALF_LIFE_DAYS
 from reputation.services import Subject, record_outcome
 
 SERVER = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-DB_NAME = "postpact_bench_reputation"
+DB_NAME = os.environ.get("BENCH_DB_NAME", "postpact_bench_reputation")
 SUBJECTS = int(os.environ.get("BENCH_SUBJECTS", "100000"))
 EVENTS = int(os.environ.get("BENCH_EVENTS", "1000000"))
 BATCH = int(os.environ.get("BENCH_BATCH", "2000"))
@@ -194,6 +198,59 @@ async def _vacuum(engine: AsyncEngine, table: str) -> None:
         await conn.execute(sa.text(f"VACUUM ANALYZE {table}"))
 
 
+class DatabaseCpu:
+    """CPU seconds the bench database's server processes (the database runs on this machine) use inside the block,
+    parallel workers included: they come and go within a statement, so the processes are sampled every 20 ms from
+    pg_stat_activity (the last few ms of a worker before it exits are missed). On a shared machine wall time moves
+    with everyone's load; this much less."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.seconds = 0.0
+
+    async def _sample(self, conn: Any) -> None:
+        pids = (await conn.execute(sa.text(self._PIDS))).scalars().all()
+        for pid, ticks in _ticks(pids).items():
+            self.seen[pid] = ticks
+
+    _PIDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+
+    async def _poll(self, conn: Any) -> None:
+        # Stopped between samples, never cancelled inside one (that would break the connection's transaction).
+        while not self.stop.is_set():
+            await asyncio.sleep(0.02)
+            await self._sample(conn)
+
+    async def __aenter__(self) -> DatabaseCpu:
+        self.conn = await self.engine.connect()
+        await self.conn.execution_options(isolation_level="AUTOCOMMIT")
+        self.seen: dict[int, int] = {}
+        await self._sample(self.conn)
+        self.base = dict(self.seen)
+        self.stop = asyncio.Event()
+        self.poller = asyncio.create_task(self._poll(self.conn))
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.stop.set()
+        await self.poller
+        await self._sample(self.conn)
+        await self.conn.close()
+        ticks = sum(t - self.base.get(pid, 0) for pid, t in self.seen.items())
+        self.seconds = ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _ticks(pids: list[int]) -> dict[int, int]:
+    ticks: dict[int, int] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks[pid] = int(fields[11]) + int(fields[12])
+    return ticks
+
+
 async def rounds(
     engine: AsyncEngine,
     maker: async_sessionmaker[AsyncSession],
@@ -202,24 +259,36 @@ async def rounds(
     tuned: list[float],
 ) -> None:
     """More rounds of the aggregate of the same formula, a first rebuild (every row written) and a repeat one."""
+    cpu: dict[str, list[float]] = {"aggregate": [], "first": [], "repeat": []}
     for n in range(len(first), ROUNDS):
         async with engine.begin() as conn:
             await conn.execute(sa.text(RESET_SCORES))
         await _vacuum(engine, "reliability_score")
         name = f"bench_decayed_{n}"
-        tuned.append(
-            await _timed(
-                engine, DECAYED_AGGREGATE.replace("bench_decayed", name), settings=("jit = off", "work_mem = '256MB'")
+        async with DatabaseCpu(engine) as aggregate_cpu:
+            tuned.append(
+                await _timed(
+                    engine,
+                    DECAYED_AGGREGATE.replace("bench_decayed", name),
+                    settings=("jit = off", "work_mem = '256MB'"),
+                )
             )
-        )
-        cold = await rebuild_scores(maker, now=NOW)
-        warm = await rebuild_scores(maker, now=NOW)
+        async with DatabaseCpu(engine) as cold_cpu:
+            cold = await rebuild_scores(maker, now=NOW)
+        async with DatabaseCpu(engine) as warm_cpu:
+            warm = await rebuild_scores(maker, now=NOW)
         assert cold.changed == cold.subjects and warm.changed == 0, (cold, warm)
         first.append(cold.seconds)
         repeat.append(warm.seconds)
+        for key, measured in (("aggregate", aggregate_cpu), ("first", cold_cpu), ("repeat", warm_cpu)):
+            cpu[key].append(measured.seconds)
+        rebuilt = ", ".join(cold.indexes_rebuilt) or "none"
         print(
             f"round {n + 1}: aggregate {tuned[-1]:.2f} s, first rebuild {cold.seconds:.2f} s "
-            f"({cold.seconds / tuned[-1]:.2f}x), repeat {warm.seconds:.2f} s ({warm.seconds / tuned[-1]:.2f}x); "
+            f"({cold.seconds / tuned[-1]:.2f}x; indexes built after the writes: {rebuilt}), "
+            f"repeat {warm.seconds:.2f} s ({warm.seconds / tuned[-1]:.2f}x); database CPU "
+            f"{aggregate_cpu.seconds:.2f} / {cold_cpu.seconds:.2f} ({cold_cpu.seconds / aggregate_cpu.seconds:.2f}x) / "
+            f"{warm_cpu.seconds:.2f} s ({warm_cpu.seconds / aggregate_cpu.seconds:.2f}x); "
             f"load {' / '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
     print(
@@ -229,6 +298,12 @@ async def rounds(
         f"(median of the rounds' ratios: {statistics.median(f / t for f, t in zip(first, tuned, strict=True)):.2f}x "
         f"and {statistics.median(r / t for r, t in zip(repeat, tuned, strict=True)):.2f}x)"
     )
+    if cpu["aggregate"]:
+        aggregate, cold, warm = (statistics.median(cpu[key]) for key in ("aggregate", "first", "repeat"))
+        print(
+            f"database CPU, median of the {len(cpu['aggregate'])} measured rounds: aggregate {aggregate:.2f} s, first "
+            f"rebuild {cold:.2f} s = {cold / aggregate:.2f}x, repeat {warm:.2f} s = {warm / aggregate:.2f}x"
+        )
 
 
 def ranked_query() -> sa.Select[Any]:
@@ -449,6 +524,17 @@ async def main() -> None:
             f"{cold.seconds / again:.1f}x first run, {warm.seconds / again:.1f}x second run"
         )
         await rounds(engine, maker, [cold.seconds], [warm.seconds], [tuned])
+
+        async with engine.begin() as conn:
+            await conn.execute(sa.text(RESET_SCORES))
+        await _vacuum(engine, "reliability_score")
+        with Probe(url, brand_id) as first_run:
+            cold = await rebuild_scores(maker, now=NOW)
+        rebuilt = ", ".join(cold.indexes_rebuilt) or "none"
+        print(
+            f"ranked directory during a first rebuild ({cold.seconds:.2f} s; indexes built after the writes: "
+            f"{rebuilt}): {first_run.summary()}"
+        )
 
         if os.environ.get("BENCH_LEGACY"):
             legacy = await recompute_all(maker, BATCH, now=NOW)
