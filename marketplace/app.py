@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from advanced_alchemy.extensions.litestar import SQLAlchemyInitPlugin, SQLAlchemyPlugin, SQLAlchemySerializationPlugin
+from advanced_alchemy.extensions.litestar._utils import delete_aa_scope_state, get_aa_scope_state
+from advanced_alchemy.extensions.litestar.plugins.init.config.common import SESSION_TERMINUS_ASGI_EVENTS
 from litestar import Litestar
 from litestar.config.app import AppConfig
 from litestar.datastructures import State
@@ -23,7 +25,7 @@ from litestar.template.config import TemplateConfig
 from litestar.types import Message, Scope
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from marketplace.accounts.auth import ActorMiddleware
+from marketplace.accounts.auth import READ_ONLY_SESSION, ActorMiddleware
 from marketplace.accounts.controllers import AccountApi, AccountPages
 from marketplace.accounts.locale import LocaleMiddleware, LocalePages
 from marketplace.admin.controllers import ROUTES as ADMIN_ROUTES
@@ -192,7 +194,17 @@ def _provide_session(state: State, scope: Scope) -> AsyncSession:
 
 
 async def _commit_or_roll_back(message: Message, scope: Scope) -> None:
-    await scope["app"].state.runtime.alchemy.before_send_handler(message, scope)
+    """advanced-alchemy's commit-or-rollback before the response, except for a read-only route's autocommit session
+    (``auth.READ_ONLY``): each of its statements committed on its own, so it is only closed (a commit there would be
+    a sixth of a badge poll's CPU for nothing)."""
+    alchemy = scope["app"].state.runtime.alchemy
+    session = get_aa_scope_state(scope, alchemy.session_scope_key)
+    if session is not None and session.info.get(READ_ONLY_SESSION):
+        if message["type"] in SESSION_TERMINUS_ASGI_EVENTS:
+            delete_aa_scope_state(scope, alchemy.session_scope_key)
+            await session.close()
+        return
+    await alchemy.before_send_handler(message, scope)
 
 
 class _RuntimeAlchemyInit(SQLAlchemyInitPlugin):

@@ -36,6 +36,9 @@ log = logging.getLogger("postpact")
 #: statement on its own (autocommit), so a poll is its SELECTs without a BEGIN and a COMMIT round trip around them.
 #: Only for GET handlers that never write: a write there would be committed at once, statement by statement.
 READ_ONLY = "read_only"
+#: ``session.info`` flag of such a route's autocommit session: it has nothing to commit, so it is only closed
+#: (``app._commit_or_roll_back``).
+READ_ONLY_SESSION = "postpact.read_only"
 
 SESSION_USER = "uid"
 SESSION_FINGERPRINT = "pfp"
@@ -317,6 +320,7 @@ def _read_only_session(runtime: Runtime, scope: Scope) -> AsyncSession | None:
     if autocommit is None:
         autocommit = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
     session: AsyncSession = scope["app"].state[config.session_maker_app_state_key](bind=autocommit)
+    session.info[READ_ONLY_SESSION] = True
     set_aa_scope_state(scope, config.session_scope_key, session)  # what the handler's ``db_session`` will be
     return session
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.orm import Session
 
 from marketplace.db import make_alchemy_config
 from marketplace.gigs.services import page_lookup_statement
@@ -118,3 +119,29 @@ async def test_a_page_after_the_badge_still_runs_in_a_transaction(web, runtime, 
         response = await web.get("/creator")
     assert response.status_code == 200
     assert statements and set(transactions) == {"transaction"}, transactions
+
+
+async def test_badge_session_is_closed_without_a_commit(web, runtime, people, database_url) -> None:
+    """A read-only route's autocommit session has nothing to commit: it is closed (its connection back in the pool)
+    with no commit run; an ordinary page still commits."""
+    creator = await make_creator_with_account(runtime, people)
+    await web.sign_in(creator.person.email, creator.person.password)
+    await web.get("/notifications/badge", htmx=True)
+    pool = runtime.alchemy.get_engine().sync_engine.pool
+    seen: list[str] = []
+    listeners = [(Session, "after_commit", lambda *_: seen.append("commit")),
+                 (pool, "checkout", lambda *_: seen.append("checkout")),
+                 (pool, "checkin", lambda *_: seen.append("checkin"))]
+    for target, name, listener in listeners:
+        event.listen(target, name, listener)
+    try:
+        assert (await web.get("/notifications/badge", htmx=True)).status_code == 200
+        badge, seen[:] = list(seen), []
+        assert (await web.get("/creator")).status_code == 200
+        page = list(seen)
+    finally:
+        for target, name, listener in listeners:
+            event.remove(target, name, listener)
+    assert badge.count("checkout") == badge.count("checkin") >= 1, badge
+    assert ("commit" in badge) is (not database_url.startswith("postgresql")), badge
+    assert "commit" in page, page
