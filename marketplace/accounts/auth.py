@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
 import weakref
 from dataclasses import dataclass, replace
@@ -168,6 +169,10 @@ def _remember_actor(user_id: UUID, generation: str | None, actor: Actor, fingerp
 
 
 _ACTOR_TABLES = frozenset({"user_account", "brand_member", "creator"})
+#: A textual statement that writes one of them: the verb and the table as whole words ("creator_id" or "updated_at"
+#: in a statement about another table is not one of them).
+_WRITES_ACTOR_TABLE = (re.compile(r"\b(?:update|delete|insert)\b", re.IGNORECASE),
+                       re.compile(r"\b(?:" + "|".join(sorted(_ACTOR_TABLES)) + r")\b", re.IGNORECASE))
 _CHANGED_USERS = "postpact.actor_changed_users"
 _CHANGED_EVERYONE = "postpact.actor_changed_everyone"
 
@@ -212,8 +217,7 @@ def _note_bulk_changes(state: Any) -> Any:
         table = getattr(statement, "table", None)
         writes = getattr(table, "name", None) in _ACTOR_TABLES
     elif isinstance(statement, sa.TextClause):
-        text = statement.text.lower()
-        writes = any(w in text for w in ("update", "delete", "insert")) and any(t in text for t in _ACTOR_TABLES)
+        writes = all(pattern.search(statement.text) for pattern in _WRITES_ACTOR_TABLE)
     else:
         return None
     if not writes:

@@ -104,3 +104,30 @@ async def test_a_deactivated_user_is_signed_out_on_the_next_request(web, people,
     assert (await db.execute(statement, {"id": brand.user_id})).rowcount == 1
     response = await web.get("/brand")
     assert response.status_code in (302, 303) and "/signin" in response.headers["location"]
+
+
+async def test_textual_writes_bump_everyone_only_when_they_write_an_actor_table(web, runtime, people, db) -> None:
+    """A raw statement naming a user table as a word (any case) drops every cached actor; one that merely mentions
+    ``creator_id`` or ``updated_at`` in another table keeps them (the badge poll then loads no actor)."""
+    creator = await people.creator()
+    await web.sign_in(creator.email, creator.password)
+    await web.get("/notifications/badge", htmx=True)
+    kept = [
+        "UPDATE notification SET read_at = read_at WHERE user_id = :u",
+        "update gig set updated_at = updated_at where brand_id in (select brand_id from brand where name = 'creators')",
+        "SELECT creator_id FROM collaboration WHERE creator_id IS NULL",
+    ]
+    def statement(raw: str) -> sa.TextClause:
+        typed = [sa.bindparam("u", type_=User.__table__.c.id.type)] if ":u" in raw else []
+        return sa.text(raw).bindparams(*typed)
+
+    for raw in kept:
+        await db.execute(statement(raw), {"u": creator.user_id} if ":u" in raw else {})
+        with statements(runtime) as seen:
+            await web.get("/notifications/badge", htmx=True)
+        assert actor_loads(seen) == 0, raw
+    for raw in ("UPDATE Creator SET bio = bio WHERE user_id = :u", "update user_account set email = email where id = :u"):
+        await db.execute(statement(raw), {"u": creator.user_id})
+        with statements(runtime) as seen:
+            await web.get("/notifications/badge", htmx=True)
+        assert actor_loads(seen) == 1, raw
