@@ -202,3 +202,14 @@ async def ghost(runtime: Runtime, clock: FrozenClock, deal: ReliabilityDeal) -> 
     await fund_and_receive(runtime, clock, deal)
     clock.set((await due(runtime, deal, "post")) + timedelta(days=3, hours=1))
     return await step(runtime, deal, Action.GHOST, Party.SYSTEM)
+
+
+async def creator_at(make_web: Any, people: Any, address: dict[str, str]) -> tuple[Any, Any]:
+    """A new creator signed in on a web client of their own, with ``address`` saved as their delivery address
+    through the profile form (where linked-ghosting checks read it): the person and the client."""
+    person = await people.creator()
+    web = await make_web()
+    await web.sign_in(person.email, person.password)
+    saved = await web.post("/creator/profile/address", address)
+    assert saved.status_code in (200, 303), saved.text[:500]
+    return person, web

@@ -161,22 +161,15 @@ NEXT_DOOR = {**GHOSTERS_DOOR, "recipient_name": "Kit Lane", "line1": "14 Baker S
 async def test_no_prior_for_an_account_at_a_ghosters_delivery_address(
     runtime: Any, people: Any, make_web: Any, social: Any, limiter: Any, db: Any, clock: Any
 ) -> None:
-    from tests.support.reputation import ghost, make_collaboration
+    from tests.support.reputation import creator_at, ghost, make_collaboration
 
-    async def _creator_at(make_web: Any, people: Any, address: dict[str, str]) -> tuple[Any, Any]:
-        person = await people.creator()
-        web = await make_web()
-        await web.sign_in(person.email, person.password)
-        assert (await web.post("/creator/profile/address", address)).status_code in (200, 303)
-        return person, web
-
-    ghoster, _ = await _creator_at(make_web, people, GHOSTERS_DOOR)
+    ghoster, _ = await creator_at(make_web, people, GHOSTERS_DOOR)
     await ghost(runtime, clock, await make_collaboration(runtime, creator=ghoster))
     for handle in ("samv2", "kitlane"):
         social.add_account("instagram", handle, followers=4_000)
         social.add_media("instagram", handle, f"CoLd{handle}", caption="old", published_at=START - timedelta(days=500))
-    fresh, fresh_web = await _creator_at(make_web, people, GHOSTERS_DOOR)
-    neighbour, neighbour_web = await _creator_at(make_web, people, NEXT_DOOR)
+    fresh, fresh_web = await creator_at(make_web, people, GHOSTERS_DOOR)
+    neighbour, neighbour_web = await creator_at(make_web, people, NEXT_DOOR)
     assert (await connect(fresh_web, social, "instagram", "samv2")).status_code == 303
     assert (await connect(neighbour_web, social, "instagram", "kitlane")).status_code == 303
     assert (await _score(db, fresh.creator_id)).verified_audience is False

@@ -6,7 +6,7 @@ from __future__ import annotations
 from marketplace.reputation.services import creator_standing, creator_standing_at_once
 from tests.integration.speed.test_signed_in_statements import count_statements
 from tests.support.marketplace import make_gig
-from tests.support.reputation import ghost, make_collaboration
+from tests.support.reputation import creator_at, ghost, make_collaboration
 
 DOOR = {
     "recipient_name": "Sam Vale",
@@ -22,15 +22,6 @@ SAME_DOOR = {**DOOR, "recipient_name": "S. Vale", "line1": "12 baker st", "line2
 NEXT_DOOR = {**DOOR, "line1": "14 Baker Street", "line2": ""}
 
 
-async def _creator_at(make_web, people, address):
-    person = await people.creator()
-    web = await make_web()
-    await web.sign_in(person.email, person.password)
-    saved = await web.post("/creator/profile/address", address)
-    assert saved.status_code in (200, 303), saved.text[:500]
-    return person, web
-
-
 async def _both(runtime, creator_id):
     async with runtime.session_maker() as session:
         two = await creator_standing(session, creator_id, runtime.clock.now())
@@ -40,12 +31,12 @@ async def _both(runtime, creator_id):
 
 
 async def test_one_statement_standing_is_the_two_statement_standing(make_web, runtime, people, clock) -> None:
-    ghoster, _ = await _creator_at(make_web, people, DOOR)
+    ghoster, _ = await creator_at(make_web, people, DOOR)
     await ghost(runtime, clock, await make_collaboration(runtime, creator=ghoster))
     clock.advance(days=3)
     await ghost(runtime, clock, await make_collaboration(runtime, creator=ghoster))
-    fresh, fresh_web = await _creator_at(make_web, people, SAME_DOOR)
-    neighbour, _ = await _creator_at(make_web, people, NEXT_DOOR)
+    fresh, fresh_web = await creator_at(make_web, people, SAME_DOOR)
+    neighbour, _ = await creator_at(make_web, people, NEXT_DOOR)
     await make_collaboration(runtime, creator=neighbour, fee_amount=5_000)
     newcomer = await people.creator()
     for person in (ghoster, fresh, neighbour, newcomer):

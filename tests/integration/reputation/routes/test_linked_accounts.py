@@ -10,7 +10,7 @@ from marketplace.admin.models import AdminAuditEntry
 from marketplace.collaborations.models import Collaboration
 from marketplace.creators.addresses import address_key
 from reputation.models import ReliabilityScore, SubjectKind
-from tests.support.reputation import ghost, make_collaboration, make_gig
+from tests.support.reputation import creator_at, ghost, make_collaboration, make_gig
 
 GHOSTERS_DOOR = {"recipient_name": "Sam Vale", "line1": "12 Baker Street", "line2": "Apt. 4", "city": "London",
                  "region": "", "postal_code": "NW1 6XE", "address_country": "GB", "phone": ""}
@@ -33,15 +33,6 @@ def test_the_key_ignores_how_an_address_is_typed_but_not_which_door_it_is() -> N
     assert key != address_key(line1="12 Baker Street", line2="Apt. 4", postal_code="NW1 6XE", country="IE")
 
 
-async def _creator_at(make_web, people, address):
-    person = await people.creator()
-    web = await make_web()
-    await web.sign_in(person.email, person.password)
-    saved = await web.post("/creator/profile/address", address)
-    assert saved.status_code in (200, 303), saved.text[:500]
-    return person, web
-
-
 async def _sign(runtime, web, deal_id):
     async with runtime.session_maker() as session:
         terms_hash = await session.scalar(sa.select(Collaboration.terms_hash).where(Collaboration.id == deal_id))
@@ -53,15 +44,15 @@ async def _status(db, deal_id) -> str:
 
 
 async def test_a_new_account_at_a_ghosters_address_gains_nothing(make_web, runtime, people, clock, db) -> None:
-    ghoster, _ = await _creator_at(make_web, people, GHOSTERS_DOOR)
+    ghoster, _ = await creator_at(make_web, people, GHOSTERS_DOOR)
     await ghost(runtime, clock, await make_collaboration(runtime, creator=ghoster))
     clock.advance(days=100)
     await ghost(runtime, clock, await make_collaboration(runtime, creator=ghoster))
     row = await db.get(ReliabilityScore, (SubjectKind.CREATOR, ghoster.creator_id))
     assert row is not None and row.suspended_at is not None
 
-    fresh, fresh_web = await _creator_at(make_web, people, SAME_DOOR_TYPED_ANOTHER_WAY)
-    neighbour, neighbour_web = await _creator_at(make_web, people, NEXT_DOOR)
+    fresh, fresh_web = await creator_at(make_web, people, SAME_DOOR_TYPED_ANOTHER_WAY)
+    neighbour, neighbour_web = await creator_at(make_web, people, NEXT_DOOR)
     fresh_deal = await make_collaboration(runtime, creator=fresh, fee_amount=5_000)
     neighbour_deal = await make_collaboration(runtime, creator=neighbour, fee_amount=5_000)
 
@@ -104,9 +95,9 @@ async def test_a_new_account_at_a_ghosters_address_gains_nothing(make_web, runti
 
 
 async def test_one_ghosting_at_the_address_puts_a_new_account_on_probation(make_web, runtime, people, clock) -> None:
-    ghoster, _ = await _creator_at(make_web, people, GHOSTERS_DOOR)
+    ghoster, _ = await creator_at(make_web, people, GHOSTERS_DOOR)
     await ghost(runtime, clock, await make_collaboration(runtime, creator=ghoster))
-    fresh, fresh_web = await _creator_at(make_web, people, SAME_DOOR_TYPED_ANOTHER_WAY)
+    fresh, fresh_web = await creator_at(make_web, people, SAME_DOOR_TYPED_ANOTHER_WAY)
     bronze_deal = await make_collaboration(runtime, creator=fresh, fee_amount=5_000, min_tier="BRONZE")
     refused = await _sign(runtime, fresh_web, bronze_deal.id)
     assert refused.status_code == 409
@@ -114,7 +105,7 @@ async def test_one_ghosting_at_the_address_puts_a_new_account_on_probation(make_
 
 
 async def test_trying_address_after_address_is_capped(make_web, people) -> None:
-    _, web = await _creator_at(make_web, people, GHOSTERS_DOOR)
+    _, web = await creator_at(make_web, people, GHOSTERS_DOOR)
     for n in range(2, 11):
         saved = await web.post("/creator/profile/address", {**GHOSTERS_DOOR, "line1": f"{n} Baker Street"})
         assert saved.status_code in (200, 303)
