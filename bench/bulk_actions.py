@@ -8,6 +8,8 @@ that transaction. ``--one-by-one``: the per-item path instead (one transaction p
 carrier and tracking number per deal) through the set-based ship step. ``--action approve_post``: the same
 through the approve-post step, whose escrow release (through the gateway, one idempotency key per deal) queues
 one transfer per deal; those provider calls (simulated provider) are then run and timed separately.
+``--action extend``: the brand offers 3 more days on each deal's next deadline (drafts under review, as for
+approve_draft): extension requests and the creators' notices, no move.
 The set-based UPDATE changes the same rows in one statement: the floor a job with per-item guarantees is compared
 with. Deals are prepared beforehand (not timed); the prepared heap is then frozen (``gc.freeze()``) so the
 collector's passes over the preparation's objects are not charged to the job, as a worker's start-up objects
@@ -20,7 +22,8 @@ the machine is shared. ``--phases`` times the job's steps (with batches at once 
 Needs PostgreSQL: BENCH_DATABASE_URL or postgresql://postgres@127.0.0.1/ in a throw-away database
 ``postpact_bench_bulk``. Prints the statements the job sent, by kind, with the milliseconds it waited for each kind.
 
-    .venv/bin/python bench/bulk_actions.py [--deals 1500] [--action approve_draft|approve_post|ship] [--one-by-one]
+    .venv/bin/python bench/bulk_actions.py [--deals 1500] [--action approve_draft|approve_post|ship|extend]
+                                           [--one-by-one]
                                            [--repeat 3] [--batches-at-once N] [--phases] [--profile N]
 """
 
@@ -226,7 +229,9 @@ async def bulk_job(runtime: Any, actor: Any, ids: list[uuid.UUID], action: str) 
         else None
     )
     async with session_scope(runtime.session_maker) as session:
-        job = await BulkService(session, SystemClock()).start(actor, action, {}, Selection(ids=ids), items=items)
+        parameters = {"days": "3"} if action == "extend" else {}
+        job = await BulkService(session, SystemClock()).start(actor, action, parameters, Selection(ids=ids),
+                                                              items=items)
     created = time.perf_counter()
     await run_job(runtime.job_context(), str(job.id))
     finished = time.perf_counter()
@@ -395,7 +400,8 @@ def time_phases() -> None:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--deals", type=int, default=1500, help="deals the bulk action takes")
-    parser.add_argument("--action", choices=["approve_draft", "approve_post", "ship"], default="approve_draft")
+    parser.add_argument("--action", choices=["approve_draft", "approve_post", "ship", "extend"],
+                        default="approve_draft")
     parser.add_argument("--one-by-one", action="store_true", help="the per-item path, not the set-based step")
     parser.add_argument("--repeat", type=int, default=3, help="runs of each reference (the median is used)")
     parser.add_argument(

@@ -18,13 +18,13 @@ from marketplace.accounts.auth import Actor
 from marketplace.applications.models import ApplicationStatus
 from marketplace.applications.services import ApplicationService
 from marketplace.brands.models import Brand, BrandRole
-from marketplace.bulk.batch import ApplyBatch, approve_drafts, approve_posts, cancel_deals, ship_deals
+from marketplace.bulk.batch import ApplyBatch, approve_drafts, approve_posts, cancel_deals, extend_deals, ship_deals
 from marketplace.clock import Clock
 from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.services import DealService
 from marketplace.creators.models import Creator
 from marketplace.csvfiles import read_csv
-from marketplace.deadlines.extensions import MAX_EXTENSION, extendable_stages, request_extension
+from marketplace.deadlines.extensions import MAX_EXTENSION, request_extension, stage_to_extend
 from marketplace.errors import Conflict, InvalidInput, NotFound
 from marketplace.gigs.models import Gig, GigStatus
 from marketplace.gigs.services import GigService
@@ -351,18 +351,7 @@ async def do_cancel(work: ItemWork) -> None:
 async def do_extend(work: ItemWork) -> None:
     """The brand offers more time; the creator's agreement moves the date (extensions are by agreement)."""
     collab = await _own_deal(work)
-    stages = extendable_stages(collab)
-    stage = work.parameters.get("stage") or (stages[0] if stages else "")
-    if stage not in stages:
-        raise Conflict(
-            gettext("No deadline of this deal can be moved now.")
-            if not stages
-            else gettext(
-                "The %(stage)s deadline can't be moved now; this deal's next deadline is %(stages)s.",
-                stage=stage,
-                stages=stages[0],
-            )
-        )
+    stage = stage_to_extend(collab, work.parameters.get("stage") or "")
     current = collab.due(stage)
     assert current is not None
     await request_extension(
@@ -417,7 +406,7 @@ ACTIONS: dict[str, BulkAction] = {a.name: a for a in [
                default_states=("draft_submitted",), apply_batch=approve_drafts),
     BulkAction("approve_post", "Approve posts and release", Target.DEAL, parse_comment, do_approve_post,
                default_states=("verified",), apply_batch=approve_posts),
-    BulkAction("extend", "Extend deadlines", Target.DEAL, parse_extend, do_extend),
+    BulkAction("extend", "Extend deadlines", Target.DEAL, parse_extend, do_extend, apply_batch=extend_deals),
     BulkAction("cancel", "Cancel with a reason", Target.DEAL, lambda raw: parse_reason(raw, required=True),
                do_cancel, apply_batch=cancel_deals),
     BulkAction("import", "Import creators from a CSV", Target.ROSTER_IMPORT, parse_import, do_import, max_items=20),

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -28,6 +28,7 @@ from marketplace.collaborations.states import Action, CollabState, TransitionAct
 from marketplace.collaborations.terms import parsed_terms
 from marketplace.collaborations.transition import among, lock_collaborations, transition_many
 from marketplace.db import insert_rows
+from marketplace.deadlines.extensions import WantedExtension, request_extensions, stage_to_extend
 from marketplace.errors import Conflict, InvalidInput, NotFound, PostPactError
 from marketplace.forms import REASON_MAX, clean_text
 from marketplace.i18n import N_, gettext
@@ -177,6 +178,31 @@ async def cancel_deals(work: BatchWork) -> dict[UUID, PostPactError]:
         result = await transition_many(work.session, ids, action, who, now=now, payloads=dict.fromkeys(ids, payload),
                                        locked=rows)
         refused.update(result.refused)
+    return refused
+
+
+async def extend_deals(work: BatchWork) -> dict[UUID, PostPactError]:
+    """``do_extend`` for a batch: each deal's deadline (the one named, else its next) offered the same number of
+    days more, checked as one request is; the requests written together and the creators told together
+    (``deadlines.extensions.request_extensions``). No deal moves: the creator's agreement moves the date."""
+    rows = await lock_collaborations(work.session, work.ids)
+    refused: dict[UUID, PostPactError] = {}
+    wanted: list[WantedExtension] = []
+    days = timedelta(days=int(work.parameters["days"]))
+    for deal_id in work.ids:
+        collab = rows.get(deal_id)
+        try:
+            if collab is None or collab.brand_id != work.actor.brand_id:
+                raise NotFound(gettext("This deal isn't one of yours."))
+            stage = stage_to_extend(collab, str(work.parameters.get("stage") or ""))
+        except PostPactError as exc:
+            refused[deal_id] = exc
+            continue
+        current = collab.due(stage)
+        assert current is not None
+        wanted.append(WantedExtension(collab, stage, current + days))
+    refused.update(await request_extensions(work.session, work.actor, wanted,
+                                            reason=str(work.parameters.get("reason", "")), now=work.now))
     return refused
 
 

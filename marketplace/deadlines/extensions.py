@@ -25,14 +25,14 @@ from marketplace.collaborations.states import (
     TransitionActor,
 )
 from marketplace.collaborations.terms import Terms
-from marketplace.collaborations.transition import lock_collaboration, transition
+from marketplace.collaborations.transition import among, lock_collaboration, transition
 from marketplace.deadlines.recipients import DEAL_ROLES as NOTIFY_ROLES
 from marketplace.deadlines.recipients import brand_team, creator_accounts
 from marketplace.deadlines.reminders import collaboration_link, format_due
 from marketplace.deadlines.rules import STAGE_ASKS
-from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
+from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound, PostPactError
 from marketplace.i18n import N_, Message, gettext
-from marketplace.notifications.services import notify
+from marketplace.notifications.services import Notice, notify, notify_many
 
 #: An extension moves a date by at most this much at once (a second request can move it further).
 MAX_EXTENSION = timedelta(days=60)
@@ -86,6 +86,24 @@ def extendable_stages(collab: Collaboration) -> list[str]:
     if state in CREATOR_TO_POST and collab.due("post") is not None and "post" not in stages:
         stages.append("post")
     return stages
+
+
+def stage_to_extend(collab: Collaboration, wanted: str) -> str:
+    """The stage a brand's "more time" offer moves: the one asked for, else the deal's next extendable deadline;
+    Conflict (409) when that one can't be moved now."""
+    stages = extendable_stages(collab)
+    stage = wanted or (stages[0] if stages else "")
+    if stage not in stages:
+        raise Conflict(
+            gettext("No deadline of this deal can be moved now.")
+            if not stages
+            else gettext(
+                "The %(stage)s deadline can't be moved now; this deal's next deadline is %(stages)s.",
+                stage=stage,
+                stages=stages[0],
+            )
+        )
+    return stage
 
 
 async def _load(session: AsyncSession, collaboration_id: UUID, *, lock: bool) -> Collaboration:
@@ -143,18 +161,10 @@ async def extensions_view(session: AsyncSession, collaboration_id: UUID, actor: 
     return ExtensionsView(collab, party, requests, extendable_stages(collab), may_act(collab, actor))
 
 
-async def request_extension(
-    session: AsyncSession,
-    collaboration_id: UUID,
-    actor: Actor,
-    *,
-    stage: str,
-    proposed_due_at: datetime | None,
-    reason: str,
-    now: datetime,
-) -> ExtensionRequest:
-    """Ask the other side to move ``stage`` to ``proposed_due_at``; InvalidInput (422) names what is wrong."""
-    collab = await _load(session, collaboration_id, lock=True)
+def check_request(collab: Collaboration, actor: Actor, *, stage: str, proposed_due_at: datetime | None, reason: str,
+                  now: datetime) -> tuple[Party, datetime]:
+    """Whether ``actor`` may ask to move ``stage`` of this (locked) deal to ``proposed_due_at``: their side and the
+    current due time, or the error (404, 403, 409, then 422 naming every field that is wrong)."""
     party = _require_actor(collab, actor)
     stages = extendable_stages(collab)
     if not stages:
@@ -178,7 +188,40 @@ async def request_extension(
         errors["reason"] = gettext('Keep the reason under %(reason_max)s characters.', reason_max=REASON_MAX)
     if errors:
         raise InvalidInput(errors)
-    assert current is not None and proposed_due_at is not None
+    assert current is not None
+    return party, current
+
+
+def _already_open() -> Conflict:
+    return Conflict(gettext("There is already an open request for this deadline; wait for the answer or withdraw it."))
+
+
+def _asked(collab: Collaboration, party: Party, stage: str, current: datetime, proposed_due_at: datetime,
+           reason: str) -> tuple[Message, Message]:
+    """The other side's notice of a request: rendered for each reader (their language, the dates in their zone)."""
+    terms = Terms.from_dict(collab.terms)
+    who = terms.brand_name if party is Party.BRAND else terms.creator_display_name
+    return (Message(N_("“%(gig)s”: %(who)s asks for more time to %(ask)s"), gig=terms.gig_title, who=who,
+                    ask=STAGE_ASKS.get(stage, stage)),
+            Message(N_("From %(current)s to %(proposed)s. %(reason)s"), current=current, proposed=proposed_due_at,
+                    reason=reason))
+
+
+async def request_extension(
+    session: AsyncSession,
+    collaboration_id: UUID,
+    actor: Actor,
+    *,
+    stage: str,
+    proposed_due_at: datetime | None,
+    reason: str,
+    now: datetime,
+) -> ExtensionRequest:
+    """Ask the other side to move ``stage`` to ``proposed_due_at``; InvalidInput (422) names what is wrong."""
+    collab = await _load(session, collaboration_id, lock=True)
+    party, current = check_request(collab, actor, stage=stage, proposed_due_at=proposed_due_at, reason=reason,
+                                   now=now)
+    assert proposed_due_at is not None
     pending = await session.scalar(
         sa.select(ExtensionRequest.id).where(
             ExtensionRequest.collaboration_id == collab.id,
@@ -187,9 +230,7 @@ async def request_extension(
         )
     )
     if pending is not None:
-        raise Conflict(
-            gettext("There is already an open request for this deadline; wait for the answer or withdraw it.")
-        )
+        raise _already_open()
     request = ExtensionRequest(
         collaboration_id=collab.id,
         stage=stage,
@@ -202,20 +243,82 @@ async def request_extension(
     )
     session.add(request)
     await session.flush()
-    terms = Terms.from_dict(collab.terms)
-    who = terms.brand_name if party is Party.BRAND else terms.creator_display_name
-    await _tell_other_side(
-        session,
-        collab,
-        _other(party.value),
-        kind="deadline.extension_requested",
-        # Rendered for each reader: their language, the dates in their time zone.
-        title=Message(N_("“%(gig)s”: %(who)s asks for more time to %(ask)s"), gig=terms.gig_title, who=who,
-                      ask=STAGE_ASKS.get(stage, stage)),
-        body=Message(N_("From %(current)s to %(proposed)s. %(reason)s"), current=current, proposed=proposed_due_at,
-                     reason=reason),
-    )
+    title, body = _asked(collab, party, stage, current, proposed_due_at, reason)
+    await _tell_other_side(session, collab, _other(party.value), kind="deadline.extension_requested", title=title,
+                           body=body)
     return request
+
+
+@dataclass(frozen=True)
+class WantedExtension:
+    """One deal's request in a batch: the stage and the new due time (both worked out by the caller)."""
+
+    collaboration: Collaboration
+    stage: str
+    proposed_due_at: datetime
+
+
+async def request_extensions(session: AsyncSession, actor: Actor, wanted: list[WantedExtension], *, reason: str,
+                             now: datetime) -> dict[UUID, PostPactError]:
+    """``request_extension`` for a batch of deals the caller locked (``lock_collaborations``): each checked as one
+    is, the open requests read in one query, the new requests written together and the other sides told in one
+    ``notify_many``. Returns, per refused deal, the error ``request_extension`` would raise (nothing is written
+    for it)."""
+    refused: dict[UUID, PostPactError] = {}
+    checked: list[tuple[WantedExtension, Party, datetime]] = []
+    for want in wanted:
+        try:
+            party, current = check_request(want.collaboration, actor, stage=want.stage,
+                                           proposed_due_at=want.proposed_due_at, reason=reason, now=now)
+        except PostPactError as exc:
+            refused[want.collaboration.id] = exc
+            continue
+        checked.append((want, party, current))
+    if not checked:
+        return refused
+    ids = [want.collaboration.id for want, _, _ in checked]
+    open_now = {(deal_id, stage) for deal_id, stage in await session.execute(
+        sa.select(ExtensionRequest.collaboration_id, ExtensionRequest.stage)
+        .where(among(session, ExtensionRequest.collaboration_id, ids),
+               ExtensionRequest.status == ExtensionStatus.PENDING))}
+    asked: list[tuple[WantedExtension, Party, datetime]] = []
+    for want, party, current in checked:
+        if (want.collaboration.id, want.stage) in open_now:
+            refused[want.collaboration.id] = _already_open()
+        else:
+            asked.append((want, party, current))
+    if not asked:
+        return refused
+    session.add_all([
+        ExtensionRequest(collaboration_id=want.collaboration.id, stage=want.stage, requested_by_party=party.value,
+                         requested_by_id=actor.user_id, current_due_at=current, proposed_due_at=want.proposed_due_at,
+                         reason=reason, status=ExtensionStatus.PENDING)
+        for want, party, current in asked
+    ])
+    await session.flush()
+    await _tell_other_sides(session, [(want.collaboration, party, *_asked(want.collaboration, party, want.stage,
+                                                                         current, want.proposed_due_at, reason))
+                                      for want, party, current in asked])
+    return refused
+
+
+async def _tell_other_sides(session: AsyncSession,
+                            told: list[tuple[Collaboration, Party, Message, Message]]) -> None:
+    """``_tell_other_side`` of each request of a batch, with the recipients read once for the batch."""
+    brands = [collab.brand_id for collab, party, _, _ in told if _other(party.value) == Party.BRAND.value]
+    creators = [collab.creator_id for collab, party, _, _ in told if _other(party.value) == Party.CREATOR.value]
+    teams = await brand_team(session, brands, NOTIFY_ROLES) if brands else {}
+    accounts = await creator_accounts(session, creators) if creators else {}
+    notices = []
+    for collab, party, title, body in told:
+        if _other(party.value) == Party.BRAND.value:
+            ids = tuple(user.id for user, _role in teams.get(collab.brand_id, []))
+        else:
+            account = accounts.get(collab.creator_id)
+            ids = (account.id,) if account else ()
+        notices.append(Notice(ids, "deadline.extension_requested", title, body,
+                              f"{collaboration_link(collab.id)}/extensions"))
+    await notify_many(session, notices)
 
 
 async def _pending_request(session: AsyncSession, collab: Collaboration, extension_id: UUID) -> ExtensionRequest:
