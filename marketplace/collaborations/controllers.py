@@ -193,9 +193,10 @@ class CollaborationPages(PageController):
         runtime = runtime_of(request)
         view = await load_deal_view(db_session, collab_id, viewer_of(request), runtime.clock.now())
         escrow = await payments.timeline_for(db_session, request.user, collab_id)
+        # The variant choice belongs to the sign step's form: only a viewer who may sign now is shown it.
         signing_product, signing_variants = await signing_choices(db_session, view.collab.gig_id,
                                                                   view.collab.product_included) \
-            if view.collab.status == CollabState.OFFERED else (None, [])
+            if any(slug == "sign" for slug, _ in view.steps) else (None, [])
         context = {"signing_product": signing_product, "signing_variants": signing_variants,
                    "view": view, "c": view.collab, "terms": view.terms, "errors": {}, "failed_step": None,
                    "escrow": escrow, "collaboration_id": collab_id,

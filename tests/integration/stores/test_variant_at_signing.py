@@ -133,3 +133,24 @@ async def test_a_disconnected_store_never_blocks_the_signature(client: Any, web:
     db.expire_all()
     collab = await db.get(Collaboration, deal.id)
     assert collab.status is CollabState.SIGNED and "store_variant_id" not in {k for k, v in collab.terms.items() if v}
+
+
+async def test_the_brand_viewing_the_offer_is_not_shown_the_choice_nor_pays_for_it(
+        client: Any, web: Any, brand_api: Any, runtime: Any, queue: Any) -> None:
+    """The variant choice is the sign step's: the brand's view of the same offered deal neither shows it nor reads
+    the store's products and variants for it."""
+    deal, _ = await _deal_with_crewneck(client, brand_api, runtime, queue)
+    await web.sign_in(brand_api.person.email, PASSWORD)
+    seen: list[str] = []
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    engine = runtime.alchemy.get_engine().sync_engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        page = await web.get(deal.url)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    assert page.status_code == 200 and 'id="store-variant"' not in page.text
+    assert not [s for s in seen if "store_variant" in s or "store_product" in s], seen
