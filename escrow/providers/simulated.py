@@ -27,7 +27,7 @@ from urllib.parse import quote
 import sqlalchemy as sa
 from advanced_alchemy.mixins.uuid import uuid7
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
 from escrow.inserts import insert_stmt
 from escrow.models import SimulatedFault, SimulatedObject
@@ -115,23 +115,25 @@ class SimulatedProvider:
     # --- plumbing ---------------------------------------------------------------------------------------------------
 
     @asynccontextmanager
-    async def _autocommit(self) -> AsyncIterator[AsyncSession]:
-        """A session whose statements each commit on their own on PostgreSQL: one round trip apiece, no
+    async def _autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """A connection whose statements each commit on their own on PostgreSQL: one round trip apiece, no
         BEGIN/COMMIT (the provider stands in for a remote API; its writes need no transaction with ours). SQLite
-        (which PostPact drives with explicit BEGIN IMMEDIATE) gets an ordinary transaction."""
-        async with self.session_maker() as session:
-            if session.get_bind().dialect.name == "postgresql":
-                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-                yield session
-            else:
-                async with session.begin():
-                    yield session
+        (which PostPact drives with explicit BEGIN IMMEDIATE) gets an ordinary transaction, begun at once. A
+        connection, not a session: these statements are Core ones, and a session's set-up, events and close would
+        cost more than sending them."""
+        engine: AsyncEngine = self.session_maker.kw["bind"]
+        if engine.dialect.name == "postgresql":
+            async with engine.connect() as connection:
+                yield await connection.execution_options(isolation_level="AUTOCOMMIT")
+        else:
+            async with engine.begin() as connection:
+                yield connection
 
     async def _fault(self, operation: str) -> SimulatedFault | None:
         """Take one matching fault, in one statement committed on its own (so a fault fires once even if the call
         then fails). Nothing injected: one UPDATE that finds no row."""
-        async with self._autocommit() as session:
-            row = (await session.execute(_take_fault(), {"for_operation": operation})).first()
+        async with self._autocommit() as connection:
+            row = (await connection.execute(_take_fault(), {"for_operation": operation})).first()
         return _fault_taken(row.mode, row.message) if row is not None else None
 
     @staticmethod
@@ -192,15 +194,17 @@ class SimulatedProvider:
         values = {"o_id": obj.id, "o_kind": kind, "o_ref": obj.ref, "o_idempotency_key": key,
                   "o_params_hash": obj.params_hash, "o_group_key": group, "o_data": data, "o_created_at": now,
                   "o_updated_at": now, **(when or {})}
-        async with self._autocommit() as session:
-            dialect = session.get_bind().dialect.name
-            if dialect != "postgresql":
-                taken = await self._fault(fault)
-                statement = _insert_object(dialect, destination_ready=when is not None)
-                inserted = await session.scalar(statement, values)
-                return taken, obj if inserted is not None else None
+        dialect = self.session_maker.kw["bind"].dialect.name
+        if dialect != "postgresql":
+            # The fault first, in its own transaction: SQLite's BEGIN IMMEDIATE admits one writer at a time.
+            taken = await self._fault(fault)
+            async with self._autocommit() as connection:
+                inserted = await connection.scalar(_insert_object(dialect, destination_ready=when is not None),
+                                                   values)
+            return taken, obj if inserted is not None else None
+        async with self._autocommit() as connection:
             statement = _insert_object_taking_fault(destination_ready=when is not None)
-            row = (await session.execute(statement, {**values, "for_operation": fault})).one()
+            row = (await connection.execute(statement, {**values, "for_operation": fault})).one()
         taken = _fault_taken(row.mode, row.message) if row.mode is not None else None
         return taken, obj if row.inserted is not None else None
 
