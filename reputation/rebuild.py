@@ -15,8 +15,10 @@ On PostgreSQL the score table is locked against writers (EXCLUSIVE: readers go o
 recorded meanwhile waits a moment instead of being overwritten by a rebuild that did not see it. A rebuild that
 rewrites most rows (the first one, or after a change to the scoring rules) also takes the table from its readers for
 its writes (ACCESS EXCLUSIVE, waiting at most `READERS_WAIT` for them, else it writes as usual): it drops the ranking
-index, writes, and builds the index again: one sorted build instead of an index insertion per written row (a quarter
-of the writes' CPU at 100k rows). Readers then wait for the writes, about a second at 100k rows.
+index, writes, and builds the index again: one sorted build instead of an index insertion per written row (100k rows:
+the writes took 0.6 s of database CPU instead of 0.8 s, the whole first rebuild 1.05-1.12x the CPU of a plain
+aggregate of the same formula instead of 1.18-1.24x). Readers then wait for the writes and the build: the directory's
+p99 was 1.6-2.8 s during such a rebuild on a loaded 2-core machine (0.2 s when written through the index).
 
 `refresh_statement` ranks stored rows again as of a new time with the same expressions (the daily refresh,
 `recompute.refresh_rankings`).
@@ -438,8 +440,8 @@ async def _write_postgres_rows(conn: AsyncConnection, d: _Dialect) -> tuple[int,
     changed, rows = (
         await conn.execute(sa.text(f"SELECT count(*) FILTER (WHERE changed), count(*) FROM {d.rebuilt}"))  # noqa: S608
     ).one()
-    # Building the ranking index again cost about what inserting its entries for 40-50% of the rows did (100k rows,
-    # 130-160 ms against 300-350 ms CPU for all of them), so it pays when more than half the rows change.
+    # Building the ranking index again (130-240 ms CPU at 100k rows) cost about what inserting its entries for half
+    # the rows did (about 320 ms for all of them), so it pays when more than half the rows change.
     indexes = await _drop_rebuilt_indexes(conn) if 2 * changed > rows else []
     subjects, events, written = (await conn.execute(sa.text(_write_postgres(d)))).one()
     for _, definition in indexes:
