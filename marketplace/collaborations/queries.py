@@ -330,23 +330,34 @@ class DealView:
                               str(said.get("note") or ""), str(check.event.payload.get("status", "")) if check else "")
 
 
+def _deal_view_statements() -> dict[str, sa.Select[Any]]:
+    """The deal page's reads of one deal's rows, built once (``:collab_id`` bound per page): building a statement
+    and its cache key cost more than running it."""
+    deal = sa.bindparam("collab_id", type_=Collaboration.__table__.c.id.type)
+    events = sa.select(CollaborationEvent).where(CollaborationEvent.collaboration_id == deal)
+    hide = CollaborationEvent.action.not_in(sorted(ADMIN_ONLY_ACTIONS))
+    return {
+        "events": events.order_by(CollaborationEvent.seq),
+        "events_not_admin": events.where(hide).order_by(CollaborationEvent.seq),
+        "shipments": sa.select(Shipment).where(Shipment.collaboration_id == deal).order_by(Shipment.shipped_at),
+        "drafts": sa.select(ContentDraft).where(ContentDraft.collaboration_id == deal).order_by(ContentDraft.round),
+        "posts": sa.select(PostSubmission).where(PostSubmission.collaboration_id == deal)
+                 .order_by(PostSubmission.created_at, PostSubmission.id),
+    }
+
+
+_DEAL_VIEW = _deal_view_statements()
+
+
 async def load_deal_view(session: AsyncSession, collab_id: UUID, viewer: TransitionActor, now: datetime
                          ) -> DealView:
     collab = await get_collaboration(session, collab_id, viewer)
-    events_query = sa.select(CollaborationEvent).where(CollaborationEvent.collaboration_id == collab.id)
-    if viewer.party is not Party.ADMIN:
-        events_query = events_query.where(CollaborationEvent.action.not_in(list(ADMIN_ONLY_ACTIONS)))
-    events = list((await session.scalars(events_query.order_by(CollaborationEvent.seq))).all())
-    shipments = list((await session.scalars(
-        sa.select(Shipment).where(Shipment.collaboration_id == collab.id).order_by(Shipment.shipped_at)
-    )).all())
-    drafts = list((await session.scalars(
-        sa.select(ContentDraft).where(ContentDraft.collaboration_id == collab.id).order_by(ContentDraft.round)
-    )).all())
-    posts = list((await session.scalars(
-        sa.select(PostSubmission).where(PostSubmission.collaboration_id == collab.id)
-        .order_by(PostSubmission.created_at, PostSubmission.id)
-    )).all())
+    deal = {"collab_id": collab.id}
+    events_query = _DEAL_VIEW["events" if viewer.party is Party.ADMIN else "events_not_admin"]
+    events = list((await session.scalars(events_query, deal)).all())
+    shipments = list((await session.scalars(_DEAL_VIEW["shipments"], deal)).all())
+    drafts = list((await session.scalars(_DEAL_VIEW["drafts"], deal)).all())
+    posts = list((await session.scalars(_DEAL_VIEW["posts"], deal)).all())
     address = None
     if address_visible(collab, viewer):
         address = await session.scalar(
