@@ -14,6 +14,9 @@ the requests written to PostgreSQL's sockets (statements, BEGIN, COMMIT, prepare
 The timed runs carry no instrumentation: statements and round trips are counted on a run of their own (``--count``
 releases), which also takes the first use of each ledger account out of the timed runs.
 
+``--paired`` releases are each followed by one plain insert+commit, their CPU summed apart: the ratio of the two holds
+while other work on the machine comes and goes (the timed runs' figures don't).
+
 ``--against DIR`` runs the same measurement first on another checkout (``git archive HEAD | tar -x -C DIR``: its
 escrow, marketplace and tests, driven by this script) in a process of its own, then on this one, ``--rounds`` times
 alternately, and prints both side by side. ``--waits`` samples PostgreSQL's wait events and ungranted locks of the
@@ -185,31 +188,61 @@ class StatementCounter:
         return sum(self.by_kind.values())
 
 
-async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int, *,
-                      job_path: bool = False) -> tuple[float, float]:
-    """(wall seconds, this process's CPU seconds) for releasing ``ids`` with ``workers`` concurrent workers."""
+def releaser(runtime: Any, *, job_path: bool = False) -> Any:
+    """An async function releasing one deal: the decision, the provider call and the result."""
     provider = SimulatedProvider(runtime.session_maker)
     listener = NullListener()
     clock = SystemClock()
     executor = ProviderCallExecutor(runtime.session_maker, provider, lambda _s: listener, clock,
                                     platform_fee_bps=runtime.settings.app.platform_fee_bps)
+
+    async def release(collaboration_id: uuid.UUID) -> None:
+        async with runtime.session_maker() as s, s.begin():
+            call = await escrow(s, clock, listener, attempt_calls=not job_path).request_release(collaboration_id)
+            call_id = call.id
+            attempt = None if job_path else Attempt.of(call, collaboration_id=collaboration_id)
+        outcome = await executor.execute(call_id, attempt=attempt)
+        assert outcome == "done", outcome
+
+    return release
+
+
+async def release_all(runtime: Any, ids: list[uuid.UUID], workers: int, *,
+                      job_path: bool = False) -> tuple[float, float]:
+    """(wall seconds, this process's CPU seconds) for releasing ``ids`` with ``workers`` concurrent workers."""
+    release = releaser(runtime, job_path=job_path)
     queue: asyncio.Queue[uuid.UUID] = asyncio.Queue()
     for collaboration_id in ids:
         queue.put_nowait(collaboration_id)
 
     async def worker() -> None:
         while not queue.empty():
-            collaboration_id = queue.get_nowait()
-            async with runtime.session_maker() as s, s.begin():
-                call = await escrow(s, clock, listener, attempt_calls=not job_path).request_release(collaboration_id)
-                call_id = call.id
-                attempt = None if job_path else Attempt.of(call, collaboration_id=collaboration_id)
-            outcome = await executor.execute(call_id, attempt=attempt)
-            assert outcome == "done", outcome
+            await release(queue.get_nowait())
 
     started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker() for _ in range(workers)))
     return time.perf_counter() - started, time.process_time() - cpu
+
+
+async def paired(runtime: Any, url: str, ids: list[uuid.UUID], *, job_path: bool = False) -> tuple[float, float]:
+    """(CPU seconds of the releases, of as many plain insert+commits), each release followed by one plain insert:
+    the two see the same machine, so their ratio holds when other work on it comes and goes."""
+    engine = create_async_engine(url, pool_size=1, max_overflow=0)
+    async with engine.begin() as conn:
+        await conn.execute(sa.text("CREATE TABLE IF NOT EXISTS bench_plain (id uuid PRIMARY KEY, n int)"))
+    maker = async_sessionmaker(engine)
+    release = releaser(runtime, job_path=job_path)
+    release_cpu = plain_cpu = 0.0
+    for n, collaboration_id in enumerate(ids):
+        cpu = time.process_time()
+        await release(collaboration_id)
+        release_cpu += time.process_time() - cpu
+        cpu = time.process_time()
+        async with maker() as s, s.begin():
+            await s.execute(sa.text("INSERT INTO bench_plain VALUES (:id, :n)"), {"id": uuid.uuid4(), "n": -n})
+        plain_cpu += time.process_time() - cpu
+    await engine.dispose()
+    return release_cpu, plain_cpu
 
 
 async def plain_inserts(url: str, count: int, workers: int) -> tuple[float, float]:
@@ -300,9 +333,10 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
     n, counted = args.deals, args.count
     result: dict[str, Any] = {"tree": TREE, "deals": n}
     try:
-        print(f"[{TREE}] preparing {2 * n + counted + CREATORS} funded deals (not timed)...", file=sys.stderr,
-              flush=True)
-        ids = await prepare(runtime, 2 * n + counted + CREATORS)
+        total = 2 * n + counted + CREATORS + args.paired
+        print(f"[{TREE}] preparing {total} funded deals (not timed)...", file=sys.stderr, flush=True)
+        ids = await prepare(runtime, total)
+        ids, paired_ids = ids[: total - args.paired], ids[total - args.paired :]
         engine = runtime.alchemy.get_engine()
         # The first release to each creator creates their payable account: done first, neither timed nor counted.
         await release_all(runtime, ids[2 * n + counted :], 1, job_path=args.job_path)
@@ -341,6 +375,7 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
             result["waits"] = json.loads(out)
         plain_seq = await plain_inserts(url, n, 1)
         plain_conc = await plain_inserts(url, n, args.workers)
+        result["paired"] = await paired(runtime, url, paired_ids, job_path=args.job_path) if paired_ids else None
     finally:
         await runtime.alchemy.get_engine().dispose()
         dbsupport.drop_postgres_database(SERVER, args.database)
@@ -373,6 +408,11 @@ def report(r: dict[str, Any], args: argparse.Namespace) -> None:
     seq_wall, seq_cpu = r["sequential"]
     print(f"sequential: wait (wall - CPU) {1000 * (seq_wall - seq_cpu) / n:.2f} ms per release; CPU per release = "
           f"{seq_cpu / r['plain_seq'][1]:.1f} plain insert+commits")
+    if r.get("paired"):
+        release_cpu, plain_cpu = r["paired"]
+        print(f"paired ({args.paired} releases, each followed by a plain insert+commit): CPU per release = "
+              f"{release_cpu / plain_cpu:.2f} plain insert+commits ({1000 * release_cpu / args.paired:.2f} ms / "
+              f"{1000 * plain_cpu / args.paired:.2f} ms)")
     print(f"counted apart ({r['counted']} releases): {r['round_trips']:.1f} round trips per release "
           f"({r['plain_round_trips']:.1f} per plain insert+commit), {r['statements']:.1f} statements")
     print("   per release  ms waited  statement")
@@ -411,6 +451,12 @@ def compare(rounds: list[tuple[dict[str, Any], dict[str, Any]]]) -> None:
             print(f"{k}, {mode:25} {b[0]:11.1f} {b[1]:9.1%} {b[2]:12.2f}   {a[0]:11.1f} {a[1]:9.1%} {a[2]:12.2f}   "
                   f"{a[2] / b[2]:.2f}")
         print(f"   median CPU after/before ({mode}): {statistics.median(ratios):.2f}")
+    ratios = [(b["paired"][0] / b["paired"][1], a["paired"][0] / a["paired"][1]) for b, a in rounds if b.get("paired")]
+    for k, (b_ratio, a_ratio) in enumerate(ratios, 1):
+        print(f"{k}, paired: CPU per release in plain insert+commits {b_ratio:.2f} -> {a_ratio:.2f} "
+              f"({a_ratio / b_ratio:.2f})")
+    if ratios:
+        print(f"   median (paired): {statistics.median(a / b for b, a in ratios):.2f}")
     before, after = rounds[-1]
     print(f"statements per release: {before['statements']:.1f} -> {after['statements']:.1f}; round trips "
           f"{before['round_trips']:.1f} -> {after['round_trips']:.1f}")
@@ -421,6 +467,8 @@ def main() -> None:
     parser.add_argument("--deals", type=int, default=300, help="releases per mode")
     parser.add_argument("--count", type=int, default=60, help="releases counted (statements, round trips) apart")
     parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--paired", type=int, default=100,
+                        help="releases each followed by a plain insert+commit, for a CPU ratio that holds under load")
     parser.add_argument("--job-path", action="store_true", help="time the queued job's path (attempt recorded apart)")
     parser.add_argument("--cprofile", action="store_true", help="print the sequential run's top functions (cProfile)")
     parser.add_argument("--py-spy", metavar="FILE", help="record the sequential run with py-spy (raw) into FILE")
@@ -442,7 +490,8 @@ def main() -> None:
         pair = []
         for tree in (str(Path(args.against).resolve()), TREE):
             command = [sys.executable, __file__, "--json", "--deals", str(args.deals), "--count", str(args.count),
-                       "--workers", str(args.workers), "--database", f"{args.database}_ab"]
+                       "--workers", str(args.workers), "--paired", str(args.paired), "--database",
+                       f"{args.database}_ab"]
             command += ["--job-path"] if args.job_path else []
             command += ["--waits"] if args.waits else []
             out = subprocess.run(command, env={**os.environ, "BENCH_ESCROW_TREE": tree}, check=True,
