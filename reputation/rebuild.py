@@ -23,7 +23,8 @@ p99 was 1.6-2.8 s during such a rebuild on a loaded 2-core machine (0.2 s when w
 `refresh_statement` ranks stored rows again as of a new time with the same expressions (the daily refresh,
 `recompute.refresh_rankings`).
 
-Long because the SQL of both dialects and the Python that checks it against the fold stay side by side.
+Long because the rebuild's SQL for both dialects and its write paths (through the indexes, or with the ranking
+index built again) read best side by side.
 """
 
 from __future__ import annotations
