@@ -52,8 +52,9 @@ def insert_stmt(bind: AsyncSession | sa.Connection | str, model: Any) -> Any:
 
 async def insert_rows(session: AsyncSession, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Plain rows (the same keys each) into ``table``: on PostgreSQL one INSERT … SELECT FROM unnest(one array per
-    column), executed once however many rows (an executemany INSERT is one execution per row on the server);
-    elsewhere the table's INSERT executed with every row. Values go through the columns' own types (enums, JSON)."""
+    column that varies; one parameter for a column with the same value in every row), executed once however many
+    rows (an executemany INSERT is one execution per row on the server); elsewhere the table's INSERT executed with
+    every row. Values go through the columns' own types (enums, JSON)."""
     if not rows:
         return
     dialect = session.get_bind().dialect
@@ -62,26 +63,38 @@ async def insert_rows(session: AsyncSession, table: sa.Table, rows: Sequence[Map
         return
     quote = dialect.identifier_preparer.quote
     names = list(rows[0])
+    # A column with one value in every row (a batch's action, state, time...) is one parameter, not an array: the
+    # driver encodes each array element in Python. At least one column stays an array: it gives the row count.
+    same = [len(rows) > 1 and all(row[name] == rows[0][name] for row in rows) for name in names]
+    if all(same):
+        same[0] = False
     arrays: list[str] = []
+    unnested: list[str] = []
     selected: list[str] = []
     params: list[sa.BindParameter[Any]] = []
     for n, name in enumerate(names):
         column_type = table.c[name].type
-        values = [row[name] for row in rows]
+        type_sql = column_type.compile(dialect=dialect)
+        values = [row[name] for row in rows[:1]] if same[n] else [row[name] for row in rows]
         if isinstance(column_type, sa.JSON):  # as text, cast per row: JSON travels badly inside an array
             values = [None if value is None and column_type.none_as_null else json.dumps(value) for value in values]
-            params.append(sa.bindparam(f"v{n}", values, type_=postgresql.ARRAY(sa.Text())))
-            arrays.append(f"CAST(:v{n} AS TEXT[])")
-            selected.append(f"CAST(v.{quote(name)} AS {column_type.compile(dialect=dialect)})")
+            value_type: Any = sa.Text()
+            value_sql, cast_to = "TEXT", f"CAST({{}} AS {type_sql})"
         else:
-            params.append(sa.bindparam(f"v{n}", values, type_=postgresql.ARRAY(column_type)))
-            arrays.append(f"CAST(:v{n} AS {column_type.compile(dialect=dialect)}[])")
-            selected.append(f"v.{quote(name)}")
+            value_type, value_sql, cast_to = column_type, type_sql, "{}"
+        if same[n]:
+            params.append(sa.bindparam(f"v{n}", values[0], type_=value_type))
+            selected.append(cast_to.format(f"CAST(:v{n} AS {value_sql})"))
+        else:
+            params.append(sa.bindparam(f"v{n}", values, type_=postgresql.ARRAY(value_type)))
+            arrays.append(f"CAST(:v{n} AS {value_sql}[])")
+            unnested.append(quote(name))
+            selected.append(cast_to.format(f"v.{quote(name)}"))
     columns = ", ".join(quote(name) for name in names)
-    # Only the table's own (quoted) names and types are spliced in; every value is a bound array.
+    # Only the table's own (quoted) names and types are spliced in; every value is bound.
     sql = (
         f"INSERT INTO {quote(table.name)} ({columns}) SELECT {', '.join(selected)} "  # noqa: S608
-        f"FROM unnest({', '.join(arrays)}) AS v({columns})"
+        f"FROM unnest({', '.join(arrays)}) AS v({', '.join(unnested)})"
     )
     await session.execute(sa.text(sql).bindparams(*params))
 
