@@ -126,7 +126,8 @@ async def test_textual_writes_bump_everyone_only_when_they_write_an_actor_table(
         with statements(runtime) as seen:
             await web.get("/notifications/badge", htmx=True)
         assert actor_loads(seen) == 0, raw
-    for raw in ("UPDATE Creator SET bio = bio WHERE user_id = :u", "update user_account set email = email where id = :u"):
+    written = ("UPDATE Creator SET bio = bio WHERE user_id = :u", "update user_account set email = email where id = :u")
+    for raw in written:
         await db.execute(statement(raw), {"u": creator.user_id})
         with statements(runtime) as seen:
             await web.get("/notifications/badge", htmx=True)
