@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.collaborations.transition import Change, among
 from marketplace.jobs import enqueue
 from marketplace.webhooks.events import kinds_for
-from marketplace.webhooks.models import DeliveryStatus, OutgoingDelivery, OutgoingEndpoint, OutgoingEvent
-from marketplace.webhooks.services import FLUSH_JOB, RETRY_WINDOW, record_event
+from marketplace.webhooks.models import OutgoingEndpoint, OutgoingEvent
+from marketplace.webhooks.services import FLUSH_JOB, pending_delivery, record_event
 
 
 def deal_data(change: Change, kind: str) -> dict[str, Any]:
@@ -92,14 +92,12 @@ class OutgoingWebhookListener:
             return
         session.add_all([event for event, _, _ in events])
         await session.flush()
-        flushed: dict[UUID, None] = {}
+        endpoint_ids: dict[UUID, None] = {}
         for event, endpoints, change in events:
             for endpoint in endpoints:
-                session.add(OutgoingDelivery(endpoint_id=endpoint.id, event_id=event.id,
-                                             status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=change.now,
-                                             give_up_at=change.now + RETRY_WINDOW))
-                flushed.setdefault(endpoint.id)
+                session.add(pending_delivery(endpoint, event, change.now))
+                endpoint_ids.setdefault(endpoint.id)
         # The delivery job sends every due delivery of its endpoint: one per endpoint is enough for the batch.
-        for endpoint_id in flushed:
+        for endpoint_id in endpoint_ids:
             enqueue(session, FLUSH_JOB, str(endpoint_id))
         await session.flush()

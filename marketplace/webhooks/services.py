@@ -210,10 +210,15 @@ class WebhookService:
             .where(OutgoingDelivery.endpoint_id == endpoint_id, OutgoingEvent.kind == "webhook.test")) or 0)
 
 
+def pending_delivery(endpoint: OutgoingEndpoint, event: OutgoingEvent, now: datetime) -> OutgoingDelivery:
+    """The event's delivery to the endpoint, due now and given up after RETRY_WINDOW."""
+    return OutgoingDelivery(endpoint_id=endpoint.id, event_id=event.id, status=DeliveryStatus.PENDING,
+                            attempts=0, next_attempt_at=now, give_up_at=now + RETRY_WINDOW)
+
+
 def queue_delivery(session: AsyncSession, endpoint: OutgoingEndpoint, event: OutgoingEvent,
                    now: datetime) -> OutgoingDelivery:
-    delivery = OutgoingDelivery(endpoint_id=endpoint.id, event_id=event.id, status=DeliveryStatus.PENDING,
-                                attempts=0, next_attempt_at=now, give_up_at=now + RETRY_WINDOW)
+    delivery = pending_delivery(endpoint, event, now)
     session.add(delivery)
     enqueue(session, FLUSH_JOB, str(endpoint.id))
     return delivery
