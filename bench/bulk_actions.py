@@ -48,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import sqlalchemy as sa
 
 from bench.escrow_release import StatementCounter
+from bench.procstat import cpu_ticks
 from marketplace.accounts.auth import load_actor
 from marketplace.bulk.actions import ACTIONS
 from marketplace.bulk.models import BulkJob
@@ -322,18 +323,7 @@ async def server_cpu(runtime: Any) -> dict[int, int]:
         pids = list(
             await session.scalars(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()"))
         )
-    return _ticks(pids)
-
-
-def _ticks(pids: list[int]) -> dict[int, int]:
-    ticks: dict[int, int] = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks[pid] = int(fields[11]) + int(fields[12])
-    return ticks
+    return cpu_ticks(pids)
 
 
 def cpu_ms(before: dict[int, int], after: dict[int, int]) -> float:

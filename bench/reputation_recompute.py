@@ -47,6 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.procstat import cpu_ticks
 from marketplace.migrate import upgrade
 from marketplace.settings import normalise_database_url
 from reputation.events import CATALOGUE, EventKind
@@ -210,7 +211,7 @@ class DatabaseCpu:
 
     async def _sample(self, conn: Any) -> None:
         pids = (await conn.execute(sa.text(self._PIDS))).scalars().all()
-        for pid, ticks in _ticks(pids).items():
+        for pid, ticks in cpu_ticks(pids).items():
             self.seen[pid] = ticks
 
     _PIDS = "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
@@ -238,17 +239,6 @@ class DatabaseCpu:
         await self.conn.close()
         ticks = sum(t - self.base.get(pid, 0) for pid, t in self.seen.items())
         self.seconds = ticks / os.sysconf("SC_CLK_TCK")
-
-
-def _ticks(pids: list[int]) -> dict[int, int]:
-    ticks: dict[int, int] = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks[pid] = int(fields[11]) + int(fields[12])
-    return ticks
 
 
 async def rounds(
