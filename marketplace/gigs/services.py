@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.auth import Actor
@@ -304,7 +305,7 @@ class GigService:
         applied: dict[UUID, str] = {}
         invited: set[UUID] = set()
         creator_rows: list[Any] = []
-        lookup = page_lookup_statement(full=full, creator=creator_id is not None, facts=load_facts)
+        lookup = page_lookup_statement(full=full, creator=creator_id is not None, facts=load_facts, dialect=dialect)
         params = {"ids": ids, "brand_ids": list({g.brand_id for g in gigs}), "creator_id": creator_id}
         for part, ref, a, b, n, _ in await conn.execute(lookup, params):
             if part == "d":
@@ -344,17 +345,17 @@ class GigService:
         bound parameters (``page_lookup_statement``)."""
         d, n = Deliverable.__table__.c, GigNiche.__table__.c
         b = Brand.__table__.c
-        lookups = [tagged("b", b.id, a=b.name).where(b.id.in_(brand_ids))]
+        lookups = [tagged("b", b.id, a=b.name).where(_among(b.id, brand_ids))]
         if not full:
             lookups += [
-                tagged("d", d.gig_id, a=d.platform, b=d.kind, n=d.count, seq=d.id).where(d.gig_id.in_(ids)),
-                tagged("n", n.gig_id, a=n.niche).where(n.gig_id.in_(ids)),
+                tagged("d", d.gig_id, a=d.platform, b=d.kind, n=d.count, seq=d.id).where(_among(d.gig_id, ids)),
+                tagged("n", n.gig_id, a=n.niche).where(_among(n.gig_id, ids)),
             ]
         if creator_id is not None:
             app, inv = Application.__table__.c, GigInvitation.__table__.c
             lookups += [
-                tagged("a", app.gig_id, a=app.status).where(app.creator_id == creator_id, app.gig_id.in_(ids)),
-                tagged("i", inv.gig_id).where(inv.creator_id == creator_id, inv.gig_id.in_(ids)),
+                tagged("a", app.gig_id, a=app.status).where(app.creator_id == creator_id, _among(app.gig_id, ids)),
+                tagged("i", inv.gig_id).where(inv.creator_id == creator_id, _among(inv.gig_id, ids)),
             ]
             if facts:
                 lookups += creator_facts_lookup(creator_id)
@@ -597,14 +598,25 @@ class GigService:
         ) or 0)
 
 
+def _among(column: Any, ids: sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
+    """``column`` in a list parameter: an expanding IN, or ``= ANY`` of an array parameter."""
+    return column.in_(ids) if ids.expanding else column == sa.any_(ids)  # type: ignore[no-any-return]
+
+
 def _with_apply_by(fields: GigFields, apply_by: datetime | None) -> GigFields:
     return replace(fields, apply_by=apply_by)
 
 
 @functools.cache
-def page_lookup_statement(*, full: bool, creator: bool, facts: bool) -> sa.CompoundSelect:
+def page_lookup_statement(*, full: bool, creator: bool, facts: bool, dialect: str) -> sa.CompoundSelect:
     """A results page's lookups as one statement, built once per shape: building the ten-branch UNION cost more
-    than PostgreSQL took to run it. Parameters: ``ids`` and ``brand_ids`` (lists), ``creator_id``."""
-    ids, brand_ids = sa.bindparam("ids", expanding=True), sa.bindparam("brand_ids", expanding=True)
+    than PostgreSQL took to run it. Parameters: ``ids`` and ``brand_ids`` (lists), ``creator_id``. On PostgreSQL
+    each list is one array parameter (``= ANY``): one statement text whatever the lists' lengths, so nothing is
+    expanded per request and each connection prepares it once; elsewhere an expanding IN."""
+    if dialect == "postgresql":
+        id_list = postgresql.ARRAY(sa.Uuid())
+        ids, brand_ids = sa.bindparam("ids", type_=id_list), sa.bindparam("brand_ids", type_=id_list)
+    else:
+        ids, brand_ids = sa.bindparam("ids", expanding=True), sa.bindparam("brand_ids", expanding=True)
     creator_id = sa.bindparam("creator_id", type_=Gig.__table__.c.id.type) if creator else None
     return tagged_lookup(GigService._page_lookups(ids, brand_ids, creator_id, full=full, facts=facts))

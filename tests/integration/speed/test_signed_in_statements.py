@@ -77,9 +77,9 @@ async def test_creator_standing_is_two_statements(runtime, people) -> None:
 
 
 def test_page_lookups_are_built_once() -> None:
-    first = page_lookup_statement(full=False, creator=True, facts=True)
-    assert page_lookup_statement(full=False, creator=True, facts=True) is first
-    assert page_lookup_statement(full=True, creator=True, facts=False) is not first
+    first = page_lookup_statement(full=False, creator=True, facts=True, dialect="postgresql")
+    assert page_lookup_statement(full=False, creator=True, facts=True, dialect="postgresql") is first
+    assert page_lookup_statement(full=True, creator=True, facts=False, dialect="postgresql") is not first
 
 
 def test_postgres_pool_does_not_ping_every_checkout() -> None:
