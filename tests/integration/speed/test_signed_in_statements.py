@@ -82,6 +82,17 @@ def test_page_lookups_are_built_once() -> None:
     assert page_lookup_statement(full=True, creator=True, facts=False, dialect="postgresql") is not first
 
 
+def test_page_lookups_on_postgres_have_one_text_whatever_the_ids() -> None:
+    """Array parameters, not an IN list expanded per request: every page's lookups are one prepared statement."""
+    from sqlalchemy.dialects.postgresql import asyncpg
+
+    compiled = page_lookup_statement(full=False, creator=True, facts=True, dialect="postgresql").compile(
+        dialect=asyncpg.dialect())
+    assert "POSTCOMPILE" not in str(compiled) and str(compiled).count("ANY") == 5
+    sqlite = str(page_lookup_statement(full=False, creator=True, facts=True, dialect="sqlite").compile())
+    assert "POSTCOMPILE_ids" in sqlite
+
+
 def test_postgres_pool_does_not_ping_every_checkout() -> None:
     settings = Settings.from_env({"POSTPACT_ENV": "test", "SECRET_KEY": "s" * 40,
                                   "DATABASE_URL": "postgresql://postgres@127.0.0.1:5432/test"})
