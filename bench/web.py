@@ -7,12 +7,22 @@ Redis) with the chosen server, and drives each request with ``wrk`` (``--connect
 ``--seconds`` each, one after another). Prints req/s, p50, p99, errors and the share of bare Litestar's req/s for
 each request, then a mixed signed-in load (creator and brand pages, badge polls, deal pages) from a wrk Lua script.
 
+The stack's own floor (``--floors``, on by default in the main table: ~5 x ``--seconds``; ``--no-floors`` skips it;
+``--only`` filters it by name unless ``--floors`` is given): bench/stack_floor.py, a minimal Litestar app with no
+PostPact code, served like PostPact (same server, workers, database, Redis, pool size) and signed in through its
+``/login``. Its rows, read against the PostPact rows: "floor: session" (a Redis session read alone: any signed-in
+request), "floor: fragment" (session + one indexed count + a one-line template: the badge poll), "floor: listing"
+(anonymous: 24 newest open gigs joined to their brand + the total, ORM, a Jinja page), "floor: listing signed in"
+(session + that) and "floor: listing signed in, no count" (without the total, which PostPact's /gigs does not show:
+the floor of signed-in /gigs).
+
 ``--scaling`` also measures bare Litestar, plain ``/gigs`` and the mixed load for every server in ``--servers``
 with 1 and 2 workers, each as a share of that server's bare app and of the same server with one worker.
 Run ``make bench`` once (it installs wrk from Debian when missing), or ``apt-get install wrk``.
 
     .venv/bin/python bench/web.py [--seconds 10] [--connections 32] [--server uvicorn|granian] [--workers 1]
                                   [--scaling] [--servers uvicorn,granian] [--only gigs] [--keep] [--reuse]
+                                  [--floors | --no-floors]
                                   [--pool-size N] [--database NAME]   # one database per parallel run
                                   [--against /path/to/older/export]   # before/after, measured in turns
 """
@@ -194,11 +204,14 @@ def start(name: str, command: list[str], env: dict[str, str], probe: str, cwd: P
     raise RuntimeError(f"{name} did not start")
 
 
+def redis_url() -> str:
+    return os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+
+
 def postpact_env(url: str, var_dir: str, port: int) -> dict[str, str]:
     env = {**os.environ, "POSTPACT_ENV": "production", "SECRET_KEY": SECRET, "DATABASE_URL": url,
            "POSTPACT_VAR_DIR": var_dir, "PUBLIC_URL": f"http://127.0.0.1:{port}",
-           "DATABASE_POOL_SIZE": str(POOL_SIZE["size"]),
-           "REDIS_URL": os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")}
+           "DATABASE_POOL_SIZE": str(POOL_SIZE["size"]), "REDIS_URL": redis_url()}
     import redis
 
     redis.Redis.from_url(env["REDIS_URL"], socket_connect_timeout=2).flushdb()
@@ -210,6 +223,15 @@ def start_bare(server: str, workers: int) -> Running:
     return start(f"bare Litestar ({server}, {workers}w)",
                  server_command(server, "bench.bare_litestar:app", port, workers, factory=False),
                  {**os.environ, "PYTHONPATH": str(ROOT)}, "/")
+
+
+def start_floor(server: str, workers: int, url: str) -> Running:
+    """bench/stack_floor.py with PostPact's database, Redis and pool size (its sessions under their own prefix)."""
+    port = free_port()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "DATABASE_URL": url, "REDIS_URL": redis_url(),
+           "DATABASE_POOL_SIZE": str(POOL_SIZE["size"])}
+    return start(f"stack floor ({server}, {workers}w)",
+                 server_command(server, "bench.stack_floor:create_app", port, workers, factory=True), env, "/listing")
 
 
 def start_postpact(server: str, workers: int, url: str, var_dir: str, tree: Path = ROOT) -> Running:
@@ -234,6 +256,13 @@ def cookie_header(base: str, email: str) -> str:
         assert response.status_code == 303, (email, response.status_code, response.text[:300])
         client.get("/")  # the page after sign-in (the CSRF cookie follows the rotated session)
         return "; ".join(f"{k}={v}" for k, v in client.cookies.items())
+
+
+def floor_cookie(base: str, email: str) -> str:
+    """Sign in to the floor app: the Cookie header of its session."""
+    response = httpx.post(base + "/login", params={"email": email}, timeout=30)
+    assert response.status_code == 200, (email, response.status_code, response.text[:300])
+    return "; ".join(f"{k}={v}" for k, v in response.cookies.items())
 
 
 def deep_gigs_path(base: str, cookie: str, hops: int) -> str:
@@ -361,6 +390,56 @@ def loadavg() -> str:
     return Path("/proc/loadavg").read_text().strip()
 
 
+#: The floor app's rows: name, path, signed in.
+FLOORS = [
+    ("floor: session", "/session", True),
+    ("floor: fragment", "/fragment", True),
+    ("floor: listing", "/listing", False),
+    ("floor: listing signed in", "/listing-signed-in", True),
+    ("floor: listing signed in, no count", "/listing-signed-in-no-count", True),
+]
+
+
+def floors(args: argparse.Namespace, url: str) -> list[Result]:
+    """The stack's floor (bench/stack_floor.py) for each kind of request, signed in as the /gigs rows' creator."""
+    rows = FLOORS if args.floors or not args.only else [f for f in FLOORS if args.only in f[0]]
+    if args.floors is False or not rows:
+        return []
+    results: list[Result] = []
+    app = start_floor(args.server, args.workers, url)
+    try:
+        cookie = floor_cookie(app.base, CREATOR_EMAIL)
+        for _, path, signed_in in rows:
+            response = httpx.get(app.base + path, headers={"Cookie": cookie} if signed_in else {}, timeout=30)
+            assert response.status_code == 200, (path, response.status_code, response.text[:300])
+        wrk("warm-up", app.base, "/listing-signed-in-no-count", args, headers={"Cookie": cookie}, seconds=2)
+        for name, path, signed_in in rows:
+            headers = {"Cookie": cookie} if signed_in else {}
+            results.append(wrk(name, app.base, path, args, headers=headers, pid=app.process.pid))
+            print(f"  {name}: {results[-1].rps:.0f} req/s, {results[-1].cpu_ms or 0:.2f} CPU ms/req, "
+                  f"{results[-1].errors} errors (load {loadavg()})", flush=True)
+    finally:
+        app.stop()
+    return results
+
+
+def against_floors(results: list[Result]) -> None:
+    """PostPact's rows as a share of the floor of their kind of request (req/s, and CPU per request)."""
+    by_name = {r.name: r for r in results}
+    pairs = [("/gigs newest", "floor: listing signed in, no count"),
+             ("/notifications/badge (htmx, creator)", "floor: fragment"),
+             ("/notifications/badge (htmx, brand)", "floor: fragment")]
+    lines = []
+    for mine, floor in pairs:
+        if mine in by_name and floor in by_name:
+            m, f = by_name[mine], by_name[floor]
+            cpu = f", CPU per request x{m.cpu_ms / f.cpu_ms:.2f} the floor's" if m.cpu_ms and f.cpu_ms else ""
+            lines.append(f"  {mine}: {m.rps / f.rps:.1%} of '{floor}' req/s{cpu}")
+    if lines:
+        print("\nagainst the stack's floor:")
+        print("\n".join(lines))
+
+
 # --- the run --------------------------------------------------------------------------------------------------------
 
 
@@ -374,6 +453,7 @@ def main_table(args: argparse.Namespace, url: str, var_dir: str, brand_deals: li
     finally:
         bare.stop()
     results.append(bare_result)
+    results += floors(args, url)
     app = start_postpact(args.server, args.workers, url, var_dir)
     try:
         creator = cookie_header(app.base, CREATOR_EMAIL)
@@ -413,6 +493,7 @@ def main_table(args: argparse.Namespace, url: str, var_dir: str, brand_deals: li
           f"{args.connections} "
           f"connections, {args.seconds:g} s each; load average after: {loadavg()}")
     print_table(results, bare_result)
+    against_floors(results)
     gigs = [r for r in results if r.name.startswith("/gigs")]
     if gigs:
         plain = next((r for r in gigs if r.name == "/gigs newest"), gigs[0])
@@ -542,6 +623,9 @@ def main() -> None:
     parser.add_argument("--only", default="", help="only the requests whose name contains this")
     parser.add_argument("--pool-size", type=int, default=0, help="database connections per process (default: "
                         "--connections)")
+    parser.add_argument("--floors", action=argparse.BooleanOptionalAction, default=None,
+                        help="the stack's floor rows (bench/stack_floor.py) in the main table (default: on, filtered "
+                        "by --only; --floors: all of them whatever --only says)")
     parser.add_argument("--no-table", action="store_true", help="skip the per-request table (with --scaling)")
     parser.add_argument("--against", default="", help="before/after: an export of an older commit to compare with")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (for --reuse)")
