@@ -14,6 +14,7 @@ from litestar.types import ASGIApp, Receive, Scope, Send
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.accounts.auth import READ_ONLY
 from marketplace.accounts.controllers import home_for
 from marketplace.accounts.guards import admin_only, brand_member, creator_only
 from marketplace.dashboards import brand_dashboard, creator_dashboard
@@ -61,13 +62,13 @@ class SitePages(PageController):
             return redirect(request, home_for(actor))
         return render(request, "home.html")
 
-    @get("/brand", name="brand_home", guards=[brand_member()])
+    @get("/brand", name="brand_home", guards=[brand_member()], opt={READ_ONLY: True})
     async def brand_home(self, request: Request[Any, Any, Any],
                          db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         board = await brand_dashboard(db_session, request.user.brand_id)
         return render(request, "dashboards/brand.html", {"board": board})
 
-    @get("/creator", name="creator_home", guards=[creator_only])
+    @get("/creator", name="creator_home", guards=[creator_only], opt={READ_ONLY: True})
     async def creator_home(self, request: Request[Any, Any, Any],
                            db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         board = await creator_dashboard(db_session, request.user.creator_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import time
@@ -308,6 +309,37 @@ def bearer_token(scope: Scope) -> str | None:
 
 
 _AUTOCOMMIT: weakref.WeakKeyDictionary[AsyncEngine, AsyncEngine] = weakref.WeakKeyDictionary()
+#: A statement that writes (or locks rows to write them), as its first word or after a WITH's queries.
+_WRITING_STATEMENT = re.compile(r"^\s*(?:insert|update|delete|merge|truncate|create|drop|alter|lock)\b"
+                                r"|\b(?:insert\s+into|update\s+\w+\s+set|delete\s+from|for\s+(?:no\s+key\s+)?update)\b",
+                                re.IGNORECASE)
+
+
+@functools.lru_cache(maxsize=512)
+def _writes(statement: str) -> bool:
+    """Kept per statement text: a route's statements are a few texts built once, searched once."""
+    return _WRITING_STATEMENT.search(statement) is not None
+
+
+class ReadOnlyRouteWrote(RuntimeError):
+    """A ``READ_ONLY`` route sent a statement that writes: in autocommit it would be committed on its own, outside
+    the request's one transaction. A programming error (the route must not be marked read-only)."""
+
+
+def _refuse_writes(_conn: Any, _cursor: Any, statement: str, _parameters: Any, context: Any, _many: bool) -> None:
+    """Before every statement of a read-only route's autocommit session: nothing that writes gets to the database."""
+    if (context is not None and (context.isinsert or context.isupdate or context.isdelete)) or _writes(statement):
+        raise ReadOnlyRouteWrote(f"a read-only route tried to write: {statement[:80]!r}")
+
+
+def read_only_engine(engine: AsyncEngine) -> AsyncEngine:
+    """``engine`` in autocommit (same pool), refusing any statement that writes (``ReadOnlyRouteWrote``)."""
+    autocommit = _AUTOCOMMIT.get(engine)
+    if autocommit is None:
+        autocommit = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Only this engine's statements (the events of an engine made by execution_options are its own).
+        event.listen(autocommit.sync_engine, "before_cursor_execute", _refuse_writes)
+    return autocommit
 
 
 def _read_only_session(runtime: Runtime, scope: Scope) -> AsyncSession | None:
@@ -320,10 +352,7 @@ def _read_only_session(runtime: Runtime, scope: Scope) -> AsyncSession | None:
     engine = config.get_engine()
     if engine.dialect.name != "postgresql":
         return None
-    autocommit = _AUTOCOMMIT.get(engine)
-    if autocommit is None:
-        autocommit = _AUTOCOMMIT[engine] = engine.execution_options(isolation_level="AUTOCOMMIT")
-    session: AsyncSession = scope["app"].state[config.session_maker_app_state_key](bind=autocommit)
+    session: AsyncSession = scope["app"].state[config.session_maker_app_state_key](bind=read_only_engine(engine))
     session.info[READ_ONLY_SESSION] = True
     set_aa_scope_state(scope, config.session_scope_key, session)  # what the handler's ``db_session`` will be
     return session

@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 from litestar.response import File
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.accounts.auth import Actor
+from marketplace.accounts.auth import READ_ONLY, Actor
 from marketplace.accounts.guards import brand_member, creator_only, not_suspended, signed_in
 from marketplace.collaborations import uploads
 from marketplace.collaborations.queries import (
@@ -178,12 +178,12 @@ class CollaborationPages(PageController):
         return render(request, "collaborations/list.html", context, block="deal_list",
                       status_code=422 if errors else 200)
 
-    @get("/brand/collaborations", name="brand_collaborations", guards=[brand_member()])
+    @get("/brand/collaborations", name="brand_collaborations", guards=[brand_member()], opt={READ_ONLY: True})
     async def brand_list(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
                          ) -> Response[Any]:
         return await self._list(request, db_session, "brand")
 
-    @get("/creator/collaborations", name="creator_collaborations", guards=[creator_only])
+    @get("/creator/collaborations", name="creator_collaborations", guards=[creator_only], opt={READ_ONLY: True})
     async def creator_list(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]
                            ) -> Response[Any]:
         return await self._list(request, db_session, "creator")
@@ -205,7 +205,7 @@ class CollaborationPages(PageController):
                    "max_upload_mb": runtime.settings.storage.max_upload_bytes // (1024 * 1024), **extra}
         return render(request, "collaborations/detail.html", context, block="deal_panel", status_code=status_code)
 
-    @get("/collaborations/{collab_id:uuid}", name="collaboration", guards=[signed_in])
+    @get("/collaborations/{collab_id:uuid}", name="collaboration", guards=[signed_in], opt={READ_ONLY: True})
     async def detail(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession],
                      collab_id: FromPath[UUID]) -> Response[Any]:
         return await self._deal(request, db_session, collab_id)

@@ -5,16 +5,23 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from typing import Any
+from uuid import uuid4
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
+from marketplace.accounts.auth import ReadOnlyRouteWrote, read_only_engine
+from marketplace.accounts.models import User
 from marketplace.db import make_alchemy_config
 from marketplace.gigs.services import page_lookup_statement
+from marketplace.notifications.models import Notification
 from marketplace.notifications.services import notify
 from marketplace.reputation.services import creator_standing
 from marketplace.settings import Settings
-from tests.support.marketplace import make_creator_with_account, make_gig
+from tests.support.marketplace import make_collaboration, make_creator_with_account, make_gig
 
 #: Sign-in (the actor), the page's gigs, one UNION for everything about them and the creator's profile, and the
 #: creator's standing in one statement (score, open deals and linked ghostings: ``creator_standing_at_once``).
@@ -127,7 +134,7 @@ async def test_a_page_after_the_badge_still_runs_in_a_transaction(web, runtime, 
     await web.get("/notifications/badge", htmx=True)
     transactions: list[str] = []
     with count_statements(runtime, transactions=transactions) as statements:
-        response = await web.get("/creator")
+        response = await web.get("/notifications")
     assert response.status_code == 200
     assert statements and set(transactions) == {"transaction"}, transactions
 
@@ -148,7 +155,7 @@ async def test_badge_session_is_closed_without_a_commit(web, runtime, people, da
     try:
         assert (await web.get("/notifications/badge", htmx=True)).status_code == 200
         badge, seen[:] = list(seen), []
-        assert (await web.get("/creator")).status_code == 200
+        assert (await web.get("/notifications")).status_code == 200
         page = list(seen)
     finally:
         for target, name, listener in listeners:
@@ -156,3 +163,51 @@ async def test_badge_session_is_closed_without_a_commit(web, runtime, people, da
     assert badge.count("checkout") == badge.count("checkin") >= 1, badge
     assert ("commit" in badge) is (not database_url.startswith("postgresql")), badge
     assert "commit" in page, page
+
+
+#: Pages that only read, in autocommit on PostgreSQL (``auth.READ_ONLY``): no BEGIN and COMMIT around their statements.
+READ_ONLY_PAGES = ("/creator", "/creator/collaborations", "/collaborations/{deal}")
+
+
+async def test_read_only_pages_run_without_a_transaction(web, runtime, people, database_url) -> None:
+    """The creator's dashboard, deal list and deal page only read: on PostgreSQL each runs its statements in
+    autocommit (SQLite keeps its own transactions), and each still shows the creator's deal."""
+    deal = await make_collaboration(runtime, people)
+    await web.sign_in(deal.creator.email, deal.creator.password)
+    expected = "autocommit" if database_url.startswith("postgresql") else "transaction"
+    for path in READ_ONLY_PAGES:
+        transactions: list[str] = []
+        with count_statements(runtime, transactions=transactions) as statements:
+            response = await web.get(path.format(deal=deal.collaboration.id))
+        assert response.status_code == 200, (path, response.status_code)
+        assert deal.gig.title in response.text, path
+        assert statements and set(transactions) == {expected}, (path, transactions)
+
+
+async def test_a_read_only_session_refuses_to_write(runtime, database_url) -> None:
+    """A route marked read-only that wrote would commit statement by statement: its engine refuses every write
+    (ORM or Core, INSERT/UPDATE/DELETE, row locks, a write inside WITH) before it reaches the database."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("read-only routes run in autocommit only on PostgreSQL (SQLite keeps its own transactions)")
+    engine = read_only_engine(runtime.alchemy.get_engine())
+    assert read_only_engine(runtime.alchemy.get_engine()) is engine
+    writes = [
+        sa.insert(Notification).values(id=uuid4(), user_id=uuid4(), kind="x", title="x", body="x", link="/"),
+        sa.update(User).values(full_name="x"),
+        sa.delete(User),
+        sa.select(User.id).with_for_update(),
+        sa.text("WITH gone AS (DELETE FROM notification RETURNING id) SELECT count(*) FROM gone"),
+        sa.text("update user_account set display_name = 'x'"),
+    ]
+    async with AsyncSession(engine) as session:
+        for statement in writes:
+            with pytest.raises(ReadOnlyRouteWrote):
+                await session.execute(statement)
+        # Reading is what it is for, words like "updated_at" or "creator_id" included.
+        assert (await session.execute(sa.select(sa.func.count(User.id), sa.literal("updated_at")))).one()
+    async with runtime.session_maker() as session:  # nothing was written, in any of them
+        assert await session.scalar(sa.select(sa.func.count()).select_from(Notification)) == 0
+        assert await session.scalar(sa.select(sa.func.count()).where(User.full_name == "x")) == 0
+    # The ordinary engine (the one every other route's transaction uses) is not affected.
+    async with runtime.session_maker() as session, session.begin():
+        await session.execute(sa.update(User).where(User.id == uuid4()).values(full_name="y"))
