@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.accounts.auth import Actor
+from marketplace.accounts.auth import READ_ONLY, Actor
 from marketplace.accounts.guards import signed_in
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.forms import FormReader
@@ -49,7 +49,7 @@ class MessagePages(PageController):
     path = "/messages"
     guards = [signed_in]
 
-    @get("/", name="messages_inbox")
+    @get("/", name="messages_inbox", opt={READ_ONLY: True})
     async def inbox(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         actor: Actor = request.user
         before = request.query_params.get("before")

@@ -36,7 +36,7 @@ def _uuid_or_none(raw: str | None) -> UUID | None:
 class NotificationPages(PageController):
     path = "/notifications"
 
-    @get("/", name="notifications", guards=[signed_in])
+    @get("/", name="notifications", guards=[signed_in], opt={READ_ONLY: True})
     async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         return await _render_list(request, db_session)
 

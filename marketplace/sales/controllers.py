@@ -15,7 +15,7 @@ from litestar.params import FromPath, JSONBody
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from escrow.providers.simulated import SimulatedProvider
-from marketplace.accounts.auth import Actor
+from marketplace.accounts.auth import READ_ONLY, Actor
 from marketplace.accounts.guards import brand_member, creator_only, signed_in
 from marketplace.brands.models import BrandRole
 from marketplace.creators.models import Creator
@@ -119,7 +119,7 @@ class BrandSalesPages(PageController):
     path = "/brand/sales"
     guards = [brand_member()]
 
-    @get("/", name="brand_sales")
+    @get("/", name="brand_sales", opt={READ_ONLY: True})
     async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         params = request.query_params
         form = {"from": params.get("from") or "", "to": params.get("to") or "", "gig_id": params.get("gig_id") or ""}
@@ -279,7 +279,7 @@ class CreatorSalesPages(PageController):
     path = "/creator/sales"
     guards = [creator_only]
 
-    @get("/", name="creator_sales")
+    @get("/", name="creator_sales", opt={READ_ONLY: True})
     async def index(self, request: Request[Any, Any, Any], db_session: NamedDependency[AsyncSession]) -> Response[Any]:
         actor: Actor = request.user
         trackings = (await db_session.scalars(sa.select(DealTracking).where(

@@ -134,7 +134,7 @@ async def test_a_page_after_the_badge_still_runs_in_a_transaction(web, runtime, 
     await web.get("/notifications/badge", htmx=True)
     transactions: list[str] = []
     with count_statements(runtime, transactions=transactions) as statements:
-        response = await web.get("/notifications")
+        response = await web.get("/notifications/settings")
     assert response.status_code == 200
     assert statements and set(transactions) == {"transaction"}, transactions
 
@@ -155,7 +155,7 @@ async def test_badge_session_is_closed_without_a_commit(web, runtime, people, da
     try:
         assert (await web.get("/notifications/badge", htmx=True)).status_code == 200
         badge, seen[:] = list(seen), []
-        assert (await web.get("/notifications")).status_code == 200
+        assert (await web.get("/notifications/settings")).status_code == 200
         page = list(seen)
     finally:
         for target, name, listener in listeners:
@@ -165,23 +165,30 @@ async def test_badge_session_is_closed_without_a_commit(web, runtime, people, da
     assert "commit" in page, page
 
 
-#: Pages that only read, in autocommit on PostgreSQL (``auth.READ_ONLY``): no BEGIN and COMMIT around their statements.
-READ_ONLY_PAGES = ("/creator", "/creator/collaborations", "/collaborations/{deal}")
+#: Pages that only read, in autocommit on PostgreSQL (``auth.READ_ONLY``): no BEGIN and COMMIT around their statements,
+#: and the text each shows of the deal (the gig's title, the brand's name).
+READ_ONLY_PAGES = {
+    "creator": {"/creator": "gig", "/creator/collaborations": "gig", "/collaborations/{deal}": "gig",
+                "/messages": None, "/notifications": None, "/creator/sales": None},
+    "brand": {"/brand": None, "/brand/collaborations": "gig", "/collaborations/{deal}": "gig", "/brand/sales": None},
+}
 
 
 async def test_read_only_pages_run_without_a_transaction(web, runtime, people, database_url) -> None:
-    """The creator's dashboard, deal list and deal page only read: on PostgreSQL each runs its statements in
-    autocommit (SQLite keeps its own transactions), and each still shows the creator's deal."""
+    """Dashboards, deal lists, the deal page, inbox, notifications and sales pages only read: on PostgreSQL each runs
+    its statements in autocommit (SQLite keeps its own transactions), for the creator and for the brand."""
     deal = await make_collaboration(runtime, people)
-    await web.sign_in(deal.creator.email, deal.creator.password)
     expected = "autocommit" if database_url.startswith("postgresql") else "transaction"
-    for path in READ_ONLY_PAGES:
-        transactions: list[str] = []
-        with count_statements(runtime, transactions=transactions) as statements:
-            response = await web.get(path.format(deal=deal.collaboration.id))
-        assert response.status_code == 200, (path, response.status_code)
-        assert deal.gig.title in response.text, path
-        assert statements and set(transactions) == {expected}, (path, transactions)
+    for side, person in (("creator", deal.creator), ("brand", deal.brand)):
+        await web.sign_in(person.email, person.password)
+        for path, shows in READ_ONLY_PAGES[side].items():
+            transactions: list[str] = []
+            with count_statements(runtime, transactions=transactions) as statements:
+                response = await web.get(path.format(deal=deal.collaboration.id))
+            assert response.status_code == 200, (side, path, response.status_code)
+            assert shows is None or deal.gig.title in response.text, (side, path)
+            assert statements and set(transactions) == {expected}, (side, path, transactions)
+        await web.sign_out()
 
 
 async def test_a_read_only_session_refuses_to_write(runtime, database_url) -> None:
