@@ -25,6 +25,9 @@ Run ``make bench`` once (it installs wrk from Debian when missing), or ``apt-get
                                   [--floors | --no-floors]
                                   [--pool-size N] [--database NAME]   # one database per parallel run
                                   [--against /path/to/older/export]   # before/after, measured in turns
+
+``BENCH_REDIS_URL`` (default ``redis://127.0.0.1:6379/12``) is flushed whenever PostPact starts: give a run made
+while another one goes on its own Redis database, or the other run's sessions vanish and its pages redirect.
 """
 
 from __future__ import annotations
@@ -481,12 +484,18 @@ def main_table(args: argparse.Namespace, url: str, var_dir: str, brand_deals: li
         wrk("warm-up", app.base, "/gigs", args, headers={"Cookie": creator}, seconds=3)
         for name, path, headers in single:
             results.append(wrk(name, app.base, path, args, headers=headers, pid=app.process.pid))
-            print(f"  {name}: {results[-1].rps:.0f} req/s, {results[-1].cpu_ms or 0:.2f} CPU ms/req "
+            # wrk counts a 3xx as a success: a session lost during the run (another run's start-up flushing the
+            # same Redis database, say) would time the redirect to /signin. Say so in the row.
+            status = httpx.get(app.base + path, headers=headers, timeout=30).status_code
+            if status != 200:
+                results[-1].name += f" [{status} after]"
+            print(f"  {results[-1].name}: {results[-1].rps:.0f} req/s, {results[-1].cpu_ms or 0:.2f} CPU ms/req "
                   f"(load {loadavg()})", flush=True)
         if not args.only or "mixed" in args.only:
             script = lua_script(items, var_dir)
             results.append(wrk(f"mixed signed-in ({len(items)} page kinds)", app.base, "/", args, script=script,
                                pid=app.process.pid))
+            check_pages(app.base, items)
     finally:
         app.stop()
     print(f"\nserver: {args.server}, {args.workers} worker(s), pool {POOL_SIZE['size']}; wrk {args.threads} threads, "
