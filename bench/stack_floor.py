@@ -8,8 +8,9 @@ Routes, and what each is the floor of:
 - ``/session``: the floor of any signed-in request. Litestar's own ``ServerSideSessionConfig`` middleware over a
   ``RedisStore``, then plaintext. The stock backend reads the session (GET) and writes it back (SET) on every
   response: two Redis round trips, where PostPact's backend makes one (it skips the write of an unchanged session).
-- ``/fragment``: the floor of the nav badge poll and other signed-in fragments. The session read, one indexed count
-  (the user's unread notifications, ``ix_notification_user_unread``) and a one-line Jinja template.
+- ``/fragment``: the floor of the nav badge poll and other signed-in fragments. The session read, one count (the
+  user's unread notifications: ``ix_notification_user_unread`` once there are rows; the bench data has none, so, as
+  for PostPact's badge, the database's part is small) and a one-line Jinja template.
 - ``/listing``: the floor of an anonymous listing. No session; the 24 newest open gigs joined to their brand's name
   plus the total of open gigs, two statements through the SQLAlchemy ORM (mapped classes with only the columns
   shown, gig entities loaded, as PostPact's models are ORM), rendered as 24 cards inside a small layout.
