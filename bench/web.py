@@ -639,7 +639,8 @@ def main() -> None:
     parser.add_argument("--against", default="", help="before/after: an export of an older commit to compare with")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards (for --reuse)")
     parser.add_argument("--database", default=DB_NAME, help="the throw-away database's name (one per parallel run)")
-    parser.add_argument("--reuse", action="store_true", help="use the database a --keep run left")
+    parser.add_argument("--reuse", action="store_true",
+                        help="use the database a --keep run left (and keep it: other runs may be using it)")
     args = parser.parse_args()
     POOL_SIZE["size"] = args.pool_size or args.connections
     if shutil.which("wrk") is None:
@@ -655,7 +656,7 @@ def main() -> None:
             if args.scaling:
                 scaling(args, url, var_dir, brand_deals, creator_deals)
     finally:
-        if not args.keep:
+        if not (args.keep or args.reuse):  # a reused database is not this run's to drop
             dbsupport.drop_postgres_database(SERVER, args.database)
 
 
