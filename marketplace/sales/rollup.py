@@ -4,6 +4,7 @@ uses (whole days from the roll-up, the partial days at the range's edges from th
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -58,17 +59,29 @@ async def apply_change(session: AsyncSession, before: Contribution | None, after
         entry[1] += sign * c.orders
         entry[2] += sign * c.gmv
         entry[3] += sign * c.commission
+    upsert = _delta_upsert(session.get_bind().dialect.name)
     for c, orders, gmv, commission in deltas.values():
         if orders == gmv == commission == 0:
             continue
-        stmt = insert_stmt(session, SaleDaily).values(
-            brand_id=c.brand_id, collaboration_id=c.collaboration_id, creator_id=c.creator_id, gig_id=c.gig_id,
-            day=c.day, currency=c.currency, orders=orders, gmv=gmv, commission=commission)
-        table = SaleDaily.__table__
-        await session.execute(stmt.on_conflict_do_update(
-            index_elements=["collaboration_id", "day", "currency"],
-            set_={"orders": table.c.orders + stmt.excluded.orders, "gmv": table.c.gmv + stmt.excluded.gmv,
-                  "commission": table.c.commission + stmt.excluded.commission}))
+        await session.execute(upsert, {
+            "brand_id": c.brand_id, "collaboration_id": c.collaboration_id, "creator_id": c.creator_id,
+            "gig_id": c.gig_id, "day": c.day, "currency": c.currency, "orders": orders, "gmv": gmv,
+            "commission": commission})
+
+
+@functools.cache
+def _delta_upsert(dialect: str) -> Any:
+    """The delta upsert, built once per dialect with its values as parameters: building it (and its cache key) per
+    order was a quarter of ``attribute_order``'s CPU."""
+    table = SaleDaily.__table__
+    columns = ("brand_id", "collaboration_id", "creator_id", "gig_id", "day", "currency", "orders", "gmv",
+               "commission")
+    stmt = insert_stmt(dialect, SaleDaily).values({name: sa.bindparam(name, type_=table.c[name].type)
+                                                   for name in columns})
+    return stmt.on_conflict_do_update(
+        index_elements=["collaboration_id", "day", "currency"],
+        set_={"orders": table.c.orders + stmt.excluded.orders, "gmv": table.c.gmv + stmt.excluded.gmv,
+              "commission": table.c.commission + stmt.excluded.commission})
 
 
 def utc_day(session: AsyncSession | sa.Connection, column: Any) -> Any:
