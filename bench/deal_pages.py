@@ -117,7 +117,7 @@ async def prepare(session: AsyncSession, deals: int) -> tuple[TransitionActor, l
                        "to_state": "offered", "actor_party": "brand", "payload": {}, "created_at": start}
                       for seq in range(1, 11))
         if state is CollabState.DRAFT_SUBMITTED:
-            drafts.append({"collaboration_id": collab.id, "round": 1, "caption": "Draft #ad",
+            drafts.append({"collaboration_id": collab.id, "round": 1, "caption": "Draft #ad #bench @bench",
                            "media_url": "https://drive.example/d.mp4"})
             reviewing.append(collab.id)
     await session.execute(sa.insert(Application), applications)
