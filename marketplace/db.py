@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import itertools
 import json
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
@@ -129,6 +130,12 @@ def _install_sqlite_behaviour(sync_engine: sa.Engine) -> None:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+#: advanced-alchemy keeps every config's scope and state keys in class-wide registries and finds a free one by
+#: probing ``key_1``, ``key_2``... recursively, one frame a taken key: a process's ~930th config (the tests build one
+#: per test) would hit the recursion limit. Each config is given keys no other config of this process has had.
+_CONFIG_NUMBERS = itertools.count(1)
+
+
 def make_alchemy_config(settings: Settings, session_info: dict[str, Any] | None = None) -> SQLAlchemyAsyncConfig:
     """One config for the web app, the worker and the command line, so all three behave the same. JSON columns are
     read with msgspec (plain values, as the stdlib would give; a third of advanced-alchemy's default's time)."""
@@ -158,10 +165,17 @@ def make_alchemy_config(settings: Settings, session_info: dict[str, Any] | None 
         session_dependency_key=SESSION_DEPENDENCY_KEY,
         before_send_handler="autocommit_include_redirects",
         create_all=False,
+        **_unique_keys(next(_CONFIG_NUMBERS)),
     )
     if settings.db.is_sqlite:
         _install_sqlite_behaviour(config.get_engine().sync_engine)
     return config
+
+
+def _unique_keys(number: int) -> dict[str, str]:
+    return {"session_scope_key": f"_postpact_db_session_{number}",
+            "engine_app_state_key": f"postpact_db_engine_{number}",
+            "session_maker_app_state_key": f"postpact_session_maker_{number}"}
 
 
 @asynccontextmanager
