@@ -51,6 +51,22 @@ def insert_stmt(bind: AsyncSession | sa.Connection | str, model: Any) -> Any:
     return (postgresql if name == "postgresql" else sqlite).insert(model)
 
 
+def id_list(dialect: str, name: str | None = None, ids: Sequence[Any] | None = None) -> sa.BindParameter[Any]:
+    """A list of ids as one bound parameter (named for a statement built once, or carrying ``ids``): on PostgreSQL one
+    ``uuid[]`` array, so the statement has one text however many ids and nothing is built per id; elsewhere an
+    expanding IN list. Compare a column with it through ``in_list``."""
+    values = {} if ids is None else {"value": list(ids)}
+    if dialect == "postgresql":
+        return sa.bindparam(name, type_=postgresql.ARRAY(sa.Uuid()), **values)
+    # Untyped, so the IN takes the column's own type (a value's inferred type would not store ids as the column does).
+    return sa.bindparam(name, expanding=True, type_=sa.types.NULLTYPE, **values)
+
+
+def in_list(column: Any, ids: sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
+    """``column`` among an ``id_list``: ``= ANY(array)`` on PostgreSQL, ``IN (...)`` elsewhere."""
+    return column.in_(ids) if ids.expanding else column == sa.any_(ids)  # type: ignore[no-any-return]
+
+
 async def insert_rows(session: AsyncSession, table: sa.Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Plain rows (the same keys each) into ``table``: on PostgreSQL one INSERT … SELECT FROM unnest(one array per
     column that varies; one parameter for a column with the same value in every row), executed once however many

@@ -21,7 +21,6 @@ from typing import Any, Protocol
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
@@ -36,7 +35,7 @@ from marketplace.collaborations.states import (
     record_milestones,
 )
 from marketplace.collaborations.terms import parsing_once
-from marketplace.db import insert_rows
+from marketplace.db import id_list, in_list, insert_rows
 from marketplace.deadlines.rules import earliest_check_at
 from marketplace.deadlines.watch import upsert_watch
 from marketplace.errors import NotFound, PostPactError
@@ -201,9 +200,7 @@ class BatchResult:
 def among(session: AsyncSession, column: Any, ids: Sequence[UUID]) -> sa.ColumnElement[bool]:
     """``column IN ids`` for a batch's ids: on PostgreSQL ``= ANY(one array)`` (one parameter however many ids,
     nothing built per id), elsewhere an ordinary IN."""
-    if session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, list(ids), type_=postgresql.ARRAY(sa.Uuid())))
-    return column.in_(list(ids))  # type: ignore[no-any-return]
+    return in_list(column, id_list(session.get_bind().dialect.name, ids=ids))
 
 
 async def lock_collaborations(session: AsyncSession, collaboration_ids: Sequence[UUID]) -> dict[UUID, Collaboration]:

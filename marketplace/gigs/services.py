@@ -13,7 +13,6 @@ from typing import Any
 from uuid import UUID
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.auth import Actor
@@ -24,6 +23,7 @@ from marketplace.collaborations.models import Collaboration
 from marketplace.collaborations.states import CollabState
 from marketplace.creators.models import ContentKind, Creator, Platform
 from marketplace.creators.services import creator_facts_from, creator_facts_lookup
+from marketplace.db import id_list, in_list
 from marketplace.errors import Conflict, Forbidden, InvalidInput, NotFound
 from marketplace.gigs.keyset import page_of
 from marketplace.gigs.models import Deliverable, Gig, GigInvitation, GigNiche, GigStatus, gig_search_term
@@ -345,17 +345,17 @@ class GigService:
         bound parameters (``page_lookup_statement``)."""
         d, n = Deliverable.__table__.c, GigNiche.__table__.c
         b = Brand.__table__.c
-        lookups = [tagged("b", b.id, a=b.name).where(_among(b.id, brand_ids))]
+        lookups = [tagged("b", b.id, a=b.name).where(in_list(b.id, brand_ids))]
         if not full:
             lookups += [
-                tagged("d", d.gig_id, a=d.platform, b=d.kind, n=d.count, seq=d.id).where(_among(d.gig_id, ids)),
-                tagged("n", n.gig_id, a=n.niche).where(_among(n.gig_id, ids)),
+                tagged("d", d.gig_id, a=d.platform, b=d.kind, n=d.count, seq=d.id).where(in_list(d.gig_id, ids)),
+                tagged("n", n.gig_id, a=n.niche).where(in_list(n.gig_id, ids)),
             ]
         if creator_id is not None:
             app, inv = Application.__table__.c, GigInvitation.__table__.c
             lookups += [
-                tagged("a", app.gig_id, a=app.status).where(app.creator_id == creator_id, _among(app.gig_id, ids)),
-                tagged("i", inv.gig_id).where(inv.creator_id == creator_id, _among(inv.gig_id, ids)),
+                tagged("a", app.gig_id, a=app.status).where(app.creator_id == creator_id, in_list(app.gig_id, ids)),
+                tagged("i", inv.gig_id).where(inv.creator_id == creator_id, in_list(inv.gig_id, ids)),
             ]
             if facts:
                 lookups += creator_facts_lookup(creator_id)
@@ -598,11 +598,6 @@ class GigService:
         ) or 0)
 
 
-def _among(column: Any, ids: sa.BindParameter[Any]) -> sa.ColumnElement[bool]:
-    """``column`` in a list parameter: an expanding IN, or ``= ANY`` of an array parameter."""
-    return column.in_(ids) if ids.expanding else column == sa.any_(ids)  # type: ignore[no-any-return]
-
-
 def _with_apply_by(fields: GigFields, apply_by: datetime | None) -> GigFields:
     return replace(fields, apply_by=apply_by)
 
@@ -613,10 +608,6 @@ def page_lookup_statement(*, full: bool, creator: bool, facts: bool, dialect: st
     than PostgreSQL took to run it. Parameters: ``ids`` and ``brand_ids`` (lists), ``creator_id``. On PostgreSQL
     each list is one array parameter (``= ANY``): one statement text whatever the lists' lengths, so nothing is
     expanded per request and each connection prepares it once; elsewhere an expanding IN."""
-    if dialect == "postgresql":
-        id_list = postgresql.ARRAY(sa.Uuid())
-        ids, brand_ids = sa.bindparam("ids", type_=id_list), sa.bindparam("brand_ids", type_=id_list)
-    else:
-        ids, brand_ids = sa.bindparam("ids", expanding=True), sa.bindparam("brand_ids", expanding=True)
+    ids, brand_ids = id_list(dialect, "ids"), id_list(dialect, "brand_ids")
     creator_id = sa.bindparam("creator_id", type_=Gig.__table__.c.id.type) if creator else None
     return tagged_lookup(GigService._page_lookups(ids, brand_ids, creator_id, full=full, facts=facts))
